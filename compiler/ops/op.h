@@ -1,0 +1,88 @@
+// compiler/ops: the primitive ops. Each op is defined once, in one OpDef: its name,
+// inputs, attributes with defaults, shape rule, and reference kernel. Later stages
+// attach their part (gradient rule, lowering) to the same OpDef by name.
+#pragma once
+#include <functional>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "compiler/graph/graph.h"
+
+namespace starc {
+
+// Thrown by shape rules; the message states the rule and the shapes involved. The
+// front end attaches the source location.
+struct OpError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct AttrSpec {
+  std::string name;
+  AttrKind kind;
+  std::optional<Attr> default_value;  // nullopt = required
+};
+
+// Context for the shape rule: symbol names so messages print "B" instead of "?0".
+struct InferCtx {
+  const SymbolNames* syms = nullptr;
+  std::string t(const TensorType& ty) const { return type_str(ty, syms); }
+  std::string s(const Shape& sh) const { return shape_str(sh, syms); }
+};
+
+// Context for reference kernels.
+struct RefCtx {
+  uint64_t seed = 0;  // run seed for random ops
+  // Runs a (sub-)graph on the reference interpreter: used by scan.
+  std::function<std::vector<Tensor>(const Graph&, const std::vector<Tensor>&)> run_graph;
+};
+
+using InferFn = std::function<TensorType(std::span<const TensorType> in, const Attrs& attrs, const InferCtx& ctx)>;
+using RefFn = std::function<Tensor(std::span<const Tensor> in, const Attrs& attrs, RefCtx& ctx)>;
+
+struct OpDef {
+  std::string name;
+  std::vector<std::string> inputs;  // names of the tensor inputs (for docs and messages)
+  bool variadic = false;            // last input repeats (concat)
+  std::vector<AttrSpec> attrs;
+  InferFn infer;
+  RefFn ref;
+  std::string doc;  // one line
+};
+
+// The registry of all primitive ops, filled once on first use.
+const OpDef* find_op(std::string_view name);
+const std::vector<const OpDef*>& all_ops();
+
+// Fills defaults for missing attributes and checks kinds; throws OpError naming the
+// attribute on a mistyped or unknown one.
+Attrs complete_attrs(const OpDef& op, Attrs given);
+
+// Convenience for rules/kernels.
+TensorType infer_type(const OpDef& op, std::span<const TensorType> in, const Attrs& attrs, const SymbolNames* syms);
+
+// Registration hooks, one per ops file (explicit so static linking cannot drop them).
+class OpRegistry;
+void register_special_ops(OpRegistry&);
+void register_elementwise_ops(OpRegistry&);
+void register_reduce_ops(OpRegistry&);
+void register_linalg_ops(OpRegistry&);
+void register_conv_ops(OpRegistry&);
+void register_shape_ops(OpRegistry&);
+void register_nn_ops(OpRegistry&);
+void register_random_ops(OpRegistry&);
+
+class OpRegistry {
+ public:
+  void add(OpDef def);
+  const OpDef* find(std::string_view name) const;
+  const std::vector<const OpDef*>& all() const { return order_; }
+
+ private:
+  std::vector<std::unique_ptr<OpDef>> defs_;
+  std::vector<const OpDef*> order_;
+};
+
+}  // namespace starc

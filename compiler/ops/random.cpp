@@ -1,0 +1,6 @@
+// STUB: to be filled in.
+#include "compiler/ops/common.h"
+
+namespace starc {
+void register_random_ops(OpRegistry&) {}
+}  // namespace starc

@@ -1,0 +1,41 @@
+// Test helpers: run one primitive op on the reference kernel, build tensors quickly.
+#pragma once
+#include <gtest/gtest.h>
+
+#include "compiler/ops/op.h"
+
+namespace starc::test {
+
+inline Tensor T(Shape shape, std::vector<double> values, DType dt = DType::F64) {
+  return Tensor::from_vector(dt, std::move(shape), values);
+}
+
+// Checks attrs and the shape rule, runs the reference kernel, and checks that the
+// kernel's result has exactly the inferred type.
+inline Tensor run_op(const std::string& name, std::vector<Tensor> in, Attrs attrs = {}, uint64_t seed = 0) {
+  const OpDef* op = find_op(name);
+  if (!op) throw std::runtime_error("no op " + name);
+  Attrs full = complete_attrs(*op, std::move(attrs));
+  std::vector<TensorType> types;
+  for (auto& t : in) types.push_back(t.type());
+  TensorType want = infer_type(*op, types, full, nullptr);
+  RefCtx ctx;
+  ctx.seed = seed;
+  Tensor out = op->ref(in, full, ctx);
+  EXPECT_EQ(type_str(out.type()), type_str(want)) << "kernel result type differs from the shape rule for " << name;
+  return out;
+}
+
+// Shape rule only (for error tests): returns the inferred type or throws OpError.
+inline TensorType infer_op(const std::string& name, std::vector<TensorType> in, Attrs attrs = {}) {
+  const OpDef* op = find_op(name);
+  if (!op) throw std::runtime_error("no op " + name);
+  return infer_type(*op, in, complete_attrs(*op, std::move(attrs)), nullptr);
+}
+
+inline void expect_near(const Tensor& got, const std::vector<double>& want, double tol = 1e-9) {
+  ASSERT_EQ(got.size(), int64_t(want.size()));
+  for (int64_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got.get(i), want[i], tol) << "at flat index " << i;
+}
+
+}  // namespace starc::test
