@@ -1,1 +1,253 @@
-int main() { return 0; }
+// tools/starc: the `starc` command. Each subcommand is a thin layer over the pipeline:
+// dsl (load, check, build Graph) -> compiler (print) -> runtime (init, run, I/O).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+
+#include "compiler/graph/text.h"
+#include "dsl/ast_print.h"
+#include "dsl/program.h"
+#include "runtime/init.h"
+#include "runtime/npy.h"
+
+namespace fs = std::filesystem;
+using namespace starc;
+
+namespace {
+
+// A user-facing failure: printed as "error: ..." with exit code 1.
+struct CliError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Loaded {
+  SourceManager sm;
+  DiagEngine diags{sm};
+  Program prog{diags};
+};
+
+void fail_with_diags(const DiagEngine& d) {
+  fmt::print(stderr, "{}", d.format_all());
+  size_t n = d.count();
+  fmt::print(stderr, "{} error{} generated.\n", n, n == 1 ? "" : "s");
+  throw CliError("");
+}
+
+std::unique_ptr<Loaded> load(const std::string& file) {
+  auto l = std::make_unique<Loaded>();
+  if (!l->prog.load_file(file)) fail_with_diags(l->diags);
+  return l;
+}
+
+Graph build(Loaded& l, const std::string& model, bool training = false) {
+  std::optional<Graph> g = l.prog.build(model, BuildOptions{training});
+  if (!g) fail_with_diags(l.diags);
+  return std::move(*g);
+}
+
+// NAME=path pairs (or a bare path when the graph has exactly one slot).
+std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
+                                              const std::vector<std::string>& names, const char* what) {
+  std::map<std::string, std::string> out;
+  for (auto& s : specs) {
+    size_t eq = s.find('=');
+    std::string name, path;
+    if (eq == std::string::npos) {
+      if (names.size() != 1)
+        throw CliError(fmt::format("--{} {}: the model has {} {}s ({}); write NAME=PATH", what, s, names.size(), what,
+                                   fmt::join(names, ", ")));
+      name = names[0], path = s;
+    } else {
+      name = s.substr(0, eq), path = s.substr(eq + 1);
+    }
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string hint = closest_name(name, names);
+      throw CliError(fmt::format("--{} {}: the model has no {} '{}'{} (it has: {})", what, s, what, name,
+                                 hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(names, ", ")));
+    }
+    if (out.count(name)) throw CliError(fmt::format("--{}: {} '{}' given twice", what, what, name));
+    out[name] = path;
+  }
+  return out;
+}
+
+std::string summary(const Tensor& t) {
+  std::string s = type_str(t.type());
+  int64_t n = t.size();
+  std::vector<std::string> vals;
+  auto fmtv = [&](int64_t i) { return fmt::format("{:.6g}", t.get(i)); };
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; ++i) vals.push_back(fmtv(i));
+  } else {
+    for (int64_t i = 0; i < 3; ++i) vals.push_back(fmtv(i));
+    vals.push_back("...");
+    for (int64_t i = n - 3; i < n; ++i) vals.push_back(fmtv(i));
+  }
+  return fmt::format("{} [{}]", s, fmt::join(vals, ", "));
+}
+
+int cmd_check(const std::vector<std::string>& files) {
+  int failed = 0;
+  for (auto& f : files) {
+    Loaded l;
+    bool ok = l.prog.load_file(f) && l.prog.check_all();
+    if (!ok) {
+      fmt::print(stderr, "{}", l.diags.format_all());
+      ++failed;
+      continue;
+    }
+    auto models = l.prog.model_names();
+    fmt::print("{}: ok ({} model{}{})\n", f, models.size(), models.size() == 1 ? "" : "s",
+               models.empty() ? "" : fmt::format(": {}", fmt::join(models, ", ")));
+  }
+  if (failed) throw CliError(fmt::format("{} of {} file{} failed to check", failed, files.size(), files.size() == 1 ? "" : "s"));
+  return 0;
+}
+
+int cmd_params(const std::string& file, const std::string& model) {
+  auto l = load(file);
+  Graph g = build(*l, model);
+  int64_t total = 0, trainable = 0;
+  size_t width = 4;
+  for (int id : g.params()) width = std::max(width, attr_str(g.node(id).attrs, "name").size());
+  for (int id : g.params()) {
+    const Node& n = g.node(id);
+    int64_t count = num_elements(n.type.shape);
+    bool train = attr_bool(n.attrs, "trainable");
+    fmt::print("{:<{}}  {:<20}  {:>10}{}\n", attr_str(n.attrs, "name"), width, type_str(n.type), count,
+               train ? "" : "  (state)");
+    total += count;
+    if (train) trainable += count;
+  }
+  fmt::print("total: {} parameters ({} trainable) in {} tensors\n", total, trainable, g.params().size());
+  return 0;
+}
+
+int cmd_init(const std::string& file, const std::string& model, uint64_t seed, const std::string& out) {
+  auto l = load(file);
+  Graph g = build(*l, model);
+  write_npz(out, init_params(g, seed));
+  fmt::print("wrote {} parameter tensors to {}\n", g.params().size(), out);
+  return 0;
+}
+
+int cmd_run(const std::string& file, const std::string& model, const std::vector<std::string>& ins,
+            const std::string& weights, uint64_t seed, const std::vector<std::string>& outs, const std::string& backend) {
+  if (backend != "ref") throw CliError(fmt::format("--backend {}: only 'ref' (the reference interpreter) exists so far", backend));
+  auto l = load(file);
+  Graph g = build(*l, model);
+  std::vector<std::string> in_names;
+  for (size_t i = 0; i < g.inputs.size(); ++i) in_names.push_back(g.input_name(int(i)));
+  auto in_paths = name_paths(ins, in_names, "in");
+  std::vector<Tensor> inputs;
+  for (auto& name : in_names) {
+    auto it = in_paths.find(name);
+    if (it == in_paths.end())
+      throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name,
+                                 type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
+    inputs.push_back(read_npy(it->second));
+  }
+  TensorMap params;
+  if (!weights.empty()) {
+    params = read_npz(weights);
+    check_weights(g, params, weights);
+  } else {
+    params = init_params(g, seed);
+    if (!g.params().empty()) fmt::print(stderr, "note: no --weights given; parameters initialised with seed {}\n", seed);
+  }
+  std::vector<Tensor> results = run_graph(g, inputs, params, RunOptions{seed});
+  auto out_paths = name_paths(outs, g.output_names, "out");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const std::string& name = g.output_names[i];
+    if (auto it = out_paths.find(name); it != out_paths.end()) {
+      write_npy(it->second, results[i]);
+      fmt::print("{}: {} -> {}\n", name, type_str(results[i].type()), it->second);
+    } else {
+      fmt::print("{}: {}\n", name, summary(results[i]));
+    }
+  }
+  return 0;
+}
+
+int cmd_graph(const std::string& file, const std::string& model, const std::string& emit) {
+  auto l = load(file);
+  if (emit == "ast") {
+    fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
+    return 0;
+  }
+  Graph g = build(*l, model);
+  if (emit == "graph") fmt::print("{}", print_graph(g));
+  else if (emit == "dot") fmt::print("{}", to_dot(g));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"starc — a compiler for neural networks in astronomy"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "starc 0.1");
+
+  std::vector<std::string> files;
+  std::string file, model, weights, out, backend = "ref", emit = "graph";
+  std::vector<std::string> ins, outs;
+  uint64_t seed = 0;
+
+  auto* check = app.add_subcommand("check", "Parse and type/shape-check .net files (exit 1 on errors)");
+  check->add_option("files", files, "the .net files")->required()->check(CLI::ExistingFile);
+
+  auto add_model = [&](CLI::App* c) {
+    c->add_option("file", file, "the .net file")->required()->check(CLI::ExistingFile);
+    c->add_option("--model,-m", model, "the model to use (default: the only model in the file)");
+  };
+  auto* params = app.add_subcommand("params", "List a model's parameters: dotted name, shape, count, total");
+  add_model(params);
+  auto* init = app.add_subcommand("init", "Write a model's initial parameters to an .npz");
+  add_model(init);
+  init->add_option("--seed", seed, "random seed (default 0)");
+  init->add_option("-o,--output", out, "output .npz")->required();
+  auto* run = app.add_subcommand("run", "Run a model's forward pass on .npy inputs");
+  add_model(run);
+  run->add_option("--in", ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")->take_all();
+  run->add_option("--weights,-w", weights, "weights .npz (default: initialise with --seed)");
+  run->add_option("--seed", seed, "seed for initialisation and random ops (default 0)");
+  run->add_option("--out", outs, "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")->take_all();
+  run->add_option("--backend", backend, "executor: ref (reference interpreter)")->check(CLI::IsMember({"ref", "jit"}));
+  auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
+  add_model(graph);
+  graph->add_option("--emit", emit, "ast | graph | dot")->check(CLI::IsMember({"ast", "graph", "dot"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  try {
+    auto pick_model = [&]() {
+      if (!model.empty()) return;
+      Loaded l;
+      if (!l.prog.load_file(file)) fail_with_diags(l.diags);
+      auto names = l.prog.model_names();
+      if (names.size() != 1)
+        throw CliError(fmt::format("{} defines {} models; choose one with --model ({})", file, names.size(),
+                                   names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+      model = names[0];
+    };
+    if (*check) return cmd_check(files);
+    if (*graph && emit == "ast") return cmd_graph(file, model, emit);
+    pick_model();
+    if (*params) return cmd_params(file, model);
+    if (*init) return cmd_init(file, model, seed, out);
+    if (*run) return cmd_run(file, model, ins, weights, seed, outs, backend);
+    if (*graph) return cmd_graph(file, model, emit);
+  } catch (const CliError& e) {
+    if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+  return 1;
+}

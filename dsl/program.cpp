@@ -1,0 +1,173 @@
+#include "dsl/program.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "dsl/lexer.h"
+#include "dsl/parser.h"
+
+namespace fs = std::filesystem;
+
+namespace starc {
+
+static std::optional<std::string> read_file(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> Program::search_path(const std::string& importer) const {
+  std::vector<std::string> dirs;
+  dirs.push_back(fs::path(importer).parent_path().string());
+  if (const char* env = std::getenv("STARC_PATH"))
+    for (std::string_view rest = env; !rest.empty();) {
+      size_t c = rest.find(':');
+      dirs.emplace_back(rest.substr(0, c));
+      rest = c == std::string_view::npos ? "" : rest.substr(c + 1);
+    }
+  dirs.push_back(STARC_STDLIB_DIR);
+  return dirs;
+}
+
+std::string Program::locate(const UseDecl& u, const std::string& importer, std::vector<std::string>& tried) const {
+  fs::path rel;
+  for (auto& part : u.path) rel /= part;
+  rel += ".net";
+  for (auto& dir : search_path(importer)) {
+    fs::path p = dir.empty() ? rel : fs::path(dir) / rel;
+    tried.push_back(p.string());
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) return fs::weakly_canonical(p, ec).string();
+  }
+  return "";
+}
+
+int Program::load_module(const std::string& path, const std::string* text, SrcLoc use_loc,
+                         std::vector<std::string>& stack) {
+  std::error_code ec;
+  std::string key = text ? path : fs::weakly_canonical(path, ec).string();
+  for (size_t i = 0; i < stack.size(); ++i)
+    if (stack[i] == key) {
+      std::string chain;
+      for (size_t j = i; j < stack.size(); ++j) chain += fs::path(stack[j]).filename().string() + " -> ";
+      diags_.error(use_loc, fmt::format("import cycle: {}{}", chain, fs::path(key).filename().string()));
+      return -1;
+    }
+  if (auto it = by_path_.find(key); it != by_path_.end()) return it->second;
+
+  std::optional<std::string> src = text ? std::optional<std::string>(*text) : read_file(path);
+  if (!src) {
+    diags_.error(use_loc, fmt::format("cannot read '{}': no such file", path));
+    return -1;
+  }
+  int file = diags_.sources().add(path, *src);
+  if (src->empty() || src->find_first_not_of(" \t\r\n") == std::string::npos)
+    diags_.error(SrcLoc{file, 0, 0}, "file is empty: expected at least one 'model' or 'fn' definition");
+  std::vector<Token> toks = lex(file, *src, diags_);
+  Module m = parse_module(file, path, std::move(toks), diags_);
+
+  int id = int(modules_.size());
+  by_path_[key] = id;
+  modules_.push_back(std::move(m));
+  globals_.emplace_back();
+
+  stack.push_back(key);
+  std::map<std::string, std::shared_ptr<FnDecl>> imported;
+  std::map<std::string, std::string> imported_from;
+  std::vector<UseDecl> uses = modules_[id].uses;
+  for (const UseDecl& u : uses) {
+    std::vector<std::string> tried;
+    std::string found = locate(u, path, tried);
+    std::string dotted = fmt::format("{}", fmt::join(u.path, "."));
+    if (found.empty()) {
+      diags_.error(u.loc, fmt::format("cannot find module '{}' (looked for {})", dotted, fmt::join(tried, ", ")));
+      continue;
+    }
+    int dep = load_module(found, nullptr, u.loc, stack);
+    if (dep < 0) continue;
+    for (auto& d : modules_[dep].decls) {
+      auto [it, fresh] = imported.emplace(d->name, d);
+      if (!fresh && it->second != d)
+        diags_.error(u.loc, fmt::format("'{}' is defined both in module '{}' and in '{}'", d->name,
+                                        imported_from[d->name], dotted));
+      imported_from.emplace(d->name, dotted);
+    }
+  }
+  stack.pop_back();
+
+  auto& globals = globals_[id];
+  globals = imported;  // own definitions shadow imported ones
+  std::map<std::string, const FnDecl*> own;
+  for (auto& d : modules_[id].decls) {
+    d->module = id;
+    if (auto it = own.find(d->name); it != own.end()) {
+      auto [line, col] = diags_.sources().line_col(it->second->loc);
+      diags_.add(Diagnostic{d->loc, fmt::format("'{}' is already defined at line {}", d->name, line),
+                            {{it->second->loc, "first definition here"}}});
+      continue;
+    }
+    own[d->name] = d.get();
+    globals[d->name] = d;
+  }
+  return id;
+}
+
+bool Program::load_file(const std::string& path) {
+  size_t before = diags_.count();
+  std::vector<std::string> stack;
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) {
+    diags_.error(SrcLoc{}, fmt::format("cannot read '{}': no such file", path));
+    return false;
+  }
+  load_module(path, nullptr, SrcLoc{}, stack);
+  return diags_.count() == before;
+}
+
+bool Program::load_text(const std::string& path, const std::string& text) {
+  size_t before = diags_.count();
+  std::vector<std::string> stack;
+  load_module(path, &text, SrcLoc{}, stack);
+  return diags_.count() == before;
+}
+
+std::vector<std::string> Program::model_names() const {
+  std::vector<std::string> out;
+  if (modules_.empty()) return out;
+  for (auto& d : modules_[0].decls)
+    if (d->is_model) out.push_back(d->name);
+  return out;
+}
+
+std::optional<Graph> Program::build(const std::string& model, const BuildOptions& opts) {
+  if (modules_.empty()) return std::nullopt;
+  auto& g = globals_[0];
+  auto it = g.find(model);
+  if (it == g.end() || !it->second->is_model) {
+    std::vector<std::string> names = model_names();
+    std::string hint = closest_name(model, names);
+    diags_.error(SrcLoc{}, fmt::format("no model '{}' in {}{}; models there: {}", model, modules_[0].path,
+                                       hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint),
+                                       names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    return std::nullopt;
+  }
+  return elaborate_model(*this, *it->second, opts);
+}
+
+bool Program::check_all() {
+  size_t before = diags_.count();
+  for (int m = 0; m < int(modules_.size()); ++m)
+    for (auto& d : modules_[m].decls) resolve_names(*this, m, *d);
+  if (diags_.count() != before) return false;
+  for (auto& name : model_names()) build(name);
+  return diags_.count() == before;
+}
+
+}  // namespace starc

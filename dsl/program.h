@@ -1,0 +1,63 @@
+// dsl: a loaded program — a .net file and the modules it imports — and the entry
+// point that turns one of its models into a Graph.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "compiler/graph/graph.h"
+#include "dsl/ast.h"
+#include "dsl/diag.h"
+
+namespace starc {
+
+struct BuildOptions {
+  bool training = false;  // value of the builtin `training` (dropout, batch norm)
+};
+
+class Program {
+ public:
+  explicit Program(DiagEngine& diags) : diags_(diags) {}
+
+  // Loads a file and (transitively) its imports. Errors go to the DiagEngine; returns
+  // false if any were reported.
+  bool load_file(const std::string& path);
+  // Loads source text as if it were the file `path` (REPL, tests).
+  bool load_text(const std::string& path, const std::string& text);
+
+  // Models defined in the main (first loaded) file, in source order.
+  std::vector<std::string> model_names() const;
+  // Builds the Graph of a model of the main file; nullopt (with diagnostics) on error.
+  std::optional<Graph> build(const std::string& model, const BuildOptions& opts = {});
+  // Resolves names in every function of every loaded module and builds every model of
+  // the main file; returns true when there were no errors.
+  bool check_all();
+
+  const std::vector<Module>& modules() const { return modules_; }
+  // Top-level names visible in a module: its own declarations and those of its imports.
+  const std::map<std::string, std::shared_ptr<FnDecl>>& globals(int module) const { return globals_.at(module); }
+  DiagEngine& diags() { return diags_; }
+  std::vector<std::string> search_path(const std::string& importer) const;
+
+ private:
+  int load_module(const std::string& path, const std::string* text, SrcLoc use_loc, std::vector<std::string>& stack);
+  std::string locate(const UseDecl& u, const std::string& importer, std::vector<std::string>& tried) const;
+
+  DiagEngine& diags_;
+  std::vector<Module> modules_;
+  std::vector<std::map<std::string, std::shared_ptr<FnDecl>>> globals_;
+  std::map<std::string, int> by_path_;
+};
+
+// Names every `.net` program can use without defining them (builtins, constants,
+// primitive ops); used for suggestions and by the REPL's completion.
+std::vector<std::string> builtin_names();
+
+// Builds a Graph from a model declaration (dsl/elaborate.cpp).
+std::optional<Graph> elaborate_model(Program& prog, const FnDecl& model, const BuildOptions& opts);
+// Reports names used but never defined in a function body (dsl/resolve.cpp).
+void resolve_names(Program& prog, int module, const FnDecl& fn);
+
+}  // namespace starc

@@ -1,0 +1,117 @@
+// dsl: name resolution for every function, called or not, so that a typo in an unused
+// layer is still reported (elaboration only sees what a model actually calls).
+#include <fmt/format.h>
+
+#include <set>
+
+#include "compiler/ops/op.h"
+#include "dsl/program.h"
+
+namespace starc {
+namespace {
+
+struct Resolver {
+  Program& prog;
+  int module;
+  std::vector<std::set<std::string>> scopes;  // one per enclosing function
+
+  bool known(const std::string& n) const {
+    for (auto& s : scopes)
+      if (s.count(n)) return true;
+    if (prog.globals(module).count(n)) return true;
+    static const std::set<std::string> builtins = [] {
+      auto v = builtin_names();
+      return std::set<std::string>(v.begin(), v.end());
+    }();
+    return builtins.count(n) > 0;
+  }
+
+  void report(const Expr& e) {
+    std::vector<std::string> cands = builtin_names();
+    for (auto& [k, v] : prog.globals(module)) cands.push_back(k);
+    for (auto& s : scopes) cands.insert(cands.end(), s.begin(), s.end());
+    std::string hint = closest_name(e.name, cands);
+    prog.diags().error(e.loc, fmt::format("unknown name '{}'{}", e.name,
+                                          hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+
+  void collect_binders(const TypeExpr& t, std::set<std::string>& out) {
+    for (auto& d : t.dims)
+      if (d->kind == Expr::Name) out.insert(d->name);
+  }
+
+  // Every name a block can bind, anywhere inside it (function-level scoping).
+  void collect_defs(const Block& b, std::set<std::string>& out) {
+    for (auto& s : b) {
+      for (auto& [n, l] : s->targets) out.insert(n);
+      if (s->kind == Stmt::ParamDecl) out.insert(s->name);
+      if (s->kind == Stmt::FnDef) out.insert(s->fn->name);
+      collect_defs(s->body, out);
+      collect_defs(s->else_body, out);
+    }
+  }
+
+  void fn(const FnDecl& f) {
+    std::set<std::string> defs;
+    for (auto& p : f.params) {
+      defs.insert(p.name);
+      if (p.type) collect_binders(*p.type, defs);
+    }
+    for (auto& [n, t] : f.outputs) collect_binders(t, defs);
+    collect_defs(f.body, defs);
+    scopes.push_back(std::move(defs));
+    for (auto& p : f.params)
+      if (p.default_value) expr(*p.default_value);
+    block(f.body);
+    scopes.pop_back();
+  }
+
+  void block(const Block& b) {
+    for (auto& s : b) {
+      if (s->value) expr(*s->value);
+      if (s->value2) expr(*s->value2);
+      if (s->kind == Stmt::ParamDecl && s->type)
+        for (auto& d : s->type->dims) expr(*d);
+      if (s->kind == Stmt::FnDef) fn(*s->fn);
+      block(s->body);
+      block(s->else_body);
+    }
+  }
+
+  void expr(const Expr& e) {
+    switch (e.kind) {
+      case Expr::Name:
+        if (!known(e.name)) report(e);
+        return;
+      case Expr::Member:
+        // `prim.conv1d`: the field is an op name, checked when the call is built.
+        if (e.items[0]->kind == Expr::Name && e.items[0]->name == "prim") return;
+        expr(*e.items[0]);
+        return;
+      case Expr::Lambda: {
+        std::set<std::string> defs;
+        for (auto& [n, l] : e.lambda_params) defs.insert(n);
+        scopes.push_back(std::move(defs));
+        expr(*e.items[0]);
+        scopes.pop_back();
+        return;
+      }
+      default:
+        break;
+    }
+    for (auto& i : e.items) expr(*i);
+    for (auto& a : e.args) expr(*a.value);
+    for (auto& ix : e.index)
+      for (const ExprP* p : {&ix.index, &ix.start, &ix.end, &ix.step})
+        if (*p) expr(**p);
+  }
+};
+
+}  // namespace
+
+void resolve_names(Program& prog, int module, const FnDecl& f) {
+  Resolver r{prog, module, {}};
+  r.fn(f);
+}
+
+}  // namespace starc
