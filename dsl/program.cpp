@@ -67,7 +67,13 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
     diags_.error(use_loc, fmt::format("cannot read '{}': no such file", path));
     return -1;
   }
-  int file = diags_.sources().add(path, *src);
+  // Show paths relative to the working directory when they lie below it.
+  std::string shown = path;
+  if (!text) {
+    std::string rel = fs::path(path).lexically_proximate(fs::current_path(ec)).string();
+    if (!ec && rel.rfind("..", 0) != 0) shown = rel;
+  }
+  int file = diags_.sources().add(shown, *src);
   if (src->empty() || src->find_first_not_of(" \t\r\n") == std::string::npos)
     diags_.error(SrcLoc{file, 0, 0}, "file is empty: expected at least one 'model' or 'fn' definition");
   std::vector<Token> toks = lex(file, *src, diags_);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "compiler/graph/text.h"
+#include "compiler/ops/op.h"
 #include "dsl/ast_print.h"
 #include "dsl/program.h"
 #include "runtime/init.h"
@@ -170,6 +171,32 @@ int cmd_run(const std::string& file, const std::string& model, const std::vector
   return 0;
 }
 
+std::string attr_default(const AttrSpec& s) {
+  if (!s.default_value) return "required";
+  return std::visit([](const auto& v) -> std::string {
+    using T = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) return fmt::format("{}", v);
+    else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
+    else if constexpr (std::is_same_v<T, std::string>) return fmt::format("\"{}\"", v);
+    else if constexpr (std::is_same_v<T, Ints> || std::is_same_v<T, Floats>) return fmt::format("[{}]", fmt::join(v, ", "));
+    else if constexpr (std::is_same_v<T, DType>) return std::string(dtype_name(v));
+    else return "?";
+  }, *s.default_value);
+}
+
+// `starc ops`: the primitive op table, as markdown (docs/language.md embeds it).
+int cmd_ops() {
+  fmt::print("| op | tensor inputs | arguments (default) | meaning |\n|---|---|---|---|\n");
+  for (const OpDef* op : all_ops()) {
+    if (op->name == "input" || op->name == "param" || op->name == "const") continue;
+    std::vector<std::string> attrs;
+    for (auto& a : op->attrs) attrs.push_back(fmt::format("{}: {} ({})", a.name, attr_kind_name(a.kind), attr_default(a)));
+    fmt::print("| `{}` | {}{} | {} | {} |\n", op->name, fmt::join(op->inputs, ", "), op->variadic ? "..." : "",
+               fmt::join(attrs, "; "), op->doc);
+  }
+  return 0;
+}
+
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit) {
   auto l = load(file);
   if (emit == "ast") {
@@ -218,6 +245,8 @@ int main(int argc, char** argv) {
   add_model(graph);
   graph->add_option("--emit", emit, "ast | graph | dot")->check(CLI::IsMember({"ast", "graph", "dot"}));
 
+  auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -236,6 +265,7 @@ int main(int argc, char** argv) {
       model = names[0];
     };
     if (*check) return cmd_check(files);
+    if (*ops) return cmd_ops();
     if (*graph && emit == "ast") return cmd_graph(file, model, emit);
     pick_model();
     if (*params) return cmd_params(file, model);

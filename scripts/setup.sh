@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package starc needs (skipping those present) and builds it.
+# Usage: scripts/setup.sh            (build into ./build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # build
+  g++ cmake ninja-build ccache mold pkg-config
+  # libraries used now
+  libeigen3-dev libfmt-dev libgtest-dev libzip-dev zlib1g-dev libcli11-dev
+  # the lowering layer (MLIR/LLVM 22) and later stages
+  libmlir-22-dev mlir-22-tools llvm-22-dev libomp-22-dev libedit-dev libcfitsio-dev libfftw3-dev
+  # PyTorch for equivalence tests and benchmarks (run with /usr/bin/python3)
+  python3-torch python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build
