@@ -1,0 +1,194 @@
+// End-to-end tests of the `starc` command: every stdlib file checks, and bad CLI input
+// (missing files, wrong shapes, unknown model, missing/extra/wrong weights) gives one
+// clear line and exit code 1.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "runtime/npy.h"
+
+namespace fs = std::filesystem;
+using namespace starc;
+
+namespace {
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+Result sh(const std::string& cmd) {
+  std::string full = "cd " STARC_SOURCE_DIR " && timeout 120 " + cmd + " 2>&1";
+  FILE* p = popen(full.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
+  int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+
+std::string starc_cmd(const std::string& args) { return std::string(STARC_BINARY) + " " + args; }
+
+class Cli : public ::testing::Test {
+ protected:
+  fs::path dir;
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("starc_cli_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir);
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::string path(const std::string& name) const { return (dir / name).string(); }
+  void write(const std::string& name, const std::string& text) const { std::ofstream(dir / name) << text; }
+  void expect_error(const std::string& args, const std::string& needle) const {
+    Result r = sh(starc_cmd(args));
+    EXPECT_EQ(r.code, 1) << r.out;
+    EXPECT_NE(r.out.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << r.out;
+    for (const char* bad : {"terminate called", "Assertion", "Segmentation", "Aborted"})
+      EXPECT_EQ(r.out.find(bad), std::string::npos) << r.out;
+  }
+};
+
+const char* kTiny = R"(use std.nn
+model Tiny(x: f32[B, 3]) -> f32[B, 2] {
+    return x |> dense(4) |> relu |> dense(2)
+}
+model Two(a: f32[B, 3], b: f32[B, 3]) -> (s: f32[B, 3], d: f32[B, 3]) {
+    return (a + b, a - b)
+}
+)";
+
+}  // namespace
+
+TEST_F(Cli, EveryStdlibFileChecks) {
+  int files = 0;
+  for (auto& e : fs::recursive_directory_iterator(fs::path(STARC_SOURCE_DIR) / "stdlib")) {
+    if (e.path().extension() != ".net") continue;
+    ++files;
+    Result r = sh(starc_cmd("check " + e.path().string()));
+    EXPECT_EQ(r.code, 0) << e.path() << ":\n" << r.out;
+    EXPECT_NE(r.out.find(": ok"), std::string::npos) << r.out;
+  }
+  EXPECT_GE(files, 2);
+}
+
+TEST_F(Cli, RedshiftRunsOnABatchOfTwo) {
+  Tensor x(DType::F32, {2, 1, 4618});
+  for (int64_t i = 0; i < x.size(); ++i) x.set(i, std::sin(0.01 * double(i)));
+  write_npy(path("x.npy"), x);
+  Result init = sh(starc_cmd("init stdlib/astro/redshift.net --seed 3 -o " + path("w.npz")));
+  ASSERT_EQ(init.code, 0) << init.out;
+  Result run = sh(starc_cmd("run stdlib/astro/redshift.net --in flux=" + path("x.npy") + " --weights " + path("w.npz") +
+                        " --out " + path("y.npy")));
+  ASSERT_EQ(run.code, 0) << run.out;
+  Tensor y = read_npy(path("y.npy"));
+  EXPECT_EQ(type_str(y.type()), "f32[2,1]");
+  EXPECT_NE(y.get(0), y.get(1)) << "different spectra should give different outputs";
+  // Same weights, same input: the same numbers again (the interpreter is deterministic).
+  Result again = sh(starc_cmd("run stdlib/astro/redshift.net --in " + path("x.npy") + " --weights " + path("w.npz") +
+                          " --out " + path("y2.npy")));
+  ASSERT_EQ(again.code, 0) << again.out;
+  Tensor y2 = read_npy(path("y2.npy"));
+  EXPECT_EQ(y.get(0), y2.get(0));
+  EXPECT_EQ(y.get(1), y2.get(1));
+}
+
+TEST_F(Cli, ParamsListsDottedNamesAndTotal) {
+  write("tiny.net", kTiny);
+  Result r = sh(starc_cmd("params " + path("tiny.net") + " --model Tiny"));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("dense0.weight"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("dense1.bias"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("total: 26 parameters"), std::string::npos) << r.out;  // 3*4+4 + 4*2+2
+}
+
+TEST_F(Cli, SeveralNamedOutputs) {
+  write("tiny.net", kTiny);
+  Tensor a = Tensor::from_vector(DType::F32, {1, 3}, {1, 2, 3}), b = Tensor::from_vector(DType::F32, {1, 3}, {4, 5, 6});
+  write_npy(path("a.npy"), a);
+  write_npy(path("b.npy"), b);
+  Result r = sh(starc_cmd("run " + path("tiny.net") + " --model Two --in a=" + path("a.npy") + " --in b=" + path("b.npy") +
+                      " --out s=" + path("s.npy") + " --out d=" + path("d.npy")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  Tensor s = read_npy(path("s.npy")), d = read_npy(path("d.npy"));
+  EXPECT_EQ(s.get(2), 9);
+  EXPECT_EQ(d.get(0), -3);
+}
+
+TEST_F(Cli, BadInputGivesOneClearLine) {
+  write("tiny.net", kTiny);
+  write_npy(path("good.npy"), Tensor(DType::F32, {2, 3}));
+  write_npy(path("rank.npy"), Tensor(DType::F32, {2, 3, 1}));
+  write_npy(path("wide.npy"), Tensor(DType::F32, {2, 4}));
+  write_npy(path("f64.npy"), Tensor(DType::F64, {2, 3}));
+  write_npy(path("b3.npy"), Tensor(DType::F32, {3, 3}));
+  std::string tiny = path("tiny.net");
+  expect_error("check " + path("nope.net"), "nope.net");
+  expect_error("run " + path("nope.net") + " --model Tiny", "nope.net");
+  expect_error("run " + tiny + " --model Tiny --in " + path("missing.npy"), "missing.npy");
+  expect_error("run " + tiny + " --model Tiny --in " + path("rank.npy"), "input 'x': expected f32[B,3], got f32[2,3,1]");
+  expect_error("run " + tiny + " --model Tiny --in " + path("wide.npy"), "input 'x': expected f32[B,3], got f32[2,4]");
+  expect_error("run " + tiny + " --model Tiny --in " + path("f64.npy"), "input 'x': expected f32[B,3], got f64[2,3]");
+  expect_error("run " + tiny + " --model Tiny", "missing input 'x'");
+  expect_error("run " + tiny + " --model Tiny --in y=" + path("good.npy"), "no in 'y'");
+  expect_error("run " + tiny + " --model Nope --in " + path("good.npy"), "no model 'Nope'");
+  expect_error("run " + tiny + " --in " + path("good.npy"), "choose one with --model");
+  expect_error("run " + tiny + " --model Two --in a=" + path("good.npy") + " --in b=" + path("b3.npy"),
+               "dim B is 3 here but 2");
+
+  // Weights: missing, extra, wrong shape.
+  ASSERT_EQ(sh(starc_cmd("init " + tiny + " --model Tiny -o " + path("w.npz"))).code, 0);
+  std::map<std::string, Tensor> w = read_npz(path("w.npz"));
+  auto missing = w;
+  missing.erase("dense1.bias");
+  write_npz(path("missing.npz"), missing);
+  expect_error("run " + tiny + " --model Tiny --in " + path("good.npy") + " --weights " + path("missing.npz"),
+               "missing weight 'dense1.bias' (expected f32[2])");
+  auto extra = w;
+  extra["dense9.weight"] = Tensor(DType::F32, {1});
+  write_npz(path("extra.npz"), extra);
+  expect_error("run " + tiny + " --model Tiny --in " + path("good.npy") + " --weights " + path("extra.npz"),
+               "unexpected weight 'dense9.weight'");
+  auto wrong = w;
+  wrong["dense0.weight"] = Tensor(DType::F32, {3, 4});
+  write_npz(path("wrong.npz"), wrong);
+  expect_error("run " + tiny + " --model Tiny --in " + path("good.npy") + " --weights " + path("wrong.npz"),
+               "weight 'dense0.weight' has the wrong shape: expected f32[4,3], got f32[3,4]");
+  write("garbage.npy", "definitely not numpy");
+  expect_error("run " + tiny + " --model Tiny --in " + path("garbage.npy"), "garbage.npy");
+}
+
+TEST_F(Cli, GraphEmitsEveryStage) {
+  write("tiny.net", kTiny);
+  Result ast = sh(starc_cmd("graph " + path("tiny.net") + " --emit ast"));
+  ASSERT_EQ(ast.code, 0) << ast.out;
+  EXPECT_NE(ast.out.find("Model Tiny"), std::string::npos) << ast.out;
+  Result g = sh(starc_cmd("graph " + path("tiny.net") + " --model Tiny --emit graph"));
+  ASSERT_EQ(g.code, 0) << g.out;
+  EXPECT_NE(g.out.find("matmul"), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find("\"dense0.weight\""), std::string::npos) << g.out;
+  Result dot = sh(starc_cmd("graph " + path("tiny.net") + " --model Tiny --emit dot"));
+  ASSERT_EQ(dot.code, 0) << dot.out;
+  EXPECT_NE(dot.out.find("digraph"), std::string::npos) << dot.out;
+}
+
+TEST_F(Cli, EverySubcommandHasHelp) {
+  for (const char* sub : {"check", "params", "init", "run", "graph", "ops"}) {
+    Result r = sh(starc_cmd(std::string(sub) + " --help"));
+    EXPECT_EQ(r.code, 0) << sub << ": " << r.out;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
+  }
+}
+
+TEST_F(Cli, LanguageDocListsEveryOp) {
+  std::ifstream in(std::string(STARC_SOURCE_DIR) + "/docs/language.md");
+  std::string doc((std::istreambuf_iterator<char>(in)), {});
+  Result ops = sh(starc_cmd("ops"));
+  ASSERT_EQ(ops.code, 0);
+  EXPECT_NE(doc.find(ops.out), std::string::npos)
+      << "docs/language.md is out of date: regenerate its op table with `starc ops`";
+}
