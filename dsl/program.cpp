@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "compiler/graph/text.h"
 #include "dsl/lexer.h"
 #include "dsl/parser.h"
 
@@ -164,7 +165,16 @@ std::optional<Graph> Program::build(const std::string& model, const BuildOptions
                                        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
     return std::nullopt;
   }
-  return elaborate_model(*this, *it->second, opts);
+  std::optional<Graph> built = elaborate_model(*this, *it->second, opts);
+  if (built) {
+    try {
+      verify_graph(*built);
+    } catch (const std::exception& e) {  // a front-end bug, not a user error: say so plainly
+      diags_.error(it->second->loc, fmt::format("internal error: the graph built for '{}' is invalid: {}", model, e.what()));
+      return std::nullopt;
+    }
+  }
+  return built;
 }
 
 bool Program::check_all() {
