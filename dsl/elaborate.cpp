@@ -111,10 +111,23 @@ class Elaborator {
   bool default_float_set_ = false;
   std::vector<std::string> path_;                 // dotted parameter scope
   std::map<std::string, int> counters_;           // "<path>/<fn>" -> calls so far
-  std::map<std::string, SrcLoc> param_names_;
   std::vector<const FnDecl*> call_stack_;
+  int call_depth_ = 0;  // calls in progress, lambdas included
+  // The call that opened each parameter scope of path_ (for "declared twice" errors).
+  struct Site {
+    SrcLoc loc;
+    int64_t id;  // distinct for every call
+  };
+  std::vector<Site> sites_;
+  int64_t next_site_ = 0;
+  struct ParamSeen {
+    SrcLoc decl;
+    std::vector<Site> sites;
+  };
+  std::map<std::string, ParamSeen> param_names_;
   std::map<int, std::shared_ptr<Scope>> module_scopes_;
   const SrcLoc* return_loc_ = nullptr;
+  const Expr* return_expr_ = nullptr;  // the value of the last executed `return`
 
   struct Args {
     std::vector<std::pair<Value, SrcLoc>> pos;
@@ -282,6 +295,10 @@ class Elaborator {
       if (!is_sym(dim) && dim < 0) throw CompileError(d->loc, fmt::format("dimension must be non-negative, got {}", dim));
       out.shape.push_back(dim);
     }
+    int64_t count = 1;
+    for (Dim d : out.shape)
+      if (!is_sym(d) && __builtin_mul_overflow(count, d, &count))
+        throw CompileError(t.loc, fmt::format("{} has too many elements (the count overflows 64 bits)", tstr(out)));
     return out;
   }
 
@@ -350,16 +367,27 @@ class Elaborator {
     std::vector<Value> outs = result.kind == Value::Tuple ? result.items : std::vector<Value>{result};
     SrcLoc where = return_loc_ ? *return_loc_ : model.loc;
     if (outs.size() != model.outputs.size())
-      throw CompileError(where, fmt::format("model '{}' returns {} value{} but declares {} output{}", model.name,
-                                            outs.size(), outs.size() == 1 ? "" : "s", model.outputs.size(),
-                                            model.outputs.size() == 1 ? "" : "s"));
+      throw CompileError(Diagnostic{where, fmt::format("model '{}' returns {} value{} but declares {} output{}", model.name,
+                                                       outs.size(), outs.size() == 1 ? "" : "s", model.outputs.size(),
+                                                       model.outputs.size() == 1 ? "" : "s"),
+                                    {{SourceManager::span(model.outputs_loc, model.outputs.back().second.loc),
+                                      "the outputs are declared here"}}});
     for (size_t i = 0; i < outs.size(); ++i) {
       auto& [name, type] = model.outputs[i];
       std::string oname = !name.empty() ? name : model.outputs.size() == 1 ? "output" : fmt::format("output{}", i);
+      // `return (a, b)`: point at the element that is wrong.
+      SrcLoc at = where;
+      if (return_expr_ && return_expr_->kind == Expr::Tuple && return_expr_->items.size() == outs.size())
+        at = return_expr_->items[i]->loc;
       if (outs[i].kind != Value::Tensor)
-        throw CompileError(where, fmt::format("output '{}' must be a tensor, got {}", oname, describe(outs[i])));
-      if (outs[i].g != root_) throw CompileError(where, "internal: output is not in the model graph");
-      match_type(type, type_of(outs[i]), scope, fmt::format("output '{}'", oname), where);
+        throw CompileError(at, fmt::format("output '{}' must be a tensor, got {}", oname, describe(outs[i])));
+      if (outs[i].g != root_) throw CompileError(at, "internal: output is not in the model graph");
+      try {
+        match_type(type, type_of(outs[i]), scope, fmt::format("output '{}'", oname), at);
+      } catch (CompileError& err) {
+        if (err.diag.loc.file == at.file && err.diag.loc.offset == at.offset) err.diag.notes.emplace_back(type.loc, "the output type is declared here");
+        throw;
+      }
       root_->g.outputs.push_back(outs[i].id);
       root_->g.output_names.push_back(oname);
     }
@@ -406,7 +434,8 @@ class Elaborator {
         declare_param(s, *scope);
         return;
       case Stmt::Return: {
-        return_loc_ = &s.loc;
+        return_loc_ = s.value ? &s.value->loc : &s.loc;
+        return_expr_ = s.value.get();
         throw ReturnSignal{s.value ? eval(*s.value, scope) : Value{}};
       }
       case Stmt::For: {
@@ -484,10 +513,24 @@ class Elaborator {
         throw CompileError(s.type->dims[i]->loc, fmt::format("parameter shapes must be static, but {} is only known at run time",
                                                              dim_str(t.shape[i], &root_->g.symbols)));
     std::string name = dotted(s.name);
-    if (auto it = param_names_.find(name); it != param_names_.end())
-      throw CompileError(s.loc, fmt::format("parameter '{}' is declared twice (give the second layer call its own name "
-                                            "with 'as')", name));
-    param_names_[name] = s.loc;
+    if (auto it = param_names_.find(name); it != param_names_.end()) {
+      const ParamSeen& first = it->second;
+      // The first enclosing call that differs made the clash: report it there (in the
+      // user's code, not in the library layer that declares the parameter).
+      size_t k = 0;
+      while (k < sites_.size() && k < first.sites.size() && sites_[k].id == first.sites[k].id) ++k;
+      if (k < sites_.size() && k < first.sites.size())
+        throw CompileError(Diagnostic{sites_[k].loc,
+                                      fmt::format("parameter '{}' is declared twice: an earlier call has the same "
+                                                  "name (give this layer call its own name with 'as')", name),
+                                      {{first.sites[k].loc, "the earlier call"}, {s.loc, fmt::format("'{}' is declared here", s.name)}}});
+      if (first.decl.file == s.loc.file && first.decl.offset == s.loc.offset)
+        throw CompileError(s.loc, fmt::format("parameter '{}' is declared twice: this declaration runs more than once "
+                                              "(in a loop?); give each its own name", name));
+      throw CompileError(Diagnostic{s.loc, fmt::format("parameter '{}' is declared twice", name),
+                                    {{first.decl, "first declared here"}}});
+    }
+    param_names_[name] = ParamSeen{s.loc, sites_};
     auto [init, args] = init_spec(s.value.get(), t.shape, scope);
     Node n;
     n.op = find_op("param");
@@ -768,8 +811,12 @@ class Elaborator {
       }
       if (!it.start && !it.end && !it.step) { keep.push_back(len); continue; }
       if (is_sym(len)) throw CompileError(it.loc, fmt::format("cannot slice the symbolic axis {}", dim_str(len, &root_->g.symbols)));
-      cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", opt(it.start, 0)}, {"end", opt(it.end, len)},
-                                  {"step", opt(it.step, 1)}}, it.loc);
+      int64_t start = opt(it.start, 0), end = opt(it.end, len);
+      cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", start}, {"end", end}, {"step", opt(it.step, 1)}}, it.loc);
+      // Python semantics clamp the bounds; a slice that is left with nothing is a mistake.
+      if (type_of(cur).shape[ax] == 0 && len > 0)
+        throw CompileError(it.loc, fmt::format("slice {}:{} selects nothing from axis {} of {} (length {})", start, end, ax,
+                                               tstr(t), len));
       keep.push_back(type_of(cur).shape[ax]);
     }
     if (drop) cur = emit("reshape", {cur}, {{"shape", Ints(keep.begin(), keep.end())}}, e.loc);
@@ -788,7 +835,8 @@ class Elaborator {
       } else {
         for (auto& [n, _, l] : args.named)
           if (n == a.name) throw CompileError(a.name_loc, fmt::format("argument '{}' given twice", a.name));
-        args.named.emplace_back(a.name, std::move(v), a.name_loc);
+        // `name: value`, so that an error about the value underlines it too.
+        args.named.emplace_back(a.name, std::move(v), SourceManager::span(a.name_loc, a.value->loc));
       }
     }
     switch (callee.kind) {
@@ -800,6 +848,11 @@ class Elaborator {
       case Value::Func:
         return call_fn(*callee.fn, args, e);
       case Value::Init:
+        // `zeros`/`ones` name both an initializer (no arguments) and the builtin that
+        // makes a tensor of a shape: called with arguments, they are the builtin.
+        if ((!args.pos.empty() || !args.named.empty()) &&
+            std::find(kBuiltinFns.begin(), kBuiltinFns.end(), callee.s) != kBuiltinFns.end())
+          return call_builtin(callee.s, args, e);
         return bind_init(callee, args);
       default:
         throw CompileError(e.items[0]->loc, fmt::format("{} is not a function", describe(callee)));
@@ -823,6 +876,7 @@ class Elaborator {
     }
     std::vector<const AttrSpec*> settable;
     for (auto& s : op->attrs) settable.push_back(&s);
+    std::map<std::string, SrcLoc> attr_locs;  // where each argument was written
     size_t ai = 0;
     for (; p < args.pos.size(); ++p, ++ai) {
       if (ai >= settable.size())
@@ -830,6 +884,7 @@ class Elaborator {
                                                            op->name, n_in, n_in == 1 ? "" : "s", settable.size(),
                                                            settable.size() == 1 ? "" : "s"));
       attrs[settable[ai]->name] = to_attr(args.pos[p].first, args.pos[p].second);
+      attr_locs[settable[ai]->name] = args.pos[p].second;
     }
     for (auto& [name, v, l] : args.named) {
       auto in_it = std::find(op->inputs.begin(), op->inputs.end(), name);
@@ -849,26 +904,38 @@ class Elaborator {
       }
       if (attrs.count(name)) throw CompileError(l, fmt::format("{}: argument '{}' given twice", op->name, name));
       attrs[name] = to_attr(v, l);
+      attr_locs[name] = l;
     }
     if (tensors.size() < n_in)
       throw CompileError(loc, fmt::format("{} takes {} tensor input{} ({}), got {}", op->name, n_in, n_in == 1 ? "" : "s",
                                           fmt::join(op->inputs, ", "), tensors.size()));
-    // Numbers where tensors are expected take the dtype of the first tensor argument.
+    // Numbers where tensors are expected take the dtype of the first non-bool tensor
+    // argument (so where(cond, x, 0.0) gives 0.0 the dtype of x), else the model's float type.
     DType dt = default_float_;
     for (auto& t : tensors)
-      if (t.kind == Value::Tensor) { dt = type_of(t).dtype; break; }
+      if (t.kind == Value::Tensor && type_of(t).dtype != DType::Bool) { dt = type_of(t).dtype; break; }
     for (auto& t : tensors) t = as_tensor(t, dt, loc, op->name.c_str());
     bool has_stream = std::any_of(op->attrs.begin(), op->attrs.end(), [](auto& s) { return s.name == "stream"; });
     if (has_stream && !attrs.count("stream")) attrs["stream"] = auto_stream(op->name);
     for (auto& s : op->attrs)
       if (s.name == "dtype" && !attrs.count("dtype") && tensors.empty()) attrs["dtype"] = default_float_;
+    // An argument of the wrong kind (stride: 1.5) is reported at that argument.
+    try {
+      attrs = complete_attrs(*op, std::move(attrs));
+    } catch (const OpError& err) {
+      std::string msg = err.what();
+      SrcLoc at = loc;
+      for (auto& [n, l] : attr_locs)
+        if (msg.find("'" + n + "'") != std::string::npos) at = l;
+      throw CompileError(at, msg);
+    }
     return emit(op, tensors, std::move(attrs), loc);
   }
 
   // A deterministic random stream per call site: hash of the parameter scope and a counter.
   int64_t auto_stream(const std::string& opname) {
     std::string key = dotted(opname) + "#" + std::to_string(counters_[dotted(opname) + "/#rng"]++);
-    uint64_t h = 1469598103934665603ull;
+    uint64_t h = 14695981039346656037ull;  // FNV-1a
     for (char c : key) h = (h ^ uint8_t(c)) * 1099511628211ull;
     return int64_t(h & 0x7fffffffffffffffull);
   }
@@ -985,7 +1052,7 @@ class Elaborator {
     cur_ = saved;
     std::vector<Value> outs = res.kind == Value::Tuple ? res.items : std::vector<Value>{res};
     if (outs.size() != carries.size() + 1)
-      throw CompileError(e.loc, fmt::format("the scan step must return {} values ({} new carr{} and the step output), got {}",
+      throw CompileError(args.pos[0].second, fmt::format("the scan step must return {} values ({} new carr{} and the step output), got {}",
                                             carries.size() + 1, carries.size(), carries.size() == 1 ? "y" : "ies", outs.size()));
     GraphCtx* saved2 = cur_;
     cur_ = &body;
@@ -1003,9 +1070,32 @@ class Elaborator {
     return emit("scan", inputs, {{"body", graph}, {"n_carry", int64_t(carries.size())}, {"axis", axis}, {"reverse", reverse}}, e.loc);
   }
 
+  // An error inside a called function gets a note at the call, so that an error in a
+  // library layer (std.nn) also shows where the user's code called it.
+  // The callee and its arguments (without the `a |>` of a pipeline), and `as NAME` if given.
+  static SrcLoc call_site(const Expr& e) {
+    return SourceManager::span(e.items[0]->loc, e.as_name.empty() ? e.loc : e.as_loc);
+  }
+  static void add_call_note(CompileError& err, const Expr& e, const std::string& callee) {
+    constexpr size_t kMaxCallNotes = 8;
+    SrcLoc at = SourceManager::span(e.items[0]->loc, e.loc);
+    std::string msg = fmt::format("in {}, called here", callee);
+    auto same = [&](const SrcLoc& l) { return l.file == at.file && l.offset == at.offset; };
+    if (same(err.diag.loc)) return;  // the error already points at this call
+    if (!err.diag.notes.empty() && same(err.diag.notes.back().first) && err.diag.notes.back().second == msg) return;
+    if (err.diag.notes.size() < kMaxCallNotes) err.diag.notes.emplace_back(at, std::move(msg));
+  }
+
   Value call_fn(const Closure& fn, Args& args, const Expr& e, bool scoped = true) {
-    if (int(call_stack_.size()) >= kMaxCallDepth)
-      throw CompileError(e.loc, fmt::format("calls nested more than {} deep", kMaxCallDepth));
+    // Lambdas are not on call_stack_ (they cannot be named in a cycle), so count all calls.
+    if (int(call_stack_.size()) >= kMaxCallDepth || call_depth_ >= kMaxCallDepth)
+      throw CompileError(e.loc, fmt::format("calls nested more than {} deep{}", kMaxCallDepth,
+                                            fn.lambda ? " (does a lambda call itself?)" : ""));
+    ++call_depth_;
+    struct Leave {
+      int& d;
+      ~Leave() { --d; }
+    } leave{call_depth_};
     auto scope = std::make_shared<Scope>();
     scope->parent = fn.env;
     scope->fn_top = true;
@@ -1016,9 +1106,15 @@ class Elaborator {
         throw CompileError(e.loc, fmt::format("the lambda takes {} argument{}, got {}", ps.size(), ps.size() == 1 ? "" : "s", args.pos.size()));
       for (size_t i = 0; i < ps.size(); ++i) scope->vars[ps[i].first] = args.pos[i].first;
       bool named_scope = !e.as_name.empty();
-      if (named_scope) path_.push_back(e.as_name);
-      Value v = eval(*fn.lambda->items[0], scope);
-      if (named_scope) path_.pop_back();
+      if (named_scope) path_.push_back(e.as_name), sites_.push_back({call_site(e), next_site_++});
+      Value v;
+      try {
+        v = eval(*fn.lambda->items[0], scope);
+      } catch (CompileError& err) {
+        add_call_note(err, e, "the lambda");
+        throw;
+      }
+      if (named_scope) path_.pop_back(), sites_.pop_back();
       return v;
     }
     const FnDecl& d = *fn.decl;
@@ -1077,19 +1173,25 @@ class Elaborator {
         name = d.name + std::to_string(counters_[key]++);
       }
       path_.push_back(name);
+      sites_.push_back({call_site(e), next_site_++});
     }
     call_stack_.push_back(&d);
     Value result;
     const SrcLoc* saved_ret = return_loc_;
+    const Expr* saved_ret_expr = return_expr_;
     try {
       exec_block(d.body, scope);
     } catch (ReturnSignal& r) {
       result = std::move(r.value);
+    } catch (CompileError& err) {
+      add_call_note(err, e, fmt::format("'{}'", d.name));
+      throw;
     }
     call_stack_.pop_back();
-    if (push_scope) path_.pop_back();
+    if (push_scope) path_.pop_back(), sites_.pop_back();
     if (d.is_model) bind_model_call_outputs(d, result, *scope);
     return_loc_ = saved_ret;
+    return_expr_ = saved_ret_expr;
     return result;
   }
 

@@ -66,6 +66,7 @@ struct Lexer {
       } else {
         diags.error(loc(b, j), "malformed number: exponent has no digits");
         i = j;
+        out.push_back(Token{Tok::Float, loc(b, i), s.substr(b, i - b)});  // keeps the parser in step
         return;
       }
     }
@@ -74,6 +75,7 @@ struct Lexer {
       while (e < s.size() && (isalnum((unsigned char)s[e]) || s[e] == '_')) ++e;
       diags.error(loc(b, e), fmt::format("malformed number '{}'", s.substr(b, e - b)));
       i = e;
+      out.push_back(Token{is_float ? Tok::Float : Tok::Int, loc(b, i), s.substr(b, i - b)});  // keeps the parser in step
       return;
     }
     std::string text = s.substr(b, i - b);
@@ -113,6 +115,7 @@ struct Lexer {
     }
     if (i >= s.size() || s[i] != '"') {
       diags.error(loc(b, i), "unterminated string (a string must end with \" on the same line)");
+      push(Tok::String, b, val);  // keeps the parser in step
       return;
     }
     ++i;
@@ -157,8 +160,10 @@ struct Lexer {
         case ')': k = Tok::RParen; depth = std::max(0, depth - 1); break;
         case '[': k = Tok::LBracket; ++depth; break;
         case ']': k = Tok::RBracket; depth = std::max(0, depth - 1); break;
-        case '{': k = Tok::LBrace; break;
-        case '}': k = Tok::RBrace; break;
+        // Braces never occur inside () or []: an unclosed bracket ends at the next brace, so
+        // it does not swallow the newlines of the following statements and functions.
+        case '{': k = Tok::LBrace; depth = 0; break;
+        case '}': k = Tok::RBrace; depth = 0; break;
         case ',': k = Tok::Comma; break;
         case ':': k = Tok::Colon; break;
         case ';': k = Tok::Semicolon; break;

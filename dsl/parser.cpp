@@ -2,10 +2,15 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 namespace starc {
 namespace {
 
 constexpr int kMaxNesting = 400;  // deeper expressions are rejected instead of overflowing the stack
+constexpr int kMaxBlockNesting = 200;  // and so are deeper blocks (if/for/fn bodies)
 
 class Parser {
  public:
@@ -15,6 +20,8 @@ class Parser {
     Module m;
     m.file = file;
     m.path = path;
+    for (auto& d : diags_.all())
+      if (d.loc.file == file) lex_error_lines_.insert({file, diags_.sources().line_col(d.loc).first});
     while (!at(Tok::Eof)) {
       if (accept(Tok::Newline) || accept(Tok::Semicolon)) continue;
       try {
@@ -22,7 +29,7 @@ class Parser {
         else if (at(Tok::KwFn) || at(Tok::KwModel)) m.decls.push_back(fn_decl());
         else throw err(peek(), fmt::format("expected 'fn', 'model' or 'use' at top level, found {}", describe(peek())));
       } catch (const CompileError& e) {
-        diags_.add(e.diag);
+        report(e.diag);
         if (diags_.count() > 50) return m;
         skip_to_top_level();
       }
@@ -35,6 +42,9 @@ class Parser {
   size_t p_ = 0;
   DiagEngine& diags_;
   int nesting_ = 0;
+  std::set<std::pair<int, int>> lex_error_lines_;  // (file, line) of the lexer's errors
+  int block_nesting_ = 0;
+  std::vector<SrcLoc> open_;  // enclosing '(' and '[' (innermost last)
 
   const Token& peek(int k = 0) const { return t_[std::min(p_ + k, t_.size() - 1)]; }
   bool at(Tok k) const { return peek().kind == k; }
@@ -54,7 +64,26 @@ class Parser {
     if (tk.kind == Tok::String) return "a string";
     return tok_name(tk.kind);
   }
-  CompileError err(const Token& tk, std::string msg) { return CompileError(tk.loc, std::move(msg)); }
+  // Records a syntax error, unless the lexer already reported one on that line: what
+  // follows a bad character or a broken token is usually a consequence, not a new error.
+  void report(const Diagnostic& d) {
+    if (d.loc.known() && lex_error_lines_.count({d.loc.file, diags_.sources().line_col(d.loc).first})) return;
+    diags_.add(d);
+  }
+  CompileError err(const Token& tk, std::string msg) {
+    Diagnostic d{tk.loc, std::move(msg), {}};
+    static const Tok kStatementStart[] = {Tok::KwReturn, Tok::KwFn, Tok::KwModel, Tok::KwParam, Tok::KwState,
+                                          Tok::KwLet, Tok::KwFor, Tok::KwIf, Tok::KwElse, Tok::KwUse,
+                                          Tok::KwAssert, Tok::LBrace, Tok::RBrace, Tok::Eof};
+    if (!open_.empty() && tk.loc.known() &&
+        std::find(std::begin(kStatementStart), std::end(kStatementStart), tk.kind) != std::end(kStatementStart)) {
+      const SourceManager& sm = diags_.sources();
+      const SrcLoc& open = open_.back();
+      if (sm.line_col(tk.loc).first > sm.line_col(open).first)
+        d.notes.emplace_back(open, fmt::format("this '{}' is never closed", sm.file(open.file).text.substr(open.offset, 1)));
+    }
+    return CompileError(std::move(d));
+  }
   const Token& expect(Tok k, const char* context) {
     if (!at(k)) throw err(peek(), fmt::format("expected {} {}, found {}", tok_name(k), context, describe(peek())));
     return next();
@@ -119,7 +148,7 @@ class Parser {
       throw err(peek(), fmt::format("expected a type {} (e.g. f32[B, 16], int, float), found {}", context, describe(peek())));
     }
     ty.is_tensor = true;
-    next();
+    Open open(*this, next());
     while (!at(Tok::RBracket)) {
       ty.dims.push_back(expr());
       if (!accept(Tok::Comma)) break;
@@ -131,7 +160,7 @@ class Parser {
 
   std::vector<Param> params() {
     std::vector<Param> ps;
-    expect(Tok::LParen, "to start the parameter list");
+    Open open(*this, expect(Tok::LParen, "to start the parameter list"));
     while (!at(Tok::RParen)) {
       Param p;
       const Token& name = expect(Tok::Ident, "(a parameter name)");
@@ -139,6 +168,12 @@ class Parser {
       p.loc = name.loc;
       if (accept(Tok::Colon)) p.type = type_expr("for the parameter");
       if (accept(Tok::Assign)) p.default_value = expr();
+      for (auto& q : ps)
+        if (q.name == p.name) {
+          auto [line, col] = diags_.sources().line_col(q.loc);
+          throw CompileError(Diagnostic{p.loc, fmt::format("parameter '{}' is declared twice (first at line {})", p.name, line),
+                                        {{q.loc, "first declared here"}}});
+        }
       ps.push_back(std::move(p));
       if (!accept(Tok::Comma)) break;
     }
@@ -155,11 +190,18 @@ class Parser {
     f->params = params();
     if (accept(Tok::Arrow)) {
       f->outputs_loc = peek().loc;
-      if (accept(Tok::LParen)) {
+      if (at(Tok::LParen)) {
+        Open open(*this, next());
+        std::map<std::string, SrcLoc> named;
         while (!at(Tok::RParen)) {
           std::string oname;
           if (at(Tok::Ident) && peek(1).kind == Tok::Colon) {
-            oname = next().text;
+            const Token& n = next();
+            oname = n.text;
+            if (auto it = named.find(oname); it != named.end())
+              throw CompileError(Diagnostic{n.loc, fmt::format("output '{}' is declared twice", oname),
+                                            {{it->second, "first declared here"}}});
+            named[oname] = n.loc;
             next();
           }
           f->outputs.emplace_back(oname, type_expr("for the output"));
@@ -178,7 +220,8 @@ class Parser {
   }
 
   Block block() {
-    expect(Tok::LBrace, "to start a block");
+    Depth depth(*this, peek(), /*block=*/true);
+    const Token& open = expect(Tok::LBrace, "to start a block");
     Block b;
     while (true) {
       while (accept(Tok::Newline) || accept(Tok::Semicolon)) {}
@@ -187,10 +230,15 @@ class Parser {
         b.push_back(statement());
         end_of_statement();
       } catch (const CompileError& e) {
-        diags_.add(e.diag);
+        report(e.diag);
         if (diags_.count() > 50) throw;
         skip_statement();
       }
+    }
+    if (at(Tok::Eof)) {
+      CompileError e = err(peek(), "expected '}' to close the block, found end of file");
+      e.diag.notes.emplace_back(open.loc, "the block opened here is never closed");
+      throw e;
     }
     expect(Tok::RBrace, "to close the block");
     return b;
@@ -241,7 +289,9 @@ class Parser {
         s->loc = n.loc;
         expect(Tok::Colon, "and a shape after the parameter name, e.g. param w: [out, in] = he_uniform");
         s->type = type_expr("for the parameter");
-        if (!s->type->is_tensor) throw err(peek(), "a parameter needs a shape, e.g. param w: [out, in]");
+        if (!s->type->is_tensor)
+          throw CompileError(s->type->loc, fmt::format("a parameter needs a shape, e.g. {} {}: [out, in], not '{}'",
+                                                       s->trainable ? "param" : "state", s->name, s->type->name));
         if (accept(Tok::Assign)) s->value = expr();
         return s;
       }
@@ -272,6 +322,8 @@ class Parser {
         throw err(peek(), "a model can only be defined at top level");
       case Tok::KwUse:
         throw err(peek(), "'use' is only allowed at top level");
+      case Tok::KwElse:
+        throw err(peek(), "'else' without 'if': write it on the line of the '}' that closes the if block ('} else {')");
       case Tok::KwAssert:
         next();
         s->kind = Stmt::Assert;
@@ -287,6 +339,7 @@ class Parser {
   }
 
   StmtP if_stmt() {
+    Depth depth(*this, peek(), /*block=*/true);
     auto s = std::make_unique<Stmt>();
     s->loc = next().loc;
     s->kind = Stmt::If;
@@ -300,15 +353,37 @@ class Parser {
   }
 
   // ---- expressions ----
+  // Bounds the recursion of the parser (and of every later pass over the tree).
   struct Depth {
-    Parser& p;
-    Depth(Parser& p, const Token& tk) : p(p) {
-      if (++p.nesting_ > kMaxNesting) {
-        p.nesting_ = 0;
-        throw p.err(tk, fmt::format("expression is nested too deeply (more than {} levels)", kMaxNesting));
-      }
+    int& n;
+    Depth(Parser& p, const Token& tk, bool block = false) : n(block ? p.block_nesting_ : p.nesting_) {
+      int limit = block ? kMaxBlockNesting : kMaxNesting;
+      if (n >= limit)
+        throw p.err(tk, fmt::format("{} nested too deeply (more than {} levels)", block ? "blocks are" : "expression is", limit));
+      ++n;
     }
-    ~Depth() { p.nesting_ = std::max(0, p.nesting_ - 1); }
+    ~Depth() { --n; }
+  };
+  // A chain `a + b + c ...`, `x |> f |> g ...` or `x[0][1]...` builds a left-nested tree that is
+  // one level deeper per link, although the parser loops over it: count those levels too.
+  struct Chain {
+    Parser& p;
+    int n = 0;
+    explicit Chain(Parser& p) : p(p) {}
+    void link(const Token& tk) {
+      if (p.nesting_ >= kMaxNesting)
+        throw p.err(tk, fmt::format("expression is nested too deeply (more than {} levels; split a long chain of "
+                                    "operators or calls over several statements)", kMaxNesting));
+      ++p.nesting_, ++n;
+    }
+    ~Chain() { p.nesting_ -= n; }
+  };
+  // An open '(' or '[': an error that finds a statement keyword on a later line inside it
+  // is almost always a missing closer, so the error gets a note pointing at the opener.
+  struct Open {
+    Parser& p;
+    Open(Parser& p, const Token& tk) : p(p) { p.open_.push_back(tk.loc); }
+    ~Open() { p.open_.pop_back(); }
   };
 
   ExprP make(Expr::Kind k, SrcLoc loc) {
@@ -322,8 +397,9 @@ class Parser {
     Depth d(*this, peek());
     if (at(Tok::Bar)) return lambda();
     ExprP lhs = binary(0);
+    Chain chain(*this);
     while (at(Tok::Pipe)) {
-      next();
+      chain.link(next());
       ExprP rhs = postfix();
       SrcLoc loc = SourceManager::span(lhs->loc, rhs->loc);
       if (rhs->kind == Expr::Call) {
@@ -366,10 +442,12 @@ class Parser {
 
   ExprP binary(int min_prec) {
     ExprP lhs = unary();
+    Chain chain(*this);
     while (true) {
       int prec = precedence(peek().kind);
       if (prec < 0 || prec < min_prec) break;
       const Token& op = next();
+      chain.link(op);
       Depth d(*this, op);
       ExprP rhs = binary(prec + 1);
       auto e = make(Expr::Binary, SourceManager::span(lhs->loc, rhs->loc));
@@ -411,9 +489,11 @@ class Parser {
 
   ExprP postfix() {
     ExprP e = primary();
+    Chain chain(*this);
     while (true) {
+      if (at(Tok::LParen) || at(Tok::LBracket) || at(Tok::Dot)) chain.link(peek());
       if (at(Tok::LParen)) {
-        next();
+        Open open(*this, next());
         auto call = make(Expr::Call, e->loc);
         call->items.push_back(std::move(e));
         while (!at(Tok::RParen)) {
@@ -436,7 +516,7 @@ class Parser {
         }
         e = std::move(call);
       } else if (at(Tok::LBracket)) {
-        next();
+        Open open(*this, next());
         auto ix = make(Expr::Index, e->loc);
         ix->items.push_back(std::move(e));
         while (!at(Tok::RBracket)) {
@@ -449,6 +529,7 @@ class Parser {
             if (!at(Tok::Colon) && !at(Tok::Comma) && !at(Tok::RBracket)) it.end = expr();
             if (accept(Tok::Colon) && !at(Tok::Comma) && !at(Tok::RBracket)) it.step = expr();
           }
+          if (p_ > 0) it.loc = SourceManager::span(it.loc, t_[p_ - 1].loc);  // the whole item, e.g. `2:5`
           ix->index.push_back(std::move(it));
           if (!accept(Tok::Comma)) break;
         }
@@ -499,6 +580,7 @@ class Parser {
         return e;
       }
       case Tok::LParen: {
+        Open opened(*this, peek());
         SrcLoc open = next().loc;
         std::vector<ExprP> items;
         bool trailing_comma = false;
@@ -515,6 +597,7 @@ class Parser {
         return e;
       }
       case Tok::LBracket: {
+        Open opened(*this, peek());
         SrcLoc open = next().loc;
         auto e = make(Expr::List, open);
         while (!at(Tok::RBracket)) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -75,9 +76,13 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
     if (!ec && rel.rfind("..", 0) != 0) shown = rel;
   }
   int file = diags_.sources().add(shown, *src);
-  if (src->empty() || src->find_first_not_of(" \t\r\n") == std::string::npos)
-    diags_.error(SrcLoc{file, 0, 0}, "file is empty: expected at least one 'model' or 'fn' definition");
+  bool blank = src->empty() || src->find_first_not_of(" \t\r\n") == std::string::npos;
+  if (blank) diags_.error(SrcLoc{file, 0, 0}, "file is empty: expected at least one 'model' or 'fn' definition");
+  size_t before_lex = diags_.count();
   std::vector<Token> toks = lex(file, *src, diags_);
+  if (!blank && diags_.count() == before_lex &&
+      std::all_of(toks.begin(), toks.end(), [](const Token& t) { return t.kind == Tok::Newline || t.kind == Tok::Eof; }))
+    diags_.error(SrcLoc{file, 0, 0}, "file has only comments: expected at least one 'model' or 'fn' definition");
   Module m = parse_module(file, path, std::move(toks), diags_);
 
   int id = int(modules_.size());

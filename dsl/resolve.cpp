@@ -2,6 +2,7 @@
 // layer is still reported (elaboration only sees what a model actually calls).
 #include <fmt/format.h>
 
+#include <map>
 #include <set>
 
 #include "compiler/ops/op.h"
@@ -67,7 +68,17 @@ struct Resolver {
   }
 
   void block(const Block& b) {
+    std::map<std::string, SrcLoc> fns;  // nested fns of this block: one definition per name
     for (auto& s : b) {
+      if (s->kind == Stmt::FnDef) {
+        if (auto it = fns.find(s->fn->name); it != fns.end()) {
+          auto [line, col] = prog.diags().sources().line_col(it->second);
+          prog.diags().add(Diagnostic{s->fn->loc, fmt::format("'{}' is already defined at line {}", s->fn->name, line),
+                                      {{it->second, "first definition here"}}});
+        } else {
+          fns[s->fn->name] = s->fn->loc;
+        }
+      }
       if (s->value) expr(*s->value);
       if (s->value2) expr(*s->value2);
       if (s->kind == Stmt::ParamDecl && s->type)

@@ -9,7 +9,7 @@
 namespace starc {
 
 static uint64_t name_hash(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  uint64_t h = 14695981039346656037ull;  // FNV-1a: offset basis 0xcbf29ce484222325, prime 0x100000001b3
   for (char c : s) h = (h ^ uint8_t(c)) * 1099511628211ull;
   return h;
 }
@@ -74,7 +74,8 @@ void check_weights(const Graph& g, const TensorMap& weights, const std::string& 
     if (it == weights.end())
       throw std::runtime_error(fmt::format("{}: missing weight '{}' (expected {})", source, name, type_str(n->type)));
     if (it->second.type() != n->type)
-      throw std::runtime_error(fmt::format("{}: weight '{}' has the wrong shape: expected {}, got {}", source, name,
+      throw std::runtime_error(fmt::format("{}: weight '{}' has the wrong {}: expected {}, got {}", source, name,
+                                           it->second.shape() == n->type.shape ? "dtype" : "shape",
                                            type_str(n->type), type_str(it->second.type())));
   }
   for (auto& [name, t] : weights)

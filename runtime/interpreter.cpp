@@ -17,6 +17,7 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
   if (inputs.size() != g.inputs.size())
     throw std::runtime_error(fmt::format("{}: expected {} inputs, got {}", g.name, g.inputs.size(), inputs.size()));
   std::vector<Dim> vals(g.symbols.size(), kSymBase);
+  std::vector<size_t> bound_by(g.symbols.size(), 0);  // the input that fixed each symbol
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorType& want = g.type(g.inputs[i]);
     const Tensor& got = inputs[i];
@@ -30,10 +31,15 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
         continue;
       }
       Dim& v = vals[sym_index(w)];
-      if (is_sym(v)) v = h;
-      else if (v != h)
-        throw std::runtime_error(fmt::format("{}: dim {} is {} here but {} in an earlier input ({} given)", what,
-                                             dim_str(w, &g.symbols), h, v, type_str(got.type())));
+      if (is_sym(v)) {
+        v = h;
+        bound_by[sym_index(w)] = i;
+      } else if (v != h) {
+        size_t j = bound_by[sym_index(w)];
+        throw std::runtime_error(fmt::format("{}: expected {}, got {}: dim {} is {} here but {} in input '{}' ({})", what,
+                                             type_str(want, &g.symbols), type_str(got.type()), dim_str(w, &g.symbols),
+                                             h, v, g.input_name(int(j)), type_str(inputs[j].type())));
+      }
     }
   }
   return vals;
