@@ -2,6 +2,10 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
+#include <random>
+
 #include "compiler/ops/op.h"
 
 namespace starc::test {
@@ -36,6 +40,25 @@ inline TensorType infer_op(const std::string& name, std::vector<TensorType> in, 
 inline void expect_near(const Tensor& got, const std::vector<double>& want, double tol = 1e-9) {
   ASSERT_EQ(got.size(), int64_t(want.size()));
   for (int64_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got.get(i), want[i], tol) << "at flat index " << i;
+}
+
+// Uniform(lo, hi) values (times 10, rounded, for i64), reproducible per seed.
+inline Tensor random_tensor(Shape shape, DType dt, uint32_t seed, double lo = -1, double hi = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(size_t(num_elements(shape)));
+  for (double& x : v) x = dt == DType::I64 ? std::round(u(rng) * 10) : u(rng);
+  return Tensor::from_vector(dt, std::move(shape), v);
+}
+
+// The message of the OpError that f throws, or "<no OpError>".
+inline std::string what(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const OpError& e) {
+    return e.what();
+  }
+  return "<no OpError>";
 }
 
 }  // namespace starc::test

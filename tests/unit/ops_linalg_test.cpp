@@ -7,22 +7,7 @@ using namespace starc::test;
 
 namespace {
 
-Tensor random_tensor(Shape shape, DType dt, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<double> v(size_t(num_elements(shape)));
-  for (double& x : v) x = u(rng);
-  return Tensor::from_vector(dt, std::move(shape), v);
-}
 
-std::string what(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const OpError& e) {
-    return e.what();
-  }
-  return "<no OpError>";
-}
 
 // Naive reference: batch dims broadcast by hand (index modulo a size-1 dim -> 0), then a
 // triple loop in double.

@@ -17,22 +17,7 @@ Tensor iota(Shape shape, DType dt = DType::F64) {
   return Tensor::from_vector(dt, std::move(shape), v);
 }
 
-Tensor random_tensor(Shape shape, DType dt, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<double> v(size_t(num_elements(shape)));
-  for (double& x : v) x = u(rng);
-  return Tensor::from_vector(dt, std::move(shape), v);
-}
 
-std::string what(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const OpError& e) {
-    return e.what();
-  }
-  return "<no OpError>";
-}
 
 #define EXPECT_MSG_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)
 
