@@ -1189,7 +1189,14 @@ class Elaborator {
     }
     call_stack_.pop_back();
     if (push_scope) path_.pop_back(), sites_.pop_back();
-    if (d.is_model) bind_model_call_outputs(d, result, *scope);
+    if (d.is_model) {
+      try {
+        bind_model_call_outputs(d, result, *scope);
+      } catch (CompileError& err) {
+        add_call_note(err, e, fmt::format("'{}'", d.name));
+        throw;
+      }
+    }
     return_loc_ = saved_ret;
     return_expr_ = saved_ret_expr;
     return result;
@@ -1198,10 +1205,15 @@ class Elaborator {
   // A model called from another model: its declared outputs are checked too.
   void bind_model_call_outputs(const FnDecl& d, const Value& result, Scope& scope) {
     std::vector<Value> outs = result.kind == Value::Tuple ? result.items : std::vector<Value>{result};
+    SrcLoc where = return_loc_ ? *return_loc_ : d.loc;  // the callee's `return` (not yet restored)
     if (outs.size() != d.outputs.size())
-      throw CompileError(d.loc, fmt::format("model '{}' returns {} values but declares {}", d.name, outs.size(), d.outputs.size()));
+      throw CompileError(Diagnostic{where, fmt::format("model '{}' returns {} value{} but declares {} output{}", d.name,
+                                                       outs.size(), outs.size() == 1 ? "" : "s", d.outputs.size(),
+                                                       d.outputs.size() == 1 ? "" : "s"),
+                                    {{SourceManager::span(d.outputs_loc, d.outputs.back().second.loc),
+                                      "the outputs are declared here"}}});
     for (size_t i = 0; i < outs.size(); ++i)
-      if (outs[i].kind == Value::Tensor) match_type(d.outputs[i].second, type_of(outs[i]), scope, fmt::format("output {} of {}", i, d.name), d.loc);
+      if (outs[i].kind == Value::Tensor) match_type(d.outputs[i].second, type_of(outs[i]), scope, fmt::format("output {} of {}", i, d.name), where);
   }
 };
 

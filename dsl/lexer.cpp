@@ -37,6 +37,8 @@ int utf8_len(const std::string& s, size_t i) {
   return n;
 }
 
+constexpr size_t kMaxLexErrors = 50;
+
 struct Lexer {
   int file;
   const std::string& s;
@@ -123,7 +125,13 @@ struct Lexer {
   }
 
   void run() {
+    if (s.compare(0, 3, "\xEF\xBB\xBF") == 0) i = 3;  // a UTF-8 byte order mark
+    size_t errors_before = diags.count();
     while (i < s.size()) {
+      if (diags.count() - errors_before >= kMaxLexErrors) {
+        diags.error(loc(i, i), fmt::format("too many errors in this file (more than {}); stopping", kMaxLexErrors));
+        break;
+      }
       size_t b = i;
       char c = s[i];
       if (c == '\n') {
@@ -188,9 +196,16 @@ struct Lexer {
         case '@': k = Tok::At; break;
         default: {
           int n = utf8_len(s, i);
-          if (n == 0)
-            diags.error(loc(b, b + 1), fmt::format("invalid UTF-8 byte 0x{:02X} (source files must be UTF-8)", (unsigned char)c));
-          else if ((unsigned char)c < 0x20 || c == 0x7f)
+          if (n == 0) {
+            // One error for a run of bad bytes (a word in Latin-1, say), not one per byte.
+            size_t e = i + 1;
+            while (e < s.size() && (unsigned char)s[e] >= 0x80 && utf8_len(s, e) == 0) ++e;
+            std::string bytes;
+            for (size_t k = b; k < e && k < b + 8; ++k) bytes += fmt::format("{}0x{:02X}", k == b ? "" : " ", (unsigned char)s[k]);
+            if (e - b > 8) bytes += " ...";
+            diags.error(loc(b, e), fmt::format("invalid UTF-8 byte{} {} (source files must be UTF-8)", e - b == 1 ? "" : "s", bytes));
+            n = int(e - b);
+          } else if ((unsigned char)c < 0x20 || c == 0x7f)
             diags.error(loc(b, b + 1), fmt::format("unexpected control character 0x{:02X}", (unsigned char)c));
           else
             diags.error(loc(b, b + n), fmt::format("unexpected character '{}'", s.substr(b, n)));

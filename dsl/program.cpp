@@ -79,7 +79,12 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
   bool blank = src->empty() || src->find_first_not_of(" \t\r\n") == std::string::npos;
   if (blank) diags_.error(SrcLoc{file, 0, 0}, "file is empty: expected at least one 'model' or 'fn' definition");
   size_t before_lex = diags_.count();
-  std::vector<Token> toks = lex(file, *src, diags_);
+  // A binary file (or UTF-16 text) would give an error per byte: say once what it is.
+  size_t nul = src->find('\0');
+  if (nul != std::string::npos)
+    diags_.error(SrcLoc{file, uint32_t(nul), 1}, "this is not a text file (it contains NUL bytes); source files must be UTF-8 text");
+  std::vector<Token> toks = nul != std::string::npos ? std::vector<Token>{Token{Tok::Eof, SrcLoc{file, 0, 0}, {}}}
+                                                     : lex(file, *src, diags_);
   if (!blank && diags_.count() == before_lex &&
       std::all_of(toks.begin(), toks.end(), [](const Token& t) { return t.kind == Tok::Newline || t.kind == Tok::Eof; }))
     diags_.error(SrcLoc{file, 0, 0}, "file has only comments: expected at least one 'model' or 'fn' definition");

@@ -2,6 +2,7 @@
 // layer is still reported (elaboration only sees what a model actually calls).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -52,12 +53,33 @@ struct Resolver {
     }
   }
 
+  // Type names are checked here too, so that a typo in a function no model calls is
+  // still reported (the elaborator gives the same messages for what it runs).
+  void type(const TypeExpr& t) {
+    static const std::vector<std::string> kStatic = {"int", "float", "bool", "str", "fn", "list", "dtype"};
+    if (t.name.empty()) return;
+    if (t.is_tensor) {
+      if (!dtype_from_name(t.name))
+        prog.diags().error(t.loc, fmt::format("unknown element type '{}' (expected f32, f64, i64 or bool)", t.name));
+      return;
+    }
+    if (std::find(kStatic.begin(), kStatic.end(), t.name) != kStatic.end()) return;
+    if (dtype_from_name(t.name)) {
+      prog.diags().error(t.loc, fmt::format("'{}' is an element type; a tensor type needs a shape, e.g. {}[N]", t.name, t.name));
+      return;
+    }
+    std::string hint = closest_name(t.name, kStatic);
+    prog.diags().error(t.loc, fmt::format("unknown type '{}'{}", t.name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  }
+
   void fn(const FnDecl& f) {
     std::set<std::string> defs;
     for (auto& p : f.params) {
       defs.insert(p.name);
-      if (p.type) collect_binders(*p.type, defs);
+      if (p.type) collect_binders(*p.type, defs), type(*p.type);
     }
+    for (auto& [n, t] : f.outputs)
+      if (t.is_tensor) type(t);
     for (auto& [n, t] : f.outputs) collect_binders(t, defs);
     collect_defs(f.body, defs);
     scopes.push_back(std::move(defs));
@@ -81,8 +103,10 @@ struct Resolver {
       }
       if (s->value) expr(*s->value);
       if (s->value2) expr(*s->value2);
-      if (s->kind == Stmt::ParamDecl && s->type)
+      if (s->kind == Stmt::ParamDecl && s->type) {
+        type(*s->type);
         for (auto& d : s->type->dims) expr(*d);
+      }
       if (s->kind == Stmt::FnDef) fn(*s->fn);
       block(s->body);
       block(s->else_body);
