@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/op_test_util.h"
+
 #include <cmath>
 #include <functional>
 
@@ -10,6 +12,8 @@
 
 namespace starc {
 namespace {
+
+using test::expect_error;
 
 // Builds a graph node by node through the ops' own attribute completion and shape rules.
 struct Builder {
@@ -50,14 +54,6 @@ struct Builder {
 
 Dim B = make_sym(0);
 
-void expect_error(const std::function<void()>& f, std::vector<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << parts.front() << "'";
-  } catch (const std::runtime_error& e) {
-    for (auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "message: " << e.what();
-  }
-}
 
 // print -> parse -> print is identical, both graphs verify, and the structure survived.
 void expect_round_trip(const Graph& g) {

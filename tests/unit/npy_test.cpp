@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include "tests/unit/op_test_util.h"
 #include <unistd.h>
 #include <zip.h>
 
@@ -15,6 +17,8 @@
 
 namespace starc {
 namespace {
+
+using test::expect_error;
 
 namespace fs = std::filesystem;
 using namespace npy_fixtures;
@@ -34,15 +38,6 @@ void write_bytes(const fs::path& p, std::string_view bytes) {
   f.write(bytes.data(), std::streamsize(bytes.size()));
 }
 
-// Runs f, expecting std::runtime_error whose message contains every substring.
-void expect_error(const std::function<void()>& f, std::vector<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no error; expected one mentioning '" << parts.front() << "'";
-  } catch (const std::runtime_error& e) {
-    for (auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "message: " << e.what();
-  }
-}
 
 void expect_values(const Tensor& t, DType dt, Shape shape, const std::vector<double>& want) {
   EXPECT_EQ(t.dtype(), dt);

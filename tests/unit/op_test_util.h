@@ -61,4 +61,14 @@ inline std::string what(const std::function<void()>& f) {
   return "<no OpError>";
 }
 
+// Runs f, expecting std::runtime_error (or a subclass) whose message contains every part.
+inline void expect_error(const std::function<void()>& f, std::vector<std::string> parts) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one mentioning '" << parts.front() << "'";
+  } catch (const std::runtime_error& e) {
+    for (auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "message: " << e.what();
+  }
+}
+
 }  // namespace starc::test
