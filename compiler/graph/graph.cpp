@@ -40,4 +40,17 @@ Graph specialize(const Graph& g, const std::vector<Dim>& vals) {
   return out;
 }
 
+Graph with_float_type(const Graph& g, DType to) {
+  Graph out = g;
+  for (Node& n : out.nodes) {
+    if (n.type.dtype == DType::F32) n.type.dtype = to;
+    for (auto& [k, a] : n.attrs) {
+      if (auto* dt = std::get_if<DType>(&a); dt && *dt == DType::F32) *dt = to;
+      if (auto* t = std::get_if<Tensor>(&a); t && t->dtype() == DType::F32) *t = t->cast(to);
+      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(with_float_type(**body, to));
+    }
+  }
+  return out;
+}
+
 }  // namespace starc

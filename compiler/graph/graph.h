@@ -51,4 +51,8 @@ bool is_op(const Node& n, std::string_view name);
 // including scan bodies. The result has only static shapes.
 Graph specialize(const Graph& g, const std::vector<Dim>& sym_values);
 
+// The same graph computing in another float type: every f32 value, constant and dtype
+// attribute becomes `to` (used to run gradient checks in f64 on f32 models).
+Graph with_float_type(const Graph& g, DType to);
+
 }  // namespace starc

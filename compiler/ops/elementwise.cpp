@@ -1,6 +1,7 @@
 // Elementwise ops: unary math, broadcasting binary arithmetic and comparisons, where, cast.
 #include <cmath>
 
+#include "compiler/ops/builder.h"
 #include "compiler/ops/common.h"
 
 namespace starc {
@@ -64,6 +65,33 @@ template <class Fn> OpDef binary(std::string name, std::string doc, Fn fn, bool 
   return d;
 }
 
+OpDef with_grad(OpDef d, GradFn g) {
+  d.grad = std::move(g);
+  return d;
+}
+
+// Gradient rules of unary ops as dy * f'(x), given x and y = f(x).
+template <class Fn> GradFn unary_grad(Fn local) {
+  return [local](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    return {local(b, n, n.inputs[0], y, dy)};
+  };
+}
+
+// Gradient rules of broadcasting binary ops: the local gradients are summed back to
+// each operand's shape.
+template <class Fn> GradFn binary_grad(Fn local) {
+  return [local](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    int a = n.inputs[0], bb = n.inputs[1];
+    auto [da, db] = local(b, a, bb, y, dy);
+    return {b.sum_to(da, b.shape(a)), b.sum_to(db, b.shape(bb))};
+  };
+}
+
+int zero_where(GraphBuilder& b, int cond, int dy, bool keep_if) {
+  int zero = b.scalar_like(0, dy);
+  return keep_if ? b.op("where", {cond, dy, zero}) : b.op("where", {cond, zero, dy});
+}
+
 double sigmoid(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
 double softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
 
@@ -71,37 +99,66 @@ double softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
 
 void register_elementwise_ops(OpRegistry& r) {
   using A = const Attrs&;
-  r.add(unary("neg", "-x", [](double x, A) { return -x; }));
-  r.add(unary("exp", "e^x", [](double x, A) { return std::exp(x); }));
-  r.add(unary("log", "natural logarithm", [](double x, A) { return std::log(x); }));
-  r.add(unary("tanh", "hyperbolic tangent", [](double x, A) { return std::tanh(x); }));
-  r.add(unary("sigmoid", "1 / (1 + e^-x)", [](double x, A) { return sigmoid(x); }));
-  r.add(unary("relu", "max(x, 0)", [](double x, A) { return x > 0 ? x : 0.0; }));
-  r.add(unary("leaky_relu", "x if x > 0 else alpha * x",
+  using B = GraphBuilder&;
+  using N = const Node&;
+  int (*positive)(B, int) = [](B b, int x) { return b.op("gt", {x, b.scalar_like(0, x)}); };
+  r.add(with_grad(unary("neg", "-x", [](double x, A) { return -x; }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.neg(dy); })));
+  r.add(with_grad(unary("exp", "e^x", [](double x, A) { return std::exp(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, y); })));
+  r.add(with_grad(unary("log", "natural logarithm", [](double x, A) { return std::log(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(dy, x); })));
+  r.add(with_grad(unary("tanh", "hyperbolic tangent", [](double x, A) { return std::tanh(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.sub(b.scalar_like(1, y), b.mul(y, y))); })));
+  r.add(with_grad(unary("sigmoid", "1 / (1 + e^-x)", [](double x, A) { return sigmoid(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.mul(y, b.sub(b.scalar_like(1, y), y))); })));
+  r.add(with_grad(unary("relu", "max(x, 0)", [](double x, A) { return x > 0 ? x : 0.0; }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return zero_where(b, positive(b, x), dy, true); })));
+  r.add(with_grad(unary("leaky_relu", "x if x > 0 else alpha * x",
               [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * x; },
-              {{"alpha", AttrKind::Float, 0.01}}));
-  r.add(unary("elu", "x if x > 0 else alpha * (e^x - 1)",
+              {{"alpha", AttrKind::Float, 0.01}}),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.op("where", {positive(b, x), dy, b.mul(dy, attr_float(n.attrs, "alpha"))}); })));
+  r.add(with_grad(unary("elu", "x if x > 0 else alpha * (e^x - 1)",
               [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * std::expm1(x); },
-              {{"alpha", AttrKind::Float, 1.0}}));
-  r.add(unary("softplus", "log(1 + e^x)", [](double x, A) { return softplus(x); }));
-  r.add(unary("sqrt", "square root", [](double x, A) { return std::sqrt(x); }));
-  r.add(unary("rsqrt", "1 / sqrt(x)", [](double x, A) { return 1 / std::sqrt(x); }));
-  r.add(unary("abs", "|x|", [](double x, A) { return std::abs(x); }));
-  r.add(unary("sign", "-1, 0 or 1", [](double x, A) { return double((x > 0) - (x < 0)); }));
-  r.add(unary("sin", "sine", [](double x, A) { return std::sin(x); }));
-  r.add(unary("cos", "cosine", [](double x, A) { return std::cos(x); }));
-  r.add(unary("square", "x * x", [](double x, A) { return x * x; }));
+              {{"alpha", AttrKind::Float, 1.0}}),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.op("where", {positive(b, x), dy, b.mul(dy, b.add(y, attr_float(n.attrs, "alpha")))}); })));
+  r.add(with_grad(unary("softplus", "log(1 + e^x)", [](double x, A) { return softplus(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
+  r.add(with_grad(unary("sqrt", "square root", [](double x, A) { return std::sqrt(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(b.mul(dy, 0.5), y); })));
+  r.add(with_grad(unary("rsqrt", "1 / sqrt(x)", [](double x, A) { return 1 / std::sqrt(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, -0.5), b.div(y, x)); })));
+  r.add(with_grad(unary("abs", "|x|", [](double x, A) { return std::abs(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sign", {x})); })));
+  r.add(with_grad(unary("sign", "-1, 0 or 1", [](double x, A) { return double((x > 0) - (x < 0)); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.zeros_like(x); })));  // piecewise constant
+  r.add(with_grad(unary("sin", "sine", [](double x, A) { return std::sin(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("cos", {x})); })));
+  r.add(with_grad(unary("cos", "cosine", [](double x, A) { return std::cos(x); }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.neg(b.mul(dy, b.op("sin", {x}))); })));
+  r.add(with_grad(unary("square", "x * x", [](double x, A) { return x * x; }),
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, 2.0), x); })));
 
-  r.add(binary("add", "a + b (broadcasting)", [](auto a, auto b) { return a + b; }, false));
-  r.add(binary("sub", "a - b (broadcasting)", [](auto a, auto b) { return a - b; }, false));
-  r.add(binary("mul", "a * b (broadcasting)", [](auto a, auto b) { return a * b; }, false));
-  r.add(binary("div", "a / b (broadcasting; integer division truncates)", [](auto a, auto b) {
+  r.add(with_grad(binary("add", "a + b (broadcasting)", [](auto a, auto b) { return a + b; }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, dy}; })));
+  r.add(with_grad(binary("sub", "a - b (broadcasting)", [](auto a, auto b) { return a - b; }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, b.neg(dy)}; })));
+  r.add(with_grad(binary("mul", "a * b (broadcasting)", [](auto a, auto b) { return a * b; }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.mul(dy, bb), b.mul(dy, a)}; })));
+  r.add(with_grad(binary("div", "a / b (broadcasting; integer division truncates)", [](auto a, auto b) {
           if constexpr (std::is_integral_v<decltype(a)>) return b == 0 ? decltype(a)(0) : decltype(a)(a / b);
           else return a / b;
-        }, false));
-  r.add(binary("pow", "a ^ b (broadcasting)", [](auto a, auto b) { return std::pow(a, b); }, false));
-  r.add(binary("maximum", "elementwise max (broadcasting)", [](auto a, auto b) { return a > b ? a : b; }, false));
-  r.add(binary("minimum", "elementwise min (broadcasting)", [](auto a, auto b) { return a < b ? a : b; }, false));
+        }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.div(dy, bb), b.neg(b.div(b.mul(dy, y), bb))}; })));
+  r.add(with_grad(binary("pow", "a ^ b (broadcasting)", [](auto a, auto b) { return std::pow(a, b); }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { int da = b.mul(dy, b.mul(bb, b.op("pow", {a, b.sub(bb, b.scalar_like(1, bb))})));
+          // d/db = y log a, taken as 0 where a <= 0 (where y is 0 or NaN anyway)
+          int db = zero_where(b, positive(b, a), b.mul(dy, b.mul(y, b.op("log", {b.op("abs", {a})}))), true);
+          return std::pair{da, db}; })));
+  r.add(with_grad(binary("maximum", "elementwise max (broadcasting)", [](auto a, auto b) { return a > b ? a : b; }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { int c = b.op("ge", {a, bb}); return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)}; })));
+  r.add(with_grad(binary("minimum", "elementwise min (broadcasting)", [](auto a, auto b) { return a < b ? a : b; }, false),
+                   binary_grad([=](B b, int a, int bb, int y, int dy) { int c = b.op("le", {a, bb}); return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)}; })));
   r.add(binary("eq", "a == b", [](auto a, auto b) { return a == b; }, true));
   r.add(binary("ne", "a != b", [](auto a, auto b) { return a != b; }, true));
   r.add(binary("lt", "a < b", [](auto a, auto b) { return a < b; }, true));
@@ -130,6 +187,11 @@ void register_elementwise_ops(OpRegistry& r) {
     });
     return out;
   };
+  where.grad = [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    int c = n.inputs[0];
+    return {kNoGrad, b.sum_to(zero_where(b, c, dy, true), b.shape(n.inputs[1])),
+            b.sum_to(zero_where(b, c, dy, false), b.shape(n.inputs[2]))};
+  };
   r.add(std::move(where));
 
   OpDef cast;
@@ -141,6 +203,11 @@ void register_elementwise_ops(OpRegistry& r) {
     return TensorType{attr_dtype(a, "dtype"), in[0].shape};
   };
   cast.ref = [](std::span<const Tensor> in, const Attrs& a, RefCtx&) { return in[0].cast(attr_dtype(a, "dtype")); };
+  cast.grad = [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    DType from = b.dtype(n.inputs[0]);
+    if (!is_float(from) || !is_float(b.dtype(y))) return {kNoGrad};  // through an integer: no gradient
+    return {b.cast(dy, from)};
+  };
   r.add(std::move(cast));
 }
 

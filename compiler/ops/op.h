@@ -42,6 +42,16 @@ struct RefCtx {
 using InferFn = std::function<TensorType(std::span<const TensorType> in, const Attrs& attrs, const InferCtx& ctx)>;
 using RefFn = std::function<Tensor(std::span<const Tensor> in, const Attrs& attrs, RefCtx& ctx)>;
 
+// Reverse-mode gradient rule, written with graph ops through the builder (so gradients
+// can be differentiated again). `n` is (a copy of) the forward node, `y` its id in b.g
+// (its result, usable in the rule: d exp = dy * y), and `dy` the gradient of the result. Returns one entry per input: the gradient's node id (same type
+// as the input), or kNoGrad where the input gets none (integer/bool inputs, or inputs
+// the result does not depend on smoothly, e.g. argmax). An op without a rule cannot be
+// differentiated through (autodiff reports it by name).
+class GraphBuilder;
+constexpr int kNoGrad = -1;
+using GradFn = std::function<std::vector<int>(GraphBuilder& b, const Node& n, int y, int dy)>;
+
 struct OpDef {
   std::string name;
   std::vector<std::string> inputs;  // names of the tensor inputs (for docs and messages)
@@ -49,6 +59,7 @@ struct OpDef {
   std::vector<AttrSpec> attrs;
   InferFn infer;
   RefFn ref;
+  GradFn grad;
   std::string doc;  // one line
 };
 

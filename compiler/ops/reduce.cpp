@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "compiler/ops/builder.h"
 #include "compiler/ops/common.h"
 
 namespace starc {
@@ -159,14 +160,48 @@ OpDef argmax() {
   return d;
 }
 
+// A reduction's result (or its gradient) broadcast back to the input's shape.
+int expand_back(GraphBuilder& b, const Node& n, int r) {
+  Shape xs = b.shape(n.inputs[0]);
+  auto red = reduced_axes("", attr_ints(n.attrs, "axes"), int(xs.size()), InferCtx{});
+  return b.broadcast_to(b.reshape(r, reduced_shape(xs, red, true)), xs);
+}
+
+// The gradient of reduction `kind` given its node, result y and output gradient dy.
+GradFn reduction_grad(Kind kind) {
+  return [kind](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    int x = n.inputs[0];
+    int g = expand_back(b, n, dy);
+    switch (kind) {
+      case Kind::Sum: return {g};
+      case Kind::Mean: return {b.div(g, b.count(x, attr_ints(n.attrs, "axes"), b.dtype(x)))};
+      case Kind::LogSumExp: return {b.mul(g, b.op("exp", {b.sub(x, expand_back(b, n, y))}))};
+      case Kind::Max:
+      case Kind::Min: {
+        // Shared equally among tied extremes (like torch.amax).
+        int hit = b.cast(b.op("eq", {x, expand_back(b, n, y)}), b.dtype(x));
+        int ties = expand_back(b, n, b.op("sum", {hit}, {{"axes", n.attrs.at("axes")}, {"keepdims", n.attrs.at("keepdims")}}));
+        return {b.mul(g, b.div(hit, ties))};
+      }
+    }
+    return {kNoGrad};
+  };
+}
+
+OpDef with_grad(OpDef d, Kind kind) {
+  d.grad = reduction_grad(kind);
+  return d;
+}
+
 }  // namespace
 
 void register_reduce_ops(OpRegistry& r) {
-  r.add(reduction("sum", "sum over axes (empty axes = all)", Kind::Sum));
-  r.add(reduction("mean", "arithmetic mean over axes (empty axes = all)", Kind::Mean));
-  r.add(reduction("max", "maximum over axes (empty axes = all); NaN propagates", Kind::Max));
-  r.add(reduction("min", "minimum over axes (empty axes = all); NaN propagates", Kind::Min));
-  r.add(reduction("logsumexp", "log(sum(exp(x))) over axes (empty axes = all), computed stably", Kind::LogSumExp));
+  r.add(with_grad(reduction("sum", "sum over axes (empty axes = all)", Kind::Sum), Kind::Sum));
+  r.add(with_grad(reduction("mean", "arithmetic mean over axes (empty axes = all)", Kind::Mean), Kind::Mean));
+  r.add(with_grad(reduction("max", "maximum over axes (empty axes = all); NaN propagates", Kind::Max), Kind::Max));
+  r.add(with_grad(reduction("min", "minimum over axes (empty axes = all); NaN propagates", Kind::Min), Kind::Min));
+  r.add(with_grad(reduction("logsumexp", "log(sum(exp(x))) over axes (empty axes = all), computed stably",
+                            Kind::LogSumExp), Kind::LogSumExp));
   r.add(argmax());
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "compiler/ops/builder.h"
 #include "compiler/ops/common.h"
 
 namespace starc {
@@ -523,7 +524,11 @@ void register_shape_ops(OpRegistry& r) {
   r.add(rot90());
   r.add(flip());
   r.add(upsample());
-  r.add(broadcast_to());
+  OpDef bcast = broadcast_to();
+  bcast.grad = [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    return {b.sum_to(dy, b.shape(n.inputs[0]))};
+  };
+  r.add(std::move(bcast));
   r.add(full());
   r.add(one_hot());
 }

@@ -1,0 +1,114 @@
+#include "compiler/autodiff/autodiff.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "compiler/ops/builder.h"
+
+namespace starc {
+
+static std::string where(const Loc& loc) {
+  return loc.known() ? fmt::format(" at {}:{}:{}", loc.file, loc.line, loc.col) : "";
+}
+
+static std::string value_name(const Graph& g, int id) {
+  const Node& n = g.node(id);
+  if (is_op(n, "input") || is_op(n, "param")) return fmt::format("'{}'", attr_str(n.attrs, "name"));
+  return fmt::format("%{} ({}{})", id, n.op ? n.op->name : "?", where(n.loc));
+}
+
+std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, int dy) {
+  const int n_fwd = int(g.nodes.size());
+  if (y < 0 || y >= n_fwd) throw GradError(fmt::format("internal: gradient of unknown value %{}", y));
+  if (!is_float(g.type(y).dtype))
+    throw GradError(fmt::format("cannot differentiate {}: it is {}, not a float tensor", value_name(g, y),
+                                type_str(g.type(y), &g.symbols)));
+  for (int w : wrt) {
+    if (w < 0 || w >= n_fwd) throw GradError(fmt::format("internal: gradient with respect to unknown value %{}", w));
+    if (!is_float(g.type(w).dtype))
+      throw GradError(fmt::format("cannot take a gradient with respect to {}: it is {}; only float tensors have gradients",
+                                  value_name(g, w), type_str(g.type(w), &g.symbols)));
+  }
+
+  // relevant = depends on some wrt value and lies on a path to y.
+  std::vector<char> depends(n_fwd, 0), needed(n_fwd, 0);
+  for (int w : wrt) depends[w] = 1;
+  for (int i = 0; i < n_fwd; ++i)
+    for (int in : g.nodes[i].inputs) depends[i] |= depends[in];
+  needed[y] = 1;
+  for (int i = y; i >= 0; --i)
+    if (needed[i])
+      for (int in : g.nodes[i].inputs) needed[in] = 1;
+  auto relevant = [&](int i) { return depends[i] && needed[i] && is_float(g.type(i).dtype); };
+
+  std::map<int, int> adj;  // value -> accumulated gradient
+  std::map<int, std::string> cut_by;  // value -> the non-differentiable op that stopped its gradient
+  {
+    GraphBuilder b(g, g.node(y).loc);
+    adj[y] = dy >= 0 ? dy : b.ones_like(y);
+    if (g.type(adj[y]) != g.type(y))
+      throw GradError(fmt::format("internal: seed gradient {} does not match {}", type_str(g.type(adj[y])),
+                                  type_str(g.type(y))));
+  }
+  for (int i = y; i >= 0; --i) {
+    if (depends[i] && needed[i] && !is_float(g.type(i).dtype))  // an integer/bool result stops gradients
+      for (int in : g.nodes[i].inputs)
+        if (relevant(in)) cut_by.emplace(in, fmt::format("'{}'{}", g.nodes[i].op->name, where(g.nodes[i].loc)));
+    if (!relevant(i) || !adj.count(i)) continue;
+    const Node n = g.nodes[i];  // a copy: the rule appends to g.nodes
+    if (is_op(n, "input") || is_op(n, "param") || is_op(n, "const")) continue;
+    if (!n.op->grad)
+      throw GradError(fmt::format("no gradient rule for op '{}'{}: cannot differentiate through it", n.op->name,
+                                  where(n.loc)));
+    GraphBuilder b(g, n.loc);
+    std::vector<int> grads;
+    try {
+      grads = n.op->grad(b, n, i, adj[i]);
+    } catch (const OpError& e) {
+      throw GradError(fmt::format("internal: gradient rule of '{}'{} failed: {}", n.op->name, where(n.loc), e.what()));
+    }
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      int in = n.inputs[k];
+      if (!relevant(in)) continue;
+      int d = k < grads.size() ? grads[k] : kNoGrad;
+      if (d == kNoGrad) {
+        cut_by.emplace(in, fmt::format("'{}'{}", n.op->name, where(n.loc)));
+        continue;
+      }
+      if (g.type(d) != g.type(in))
+        throw GradError(fmt::format("internal: gradient rule of '{}'{} gave {} for input {} of type {}", n.op->name,
+                                    where(n.loc), type_str(g.type(d), &g.symbols), k, type_str(g.type(in), &g.symbols)));
+      auto it = adj.find(in);
+      if (it == adj.end())
+        adj[in] = d;
+      else
+        it->second = b.add(it->second, d);
+    }
+  }
+
+  std::vector<int> out;
+  for (int w : wrt) {
+    if (auto it = adj.find(w); it != adj.end()) {
+      out.push_back(it->second);
+      continue;
+    }
+    if (relevant(w)) {
+      // y depends on w, but every path passes through a non-differentiable op.
+      std::string op = "a non-differentiable op";
+      for (int i = w; i < n_fwd; ++i)
+        if (auto c = cut_by.find(i); c != cut_by.end() && depends[i]) {
+          op = c->second;
+          break;
+        }
+      throw GradError(fmt::format("the gradient of {} with respect to {} is undefined: every path between them passes "
+                                  "through {}, which has no gradient",
+                                  value_name(g, y), value_name(g, w), op));
+    }
+    GraphBuilder b(g, g.node(w).loc);
+    out.push_back(b.zeros_like(w));
+  }
+  return out;
+}
+
+}  // namespace starc

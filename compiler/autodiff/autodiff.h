@@ -1,0 +1,26 @@
+// compiler/autodiff: reverse-mode symbolic differentiation. Given a Graph, a value y
+// and values to differentiate with respect to, appends to the same Graph the nodes that
+// compute the gradients, built from the same primitive ops (each op's `grad` rule), so
+// the result can be printed, optimized, compiled and differentiated again.
+#pragma once
+#include <stdexcept>
+#include <vector>
+
+#include "compiler/graph/graph.h"
+
+namespace starc {
+
+// A gradient that cannot be formed: through an op with no gradient rule, only through
+// non-differentiable paths (argmax, comparisons, integer casts), or with respect to an
+// integer/bool value. The message names the op and its source location.
+struct GradError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Appends d(y)/d(wrt[i]) for each i and returns their node ids (same order and types as
+// wrt). y may have any shape: the gradient is seeded with `dy` if given (a node of
+// y's type), else with ones (so a non-scalar y is differentiated as sum(y)). A wrt value
+// that y does not depend on at all gets zeros.
+std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, int dy = -1);
+
+}  // namespace starc
