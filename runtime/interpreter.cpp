@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "compiler/ops/op.h"
 
 namespace starc {
@@ -45,10 +47,42 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
   return vals;
 }
 
+int64_t first_nonfinite(const Tensor& t) {
+  if (!t.defined() || !is_float(t.dtype())) return -1;
+  return dispatch_float(t.dtype(), [&]<class T>() -> int64_t {
+    const T* p = t.data<T>();
+    for (int64_t i = 0, n = t.size(); i < n; ++i)
+      if (!std::isfinite(p[i])) return i;
+    return -1;
+  });
+}
+
+// Throws NonFiniteError if `t`, the value of node `id` of `g`, holds a NaN/Inf.
+static void check_finite(const Graph& g, int id, const Tensor& t, bool top) {
+  int64_t i = first_nonfinite(t);
+  if (i < 0) return;
+  const Node& n = g.nodes[id];
+  double v = t.get(i);
+  std::string val = std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  std::string scope = top ? "" : " (inside a scan body)";
+  std::string msg;
+  if (is_op(n, "input") || is_op(n, "param"))
+    msg = fmt::format("{} '{}'{} contains {} at index {} of {}", is_op(n, "input") ? "input" : "weight",
+                      attr_str(n.attrs, "name"), scope, val, i, type_str(t.type()));
+  else
+    msg = fmt::format("{}{} (node %{}){} produced {} at index {} of {}",
+                      n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "", n.op->name,
+                      id, scope, val, i, type_str(t.type()));
+  throw NonFiniteError(msg, id, n.op ? n.op->name : "?", n.loc, t.type(), i, v);
+}
+
 static std::vector<Tensor> run_static(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
-                                      RefCtx& ctx) {
+                                      RefCtx& ctx, bool check = false, bool top = true) {
   std::vector<Tensor> vals(g.nodes.size());
+  std::map<int, std::vector<Tensor>> results;  // all results of multi-result nodes (scan)
   for (size_t i = 0; i < g.inputs.size(); ++i) vals[g.inputs[i]] = inputs[i];
+  if (check)
+    for (size_t i = 0; i < g.inputs.size(); ++i) check_finite(g, g.inputs[i], inputs[i], top);
   std::vector<Tensor> args;
   for (size_t id = 0; id < g.nodes.size(); ++id) {
     const Node& n = g.nodes[id];
@@ -59,16 +93,29 @@ static std::vector<Tensor> run_static(const Graph& g, const std::vector<Tensor>&
       if (it == params.end()) throw std::runtime_error(fmt::format("missing weight '{}' ({})", name, type_str(n.type)));
       check_tensor(fmt::format("weight '{}'", name), n.type, it->second, &g.symbols);
       vals[id] = it->second;
+      if (check) check_finite(g, int(id), vals[id], top);
+      continue;
+    }
+    if (is_op(n, "scan_result")) {
+      vals[id] = results.at(n.inputs[0]).at(size_t(attr_int(n.attrs, "index")));
       continue;
     }
     args.clear();
     for (int in : n.inputs) args.push_back(vals[in]);
     try {
-      vals[id] = n.op->ref(args, n.attrs, ctx);
+      if (n.op->ref_multi) {
+        results[int(id)] = n.op->ref_multi(args, n.attrs, ctx);
+        vals[id] = results[int(id)][0];
+      } else {
+        vals[id] = n.op->ref(args, n.attrs, ctx);
+      }
+    } catch (const NonFiniteError&) {
+      throw;  // from inside a scan body, already located
     } catch (const std::exception& e) {
       std::string where = n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "";
       throw std::runtime_error(fmt::format("{}{} (node %{}): {}", where, n.op->name, id, e.what()));
     }
+    if (check) check_finite(g, int(id), vals[id], top);
   }
   std::vector<Tensor> out;
   for (int o : g.outputs) out.push_back(vals[o]);
@@ -83,10 +130,12 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<Tensor>& inputs,
     check_tensor(fmt::format("input '{}'", g.input_name(int(i))), concrete.type(concrete.inputs[i]), inputs[i], nullptr);
   RefCtx ctx;
   ctx.seed = opts.seed;
+  // Scan bodies are checked too, so the first bad node inside an LSTM step is named;
+  // its node id is that of the body.
   ctx.run_graph = [&](const Graph& body, const std::vector<Tensor>& args) {
-    return run_static(body, args, params, ctx);
+    return run_static(body, args, params, ctx, opts.check_finite, false);
   };
-  return run_static(concrete, inputs, params, ctx);
+  return run_static(concrete, inputs, params, ctx, opts.check_finite, true);
 }
 
 }  // namespace starc

@@ -13,7 +13,28 @@ using TensorMap = std::map<std::string, Tensor>;
 
 struct RunOptions {
   uint64_t seed = 0;
+  // Check every bound input/weight and every node's float result for NaN/Inf and throw
+  // NonFiniteError at the first one (slow; used to diagnose a non-finite loss).
+  bool check_finite = false;
 };
+
+// The first non-finite value found under RunOptions::check_finite. what() is one line:
+// "t.net:4:9: log (node %12) produced nan at index 7 of f32[32,1]" (or "input 'x'
+// contains ..." / "weight 'w' contains ..." when a bound tensor already was).
+struct NonFiniteError : std::runtime_error {
+  NonFiniteError(const std::string& msg, int node, std::string op, Loc loc, TensorType type, int64_t index, double value)
+      : std::runtime_error(msg), node(node), op(std::move(op)), loc(std::move(loc)), type(std::move(type)),
+        index(index), value(value) {}
+  int node;         // node id in the graph passed to run_graph
+  std::string op;   // op name ("input" / "param" for a bound tensor)
+  Loc loc;          // Node::loc (unknown for derived nodes without one)
+  TensorType type;  // the result's concrete type
+  int64_t index;    // flat index of the first non-finite element
+  double value;     // NaN, +Inf or -Inf
+};
+
+// Index of the first NaN/Inf element of a float tensor, or -1 (always -1 for ints/bools).
+int64_t first_nonfinite(const Tensor& t);
 
 // Binds graph inputs by position; params by dotted name from `params`. Checks every
 // bound tensor against the declared type (binding symbolic dims consistently) and

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "compiler/ops/builder.h"
@@ -19,11 +20,24 @@ static std::string value_name(const Graph& g, int id) {
 }
 
 std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, int dy) {
+  if (y < 0 || y >= int(g.nodes.size())) throw GradError(fmt::format("internal: gradient of unknown value %{}", y));
+  if (dy < 0) {
+    GraphBuilder b(g, g.node(y).loc);
+    dy = b.ones_like(y);
+  }
+  return append_gradients(g, std::vector<int>{y}, std::vector<int>{dy}, wrt);
+}
+
+std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const std::vector<int>& dys,
+                                  const std::vector<int>& wrt, const GradOptions& opts) {
   const int n_fwd = int(g.nodes.size());
-  if (y < 0 || y >= n_fwd) throw GradError(fmt::format("internal: gradient of unknown value %{}", y));
-  if (!is_float(g.type(y).dtype))
-    throw GradError(fmt::format("cannot differentiate {}: it is {}, not a float tensor", value_name(g, y),
-                                type_str(g.type(y), &g.symbols)));
+  int y = ys.empty() ? -1 : *std::max_element(ys.begin(), ys.end());  // the last value that matters
+  for (int v : ys) {
+    if (v < 0 || v >= n_fwd) throw GradError(fmt::format("internal: gradient of unknown value %{}", v));
+    if (!is_float(g.type(v).dtype))
+      throw GradError(fmt::format("cannot differentiate {}: it is {}, not a float tensor", value_name(g, v),
+                                  type_str(g.type(v), &g.symbols)));
+  }
   for (int w : wrt) {
     if (w < 0 || w >= n_fwd) throw GradError(fmt::format("internal: gradient with respect to unknown value %{}", w));
     if (!is_float(g.type(w).dtype))
@@ -36,23 +50,32 @@ std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, 
   for (int w : wrt) depends[w] = 1;
   for (int i = 0; i < n_fwd; ++i)
     for (int in : g.nodes[i].inputs) depends[i] |= depends[in];
-  needed[y] = 1;
-  for (int i = y; i >= 0; --i)
-    if (needed[i])
+  for (int v : ys) needed[v] = 1;
+  for (int i = y; i >= 0; --i)  // (not through bool values: see below)
+    if (needed[i] && g.type(i).dtype != DType::Bool)
       for (int in : g.nodes[i].inputs) needed[in] = 1;
   auto relevant = [&](int i) { return depends[i] && needed[i] && is_float(g.type(i).dtype); };
 
   std::map<int, int> adj;  // value -> accumulated gradient
   std::map<int, std::string> cut_by;  // value -> the non-differentiable op that stopped its gradient
-  {
-    GraphBuilder b(g, g.node(y).loc);
-    adj[y] = dy >= 0 ? dy : b.ones_like(y);
-    if (g.type(adj[y]) != g.type(y))
-      throw GradError(fmt::format("internal: seed gradient {} does not match {}", type_str(g.type(adj[y])),
-                                  type_str(g.type(y))));
+  for (size_t k = 0; k < ys.size(); ++k) {
+    int v = ys[k], d = dys.at(k);
+    if (g.type(d) != g.type(v))
+      throw GradError(fmt::format("internal: seed gradient {} does not match {}", type_str(g.type(d), &g.symbols),
+                                  type_str(g.type(v), &g.symbols)));
+    if (auto it = adj.find(v); it != adj.end()) {
+      GraphBuilder b(g, g.node(v).loc);
+      it->second = b.add(it->second, d);
+    } else {
+      adj[v] = d;
+    }
   }
   for (int i = y; i >= 0; --i) {
-    if (depends[i] && needed[i] && !is_float(g.type(i).dtype))  // an integer/bool result stops gradients
+    // An integer result (argmax, cast to i64) stops gradients, and asking for one through
+    // it is an error. A bool result (a comparison, a mask) also stops them, but as a
+    // piecewise-constant function: the gradient through it is zero, not an error
+    // (relu's gradient holds x > 0, so the second derivative of relu is 0).
+    if (depends[i] && needed[i] && g.type(i).dtype == DType::I64)
       for (int in : g.nodes[i].inputs)
         if (relevant(in)) cut_by.emplace(in, fmt::format("'{}'{}", g.nodes[i].op->name, where(g.nodes[i].loc)));
     if (!relevant(i) || !adj.count(i)) continue;
@@ -66,7 +89,7 @@ std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, 
     try {
       grads = n.op->grad(b, n, i, adj[i]);
     } catch (const OpError& e) {
-      throw GradError(fmt::format("internal: gradient rule of '{}'{} failed: {}", n.op->name, where(n.loc), e.what()));
+      throw GradError(fmt::format("cannot differentiate through '{}'{}: {}", n.op->name, where(n.loc), e.what()));
     }
     for (size_t k = 0; k < n.inputs.size(); ++k) {
       int in = n.inputs[k];
@@ -93,7 +116,7 @@ std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, 
       out.push_back(it->second);
       continue;
     }
-    if (relevant(w)) {
+    if (relevant(w) && opts.cut_is_error) {
       // y depends on w, but every path passes through a non-differentiable op.
       std::string op = "a non-differentiable op";
       for (int i = w; i < n_fwd; ++i)

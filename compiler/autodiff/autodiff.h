@@ -23,4 +23,14 @@ struct GradError : std::runtime_error {
 // that y does not depend on at all gets zeros.
 std::vector<int> append_gradients(Graph& g, int y, const std::vector<int>& wrt, int dy = -1);
 
+struct GradOptions {
+  // When y depends on a wrt value only through non-differentiable ops: an error (true)
+  // or zeros (false; used inside scan bodies, where the outer gradient may not need it).
+  bool cut_is_error = true;
+};
+
+// The vector-Jacobian product of several values at once: d(sum_k <ys[k], dys[k]>)/d(wrt).
+std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const std::vector<int>& dys,
+                                  const std::vector<int>& wrt, const GradOptions& opts = {});
+
 }  // namespace starc

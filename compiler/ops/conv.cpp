@@ -1,9 +1,13 @@
 // Convolution and pooling ops (1-D and 2-D), with PyTorch semantics. Int-list attributes
 // (stride, padding, ...) take one value for all spatial dims or one per spatial dim.
 // The reference kernels are written once for 2-D; a 1-D op runs as 2-D with H = 1.
+// Gradients: conv rules use conv/conv_transpose/transpose/slice (im2col + matmul for the
+// weight when the batch is symbolic); pooling uses the primitive *pool*_grad/_gather ops
+// below, which are differentiable in turn.
 #include <cmath>
 #include <limits>
 
+#include "compiler/ops/builder.h"
 #include "compiler/ops/common.h"
 
 namespace starc {
@@ -207,17 +211,17 @@ Shape pool_shape(const std::string& op, int nsp, const TensorType& x, const Attr
   return out;
 }
 
-Geo pool_geo(const std::string& op, int nsp, const Tensor& x, const Attrs& a) {
-  Shape out = pool_shape(op, nsp, x.type(), a, InferCtx{});
+Geo pool_geo(const std::string& op, int nsp, const TensorType& x, const Attrs& a) {
+  Shape out = pool_shape(op, nsp, x, a, InferCtx{});
   Ints kernel = per_dim(op, a, "kernel", nsp);
   Ints stride = per_dim(op, a, "stride", nsp, &kernel);
   Ints pad = per_dim(op, a, "padding", nsp);
   Geo g;
-  g.N = x.dim(0);
-  g.C = g.O = x.dim(1);
+  g.N = x.shape[0];
+  g.C = g.O = x.shape[1];
   int off = 2 - nsp;
   for (int i = 0; i < nsp; ++i) {
-    g.in[off + i] = x.dim(2 + i);
+    g.in[off + i] = x.shape[2 + i];
     g.k[off + i] = kernel[i];
     g.out[off + i] = out[2 + i];
     g.s[off + i] = stride[i];
@@ -261,7 +265,7 @@ OpDef pool_op(std::string name, int nsp, bool is_max, std::string doc) {
     return TensorType{in[0].dtype, pool_shape(name, nsp, in[0], a, ctx)};
   };
   d.ref = [name, nsp, is_max](std::span<const Tensor> in, const Attrs& a, RefCtx&) {
-    Geo g = pool_geo(name, nsp, in[0], a);
+    Geo g = pool_geo(name, nsp, in[0].type(), a);
     Shape out_shape = {g.N, g.C};
     for (int i = 2 - nsp; i < 2; ++i) out_shape.push_back(g.out[i]);
     Tensor out(in[0].dtype(), out_shape);
@@ -271,19 +275,297 @@ OpDef pool_op(std::string name, int nsp, bool is_max, std::string doc) {
   return d;
 }
 
+// ---- pooling gradients (primitive ops, so that they can be differentiated again) ----
+
+// Offset within its [H,W] plane of the first maximal element of window (oh, ow) (a NaN
+// counts as maximal; padding never wins): where pool2d_kernel's max comes from.
+template <class T> int64_t window_argmax(const Geo& g, const T* plane, int64_t oh, int64_t ow) {
+  const int64_t H = g.in[0], W = g.in[1];
+  int64_t best = -1;
+  double m = 0;
+  for (int64_t kh = 0; kh < g.k[0]; ++kh) {
+    int64_t ih = oh * g.s[0] - g.p[0] + kh;
+    if (ih < 0 || ih >= H) continue;
+    for (int64_t kw = 0; kw < g.k[1]; ++kw) {
+      int64_t iw = ow * g.s[1] - g.p[1] + kw;
+      if (iw < 0 || iw >= W) continue;
+      double v = double(plane[ih * W + iw]);
+      if (best < 0 || (!std::isnan(m) && (v > m || std::isnan(v)))) {
+        best = ih * W + iw;
+        m = v;
+      }
+    }
+  }
+  return best;
+}
+
+enum class PoolGrad { MaxGrad, MaxGather, AvgGrad };
+
+// maxpool_grad:   dx[argmax of window w] += dy[w]           (x, dy) -> shape of x
+// maxpool_gather: out[w] = v[argmax of window w]            (x, v)  -> pooled shape
+// avgpool_grad:   dx[i] += dy[w] / (KH*KW) for i in window w  (dy)  -> [N,C,*input_size]
+template <class T> void pool_grad_kernel(const Geo& g, PoolGrad kind, const T* x, const T* in, T* out) {
+  const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
+  const int64_t plane = H * W, oplane = OH * OW;
+  std::vector<double> acc(size_t(kind == PoolGrad::MaxGather ? 0 : g.N * g.C * plane), 0.0);
+  for (int64_t nc = 0; nc < g.N * g.C; ++nc)
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        int64_t o = nc * oplane + oh * OW + ow;
+        if (kind == PoolGrad::AvgGrad) {
+          double v = double(in[o]) / double(g.k[0] * g.k[1]);
+          for (int64_t kh = 0; kh < g.k[0]; ++kh) {
+            int64_t ih = oh * g.s[0] - g.p[0] + kh;
+            if (ih < 0 || ih >= H) continue;
+            for (int64_t kw = 0; kw < g.k[1]; ++kw) {
+              int64_t iw = ow * g.s[1] - g.p[1] + kw;
+              if (iw >= 0 && iw < W) acc[size_t(nc * plane + ih * W + iw)] += v;
+            }
+          }
+          continue;
+        }
+        int64_t at = nc * plane + window_argmax(g, x + nc * plane, oh, ow);
+        if (kind == PoolGrad::MaxGather) out[o] = in[at];
+        else acc[size_t(at)] += double(in[o]);
+      }
+  if (kind != PoolGrad::MaxGather)
+    for (size_t i = 0; i < acc.size(); ++i) out[i] = T(acc[i]);
+}
+
+std::string pool_name(bool is_max, int nsp) { return std::string(is_max ? "maxpool" : "avgpool") + (nsp == 1 ? "1d" : "2d"); }
+
+void require_type(const std::string& op, const TensorType& t, const TensorType& want, const char* what,
+                  const InferCtx& ctx) {
+  if (t != want) throw OpError(fmt::format("{}: {} must be {}, got {}", op, what, ctx.t(want), ctx.t(t)));
+}
+
+// The pooled input type of avgpool_grad: [N, C, *input_size] from dy [N, C, ...].
+TensorType avgpool_grad_input(const std::string& op, int nsp, const TensorType& dy, const Attrs& a,
+                              const InferCtx& ctx) {
+  require_rank(op, dy, nsp + 2, ctx, "dy");
+  require_float(op, dy, ctx);
+  const Ints& size = attr_ints(a, "input_size");
+  if (int(size.size()) != nsp)
+    throw OpError(fmt::format("{}: input_size must have one value per spatial dim ({}), got {}", op, nsp, ints_str(size)));
+  TensorType x{dy.dtype, {dy.shape[0], dy.shape[1]}};
+  for (int64_t v : size) {
+    if (v < 1) throw OpError(fmt::format("{}: input_size must be positive, got {}", op, ints_str(size)));
+    x.shape.push_back(v);
+  }
+  return x;
+}
+
+Attrs without(Attrs a, const std::string& name) {
+  a.erase(name);
+  return a;
+}
+
+OpDef pool_grad_op(PoolGrad kind, int nsp) {
+  std::string fwd = pool_name(kind != PoolGrad::AvgGrad, nsp);
+  OpDef d;
+  d.name = fwd + (kind == PoolGrad::MaxGather ? "_gather" : "_grad");
+  d.attrs = {{"kernel", AttrKind::Ints, std::nullopt},
+             {"stride", AttrKind::Ints, Ints{}},
+             {"padding", AttrKind::Ints, Ints{0}}};
+  std::string name = d.name;
+  switch (kind) {
+    case PoolGrad::MaxGrad:
+      d.inputs = {"x", "dy"};
+      d.doc = "gradient of " + fwd + ": each window's dy added at its first maximal element of x (shape of x)";
+      break;
+    case PoolGrad::MaxGather:
+      d.inputs = {"x", "v"};
+      d.doc = "v (shaped like x) read at each window's first maximal element of x (pooled shape; adjoint of " + fwd +
+              "_grad)";
+      break;
+    case PoolGrad::AvgGrad:
+      d.inputs = {"dy"};
+      d.attrs.push_back({"input_size", AttrKind::Ints, std::nullopt});
+      d.doc = "gradient of " + fwd + ": each window's dy spread evenly over it, into [N,C,*input_size]";
+      break;
+  }
+  d.infer = [name, nsp, kind](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
+    TensorType x = kind == PoolGrad::AvgGrad ? avgpool_grad_input(name, nsp, in[0], a, ctx) : in[0];
+    TensorType pooled{x.dtype, pool_shape(name, nsp, x, a, ctx)};
+    switch (kind) {
+      case PoolGrad::MaxGrad: require_type(name, in[1], pooled, "dy", ctx); return x;
+      case PoolGrad::MaxGather: require_type(name, in[1], x, "v", ctx); return pooled;
+      case PoolGrad::AvgGrad: require_type(name, in[0], pooled, "dy", ctx); return x;
+    }
+    return x;
+  };
+  d.ref = [name, nsp, kind](std::span<const Tensor> in, const Attrs& a, RefCtx&) {
+    TensorType x = kind == PoolGrad::AvgGrad ? avgpool_grad_input(name, nsp, in[0].type(), a, InferCtx{}) : in[0].type();
+    Geo g = pool_geo(name, nsp, x, a);
+    Shape out_shape = x.shape;
+    if (kind == PoolGrad::MaxGather) out_shape = pool_shape(name, nsp, x, a, InferCtx{});
+    Tensor out(x.dtype, out_shape);
+    const Tensor& src = kind == PoolGrad::AvgGrad ? in[0] : in[1];
+    dispatch_float(x.dtype, [&]<class T>() {
+      const T* xp = kind == PoolGrad::AvgGrad ? nullptr : in[0].data<T>();
+      pool_grad_kernel<T>(g, kind, xp, src.data<T>(), out.data<T>());
+    });
+    return out;
+  };
+  // All three are linear in their last input; the argmax positions are piecewise constant
+  // in x, which gets no gradient.
+  d.grad = [nsp, kind](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    switch (kind) {
+      case PoolGrad::MaxGrad: return {kNoGrad, b.op(pool_name(true, nsp) + "_gather", {n.inputs[0], dy}, n.attrs)};
+      case PoolGrad::MaxGather: return {kNoGrad, b.op(pool_name(true, nsp) + "_grad", {n.inputs[0], dy}, n.attrs)};
+      case PoolGrad::AvgGrad: return {b.op(pool_name(false, nsp), {dy}, without(n.attrs, "input_size"))};
+    }
+    return {kNoGrad};
+  };
+  return d;
+}
+
+// maxpool: dx = maxpool_grad(x, dy) (routes each window's dy to its first maximum, like
+// PyTorch); avgpool (linear): dx = avgpool_grad(dy), its adjoint.
+GradFn pool_grad(int nsp, bool is_max) {
+  return [nsp, is_max](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    int x = n.inputs[0];
+    if (is_max) return {b.op(pool_name(true, nsp) + "_grad", {x, dy}, n.attrs)};
+    Shape xs = b.shape(x);
+    Attrs a = n.attrs;
+    a["input_size"] = Ints(xs.begin() + 2, xs.end());
+    return {b.op(pool_name(false, nsp) + "_grad", {dy}, a)};
+  };
+}
+
+// ---- convolution gradients -------------------------------------------------------
+
+std::string conv_name(int nsp, bool transpose) {
+  return std::string(transpose ? "conv_transpose" : "conv") + (nsp == 1 ? "1d" : "2d");
+}
+
+// Permutation exchanging axes 0 and 1.
+Ints swap01(int rank) {
+  Ints p = {1, 0};
+  for (int i = 2; i < rank; ++i) p.push_back(i);
+  return p;
+}
+
+int slice_axis(GraphBuilder& b, int x, int axis, int64_t start, int64_t end, int64_t step = 1) {
+  return b.op("slice", {x}, {{"axis", int64_t(axis)}, {"start", start}, {"end", end}, {"step", step}});
+}
+
+// x cut to the leading `len[i]` elements of spatial dim i wherever it is longer.
+int crop_spatial(GraphBuilder& b, int x, const Ints& len) {
+  for (size_t i = 0; i < len.size(); ++i)
+    if (b.shape(x)[2 + i] != len[i]) x = slice_axis(b, x, int(2 + i), 0, len[i]);
+  return x;
+}
+
+// R[q,p,k] = sum_{n,t} A[n,p, k*d - pad + t*s] * B[n,q,t] per spatial dim, k < K (reads of A
+// outside its range are 0): the weight gradient of both conv kinds, shape [Q,P,*K].
+// Static N: one conv of A^T [P,N,*LA] with the weight B^T [Q,N,*LB], stride and dilation
+// exchanged (stride d, dilation s), cropped to K, transposed back. A symbolic N cannot be
+// a conv channel: then im2col of A (one strided slice per kernel tap), a batched matmul
+// with B over t, summed over N.
+int weight_grad(GraphBuilder& b, int A, int B, const Ints& s, const Ints& pad, const Ints& d, const Ints& K) {
+  const int nsp = int(K.size()), rank = nsp + 2;
+  Shape as = b.shape(A), bs = b.shape(B);
+  if (!is_sym(as[0])) {
+    int r = b.op(conv_name(nsp, false), {b.transpose(A, swap01(rank)), b.transpose(B, swap01(rank))},
+                 {{"stride", d}, {"padding", pad}, {"dilation", s}});
+    return b.transpose(crop_spatial(b, r, K), swap01(rank));
+  }
+  const Dim N = as[0], P = as[1], Q = bs[1];
+  int64_t LBt = 1, Kt = 1;
+  Ints pads(2 * size_t(rank), 0);
+  bool padded = false;
+  for (int i = 0; i < nsp; ++i) {
+    LBt *= bs[2 + i];
+    Kt *= K[i];
+    int64_t last = (K[i] - 1) * d[i] - pad[i] + (bs[2 + i] - 1) * s[i];  // largest index of A read
+    pads[2 * (2 + i)] = pad[i];
+    pads[2 * (2 + i) + 1] = std::max<int64_t>(0, last + 1 - as[2 + i]);
+    padded |= pads[2 * (2 + i)] || pads[2 * (2 + i) + 1];
+  }
+  int Ap = padded ? b.op("pad", {A}, {{"pads", pads}}) : A;
+  std::vector<int> taps;  // cols[n,p,k,t] = A[n,p,k*d - pad + t*s], one [N,P,1,LBt] per tap k
+  std::vector<int64_t> k(size_t(nsp), 0);
+  for (int64_t tap = 0; tap < Kt; ++tap) {
+    int t = Ap;
+    for (int i = 0; i < nsp; ++i) {
+      int64_t start = k[i] * d[i];  // in padded coordinates
+      t = slice_axis(b, t, 2 + i, start, start + (bs[2 + i] - 1) * s[i] + 1, s[i]);
+    }
+    taps.push_back(b.reshape(t, {N, P, 1, LBt}));
+    for (int i = nsp - 1; i >= 0; --i) {
+      if (++k[i] < K[i]) break;
+      k[i] = 0;
+    }
+  }
+  int cols = taps.size() == 1 ? taps[0] : b.op("concat", taps, {{"axis", int64_t(2)}});
+  cols = b.transpose(b.reshape(cols, {N, P * Kt, LBt}), {0, 2, 1});                 // [N,LBt,P*Kt]
+  int r = b.sum(b.op("matmul", {b.reshape(B, {N, Q, LBt}), cols}), {0}, false);  // [Q,P*Kt]
+  Shape out = {Q, P};
+  out.insert(out.end(), K.begin(), K.end());
+  return b.reshape(r, out);
+}
+
+GradFn conv_grad(std::string name, int nsp, bool transpose) {
+  return [name, nsp, transpose](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    int x = n.inputs[0], w = n.inputs[1];
+    SpatialAttrs sa = conv_attrs(name, n.attrs, nsp, transpose);
+    Shape xs = b.shape(x), ws = b.shape(w), ys = b.shape(y);
+    Ints L(xs.begin() + 2, xs.end()), K(ws.begin() + 2, ws.end());
+    Attrs a = {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}};
+    if (!transpose) {
+      // y[n,o,t] = sum_{c,k} x[n,c,t*s-p+k*d] w[o,c,k]. dx is the adjoint scatter: the
+      // transposed conv of dy with w, its output_padding restoring the length L;
+      // dw[o,c,k] = sum_{n,t} dy[n,o,t] x[n,c,t*s-p+k*d].
+      Ints opad;
+      for (int i = 0; i < nsp; ++i)
+        opad.push_back(L[i] - ((ys[2 + i] - 1) * sa.stride[i] - 2 * sa.pad[i] + sa.dil[i] * (K[i] - 1) + 1));
+      Attrs at = a;
+      at["output_padding"] = opad;
+      return {b.op(conv_name(nsp, true), {dy, w}, at), weight_grad(b, x, dy, sa.stride, sa.pad, sa.dil, K)};
+    }
+    // y[n,o,i*s-p+k*d] += x[n,c,i] w[c,o,k]. dx[n,c,i] = sum_{o,k} dy[n,o,i*s-p+k*d] w[c,o,k]:
+    // the conv of dy with w (length L + floor(output_padding/s), cropped to L);
+    // dw[c,o,k] = sum_{n,i} dy[n,o,i*s-p+k*d] x[n,c,i].
+    int dx = crop_spatial(b, b.op(conv_name(nsp, false), {dy, w}, a), L);
+    return {dx, weight_grad(b, dy, x, sa.stride, sa.pad, sa.dil, K)};
+  };
+}
+
+OpDef with_grad(OpDef d, GradFn g) {
+  d.grad = std::move(g);
+  return d;
+}
+
 }  // namespace
 
 void register_conv_ops(OpRegistry& r) {
-  r.add(conv_op("conv1d", 1, false, "1-D convolution (cross-correlation): x [N,C,L], w [O,C,K] -> [N,O,Lout]"));
-  r.add(conv_op("conv2d", 2, false, "2-D convolution (cross-correlation): x [N,C,H,W], w [O,C,KH,KW] -> [N,O,Ho,Wo]"));
-  r.add(conv_op("conv_transpose1d", 1, true,
-                "1-D transposed convolution (PyTorch ConvTranspose1d): x [N,C,L], w [C,O,K] -> [N,O,Lout]"));
-  r.add(conv_op("conv_transpose2d", 2, true,
-                "2-D transposed convolution (PyTorch ConvTranspose2d): x [N,C,H,W], w [C,O,KH,KW] -> [N,O,Ho,Wo]"));
-  r.add(pool_op("maxpool1d", 1, true, "1-D max pooling over [N,C,L] (padding is -inf, floor mode)"));
-  r.add(pool_op("maxpool2d", 2, true, "2-D max pooling over [N,C,H,W] (padding is -inf, floor mode)"));
-  r.add(pool_op("avgpool1d", 1, false, "1-D average pooling over [N,C,L] (zero padding counted, floor mode)"));
-  r.add(pool_op("avgpool2d", 2, false, "2-D average pooling over [N,C,H,W] (zero padding counted, floor mode)"));
+  r.add(with_grad(conv_op("conv1d", 1, false, "1-D convolution (cross-correlation): x [N,C,L], w [O,C,K] -> [N,O,Lout]"),
+                  conv_grad("conv1d", 1, false)));
+  r.add(with_grad(
+      conv_op("conv2d", 2, false, "2-D convolution (cross-correlation): x [N,C,H,W], w [O,C,KH,KW] -> [N,O,Ho,Wo]"),
+      conv_grad("conv2d", 2, false)));
+  r.add(with_grad(conv_op("conv_transpose1d", 1, true,
+                          "1-D transposed convolution (PyTorch ConvTranspose1d): x [N,C,L], w [C,O,K] -> [N,O,Lout]"),
+                  conv_grad("conv_transpose1d", 1, true)));
+  r.add(with_grad(
+      conv_op("conv_transpose2d", 2, true,
+              "2-D transposed convolution (PyTorch ConvTranspose2d): x [N,C,H,W], w [C,O,KH,KW] -> [N,O,Ho,Wo]"),
+      conv_grad("conv_transpose2d", 2, true)));
+  r.add(with_grad(pool_op("maxpool1d", 1, true, "1-D max pooling over [N,C,L] (padding is -inf, floor mode)"),
+                  pool_grad(1, true)));
+  r.add(with_grad(pool_op("maxpool2d", 2, true, "2-D max pooling over [N,C,H,W] (padding is -inf, floor mode)"),
+                  pool_grad(2, true)));
+  r.add(with_grad(pool_op("avgpool1d", 1, false, "1-D average pooling over [N,C,L] (zero padding counted, floor mode)"),
+                  pool_grad(1, false)));
+  r.add(with_grad(
+      pool_op("avgpool2d", 2, false, "2-D average pooling over [N,C,H,W] (zero padding counted, floor mode)"),
+      pool_grad(2, false)));
+  for (int nsp : {1, 2}) {
+    r.add(pool_grad_op(PoolGrad::MaxGrad, nsp));
+    r.add(pool_grad_op(PoolGrad::MaxGather, nsp));
+    r.add(pool_grad_op(PoolGrad::AvgGrad, nsp));
+  }
 }
 
 }  // namespace starc

@@ -1,6 +1,7 @@
 // Linear algebra: batched matrix multiply with NumPy broadcasting of the batch dims.
 #include <Eigen/Core>
 
+#include "compiler/ops/builder.h"
 #include "compiler/ops/common.h"
 
 namespace starc {
@@ -56,6 +57,23 @@ Tensor matmul_ref(std::span<const Tensor> in, const Attrs&, RefCtx&) {
   return out;
 }
 
+// x with its last two dims swapped.
+int transpose_last2(GraphBuilder& b, int x) {
+  Ints perm;
+  for (int i = 0; i < b.rank(x); ++i) perm.push_back(i);
+  std::swap(perm[perm.size() - 2], perm.back());
+  return b.transpose(x, perm);
+}
+
+// y = a @ b: da = dy @ b^T, db = a^T @ dy, each summed back over the batch dims that
+// were broadcast (both operands have rank >= 2, so only batch dims can broadcast).
+std::vector<int> matmul_grad(GraphBuilder& b, const Node& n, int, int dy) {
+  int a = n.inputs[0], bm = n.inputs[1];
+  int da = b.op("matmul", {dy, transpose_last2(b, bm)});
+  int db = b.op("matmul", {transpose_last2(b, a), dy});
+  return {b.sum_to(da, b.shape(a)), b.sum_to(db, b.shape(bm))};
+}
+
 }  // namespace
 
 void register_linalg_ops(OpRegistry& r) {
@@ -65,6 +83,7 @@ void register_linalg_ops(OpRegistry& r) {
   mm.doc = "a[..., M, K] @ b[..., K, N] -> [..., M, N]; the leading (batch) dims broadcast";
   mm.infer = matmul_infer;
   mm.ref = matmul_ref;
+  mm.grad = matmul_grad;
   r.add(std::move(mm));
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "compiler/ops/builder.h"
 #include "compiler/ops/common.h"
 #include "compiler/ops/philox.h"
 
@@ -213,11 +214,86 @@ Tensor dropout_ref(std::span<const Tensor> in, const Attrs& a, RefCtx& ctx) {
   return out;
 }
 
+// ---- gradient rules --------------------------------------------------------------
+
+int mean_keep(GraphBuilder& b, int x, const Ints& axes) {
+  return b.op("mean", {x}, {{"axes", axes}, {"keepdims", true}});
+}
+
+// softmax: dx = y * (dy - sum(dy * y)); log_softmax: dx = dy - e^y * sum(dy), sums along
+// the axis (a 0-d tensor is its own axis).
+GradFn softmax_grad(std::string name, bool log) {
+  return [name, log](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    int rank = b.rank(y);
+    Ints axis = {softmax_axis(name, n.attrs, rank)};
+    auto sum_axis = [&](int v) { return rank ? b.sum(v, axis, true) : v; };
+    if (log) return {b.sub(dy, b.mul(b.op("exp", {y}), sum_axis(dy)))};
+    int dyy = b.mul(dy, y);
+    return {b.sub(dyy, b.mul(y, sum_axis(dyy)))};
+  };
+}
+
+// Normalisation over `axes` with xhat = (x - mean) * rstd, rstd = 1/sqrt(var + eps):
+// dx = rstd * (g - mean(g) - xhat * mean(g * xhat)) for g = dL/dxhat (means over `axes`).
+int normalize_grad(GraphBuilder& b, int g, int xhat, int rstd, const Ints& axes) {
+  int inner = b.add(mean_keep(b, g, axes), b.mul(xhat, mean_keep(b, b.mul(g, xhat), axes)));
+  return b.mul(rstd, b.sub(g, inner));
+}
+
+// 1 / sqrt(biased variance + eps) over `axes` (keepdims), recomputed with graph ops.
+int batch_rstd(GraphBuilder& b, int x, const Ints& axes, double eps) {
+  int xc = b.sub(x, mean_keep(b, x, axes));
+  return b.op("rsqrt", {b.add(mean_keep(b, b.op("square", {xc}), axes), eps)});
+}
+
+GradFn layer_norm_grad() {
+  return [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+    int x = n.inputs[0];
+    Ints axes;
+    for (int ax : layer_norm_axes(n.attrs, b.rank(x))) axes.push_back(ax);
+    int rstd = batch_rstd(b, x, axes, attr_float(n.attrs, "eps"));
+    return {normalize_grad(b, dy, y, rstd, axes)};  // y is xhat (no affine)
+  };
+}
+
+// y = gamma * xhat + beta per channel (axis 1): dbeta = sum(dy), dgamma = sum(dy * xhat)
+// over the other axes. Training (batch statistics): dx = normalize_grad(dy * gamma);
+// inference (running statistics are constants): dx = dy * gamma * rstd. The running
+// statistics are state, not trained: no gradient.
+GradFn batch_norm_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    int x = n.inputs[0], gamma = n.inputs[1];
+    int rank = b.rank(x);
+    Shape cs(size_t(rank), 1);
+    cs[1] = b.shape(x)[1];
+    Ints axes;
+    for (int i = 0; i < rank; ++i)
+      if (i != 1) axes.push_back(i);
+    double eps = attr_float(n.attrs, "eps");
+    int g = b.mul(dy, b.reshape(gamma, cs));
+    int rstd, xhat, dx;
+    if (attr_bool(n.attrs, "training")) {
+      rstd = batch_rstd(b, x, axes, eps);
+      xhat = b.mul(b.sub(x, mean_keep(b, x, axes)), rstd);
+      dx = normalize_grad(b, g, xhat, rstd, axes);
+    } else {
+      rstd = b.op("rsqrt", {b.add(b.reshape(n.inputs[4], cs), eps)});
+      xhat = b.mul(b.sub(x, b.reshape(n.inputs[3], cs)), rstd);
+      dx = b.mul(g, rstd);
+    }
+    return {dx, b.sum(b.mul(dy, xhat), axes, false), b.sum(dy, axes, false), kNoGrad, kNoGrad};
+  };
+}
+
 }  // namespace
 
 void register_nn_ops(OpRegistry& r) {
-  r.add(softmax_op("softmax", false, "e^x / sum(e^x) along `axis` (numerically stable)"));
-  r.add(softmax_op("log_softmax", true, "x - log(sum(e^x)) along `axis` (numerically stable)"));
+  OpDef sm = softmax_op("softmax", false, "e^x / sum(e^x) along `axis` (numerically stable)");
+  sm.grad = softmax_grad("softmax", false);
+  r.add(std::move(sm));
+  OpDef lsm = softmax_op("log_softmax", true, "x - log(sum(e^x)) along `axis` (numerically stable)");
+  lsm.grad = softmax_grad("log_softmax", true);
+  r.add(std::move(lsm));
 
   OpDef bn;
   bn.name = "batch_norm";
@@ -226,6 +302,7 @@ void register_nn_ops(OpRegistry& r) {
   bn.doc = "gamma * (x - mean) / sqrt(var + eps) + beta over axis 1; batch statistics if training, else running ones";
   bn.infer = batch_norm_infer;
   bn.ref = batch_norm_ref;
+  bn.grad = batch_norm_grad();
   r.add(std::move(bn));
 
   OpDef ln;
@@ -241,6 +318,7 @@ void register_nn_ops(OpRegistry& r) {
     return in[0];
   };
   ln.ref = layer_norm_ref;
+  ln.grad = layer_norm_grad();
   r.add(std::move(ln));
 
   OpDef drop;
@@ -254,6 +332,11 @@ void register_nn_ops(OpRegistry& r) {
     return in[0];
   };
   drop.ref = dropout_ref;
+  // Linear with a fixed mask: dx = dy * mask / (1 - p), i.e. dropout of dy with the same
+  // p and stream (the same run seed draws the same mask for the same element index).
+  drop.grad = [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    return {b.op("dropout", {dy}, n.attrs)};
+  };
   r.add(std::move(drop));
 }
 

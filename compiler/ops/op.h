@@ -59,6 +59,9 @@ struct OpDef {
   std::vector<AttrSpec> attrs;
   InferFn infer;
   RefFn ref;
+  // Ops with several results (scan) compute all of them here; `ref` gives result 0 and
+  // `scan_result` nodes select the others.
+  std::function<std::vector<Tensor>(std::span<const Tensor> in, const Attrs& attrs, RefCtx& ctx)> ref_multi;
   GradFn grad;
   std::string doc;  // one line
 };

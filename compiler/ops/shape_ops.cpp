@@ -513,17 +513,140 @@ OpDef one_hot() {
   return d;
 }
 
+// ---- gradient rules ----
+// Each returns one gradient per input. Sliced/padded/concatenated axes are static (the
+// shape rules require it); other dims, symbolic ones included, carry over unchanged.
+
+int slice_axis(GraphBuilder& b, int x, int axis, int64_t start, int64_t end, int64_t step = 1) {
+  return b.op("slice", {x}, {{"axis", int64_t(axis)}, {"start", start}, {"end", end}, {"step", step}});
+}
+
+int pad_axis(GraphBuilder& b, int x, int axis, int64_t lo, int64_t hi) {
+  if (lo == 0 && hi == 0) return x;
+  Ints pads(2 * size_t(b.rank(x)), 0);
+  pads[2 * axis] = lo;
+  pads[2 * axis + 1] = hi;
+  return b.op("pad", {x}, {{"pads", pads}});
+}
+
+GradFn reshape_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    return {b.reshape(dy, b.shape(n.inputs[0]))};
+  };
+}
+
+// dx = transpose(dy, inverse(perm)).
+GradFn transpose_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    std::vector<int> p = permutation(attr_ints(n.attrs, "perm"), b.type(n.inputs[0]), InferCtx{});
+    Ints inv(p.size());
+    for (size_t i = 0; i < p.size(); ++i) inv[size_t(p[i])] = int64_t(i);
+    return {b.transpose(dy, inv)};
+  };
+}
+
+// Each input gets its own piece of dy along the concat axis.
+GradFn concat_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    int axis = normalize_axis("concat", attr_int(n.attrs, "axis"), b.rank(dy));
+    std::vector<int> out;
+    int64_t off = 0;
+    for (int in : n.inputs) {
+      int64_t len = b.shape(in)[size_t(axis)];
+      out.push_back(slice_axis(b, dy, axis, off, off + len));
+      off += len;
+    }
+    return out;
+  };
+}
+
+// dx is dy scattered to positions start + j * step along the axis, zeros elsewhere:
+// interleave step - 1 zeros after each element (reshape to [.., len, 1, ..], pad to
+// [.., len, step, ..], merge), trim the trailing zeros past the end, then pad to n.
+GradFn slice_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    int x = n.inputs[0];
+    SliceRange r = slice_range(n.attrs, b.type(x), InferCtx{});
+    int64_t nx = b.shape(x)[size_t(r.axis)];
+    if (r.len == 0) return {b.zeros_like(x)};
+    int g = dy;
+    int64_t covered = r.len;  // length along the axis of g, starting at `start`
+    if (r.step > 1 && r.len > 1) {
+      Shape s = b.shape(dy), split = s;
+      split.insert(split.begin() + r.axis + 1, 1);
+      g = pad_axis(b, b.reshape(g, split), r.axis + 1, 0, r.step - 1);
+      s[size_t(r.axis)] = r.len * r.step;
+      g = b.reshape(g, s);
+      covered = std::min(r.len * r.step, nx - r.start);
+      if (covered < r.len * r.step) g = slice_axis(b, g, r.axis, 0, covered);
+    }
+    return {pad_axis(b, g, r.axis, r.start, nx - r.start - covered)};
+  };
+}
+
+// dx = dy with the padding cut off again.
+GradFn pad_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    Shape xs = b.shape(n.inputs[0]);
+    const Ints& pads = attr_ints(n.attrs, "pads");
+    int g = dy;
+    for (int i = 0; i < int(xs.size()); ++i)
+      if (pads[2 * i] != 0 || pads[2 * i + 1] != 0) g = slice_axis(b, g, i, pads[2 * i], pads[2 * i] + xs[size_t(i)]);
+    return {g};
+  };
+}
+
+// Rotations are orthogonal: dx = rot90(dy, -k) in the same plane.
+GradFn rot90_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    return {b.op("rot90", {dy}, {{"k", -attr_int(n.attrs, "k")}, {"axes", n.attrs.at("axes")}})};
+  };
+}
+
+// flip is its own inverse: dx = flip(dy).
+GradFn flip_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    return {b.op("flip", {dy}, {{"axes", n.attrs.at("axes")}})};
+  };
+}
+
+// out[i] = x[i / s] per spatial dim, so dx[j] = sum of dy over the s x s block of j:
+// reshape each upsampled dim H*s to [H, s] and sum the s dims.
+GradFn upsample_grad() {
+  return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
+    int x = n.inputs[0];
+    Shape xs = b.shape(x);
+    auto s = upsample_scales(n.attrs, b.type(x), InferCtx{});
+    Shape split;
+    Ints sum_axes;
+    for (size_t i = 0; i < xs.size(); ++i) {
+      split.push_back(xs[i]);
+      if (s[i] > 1) {
+        sum_axes.push_back(int64_t(split.size()));
+        split.push_back(s[i]);
+      }
+    }
+    if (sum_axes.empty()) return {dy};
+    return {b.sum(b.reshape(dy, split), sum_axes, false)};
+  };
+}
+
+OpDef with_grad(OpDef d, GradFn g) {
+  d.grad = std::move(g);
+  return d;
+}
+
 }  // namespace
 
 void register_shape_ops(OpRegistry& r) {
-  r.add(reshape());
-  r.add(transpose());
-  r.add(concat());
-  r.add(slice());
-  r.add(pad());
-  r.add(rot90());
-  r.add(flip());
-  r.add(upsample());
+  r.add(with_grad(reshape(), reshape_grad()));
+  r.add(with_grad(transpose(), transpose_grad()));
+  r.add(with_grad(concat(), concat_grad()));
+  r.add(with_grad(slice(), slice_grad()));
+  r.add(with_grad(pad(), pad_grad()));
+  r.add(with_grad(rot90(), rot90_grad()));
+  r.add(with_grad(flip(), flip_grad()));
+  r.add(with_grad(upsample(), upsample_grad()));
   OpDef bcast = broadcast_to();
   bcast.grad = [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
     return {b.sum_to(dy, b.shape(n.inputs[0]))};

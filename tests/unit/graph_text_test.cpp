@@ -211,7 +211,7 @@ TEST(GraphText, ScanBodyPrintsInlineAndRoundTrips) {
                       "      %3 = param"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("      return %7 \"h\", %7 \"y\"\n    }, n_carry=1, reverse=false} : f32[B,5,8]  # rnn.net:12:3\n"),
+  EXPECT_NE(text.find("      return %7 \"h\", %7 \"y\"\n    }, n_carry=1, n_xs=1, reverse=false, save_carries=false} : f32[B,5,8]  # rnn.net:12:3\n"),
             std::string::npos)
       << text;
 }
@@ -249,7 +249,7 @@ TEST(GraphText, OddNamesSymbolsAndNestedScansRoundTrip) {
                       "      %2 = scan(%1, %0) {axis=1, body=graph level2(%0: f32[B,8] \"h\", %1: f32[B,8] \"x_t\") symbols(B) {\n"
                       "          %2 = add(%0, %1) : f32[B,8]  # deep.net:3:5\n"
                       "          return %2 \"h\", %2 \"y\"\n"
-                      "        }, n_carry=1, reverse=false} : f32[B,4,8]\n"
+                      "        }, n_carry=1, n_xs=1, reverse=false, save_carries=false} : f32[B,4,8]\n"
                       "      %3 = tanh(%0) : f32[B,8]\n"),
             std::string::npos)
       << text;
