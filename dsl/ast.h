@@ -89,6 +89,25 @@ struct FnDecl {
   int module = -1;   // index of the module that defines it
 };
 
+// `train MODEL(extra inputs) { statements; step NAME(params: ...) { statements } ... }`:
+// how a model is trained (dsl/train.cpp). `train` and `step` are contextual keywords.
+struct TrainStep {
+  std::string name;
+  SrcLoc loc;              // the step's name
+  std::vector<Arg> args;   // `(params: "disc.")`
+  Block body;
+};
+
+struct TrainDecl {
+  std::string model;
+  SrcLoc loc;                      // the model name after `train`
+  SrcLoc kw_loc;                   // the `train` keyword
+  std::vector<Param> params;       // extra data inputs (targets)
+  Block body;                      // the statements outside named steps, in order
+  std::vector<TrainStep> steps;    // named steps (empty: one step, "train")
+  int module = -1;
+};
+
 struct UseDecl {
   std::vector<std::string> path;  // std.nn -> {"std", "nn"}
   SrcLoc loc;
@@ -99,6 +118,7 @@ struct Module {
   int file = -1;
   std::vector<UseDecl> uses;
   std::vector<std::shared_ptr<FnDecl>> decls;
+  std::vector<std::shared_ptr<TrainDecl>> trains;
 };
 
 }  // namespace starc

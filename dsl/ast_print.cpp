@@ -116,6 +116,18 @@ struct Printer {
     line(d, fmt::format("{} {}({}){}", f.is_model ? "Model" : "Fn", f.name, ps, outs.empty() ? "" : " -> " + outs), f.loc);
     block(f.body, d + 1);
   }
+
+  void train(const TrainDecl& t, int d) {
+    std::string ps;
+    for (auto& p : t.params) ps += (ps.empty() ? "" : ", ") + p.name + (p.type ? ": " + type(*p.type) : "");
+    line(d, fmt::format("Train {}({})", t.model, ps), t.loc);
+    block(t.body, d + 1);
+    for (auto& st : t.steps) {
+      line(d + 1, "Step " + st.name, st.loc);
+      for (auto& a : st.args) expr(*a.value, d + 2, a.name);
+      block(st.body, d + 2);
+    }
+  }
 };
 
 }  // namespace
@@ -125,6 +137,7 @@ std::string print_ast(const Module& m, const SourceManager& sm) {
   p.out = fmt::format("Module {}\n", m.path);
   for (auto& u : m.uses) p.line(1, fmt::format("Use {}", fmt::join(u.path, ".")), u.loc);
   for (auto& d : m.decls) p.fn(*d, 1);
+  for (auto& t : m.trains) p.train(*t, 1);
   return p.out;
 }
 

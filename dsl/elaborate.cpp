@@ -6,8 +6,11 @@
 #include <cmath>
 #include <functional>
 
+#include "compiler/autodiff/autodiff.h"
+#include "compiler/autodiff/optimizers.h"
 #include "compiler/ops/common.h"
 #include "dsl/program.h"
+#include "dsl/train.h"
 #include "dsl/value.h"
 
 namespace starc {
@@ -30,6 +33,7 @@ const char* kind_name(const Value& v) {
     case Value::Func: case Value::Prim: case Value::Builtin: return "function";
     case Value::PrimNamespace: return "namespace";
     case Value::Init: return "initializer";
+    case Value::Config: return find_optimizer(v.s) ? "optimizer" : "schedule";
   }
   return "?";
 }
@@ -42,7 +46,7 @@ const std::map<std::string, std::vector<std::string>> kInits = {
     {"glorot_uniform", {"fan_in", "fan_out"}}, {"glorot_normal", {"fan_in", "fan_out"}},
     {"lecun_uniform", {"fan_in"}}, {"lecun_normal", {"fan_in"}}};
 
-const std::vector<std::string> kBuiltinFns = {"scan", "zeros", "ones", "full", "len", "int", "float", "print"};
+const std::vector<std::string> kBuiltinFns = {"scan", "zeros", "ones", "full", "len", "int", "float", "print", "grad", "assign"};
 
 struct ReturnSignal {
   Value value;
@@ -57,43 +61,8 @@ class Elaborator {
     root.g.name = model.name;
     root_ = cur_ = &root;
     try {
-      auto module_scope = module_scope_for(model.module);
-      auto scope = std::make_shared<Scope>();
-      scope->parent = module_scope;
-      scope->fn_top = true;
-      // Inputs: typed tensors become graph inputs; unknown names in their shapes are symbolic dims.
-      for (auto& p : model.params) {
-        if (p.type && p.type->is_tensor) {
-          if (p.type->name.empty())
-            throw CompileError(p.type->loc, fmt::format("model input '{}' needs an element type, e.g. f32[B, 16]", p.name));
-          TensorType t = declared_type(*p.type, *scope, /*new_syms=*/true);
-          if (!default_float_set_ && is_float(t.dtype)) default_float_ = t.dtype, default_float_set_ = true;
-          Node n;
-          n.op = find_op("input");
-          n.attrs = {{"name", p.name}, {"dtype", t.dtype}, {"shape", t.shape}};
-          n.type = t;
-          n.loc = graph_loc(p.loc);
-          int id = root.g.add(std::move(n));
-          root.g.inputs.push_back(id);
-          scope->vars[p.name] = Value::tensor(&root, id);
-        } else {
-          if (!p.default_value)
-            throw CompileError(p.loc, fmt::format("model parameter '{}' is static and needs a default value", p.name));
-          Value v = eval(*p.default_value, scope);
-          if (p.type) check_static_type(*p.type, v, p.name, p.default_value->loc);
-          scope->vars[p.name] = v;
-        }
-      }
-      Value result;
-      call_stack_.push_back(&model);
-      try {
-        exec_block(model.body, scope);
-        throw CompileError(model.loc, fmt::format("model '{}' has no 'return' statement", model.name));
-      } catch (ReturnSignal& r) {
-        result = std::move(r.value);
-      }
-      call_stack_.pop_back();
-      bind_outputs(model, result, *scope);
+      auto scope = model_inputs(model);
+      run_model(model, scope);
       return std::move(root.g);
     } catch (const CompileError& e) {
       diags_.add(e.diag);
@@ -101,7 +70,157 @@ class Elaborator {
     }
   }
 
+  // The model's body, then the train block's statements and one step's body, in one graph.
+  TrainElab build_train(const FnDecl& model, const TrainDecl& td, const TrainStep* step) {
+    GraphCtx root;
+    root.g.name = step ? fmt::format("{}.{}", model.name, step->name) : model.name + ".train";
+    root_ = cur_ = &root;
+    TrainElab out;
+    auto scope = model_inputs(model);
+    // The inputs as declared (the body may reassign their names).
+    std::map<std::string, Value> inputs;
+    for (auto& p : model.params) inputs[p.name] = *scope->find(p.name);
+    std::vector<Value> outs = run_model(model, scope);
+    std::vector<std::string> out_names = root.g.output_names;
+    root.g.outputs.clear();
+    root.g.output_names.clear();
+
+    // The train scope (symbolic dims, the model's inputs and outputs, the block's inputs,
+    // then what its statements assign) sees the names of train blocks (metric, optimizers,
+    // schedules), then the module's names.
+    auto builtins = std::make_shared<Scope>();
+    builtins->parent = module_scope_for(td.module);
+    for (auto& n : train_builtin_names()) {
+      Value v;
+      v.kind = Value::Builtin;
+      v.s = n;
+      builtins->vars[n] = v;
+    }
+    auto ts = std::make_shared<Scope>();
+    ts->parent = builtins;
+    ts->fn_top = true;
+    for (size_t i = 0; i < root.g.symbols.size(); ++i) ts->vars[root.g.symbols[i]] = Value::integer(make_sym(int(i)));
+    for (auto& [n, v] : inputs) ts->vars[n] = v;
+    for (size_t i = 0; i < outs.size(); ++i) ts->vars[out_names[i]] = outs[i];
+    for (auto& p : td.params) {
+      if (inputs.count(p.name))
+        throw CompileError(p.loc, fmt::format("'{}' is already an input of model '{}'; the train block's inputs are "
+                                              "extra data (targets) with other names", p.name, model.name));
+      if (!p.type || !p.type->is_tensor || p.type->name.empty())
+        throw CompileError(p.type ? p.type->loc : p.loc,
+                           fmt::format("train input '{}' needs a tensor type with an element type, e.g. {}: f32[B, 1]",
+                                       p.name, p.name));
+      if (p.default_value) throw CompileError(p.default_value->loc, "a train block's inputs are data tensors and take no default");
+      TensorType t = declared_type(*p.type, *ts, /*new_syms=*/true);
+      Node n;
+      n.op = find_op("input");
+      n.attrs = {{"name", p.name}, {"dtype", t.dtype}, {"shape", t.shape}};
+      n.type = t;
+      n.loc = graph_loc(p.loc);
+      int id = root.g.add(std::move(n));
+      root.g.inputs.push_back(id);
+      ts->vars[p.name] = Value::tensor(&root, id);
+    }
+    train_scope_ = ts.get();
+    in_train_ = true;
+    auto run = [&](const Block& b) {
+      try {
+        exec_block(b, ts);
+      } catch (ReturnSignal&) {
+        throw CompileError(return_loc_ ? *return_loc_ : td.loc, "'return' is not allowed in a train block (assign loss = ... instead)");
+      }
+    };
+    run(td.body);
+    if (step) {
+      for (auto& a : step->args) {
+        if (a.name != "params")
+          throw CompileError(a.name_loc, fmt::format("step has no argument '{}' (it takes: params)", a.name));
+        Value v = eval(*a.value, ts);
+        std::vector<Value> items = v.kind == Value::List || v.kind == Value::Tuple ? v.items : std::vector<Value>{v};
+        const std::vector<ExprP>* exprs = a.value->kind == Expr::List || a.value->kind == Expr::Tuple ? &a.value->items : nullptr;
+        if (items.empty())
+          throw CompileError(a.value->loc, "params needs at least one name prefix (or leave it out to train every parameter)");
+        for (size_t i = 0; i < items.size(); ++i) {
+          SrcLoc at = exprs && exprs->size() == items.size() ? (*exprs)[i]->loc : a.value->loc;
+          if (items[i].kind != Value::Str)
+            throw CompileError(at, fmt::format("params takes a name prefix (a string like \"disc.\") or a list of them, got {}",
+                                               describe(items[i])));
+          out.prefixes.emplace_back(items[i].s, at);
+        }
+      }
+      run(step->body);
+    }
+    in_train_ = false;
+
+    // What the statements assigned to the names train.cpp reads (not, say, a model input
+    // named `loss`).
+    for (const char* n : {"loss", "optimizer", "schedule"}) {
+      auto it = ts->vars.find(n);
+      if (it == ts->vars.end() || !assigned_at_.count(n)) continue;
+      Value v = it->second;
+      if (v.kind == Value::Tensor && v.g != root_)
+        throw CompileError(assigned_at_[n], fmt::format("{} must be computed outside scan steps", n));
+      v.g = nullptr;
+      out.assigned[n] = {v, assigned_at_[n]};
+    }
+    out.metrics = metrics_;
+    out.state_updates = state_updates_;
+    out.float_type = default_float_;
+    for (size_t i = 0; i < root.g.inputs.size(); ++i) out.data_inputs.push_back(root.g.input_name(int(i)));
+    out.graph = std::move(root.g);
+    return out;
+  }
+
  private:
+  // Declares the model's inputs in a new graph scope (unknown names in their shapes
+  // become symbolic dims).
+  std::shared_ptr<Scope> model_inputs(const FnDecl& model) {
+    GraphCtx& root = *root_;
+    auto module_scope = module_scope_for(model.module);
+    auto scope = std::make_shared<Scope>();
+    scope->parent = module_scope;
+    scope->fn_top = true;
+    // Inputs: typed tensors become graph inputs; unknown names in their shapes are symbolic dims.
+    for (auto& p : model.params) {
+      if (p.type && p.type->is_tensor) {
+        if (p.type->name.empty())
+          throw CompileError(p.type->loc, fmt::format("model input '{}' needs an element type, e.g. f32[B, 16]", p.name));
+        TensorType t = declared_type(*p.type, *scope, /*new_syms=*/true);
+        if (!default_float_set_ && is_float(t.dtype)) default_float_ = t.dtype, default_float_set_ = true;
+        Node n;
+        n.op = find_op("input");
+        n.attrs = {{"name", p.name}, {"dtype", t.dtype}, {"shape", t.shape}};
+        n.type = t;
+        n.loc = graph_loc(p.loc);
+        int id = root.g.add(std::move(n));
+        root.g.inputs.push_back(id);
+        scope->vars[p.name] = Value::tensor(&root, id);
+      } else {
+        if (!p.default_value)
+          throw CompileError(p.loc, fmt::format("model parameter '{}' is static and needs a default value", p.name));
+        Value v = eval(*p.default_value, scope);
+        if (p.type) check_static_type(*p.type, v, p.name, p.default_value->loc);
+        scope->vars[p.name] = v;
+      }
+    }
+    return scope;
+  }
+
+  // Runs the model's body and binds its outputs (the graph's outputs); returns them.
+  std::vector<Value> run_model(const FnDecl& model, std::shared_ptr<Scope> scope) {
+    Value result;
+    call_stack_.push_back(&model);
+    try {
+      exec_block(model.body, scope);
+      throw CompileError(model.loc, fmt::format("model '{}' has no 'return' statement", model.name));
+    } catch (ReturnSignal& r) {
+      result = std::move(r.value);
+    }
+    call_stack_.pop_back();
+    bind_outputs(model, result, *scope);
+    return result.kind == Value::Tuple ? result.items : std::vector<Value>{result};
+  }
+
   Program& prog_;
   DiagEngine& diags_;
   BuildOptions opts_;
@@ -128,6 +247,12 @@ class Elaborator {
   std::map<int, std::shared_ptr<Scope>> module_scopes_;
   const SrcLoc* return_loc_ = nullptr;
   const Expr* return_expr_ = nullptr;  // the value of the last executed `return`
+  // Training (build_train): the train block's scope, what its statements recorded.
+  bool in_train_ = false;
+  Scope* train_scope_ = nullptr;
+  std::map<std::string, SrcLoc> assigned_at_;  // train-scope variable -> its last assigned expression
+  std::vector<TrainElab::Metric> metrics_;
+  std::vector<TrainElab::StateUpdate> state_updates_;
 
   struct Args {
     std::vector<std::pair<Value, SrcLoc>> pos;
@@ -143,15 +268,17 @@ class Elaborator {
   }
 
   std::shared_ptr<Scope> module_scope_for(int module) {
-    auto& s = module_scopes_[module];
-    if (!s) {
-      s = std::make_shared<Scope>();
-      for (auto& [name, decl] : prog_.globals(module)) {
-        Value v;
-        v.kind = Value::Func;
-        v.fn = std::make_shared<Closure>(Closure{decl, nullptr, s});
-        s->vars[name] = v;
-      }
+    std::shared_ptr<Scope>& slot = module_scopes_[module];
+    if (slot) return slot;
+    auto s = slot = std::make_shared<Scope>();
+    for (auto& [name, decl] : prog_.globals(module)) {
+      Value v;
+      v.kind = Value::Func;
+      // An imported function sees the names of the module that defines it, not those of
+      // the importer (imports are not transitive).
+      std::shared_ptr<Scope> env = decl->module == module || decl->module < 0 ? s : module_scope_for(decl->module);
+      v.fn = std::make_shared<Closure>(Closure{decl, nullptr, env});
+      s->vars[name] = v;
     }
     return s;
   }
@@ -328,7 +455,10 @@ class Elaborator {
     for (size_t i = 0; i < t.dims.size(); ++i) {
       const Expr& d = *t.dims[i];
       if (d.kind == Expr::Name && d.name == "_") continue;
-      if (d.kind == Expr::Name && !scope.find(d.name)) {
+      // An unbound name binds; so does one bound to something that cannot be a dim (a
+      // layer or model called `C` elsewhere must not break `x: [N, C]`).
+      const Value* bound = d.kind == Expr::Name ? scope.find(d.name) : nullptr;
+      if (d.kind == Expr::Name && (!bound || (bound->kind != Value::Int && bound->kind != Value::Float))) {
         scope.vars[d.name] = Value::integer(actual.shape[i]);
         continue;
       }
@@ -416,7 +546,14 @@ class Elaborator {
   void exec(const Stmt& s, std::shared_ptr<Scope> scope) {
     switch (s.kind) {
       case Stmt::Assign: {
+        if (in_train_ && s.targets.size() == 1) unknown_config_check(s, *scope);
         Value v = eval(*s.value, scope);
+        if (in_train_) {
+          Scope* top = scope.get();
+          while (top && !top->fn_top) top = top->parent.get();
+          if (top == train_scope_)
+            for (auto& t : s.targets) assigned_at_[t.first] = s.value->loc;
+        }
         if (s.targets.size() == 1) {
           if (v.kind == Value::None)
             throw CompileError(s.value->loc, "this expression has no value to assign (the function returns nothing)");
@@ -992,7 +1129,125 @@ class Elaborator {
       return Value{};
     }
     if (name == "scan") return scan(args, e);
+    if (name == "grad") return grad(args, e);
+    if (name == "assign") return assign_state(args, e);
+    if (name == "metric") return metric(args, e);
+    if (find_optimizer(name) || find_schedule(name)) return make_train_config(name, args.pos, args.named, e.loc);
     throw CompileError(e.loc, "internal: unknown builtin " + name);
+  }
+
+  // `optimizer = adm(...)`: say "unknown optimizer" and suggest among the optimizers.
+  void unknown_config_check(const Stmt& s, Scope& scope) {
+    const std::string& var = s.targets[0].first;
+    if (var != "optimizer" && var != "schedule") return;
+    const Expr* callee = s.value->kind == Expr::Call ? s.value->items[0].get() : s.value.get();
+    if (callee->kind != Expr::Name || scope.find(callee->name)) return;
+    throw CompileError(callee->loc, unknown_config_message(var, callee->name));
+  }
+
+  // grad(y, wrt: x) / grad(y, wrt: [x1, x2]): d sum(y) / d x, appended to the current graph.
+  Value grad(Args& args, const Expr& e) {
+    const Value* wrt = nullptr;
+    SrcLoc wloc;
+    for (auto& [k, v, l] : args.named) {
+      if (k != "wrt") throw CompileError(l, fmt::format("grad has no argument '{}' (it takes: the expression, wrt)", k));
+      wrt = &v, wloc = l;
+    }
+    if (args.pos.empty() || args.pos.size() > 2 || (args.pos.size() == 2 && wrt))
+      throw CompileError(e.loc, "grad takes the expression to differentiate and wrt: grad(loss, wrt: x) or grad(loss, wrt: [x, y])");
+    if (args.pos.size() == 2) wrt = &args.pos[1].first, wloc = args.pos[1].second;
+    if (!wrt) throw CompileError(e.loc, "grad needs wrt: the tensor (or list of tensors) to differentiate with respect to, e.g. grad(loss, wrt: x)");
+    const Value& y = args.pos[0].first;
+    SrcLoc yloc = args.pos[0].second;
+    if (y.kind != Value::Tensor) throw CompileError(yloc, fmt::format("grad differentiates a tensor, got {}", describe(y)));
+    if (!is_float(type_of(y).dtype))
+      throw CompileError(yloc, fmt::format("grad differentiates a float tensor, got {}", tstr(type_of(y))));
+    bool single = wrt->kind == Value::Tensor;
+    std::vector<Value> ws = single ? std::vector<Value>{*wrt} : wrt->items;
+    if (!single && wrt->kind != Value::List && wrt->kind != Value::Tuple)
+      throw CompileError(wloc, fmt::format("wrt must be a tensor or a list of tensors, got {}", describe(*wrt)));
+    if (ws.empty()) throw CompileError(wloc, "wrt is an empty list: name the tensors to differentiate with respect to");
+    for (auto& w : ws) {
+      if (w.kind != Value::Tensor) throw CompileError(wloc, fmt::format("wrt must hold tensors, got {}", describe(w)));
+      if (!is_float(type_of(w).dtype))
+        throw CompileError(wloc, fmt::format("cannot take a gradient with respect to {}: only float tensors have gradients",
+                                             tstr(type_of(w))));
+    }
+    int yid = use(y);
+    std::vector<int> wids;
+    for (auto& w : ws) wids.push_back(use(w));
+    std::vector<int> gids;
+    try {
+      gids = append_gradients(cur_->g, yid, wids);
+    } catch (const GradError& err) {
+      throw CompileError(e.loc, fmt::format("grad: {}", err.what()));
+    } catch (const OpError& err) {
+      throw CompileError(e.loc, fmt::format("grad: {}", err.what()));
+    } catch (const std::exception& err) {  // a bug in a gradient rule: say so at the call
+      throw CompileError(e.loc, fmt::format("grad: internal error: {}", err.what()));
+    }
+    if (single) return Value::tensor(cur_, gids[0]);
+    Value out;
+    out.kind = Value::Tuple;
+    for (int id : gids) out.items.push_back(Value::tensor(cur_, id));
+    return out;
+  }
+
+  // assign(state, value): the training step writes `value` back to the state buffer.
+  Value assign_state(Args& args, const Expr& e) {
+    if (!args.named.empty())
+      throw CompileError(std::get<2>(args.named[0]), "assign takes two positional arguments: assign(state, new_value)");
+    if (args.pos.size() != 2) throw CompileError(e.loc, "assign takes two arguments: assign(state, new_value)");
+    const Value& st = args.pos[0].first;
+    SrcLoc sl = args.pos[0].second;
+    if (st.kind != Value::Tensor)
+      throw CompileError(sl, fmt::format("assign updates a state buffer (declared with 'state'), got {}", describe(st)));
+    if (cur_ != root_)
+      throw CompileError(e.loc, "assign cannot be used inside a scan step (a state is updated once per training step)");
+    if (st.g != root_ || !is_op(root_->g.node(st.id), "param"))
+      throw CompileError(sl, fmt::format("assign updates a state buffer (declared with 'state'), but this is a computed "
+                                         "tensor {}", tstr(type_of(st))));
+    const Node& n = root_->g.node(st.id);
+    std::string name = attr_str(n.attrs, "name");
+    TensorType want = n.type;
+    if (attr_bool(n.attrs, "trainable"))
+      throw CompileError(sl, fmt::format("'{}' is a trainable parameter (the optimizer updates it); assign updates state "
+                                         "buffers, declared with 'state'", name));
+    Value nv = as_tensor(args.pos[1].first, want.dtype, args.pos[1].second, "assign");
+    if (type_of(nv) != want)
+      throw CompileError(args.pos[1].second, fmt::format("assign: the new value of '{}' is {}, but the state is {}", name,
+                                                         tstr(type_of(nv)), tstr(want)));
+    if (!opts_.training) return Value{};
+    for (auto& u : state_updates_)
+      if (u.name == name)
+        throw CompileError(Diagnostic{e.loc, fmt::format("state '{}' is assigned twice in one training step", name),
+                                      {{u.loc, "first assigned here"}}});
+    state_updates_.push_back({name, use(nv), e.loc});
+    return Value{};
+  }
+
+  // metric("name", value): a named scalar the training step reports.
+  Value metric(Args& args, const Expr& e) {
+    if (!in_train_) throw CompileError(e.loc, "metric can only be used in a train block");
+    if (!args.named.empty())
+      throw CompileError(std::get<2>(args.named[0]), "metric takes two positional arguments: metric(\"name\", value)");
+    if (args.pos.size() != 2) throw CompileError(e.loc, "metric takes a name and a scalar: metric(\"accuracy\", acc)");
+    const Value& n = args.pos[0].first;
+    if (n.kind != Value::Str || n.s.empty())
+      throw CompileError(args.pos[0].second, fmt::format("a metric's name must be a non-empty string, got {}", describe(n)));
+    if (n.s == "loss" || n.s == "lr" || n.s == "step")
+      throw CompileError(args.pos[0].second, fmt::format("'{}' is reserved; give the metric another name", n.s));
+    for (auto& m : metrics_)
+      if (m.name == n.s)
+        throw CompileError(Diagnostic{args.pos[0].second, fmt::format("metric '{}' is defined twice", n.s), {{m.loc, "first defined here"}}});
+    if (cur_ != root_) throw CompileError(e.loc, "metric cannot be used inside a scan step");
+    Value v = as_tensor(args.pos[1].first, default_float_, args.pos[1].second, "metric");
+    if (type_of(v).rank() != 0)
+      throw CompileError(args.pos[1].second, fmt::format("metric '{}' must be a scalar, got {}; reduce it with mean(...)", n.s,
+                                                         tstr(type_of(v))));
+    if (!is_float(type_of(v).dtype)) v = emit("cast", {v}, {{"dtype", default_float_}}, args.pos[1].second);
+    metrics_.push_back({n.s, use(v), args.pos[0].second});
+    return Value{};
   }
 
   // scan(step, xs, init, axis: 1, reverse: false): step(carries..., x_t) -> (carries'..., y_t).
@@ -1231,6 +1486,11 @@ std::vector<std::string> builtin_names() {
 std::optional<Graph> elaborate_model(Program& prog, const FnDecl& model, const BuildOptions& opts) {
   Elaborator el(prog, opts);
   return el.build(model);
+}
+
+TrainElab elaborate_train(Program& prog, const FnDecl& model, const TrainDecl& td, const TrainStep* step, bool training) {
+  Elaborator el(prog, BuildOptions{training});
+  return el.build_train(model, td, step);
 }
 
 }  // namespace starc

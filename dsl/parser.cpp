@@ -27,6 +27,9 @@ class Parser {
       try {
         if (at(Tok::KwUse)) m.uses.push_back(use());
         else if (at(Tok::KwFn) || at(Tok::KwModel)) m.decls.push_back(fn_decl());
+        else if (at(Tok::Ident) && peek().text == "train" &&
+                 (peek(1).kind == Tok::Ident || peek(1).kind == Tok::LBrace || peek(1).kind == Tok::LParen))
+          m.trains.push_back(train_decl());
         else throw err(peek(), fmt::format("expected 'fn', 'model' or 'use' at top level, found {}", describe(peek())));
       } catch (const CompileError& e) {
         report(e.diag);
@@ -93,7 +96,7 @@ class Parser {
   void skip_to_top_level() {
     int depth = 0;
     while (!at(Tok::Eof)) {
-      if (depth == 0 && (at(Tok::KwFn) || at(Tok::KwModel) || at(Tok::KwUse)) &&
+      if (depth == 0 && (at(Tok::KwFn) || at(Tok::KwModel) || at(Tok::KwUse) || train_ahead()) &&
           (p_ == 0 || t_[p_ - 1].kind == Tok::Newline || t_[p_ - 1].kind == Tok::RBrace))
         return;
       if (at(Tok::LBrace)) ++depth;
@@ -217,6 +220,75 @@ class Parser {
                                     f->name, f->name));
     f->body = block();
     return f;
+  }
+
+  // `train` and `step` are contextual keywords: `train NAME(`/`train NAME {` at top level,
+  // `step NAME(`/`step NAME {` in a train block (elsewhere they are ordinary names).
+  bool train_ahead() const { return contextual_ahead("train"); }
+  bool contextual_ahead(const char* word) const {
+    return at(Tok::Ident) && peek().text == word && peek(1).kind == Tok::Ident &&
+           (peek(2).kind == Tok::LParen || peek(2).kind == Tok::LBrace);
+  }
+
+  // train MODEL(extra: f32[B, 1], ...) { statements; step NAME(params: "p.") { ... } }
+  std::shared_ptr<TrainDecl> train_decl() {
+    auto t = std::make_shared<TrainDecl>();
+    t->kw_loc = next().loc;
+    const Token& name = expect(Tok::Ident, "after 'train' (the name of the model to train)");
+    t->model = name.text;
+    t->loc = name.loc;
+    if (at(Tok::LParen)) t->params = params();
+    Depth depth(*this, peek(), /*block=*/true);
+    const Token& open = expect(Tok::LBrace, "to start the train block");
+    std::map<std::string, SrcLoc> step_names;
+    while (true) {
+      while (accept(Tok::Newline) || accept(Tok::Semicolon)) {}
+      if (at(Tok::RBrace) || at(Tok::Eof)) break;
+      try {
+        if (contextual_ahead("step")) {
+          TrainStep st;
+          next();
+          const Token& sn = next();
+          st.name = sn.text;
+          st.loc = sn.loc;
+          if (auto it = step_names.find(st.name); it != step_names.end())
+            throw CompileError(Diagnostic{st.loc, fmt::format("step '{}' is defined twice in this train block", st.name),
+                                          {{it->second, "first defined here"}}});
+          step_names[st.name] = st.loc;
+          if (at(Tok::LParen)) {
+            Open o(*this, next());
+            while (!at(Tok::RParen)) {
+              Arg a;
+              const Token& an = expect(Tok::Ident, "(a step argument, e.g. params: \"disc.\")");
+              a.name = an.text;
+              a.name_loc = an.loc;
+              expect(Tok::Colon, "after the step argument's name");
+              a.value = expr();
+              st.args.push_back(std::move(a));
+              if (!accept(Tok::Comma)) break;
+            }
+            expect(Tok::RParen, "to close the step arguments");
+          }
+          st.body = block();
+          t->steps.push_back(std::move(st));
+          end_of_statement();
+          continue;
+        }
+        t->body.push_back(statement());
+        end_of_statement();
+      } catch (const CompileError& e) {
+        report(e.diag);
+        if (diags_.count() > 50) throw;
+        skip_statement();
+      }
+    }
+    if (at(Tok::Eof)) {
+      CompileError e = err(peek(), "expected '}' to close the train block, found end of file");
+      e.diag.notes.emplace_back(open.loc, "the train block opened here is never closed");
+      throw e;
+    }
+    expect(Tok::RBrace, "to close the train block");
+    return t;
   }
 
   Block block() {
@@ -620,7 +692,7 @@ Module parse_module(int file, const std::string& path, std::vector<Token> tokens
   try {
     return p.module(file, path);
   } catch (const CompileError& e) {  // too many errors
-    return Module{path, file, {}, {}};
+    return Module{path, file, {}, {}, {}};
   }
 }
 

@@ -133,6 +133,7 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
     own[d->name] = d.get();
     globals[d->name] = d;
   }
+  check_train_decls(id);
   return id;
 }
 
@@ -191,8 +192,19 @@ bool Program::check_all() {
   size_t before = diags_.count();
   for (int m = 0; m < int(modules_.size()); ++m)
     for (auto& d : modules_[m].decls) resolve_names(*this, m, *d);
+  for (int m = 0; m < int(modules_.size()); ++m)
+    for (auto& t : modules_[m].trains) resolve_train_names(*this, m, *t);
   if (diags_.count() != before) return false;
-  for (auto& name : model_names()) build(name);
+  std::vector<std::string> trained = trained_models();
+  for (auto& name : model_names()) {
+    size_t errors = diags_.count();
+    build(name);
+    // A model that does not build would only report the same errors again.
+    if (diags_.count() == errors && std::find(trained.begin(), trained.end(), name) != trained.end()) build_train(name);
+  }
+  std::vector<std::string> own = model_names();
+  for (auto& name : trained)  // train blocks of imported models
+    if (std::find(own.begin(), own.end(), name) == own.end()) build_train(name);
   return diags_.count() == before;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/autodiff/train_plan.h"
 #include "compiler/graph/graph.h"
 #include "dsl/ast.h"
 #include "dsl/diag.h"
@@ -31,8 +32,17 @@ class Program {
   std::vector<std::string> model_names() const;
   // Builds the Graph of a model of the main file; nullopt (with diagnostics) on error.
   std::optional<Graph> build(const std::string& model, const BuildOptions& opts = {});
+  // Builds the training plan of a model of the main file from its `train` block (see
+  // compiler/autodiff/train_plan.h and dsl/train.cpp): one step graph per named step (or
+  // one, "train"), each verified, and the eval graph. nullopt (with diagnostics) on error.
+  std::optional<TrainPlan> build_train(const std::string& model);
+  // Models of the main file that have a `train` block, in source order.
+  std::vector<std::string> trained_models() const;
+  // The train block of a model of the main file, or null.
+  const TrainDecl* train_decl(const std::string& model) const;
   // Resolves names in every function of every loaded module and builds every model of
-  // the main file; returns true when there were no errors.
+  // the main file, and the training plan of each of its train blocks; returns true when
+  // there were no errors.
   bool check_all();
 
   const std::vector<Module>& modules() const { return modules_; }
@@ -44,6 +54,7 @@ class Program {
  private:
   int load_module(const std::string& path, const std::string* text, SrcLoc use_loc, std::vector<std::string>& stack);
   std::string locate(const UseDecl& u, const std::string& importer, std::vector<std::string>& tried) const;
+  void check_train_decls(int module);
 
   DiagEngine& diags_;
   std::vector<Module> modules_;
@@ -59,5 +70,6 @@ std::vector<std::string> builtin_names();
 std::optional<Graph> elaborate_model(Program& prog, const FnDecl& model, const BuildOptions& opts);
 // Reports names used but never defined in a function body (dsl/resolve.cpp).
 void resolve_names(Program& prog, int module, const FnDecl& fn);
+void resolve_train_names(Program& prog, int module, const TrainDecl& train);
 
 }  // namespace starc

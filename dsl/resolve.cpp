@@ -8,6 +8,7 @@
 
 #include "compiler/ops/op.h"
 #include "dsl/program.h"
+#include "dsl/train.h"
 
 namespace starc {
 namespace {
@@ -16,6 +17,7 @@ struct Resolver {
   Program& prog;
   int module;
   std::vector<std::set<std::string>> scopes;  // one per enclosing function
+  int train_depth = -1;                       // scopes.size() inside a train block's own statements
 
   bool known(const std::string& n) const {
     for (auto& s : scopes)
@@ -89,6 +91,38 @@ struct Resolver {
     scopes.pop_back();
   }
 
+  // A train block sees the model's inputs, symbolic dims and outputs, its own inputs,
+  // and the names that exist only in train blocks (metric, optimizers, schedules).
+  void train(const TrainDecl& t, const FnDecl* model) {
+    std::set<std::string> defs;
+    for (auto& n : train_builtin_names()) defs.insert(n);
+    if (model) {
+      for (auto& p : model->params) {
+        defs.insert(p.name);
+        if (p.type) collect_binders(*p.type, defs);
+      }
+      for (size_t i = 0; i < model->outputs.size(); ++i) {
+        const std::string& n = model->outputs[i].first;
+        defs.insert(!n.empty() ? n : model->outputs.size() == 1 ? "output" : fmt::format("output{}", i));
+      }
+    }
+    for (auto& p : t.params) {
+      defs.insert(p.name);
+      if (p.type) collect_binders(*p.type, defs), type(*p.type);
+    }
+    collect_defs(t.body, defs);
+    for (auto& st : t.steps) collect_defs(st.body, defs);
+    scopes.push_back(std::move(defs));
+    train_depth = int(scopes.size());
+    block(t.body);
+    for (auto& st : t.steps) {
+      for (auto& a : st.args) expr(*a.value);
+      block(st.body);
+    }
+    train_depth = -1;
+    scopes.pop_back();
+  }
+
   void block(const Block& b) {
     std::map<std::string, SrcLoc> fns;  // nested fns of this block: one definition per name
     for (auto& s : b) {
@@ -99,6 +133,15 @@ struct Resolver {
                                       {{it->second, "first definition here"}}});
         } else {
           fns[s->fn->name] = s->fn->loc;
+        }
+      }
+      if (int(scopes.size()) == train_depth && s->kind == Stmt::Assign && s->targets.size() == 1 &&
+          (s->targets[0].first == "optimizer" || s->targets[0].first == "schedule")) {
+        const Expr* callee = s->value->kind == Expr::Call ? s->value->items[0].get() : s->value.get();
+        if (callee->kind == Expr::Name && !known(callee->name)) {
+          prog.diags().error(callee->loc, unknown_config_message(s->targets[0].first, callee->name));
+          for (auto& a : s->value->args) expr(*a.value);
+          continue;
         }
       }
       if (s->value) expr(*s->value);
@@ -147,6 +190,12 @@ struct Resolver {
 void resolve_names(Program& prog, int module, const FnDecl& f) {
   Resolver r{prog, module, {}};
   r.fn(f);
+}
+
+void resolve_train_names(Program& prog, int module, const TrainDecl& t) {
+  Resolver r{prog, module, {}};
+  auto it = prog.globals(module).find(t.model);
+  r.train(t, it != prog.globals(module).end() && it->second->is_model ? it->second.get() : nullptr);
 }
 
 }  // namespace starc

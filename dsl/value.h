@@ -23,14 +23,16 @@ struct Closure {
 };
 
 struct Value {
-  enum Kind { None, Int, Float, Bool, Str, DTypeV, List, Tuple, Tensor, Func, Prim, Builtin, PrimNamespace, Init } kind = None;
+  enum Kind { None, Int, Float, Bool, Str, DTypeV, List, Tuple, Tensor, Func, Prim, Builtin, PrimNamespace, Init, Config } kind = None;
   int64_t i = 0;  // Int (may be a symbolic dim, see dtype.h)
   double f = 0;
   bool b = false;
   std::string s;  // Str, Builtin name, Init name
   DType dt = DType::F32;
   std::vector<Value> items;  // List, Tuple; Init: argument values
-  std::vector<std::string> names;  // Init: argument names
+  std::vector<std::string> names;  // Init, Config: argument names
+  // Config: an optimizer or schedule of a train block (`adam(lr: 1e-3)`): s = its name,
+  // names/items = every argument, defaults filled in.
   int id = -1;               // Tensor: node id in `g`
   GraphCtx* g = nullptr;
   std::shared_ptr<Closure> fn;

@@ -15,6 +15,9 @@
 #include <list>
 #include <sstream>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace starc {
 namespace {
 
@@ -213,26 +216,45 @@ std::string read_file(const std::string& path) {
   return std::move(ss).str();
 }
 
+}  // namespace
+
+// Durable atomic replace: write a temp file in the same folder, fsync it, rename it over
+// `path`, fsync the folder. A reader (or a crash at any moment) sees the old file or the
+// new one, never a mix.
 void write_file_atomic(const std::string& path, std::string_view bytes) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail(path, fmt::format("cannot open '{}' for writing: {}", tmp, std::strerror(errno)));
-    f.write(bytes.data(), std::streamsize(bytes.size()));
-    f.close();
-    if (!f) {
-      std::remove(tmp.c_str());
-      fail(path, "write error");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, fmt::format("cannot open '{}' for writing: {}", tmp, std::strerror(errno)));
+  auto bail = [&](const char* what) {
     int e = errno;
-    std::remove(tmp.c_str());
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    fail(path, fmt::format("{} '{}': {}", what, tmp, std::strerror(e)));
+  };
+  for (size_t done = 0; done < bytes.size();) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) bail("cannot write");
+    done += size_t(n);
+  }
+  if (::fsync(fd) != 0) bail("cannot fsync");
+  if (::close(fd) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    fail(path, fmt::format("cannot close '{}': {}", tmp, std::strerror(e)));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
     fail(path, fmt::format("cannot rename '{}' into place: {}", tmp, std::strerror(e)));
   }
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {  // best effort: the rename itself already happened
+    ::fsync(dfd);
+    ::close(dfd);
+  }
 }
-
-}  // namespace
 
 Tensor parse_npy(std::string_view bytes, const std::string& what) {
   static constexpr std::string_view kMagic = "\x93NUMPY";
@@ -407,15 +429,23 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
 }
 
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays) {
-  std::string tmp = path + ".tmp";
   if (arrays.empty()) {
-    // libzip writes no file for an empty archive: emit a bare end-of-central-directory record.
+    // libzip writes nothing for an empty archive: emit a bare end-of-central-directory record.
     write_file_atomic(path, std::string_view("PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 22));
     return;
   }
-  int err = 0;
-  std::unique_ptr<zip_t, ZipCloser> za(zip_open(tmp.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err));
-  if (!za) fail(path, fmt::format("cannot create '{}': {}", tmp, zip_code_str(err)));
+  // Build the archive in memory, then write it with write_file_atomic (fsync + rename).
+  zip_error_t ze;
+  zip_error_init(&ze);
+  zip_source_t* mem = zip_source_buffer_create(nullptr, 0, 0, &ze);
+  if (!mem) fail(path, fmt::format("cannot create an in-memory zip: {}", zip_error_strerror(&ze)));
+  std::unique_ptr<zip_source_t, void (*)(zip_source_t*)> keep(mem, zip_source_free);
+  zip_source_keep(mem);  // survives zip_close so the bytes can be read back
+  std::unique_ptr<zip_t, ZipCloser> za(zip_open_from_source(mem, ZIP_TRUNCATE, &ze));
+  if (!za) {
+    zip_source_free(mem);  // the reference zip_open_from_source did not take
+    fail(path, fmt::format("cannot create an in-memory zip: {}", zip_error_strerror(&ze)));
+  }
   std::list<std::string> bufs;  // must outlive zip_close
   for (auto& [key, t] : arrays) {
     bufs.push_back(serialize_npy(t));
@@ -428,18 +458,27 @@ void write_npz(const std::string& path, const std::map<std::string, Tensor>& arr
     }
     if (zip_set_file_compression(za.get(), zip_uint64_t(idx), ZIP_CM_DEFLATE, 0) < 0)
       fail(path, fmt::format("entry '{}': cannot compress: {}", key, zip_strerror(za.get())));
+    // A fixed timestamp (1980-01-01 12:00 UTC, the DOS epoch in every time zone) so the
+    // same arrays always give the same bytes.
+    if (zip_file_set_mtime(za.get(), zip_uint64_t(idx), 315576000, 0) < 0)
+      fail(path, fmt::format("entry '{}': cannot set its time: {}", key, zip_strerror(za.get())));
   }
-  if (zip_close(za.get()) < 0) {
-    std::string msg = zip_strerror(za.get());
-    std::remove(tmp.c_str());
-    fail(path, fmt::format("cannot write zip: {}", msg));
-  }
+  if (zip_close(za.get()) < 0) fail(path, fmt::format("cannot write zip: {}", zip_strerror(za.get())));
   za.release();  // zip_close freed it
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    std::remove(tmp.c_str());
-    fail(path, fmt::format("cannot rename '{}' into place: {}", tmp, std::strerror(e)));
+  std::string bytes;
+  if (zip_source_open(mem) < 0) fail(path, fmt::format("cannot read back the zip: {}", zip_error_strerror(zip_source_error(mem))));
+  char buf[1 << 16];
+  for (;;) {
+    zip_int64_t got = zip_source_read(mem, buf, sizeof buf);
+    if (got < 0) {
+      zip_source_close(mem);
+      fail(path, fmt::format("cannot read back the zip: {}", zip_error_strerror(zip_source_error(mem))));
+    }
+    if (got == 0) break;
+    bytes.append(buf, size_t(got));
   }
+  zip_source_close(mem);
+  write_file_atomic(path, bytes);
 }
 
 }  // namespace starc

@@ -22,12 +22,18 @@ Tensor parse_npy(std::string_view bytes, const std::string& what);
 std::string serialize_npy(const Tensor& t);
 
 Tensor read_npy(const std::string& path);
-// Writes atomically (path + ".tmp", then rename).
+// Writes atomically and durably (see write_file_atomic).
 void write_npy(const std::string& path, const Tensor& t);
 
 // Keys are the entry names without the ".npy" suffix (dots allowed: "conv1d0.weight").
 std::map<std::string, Tensor> read_npz(const std::string& path);
-// Deflate-compressed entries "<key>.npy"; written atomically (path + ".tmp", then rename).
+// Deflate-compressed entries "<key>.npy", built in memory and written with
+// write_file_atomic: the file at `path` is always either the old or the new archive.
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays);
+
+// Replaces `path` with `bytes` atomically and durably: writes "<path>.tmp<pid>" in the
+// same folder, fsyncs it, renames it over `path`, fsyncs the folder. Throws naming the
+// path on failure (the temp file is removed).
+void write_file_atomic(const std::string& path, std::string_view bytes);
 
 }  // namespace starc

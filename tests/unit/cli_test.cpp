@@ -192,3 +192,55 @@ TEST_F(Cli, LanguageDocListsEveryOp) {
   EXPECT_NE(doc.find(ops.out), std::string::npos)
       << "docs/language.md is out of date: regenerate its op table with `starc ops`";
 }
+
+namespace {
+
+const char* kSmooth = R"(use std.nn
+model Smooth(x: f32[B, 3]) -> f32[B, 2] {
+    return x |> dense(4) |> tanh |> dense(2) |> sin
+}
+)";
+
+TEST_F(Cli, GradcheckPassesAndPrintsEveryTensor) {
+  write("s.net", kSmooth);
+  Result r = sh(starc_cmd("gradcheck " + path("s.net") + " --samples 0"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  for (const char* t : {"x ", "dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias", "PASS"})
+    EXPECT_NE(r.out.find(t), std::string::npos) << t << " in:\n" << r.out;
+}
+
+TEST_F(Cli, GradcheckFailsAboveTolerance) {
+  // A huge finite-difference step makes the numeric derivative of sin/tanh wrong.
+  write("s.net", kSmooth);
+  Result r = sh(starc_cmd("gradcheck " + path("s.net") + " --eps 0.5"));
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("above tolerance"), std::string::npos) << r.out;
+}
+
+TEST_F(Cli, GradcheckNeedsIntegerInputsGiven) {
+  write("c.net", R"(use std.losses
+model C(x: f32[B, 3], y: i64[B]) -> f32[] {
+    return cross_entropy(x, y)
+}
+)");
+  expect_error("gradcheck " + path("c.net"), "input 'y' is i64[B]: pass it with --in y=FILE.npy");
+}
+
+TEST_F(Cli, EmitGradPrintsTheGradientGraph) {
+  write("s.net", kSmooth);
+  Result r = sh(starc_cmd("graph " + path("s.net") + " --emit grad"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  for (const char* t : {"\"d_x\"", "\"d_dense0.weight\"", "\"d_dense1.bias\"", "matmul"})
+    EXPECT_NE(r.out.find(t), std::string::npos) << t << " in:\n" << r.out;
+}
+
+// The whole stdlib redshift CNN (7.7M parameters, input length 4618): two sampled
+// elements per tensor, f64, relative error below 1e-4.
+TEST_F(Cli, GradcheckRedshiftCnn) {
+  Result r = sh(starc_cmd("gradcheck stdlib/astro/redshift.net --samples 2 --batch 1"));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("conv1d0.weight"), std::string::npos) << r.out;
+}
+
+}  // namespace

@@ -5,12 +5,16 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 
+#include "compiler/autodiff/autodiff.h"
 #include "compiler/graph/text.h"
+#include "compiler/ops/builder.h"
 #include "compiler/ops/op.h"
 #include "dsl/ast_print.h"
 #include "dsl/program.h"
 #include "runtime/init.h"
 #include "runtime/npy.h"
+#include "tools/starc/gradcheck_cmd.h"
+#include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
 using namespace starc;
@@ -197,12 +201,48 @@ int cmd_ops() {
   return 0;
 }
 
+// --emit grad: the training step graphs when the model has a `train` block (forward,
+// gradients and optimizer update); otherwise the model in training mode with the
+// gradients of sum(outputs) w.r.t. its trainable parameters and float inputs appended,
+// returned as `d_NAME`.
+int print_gradients(Loaded& l, const std::string& model) {
+  auto trained = l.prog.trained_models();
+  if (std::find(trained.begin(), trained.end(), model) != trained.end()) {
+    std::optional<TrainPlan> plan = l.prog.build_train(model);
+    if (!plan) fail_with_diags(l.diags);
+    for (auto& step : plan->steps) fmt::print("# train step '{}'\n{}", step.name, print_graph(step.graph));
+    return 0;
+  }
+  Graph g = build(l, model, true);
+  GraphBuilder b(g);
+  int y = -1;
+  for (int o : g.outputs)
+    if (is_float(g.type(o).dtype)) {
+      int s = b.sum(o, {}, false);
+      y = y < 0 ? s : b.add(y, s);
+    }
+  if (y < 0) throw CliError(fmt::format("model '{}' has no float output to differentiate", model));
+  std::vector<int> wrt;
+  std::vector<std::string> names;
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    if (is_float(g.type(g.inputs[i]).dtype)) wrt.push_back(g.inputs[i]), names.push_back("d_" + g.input_name(int(i)));
+  for (int p : g.params())
+    if (attr_bool(g.node(p).attrs, "trainable"))
+      wrt.push_back(p), names.push_back("d_" + attr_str(g.node(p).attrs, "name"));
+  std::vector<int> grads = append_gradients(g, y, wrt);
+  g.outputs.insert(g.outputs.end(), grads.begin(), grads.end());
+  g.output_names.insert(g.output_names.end(), names.begin(), names.end());
+  fmt::print("{}", print_graph(g));
+  return 0;
+}
+
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit) {
   auto l = load(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
     return 0;
   }
+  if (emit == "grad") return print_gradients(*l, model);
   Graph g = build(*l, model);
   if (emit == "graph") fmt::print("{}", print_graph(g));
   else if (emit == "dot") fmt::print("{}", to_dot(g));
@@ -243,9 +283,11 @@ int main(int argc, char** argv) {
   run->add_option("--backend", backend, "executor: ref (reference interpreter)")->check(CLI::IsMember({"ref", "jit"}));
   auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
   add_model(graph);
-  graph->add_option("--emit", emit, "ast | graph | dot")->check(CLI::IsMember({"ast", "graph", "dot"}));
+  graph->add_option("--emit", emit, "ast | graph | grad | dot")->check(CLI::IsMember({"ast", "graph", "grad", "dot"}));
 
   auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
+  TrainCommand train = add_train_command(app, argc, argv);
+  GradcheckCommand gradcheck = add_gradcheck_command(app);
 
   try {
     app.parse(argc, argv);
@@ -266,6 +308,8 @@ int main(int argc, char** argv) {
     };
     if (*check) return cmd_check(files);
     if (*ops) return cmd_ops();
+    if (*train.app) return train.run();
+    if (*gradcheck.app) return gradcheck.run();
     if (*graph && emit == "ast") return cmd_graph(file, model, emit);
     pick_model();
     if (*params) return cmd_params(file, model);

@@ -1,0 +1,147 @@
+// `starc gradcheck FILE.net --model M`: checks a model's symbolic gradients against
+// central finite differences in f64, for every float input and trainable parameter,
+// and prints the worst relative error per tensor. Users run it to trust their models.
+#include "tools/starc/gradcheck_cmd.h"
+
+#include <fmt/format.h>
+
+#include <random>
+
+#include "dsl/program.h"
+#include "runtime/gradcheck.h"
+#include "runtime/init.h"
+#include "runtime/npy.h"
+
+namespace starc {
+namespace {
+
+struct Options {
+  std::string file, model, weights;
+  std::vector<std::string> ins;
+  uint64_t seed = 0;
+  int samples = 10;
+  int64_t batch = 2;
+  double eps = 1e-6, tol = 1e-4;
+  bool training = false;
+};
+
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// A random input for `t` (symbolic dims take `batch`), uniform in [-1, 1].
+Tensor random_input(const TensorType& t, int64_t batch, std::mt19937_64& rng) {
+  Shape s = t.shape;
+  for (Dim& d : s)
+    if (is_sym(d)) d = batch;
+  Tensor x(t.dtype, s);
+  std::uniform_real_distribution<double> u(-1, 1);
+  for (int64_t i = 0; i < x.size(); ++i) x.set(i, u(rng));
+  return x;
+}
+
+int run(const Options& o) {
+  SourceManager sm;
+  DiagEngine diags(sm);
+  Program prog(diags);
+  std::optional<Graph> g;
+  std::string model = o.model;
+  if (prog.load_file(o.file)) {
+    if (model.empty()) {
+      auto names = prog.model_names();
+      if (names.size() != 1)
+        throw Failure(fmt::format("{} defines {} models; choose one with --model ({})", o.file, names.size(),
+                                  fmt::join(names, ", ")));
+      model = names[0];
+    }
+    g = prog.build(model, BuildOptions{o.training});
+  }
+  if (!g) {
+    fmt::print(stderr, "{}", diags.format_all());
+    return 1;
+  }
+  // Inputs: from --in NAME=FILE.npy, else random (float inputs only).
+  std::map<std::string, std::string> given;
+  for (auto& spec : o.ins) {
+    size_t eq = spec.find('=');
+    if (eq == std::string::npos) throw Failure(fmt::format("--in {}: write NAME=FILE.npy", spec));
+    given[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ull + 1);
+  std::vector<Tensor> inputs;
+  for (size_t i = 0; i < g->inputs.size(); ++i) {
+    std::string name = g->input_name(int(i));
+    const TensorType& t = g->type(g->inputs[i]);
+    if (auto it = given.find(name); it != given.end()) {
+      inputs.push_back(read_npy(it->second));
+      given.erase(it);
+    } else if (is_float(t.dtype)) {
+      inputs.push_back(random_input(t, o.batch, rng));
+    } else {
+      throw Failure(fmt::format("input '{}' is {}: pass it with --in {}=FILE.npy (only float inputs are generated)",
+                                name, type_str(t, &g->symbols), name));
+    }
+  }
+  if (!given.empty()) throw Failure(fmt::format("--in {}: the model has no input '{}'", given.begin()->first, given.begin()->first));
+  TensorMap params;
+  if (!o.weights.empty()) {
+    params = read_npz(o.weights);
+    check_weights(*g, params, o.weights);
+  } else {
+    params = init_params(*g, o.seed);
+  }
+
+  GradcheckOptions opts;
+  opts.eps = o.eps;
+  opts.max_samples = o.samples;
+  opts.seed = o.seed;
+  std::vector<GradcheckEntry> entries = gradcheck(*g, inputs, params, opts);
+
+  fmt::print("gradcheck {}: f64, central differences (eps {:g}), {} per tensor, loss = sum(outputs * R) with random R\n",
+             model, o.eps, o.samples > 0 ? fmt::format("up to {} elements", o.samples) : std::string("every element"));
+  size_t w = 6;
+  for (auto& e : entries) w = std::max(w, e.name.size());
+  fmt::print("  {:<{}}  {:>7}  {:>11}  {:>13}  {:>13}\n", "tensor", w, "checked", "max rel err", "analytic", "numeric");
+  double worst = 0;
+  std::string worst_name;
+  for (auto& e : entries) {
+    fmt::print("  {:<{}}  {:>7}  {:>11.3e}  {:>13.6g}  {:>13.6g}{}\n", e.name, w, e.checked, e.max_rel_err, e.analytic,
+               e.numeric, e.max_rel_err > o.tol ? "  <-- above tolerance" : "");
+    if (e.max_rel_err >= worst) worst = e.max_rel_err, worst_name = e.name;
+  }
+  bool ok = worst <= o.tol;
+  fmt::print("{}: worst relative error {:.3e} ({}), tolerance {:g}\n", ok ? "PASS" : "FAIL", worst, worst_name, o.tol);
+  if (!ok)
+    fmt::print("note: a kink (relu at 0, a max-pooling tie) within --eps of a checked point also gives a large error; "
+               "if only a few elements fail, retry with a smaller --eps or another --seed\n");
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+GradcheckCommand add_gradcheck_command(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  GradcheckCommand c;
+  c.app = app.add_subcommand("gradcheck", "Check a model's gradients against finite differences (f64)");
+  c.app->add_option("file", o->file, "the .net file")->required()->check(CLI::ExistingFile);
+  c.app->add_option("--model,-m", o->model, "the model (default: the only model in the file)");
+  c.app->add_option("--in", o->ins, "an input NAME=FILE.npy (default: uniform random in [-1, 1])")->take_all();
+  c.app->add_option("--weights,-w", o->weights, "weights .npz (default: initialise with --seed)");
+  c.app->add_option("--seed", o->seed, "seed for initialisation, inputs, sampling and random ops (default 0)");
+  c.app->add_option("--samples", o->samples, "elements checked per tensor, chosen at random; 0 = all (default 10)");
+  c.app->add_option("--batch", o->batch, "size of symbolic dims in generated inputs (default 2)");
+  c.app->add_option("--eps", o->eps, "finite-difference step (default 1e-6)");
+  c.app->add_option("--tol", o->tol, "largest relative error accepted (default 1e-4)");
+  c.app->add_flag("--training", o->training, "build the model in training mode (dropout, batch statistics)");
+  c.run = [o]() {
+    try {
+      return run(*o);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
+  };
+  return c;
+}
+
+}  // namespace starc

@@ -1,0 +1,286 @@
+// tools/starc: `starc train FILE.net --model M --data x=X.npy ... --epochs N --batch B`.
+// Loads the program, builds the model's TrainPlan (its `train` block), loads and checks
+// the data, and runs runtime/trainer.h with Ctrl-C handling: the first SIGINT finishes the
+// step in flight, writes a checkpoint and exits 130 with the command that resumes; a
+// second one exits at once.
+#include "tools/starc/train_cmd.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+
+#include "dsl/program.h"
+#include "runtime/npy.h"
+#include "runtime/trainer.h"
+
+namespace fs = std::filesystem;
+
+namespace starc {
+namespace {
+
+struct Exit {
+  int code;
+};
+
+// A failure already reported (diagnostics printed), or one to print as "error: ...".
+struct Failure : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+  if (g_stop.exchange(true)) ::_exit(130);
+  static const char msg[] =
+      "\nstarc: interrupted: finishing the current step, then writing a checkpoint (Ctrl-C again to quit at once)\n";
+  ssize_t r = ::write(2, msg, sizeof msg - 1);
+  (void)r;
+}
+
+struct SigintGuard {
+  struct sigaction old {};
+  SigintGuard() {
+    g_stop = false;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, &old);
+  }
+  ~SigintGuard() { ::sigaction(SIGINT, &old, nullptr); }
+};
+
+struct Args {
+  std::string file, model, weights, checkpoint, out, history, progress = "auto";
+  std::vector<std::string> data, val;
+  int64_t epochs = 1, batch = 32;
+  uint64_t seed = 0;
+  bool resume = false;
+  int log_every = 0;
+  CLI::Option* seed_opt = nullptr;
+  CLI::Option* checkpoint_opt = nullptr;
+  std::vector<std::string> argv;
+};
+
+struct Loaded {
+  SourceManager sm;
+  DiagEngine diags{sm};
+  Program prog{diags};
+};
+
+[[noreturn]] void fail_with_diags(const DiagEngine& d) {
+  fmt::print(stderr, "{}", d.format_all());
+  size_t n = d.count();
+  fmt::print(stderr, "{} error{} generated.\n", n, n == 1 ? "" : "s");
+  throw Exit{1};
+}
+
+// The model's TrainPlan from its `train` block.
+TrainPlan build_plan(Loaded& l, const std::string& model) {
+  std::optional<TrainPlan> p = l.prog.build_train(model);
+  if (!p) fail_with_diags(l.diags);
+  return std::move(*p);
+}
+
+// NAME=PATH pairs (or a bare PATH when there is exactly one name).
+std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
+                                              const std::vector<std::string>& names, const std::string& flag) {
+  std::map<std::string, std::string> out;
+  for (auto& s : specs) {
+    size_t eq = s.find('=');
+    std::string name, path;
+    if (eq == std::string::npos) {
+      if (names.size() != 1)
+        throw Failure(fmt::format("{} {}: the model takes {} data inputs ({}); write NAME=PATH", flag, s, names.size(),
+                                  fmt::join(names, ", ")));
+      name = names[0], path = s;
+    } else {
+      name = s.substr(0, eq), path = s.substr(eq + 1);
+    }
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string hint = closest_name(name, names);
+      throw Failure(fmt::format("{} {}: the model has no data input '{}'{} (it takes: {})", flag, s, name,
+                                hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(names, ", ")));
+    }
+    if (path.empty()) throw Failure(fmt::format("{} {}: no file after '='", flag, s));
+    if (out.count(name)) throw Failure(fmt::format("{}: data input '{}' given twice", flag, name));
+    out[name] = path;
+  }
+  return out;
+}
+
+TensorMap load_data(const std::map<std::string, std::string>& paths) {
+  TensorMap out;
+  for (auto& [name, path] : paths) out[name] = read_npy(path);
+  return out;
+}
+
+std::string shell_quote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The command line that continues an interrupted run: the same arguments without
+// --weights, plus --checkpoint DIR (if it was defaulted) and --resume.
+std::string resume_command(const Args& a, const std::string& dir) {
+  std::vector<std::string> out;
+  bool has_resume = false;
+  for (size_t i = 0; i < a.argv.size(); ++i) {
+    const std::string& s = a.argv[i];
+    if (s == "--weights" || s == "-w") {
+      ++i;
+      continue;
+    }
+    if (s.rfind("--weights=", 0) == 0) continue;
+    has_resume |= s == "--resume";
+    out.push_back(shell_quote(s));
+  }
+  if (a.checkpoint.empty()) out.push_back("--checkpoint " + shell_quote(dir));
+  if (!has_resume) out.push_back("--resume");
+  return fmt::format("{}", fmt::join(out, " "));
+}
+
+int run(Args& a) {
+  if (a.resume && a.checkpoint.empty())
+    throw Failure("--resume needs --checkpoint DIR (the folder the interrupted run wrote its checkpoint to)");
+  if (a.resume && !a.weights.empty())
+    throw Failure("--weights and --resume cannot be combined: a resumed run takes its weights from the checkpoint");
+  if (a.epochs < 1) throw Failure(fmt::format("--epochs must be at least 1, got {}", a.epochs));
+  if (a.batch < 1) throw Failure(fmt::format("--batch must be at least 1, got {}", a.batch));
+
+  Loaded l;
+  if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
+  if (a.model.empty()) {  // the only model with a train block, or the only model
+    auto trained = l.prog.trained_models(), names = l.prog.model_names();
+    if (trained.size() == 1) a.model = trained[0];
+    else if (trained.empty() && names.size() == 1) a.model = names[0];
+    else
+      throw Failure(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
+                                trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
+  }
+  TrainPlan plan = build_plan(l, a.model);
+
+  std::vector<std::string> data_names, eval_names;
+  for (auto& s : plan.steps)
+    for (auto& n : s.data_inputs)
+      if (std::find(data_names.begin(), data_names.end(), n) == data_names.end()) data_names.push_back(n);
+  for (size_t i = 0; i < plan.eval.inputs.size(); ++i) eval_names.push_back(plan.eval.input_name(int(i)));
+  auto data_paths = name_paths(a.data, data_names, "--data");
+  TensorMap data = load_data(data_paths);
+  check_data(plan, data, false, "--data", data_paths);
+  std::optional<TensorMap> val;
+  if (!a.val.empty()) {
+    auto val_paths = name_paths(a.val, eval_names, "--val");
+    val = load_data(val_paths);
+    check_data(plan, *val, true, "--val", val_paths);
+  }
+
+  TensorMap params;
+  if (!a.resume) {
+    if (!a.weights.empty()) {
+      TensorMap w = read_npz(a.weights);
+      params = initial_params(plan, a.seed, &w, a.weights);
+    } else {
+      params = initial_params(plan, a.seed);
+    }
+  }
+
+  TrainOptions o;
+  o.epochs = a.epochs;
+  o.batch = a.batch;
+  o.seed = a.seed;
+  o.seed_given = a.seed_opt && a.seed_opt->count() > 0;
+  o.checkpoint_dir = a.checkpoint;
+  o.resume = a.resume;
+  o.history_csv = !a.history.empty() ? a.history : a.checkpoint.empty() ? "" : (fs::path(a.checkpoint) / "history.csv").string();
+  o.stop_checkpoint_dir = "starc-checkpoint";
+  o.progress = a.progress == "bar" ? ProgressMode::Bar : a.progress == "plain" ? ProgressMode::Plain
+             : a.progress == "none" ? ProgressMode::None : ProgressMode::Auto;
+  o.log_every = a.log_every;
+  o.stop = &g_stop;
+
+  TrainResult r;
+  {
+    SigintGuard guard;
+    r = train(plan, std::move(params), data, val ? &*val : nullptr, o);
+  }
+  switch (r.status) {
+    case TrainResult::Status::Stopped: {
+      std::string dir = fs::path(r.checkpoint).parent_path().string();
+      if (r.checkpoint.empty()) {
+        fmt::print(stderr, "interrupted in epoch {} after batch {} of {}; no checkpoint was written\n", r.epoch + 1,
+                   r.batch, r.batches_per_epoch);
+      } else {
+        fmt::print(stderr, "interrupted in epoch {} after batch {} of {}: checkpoint written to {}\nresume with:\n  {}\n",
+                   r.epoch + 1, r.batch, r.batches_per_epoch, r.checkpoint, resume_command(a, dir));
+      }
+      return 130;
+    }
+    case TrainResult::Status::NonFinite:
+      fmt::print(stderr, "error: {}\n", r.message);
+      return 1;
+    case TrainResult::Status::Done: break;
+  }
+  if (!a.out.empty()) {
+    TensorMap w;
+    for (auto& name : model_weight_names(plan)) w[name] = r.params.at(name);
+    write_npz(a.out, w);
+    fmt::print("wrote {} weight tensors to {}\n", w.size(), a.out);
+  } else if (r.checkpoint.empty()) {
+    fmt::print(stderr, "note: no --out given; the trained weights were not saved\n");
+  }
+  if (!o.history_csv.empty() && !r.history.empty()) {
+    fs::path svg = o.history_csv;
+    svg.replace_extension(".svg");
+    fmt::print("history: {} (learning curve: {})\n", o.history_csv, svg.string());
+  }
+  return 0;
+}
+
+}  // namespace
+
+TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
+  auto args = std::make_shared<Args>();
+  for (int i = 0; i < argc; ++i) args->argv.push_back(argv[i]);
+  Args& a = *args;
+  auto* c = app.add_subcommand("train", "Train a model with its `train` block on .npy data");
+  c->add_option("file", a.file, "the .net file")->required()->check(CLI::ExistingFile);
+  c->add_option("--model,-m", a.model, "the model to train (default: the only model in the file)");
+  c->add_option("--data", a.data, "training data: NAME=FILE.npy for every data input (first axis = samples)")
+      ->required()
+      ->take_all();
+  c->add_option("--val", a.val, "validation data: NAME=FILE.npy (the same inputs); evaluated after every epoch")
+      ->take_all();
+  c->add_option("--epochs", a.epochs, "number of epochs in all, counting those a resumed run already did (default 1)");
+  c->add_option("--batch", a.batch, "mini-batch size (default 32; the last partial batch is used)");
+  a.seed_opt = c->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (default 0)");
+  c->add_option("--weights,-w", a.weights, "initial weights .npz (default: initialise with --seed)");
+  a.checkpoint_opt = c->add_option("--checkpoint", a.checkpoint,
+                                   "folder for checkpoint.npz (written after every epoch and on Ctrl-C) and history.csv");
+  c->add_flag("--resume", a.resume, "continue from the checkpoint in --checkpoint DIR");
+  c->add_option("--out,-o", a.out, "where to write the trained weights (.npz, loadable by `starc run --weights`)");
+  c->add_option("--history", a.history, "CSV history (default DIR/history.csv with --checkpoint); an .svg learning curve goes next to it");
+  c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
+      ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
+  c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");
+  return {c, [args]() -> int {
+            try {
+              return run(*args);
+            } catch (const Exit& e) {
+              return e.code;
+            } catch (const std::exception& e) {
+              fmt::print(stderr, "error: {}\n", e.what());
+              return 1;
+            }
+          }};
+}
+
+}  // namespace starc
