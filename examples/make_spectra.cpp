@@ -1,4 +1,5 @@
-// Writes simulated SDSS-like quasar spectra as an .npy of shape [N, 1, 4618]: flux on
+// Writes simulated SDSS-like quasar spectra as an .npy of shape [N, 1, 4618] (and, with
+// --labels, their redshifts as an .npy of shape [N, 1]): flux on
 // the log-uniform grid 360-1032.5 nm, a power-law continuum, broad emission lines
 // redshifted by a random z in [0.5, 4], Lyman-alpha forest absorption blueward of
 // Lya, Gaussian noise, then zero-mean unit-variance normalisation per spectrum.
@@ -14,13 +15,14 @@
 int main(int argc, char** argv) {
   int n = 2;
   uint64_t seed = 0;
-  std::string out = "flux.npy";
+  std::string out = "flux.npy", labels;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--n") n = std::stoi(argv[i + 1]);
     else if (a == "--seed") seed = std::stoull(argv[i + 1]);
     else if (a == "-o") out = argv[i + 1];
-    else { fmt::print(stderr, "usage: make_spectra [--n N] [--seed S] [-o FILE.npy]\n"); return 1; }
+    else if (a == "--labels") labels = argv[i + 1];
+    else { fmt::print(stderr, "usage: make_spectra [--n N] [--seed S] [-o FILE.npy] [--labels Z.npy]\n"); return 1; }
   }
   const int L = 4618;
   const double lo = std::log10(3600.0), hi = std::log10(10325.0);  // Angstrom
@@ -28,9 +30,10 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> uz(0.5, 4.0);
   std::normal_distribution<double> noise(0, 1);
-  starc::Tensor flux(starc::DType::F32, {n, 1, L});
+  starc::Tensor flux(starc::DType::F32, {n, 1, L}), zs(starc::DType::F32, {n, 1});
   for (int s = 0; s < n; ++s) {
     double z = uz(rng);
+    zs.set(s, z);
     std::vector<double> f(L);
     for (int i = 0; i < L; ++i) {
       double lam = std::pow(10.0, lo + (hi - lo) * i / (L - 1));
@@ -44,9 +47,13 @@ int main(int argc, char** argv) {
     for (double v : f) mean += v / L;
     for (double v : f) var += (v - mean) * (v - mean) / L;
     for (int i = 0; i < L; ++i) flux.set(int64_t(s) * L + i, (f[i] - mean) / std::sqrt(var));
-    fmt::print("spectrum {}: true z = {:.3f}\n", s, z);
+    if (n <= 8) fmt::print("spectrum {}: true z = {:.3f}\n", s, z);
   }
   starc::write_npy(out, flux);
   fmt::print("wrote {} ({} spectra x 4618 pixels)\n", out, n);
+  if (!labels.empty()) {
+    starc::write_npy(labels, zs);
+    fmt::print("wrote {} (their redshifts)\n", labels);
+  }
   return 0;
 }

@@ -4,7 +4,7 @@ train` and by torch.optim, give the same weights.
 
 Usage: torch_train.py --starc BUILD/starc --source-dir REPO --tmp DIR
 
-1. Redshift CNN (stdlib/astro/redshift.net) with a train block `loss = mse(output, z);
+1. Redshift CNN (stdlib/astro/redshift.net) with its train block `loss = mse(output, z);
    optimizer = adam(lr: 1e-3)`: one Adam step on a batch of 2 random spectra, in f64 (the
    model's f32 replaced by f64, torch in double). In f32 the two frameworks' gradients
    differ by rounding (~1e-6 relative), and for the few of the 7.5M dense weights whose
@@ -64,11 +64,12 @@ def compare_all(r, what, got, want_torch, mapping):
 
 
 def check_redshift(r, rng):
+    # The stdlib file with its own train block (mse, adam(lr: 1e-3)), in f64.
     src = open(os.path.join(r.src, "stdlib/astro/redshift.net")).read().replace("f32", "f64")
+    assert "optimizer = adam(lr: 1e-3)" in src and "loss = mse(output, z)" in src
     net = r.path("redshift_train.net")
     with open(net, "w") as f:
-        f.write(src + "\nuse std.losses\n\ntrain RedshiftCNN(z: f64[B, 1]) {\n"
-                "    loss = mse(output, z)\n    optimizer = adam(lr: 1e-3)\n}\n")
+        f.write(src)
     w = r.init(net, "RedshiftCNN", seed=3)
     for k in w:  # non-zero biases, so their updates are not all alike
         if k.endswith(".bias"):
