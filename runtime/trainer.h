@@ -17,27 +17,10 @@
 #include <vector>
 
 #include "compiler/autodiff/train_plan.h"
+#include "runtime/executor.h"
 #include "runtime/interpreter.h"
 
 namespace starc {
-
-// Runs one graph: inputs by position, params by dotted name, `seed` the run seed of its
-// random ops (dropout). Must be deterministic for a given (graph, inputs, params, seed).
-class Executor {
- public:
-  virtual ~Executor() = default;
-  virtual std::vector<Tensor> run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
-                                  uint64_t seed) = 0;
-};
-
-// The reference interpreter (runtime/interpreter.h).
-class InterpreterExecutor : public Executor {
- public:
-  std::vector<Tensor> run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
-                          uint64_t seed) override {
-    return run_graph(g, inputs, params, RunOptions{seed});
-  }
-};
 
 // Bad data, options, checkpoint or plan: one clear line (the CLI prints it, exit 1).
 struct TrainError : std::runtime_error {

@@ -1,0 +1,270 @@
+#include "compiler/lower/emit.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "compiler/ops/op.h"
+
+namespace starc {
+
+namespace {
+
+const LoweringTable& lowerings() {
+  static const LoweringTable table = [] {
+    LoweringTable t;
+    register_elementwise_lowerings(t);
+    return t;
+  }();
+  return table;
+}
+
+std::string loc_of(const Loc& l) {
+  if (!l.known()) return "loc(unknown)";
+  std::string file;
+  for (char c : l.file) file += (c == '"' || c == '\\') ? '_' : c;
+  return fmt::format("loc(\"{}\":{}:{})", file, l.line, l.col);
+}
+
+// The bytes of a tensor as MLIR's hex form of a dense attribute (exact; a single element
+// is a splat).
+std::string hex_dense(const Tensor& t) {
+  std::string s = "\"0x";
+  auto* p = static_cast<const unsigned char*>(t.raw());
+  for (size_t i = 0; i < t.nbytes(); ++i) s += fmt::format("{:02X}", p[i]);
+  return s + "\"";
+}
+
+}  // namespace
+
+const LowerFn* find_lowering(const std::string& op) {
+  auto it = lowerings().find(op);
+  return it == lowerings().end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ops_without_lowering() {
+  std::vector<std::string> out;
+  for (const OpDef* op : all_ops())
+    if (op->name != "input" && op->name != "param" && !find_lowering(op->name)) out.push_back(op->name);
+  return out;
+}
+
+std::string MlirEmitter::elem(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F64: return "f64";
+    case DType::I64: return "i64";
+    case DType::Bool: return "i1";
+  }
+  return "?";
+}
+
+static std::string shape_prefix(const Shape& s) {
+  std::string out;
+  for (Dim d : s) {
+    if (is_sym(d)) throw EmitError("internal: a symbolic dim reached the MLIR emitter (specialize the graph first)");
+    out += fmt::format("{}x", d);
+  }
+  return out;
+}
+
+std::string MlirEmitter::tensor_type(const TensorType& t) { return "tensor<" + shape_prefix(t.shape) + elem(t.dtype) + ">"; }
+std::string MlirEmitter::memref_type(const TensorType& t) { return "memref<" + shape_prefix(t.shape) + elem(t.dtype) + ">"; }
+
+std::string MlirEmitter::val(int id) const {
+  auto it = vals_.find(id);
+  if (it == vals_.end()) throw EmitError(fmt::format("internal: node %{} used before it was emitted", id));
+  return it->second;
+}
+
+std::string MlirEmitter::fresh(const std::string& prefix) { return fmt::format("%{}{}", prefix, counter_++); }
+
+void MlirEmitter::line(const std::string& s) {
+  out_.append(size_t(indent_), ' ');
+  out_ += s;
+  out_ += '\n';
+}
+
+std::string MlirEmitter::constant_scalar(double v, DType t) {
+  std::string name = fresh("c");
+  Tensor s = Tensor::scalar(t, v);
+  std::string lit;
+  switch (t) {
+    case DType::F32: {
+      uint32_t bits;
+      float f = s.data<float>()[0];
+      std::memcpy(&bits, &f, 4);
+      lit = fmt::format("0x{:08X}", bits);
+      break;
+    }
+    case DType::F64: {
+      uint64_t bits;
+      double d = s.data<double>()[0];
+      std::memcpy(&bits, &d, 8);
+      lit = fmt::format("0x{:016X}", bits);
+      break;
+    }
+    case DType::I64: lit = fmt::format("{}", int64_t(v)); break;
+    case DType::Bool: lit = v != 0 ? "true" : "false"; break;
+  }
+  line(fmt::format("{} = arith.constant {} : {} {}", name, lit, elem(t), loc_));
+  return name;
+}
+
+std::string MlirEmitter::splat(double v, const TensorType& t) {
+  std::string name = fresh("c");
+  line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, hex_dense(Tensor::scalar(t.dtype, v)), tensor_type(t),
+                   loc_));
+  return name;
+}
+
+std::string MlirEmitter::empty(const TensorType& t) {
+  std::string name = fresh("e");
+  line(fmt::format("{} = tensor.empty() : {} {}", name, tensor_type(t), loc_));
+  return name;
+}
+
+std::string MlirEmitter::identity_map(int rank) {
+  std::string d;
+  for (int i = 0; i < rank; ++i) d += fmt::format("{}d{}", i ? ", " : "", i);
+  return fmt::format("({}) -> ({})", d, d);
+}
+
+std::string MlirEmitter::broadcast_map(const Shape& in, const Shape& out) {
+  int r = int(out.size()), k = int(in.size());
+  std::string dims, res;
+  for (int i = 0; i < r; ++i) dims += fmt::format("{}d{}", i ? ", " : "", i);
+  for (int j = 0; j < k; ++j) {
+    int i = r - k + j;
+    bool bcast = in[j] == 1 && out[i] != 1;
+    res += fmt::format("{}{}", j ? ", " : "", bcast ? std::string("0") : fmt::format("d{}", i));
+  }
+  return fmt::format("({}) -> ({})", dims, res);
+}
+
+std::string MlirEmitter::generic(const std::vector<GenericIn>& ins, const std::string& init, const TensorType& out,
+                                 const std::string& out_map, const std::vector<std::string>& iterators,
+                                 const BodyFn& body) {
+  std::string maps, in_vals, in_types, iters;
+  for (auto& in : ins) {
+    maps += fmt::format("affine_map<{}>, ", in.map);
+    in_vals += (in_vals.empty() ? "" : ", ") + in.value;
+    in_types += (in_types.empty() ? "" : ", ") + tensor_type(in.type);
+  }
+  maps += fmt::format("affine_map<{}>", out_map);
+  for (auto& it : iterators) iters += fmt::format("{}\"{}\"", iters.empty() ? "" : ", ", it);
+  std::string name = fresh("g");
+  std::string ins_part = ins.empty() ? "" : fmt::format("ins({} : {}) ", in_vals, in_types);
+  line(fmt::format("{} = linalg.generic {{indexing_maps = [{}], iterator_types = [{}]}} {}outs({} : {}) {{", name, maps,
+                   iters, ins_part, init, tensor_type(out)));
+  std::vector<std::string> args;
+  std::string block_args;
+  for (size_t i = 0; i <= ins.size(); ++i) {
+    std::string a = fresh("a");
+    DType dt = i < ins.size() ? ins[i].type.dtype : out.dtype;
+    block_args += fmt::format("{}{}: {}", i ? ", " : "", a, elem(dt));
+    args.push_back(a);
+  }
+  line(fmt::format("^bb0({}):", block_args));
+  indent(2);
+  std::string r = body(*this, args);
+  line(fmt::format("linalg.yield {} : {}", r, elem(out.dtype)));
+  indent(-2);
+  line(fmt::format("}} -> {} {}", tensor_type(out), loc_));
+  return name;
+}
+
+std::string MlirEmitter::elementwise(const std::vector<int>& ins, const TensorType& out, const BodyFn& body) {
+  std::vector<GenericIn> gi;
+  for (int id : ins) gi.push_back({val(id), type(id), broadcast_map(type(id).shape, out.shape)});
+  std::vector<std::string> iters(out.shape.size(), "parallel");
+  return generic(gi, empty(out), out, identity_map(out.rank()), iters, body);
+}
+
+void MlirEmitter::emit_node(const Graph& g, int id) {
+  const Node& n = g.nodes[id];
+  loc_ = loc_of(n.loc);
+  if (is_op(n, "input") || is_op(n, "param")) return;  // bound by the caller
+  if (is_op(n, "const")) {
+    const Tensor& t = attr_tensor(n.attrs, "value");
+    std::string name = fresh("k");
+    line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, hex_dense(t), tensor_type(n.type), loc_));
+    bind(id, name);
+    return;
+  }
+  const LowerFn* f = find_lowering(n.op->name);
+  if (!f)
+    throw EmitError(fmt::format("{}op '{}' (node %{}) has no MLIR lowering yet; run with --backend ref",
+                                n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "",
+                                n.op->name, id));
+  (*f)(*this, n, id);
+}
+
+std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std::vector<std::string>& args) {
+  const Graph* saved_g = g_;
+  auto saved_vals = std::move(vals_);
+  std::string saved_loc = loc_;
+  vals_.clear();
+  g_ = &body;
+  for (size_t i = 0; i < body.inputs.size(); ++i) vals_[body.inputs[i]] = args.at(i);
+  for (int id = 0; id < int(body.nodes.size()); ++id) {
+    if (is_op(body.nodes[id], "param"))
+      throw EmitError("internal: a param node inside a scan body (parameters are captured)");
+    emit_node(body, id);
+  }
+  std::vector<std::string> outs;
+  for (int o : body.outputs) outs.push_back(val(o));
+  g_ = saved_g;
+  vals_ = std::move(saved_vals);
+  loc_ = saved_loc;
+  return outs;
+}
+
+std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig_out) {
+  MlirEmitter e;
+  e.g_ = &g;
+  EntrySignature sig;
+  std::vector<std::string> args;
+  // Arguments: inputs, params (sorted by name), outputs, seed.
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    const TensorType& t = g.type(g.inputs[i]);
+    args.push_back(fmt::format("%in{}: {}", i, MlirEmitter::memref_type(t)));
+    sig.input_types.push_back(t);
+  }
+  std::vector<std::pair<std::string, int>> params;
+  for (int p : g.params()) params.emplace_back(attr_str(g.node(p).attrs, "name"), p);
+  std::sort(params.begin(), params.end());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const TensorType& t = g.type(params[i].second);
+    args.push_back(fmt::format("%p{}: {}", i, MlirEmitter::memref_type(t)));
+    sig.param_names.push_back(params[i].first);
+    sig.param_types.push_back(t);
+  }
+  for (size_t i = 0; i < g.outputs.size(); ++i) {
+    const TensorType& t = g.type(g.outputs[i]);
+    args.push_back(fmt::format("%out{}: {}", i, MlirEmitter::memref_type(t)));
+    sig.output_types.push_back(t);
+  }
+  args.push_back("%seed: i64");
+  std::string header = fmt::format("module {{\n  func.func @{}({}) {{\n", fn_name, fmt::join(args, ", "));
+  e.indent_ = 4;
+  auto to_tensor = [&](const std::string& memref, const TensorType& t) {
+    std::string name = e.fresh("arg");
+    e.line(fmt::format("{} = bufferization.to_tensor {} restrict : {} to {}", name, memref,
+                       MlirEmitter::memref_type(t), MlirEmitter::tensor_type(t)));
+    return name;
+  };
+  for (size_t i = 0; i < g.inputs.size(); ++i) e.bind(g.inputs[i], to_tensor(fmt::format("%in{}", i), sig.input_types[i]));
+  for (size_t i = 0; i < params.size(); ++i) e.bind(params[i].second, to_tensor(fmt::format("%p{}", i), sig.param_types[i]));
+  for (int id = 0; id < int(g.nodes.size()); ++id) e.emit_node(g, id);
+  for (size_t i = 0; i < g.outputs.size(); ++i)
+    e.line(fmt::format("bufferization.materialize_in_destination {} in restrict writable %out{} : ({}, {}) -> ()",
+                       e.val(g.outputs[i]), i, MlirEmitter::tensor_type(sig.output_types[i]),
+                       MlirEmitter::memref_type(sig.output_types[i])));
+  e.line("return");
+  if (sig_out) *sig_out = sig;
+  return header + e.out_ + "  }\n}\n";
+}
+
+}  // namespace starc

@@ -1,0 +1,50 @@
+// compiler/lower: the MLIR JIT. Takes the MLIR module text that emit_mlir produced,
+// runs the CPU pass pipeline (bufferize, lower to loops, to LLVM), and compiles it with
+// LLVM ORC through mlir::ExecutionEngine. This file's .cpp is the only one in starc that
+// includes MLIR/LLVM headers (they cost 10-20 s per file to compile).
+#pragma once
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace starc {
+
+// An MLIR/LLVM failure: parse, verification, a pass, or code generation. The message
+// holds MLIR's diagnostics, which carry the .net source locations the emitter wrote.
+struct LowerError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct JitOptions {
+  int opt_level = 3;  // LLVM optimisation level for the generated code
+};
+
+// Seconds spent in each phase of one compilation (for `starc run --timings`).
+struct JitTimings {
+  double parse = 0, passes = 0, codegen = 0;
+};
+
+class JitModule {
+ public:
+  ~JitModule();
+  // Compiles MLIR text; throws LowerError.
+  static std::unique_ptr<JitModule> compile(const std::string& mlir_text, const JitOptions& opts = {},
+                                            JitTimings* timings = nullptr);
+  // The packed entry of function `name`: call with an array holding, for each argument,
+  // a pointer to the argument's value (for a memref argument under the bare-pointer
+  // convention: a pointer to the data pointer).
+  using PackedFn = void (*)(void**);
+  PackedFn lookup(const std::string& name) const;
+
+ private:
+  JitModule() = default;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The module after the CPU pass pipeline (LLVM dialect), or as LLVM IR; for --emit.
+std::string lower_to_llvm_dialect(const std::string& mlir_text);
+std::string lower_to_llvm_ir(const std::string& mlir_text);
+
+}  // namespace starc
