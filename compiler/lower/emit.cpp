@@ -15,6 +15,9 @@ const LoweringTable& lowerings() {
   static const LoweringTable table = [] {
     LoweringTable t;
     register_elementwise_lowerings(t);
+    register_reduce_nn_lowerings(t);
+    register_linalg_conv_lowerings(t);
+    register_shape_scan_lowerings(t);
     return t;
   }();
   return table;

@@ -101,5 +101,8 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
 // Registration hooks, one per lowering file.
 using LoweringTable = std::map<std::string, LowerFn>;
 void register_elementwise_lowerings(LoweringTable&);
+void register_reduce_nn_lowerings(LoweringTable&);
+void register_linalg_conv_lowerings(LoweringTable&);
+void register_shape_scan_lowerings(LoweringTable&);
 
 }  // namespace starc
