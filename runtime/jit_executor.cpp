@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <thread>
 
 #include "compiler/graph/text.h"
 
@@ -18,7 +21,66 @@ void check_bound(const std::string& what, const TensorType& want, const Tensor& 
     throw std::runtime_error(fmt::format("{}: expected {}, got {}", what, type_str(want), type_str(got.type())));
 }
 
+// 128-bit FNV-1a (two 64-bit lanes with different offsets) as hex: the disk cache file name.
+std::string key_hash(const std::string& key) {
+  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
+  for (unsigned char c : key) {
+    a = (a ^ c) * 0x100000001b3ull;
+    b = (b ^ c) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
+  }
+  return fmt::format("{:016x}{:016x}", a, b);
+}
+
 }  // namespace
+
+// libomp (linked into the process) runs the parallel loops of generated code.
+extern "C" void omp_set_num_threads(int);
+
+JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), cache_dir_(std::move(cache_dir)) {
+  if (opts_.threads > 1) omp_set_num_threads(opts_.threads);
+}
+
+int default_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : int(n);
+}
+
+std::string default_cache_dir() {
+  if (const char* d = std::getenv("STARC_CACHE_DIR"); d && *d) return std::string(d) == "off" ? "" : d;
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/starc";
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/starc";
+  return "";
+}
+
+// Emits MLIR; then loads the object from the disk cache, or compiles (and stores it).
+std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete, const std::string& key) {
+  auto c = std::make_shared<Compiled>();
+  auto t0 = Clock::now();
+  std::string text = emit_mlir(concrete, "forward", &c->sig);
+  stats_.emit = since(t0);
+  std::string object;
+  if (!cache_dir_.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cache_dir_, ec);
+    if (!ec) object = cache_dir_ + "/" + key_hash(key + "\n" + llvm_version() + fmt::format("\nO{} threads:{}", opts_.opt_level, opts_.threads > 1)) + ".o";
+  }
+  if (!object.empty() && std::filesystem::exists(object)) {
+    t0 = Clock::now();
+    try {
+      c->module = JitModule::load_object(object, "forward");
+      stats_.disk_hit = true;
+    } catch (const LowerError&) {
+      std::error_code ec;
+      std::filesystem::remove(object, ec);  // unreadable or stale: compile afresh below
+    }
+    stats_.load = since(t0);
+  }
+  if (!c->module) c->module = JitModule::compile(text, opts_, &stats_.compile, object);
+  t0 = Clock::now();
+  c->fn = c->module->lookup("forward");
+  stats_.lookup = since(t0);
+  return c;
+}
 
 std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs) {
   return emit_mlir(specialize(g, bind_symbols(g, inputs)), "forward");
@@ -40,14 +102,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   }
   stats_.cache_hit = c != nullptr;
   if (!c) {
-    c = std::make_shared<Compiled>();
-    t0 = Clock::now();
-    std::string text = emit_mlir(concrete, "forward", &c->sig);
-    stats_.emit = since(t0);
-    c->module = JitModule::compile(text, opts_, &stats_.compile);
-    t0 = Clock::now();
-    c->fn = c->module->lookup("forward");
-    stats_.lookup = since(t0);
+    c = compile(concrete, key);
     std::lock_guard<std::mutex> lock(mu_);
     cache_[key] = c;
   }

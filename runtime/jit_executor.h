@@ -1,7 +1,9 @@
 // runtime: the JIT executor. Specialises a Graph to the concrete shapes of its inputs,
 // lowers it to MLIR (compiler/lower/emit.h), compiles it to native code once
 // (compiler/lower/jit.h) and calls it. Compiled code is cached in memory by the text of
-// the specialised graph, so the same graph at the same shapes compiles once per process.
+// the specialised graph, so the same graph at the same shapes compiles once per process,
+// and on disk (an object file per key in the cache folder), so a second process skips
+// compilation.
 #pragma once
 #include <map>
 #include <memory>
@@ -16,14 +18,24 @@ namespace starc {
 
 // What the last run() did, for `--timings`.
 struct JitRunStats {
-  bool cache_hit = false;
-  double specialize = 0, emit = 0, lookup = 0, run = 0;  // seconds
-  JitTimings compile;                                     // zero on a cache hit
+  bool cache_hit = false;  // in memory
+  bool disk_hit = false;   // loaded from the disk cache instead of compiling
+  double specialize = 0, emit = 0, lookup = 0, load = 0, run = 0;  // seconds
+  JitTimings compile;                                               // zero on a cache hit
+  double compile_seconds() const { return emit + compile.parse + compile.passes + compile.codegen + load + lookup; }
 };
+
+// The disk cache folder: $STARC_CACHE_DIR, else $XDG_CACHE_HOME/starc, else
+// ~/.cache/starc; "" when STARC_CACHE_DIR is "off" (no disk cache).
+std::string default_cache_dir();
+
+// The number of cores this process may use (the default for --threads).
+int default_threads();
 
 class JitExecutor : public Executor {
  public:
-  explicit JitExecutor(JitOptions opts = {}) : opts_(opts) {}
+  // `cache_dir` empty: no disk cache. opts.threads > 1 sizes the process's OpenMP pool.
+  explicit JitExecutor(JitOptions opts = {}, std::string cache_dir = "");
   std::vector<Tensor> run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
                           uint64_t seed) override;
   const JitRunStats& last_stats() const { return stats_; }
@@ -36,7 +48,9 @@ class JitExecutor : public Executor {
     JitModule::PackedFn fn = nullptr;
     EntrySignature sig;
   };
+  std::shared_ptr<Compiled> compile(const Graph& concrete, const std::string& key);
   JitOptions opts_;
+  std::string cache_dir_;
   std::map<std::string, std::shared_ptr<Compiled>> cache_;  // key: specialised graph text
   std::mutex mu_;
   JitRunStats stats_;

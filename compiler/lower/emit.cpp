@@ -81,6 +81,18 @@ std::string MlirEmitter::val(int id) const {
   return it->second;
 }
 
+void MlirEmitter::bind_results(int id, std::vector<std::string> values) {
+  vals_[id] = values.at(0);
+  results_[id] = std::move(values);
+}
+
+std::string MlirEmitter::result(int id, int index) const {
+  auto it = results_.find(id);
+  if (it == results_.end() || index < 0 || index >= int(it->second.size()))
+    throw EmitError(fmt::format("internal: result {} of node %{} was not emitted", index, id));
+  return it->second[size_t(index)];
+}
+
 std::string MlirEmitter::fresh(const std::string& prefix) { return fmt::format("%{}{}", prefix, counter_++); }
 
 void MlirEmitter::line(const std::string& s) {
@@ -111,14 +123,18 @@ std::string MlirEmitter::constant_scalar(double v, DType t) {
     case DType::I64: lit = fmt::format("{}", int64_t(v)); break;
     case DType::Bool: lit = v != 0 ? "true" : "false"; break;
   }
-  line(fmt::format("{} = arith.constant {} : {} {}", name, lit, elem(t), loc_));
+  if (t == DType::Bool)  // `true`/`false` carry their type (i1); a `: i1` suffix does not parse
+    line(fmt::format("{} = arith.constant {} {}", name, lit, loc_));
+  else
+    line(fmt::format("{} = arith.constant {} : {} {}", name, lit, elem(t), loc_));
   return name;
 }
 
 std::string MlirEmitter::splat(double v, const TensorType& t) {
   std::string name = fresh("c");
-  line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, hex_dense(Tensor::scalar(t.dtype, v)), tensor_type(t),
-                   loc_));
+  // i1 hex splats must be 0x00 or 0xFF, so booleans are written as literals.
+  std::string value = t.dtype == DType::Bool ? (v != 0 ? "true" : "false") : hex_dense(Tensor::scalar(t.dtype, v));
+  line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, value, tensor_type(t), loc_));
   return name;
 }
 
@@ -207,8 +223,10 @@ void MlirEmitter::emit_node(const Graph& g, int id) {
 std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std::vector<std::string>& args) {
   const Graph* saved_g = g_;
   auto saved_vals = std::move(vals_);
+  auto saved_results = std::move(results_);
   std::string saved_loc = loc_;
   vals_.clear();
+  results_.clear();
   g_ = &body;
   for (size_t i = 0; i < body.inputs.size(); ++i) vals_[body.inputs[i]] = args.at(i);
   for (int id = 0; id < int(body.nodes.size()); ++id) {
@@ -220,6 +238,7 @@ std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std:
   for (int o : body.outputs) outs.push_back(val(o));
   g_ = saved_g;
   vals_ = std::move(saved_vals);
+  results_ = std::move(saved_results);
   loc_ = saved_loc;
   return outs;
 }

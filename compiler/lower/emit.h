@@ -44,6 +44,10 @@ class MlirEmitter {
   const Graph& graph() const { return *g_; }
   std::string val(int id) const;   // the SSA value of node id
   void bind(int id, std::string value) { vals_[id] = std::move(value); }
+  // Nodes with several results (scan): binds all of them (val(id) is result 0);
+  // result(id, i) reads one back (for scan_result nodes).
+  void bind_results(int id, std::vector<std::string> values);
+  std::string result(int id, int index) const;
   std::string fresh(const std::string& prefix = "t");  // a new SSA name "%t12"
   std::string loc() const { return loc_; }             // loc(...) of the node being emitted
 
@@ -86,6 +90,7 @@ class MlirEmitter {
   void emit_node(const Graph& g, int id);
   const Graph* g_ = nullptr;
   std::map<int, std::string> vals_;
+  std::map<int, std::vector<std::string>> results_;  // multi-result nodes (bind_results)
   std::string out_, loc_;
   int indent_ = 2, counter_ = 0;
 };

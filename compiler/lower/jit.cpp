@@ -2,7 +2,16 @@
 
 #include <chrono>
 
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <unistd.h>
+
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/IR/LLVMContext.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/TargetSelect.h"
@@ -20,22 +29,34 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 namespace starc {
 namespace {
 
 // The CPU pipeline (measured recipe, ../shared/TOOLCHAIN.md). Function arguments are
-// memrefs with static shapes passed as bare pointers.
-const char* kCpuPipeline =
-    "func.func(linalg-fuse-elementwise-ops),"
-    "one-shot-bufferize,"
-    "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-    "func.func(convert-linalg-to-loops),convert-vector-to-scf,expand-strided-metadata,"
-    "lower-affine,convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
-    "finalize-memref-to-llvm,convert-arith-to-llvm,convert-cf-to-llvm,"
-    "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},convert-index-to-llvm,convert-ub-to-llvm,"
-    "reconcile-unrealized-casts";
+// memrefs with static shapes passed as bare pointers. With threads, the parallel
+// dimensions of each linalg op become an OpenMP work-sharing loop.
+std::string cpu_pipeline(bool threads) {
+  // loop-invariant-code-motion: ops of a scan step that depend on no carry or x_t (an
+  // LSTM's weight transposes) run once, before the loop.
+  return std::string("func.func(linalg-fuse-elementwise-ops,loop-invariant-code-motion),"
+                     "one-shot-bufferize,"
+                     "buffer-deallocation-pipeline,convert-bufferization-to-memref,") +
+         (threads ? "func.func(convert-linalg-to-parallel-loops),convert-scf-to-openmp,"
+                  : "func.func(convert-linalg-to-loops),") +
+         // memref before scf-to-cf: the OpenMP lowering wraps loop bodies in
+         // memref.alloca_scope, which must be lowered while it is still one block
+         "convert-vector-to-scf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
+         "convert-scf-to-cf,convert-vector-to-llvm,convert-math-to-llvm,convert-math-to-libm,"
+         "convert-arith-to-llvm,convert-cf-to-llvm,"
+         "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1}," +
+         // after the function conversion: it would otherwise convert the entry's
+         // signature itself, without bare pointers
+         std::string(threads ? "convert-openmp-to-llvm," : "") +
+         "convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts";
+}
 
 void init_once() {
   static bool done = [] {
@@ -54,6 +75,7 @@ std::unique_ptr<mlir::MLIRContext> make_context() {
   mlir::registerAllExtensions(registry);
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
+  mlir::registerOpenMPDialectTranslation(registry);
   auto ctx = std::make_unique<mlir::MLIRContext>(registry);
   ctx->disableMultithreading();  // compile on the calling thread; the generated code is what runs in parallel
   return ctx;
@@ -83,7 +105,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 // Parses and lowers to the LLVM dialect; throws LowerError with MLIR's diagnostics.
-mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t) {
+mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t,
+                                                  bool threads) {
   DiagCollector diags(ctx);
   auto t0 = std::chrono::steady_clock::now();
   mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, &ctx);
@@ -93,31 +116,77 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
   mlir::PassManager pm(&ctx);
   std::string err;
   llvm::raw_string_ostream err_os(err);
-  if (mlir::failed(mlir::parsePassPipeline(kCpuPipeline, pm, err_os)))
+  if (mlir::failed(mlir::parsePassPipeline(cpu_pipeline(threads), pm, err_os)))
     throw LowerError("internal: bad pass pipeline: " + err);
   if (mlir::failed(pm.run(*module))) throw LowerError("lowering to LLVM failed:\n" + diags.text);
   if (t) t->passes = seconds_since(t0);
   return module;
 }
 
+// memref.copy between memrefs that are not both contiguous (a strided slice, an
+// insert_slice into the middle of a tensor, a scan step stacked along axis 1) lowers to
+// a call to `memrefCopy` from MLIR's C runner utils. This is that function (same
+// signature: element size, then two unranked descriptors {rank, {allocated, aligned,
+// offset, sizes[rank], strides[rank]}}), registered with every JIT so the generated code
+// needs no runtime library.
+struct UnrankedDesc {
+  int64_t rank;
+  int64_t* desc;
+};
+
+void memref_copy(int64_t elem_size, UnrankedDesc* src, UnrankedDesc* dst) {
+  int64_t rank = src->rank;
+  auto* sp = reinterpret_cast<char*>(src->desc[1]) + src->desc[2] * elem_size;
+  auto* dp = reinterpret_cast<char*>(dst->desc[1]) + dst->desc[2] * elem_size;
+  const int64_t* sizes = src->desc + 3;
+  const int64_t *ss = src->desc + 3 + rank, *ds = dst->desc + 3 + rank;
+  for (int64_t i = 0; i < rank; ++i)
+    if (sizes[i] == 0) return;
+  std::vector<int64_t> idx(size_t(rank), 0);
+  int64_t inner = rank ? sizes[rank - 1] : 1, sin = rank ? ss[rank - 1] : 0, din = rank ? ds[rank - 1] : 0;
+  for (;;) {
+    if (sin == 1 && din == 1)  // contiguous rows (a slice or stacking along an outer axis)
+      std::memcpy(dp, sp, size_t(inner * elem_size));
+    else
+      for (int64_t j = 0; j < inner; ++j) std::memcpy(dp + j * din * elem_size, sp + j * sin * elem_size, size_t(elem_size));
+    int64_t d = rank - 2;  // odometer over the outer dims
+    for (; d >= 0; --d) {
+      sp += ss[d] * elem_size, dp += ds[d] * elem_size;
+      if (++idx[size_t(d)] < sizes[d]) break;
+      sp -= ss[d] * sizes[d] * elem_size, dp -= ds[d] * sizes[d] * elem_size;
+      idx[size_t(d)] = 0;
+    }
+    if (d < 0) return;
+  }
+}
+
+llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner) {
+  llvm::orc::SymbolMap m;
+  m[interner("memrefCopy")] = {llvm::orc::ExecutorAddr::fromPtr(&memref_copy), llvm::JITSymbolFlags::Exported};
+  return m;
+}
+
 }  // namespace
 
 struct JitModule::Impl {
   std::unique_ptr<mlir::MLIRContext> ctx;
-  std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::unique_ptr<mlir::ExecutionEngine> engine;  // compiled here
+  std::unique_ptr<llvm::orc::LLJIT> loaded;       // or loaded from an object file
 };
 
 JitModule::~JitModule() = default;
 
-std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, const JitOptions& opts, JitTimings* t) {
+std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, const JitOptions& opts, JitTimings* t,
+                                              const std::string& object_out) {
   auto impl = std::make_unique<Impl>();
   impl->ctx = make_context();
-  mlir::OwningOpRef<mlir::ModuleOp> module = parse_and_lower(*impl->ctx, mlir_text, t);
+  mlir::OwningOpRef<mlir::ModuleOp> module = parse_and_lower(*impl->ctx, mlir_text, t, opts.threads > 1);
   auto t0 = std::chrono::steady_clock::now();
   DiagCollector diags(*impl->ctx);
   auto transformer = mlir::makeOptimizingTransformer(unsigned(opts.opt_level), 0, nullptr);
   mlir::ExecutionEngineOptions eo;
   eo.transformer = transformer;
+  eo.enableObjectDump = !object_out.empty();
   eo.jitCodeGenOptLevel = opts.opt_level >= 3   ? llvm::CodeGenOptLevel::Aggressive
                           : opts.opt_level == 0 ? llvm::CodeGenOptLevel::None
                                                 : llvm::CodeGenOptLevel::Default;
@@ -127,21 +196,59 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
     throw LowerError("JIT compilation failed: " + msg + (diags.text.empty() ? "" : "\n" + diags.text));
   }
   impl->engine = std::move(*engine);
+  impl->engine->registerSymbols(runtime_symbols);
   if (t) t->codegen = seconds_since(t0);
+  if (!object_out.empty()) {
+    // Temp file + rename: a reader never sees a half-written object.
+    std::string tmp = object_out + ".tmp" + std::to_string(::getpid());
+    impl->engine->dumpToObjectFile(tmp);
+    std::error_code ec;
+    std::filesystem::rename(tmp, object_out, ec);
+    if (ec) std::filesystem::remove(tmp, ec);  // the cache is an optimisation: never fail the compile
+  }
   auto jm = std::unique_ptr<JitModule>(new JitModule());
   jm->impl_ = std::move(impl);
   return jm;
 }
 
+std::unique_ptr<JitModule> JitModule::load_object(const std::string& path, const std::string& entry) {
+  init_once();
+  auto fail = [&](const std::string& why) { return LowerError("cannot load cached object " + path + ": " + why); };
+  auto buf = llvm::MemoryBuffer::getFile(path);
+  if (!buf) throw fail(buf.getError().message());
+  auto jit = llvm::orc::LLJITBuilder().create();
+  if (!jit) throw fail(llvm::toString(jit.takeError()));
+  // The object calls libm (tanhf, expf, ...) and the C library: resolve from this process.
+  auto gen = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess((*jit)->getDataLayout().getGlobalPrefix());
+  if (!gen) throw fail(llvm::toString(gen.takeError()));
+  (*jit)->getMainJITDylib().addGenerator(std::move(*gen));
+  llvm::orc::MangleAndInterner interner((*jit)->getExecutionSession(), (*jit)->getDataLayout());
+  if (auto err = (*jit)->getMainJITDylib().define(llvm::orc::absoluteSymbols(runtime_symbols(interner))))
+    throw fail(llvm::toString(std::move(err)));
+  if (auto err = (*jit)->addObjectFile(std::move(*buf))) throw fail(llvm::toString(std::move(err)));
+  auto jm = std::unique_ptr<JitModule>(new JitModule());
+  jm->impl_ = std::make_unique<Impl>();
+  jm->impl_->loaded = std::move(*jit);
+  jm->lookup(entry);  // validates: the entry point must resolve
+  return jm;
+}
+
 JitModule::PackedFn JitModule::lookup(const std::string& name) const {
+  if (impl_->loaded) {
+    auto sym = impl_->loaded->lookup("_mlir_" + name);
+    if (!sym) throw LowerError("no function '" + name + "' in the loaded object: " + llvm::toString(sym.takeError()));
+    return sym->toPtr<PackedFn>();
+  }
   auto fn = impl_->engine->lookupPacked(name);
   if (!fn) throw LowerError("no function '" + name + "' in the compiled module: " + llvm::toString(fn.takeError()));
   return *fn;
 }
 
+std::string llvm_version() { return "LLVM " LLVM_VERSION_STRING; }
+
 std::string lower_to_llvm_dialect(const std::string& mlir_text) {
   auto ctx = make_context();
-  auto module = parse_and_lower(*ctx, mlir_text, nullptr);
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false);
   std::string s;
   llvm::raw_string_ostream os(s);
   module->print(os);
@@ -150,7 +257,7 @@ std::string lower_to_llvm_dialect(const std::string& mlir_text) {
 
 std::string lower_to_llvm_ir(const std::string& mlir_text) {
   auto ctx = make_context();
-  auto module = parse_and_lower(*ctx, mlir_text, nullptr);
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false);
   llvm::LLVMContext llvm_ctx;
   auto llvm_module = mlir::translateModuleToLLVMIR(*module, llvm_ctx);
   if (!llvm_module) throw LowerError("translation to LLVM IR failed");

@@ -18,7 +18,13 @@ struct LowerError : std::runtime_error {
 
 struct JitOptions {
   int opt_level = 3;  // LLVM optimisation level for the generated code
+  // > 1: parallel loops run on OpenMP threads (the process's libomp, sized with
+  // omp_set_num_threads by the caller); 1: plain sequential loops.
+  int threads = 1;
 };
+
+// A compiled module's object code can be written to and reloaded from a file (the
+// on-disk compile cache): loading skips MLIR and LLVM code generation entirely.
 
 // Seconds spent in each phase of one compilation (for `starc run --timings`).
 struct JitTimings {
@@ -28,9 +34,13 @@ struct JitTimings {
 class JitModule {
  public:
   ~JitModule();
-  // Compiles MLIR text; throws LowerError.
+  // Compiles MLIR text; throws LowerError. With `object_out`, also writes the object
+  // code there (atomically: temp file, then rename).
   static std::unique_ptr<JitModule> compile(const std::string& mlir_text, const JitOptions& opts = {},
-                                            JitTimings* timings = nullptr);
+                                            JitTimings* timings = nullptr, const std::string& object_out = "");
+  // Loads object code written by compile(); throws LowerError if it is not a loadable
+  // object holding `entry`.
+  static std::unique_ptr<JitModule> load_object(const std::string& path, const std::string& entry);
   // The packed entry of function `name`: call with an array holding, for each argument,
   // a pointer to the argument's value (for a memref argument under the bare-pointer
   // convention: a pointer to the data pointer).
@@ -46,5 +56,8 @@ class JitModule {
 // The module after the CPU pass pipeline (LLVM dialect), or as LLVM IR; for --emit.
 std::string lower_to_llvm_dialect(const std::string& mlir_text);
 std::string lower_to_llvm_ir(const std::string& mlir_text);
+
+// "LLVM 22.1.x": part of the disk cache key (objects from another LLVM are not reused).
+std::string llvm_version();
 
 }  // namespace starc

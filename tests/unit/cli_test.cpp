@@ -3,54 +3,31 @@
 // clear line and exit code 1.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "runtime/npy.h"
+#include "shell_util.h"
+#include "temp_dir_test.h"
 
 namespace fs = std::filesystem;
 using namespace starc;
 
 namespace {
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::ShellResult;
 
-Result sh(const std::string& cmd) {
-  std::string full = "cd " STARC_SOURCE_DIR " && timeout 120 " + cmd + " 2>&1";
-  FILE* p = popen(full.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int status = pclose(p);
-  return {WEXITSTATUS(status), out};
+// Runs `starc ARGS` in the source folder (so that stdlib/... paths resolve).
+Result starc_run(const std::string& args) { return test::run_starc(STARC_SOURCE_DIR, args); }
+
+void expect_error(const std::string& args, const std::string& needle) {
+  test::expect_starc_error(STARC_SOURCE_DIR, args, needle);
 }
 
-std::string starc_cmd(const std::string& args) { return std::string(STARC_BINARY) + " " + args; }
-
-class Cli : public ::testing::Test {
+class Cli : public test::TempDirTest {
  protected:
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("starc_cli_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  void write(const std::string& name, const std::string& text) const { std::ofstream(dir / name) << text; }
-  void expect_error(const std::string& args, const std::string& needle) const {
-    Result r = sh(starc_cmd(args));
-    EXPECT_EQ(r.code, 1) << r.out;
-    EXPECT_NE(r.out.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << r.out;
-    for (const char* bad : {"terminate called", "Assertion", "Segmentation", "Aborted"})
-      EXPECT_EQ(r.out.find(bad), std::string::npos) << r.out;
-  }
+  Cli() : TempDirTest("starc_cli_") {}
 };
 
 const char* kTiny = R"(use std.nn
@@ -69,7 +46,7 @@ TEST_F(Cli, EveryStdlibFileChecks) {
   for (auto& e : fs::recursive_directory_iterator(fs::path(STARC_SOURCE_DIR) / "stdlib")) {
     if (e.path().extension() != ".net") continue;
     ++files;
-    Result r = sh(starc_cmd("check " + e.path().string()));
+    Result r = starc_run("check " + e.path().string());
     EXPECT_EQ(r.code, 0) << e.path() << ":\n" << r.out;
     EXPECT_NE(r.out.find(": ok"), std::string::npos) << r.out;
   }
@@ -80,17 +57,17 @@ TEST_F(Cli, RedshiftRunsOnABatchOfTwo) {
   Tensor x(DType::F32, {2, 1, 4618});
   for (int64_t i = 0; i < x.size(); ++i) x.set(i, std::sin(0.01 * double(i)));
   write_npy(path("x.npy"), x);
-  Result init = sh(starc_cmd("init stdlib/astro/redshift.net --seed 3 -o " + path("w.npz")));
+  Result init = starc_run("init stdlib/astro/redshift.net --seed 3 -o " + path("w.npz"));
   ASSERT_EQ(init.code, 0) << init.out;
-  Result run = sh(starc_cmd("run stdlib/astro/redshift.net --in flux=" + path("x.npy") + " --weights " + path("w.npz") +
-                        " --out " + path("y.npy")));
+  Result run = starc_run("run stdlib/astro/redshift.net --in flux=" + path("x.npy") + " --weights " + path("w.npz") +
+                         " --out " + path("y.npy"));
   ASSERT_EQ(run.code, 0) << run.out;
   Tensor y = read_npy(path("y.npy"));
   EXPECT_EQ(type_str(y.type()), "f32[2,1]");
   EXPECT_NE(y.get(0), y.get(1)) << "different spectra should give different outputs";
   // Same weights, same input: the same numbers again (the interpreter is deterministic).
-  Result again = sh(starc_cmd("run stdlib/astro/redshift.net --in " + path("x.npy") + " --weights " + path("w.npz") +
-                          " --out " + path("y2.npy")));
+  Result again = starc_run("run stdlib/astro/redshift.net --in " + path("x.npy") + " --weights " + path("w.npz") +
+                           " --out " + path("y2.npy"));
   ASSERT_EQ(again.code, 0) << again.out;
   Tensor y2 = read_npy(path("y2.npy"));
   EXPECT_EQ(y.get(0), y2.get(0));
@@ -99,7 +76,7 @@ TEST_F(Cli, RedshiftRunsOnABatchOfTwo) {
 
 TEST_F(Cli, ParamsListsDottedNamesAndTotal) {
   write("tiny.net", kTiny);
-  Result r = sh(starc_cmd("params " + path("tiny.net") + " --model Tiny"));
+  Result r = starc_run("params " + path("tiny.net") + " --model Tiny");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("dense0.weight"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("dense1.bias"), std::string::npos) << r.out;
@@ -111,8 +88,8 @@ TEST_F(Cli, SeveralNamedOutputs) {
   Tensor a = Tensor::from_vector(DType::F32, {1, 3}, {1, 2, 3}), b = Tensor::from_vector(DType::F32, {1, 3}, {4, 5, 6});
   write_npy(path("a.npy"), a);
   write_npy(path("b.npy"), b);
-  Result r = sh(starc_cmd("run " + path("tiny.net") + " --model Two --in a=" + path("a.npy") + " --in b=" + path("b.npy") +
-                      " --out s=" + path("s.npy") + " --out d=" + path("d.npy")));
+  Result r = starc_run("run " + path("tiny.net") + " --model Two --in a=" + path("a.npy") + " --in b=" + path("b.npy") +
+                       " --out s=" + path("s.npy") + " --out d=" + path("d.npy"));
   ASSERT_EQ(r.code, 0) << r.out;
   Tensor s = read_npy(path("s.npy")), d = read_npy(path("d.npy"));
   EXPECT_EQ(s.get(2), 9);
@@ -141,7 +118,7 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
                "dim B is 3 here but 2");
 
   // Weights: missing, extra, wrong shape.
-  ASSERT_EQ(sh(starc_cmd("init " + tiny + " --model Tiny -o " + path("w.npz"))).code, 0);
+  ASSERT_EQ(starc_run("init " + tiny + " --model Tiny -o " + path("w.npz")).code, 0);
   std::map<std::string, Tensor> w = read_npz(path("w.npz"));
   auto missing = w;
   missing.erase("dense1.bias");
@@ -164,21 +141,21 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
 
 TEST_F(Cli, GraphEmitsEveryStage) {
   write("tiny.net", kTiny);
-  Result ast = sh(starc_cmd("graph " + path("tiny.net") + " --emit ast"));
+  Result ast = starc_run("graph " + path("tiny.net") + " --emit ast");
   ASSERT_EQ(ast.code, 0) << ast.out;
   EXPECT_NE(ast.out.find("Model Tiny"), std::string::npos) << ast.out;
-  Result g = sh(starc_cmd("graph " + path("tiny.net") + " --model Tiny --emit graph"));
+  Result g = starc_run("graph " + path("tiny.net") + " --model Tiny --emit graph");
   ASSERT_EQ(g.code, 0) << g.out;
   EXPECT_NE(g.out.find("matmul"), std::string::npos) << g.out;
   EXPECT_NE(g.out.find("\"dense0.weight\""), std::string::npos) << g.out;
-  Result dot = sh(starc_cmd("graph " + path("tiny.net") + " --model Tiny --emit dot"));
+  Result dot = starc_run("graph " + path("tiny.net") + " --model Tiny --emit dot");
   ASSERT_EQ(dot.code, 0) << dot.out;
   EXPECT_NE(dot.out.find("digraph"), std::string::npos) << dot.out;
 }
 
 TEST_F(Cli, EverySubcommandHasHelp) {
   for (const char* sub : {"check", "params", "init", "run", "graph", "ops"}) {
-    Result r = sh(starc_cmd(std::string(sub) + " --help"));
+    Result r = starc_run(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0) << sub << ": " << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
   }
@@ -187,7 +164,7 @@ TEST_F(Cli, EverySubcommandHasHelp) {
 TEST_F(Cli, LanguageDocListsEveryOp) {
   std::ifstream in(std::string(STARC_SOURCE_DIR) + "/docs/language.md");
   std::string doc((std::istreambuf_iterator<char>(in)), {});
-  Result ops = sh(starc_cmd("ops"));
+  Result ops = starc_run("ops");
   ASSERT_EQ(ops.code, 0);
   EXPECT_NE(doc.find(ops.out), std::string::npos)
       << "docs/language.md is out of date: regenerate its op table with `starc ops`";
@@ -203,7 +180,7 @@ model Smooth(x: f32[B, 3]) -> f32[B, 2] {
 
 TEST_F(Cli, GradcheckPassesAndPrintsEveryTensor) {
   write("s.net", kSmooth);
-  Result r = sh(starc_cmd("gradcheck " + path("s.net") + " --samples 0"));
+  Result r = starc_run("gradcheck " + path("s.net") + " --samples 0");
   EXPECT_EQ(r.code, 0) << r.out;
   for (const char* t : {"x ", "dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias", "PASS"})
     EXPECT_NE(r.out.find(t), std::string::npos) << t << " in:\n" << r.out;
@@ -212,7 +189,7 @@ TEST_F(Cli, GradcheckPassesAndPrintsEveryTensor) {
 TEST_F(Cli, GradcheckFailsAboveTolerance) {
   // A huge finite-difference step makes the numeric derivative of sin/tanh wrong.
   write("s.net", kSmooth);
-  Result r = sh(starc_cmd("gradcheck " + path("s.net") + " --eps 0.5"));
+  Result r = starc_run("gradcheck " + path("s.net") + " --eps 0.5");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("FAIL"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("above tolerance"), std::string::npos) << r.out;
@@ -229,7 +206,7 @@ model C(x: f32[B, 3], y: i64[B]) -> f32[] {
 
 TEST_F(Cli, EmitGradPrintsTheGradientGraph) {
   write("s.net", kSmooth);
-  Result r = sh(starc_cmd("graph " + path("s.net") + " --emit grad"));
+  Result r = starc_run("graph " + path("s.net") + " --emit grad");
   EXPECT_EQ(r.code, 0) << r.out;
   for (const char* t : {"\"d_x\"", "\"d_dense0.weight\"", "\"d_dense1.bias\"", "matmul"})
     EXPECT_NE(r.out.find(t), std::string::npos) << t << " in:\n" << r.out;
@@ -238,7 +215,7 @@ TEST_F(Cli, EmitGradPrintsTheGradientGraph) {
 // The whole stdlib redshift CNN (7.7M parameters, input length 4618): two sampled
 // elements per tensor, f64, relative error below 1e-4.
 TEST_F(Cli, GradcheckRedshiftCnn) {
-  Result r = sh(starc_cmd("gradcheck stdlib/astro/redshift.net --samples 2 --batch 1"));
+  Result r = starc_run("gradcheck stdlib/astro/redshift.net --samples 2 --batch 1");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("conv1d0.weight"), std::string::npos) << r.out;
 }

@@ -14,13 +14,9 @@
 // are the DiagEdge tests at the end.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -28,37 +24,23 @@
 #include <string>
 #include <vector>
 
+#include "shell_util.h"
+#include "temp_dir_test.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
 const fs::path kCaseDir = fs::path(STARC_SOURCE_DIR) / "tests" / "diagnostics" / "cases";
 
-struct CheckRun {
-  int code = -1;
-  std::string out;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
+using CheckRun = starc::test::ShellResult;
+using starc::test::quote;
 
 // Runs `starc check FILE` in `dir` (so that diagnostics name the file as given), with a
 // timeout, capturing stdout and stderr together.
 CheckRun run_check(const fs::path& dir, const std::string& file) {
-  std::string cmd = fmt::format("cd {} && env -u STARC_PATH timeout 20 {} check {} 2>&1", shell_quote(dir.string()),
-                                shell_quote(STARC_BINARY), shell_quote(file));
-  CheckRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return starc::test::sh(fmt::format("cd {} && env -u STARC_PATH timeout 20 {} check {}", quote(dir.string()),
+                                     quote(STARC_BINARY), quote(file)));
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -215,18 +197,9 @@ INSTANTIATE_TEST_SUITE_P(Diag, DiagCase, ::testing::ValuesIn(case_names()), test
 
 // ---------------------------------------------------------------- generated edge cases
 
-class DiagEdge : public ::testing::Test {
+class DiagEdge : public starc::test::TempDirTest {
  protected:
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() /
-          fmt::format("starc_diag_{}_{}", ::getpid(), ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  void write(const std::string& name, const std::string& bytes) const {
-    std::ofstream(dir / name, std::ios::binary) << bytes;
-  }
+  DiagEdge() : TempDirTest("starc_diag_") {}
   // Runs `starc check` on a generated file and checks the common rules (exit 1, no crash,
   // a caret line under every diagnostic). Returns the diagnostics.
   std::vector<Diag> check_bad(const std::string& name, CheckRun* run = nullptr) const {

@@ -17,6 +17,8 @@
 namespace starc {
 namespace {
 
+using test::param;
+using test::param_names;
 using test::T;
 
 // A path inside the repository so that `use std.nn` finds the standard library.
@@ -39,18 +41,6 @@ std::string compile_error(const std::string& src, const std::string& model) {
   Program prog(diags);
   if (prog.load_text(kPath, src) && prog.build(model)) return "";
   return diags.format_all();
-}
-
-std::vector<std::string> param_names(const Graph& g) {
-  std::vector<std::string> out;
-  for (int id : g.params()) out.push_back(attr_str(g.node(id).attrs, "name"));
-  return out;
-}
-
-const Node& param(const Graph& g, const std::string& name) {
-  for (int id : g.params())
-    if (attr_str(g.node(id).attrs, "name") == name) return g.node(id);
-  throw std::runtime_error("no param " + name);
 }
 
 std::string out_type(const Graph& g, int i) { return type_str(g.type(g.outputs.at(i)), &g.symbols); }

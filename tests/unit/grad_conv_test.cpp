@@ -1,16 +1,15 @@
 // Gradients of the convolution and pooling ops against central finite differences (f64),
 // of their gradient rules in turn (grad of grad), on graphs with a symbolic batch dim,
 // and against PyTorch autograd (tests/e2e/torch_grads.py; skipped without torch).
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "grad_test_util.h"
 #include "op_test_util.h"
 #include "runtime/npy.h"
+#include "shell_util.h"
 
 namespace starc::test {
 namespace {
@@ -328,24 +327,12 @@ TEST(GradPool, PoolGradOpShapeErrors) {
 
 // ---- PyTorch ----
 
-const char* kPython = "/usr/bin/python3";
-
-int run_cmd(const std::string& cmd, std::string& output) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 // Gradients of conv1d, conv_transpose1d, maxpool1d (with ties), avgpool1d, conv2d and
 // maxpool2d w.r.t. every input for a given dy, vs torch.autograd in float64.
 TEST(GradConv, MatchesPyTorch) {
-  std::string probe;
-  if (!fs::exists(kPython) || run_cmd(std::string(kPython) + " -c 'import torch, numpy'", probe) != 0)
-    GTEST_SKIP() << kPython << " cannot import torch and numpy; PyTorch gradient comparison skipped: " << probe;
+  ShellResult probe = fs::exists(kPython) ? python_imports("torch, numpy") : ShellResult{};
+  if (probe.code != 0)
+    GTEST_SKIP() << kPython << " cannot import torch and numpy; PyTorch gradient comparison skipped: " << probe.out;
   struct Case {
     std::string op;
     std::vector<Tensor> in;
@@ -390,9 +377,8 @@ TEST(GradConv, MatchesPyTorch) {
   }
   spec.close();
   std::string cmd = std::string(kPython) + " " STARC_SOURCE_DIR "/tests/e2e/torch_grads.py " + tmp.string();
-  std::string out;
-  int rc = run_cmd(cmd, out);
-  ASSERT_EQ(rc, 0) << cmd << "\n" << out;
+  ShellResult r = sh(cmd);
+  ASSERT_EQ(r.code, 0) << cmd << "\n" << r.out;
   for (size_t k = 0; k < cases.size(); ++k)
     for (size_t i = 0; i < ours[k].size(); ++i) {
       Tensor want = read_npy((tmp / fmt::format("c{}_grad{}.npy", k, i)).string());

@@ -1,4 +1,5 @@
-// Test helpers: run one primitive op on the reference kernel, build tensors quickly.
+// Test helpers: run one primitive op on the reference kernel, build tensors quickly, find
+// a graph's params by name.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -69,6 +70,20 @@ inline void expect_error(const std::function<void()>& f, std::vector<std::string
   } catch (const std::runtime_error& e) {
     for (auto& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "message: " << e.what();
   }
+}
+
+// The names of g's params, in g.params() order.
+inline std::vector<std::string> param_names(const Graph& g) {
+  std::vector<std::string> out;
+  for (int id : g.params()) out.push_back(attr_str(g.node(id).attrs, "name"));
+  return out;
+}
+
+// The param node of g named `name`; throws std::runtime_error where there is none.
+inline const Node& param(const Graph& g, const std::string& name) {
+  for (int id : g.params())
+    if (attr_str(g.node(id).attrs, "name") == name) return g.node(id);
+  throw std::runtime_error("no param " + name);
 }
 
 }  // namespace starc::test

@@ -7,13 +7,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "runtime/npy.h"
 #include "runtime/trainer.h"
+#include "shell_util.h"
+#include "temp_dir_test.h"
 #include "train_test_util.h"
 
 namespace fs = std::filesystem;
@@ -80,45 +81,29 @@ model Untrained(x: f32[B, 2]) -> f32[B, 1] {
 }
 )";
 
-struct Result {
-  int code;
-  std::string out;
-};
+using Result = test::ShellResult;
 
-class TrainCli : public ::testing::Test {
+class TrainCli : public test::TempDirTest {
  protected:
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("starc_train_cli_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  void write(const std::string& name, const std::string& text) const { std::ofstream(dir / name) << text; }
+  TrainCli() : TempDirTest("starc_train_cli_") {}
   void write_data(const std::string& prefix, const TensorMap& data) const {
     for (auto& [name, t] : data) write_npy(path(prefix + name + ".npy"), t);
   }
 
   // Runs `starc ARGS` in the test folder; stdout and stderr together.
-  Result sh(const std::string& args) const {
-    std::string full = "cd " + dir.string() + " && timeout 120 " STARC_BINARY " " + args + " 2>&1";
-    FILE* p = popen(full.c_str(), "r");
-    std::string out;
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-    int status = pclose(p);
-    return {WEXITSTATUS(status), out};
-  }
+  Result sh(const std::string& args) const { return test::run_starc(dir.string(), args); }
 
   void expect_error(const std::string& args, const std::string& needle) const {
-    Result r = sh(args);
-    EXPECT_EQ(r.code, 1) << args << "\n" << r.out;
-    EXPECT_NE(r.out.find(needle), std::string::npos) << "expected '" << needle << "' in:\n" << r.out;
-    for (const char* bad : {"terminate called", "Assertion", "Segmentation", "Aborted"})
-      EXPECT_EQ(r.out.find(bad), std::string::npos) << r.out;
+    test::expect_starc_error(dir.string(), args, needle);
+  }
+
+  // For the resume tests: writes the dropout model and its data, then trains with
+  // `starc ARGS` without interruption (the run the resumed ones must match).
+  void train_straight(const std::string& args) const {
+    write("drop.net", kDrop);
+    write_data("", test::regression_data(2000, 2, 5, 0.1));
+    Result straight = sh(args);
+    ASSERT_EQ(straight.code, 0) << straight.out;
   }
 
   // Starts `starc ARGS` in the test folder, reads its output line by line until `when`
@@ -172,14 +157,9 @@ class TrainCli : public ::testing::Test {
   }
 };
 
+// The weights in two .npz files are bit-identical.
 void expect_same_weights(const std::string& a, const std::string& b) {
-  TensorMap wa = read_npz(a), wb = read_npz(b);
-  ASSERT_EQ(wa.size(), wb.size());
-  for (auto& [name, t] : wa) {
-    ASSERT_TRUE(wb.count(name)) << name;
-    ASSERT_EQ(t.type(), wb.at(name).type()) << name;
-    EXPECT_EQ(0, std::memcmp(t.raw(), wb.at(name).raw(), t.nbytes())) << name << " differs";
-  }
+  test::expect_same_tensors(read_npz(a), read_npz(b));
 }
 
 std::vector<std::string> split(const std::string& s) {
@@ -234,11 +214,8 @@ TEST_F(TrainCli, MlpClassifierReaches95PercentAccuracy) {
 // The issue's scenario: train, SIGKILL during epoch 3 (after the epoch-2 checkpoint),
 // --resume, finish: the final weights equal those of a run that was never interrupted.
 TEST_F(TrainCli, SigkillInEpoch3ThenResumeMatchesAnUninterruptedRun) {
-  write("drop.net", kDrop);
-  write_data("", test::regression_data(2000, 2, 5, 0.1));
   std::string common = "train drop.net --data x=x.npy --data y=y.npy --epochs 4 --batch 2 --seed 7 --progress plain";
-  Result straight = sh(common + " --out straight.npz");
-  ASSERT_EQ(straight.code, 0) << straight.out;
+  ASSERT_NO_FATAL_FAILURE(train_straight(common + " --out straight.npz"));
 
   Result killed = run_and_signal(split(common + " --checkpoint ck --log-every 50 --out resumed.npz"),
                                  "epoch 3/4 batch 100/1000", SIGKILL);
@@ -259,11 +236,8 @@ TEST_F(TrainCli, SigkillInEpoch3ThenResumeMatchesAnUninterruptedRun) {
 }
 
 TEST_F(TrainCli, CtrlCMidEpochWritesACheckpointAndTheResumedRunMatches) {
-  write("drop.net", kDrop);
-  write_data("", test::regression_data(2000, 2, 5, 0.1));
   std::string common = "train drop.net --data x=x.npy --data y=y.npy --epochs 3 --batch 2 --seed 3";
-  Result straight = sh(common + " --out straight.npz --progress none");
-  ASSERT_EQ(straight.code, 0) << straight.out;
+  ASSERT_NO_FATAL_FAILURE(train_straight(common + " --out straight.npz --progress none"));
 
   Result stopped = run_and_signal(split(common + " --checkpoint ck --out resumed.npz --progress plain --log-every 100"),
                                   "epoch 2/3 batch 200/1000", SIGINT);

@@ -5,11 +5,9 @@
 // the reference interpreter until its loss is low.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -22,12 +20,15 @@
 #include "runtime/init.h"
 #include "runtime/interpreter.h"
 #include "tests/unit/op_test_util.h"
+#include "tests/unit/shell_util.h"
 
 namespace fs = std::filesystem;
 
 namespace starc {
 namespace {
 
+using test::param;
+using test::param_names;
 using test::T;
 
 const char* kPath = STARC_SOURCE_DIR "/tests/unit/train_inline.net";
@@ -74,18 +75,6 @@ std::vector<std::string> input_names(const Graph& g) {
   std::vector<std::string> out;
   for (size_t i = 0; i < g.inputs.size(); ++i) out.push_back(g.input_name(int(i)));
   return out;
-}
-
-std::vector<std::string> param_names(const Graph& g) {
-  std::vector<std::string> out;
-  for (int id : g.params()) out.push_back(attr_str(g.node(id).attrs, "name"));
-  return out;
-}
-
-const Node& param_node(const Graph& g, const std::string& name) {
-  for (int id : g.params())
-    if (attr_str(g.node(id).attrs, "name") == name) return g.node(id);
-  throw std::runtime_error("no param " + name);
 }
 
 // Runs one step graph: data inputs, then lr and step; returns outputs by name.
@@ -139,10 +128,10 @@ TEST(TrainBlock, StepGraphFollowsThePlanInterface) {
                                       "opt.momentum_buffer.dense1.bias"}));
   // Every output after the metrics replaces a param of the same type.
   for (size_t i = 2; i < s.graph.outputs.size(); ++i) {
-    const Node& p = param_node(s.graph, s.graph.output_names[i]);
+    const Node& p = param(s.graph, s.graph.output_names[i]);
     EXPECT_EQ(s.graph.type(s.graph.outputs[i]), p.type) << s.graph.output_names[i];
   }
-  const Node& slot = param_node(s.graph, "opt.momentum_buffer.dense0.weight");
+  const Node& slot = param(s.graph, "opt.momentum_buffer.dense0.weight");
   EXPECT_FALSE(attr_bool(slot.attrs, "trainable"));
   EXPECT_EQ(attr_str(slot.attrs, "init"), "zeros");
   EXPECT_EQ(s.schedule.kind, Schedule::Kind::Cosine);
@@ -621,16 +610,26 @@ TEST(TrainSchedule, LearningRates) {
 
 // ------------------------------------------------------------------ optimizers vs PyTorch
 
-const char* kPython = "/usr/bin/python3";
+using test::kPython;
+using test::ShellResult;
 
-int run_cmd(const std::string& cmd, std::string& output) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) output.append(buf, n);
-  int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+// Why the comparison `what` with PyTorch cannot run here (the skip reason), or "".
+std::string torch_missing(const std::string& what) {
+  if (!fs::exists(kPython)) return std::string(kPython) + " not found: cannot compare with PyTorch";
+  ShellResult probe = test::python_imports("torch");
+  if (probe.code != 0)
+    return std::string(kPython) + " cannot import torch (see scripts/setup.sh); " + what + " skipped:\n" + probe.out;
+  return "";
+}
+
+// Runs the Python program `py` with kPython from the file <temp>/starc_NAME_<pid>.py (removed
+// when it succeeds); stdout and stderr together.
+ShellResult run_python(const std::string& py, const std::string& name) {
+  fs::path script = fs::temp_directory_path() / fmt::format("starc_{}_{}.py", name, ::getpid());
+  std::ofstream(script) << py;
+  ShellResult r = test::sh(std::string(kPython) + " " + script.string());
+  if (r.code == 0) fs::remove(script);
+  return r;
 }
 
 std::string py_list(const std::vector<double>& v) {
@@ -663,10 +662,7 @@ std::string torch_ctor(const OptimizerConfig& c) {
 }
 
 TEST(Optimizers, ThreeUpdatesMatchPyTorch) {
-  std::string probe;
-  if (!fs::exists(kPython)) GTEST_SKIP() << kPython << " not found: cannot compare with PyTorch";
-  if (run_cmd(std::string(kPython) + " -c 'import torch'", probe) != 0)
-    GTEST_SKIP() << kPython << " cannot import torch (see scripts/setup.sh); optimizer comparison skipped:\n" << probe;
+  if (std::string why = torch_missing("optimizer comparison"); !why.empty()) GTEST_SKIP() << why;
 
   std::vector<OptCase> cases = {
       {"sgd", {{"lr", 0.1}}},
@@ -727,12 +723,8 @@ TEST(Optimizers, ThreeUpdatesMatchPyTorch) {
     py += "    p.grad = grads[k].clone()\n    opt.step()\n";
     py += "    print(' '.join(repr(v) for v in p.detach().flatten().tolist()))\n";
   }
-  fs::path script = fs::temp_directory_path() / fmt::format("starc_opt_{}.py", ::getpid());
-  std::ofstream(script) << py;
-  std::string out;
-  int rc = run_cmd(std::string(kPython) + " " + script.string(), out);
+  auto [rc, out] = run_python(py, "opt");
   ASSERT_EQ(rc, 0) << out << "\nscript:\n" << py;
-  fs::remove(script);
   std::istringstream in(out);
   for (size_t c = 0; c < cases.size(); ++c)
     for (int k = 0; k < 3; ++k) {
@@ -780,10 +772,7 @@ train Lin(y: f64[B]) {
 // A whole train block (MLP, mse, AdamW with a warm-up) against the same network in
 // PyTorch from the same initial weights: the weights after 3 updates agree.
 TEST(Optimizers, TrainBlockMatchesPyTorchForThreeUpdates) {
-  std::string probe;
-  if (!fs::exists(kPython)) GTEST_SKIP() << kPython << " not found: cannot compare with PyTorch";
-  if (run_cmd(std::string(kPython) + " -c 'import torch'", probe) != 0)
-    GTEST_SKIP() << kPython << " cannot import torch (see scripts/setup.sh); comparison skipped:\n" << probe;
+  if (std::string why = torch_missing("comparison"); !why.empty()) GTEST_SKIP() << why;
   TrainPlan plan = train_plan(R"(use std.nn
 use std.losses
 model Net(x: f64[B, 3]) -> f64[B, 1] { return x |> dense(4) |> tanh |> dense(1) }
@@ -826,11 +815,8 @@ train Net(y: f64[B, 1]) {
     losses.push_back(out.at("loss").get(0));
     write_back(params, out);
   }
-  fs::path script = fs::temp_directory_path() / fmt::format("starc_net_{}.py", ::getpid());
-  std::ofstream(script) << py;
-  std::string out;
-  ASSERT_EQ(run_cmd(std::string(kPython) + " " + script.string(), out), 0) << out << "\nscript:\n" << py;
-  fs::remove(script);
+  auto [rc, out] = run_python(py, "net");
+  ASSERT_EQ(rc, 0) << out << "\nscript:\n" << py;
   std::istringstream in(out);
   for (int k = 0; k < 3; ++k) {
     double want;

@@ -1,9 +1,12 @@
 // Test helpers for the training loop: TrainPlans built by hand (GraphBuilder +
-// append_gradients + an SGD/momentum update written as graph ops), and small data sets.
+// append_gradients + an SGD/momentum update written as graph ops), small data sets, and
+// a bit-exact comparison of weights.
 #pragma once
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 
 #include "compiler/autodiff/autodiff.h"
@@ -188,6 +191,17 @@ inline TensorMap blob_data(int64_t n, int64_t K, uint64_t salt = 3) {
     label.data<int64_t>()[i] = k;
   }
   return {{"x", x}, {"label", label}};
+}
+
+// Expects the same tensor names with the same types and bit-identical contents.
+inline void expect_same_tensors(const TensorMap& a, const TensorMap& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (auto& [name, t] : a) {
+    auto it = b.find(name);
+    ASSERT_NE(it, b.end()) << name;
+    ASSERT_EQ(t.type(), it->second.type()) << name;
+    EXPECT_EQ(0, std::memcmp(t.raw(), it->second.raw(), t.nbytes())) << name << " differs";
+  }
 }
 
 inline TrainOptions quiet_options(int64_t epochs, int64_t batch, uint64_t seed = 0) {

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "runtime/npy.h"
+#include "temp_dir_test.h"
 #include "train_test_util.h"
 
 namespace fs = std::filesystem;
@@ -20,27 +21,10 @@ using namespace starc::test;
 
 namespace {
 
-class Trainer : public ::testing::Test {
+class Trainer : public TempDirTest {
  protected:
-  fs::path dir;
-  void SetUp() override {
-    dir = fs::temp_directory_path() / ("starc_trainer_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  void TearDown() override { fs::remove_all(dir); }
+  Trainer() : TempDirTest("starc_trainer_") {}
 };
-
-void expect_same_tensors(const TensorMap& a, const TensorMap& b) {
-  ASSERT_EQ(a.size(), b.size());
-  for (auto& [name, t] : a) {
-    auto it = b.find(name);
-    ASSERT_NE(it, b.end()) << name;
-    ASSERT_EQ(t.type(), it->second.type()) << name;
-    EXPECT_EQ(0, std::memcmp(t.raw(), it->second.raw(), t.nbytes())) << name << " differs";
-  }
-}
 
 template <class F>
 void expect_train_error(F&& f, const std::string& needle) {
@@ -67,26 +51,18 @@ TEST(TrainPieces, EpochOrderIsADeterministicPermutationPerEpoch) {
 }
 
 TEST(TrainPieces, LearningRateSchedules) {
-  Schedule c;
-  c.base_lr = 0.1;
+  Schedule c{.base_lr = 0.1};
   EXPECT_DOUBLE_EQ(learning_rate(c, 0, 0, 100), 0.1);
   EXPECT_DOUBLE_EQ(learning_rate(c, 99, 9, 100), 0.1);
   c.warmup_steps = 4;
   EXPECT_DOUBLE_EQ(learning_rate(c, 0, 0, 100), 0.025);
   EXPECT_DOUBLE_EQ(learning_rate(c, 3, 0, 100), 0.1);
   EXPECT_DOUBLE_EQ(learning_rate(c, 4, 0, 100), 0.1);
-  Schedule st;
-  st.kind = Schedule::Kind::Step;
-  st.base_lr = 1;
-  st.every_epochs = 2;
-  st.gamma = 0.5;
+  Schedule st{.kind = Schedule::Kind::Step, .base_lr = 1, .every_epochs = 2, .gamma = 0.5};
   EXPECT_DOUBLE_EQ(learning_rate(st, 0, 1, 100), 1);
   EXPECT_DOUBLE_EQ(learning_rate(st, 0, 2, 100), 0.5);
   EXPECT_DOUBLE_EQ(learning_rate(st, 0, 5, 100), 0.25);
-  Schedule cos;
-  cos.kind = Schedule::Kind::Cosine;
-  cos.base_lr = 1;
-  cos.min_lr = 0.1;
+  Schedule cos{.kind = Schedule::Kind::Cosine, .base_lr = 1, .min_lr = 0.1};
   EXPECT_DOUBLE_EQ(learning_rate(cos, 0, 0, 11), 1);
   EXPECT_NEAR(learning_rate(cos, 5, 0, 11), 0.55, 1e-12);
   EXPECT_NEAR(learning_rate(cos, 10, 0, 11), 0.1, 1e-12);

@@ -11,7 +11,10 @@
 #include "compiler/ops/op.h"
 #include "dsl/ast_print.h"
 #include "dsl/program.h"
+#include "compiler/lower/emit.h"
+#include "compiler/lower/jit.h"
 #include "runtime/init.h"
+#include "runtime/jit_executor.h"
 #include "runtime/npy.h"
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/train_cmd.h"
@@ -137,14 +140,37 @@ int cmd_init(const std::string& file, const std::string& model, uint64_t seed, c
   return 0;
 }
 
-int cmd_run(const std::string& file, const std::string& model, const std::vector<std::string>& ins,
-            const std::string& weights, uint64_t seed, const std::vector<std::string>& outs, const std::string& backend) {
-  if (backend != "ref") throw CliError(fmt::format("--backend {}: only 'ref' (the reference interpreter) exists so far", backend));
+struct RunArgs {
+  std::vector<std::string> ins, outs;
+  std::string weights, backend = "jit";
+  uint64_t seed = 0;
+  bool timings = false;
+  int repeat = 1, threads = default_threads();
+};
+
+void print_timings(const JitRunStats& s, int run_index) {
+  if (s.cache_hit)
+    fmt::print(stderr, "timings run {}: in-memory cache hit; specialise+lookup {:.2f} ms, run {:.2f} ms\n", run_index,
+               (s.specialize + s.lookup) * 1e3, s.run * 1e3);
+  else if (s.disk_hit)
+    fmt::print(stderr, "timings run {}: disk cache hit; specialise {:.1f} ms, emit MLIR {:.1f} ms, load object {:.1f} ms "
+               "(total {:.1f} ms), run {:.2f} ms\n", run_index, s.specialize * 1e3, s.emit * 1e3,
+               (s.load + s.lookup) * 1e3, (s.specialize + s.compile_seconds()) * 1e3, s.run * 1e3);
+  else
+    fmt::print(stderr,
+               "timings run {}: compiled; specialise {:.1f} ms, emit MLIR {:.1f} ms, parse {:.1f} ms, passes {:.1f} ms, "
+               "LLVM codegen {:.1f} ms (compile total {:.1f} ms), run {:.2f} ms\n",
+               run_index, s.specialize * 1e3, s.emit * 1e3,
+               s.compile.parse * 1e3, s.compile.passes * 1e3, s.compile.codegen * 1e3, s.compile_seconds() * 1e3,
+               s.run * 1e3);
+}
+
+int cmd_run(const std::string& file, const std::string& model, const RunArgs& a) {
   auto l = load(file);
   Graph g = build(*l, model);
   std::vector<std::string> in_names;
   for (size_t i = 0; i < g.inputs.size(); ++i) in_names.push_back(g.input_name(int(i)));
-  auto in_paths = name_paths(ins, in_names, "in");
+  auto in_paths = name_paths(a.ins, in_names, "in");
   std::vector<Tensor> inputs;
   for (auto& name : in_names) {
     auto it = in_paths.find(name);
@@ -154,15 +180,26 @@ int cmd_run(const std::string& file, const std::string& model, const std::vector
     inputs.push_back(read_npy(it->second));
   }
   TensorMap params;
-  if (!weights.empty()) {
-    params = read_npz(weights);
-    check_weights(g, params, weights);
+  if (!a.weights.empty()) {
+    params = read_npz(a.weights);
+    check_weights(g, params, a.weights);
   } else {
-    params = init_params(g, seed);
-    if (!g.params().empty()) fmt::print(stderr, "note: no --weights given; parameters initialised with seed {}\n", seed);
+    params = init_params(g, a.seed);
+    if (!g.params().empty()) fmt::print(stderr, "note: no --weights given; parameters initialised with seed {}\n", a.seed);
   }
-  std::vector<Tensor> results = run_graph(g, inputs, params, RunOptions{seed});
-  auto out_paths = name_paths(outs, g.output_names, "out");
+  std::vector<Tensor> results;
+  if (a.backend == "ref") {
+    if (a.timings) fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");
+    for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
+  } else {
+    bind_symbols(g, inputs);  // input errors name the input before any compilation
+    JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
+    for (int r = 0; r < a.repeat; ++r) {
+      results = jit.run(g, inputs, params, a.seed);
+      if (a.timings) print_timings(jit.last_stats(), r + 1);
+    }
+  }
+  auto out_paths = name_paths(a.outs, g.output_names, "out");
   for (size_t i = 0; i < results.size(); ++i) {
     const std::string& name = g.output_names[i];
     if (auto it = out_paths.find(name); it != out_paths.end()) {
@@ -236,7 +273,7 @@ int print_gradients(Loaded& l, const std::string& model) {
   return 0;
 }
 
-int cmd_graph(const std::string& file, const std::string& model, const std::string& emit) {
+int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch) {
   auto l = load(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
@@ -244,6 +281,13 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   }
   if (emit == "grad") return print_gradients(*l, model);
   Graph g = build(*l, model);
+  if (emit == "mlir" || emit == "llvm") {
+    // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
+    Graph concrete = specialize(g, std::vector<Dim>(g.symbols.size(), batch));
+    std::string text = emit_mlir(concrete, "forward");
+    fmt::print("{}", emit == "mlir" ? text : lower_to_llvm_ir(text));
+    return 0;
+  }
   if (emit == "graph") fmt::print("{}", print_graph(g));
   else if (emit == "dot") fmt::print("{}", to_dot(g));
   return 0;
@@ -257,9 +301,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "starc 0.1");
 
   std::vector<std::string> files;
-  std::string file, model, weights, out, backend = "ref", emit = "graph";
-  std::vector<std::string> ins, outs;
+  std::string file, model, out, emit = "graph";
   uint64_t seed = 0;
+  int64_t batch = 1;
+  RunArgs run_args;
 
   auto* check = app.add_subcommand("check", "Parse and type/shape-check .net files (exit 1 on errors)");
   check->add_option("files", files, "the .net files")->required()->check(CLI::ExistingFile);
@@ -276,14 +321,23 @@ int main(int argc, char** argv) {
   init->add_option("-o,--output", out, "output .npz")->required();
   auto* run = app.add_subcommand("run", "Run a model's forward pass on .npy inputs");
   add_model(run);
-  run->add_option("--in", ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")->take_all();
-  run->add_option("--weights,-w", weights, "weights .npz (default: initialise with --seed)");
-  run->add_option("--seed", seed, "seed for initialisation and random ops (default 0)");
-  run->add_option("--out", outs, "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")->take_all();
-  run->add_option("--backend", backend, "executor: ref (reference interpreter)")->check(CLI::IsMember({"ref", "jit"}));
+  run->add_option("--in", run_args.ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")->take_all();
+  run->add_option("--weights,-w", run_args.weights, "weights .npz (default: initialise with --seed)");
+  run->add_option("--seed", run_args.seed, "seed for initialisation and random ops (default 0)");
+  run->add_option("--out", run_args.outs, "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")->take_all();
+  run->add_option("--backend", run_args.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
+      ->check(CLI::IsMember({"ref", "jit"}));
+  run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
+  run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--repeat", run_args.repeat, "run the forward pass N times (the first compiles; timing the rest shows the cache)")
+      ->check(CLI::PositiveNumber);
   auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
   add_model(graph);
-  graph->add_option("--emit", emit, "ast | graph | grad | dot")->check(CLI::IsMember({"ast", "graph", "grad", "dot"}));
+  graph->add_option("--emit", emit, "ast | graph | grad | dot | mlir | llvm")
+      ->check(CLI::IsMember({"ast", "graph", "grad", "dot", "mlir", "llvm"}));
+  graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
+      ->check(CLI::PositiveNumber);
 
   auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
   TrainCommand train = add_train_command(app, argc, argv);
@@ -310,12 +364,12 @@ int main(int argc, char** argv) {
     if (*ops) return cmd_ops();
     if (*train.app) return train.run();
     if (*gradcheck.app) return gradcheck.run();
-    if (*graph && emit == "ast") return cmd_graph(file, model, emit);
+    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch);
     pick_model();
     if (*params) return cmd_params(file, model);
     if (*init) return cmd_init(file, model, seed, out);
-    if (*run) return cmd_run(file, model, ins, weights, seed, outs, backend);
-    if (*graph) return cmd_graph(file, model, emit);
+    if (*run) return cmd_run(file, model, run_args);
+    if (*graph) return cmd_graph(file, model, emit, batch);
   } catch (const CliError& e) {
     if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -15,6 +15,7 @@
 
 #include "dsl/program.h"
 #include "runtime/npy.h"
+#include "runtime/jit_executor.h"
 #include "runtime/trainer.h"
 
 namespace fs = std::filesystem;
@@ -55,12 +56,12 @@ struct SigintGuard {
 };
 
 struct Args {
-  std::string file, model, weights, checkpoint, out, history, progress = "auto";
+  std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit";
   std::vector<std::string> data, val;
   int64_t epochs = 1, batch = 32;
   uint64_t seed = 0;
   bool resume = false;
-  int log_every = 0;
+  int log_every = 0, threads = default_threads();
   CLI::Option* seed_opt = nullptr;
   CLI::Option* checkpoint_opt = nullptr;
   std::vector<std::string> argv;
@@ -210,7 +211,10 @@ int run(Args& a) {
   TrainResult r;
   {
     SigintGuard guard;
-    r = train(plan, std::move(params), data, val ? &*val : nullptr, o);
+    InterpreterExecutor interp;
+    JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
+    Executor* exec = a.backend == "ref" ? static_cast<Executor*>(&interp) : &jit;
+    r = train(plan, std::move(params), data, val ? &*val : nullptr, o, exec);
   }
   switch (r.status) {
     case TrainResult::Status::Stopped: {
@@ -268,6 +272,10 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
   c->add_flag("--resume", a.resume, "continue from the checkpoint in --checkpoint DIR");
   c->add_option("--out,-o", a.out, "where to write the trained weights (.npz, loadable by `starc run --weights`)");
   c->add_option("--history", a.history, "CSV history (default DIR/history.csv with --checkpoint); an .svg learning curve goes next to it");
+  c->add_option("--backend", a.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
+      ->check(CLI::IsMember({"ref", "jit"}));
+  c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)")
+      ->check(CLI::PositiveNumber);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
   c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");

@@ -1,0 +1,223 @@
+// JIT vs reference interpreter on the gradient graphs of matmul, the convolutions and
+// pooling (autodiff's rules: conv_transpose/conv/transpose/slice for the convolutions,
+// the *pool*_grad/_gather ops for pooling), in f32 and f64, and on pooling inputs with
+// special values (NaN, -inf, ties, signed zeros) where the reference's exact rule matters.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "compiler/lower/emit.h"
+#include "grad_test_util.h"
+#include "op_test_util.h"
+#include "runtime/jit_executor.h"
+
+namespace starc::test {
+namespace {
+
+struct GradCase {
+  std::string op;
+  std::vector<Shape> shapes;
+  Attrs attrs;
+  double f32_tol = 2e-5;
+};
+
+Attrs conv(Ints s, Ints p, Ints d) { return {{"stride", s}, {"padding", p}, {"dilation", d}}; }
+Attrs convt(Ints s, Ints p, Ints d, Ints op) {
+  return {{"stride", s}, {"padding", p}, {"dilation", d}, {"output_padding", op}};
+}
+Attrs pool(Ints k, Ints s, Ints p) { return {{"kernel", k}, {"stride", s}, {"padding", p}}; }
+
+std::vector<GradCase> cases() {
+  return {
+      {"matmul", {{3, 4}, {4, 5}}, {}},
+      {"matmul", {{2, 3, 4}, {4, 5}}, {}},
+      {"matmul", {{3, 4}, {2, 4, 5}}, {}},
+      {"matmul", {{2, 1, 3, 4}, {3, 4, 5}}, {}},
+      {"conv1d", {{2, 3, 17}, {4, 3, 3}}, conv({1}, {1}, {1})},
+      {"conv1d", {{2, 3, 17}, {2, 3, 3}}, conv({2}, {1}, {1})},
+      {"conv1d", {{2, 2, 17}, {3, 2, 3}}, conv({3}, {0}, {2})},
+      {"conv1d", {{1, 2, 17}, {2, 2, 5}}, conv({3}, {2}, {2})},
+      {"conv1d", {{1, 1, 1}, {2, 1, 1}}, conv({1}, {0}, {1})},
+      {"conv1d", {{2, 1, 4618}, {16, 1, 500}}, conv({1}, {0}, {1})},  // the redshift CNN's first layer
+      {"conv2d", {{2, 2, 7, 6}, {3, 2, 3, 2}}, conv({2, 1}, {1, 0}, {1, 2})},
+      {"conv2d", {{1, 2, 5, 9}, {2, 2, 2, 3}}, conv({1, 3}, {0, 2}, {2, 1})},
+      {"conv_transpose1d", {{2, 3, 17}, {3, 2, 3}}, convt({2}, {1}, {1}, {1})},
+      {"conv_transpose1d", {{2, 2, 17}, {2, 3, 3}}, convt({3}, {0}, {2}, {2})},
+      {"conv_transpose1d", {{1, 2, 5}, {2, 2, 2}}, convt({1}, {0}, {3}, {2})},
+      {"conv_transpose2d", {{2, 2, 3, 4}, {2, 3, 3, 2}}, convt({2, 1}, {1, 0}, {1, 2}, {1, 1})},
+      {"conv_transpose2d", {{1, 2, 1, 3}, {2, 1, 2, 3}}, convt({3, 2}, {0, 1}, {1}, {2, 0})},
+      {"maxpool1d", {{2, 3, 17}}, pool({2}, {}, {0})},
+      {"maxpool1d", {{1, 2, 17}, }, pool({3}, {2}, {1})},
+      {"maxpool1d", {{2, 16, 4119}}, pool({2}, {}, {0})},  // the redshift CNN's pooling
+      {"maxpool2d", {{1, 2, 7, 9}}, pool({3, 2}, {2, 1}, {1, 0})},
+      {"avgpool1d", {{1, 2, 17}}, pool({3}, {2}, {1})},
+      {"avgpool1d", {{2, 2, 17}}, pool({2}, {3}, {1})},
+      {"avgpool2d", {{1, 2, 5, 17}}, pool({2, 3}, {3, 2}, {1})},
+  };
+}
+
+// The graph (inputs..., dy) -> d(<op(inputs), dy>)/d(inputs); with `order2`, the graph of
+// the gradient of <grads, dd> w.r.t. (inputs..., dy) in turn (nested gradients).
+Graph grad_graph(const GradCase& c, const std::vector<Tensor>& in, bool order2) {
+  Graph g = one_op_graph(c.op, in, c.attrs);
+  GraphBuilder b(g);
+  TensorType ty = g.type(g.outputs[0]);
+  int dy = b.op("input", {}, {{"name", std::string("dy")}, {"dtype", ty.dtype}, {"shape", Ints(ty.shape)}});
+  g.inputs.push_back(dy);
+  std::vector<int> wrt(g.inputs.begin(), g.inputs.end() - 1);
+  g.outputs = append_gradients(g, g.outputs[0], wrt, dy);
+  if (order2) {
+    std::vector<int> dds;
+    for (size_t i = 0; i < g.outputs.size(); ++i) {
+      TensorType t = g.type(g.outputs[i]);
+      int dd = b.op("input", {}, {{"name", fmt::format("dd{}", i)}, {"dtype", t.dtype}, {"shape", Ints(t.shape)}});
+      g.inputs.push_back(dd);
+      dds.push_back(dd);
+    }
+    std::vector<int> all(g.inputs.begin(), g.inputs.end() - long(dds.size()));
+    GradOptions opts;
+    opts.cut_is_error = false;  // maxpool_grad's x only selects positions: no gradient
+    g.outputs = append_gradients(g, g.outputs, dds, all, opts);
+  }
+  g.output_names.clear();
+  for (size_t i = 0; i < g.outputs.size(); ++i) g.output_names.push_back(fmt::format("d{}", i));
+  return g;
+}
+
+// Ops of g that have no MLIR lowering (yet).
+std::set<std::string> missing_lowerings(const Graph& g) {
+  std::set<std::string> out;
+  for (const Node& n : g.nodes)
+    if (n.op->name != "input" && n.op->name != "param" && n.op->name != "const" && !find_lowering(n.op->name))
+      out.insert(n.op->name);
+  return out;
+}
+
+// |jit - ref| <= tol * max(1, |ref|, rms(ref)): a long f32 sum's rounding error scales
+// with the magnitude of its terms (about the output's RMS), not with a result that happens
+// to cancel to near 0.
+void expect_close(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
+  ASSERT_EQ(type_str(jit.type()), type_str(ref.type())) << what;
+  double ss = 0;
+  int64_t finite = 0;
+  for (int64_t i = 0; i < ref.size(); ++i)
+    if (std::isfinite(ref.get(i))) ss += ref.get(i) * ref.get(i), ++finite;
+  const double scale = std::max(1.0, finite ? std::sqrt(ss / double(finite)) : 0.0);
+  for (int64_t i = 0; i < ref.size(); ++i) {
+    double a = jit.get(i), b = ref.get(i);
+    if (a == b) continue;  // infinities
+    if (std::isnan(b)) {
+      EXPECT_TRUE(std::isnan(a)) << what << " at " << i;
+      continue;
+    }
+    ASSERT_LE(std::abs(a - b), tol * std::max(scale, std::abs(b)))
+        << what << " at flat index " << i << ": jit " << a << " vs reference " << b << " (output rms " << scale << ")";
+  }
+}
+
+std::string describe(const GradCase& c, bool order2, DType ft) {
+  std::string s = std::string(order2 ? "grad of grad of " : "grad of ") + c.op;
+  for (auto& sh : c.shapes) s += " " + type_str(TensorType{ft, sh});
+  return s;
+}
+
+void run_cases(bool order2, int threads = 1) {
+  JitOptions opts;
+  opts.threads = threads;
+  JitExecutor jit(opts);
+  std::set<std::string> missing;
+  uint32_t seed = 100;
+  for (DType ft : {DType::F32, DType::F64})
+    for (const GradCase& c : cases()) {
+      if (order2 && num_elements(c.shapes[0]) > 2000) continue;  // keep it quick
+      std::vector<Tensor> in;
+      for (auto& s : c.shapes) in.push_back(random_tensor(s, ft, seed++, -2, 2));
+      Graph g = grad_graph(c, in, order2);
+      for (size_t i = c.shapes.size(); i < g.inputs.size(); ++i) {
+        TensorType t = g.type(g.inputs[i]);
+        in.push_back(random_tensor(t.shape, ft, seed++, -2, 2));
+      }
+      std::string what = describe(c, order2, ft);
+      auto miss = missing_lowerings(g);
+      if (!miss.empty()) {
+        missing.insert(miss.begin(), miss.end());
+        continue;
+      }
+      std::vector<Tensor> ref = run_graph(g, in, {});
+      std::vector<Tensor> got;
+      try {
+        got = jit.run(g, in, {}, 0);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << what << ": " << e.what();
+        continue;
+      }
+      ASSERT_EQ(got.size(), ref.size()) << what;
+      for (size_t i = 0; i < ref.size(); ++i)
+        expect_close(got[i], ref[i], ft == DType::F64 ? 1e-12 : c.f32_tol, what + fmt::format(", output {}", i));
+    }
+  if (!missing.empty()) {
+    std::string list;
+    for (auto& m : missing) list += " " + m;
+    GTEST_SKIP() << "some gradient graphs need ops without a lowering yet:" << list;
+  }
+}
+
+TEST(JitConvGrad, GradientGraphsMatchReference) { run_cases(false); }
+
+// The pooling gradient ops differentiated again (maxpool_grad <-> maxpool_gather,
+// avgpool_grad -> avgpool), and the conv rules' own gradients.
+TEST(JitConvGrad, SecondOrderGradientGraphsMatchReference) { run_cases(true); }
+
+// The same graphs with the parallel dims of each op on OpenMP threads.
+TEST(JitConvGrad, GradientGraphsOnThreadsMatchReference) { run_cases(false, 2); }
+
+// Max pooling's exact rule: NaN wins and stays, ties (incl. -0 vs +0) keep the first
+// element, -inf windows still pick their first element, padding never wins.
+TEST(JitConvGrad, MaxPoolSpecialValues) {
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  std::vector<double> xv = {1, nan, 3, 2, -inf, -inf, -inf, 0.0, -0.0, 5, 5, nan, nan, 7, -0.0, 0.0, -inf, 4};
+  JitExecutor jit;
+  for (DType ft : {DType::F32, DType::F64})
+    for (const Attrs& a : {pool({2}, {}, {0}), pool({3}, {1}, {1}), pool({3}, {2}, {1}), pool({2}, {3}, {1})}) {
+      Tensor x = Tensor::from_vector(ft, {1, 1, int64_t(xv.size())}, xv);
+      Graph fwd = one_op_graph("maxpool1d", {x}, a);
+      Shape ys = fwd.type(fwd.outputs[0]).shape;
+      Tensor dy = random_tensor(ys, ft, 7, -2, 2), v = random_tensor(x.shape(), ft, 8, -2, 2);
+      std::vector<std::pair<std::string, std::vector<Tensor>>> runs = {
+          {"maxpool1d", {x}}, {"maxpool1d_grad", {x, dy}}, {"maxpool1d_gather", {x, v}}};
+      for (auto& [op, in] : runs) {
+        Graph g = one_op_graph(op, in, a);
+        std::string what = fmt::format("{} {} {}", op, type_str(TensorType{ft, {}}), attr_ints(a, "kernel")[0]);
+        std::vector<Tensor> ref = run_graph(g, in, {}), got = jit.run(g, in, {}, 0);
+        expect_close(got[0], ref[0], 1e-6, what);
+        for (int64_t i = 0; i < ref[0].size(); ++i)  // signed zeros too
+          if (ref[0].get(i) == 0) EXPECT_EQ(std::signbit(got[0].get(i)), std::signbit(ref[0].get(i))) << what << i;
+      }
+    }
+}
+
+// Run time of the redshift CNN's first layer (conv1d, x [2,1,4618], w [16,1,500], f32):
+// JIT (compiled once, best of 5) vs the reference kernel. Informational.
+TEST(JitConvGrad, DISABLED_RedshiftConv1dTiming) {
+  using Clock = std::chrono::steady_clock;
+  Tensor x = random_tensor({2, 1, 4618}, DType::F32, 1, -1, 1), w = random_tensor({16, 1, 500}, DType::F32, 2, -1, 1);
+  Graph g = one_op_graph("conv1d", {x, w}, conv({1}, {0}, {1}));
+  JitExecutor jit;
+  jit.run(g, {x, w}, {}, 0);
+  double best_jit = 1e9, best_ref = 1e9;
+  for (int i = 0; i < 5; ++i) {
+    jit.run(g, {x, w}, {}, 0);
+    best_jit = std::min(best_jit, jit.last_stats().run);
+    auto t0 = Clock::now();
+    run_graph(g, {x, w}, {});
+    best_ref = std::min(best_ref, std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::printf("redshift conv1d layer 1 (f32, batch 2): jit %.2f ms, reference %.2f ms\n", best_jit * 1e3,
+              best_ref * 1e3);
+}
+
+}  // namespace
+}  // namespace starc::test
