@@ -4,34 +4,12 @@
 #include "compiler/autodiff/autodiff.h"
 #include "dsl/program.h"
 #include "grad_test_util.h"
+#include "jit_test_util.h"
 #include "op_test_util.h"
 #include "runtime/init.h"
 
 namespace starc::test {
 namespace {
-
-Graph compile(const std::string& src, const std::string& model) {
-  SourceManager sm;
-  DiagEngine diags(sm);
-  Program prog(diags);
-  std::optional<Graph> g;
-  if (prog.load_text(STARC_SOURCE_DIR "/tests/unit/inline.net", src)) g = prog.build(model);
-  if (!g) throw std::runtime_error("compile failed:\n" + diags.format_all());
-  return std::move(*g);
-}
-
-const char* kRnn = R"(
-model Rnn(x: f64[B, 5, 3], h0: f64[B, 3]) -> f64[B, 5, 3] {
-    param w: f64[3] = normal
-    param u: f64[3] = normal
-    fn step(h, c, x_t) {
-        h2 = tanh(h * w + x_t * u + c)
-        c2 = c * 0.5 + h2
-        return (h2, c2, h2 * c2)
-    }
-    return scan(step, x, (h0, h0 * 0.3), axis: 1, reverse: REV)
-}
-)";
 
 std::string with_reverse(bool rev) {
   std::string s = kRnn;

@@ -11,6 +11,7 @@
 
 #include "compiler/lower/emit.h"
 #include "grad_test_util.h"
+#include "jit_test_util.h"
 #include "op_test_util.h"
 #include "runtime/jit_executor.h"
 
@@ -64,9 +65,7 @@ std::vector<GradCase> cases() {
 Graph grad_graph(const GradCase& c, const std::vector<Tensor>& in, bool order2) {
   Graph g = one_op_graph(c.op, in, c.attrs);
   GraphBuilder b(g);
-  TensorType ty = g.type(g.outputs[0]);
-  int dy = b.op("input", {}, {{"name", std::string("dy")}, {"dtype", ty.dtype}, {"shape", Ints(ty.shape)}});
-  g.inputs.push_back(dy);
+  int dy = add_dy_input(g, b, g.outputs[0]);
   std::vector<int> wrt(g.inputs.begin(), g.inputs.end() - 1);
   g.outputs = append_gradients(g, g.outputs[0], wrt, dy);
   if (order2) {
@@ -82,24 +81,14 @@ Graph grad_graph(const GradCase& c, const std::vector<Tensor>& in, bool order2) 
     opts.cut_is_error = false;  // maxpool_grad's x only selects positions: no gradient
     g.outputs = append_gradients(g, g.outputs, dds, all, opts);
   }
-  g.output_names.clear();
-  for (size_t i = 0; i < g.outputs.size(); ++i) g.output_names.push_back(fmt::format("d{}", i));
+  name_outputs_d(g);
   return g;
-}
-
-// Ops of g that have no MLIR lowering (yet).
-std::set<std::string> missing_lowerings(const Graph& g) {
-  std::set<std::string> out;
-  for (const Node& n : g.nodes)
-    if (n.op->name != "input" && n.op->name != "param" && n.op->name != "const" && !find_lowering(n.op->name))
-      out.insert(n.op->name);
-  return out;
 }
 
 // |jit - ref| <= tol * max(1, |ref|, rms(ref)): a long f32 sum's rounding error scales
 // with the magnitude of its terms (about the output's RMS), not with a result that happens
 // to cancel to near 0.
-void expect_close(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
+void expect_close_rms(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
   ASSERT_EQ(type_str(jit.type()), type_str(ref.type())) << what;
   double ss = 0;
   int64_t finite = 0;
@@ -141,22 +130,17 @@ void run_cases(bool order2, int threads = 1) {
         in.push_back(random_tensor(t.shape, ft, seed++, -2, 2));
       }
       std::string what = describe(c, order2, ft);
-      auto miss = missing_lowerings(g);
+      auto miss = unlowered_ops(g);
       if (!miss.empty()) {
         missing.insert(miss.begin(), miss.end());
         continue;
       }
       std::vector<Tensor> ref = run_graph(g, in, {});
       std::vector<Tensor> got;
-      try {
-        got = jit.run(g, in, {}, 0);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << what << ": " << e.what();
-        continue;
-      }
+      if (!jit_run_or_fail(jit, g, in, 0, what, &got)) continue;
       ASSERT_EQ(got.size(), ref.size()) << what;
       for (size_t i = 0; i < ref.size(); ++i)
-        expect_close(got[i], ref[i], ft == DType::F64 ? 1e-12 : c.f32_tol, what + fmt::format(", output {}", i));
+        expect_close_rms(got[i], ref[i], ft == DType::F64 ? 1e-12 : c.f32_tol, what + fmt::format(", output {}", i));
     }
   if (!missing.empty()) {
     std::string list;
@@ -192,7 +176,7 @@ TEST(JitConvGrad, MaxPoolSpecialValues) {
         Graph g = one_op_graph(op, in, a);
         std::string what = fmt::format("{} {} {}", op, type_str(TensorType{ft, {}}), attr_ints(a, "kernel")[0]);
         std::vector<Tensor> ref = run_graph(g, in, {}), got = jit.run(g, in, {}, 0);
-        expect_close(got[0], ref[0], 1e-6, what);
+        expect_close_rms(got[0], ref[0], 1e-6, what);
         for (int64_t i = 0; i < ref[0].size(); ++i)  // signed zeros too
           if (ref[0].get(i) == 0) EXPECT_EQ(std::signbit(got[0].get(i)), std::signbit(ref[0].get(i))) << what << i;
       }

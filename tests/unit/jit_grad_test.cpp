@@ -11,27 +11,13 @@
 
 #include "compiler/lower/emit.h"
 #include "grad_test_util.h"
+#include "jit_test_util.h"
 #include "op_test_util.h"
 #include "runtime/interpreter.h"
 #include "runtime/jit_executor.h"
 
 namespace starc::test {
 namespace {
-
-double tolerance(DType dt) { return dt == DType::F64 ? 1e-12 : 2e-6; }
-
-void expect_close(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
-  ASSERT_EQ(type_str(jit.type()), type_str(ref.type())) << what;
-  for (int64_t i = 0; i < ref.size(); ++i) {
-    double a = jit.get(i), b = ref.get(i);
-    if (std::isnan(b)) {
-      EXPECT_TRUE(std::isnan(a)) << what << " at " << i << ": jit " << a;
-      continue;
-    }
-    ASSERT_LE(std::abs(a - b), tol * std::max(1.0, std::abs(b)))
-        << what << " at flat index " << i << ": jit " << a << " vs reference " << b;
-  }
-}
 
 // Bit-for-bit equality (random ops, and everything computed by the same formula).
 void expect_identical(const Tensor& jit, const Tensor& ref, const std::string& what) {
@@ -76,25 +62,14 @@ Graph gradient_graph(const GradCase& c, const std::vector<Tensor>& in) {
   Graph g = one_op_graph(c.op, in, c.attrs);
   GraphBuilder b(g);
   int y = g.outputs[0];
-  TensorType ty = g.type(y);
-  int dy = b.op("input", {}, {{"name", std::string("dy")}, {"dtype", ty.dtype}, {"shape", Ints(ty.shape)}});
-  g.inputs.push_back(dy);
+  int dy = add_dy_input(g, b, y);
   std::vector<int> wrt;
   // batch_norm's running statistics are state, not trained: no gradient.
   size_t n_wrt = c.op == "batch_norm" ? 3 : in.size();
   for (size_t i = 0; i < n_wrt; ++i) wrt.push_back(g.inputs[i]);
   g.outputs = append_gradients(g, y, wrt, dy);
-  g.output_names.clear();
-  for (size_t i = 0; i < g.outputs.size(); ++i) g.output_names.push_back(fmt::format("d{}", i));
+  name_outputs_d(g);
   return g;
-}
-
-std::set<std::string> unlowered_ops(const Graph& g) {
-  std::set<std::string> missing;
-  for (const Node& n : g.nodes)
-    if (n.op->name != "input" && n.op->name != "param" && n.op->name != "const" && !find_lowering(n.op->name))
-      missing.insert(n.op->name);
-  return missing;
 }
 
 TEST(JitGrad, ReduceNnGradientGraphsMatchReference) {
@@ -120,14 +95,9 @@ TEST(JitGrad, ReduceNnGradientGraphsMatchReference) {
       for (uint64_t run_seed : {uint64_t(0), uint64_t(12345)}) {
         std::vector<Tensor> ref = run_graph(g, in, {}, RunOptions{run_seed});
         std::vector<Tensor> got;
-        try {
-          got = jit.run(g, in, {}, run_seed);
-        } catch (const std::exception& e) {
-          ADD_FAILURE() << what << ": " << e.what();
-          break;
-        }
+        if (!jit_run_or_fail(jit, g, in, run_seed, what, &got)) break;
         ASSERT_EQ(got.size(), ref.size()) << what;
-        for (size_t k = 0; k < ref.size(); ++k) expect_close(got[k], ref[k], tolerance(ft), what + fmt::format(" d{}", k));
+        for (size_t k = 0; k < ref.size(); ++k) expect_close(got[k], ref[k], tolerance(ft), what + fmt::format(" d{}", k), true);
       }
     }
   EXPECT_EQ(checked, 2 * int(grad_cases().size()));
@@ -159,12 +129,7 @@ TEST(JitGrad, ReductionsWithNaNsInfinitiesAndTies) {
       std::string what = c.op + " " + type_str(in[0].type());
       std::vector<Tensor> ref = run_graph(g, in, {});
       std::vector<Tensor> got;
-      try {
-        got = jit.run(g, in, {}, 0);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << what << ": " << e.what();
-        continue;
-      }
+      if (!jit_run_or_fail(jit, g, in, 0, what, &got)) continue;
       expect_identical(got[0], ref[0], what);
     }
   // argmax on i64 with ties, and on rows that are all -inf.

@@ -24,6 +24,20 @@ std::vector<std::string> stdlib_files() {
   return out;
 }
 
+// Calls f(file, prog, diags) with each stdlib file loaded into a Program; stops at the
+// first fatal failure (the caller should return if HasFatalFailure()).
+template <class F>
+void for_each_stdlib_program(F f) {
+  for (const std::string& file : stdlib_files()) {
+    SourceManager sm;
+    DiagEngine diags(sm);
+    Program prog(diags);
+    ASSERT_TRUE(prog.load_file(file)) << diags.format_all();
+    f(file, prog, diags);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+}
+
 // Uniform [-1, 1) floats, or integers in [0, 2) (class labels); symbolic dims = batch.
 Tensor random_for(const TensorType& t, int64_t batch, std::mt19937_64& rng) {
   Shape s = t.shape;
@@ -55,11 +69,7 @@ constexpr double kTolAfterAdam = 5e-4;
 
 TEST(JitModels, EveryStdlibModelForwardMatchesReference) {
   int checked = 0;
-  for (const std::string& file : stdlib_files()) {
-    SourceManager sm;
-    DiagEngine diags(sm);
-    Program prog(diags);
-    ASSERT_TRUE(prog.load_file(file)) << diags.format_all();
+  for_each_stdlib_program([&](const std::string& file, Program& prog, DiagEngine& diags) {
     for (const std::string& model : prog.model_names()) {
       std::optional<Graph> g = prog.build(model);
       ASSERT_TRUE(g) << diags.format_all();
@@ -74,17 +84,14 @@ TEST(JitModels, EveryStdlibModelForwardMatchesReference) {
         EXPECT_LT(rel_err(got[i], ref[i]), kTol) << file << " " << model << " output " << g->output_names[i];
       ++checked;
     }
-  }
+  });
+  if (HasFatalFailure()) return;
   EXPECT_GE(checked, 1);
 }
 
 TEST(JitModels, EveryStdlibTrainBlockTrainsLikeTheReference) {
   int checked = 0;
-  for (const std::string& file : stdlib_files()) {
-    SourceManager sm;
-    DiagEngine diags(sm);
-    Program prog(diags);
-    ASSERT_TRUE(prog.load_file(file)) << diags.format_all();
+  for_each_stdlib_program([&](const std::string& file, Program& prog, DiagEngine& diags) {
     for (const std::string& model : prog.trained_models()) {
       std::optional<TrainPlan> plan = prog.build_train(model);
       ASSERT_TRUE(plan) << diags.format_all();
@@ -117,7 +124,8 @@ TEST(JitModels, EveryStdlibTrainBlockTrainsLikeTheReference) {
       }
       ++checked;
     }
-  }
+  });
+  if (HasFatalFailure()) return;
   EXPECT_GE(checked, 1);
 }
 

@@ -8,6 +8,7 @@
 
 #include "compiler/lower/emit.h"
 #include "grad_test_util.h"
+#include "jit_test_util.h"
 #include "op_test_util.h"
 #include "runtime/jit_executor.h"
 
@@ -337,22 +338,6 @@ std::string describe(const OpCase& c, DType ft) {
   return s + ")";
 }
 
-// Tolerance: f64 near machine precision; f32 a few ulps (libm vs LLVM math expansions).
-double tolerance(DType dt) { return dt == DType::F64 ? 1e-12 : 2e-6; }
-
-void expect_close(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
-  ASSERT_EQ(type_str(jit.type()), type_str(ref.type())) << what;
-  for (int64_t i = 0; i < ref.size(); ++i) {
-    double a = jit.get(i), b = ref.get(i);
-    if (std::isnan(b)) {
-      EXPECT_TRUE(std::isnan(a)) << what << " at " << i;
-      continue;
-    }
-    ASSERT_LE(std::abs(a - b), tol * std::max(1.0, std::abs(b))) << what << " at flat index " << i << ": jit " << a
-                                                                  << " vs reference " << b;
-  }
-}
-
 TEST(JitOps, MatchReferenceInF32AndF64) {
   JitExecutor jit;
   uint32_t seed = 1;
@@ -367,12 +352,7 @@ TEST(JitOps, MatchReferenceInF32AndF64) {
       Graph g = one_op_graph(c.op, in, c.attrs);
       std::vector<Tensor> ref = run_graph(g, in, {});
       std::vector<Tensor> got;
-      try {
-        got = jit.run(g, in, {}, 0);
-      } catch (const std::exception& e) {
-        ADD_FAILURE() << what << ": " << e.what();
-        continue;
-      }
+      if (!jit_run_or_fail(jit, g, in, 0, what, &got)) continue;
       double tol = ft == DType::F32 && c.f32_tol > 0 ? c.f32_tol : tolerance(ft);
       expect_close(got[0], ref[0], tol, what);
     }

@@ -12,22 +12,13 @@
 #include "compiler/lower/emit.h"
 #include "dsl/program.h"
 #include "grad_test_util.h"
+#include "jit_test_util.h"
 #include "op_test_util.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 
 namespace starc::test {
 namespace {
-
-Graph compile(const std::string& src, const std::string& model) {
-  SourceManager sm;
-  DiagEngine diags(sm);
-  Program prog(diags);
-  std::optional<Graph> g;
-  if (prog.load_text(STARC_SOURCE_DIR "/tests/unit/inline.net", src)) g = prog.build(model);
-  if (!g) throw std::runtime_error("compile failed:\n" + diags.format_all());
-  return std::move(*g);
-}
 
 // Distinct non-zero values for parameters that init to zeros (biases), so they matter.
 void perturb_zeros(TensorMap& p) {
@@ -88,19 +79,6 @@ Outcome compare(const Graph& g, const std::vector<Tensor>& inputs, const TensorM
       GTEST_SKIP() << "an op of another family has no MLIR lowering yet (re-run when it does): " \
                    << why_;                                                                        \
   } while (0)
-
-const char* kRnn = R"(
-model Rnn(x: f64[B, 5, 3], h0: f64[B, 3]) -> f64[B, 5, 3] {
-    param w: f64[3] = normal
-    param u: f64[3] = normal
-    fn step(h, c, x_t) {
-        h2 = tanh(h * w + x_t * u + c)
-        c2 = c * 0.5 + h2
-        return (h2, c2, h2 * c2)
-    }
-    return scan(step, x, (h0, h0 * 0.3), axis: 1, reverse: REV)
-}
-)";
 
 // The source with every f64 turned into `ft`'s name.
 std::string in_float_type(std::string s, DType ft) {
