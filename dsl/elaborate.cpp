@@ -87,14 +87,7 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
                                      p.name, p.name));
     if (p.default_value) throw CompileError(p.default_value->loc, "a train block's inputs are data tensors and take no default");
     TensorType t = declared_type(*p.type, *ts, /*new_syms=*/true);
-    Node n;
-    n.op = find_op("input");
-    n.attrs = {{"name", p.name}, {"dtype", t.dtype}, {"shape", t.shape}};
-    n.type = t;
-    n.loc = graph_loc(p.loc);
-    int id = root.g.add(std::move(n));
-    root.g.inputs.push_back(id);
-    ts->vars[p.name] = Value::tensor(&root, id);
+    ts->vars[p.name] = add_graph_input(root, p.name, t, p.loc);
   }
   train_scope_ = ts.get();
   in_train_ = true;
@@ -161,14 +154,7 @@ std::shared_ptr<Scope> Elaborator::model_inputs(const FnDecl& model) {
         throw CompileError(p.type->loc, fmt::format("model input '{}' needs an element type, e.g. f32[B, 16]", p.name));
       TensorType t = declared_type(*p.type, *scope, /*new_syms=*/true);
       if (!default_float_set_ && is_float(t.dtype)) default_float_ = t.dtype, default_float_set_ = true;
-      Node n;
-      n.op = find_op("input");
-      n.attrs = {{"name", p.name}, {"dtype", t.dtype}, {"shape", t.shape}};
-      n.type = t;
-      n.loc = graph_loc(p.loc);
-      int id = root.g.add(std::move(n));
-      root.g.inputs.push_back(id);
-      scope->vars[p.name] = Value::tensor(&root, id);
+      scope->vars[p.name] = add_graph_input(root, p.name, t, p.loc);
     } else {
       if (!p.default_value)
         throw CompileError(p.loc, fmt::format("model parameter '{}' is static and needs a default value", p.name));
@@ -196,6 +182,18 @@ std::vector<Value> Elaborator::run_model(const FnDecl& model, std::shared_ptr<Sc
 }
 
 // ---------------------------------------------------------------- helpers
+// A new input node of the root graph (a model input or a train block's data input).
+Value Elaborator::add_graph_input(GraphCtx& root, const std::string& name, const TensorType& t, SrcLoc loc) {
+  Node n;
+  n.op = find_op("input");
+  n.attrs = {{"name", name}, {"dtype", t.dtype}, {"shape", t.shape}};
+  n.type = t;
+  n.loc = graph_loc(loc);
+  int id = root.g.add(std::move(n));
+  root.g.inputs.push_back(id);
+  return Value::tensor(&root, id);
+}
+
 Loc Elaborator::graph_loc(SrcLoc l) const {
   if (!l.known()) return {};
   auto [line, col] = diags_.sources().line_col(l);

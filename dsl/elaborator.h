@@ -89,6 +89,7 @@ class Elaborator {
 
   // ---------------------------------------------------------------- helpers (elaborate.cpp)
   Loc graph_loc(SrcLoc l) const;
+  Value add_graph_input(GraphCtx& root, const std::string& name, const TensorType& t, SrcLoc loc);
   std::shared_ptr<Scope> module_scope_for(int module);
   std::string tstr(const TensorType& t) const { return type_str(t, &root_->g.symbols); }
   const TensorType& type_of(const Value& v) const { return v.g->g.type(v.id); }
