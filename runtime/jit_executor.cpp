@@ -40,6 +40,21 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
   if (opts_.threads > 1) omp_set_num_threads(opts_.threads);
 }
 
+std::string format_timings(const JitRunStats& s) {
+  if (s.cache_hit)
+    return fmt::format("in-memory cache hit; specialise+lookup {:.2f} ms, run {:.2f} ms", (s.specialize + s.lookup) * 1e3,
+                       s.run * 1e3);
+  if (s.disk_hit)
+    return fmt::format("disk cache hit; specialise {:.1f} ms, emit MLIR {:.1f} ms, load object {:.1f} ms "
+                       "(total {:.1f} ms), run {:.2f} ms",
+                       s.specialize * 1e3, s.emit * 1e3, (s.load + s.lookup) * 1e3,
+                       (s.specialize + s.compile_seconds()) * 1e3, s.run * 1e3);
+  return fmt::format("compiled; specialise {:.1f} ms, emit MLIR {:.1f} ms, parse {:.1f} ms, passes {:.1f} ms, "
+                     "LLVM codegen {:.1f} ms (compile total {:.1f} ms), run {:.2f} ms",
+                     s.specialize * 1e3, s.emit * 1e3, s.compile.parse * 1e3, s.compile.passes * 1e3,
+                     s.compile.codegen * 1e3, (s.specialize + s.compile_seconds()) * 1e3, s.run * 1e3);
+}
+
 int default_threads() {
   unsigned n = std::thread::hardware_concurrency();
   return n == 0 ? 1 : int(n);
@@ -133,6 +148,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   t0 = Clock::now();
   c->fn(packed.data());
   stats_.run = since(t0);
+  if (on_run) on_run(g, stats_);
   return outputs;
 }
 

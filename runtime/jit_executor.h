@@ -5,6 +5,7 @@
 // and on disk (an object file per key in the cache folder), so a second process skips
 // compilation.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -25,6 +26,10 @@ struct JitRunStats {
   double compile_seconds() const { return emit + compile.parse + compile.passes + compile.codegen + load + lookup; }
 };
 
+// One line for `--timings`: what the run did (compiled, loaded from disk, or an
+// in-memory hit) and where its time went.
+std::string format_timings(const JitRunStats& s);
+
 // The disk cache folder: $STARC_CACHE_DIR, else $XDG_CACHE_HOME/starc, else
 // ~/.cache/starc; "" when STARC_CACHE_DIR is "off" (no disk cache).
 std::string default_cache_dir();
@@ -39,6 +44,8 @@ class JitExecutor : public Executor {
   std::vector<Tensor> run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
                           uint64_t seed) override;
   const JitRunStats& last_stats() const { return stats_; }
+  // Called after every run with its graph and stats (`starc train --timings`).
+  std::function<void(const Graph&, const JitRunStats&)> on_run;
   // The MLIR text run() would compile for these inputs (for --emit mlir).
   static std::string mlir_for(const Graph& g, const std::vector<Tensor>& inputs);
 

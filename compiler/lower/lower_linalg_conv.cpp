@@ -7,6 +7,8 @@
 // conv_transpose  the same conv over the zero-inserted input (tensor.insert_slice with
 //             stride s into zeros, padded by d*(K-1)-p on the left and d*(K-1)-p+op on the
 //             right; negative amounts crop) with the kernel transposed and flipped.
+// conv*_weight_grad  one linalg.generic over (q, p, k..., n, t...) reducing over n and t,
+//             reading the zero-padded x at k*d + t*s.
 // maxpool     a linalg.generic over (n, c, out..., k...) on the -inf-padded input with the
 //             reference's scalar rule (NaN wins and stays, ties keep the first).
 // avgpool     linalg.pooling_ncw_sum / pooling_nchw_sum on the zero-padded input, / prod(k).
@@ -355,6 +357,33 @@ LowerFn conv(int nsp, bool transpose) {
   };
 }
 
+// r[q,p,k] = sum_{n,t} x[n,p,k*d - pad + t*s] dy[n,q,t]: loops (q, p, k_i.., n, t_i..),
+// x padded by `pad` on the left and as far as the last read on the right.
+LowerFn conv_weight_grad(int nsp) {
+  return [nsp](E e, const Node& n, int id) {
+    const TensorType &xt = e.type(n.inputs[0]), &dyt = e.type(n.inputs[1]);
+    const DType dt = n.type.dtype;
+    Ints k = per_dim(n.attrs, "kernel", nsp), s = per_dim(n.attrs, "stride", nsp), p = per_dim(n.attrs, "padding", nsp),
+         d = per_dim(n.attrs, "dilation", nsp);
+    const int rank = 3 + 2 * nsp, nd = 2 + nsp;  // nd: the batch loop
+    Ints hi;
+    std::vector<std::string> xm = {dim(nd), dim(1)}, dym = {dim(nd), dim(0)}, om = {dim(0), dim(1)};
+    for (int i = 0; i < nsp; ++i) {
+      int64_t L = xt.shape[size_t(2 + i)], T = dyt.shape[size_t(2 + i)];
+      hi.push_back(std::max<int64_t>(0, (k[i] - 1) * d[i] + (T - 1) * s[i] + 1 - L - p[i]));
+      xm.push_back(fmt::format("d{} * {} + d{} * {}", 2 + i, d[i], nd + 1 + i, s[i]));
+      dym.push_back(dim(nd + 1 + i));
+      om.push_back(dim(2 + i));
+    }
+    TensorType pt;
+    std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, p, hi, 0, &pt);
+    e.bind(id, e.generic({{xp, pt, amap(rank, xm)}, {e.val(n.inputs[1]), dyt, amap(rank, dym)}},
+                         filled(e, 0, n.type), n.type, amap(rank, om), iters(2 + nsp, 1 + nsp), [dt](E e, Args a) {
+                           return bin(e, "arith.addf", a[2], bin(e, "arith.mulf", a[0], a[1], el(dt)), el(dt));
+                         }));
+  };
+}
+
 // ---- pooling -------------------------------------------------------------------------------
 
 struct Pool {
@@ -557,6 +586,7 @@ void register_linalg_conv_lowerings(LoweringTable& t) {
   t["conv_transpose2d"] = conv(2, true);
   for (int nsp : {1, 2}) {
     std::string d = nsp == 1 ? "1d" : "2d";
+    t["conv" + d + "_weight_grad"] = conv_weight_grad(nsp);
     t["maxpool" + d] = maxpool(nsp);
     t["avgpool" + d] = avgpool(nsp);
     t["maxpool" + d + "_grad"] = maxpool_grad(nsp);

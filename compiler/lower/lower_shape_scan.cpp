@@ -212,7 +212,7 @@ void lower_concat(E e, const Node& n, int id) {
   if (n.inputs.size() == 1) return e.bind(id, e.val(n.inputs[0]));
   if (bind_if_empty(e, n, id)) return;
   // tensor.concat, not a chain of insert_slices: one-shot bufferization of a long chain
-  // grows steeply (the im2col weight gradient concatenates hundreds of pieces).
+  // grows steeply with the number of pieces.
   std::vector<std::string> vals, types;
   for (int in : n.inputs)
     if (e.type(in).shape[axis] != 0) vals.push_back(e.val(in)), types.push_back(e.ty(in));

@@ -1,9 +1,11 @@
 // Convolution and pooling ops (1-D and 2-D), with PyTorch semantics. Int-list attributes
 // (stride, padding, ...) take one value for all spatial dims or one per spatial dim.
 // The reference kernels are written once for 2-D; a 1-D op runs as 2-D with H = 1.
-// Gradients: conv rules use conv/conv_transpose/transpose/slice (im2col + matmul for the
-// weight when the batch is symbolic); pooling uses the primitive *pool*_grad/_gather ops
-// below, which are differentiable in turn.
+// Gradients: a conv's input gradient is the adjoint conv (conv_transpose <-> conv), its
+// weight gradient the primitive conv*_weight_grad op (one reduction over batch and
+// positions, any batch size, symbolic included); pooling uses the primitive
+// *pool*_grad/_gather ops. All of these are differentiable in turn.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -188,6 +190,94 @@ OpDef conv_op(std::string name, int nsp, bool transpose, std::string doc) {
       else conv2d_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>());
     });
     return out;
+  };
+  return d;
+}
+
+// ---- convolution weight gradient ---------------------------------------------------
+
+// conv{1,2}d_weight_grad(x [N,P,*L], dy [N,Q,*T]) -> [Q,P,*kernel]:
+//   r[q,p,k] = sum_{n,t} x[n,p, k*d - pad + t*s] * dy[n,q,t]   (reads outside x are 0).
+// It is the weight gradient of conv (x = input, dy = output gradient) and of
+// conv_transpose (x = output gradient, dy = input). A primitive op rather than a conv of
+// transposed operands: the batch becomes the reduction, so it may stay symbolic.
+Shape weight_grad_shape(const std::string& op, int nsp, const TensorType& x, const TensorType& dy, const Attrs& a,
+                        const InferCtx& ctx) {
+  require_rank(op, x, nsp + 2, ctx, "x");
+  require_rank(op, dy, nsp + 2, ctx, "dy");
+  require_float(op, x, ctx);
+  TensorType xd[2] = {x, dy};
+  require_same_dtype(op, xd, ctx);
+  require_static(op, x, 1, "channel and spatial dims of x", ctx);
+  require_static(op, dy, 1, "channel and spatial dims of dy", ctx);
+  if (x.shape[0] != dy.shape[0])
+    throw OpError(fmt::format("{}: x and dy must have the same batch dim: {} vs {}", op, ctx.t(x), ctx.t(dy)));
+  Ints k = per_dim(op, a, "kernel", nsp);
+  SpatialAttrs sa = conv_attrs(op, a, nsp, false);
+  for (int i = 0; i < nsp; ++i)
+    if (k[i] <= 0 || sa.stride[i] <= 0 || sa.dil[i] <= 0 || sa.pad[i] < 0)
+      throw OpError(fmt::format("{}: kernel, stride and dilation must be positive and padding non-negative", op));
+  Shape out = {dy.shape[1], x.shape[1]};
+  out.insert(out.end(), k.begin(), k.end());
+  return out;
+}
+
+template <class T> void weight_grad_kernel(const Geo& g, const T* x, const T* dy, T* r) {
+  const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], TH = g.out[0], TW = g.out[1];
+  std::vector<double> acc(size_t(g.O * g.C * KH * KW), 0.0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t q = 0; q < g.O; ++q)
+      for (int64_t th = 0; th < TH; ++th)
+        for (int64_t tw = 0; tw < TW; ++tw) {
+          double dv = double(dy[((n * g.O + q) * TH + th) * TW + tw]);
+          for (int64_t p = 0; p < g.C; ++p)
+            for (int64_t kh = 0; kh < KH; ++kh) {
+              int64_t ih = kh * g.d[0] - g.p[0] + th * g.s[0];
+              if (ih < 0 || ih >= H) continue;
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t iw = kw * g.d[1] - g.p[1] + tw * g.s[1];
+                if (iw < 0 || iw >= W) continue;
+                acc[size_t(((q * g.C + p) * KH + kh) * KW + kw)] += double(x[((n * g.C + p) * H + ih) * W + iw]) * dv;
+              }
+            }
+        }
+  for (size_t i = 0; i < acc.size(); ++i) r[i] = T(acc[i]);
+}
+
+OpDef weight_grad_op(int nsp) {
+  OpDef d;
+  d.name = nsp == 1 ? "conv1d_weight_grad" : "conv2d_weight_grad";
+  d.inputs = {"x", "dy"};
+  d.attrs = {{"kernel", AttrKind::Ints, std::nullopt},
+             {"stride", AttrKind::Ints, Ints{1}},
+             {"padding", AttrKind::Ints, Ints{0}},
+             {"dilation", AttrKind::Ints, Ints{1}}};
+  d.doc = fmt::format("weight gradient of conv{0}d: x [N,P,*L], dy [N,Q,*T] -> [Q,P,*kernel], "
+                      "r[q,p,k] = sum over n,t of x[n,p,k*dilation-padding+t*stride] dy[n,q,t]",
+                      nsp);
+  std::string name = d.name;
+  d.infer = [name, nsp](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
+    return TensorType{in[0].dtype, weight_grad_shape(name, nsp, in[0], in[1], a, ctx)};
+  };
+  d.ref = [name, nsp](std::span<const Tensor> in, const Attrs& a, RefCtx&) {
+    Shape out = weight_grad_shape(name, nsp, in[0].type(), in[1].type(), a, InferCtx{});
+    SpatialAttrs sa = conv_attrs(name, a, nsp, false);
+    Geo g;
+    g.N = in[0].dim(0);
+    g.C = in[0].dim(1);
+    g.O = in[1].dim(1);
+    int off = 2 - nsp;
+    for (int i = 0; i < nsp; ++i) {
+      g.in[off + i] = in[0].dim(2 + i);
+      g.out[off + i] = in[1].dim(2 + i);
+      g.k[off + i] = out[2 + i];
+      g.s[off + i] = sa.stride[i];
+      g.p[off + i] = sa.pad[i];
+      g.d[off + i] = sa.dil[i];
+    }
+    Tensor r(in[0].dtype(), out);
+    dispatch_float(in[0].dtype(), [&]<class T>() { weight_grad_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), r.data<T>()); });
+    return r;
   };
   return d;
 }
@@ -439,96 +529,96 @@ std::string conv_name(int nsp, bool transpose) {
   return std::string(transpose ? "conv_transpose" : "conv") + (nsp == 1 ? "1d" : "2d");
 }
 
-// Permutation exchanging axes 0 and 1.
-Ints swap01(int rank) {
-  Ints p = {1, 0};
-  for (int i = 2; i < rank; ++i) p.push_back(i);
-  return p;
-}
-
 int slice_axis(GraphBuilder& b, int x, int axis, int64_t start, int64_t end, int64_t step = 1) {
   return b.op("slice", {x}, {{"axis", int64_t(axis)}, {"start", start}, {"end", end}, {"step", step}});
 }
 
-// x cut to the leading `len[i]` elements of spatial dim i wherever it is longer.
-int crop_spatial(GraphBuilder& b, int x, const Ints& len) {
-  for (size_t i = 0; i < len.size(); ++i)
-    if (b.shape(x)[2 + i] != len[i]) x = slice_axis(b, x, int(2 + i), 0, len[i]);
-  return x;
+// x [N,C,*] brought to spatial lengths `len`: cut to the leading elements where longer,
+// zero-padded at the end where shorter.
+int fit_spatial(GraphBuilder& b, int x, const Ints& len) {
+  Ints pads(2 * (len.size() + 2), 0);
+  bool short_ = false;
+  for (size_t i = 0; i < len.size(); ++i) {
+    Dim have = b.shape(x)[2 + i];
+    if (have > len[i]) x = slice_axis(b, x, int(2 + i), 0, len[i]);
+    if (have < len[i]) pads[2 * (2 + i) + 1] = len[i] - have, short_ = true;
+  }
+  return short_ ? b.op("pad", {x}, {{"pads", pads}}) : x;
 }
 
-// R[q,p,k] = sum_{n,t} A[n,p, k*d - pad + t*s] * B[n,q,t] per spatial dim, k < K (reads of A
-// outside its range are 0): the weight gradient of both conv kinds, shape [Q,P,*K].
-// Static N: one conv of A^T [P,N,*LA] with the weight B^T [Q,N,*LB], stride and dilation
-// exchanged (stride d, dilation s), cropped to K, transposed back. A symbolic N cannot be
-// a conv channel: then im2col of A (one strided slice per kernel tap), a batched matmul
-// with B over t, summed over N.
-int weight_grad(GraphBuilder& b, int A, int B, const Ints& s, const Ints& pad, const Ints& d, const Ints& K) {
-  const int nsp = int(K.size()), rank = nsp + 2;
-  Shape as = b.shape(A), bs = b.shape(B);
-  if (!is_sym(as[0])) {
-    int r = b.op(conv_name(nsp, false), {b.transpose(A, swap01(rank)), b.transpose(B, swap01(rank))},
-                 {{"stride", d}, {"padding", pad}, {"dilation", s}});
-    return b.transpose(crop_spatial(b, r, K), swap01(rank));
-  }
-  const Dim N = as[0], P = as[1], Q = bs[1];
-  int64_t LBt = 1, Kt = 1;
-  Ints pads(2 * size_t(rank), 0);
-  bool padded = false;
+// The adjoint of "x -> conv(x, w)" applied to dy, shaped like x:
+// dx[n,c,i] = sum_{o,t,k: i = t*s-p+k*d} dy[n,o,t] w[o,c,k]. That is a conv_transpose whose
+// output_padding restores x's lengths — always possible when dy is the output of that
+// conv. Other lengths (the gradient of conv*_weight_grad, whose dy is free) take the
+// transposed conv without padding, cut at p and fitted to x.
+int conv_adjoint(GraphBuilder& b, int nsp, int dy, int w, const SpatialAttrs& sa, int x) {
+  Shape xs = b.shape(x), ys = b.shape(dy), ws = b.shape(w);
+  Ints opad, L(xs.begin() + 2, xs.end());
+  bool direct = true;
   for (int i = 0; i < nsp; ++i) {
-    LBt *= bs[2 + i];
-    Kt *= K[i];
-    int64_t last = (K[i] - 1) * d[i] - pad[i] + (bs[2 + i] - 1) * s[i];  // largest index of A read
-    pads[2 * (2 + i)] = pad[i];
-    pads[2 * (2 + i) + 1] = std::max<int64_t>(0, last + 1 - as[2 + i]);
-    padded |= pads[2 * (2 + i)] || pads[2 * (2 + i) + 1];
+    int64_t span = (ys[2 + i] - 1) * sa.stride[i] + sa.dil[i] * (ws[2 + i] - 1) + 1;  // with no padding
+    if (span <= sa.pad[i]) return b.zeros_like(x);  // every tap lands in the left padding
+    int64_t extra = L[i] - (span - 2 * sa.pad[i]);
+    direct &= extra >= 0 && (extra < sa.stride[i] || extra < sa.dil[i]);
+    opad.push_back(extra);
   }
-  int Ap = padded ? b.op("pad", {A}, {{"pads", pads}}) : A;
-  std::vector<int> taps;  // cols[n,p,k,t] = A[n,p,k*d - pad + t*s], one [N,P,1,LBt] per tap k
-  std::vector<int64_t> k(size_t(nsp), 0);
-  for (int64_t tap = 0; tap < Kt; ++tap) {
-    int t = Ap;
-    for (int i = 0; i < nsp; ++i) {
-      int64_t start = k[i] * d[i];  // in padded coordinates
-      t = slice_axis(b, t, 2 + i, start, start + (bs[2 + i] - 1) * s[i] + 1, s[i]);
-    }
-    taps.push_back(b.reshape(t, {N, P, 1, LBt}));
-    for (int i = nsp - 1; i >= 0; --i) {
-      if (++k[i] < K[i]) break;
-      k[i] = 0;
-    }
+  Attrs a = {{"stride", sa.stride}, {"dilation", sa.dil}};
+  if (direct) {
+    a["padding"] = sa.pad;
+    a["output_padding"] = opad;
+    return b.op(conv_name(nsp, true), {dy, w}, a);
   }
-  int cols = taps.size() == 1 ? taps[0] : b.op("concat", taps, {{"axis", int64_t(2)}});
-  cols = b.transpose(b.reshape(cols, {N, P * Kt, LBt}), {0, 2, 1});                 // [N,LBt,P*Kt]
-  int r = b.sum(b.op("matmul", {b.reshape(B, {N, Q, LBt}), cols}), {0}, false);  // [Q,P*Kt]
-  Shape out = {Q, P};
-  out.insert(out.end(), K.begin(), K.end());
-  return b.reshape(r, out);
+  a["padding"] = Ints(size_t(nsp), 0);
+  a["output_padding"] = Ints(size_t(nsp), 0);
+  int r = b.op(conv_name(nsp, true), {dy, w}, a);  // position j holds x's index j - p
+  for (int i = 0; i < nsp; ++i)
+    if (sa.pad[i] > 0) r = slice_axis(b, r, 2 + i, sa.pad[i], b.shape(r)[2 + i]);
+  return fit_spatial(b, r, L);
+}
+
+// r[q,p,k] = sum_{n,t} A[n,p, k*d - pad + t*s] * B[n,q,t]: the weight gradient of both
+// conv kinds, shape [Q,P,*K].
+int weight_grad(GraphBuilder& b, int A, int B, const SpatialAttrs& sa, const Ints& K) {
+  const int nsp = int(K.size());
+  return b.op(nsp == 1 ? "conv1d_weight_grad" : "conv2d_weight_grad", {A, B},
+              {{"kernel", K}, {"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}});
+}
+
+// conv*_weight_grad is bilinear in (A, B). With R as a conv weight [Q,P,*K]:
+// dA[n,p,i] = sum_{q,t,k: i = t*s-pad+k*d} dR[q,p,k] B[n,q,t], the conv adjoint of B by dR;
+// dB[n,q,t] = sum_{p,k} dR[q,p,k] A[n,p,t*s-pad+k*d], the conv of A with dR (fitted to T).
+GradFn weight_grad_grad(int nsp) {
+  return [nsp](GraphBuilder& b, const Node& n, int, int dr) -> std::vector<int> {
+    int A = n.inputs[0], B = n.inputs[1];
+    SpatialAttrs sa = conv_attrs(n.op->name, n.attrs, nsp, false);
+    Ints k = per_dim(n.op->name, n.attrs, "kernel", nsp);
+    Shape as = b.shape(A), bs = b.shape(B);
+    Ints LB(bs.begin() + 2, bs.end()), grow(LB.size());
+    for (int i = 0; i < nsp; ++i)  // A's length at which the conv has (at least) LB windows
+      grow[i] = std::max(as[2 + i], (LB[i] - 1) * sa.stride[i] + sa.dil[i] * (k[i] - 1) + 1 - 2 * sa.pad[i]);
+    int dB = b.op(conv_name(nsp, false), {fit_spatial(b, A, grow), dr},
+                  {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}});
+    return {conv_adjoint(b, nsp, B, dr, sa, A), fit_spatial(b, dB, LB)};
+  };
 }
 
 GradFn conv_grad(std::string name, int nsp, bool transpose) {
-  return [name, nsp, transpose](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
+  return [name, nsp, transpose](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
     int x = n.inputs[0], w = n.inputs[1];
     SpatialAttrs sa = conv_attrs(name, n.attrs, nsp, transpose);
-    Shape xs = b.shape(x), ws = b.shape(w), ys = b.shape(y);
+    Shape xs = b.shape(x), ws = b.shape(w);
     Ints L(xs.begin() + 2, xs.end()), K(ws.begin() + 2, ws.end());
-    Attrs a = {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}};
     if (!transpose) {
-      // y[n,o,t] = sum_{c,k} x[n,c,t*s-p+k*d] w[o,c,k]. dx is the adjoint scatter: the
-      // transposed conv of dy with w, its output_padding restoring the length L;
-      // dw[o,c,k] = sum_{n,t} dy[n,o,t] x[n,c,t*s-p+k*d].
-      Ints opad;
-      for (int i = 0; i < nsp; ++i)
-        opad.push_back(L[i] - ((ys[2 + i] - 1) * sa.stride[i] - 2 * sa.pad[i] + sa.dil[i] * (K[i] - 1) + 1));
-      Attrs at = a;
-      at["output_padding"] = opad;
-      return {b.op(conv_name(nsp, true), {dy, w}, at), weight_grad(b, x, dy, sa.stride, sa.pad, sa.dil, K)};
+      // y[n,o,t] = sum_{c,k} x[n,c,t*s-p+k*d] w[o,c,k]: dx is the adjoint (a transposed
+      // conv of dy with w), dw[o,c,k] = sum_{n,t} dy[n,o,t] x[n,c,t*s-p+k*d].
+      return {conv_adjoint(b, nsp, dy, w, sa, x), weight_grad(b, x, dy, sa, K)};
     }
     // y[n,o,i*s-p+k*d] += x[n,c,i] w[c,o,k]. dx[n,c,i] = sum_{o,k} dy[n,o,i*s-p+k*d] w[c,o,k]:
-    // the conv of dy with w (length L + floor(output_padding/s), cropped to L);
+    // the conv of dy with w (length L + floor(output_padding/s), cut to L);
     // dw[c,o,k] = sum_{n,i} dy[n,o,i*s-p+k*d] x[n,c,i].
-    int dx = crop_spatial(b, b.op(conv_name(nsp, false), {dy, w}, a), L);
-    return {dx, weight_grad(b, dy, x, sa.stride, sa.pad, sa.dil, K)};
+    Attrs a = {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}};
+    int dx = fit_spatial(b, b.op(conv_name(nsp, false), {dy, w}, a), L);
+    return {dx, weight_grad(b, dy, x, sa, K)};
   };
 }
 
@@ -562,6 +652,7 @@ void register_conv_ops(OpRegistry& r) {
       pool_op("avgpool2d", 2, false, "2-D average pooling over [N,C,H,W] (zero padding counted, floor mode)"),
       pool_grad(2, false)));
   for (int nsp : {1, 2}) {
+    r.add(with_grad(weight_grad_op(nsp), weight_grad_grad(nsp)));
     r.add(pool_grad_op(PoolGrad::MaxGrad, nsp));
     r.add(pool_grad_op(PoolGrad::MaxGather, nsp));
     r.add(pool_grad_op(PoolGrad::AvgGrad, nsp));

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Flagship example: the basic redshift CNN (stdlib/astro/redshift.net) on simulated
 # quasar spectra. One short epoch of training on 8 spectra through the JIT (the first
-# run compiles the training step, which still takes tens of seconds; later runs load it
-# from the disk cache), then inference on two new spectra with the trained weights. One epoch on 8 spectra does not make a redshift estimator — the point is the
+# run compiles the training step in about half a second; later runs load it from the
+# disk cache), then inference on two new spectra with the trained weights. One epoch on 8 spectra does not make a redshift estimator — the point is the
 # pipeline: check, params, train, run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

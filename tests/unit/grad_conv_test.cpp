@@ -75,6 +75,19 @@ TEST(GradConv, ConvTranspose2dPerDimAttrs) {
                      conv_attrs({3, 2}, {0, 1}, {1}, {2, 0}));
 }
 
+// The weight-gradient op is bilinear: its rule (conv adjoint of dy, conv of x) is
+// gradchecked on its own, including dy longer than the windows of x reach.
+TEST(GradConv, WeightGrad) {
+  auto a = [](Ints k, Ints s, Ints p, Ints d) {
+    return Attrs{{"kernel", k}, {"stride", s}, {"padding", p}, {"dilation", d}};
+  };
+  expect_op_gradient("conv1d_weight_grad", {rnd({2, 3, 17}, 31), rnd({2, 2, 17}, 32)}, a({3}, {1}, {1}, {1}));
+  expect_op_gradient("conv1d_weight_grad", {rnd({2, 2, 17}, 33), rnd({2, 3, 8}, 34)}, a({3}, {2}, {1}, {2}));
+  expect_op_gradient("conv1d_weight_grad", {rnd({1, 2, 5}, 35), rnd({1, 2, 4}, 36)}, a({3}, {2}, {0}, {1}));
+  expect_op_gradient("conv1d_weight_grad", {rnd({1, 2, 9}, 37), rnd({1, 1, 3}, 38)}, a({2}, {3}, {0}, {1}));
+  expect_op_gradient("conv2d_weight_grad", {rnd({2, 2, 7, 6}, 39), rnd({2, 3, 4, 3}, 40)}, a({3, 2}, {2, 1}, {1, 0}, {1, 2}));
+}
+
 // The rules are written with conv/conv_transpose/transpose/slice, so differentiating
 // them again must work: dx and dw are gradchecked w.r.t. x, w and dy.
 TEST(GradConv, GradOfGrad) {
@@ -275,9 +288,8 @@ TEST(GradConv, SymbolicBatchDim) {
     expect_symbolic_batch_matches(op, rnd({3, 2, 7, 6}, 60), {}, pool_attrs({3, 2}, {2, 1}, {1, 0}));
 }
 
-// With a symbolic batch the weight gradient is built by im2col (strided slices, concat,
-// batched matmul, sum over B) instead of a conv over the batch: that graph must be
-// differentiable too. gradcheck binds B and differentiates the gradient graph again.
+// With a symbolic batch the weight gradient (conv*_weight_grad, reducing over B) must be
+// differentiable too: gradcheck binds B and differentiates the gradient graph again.
 TEST(GradConv, SymbolicBatchGradOfGrad) {
   struct Case {
     std::string op;

@@ -155,6 +155,18 @@ std::vector<OpCase> linalg_conv_cases() {
   c.push_back({"conv_transpose1d", {{1, 2, 9}, {2, 2, 2}}, convt({2}, {3}, {1}, {1})});
   c.push_back({"conv_transpose2d", {{2, 2, 3, 4}, {2, 3, 3, 2}}, convt({2, 1}, {1, 0}, {1, 2}, {1, 1})});
   c.push_back({"conv_transpose2d", {{1, 2, 1, 3}, {2, 1, 2, 3}}, convt({3, 2}, {0, 1}, {1}, {2, 0})});
+  // conv weight gradients: x [N,P,*L], dy [N,Q,*T] -> [Q,P,*kernel]; reads past x's end
+  // (T longer than the windows fit) and the redshift CNN's first layer.
+  auto wgrad = [](Ints k, Ints s, Ints p, Ints d) {
+    return Attrs{{"kernel", k}, {"stride", s}, {"padding", p}, {"dilation", d}};
+  };
+  c.push_back({"conv1d_weight_grad", {{2, 3, 17}, {2, 4, 17}}, wgrad({3}, {1}, {1}, {1})});
+  c.push_back({"conv1d_weight_grad", {{2, 3, 17}, {2, 5, 8}}, wgrad({3}, {2}, {1}, {2})});
+  c.push_back({"conv1d_weight_grad", {{1, 1, 1}, {1, 2, 1}}, wgrad({1}, {1}, {0}, {1})});
+  c.push_back({"conv1d_weight_grad", {{1, 2, 5}, {1, 2, 4}}, wgrad({3}, {2}, {0}, {1})});
+  c.push_back({"conv1d_weight_grad", {{2, 1, 4618}, {2, 16, 4119}}, wgrad({500}, {1}, {0}, {1}), {}, -2, 2, 1e-3});
+  c.push_back({"conv2d_weight_grad", {{2, 3, 7, 6}, {2, 4, 4, 3}}, wgrad({3, 2}, {2, 1}, {1, 0}, {1, 2})});
+  c.push_back({"conv2d_weight_grad", {{1, 2, 5, 9}, {1, 2, 4, 3}}, wgrad({2, 3}, {1, 3}, {0, 2}, {1})});
   // Pooling and its gradient ops: odd lengths, overlapping windows (stride < kernel),
   // gaps (stride > kernel), padding, the redshift CNN's maxpool.
   struct P {

@@ -148,23 +148,6 @@ struct RunArgs {
   int repeat = 1, threads = default_threads();
 };
 
-void print_timings(const JitRunStats& s, int run_index) {
-  if (s.cache_hit)
-    fmt::print(stderr, "timings run {}: in-memory cache hit; specialise+lookup {:.2f} ms, run {:.2f} ms\n", run_index,
-               (s.specialize + s.lookup) * 1e3, s.run * 1e3);
-  else if (s.disk_hit)
-    fmt::print(stderr, "timings run {}: disk cache hit; specialise {:.1f} ms, emit MLIR {:.1f} ms, load object {:.1f} ms "
-               "(total {:.1f} ms), run {:.2f} ms\n", run_index, s.specialize * 1e3, s.emit * 1e3,
-               (s.load + s.lookup) * 1e3, (s.specialize + s.compile_seconds()) * 1e3, s.run * 1e3);
-  else
-    fmt::print(stderr,
-               "timings run {}: compiled; specialise {:.1f} ms, emit MLIR {:.1f} ms, parse {:.1f} ms, passes {:.1f} ms, "
-               "LLVM codegen {:.1f} ms (compile total {:.1f} ms), run {:.2f} ms\n",
-               run_index, s.specialize * 1e3, s.emit * 1e3,
-               s.compile.parse * 1e3, s.compile.passes * 1e3, s.compile.codegen * 1e3, s.compile_seconds() * 1e3,
-               s.run * 1e3);
-}
-
 int cmd_run(const std::string& file, const std::string& model, const RunArgs& a) {
   auto l = load(file);
   Graph g = build(*l, model);
@@ -196,7 +179,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
     for (int r = 0; r < a.repeat; ++r) {
       results = jit.run(g, inputs, params, a.seed);
-      if (a.timings) print_timings(jit.last_stats(), r + 1);
+      if (a.timings) fmt::print(stderr, "timings run {}: {}\n", r + 1, format_timings(jit.last_stats()));
     }
   }
   auto out_paths = name_paths(a.outs, g.output_names, "out");

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include "dsl/program.h"
@@ -60,7 +61,7 @@ struct Args {
   std::vector<std::string> data, val;
   int64_t epochs = 1, batch = 32;
   uint64_t seed = 0;
-  bool resume = false;
+  bool resume = false, timings = false;
   int log_every = 0, threads = default_threads();
   CLI::Option* seed_opt = nullptr;
   CLI::Option* checkpoint_opt = nullptr;
@@ -213,6 +214,13 @@ int run(Args& a) {
     SigintGuard guard;
     InterpreterExecutor interp;
     JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
+    // --timings: every compile or disk load, and the first in-memory hit, per graph.
+    std::map<std::string, int> runs_of;
+    if (a.timings)
+      jit.on_run = [&runs_of](const Graph& g, const JitRunStats& s) {
+        int n = ++runs_of[g.name];
+        if (!s.cache_hit || n <= 2) fmt::print(stderr, "timings {} run {}: {}\n", g.name, n, format_timings(s));
+      };
     Executor* exec = a.backend == "ref" ? static_cast<Executor*>(&interp) : &jit;
     r = train(plan, std::move(params), data, val ? &*val : nullptr, o, exec);
   }
@@ -278,6 +286,7 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
+  c->add_flag("--timings", a.timings, "JIT: print compile times (and the first cache hit) of each step graph to stderr");
   c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");
   return {c, [args]() -> int {
             try {
