@@ -111,7 +111,7 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
   expect_error("run " + tiny + " --model Tiny --in " + path("wide.npy"), "input 'x': expected f32[B,3], got f32[2,4]");
   expect_error("run " + tiny + " --model Tiny --in " + path("f64.npy"), "input 'x': expected f32[B,3], got f64[2,3]");
   expect_error("run " + tiny + " --model Tiny", "missing input 'x'");
-  expect_error("run " + tiny + " --model Tiny --in y=" + path("good.npy"), "no in 'y'");
+  expect_error("run " + tiny + " --model Tiny --in y=" + path("good.npy"), "no input 'y'");
   expect_error("run " + tiny + " --model Nope --in " + path("good.npy"), "no model 'Nope'");
   expect_error("run " + tiny + " --in " + path("good.npy"), "choose one with --model");
   expect_error("run " + tiny + " --model Two --in a=" + path("good.npy") + " --in b=" + path("b3.npy"),

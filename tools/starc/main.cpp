@@ -17,6 +17,7 @@
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
 #include "tools/starc/gradcheck_cmd.h"
+#include "tools/starc/cli_common.h"
 #include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
@@ -24,61 +25,11 @@ using namespace starc;
 
 namespace {
 
-// A user-facing failure: printed as "error: ..." with exit code 1.
-struct CliError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-struct Loaded {
-  SourceManager sm;
-  DiagEngine diags{sm};
-  Program prog{diags};
-};
-
-void fail_with_diags(const DiagEngine& d) {
-  fmt::print(stderr, "{}", d.format_all());
-  size_t n = d.count();
-  fmt::print(stderr, "{} error{} generated.\n", n, n == 1 ? "" : "s");
-  throw CliError("");
-}
-
-std::unique_ptr<Loaded> load(const std::string& file) {
-  auto l = std::make_unique<Loaded>();
-  if (!l->prog.load_file(file)) fail_with_diags(l->diags);
-  return l;
-}
-
-Graph build(Loaded& l, const std::string& model, bool training = false) {
-  std::optional<Graph> g = l.prog.build(model, BuildOptions{training});
-  if (!g) fail_with_diags(l.diags);
-  return std::move(*g);
-}
-
-// NAME=path pairs (or a bare path when the graph has exactly one slot).
-std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
-                                              const std::vector<std::string>& names, const char* what) {
-  std::map<std::string, std::string> out;
-  for (auto& s : specs) {
-    size_t eq = s.find('=');
-    std::string name, path;
-    if (eq == std::string::npos) {
-      if (names.size() != 1)
-        throw CliError(fmt::format("--{} {}: the model has {} {}s ({}); write NAME=PATH", what, s, names.size(), what,
-                                   fmt::join(names, ", ")));
-      name = names[0], path = s;
-    } else {
-      name = s.substr(0, eq), path = s.substr(eq + 1);
-    }
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
-      std::string hint = closest_name(name, names);
-      throw CliError(fmt::format("--{} {}: the model has no {} '{}'{} (it has: {})", what, s, what, name,
-                                 hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(names, ", ")));
-    }
-    if (out.count(name)) throw CliError(fmt::format("--{}: {} '{}' given twice", what, what, name));
-    out[name] = path;
-  }
-  return out;
-}
+using cli::build_graph;
+using cli::CliError;
+using cli::fail_with_diags;
+using cli::Loaded;
+using cli::name_paths;
 
 std::string summary(const Tensor& t) {
   std::string s = type_str(t.type());
@@ -114,8 +65,8 @@ int cmd_check(const std::vector<std::string>& files) {
 }
 
 int cmd_params(const std::string& file, const std::string& model) {
-  auto l = load(file);
-  Graph g = build(*l, model);
+  auto l = cli::load_program(file);
+  Graph g = build_graph(*l, model);
   int64_t total = 0, trainable = 0;
   size_t width = 4;
   for (int id : g.params()) width = std::max(width, attr_str(g.node(id).attrs, "name").size());
@@ -133,8 +84,8 @@ int cmd_params(const std::string& file, const std::string& model) {
 }
 
 int cmd_init(const std::string& file, const std::string& model, uint64_t seed, const std::string& out) {
-  auto l = load(file);
-  Graph g = build(*l, model);
+  auto l = cli::load_program(file);
+  Graph g = build_graph(*l, model);
   write_npz(out, init_params(g, seed));
   fmt::print("wrote {} parameter tensors to {}\n", g.params().size(), out);
   return 0;
@@ -149,11 +100,11 @@ struct RunArgs {
 };
 
 int cmd_run(const std::string& file, const std::string& model, const RunArgs& a) {
-  auto l = load(file);
-  Graph g = build(*l, model);
+  auto l = cli::load_program(file);
+  Graph g = build_graph(*l, model);
   std::vector<std::string> in_names;
   for (size_t i = 0; i < g.inputs.size(); ++i) in_names.push_back(g.input_name(int(i)));
-  auto in_paths = name_paths(a.ins, in_names, "in");
+  auto in_paths = name_paths(a.ins, in_names, "--in", "input");
   std::vector<Tensor> inputs;
   for (auto& name : in_names) {
     auto it = in_paths.find(name);
@@ -182,7 +133,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
       if (a.timings) fmt::print(stderr, "timings run {}: {}\n", r + 1, format_timings(jit.last_stats()));
     }
   }
-  auto out_paths = name_paths(a.outs, g.output_names, "out");
+  auto out_paths = name_paths(a.outs, g.output_names, "--out", "output");
   for (size_t i = 0; i < results.size(); ++i) {
     const std::string& name = g.output_names[i];
     if (auto it = out_paths.find(name); it != out_paths.end()) {
@@ -233,7 +184,7 @@ int print_gradients(Loaded& l, const std::string& model) {
     for (auto& step : plan->steps) fmt::print("# train step '{}'\n{}", step.name, print_graph(step.graph));
     return 0;
   }
-  Graph g = build(l, model, true);
+  Graph g = build_graph(l, model, true);
   GraphBuilder b(g);
   int y = -1;
   for (int o : g.outputs)
@@ -257,13 +208,13 @@ int print_gradients(Loaded& l, const std::string& model) {
 }
 
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch) {
-  auto l = load(file);
+  auto l = cli::load_program(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
     return 0;
   }
   if (emit == "grad") return print_gradients(*l, model);
-  Graph g = build(*l, model);
+  Graph g = build_graph(*l, model);
   if (emit == "mlir" || emit == "llvm") {
     // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
     Graph concrete = specialize(g, std::vector<Dim>(g.symbols.size(), batch));
@@ -337,11 +288,7 @@ int main(int argc, char** argv) {
       if (!model.empty()) return;
       Loaded l;
       if (!l.prog.load_file(file)) fail_with_diags(l.diags);
-      auto names = l.prog.model_names();
-      if (names.size() != 1)
-        throw CliError(fmt::format("{} defines {} models; choose one with --model ({})", file, names.size(),
-                                   names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
-      model = names[0];
+      model = cli::pick_model(l, file, model);
     };
     if (*check) return cmd_check(files);
     if (*ops) return cmd_ops();

@@ -18,20 +18,14 @@
 #include "runtime/npy.h"
 #include "runtime/jit_executor.h"
 #include "runtime/trainer.h"
+#include "tools/starc/cli_common.h"
 
 namespace fs = std::filesystem;
 
 namespace starc {
 namespace {
 
-struct Exit {
-  int code;
-};
-
-// A failure already reported (diagnostics printed), or one to print as "error: ...".
-struct Failure : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using cli::CliError;
 
 std::atomic<bool> g_stop{false};
 
@@ -68,51 +62,14 @@ struct Args {
   std::vector<std::string> argv;
 };
 
-struct Loaded {
-  SourceManager sm;
-  DiagEngine diags{sm};
-  Program prog{diags};
-};
-
-[[noreturn]] void fail_with_diags(const DiagEngine& d) {
-  fmt::print(stderr, "{}", d.format_all());
-  size_t n = d.count();
-  fmt::print(stderr, "{} error{} generated.\n", n, n == 1 ? "" : "s");
-  throw Exit{1};
-}
+using cli::fail_with_diags;
+using cli::Loaded;
 
 // The model's TrainPlan from its `train` block.
 TrainPlan build_plan(Loaded& l, const std::string& model) {
   std::optional<TrainPlan> p = l.prog.build_train(model);
   if (!p) fail_with_diags(l.diags);
   return std::move(*p);
-}
-
-// NAME=PATH pairs (or a bare PATH when there is exactly one name).
-std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
-                                              const std::vector<std::string>& names, const std::string& flag) {
-  std::map<std::string, std::string> out;
-  for (auto& s : specs) {
-    size_t eq = s.find('=');
-    std::string name, path;
-    if (eq == std::string::npos) {
-      if (names.size() != 1)
-        throw Failure(fmt::format("{} {}: the model takes {} data inputs ({}); write NAME=PATH", flag, s, names.size(),
-                                  fmt::join(names, ", ")));
-      name = names[0], path = s;
-    } else {
-      name = s.substr(0, eq), path = s.substr(eq + 1);
-    }
-    if (std::find(names.begin(), names.end(), name) == names.end()) {
-      std::string hint = closest_name(name, names);
-      throw Failure(fmt::format("{} {}: the model has no data input '{}'{} (it takes: {})", flag, s, name,
-                                hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(names, ", ")));
-    }
-    if (path.empty()) throw Failure(fmt::format("{} {}: no file after '='", flag, s));
-    if (out.count(name)) throw Failure(fmt::format("{}: data input '{}' given twice", flag, name));
-    out[name] = path;
-  }
-  return out;
 }
 
 TensorMap load_data(const std::map<std::string, std::string>& paths) {
@@ -152,11 +109,11 @@ std::string resume_command(const Args& a, const std::string& dir) {
 
 int run(Args& a) {
   if (a.resume && a.checkpoint.empty())
-    throw Failure("--resume needs --checkpoint DIR (the folder the interrupted run wrote its checkpoint to)");
+    throw CliError("--resume needs --checkpoint DIR (the folder the interrupted run wrote its checkpoint to)");
   if (a.resume && !a.weights.empty())
-    throw Failure("--weights and --resume cannot be combined: a resumed run takes its weights from the checkpoint");
-  if (a.epochs < 1) throw Failure(fmt::format("--epochs must be at least 1, got {}", a.epochs));
-  if (a.batch < 1) throw Failure(fmt::format("--batch must be at least 1, got {}", a.batch));
+    throw CliError("--weights and --resume cannot be combined: a resumed run takes its weights from the checkpoint");
+  if (a.epochs < 1) throw CliError(fmt::format("--epochs must be at least 1, got {}", a.epochs));
+  if (a.batch < 1) throw CliError(fmt::format("--batch must be at least 1, got {}", a.batch));
 
   Loaded l;
   if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
@@ -165,7 +122,7 @@ int run(Args& a) {
     if (trained.size() == 1) a.model = trained[0];
     else if (trained.empty() && names.size() == 1) a.model = names[0];
     else
-      throw Failure(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
+      throw CliError(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
                                 trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
   }
   TrainPlan plan = build_plan(l, a.model);
@@ -175,12 +132,12 @@ int run(Args& a) {
     for (auto& n : s.data_inputs)
       if (std::find(data_names.begin(), data_names.end(), n) == data_names.end()) data_names.push_back(n);
   for (size_t i = 0; i < plan.eval.inputs.size(); ++i) eval_names.push_back(plan.eval.input_name(int(i)));
-  auto data_paths = name_paths(a.data, data_names, "--data");
+  auto data_paths = cli::name_paths(a.data, data_names, "--data", "data input");
   TensorMap data = load_data(data_paths);
   check_data(plan, data, false, "--data", data_paths);
   std::optional<TensorMap> val;
   if (!a.val.empty()) {
-    auto val_paths = name_paths(a.val, eval_names, "--val");
+    auto val_paths = cli::name_paths(a.val, eval_names, "--val", "data input");
     val = load_data(val_paths);
     check_data(plan, *val, true, "--val", val_paths);
   }
@@ -291,10 +248,8 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
   return {c, [args]() -> int {
             try {
               return run(*args);
-            } catch (const Exit& e) {
-              return e.code;
             } catch (const std::exception& e) {
-              fmt::print(stderr, "error: {}\n", e.what());
+              if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
               return 1;
             }
           }};

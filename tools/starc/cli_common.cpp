@@ -1,0 +1,65 @@
+#include "tools/starc/cli_common.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+namespace starc::cli {
+
+void fail_with_diags(const DiagEngine& d) {
+  fmt::print(stderr, "{}", d.format_all());
+  size_t n = d.count();
+  fmt::print(stderr, "{} error{} generated.\n", n, n == 1 ? "" : "s");
+  throw CliError("");
+}
+
+std::unique_ptr<Loaded> load_program(const std::string& file) {
+  auto l = std::make_unique<Loaded>();
+  if (!l->prog.load_file(file)) fail_with_diags(l->diags);
+  return l;
+}
+
+std::string pick_model(Loaded& l, const std::string& file, const std::string& model) {
+  if (!model.empty()) return model;
+  auto names = l.prog.model_names();
+  if (names.size() != 1)
+    throw CliError(fmt::format("{} defines {} models; choose one with --model ({})", file, names.size(),
+                               names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  return names[0];
+}
+
+Graph build_graph(Loaded& l, const std::string& model, bool training) {
+  std::optional<Graph> g = l.prog.build(model, BuildOptions{training});
+  if (!g) fail_with_diags(l.diags);
+  return std::move(*g);
+}
+
+std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
+                                              const std::vector<std::string>& names, const std::string& flag,
+                                              const std::string& what) {
+  std::map<std::string, std::string> out;
+  for (auto& s : specs) {
+    size_t eq = s.find('=');
+    std::string name, path;
+    if (eq == std::string::npos) {
+      if (names.size() != 1)
+        throw CliError(fmt::format("{} {}: the model takes {} {}s ({}); write NAME=PATH", flag, s, names.size(), what,
+                                   fmt::join(names, ", ")));
+      name = names[0], path = s;
+    } else {
+      name = s.substr(0, eq), path = s.substr(eq + 1);
+    }
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string hint = closest_name(name, names);
+      throw CliError(fmt::format("{} {}: the model has no {} '{}'{} (it takes: {})", flag, s, what, name,
+                                 hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(names, ", ")));
+    }
+    if (path.empty()) throw CliError(fmt::format("{} {}: no file after '='", flag, s));
+    if (out.count(name)) throw CliError(fmt::format("{}: {} '{}' given twice", flag, what, name));
+    out[name] = path;
+  }
+  return out;
+}
+
+}  // namespace starc::cli

@@ -1,0 +1,40 @@
+// tools/starc: what every subcommand shares — loading a program (diagnostics printed on
+// failure), picking and building a model, and NAME=PATH arguments.
+#pragma once
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dsl/program.h"
+
+namespace starc::cli {
+
+// A user-facing failure: the command prints "error: <what>" and exits 1. An empty what()
+// means the failure is already reported (compiler diagnostics were printed).
+struct CliError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Loaded {
+  SourceManager sm;
+  DiagEngine diags{sm};
+  Program prog{diags};
+};
+
+// Prints the diagnostics with a count line, then throws CliError("").
+[[noreturn]] void fail_with_diags(const DiagEngine& d);
+
+std::unique_ptr<Loaded> load_program(const std::string& file);
+// `model`, or the file's only model when empty (an error names the choices otherwise).
+std::string pick_model(Loaded& l, const std::string& file, const std::string& model);
+Graph build_graph(Loaded& l, const std::string& model, bool training = false);
+
+// --flag NAME=PATH pairs (or a bare PATH when `names` has exactly one entry), checked
+// against `names`; `what` names the slots in messages ("input", "data input").
+std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
+                                              const std::vector<std::string>& names, const std::string& flag,
+                                              const std::string& what);
+
+}  // namespace starc::cli
