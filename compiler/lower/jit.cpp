@@ -11,6 +11,13 @@
 #include "llvm/ExecutionEngine/Orc/ExecutionUtils.h"
 #include "llvm/ExecutionEngine/Orc/LLJIT.h"
 #include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/MC/MCSubtargetInfo.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+#include "llvm/TargetParser/Triple.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/IR/Module.h"
 #include "llvm/Support/SourceMgr.h"
@@ -245,6 +252,62 @@ JitModule::PackedFn JitModule::lookup(const std::string& name) const {
 }
 
 std::string llvm_version() { return "LLVM " LLVM_VERSION_STRING; }
+
+// Ahead of time: the same pipeline, then LLVM IR -> O3 -> a position-independent ELF
+// object for the chosen CPU (../shared/TOOLCHAIN.md: ExecutionEngine's own object dump
+// is not PIC). Names are made private to the library: the entry becomes
+// PREFIX_kernel, the memrefCopy helper PREFIX_memrefCopy (the caller provides it), every
+// other definition internal.
+std::string compile_object(const std::string& mlir_text, const std::string& entry, const ObjectOptions& o) {
+  init_once();
+  auto ctx = make_context();
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, o.threads);
+  llvm::LLVMContext llvm_ctx;
+  std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(*module, llvm_ctx);
+  if (!m) throw LowerError("translation to LLVM IR failed");
+
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string err;
+  const llvm::Target* target = llvm::TargetRegistry::lookupTarget(triple, err);
+  if (!target) throw LowerError("no LLVM target for " + triple.str() + ": " + err);
+  std::string cpu = o.cpu, features;
+  if (cpu.empty() || cpu == "host") {
+    cpu = llvm::sys::getHostCPUName().str();
+    for (auto& f : llvm::sys::getHostCPUFeatures()) features += (features.empty() ? "" : ",") + std::string(f.second ? "+" : "-") + f.first().str();
+  } else {
+    std::unique_ptr<llvm::MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, cpu, ""));
+    if (!sti || !sti->isCPUStringValid(cpu))
+      throw LowerError("unknown --target CPU '" + o.cpu + "' (examples: host, x86-64, x86-64-v2, x86-64-v3, x86-64-v4, skylake-avx512)");
+  }
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm) throw LowerError("cannot create an LLVM target machine for " + cpu);
+  m->setDataLayout(tm->createDataLayout());
+  m->setTargetTriple(triple);
+
+  llvm::Function* kernel = m->getFunction(entry);
+  if (!kernel) throw LowerError("internal: no function '" + entry + "' in the lowered module");
+  for (llvm::Function& f : *m)
+    if (!f.isDeclaration() && &f != kernel) f.setLinkage(llvm::GlobalValue::InternalLinkage);
+  for (llvm::GlobalVariable& gv : m->globals())
+    if (!gv.isDeclaration()) gv.setLinkage(llvm::GlobalValue::InternalLinkage);
+  kernel->setName(o.prefix + "_kernel");
+  kernel->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  if (llvm::Function* copy = m->getFunction("memrefCopy")) {
+    copy->setName(o.prefix + "_memrefCopy");
+    copy->setVisibility(llvm::GlobalValue::HiddenVisibility);
+  }
+
+  if (auto e = mlir::makeOptimizingTransformer(3, 0, tm.get())(m.get()))
+    throw LowerError("LLVM optimisation failed: " + llvm::toString(std::move(e)));
+  llvm::SmallVector<char, 0> buf;
+  llvm::raw_svector_ostream os(buf);
+  llvm::legacy::PassManager pm;
+  if (tm->addPassesToEmitFile(pm, os, nullptr, llvm::CodeGenFileType::ObjectFile))
+    throw LowerError("LLVM cannot emit an object file for " + cpu);
+  pm.run(*m);
+  return std::string(buf.begin(), buf.end());
+}
 
 std::string lower_to_llvm_dialect(const std::string& mlir_text) {
   auto ctx = make_context();

@@ -37,4 +37,7 @@ std::map<std::string, std::string> name_paths(const std::vector<std::string>& sp
                                               const std::vector<std::string>& names, const std::string& flag,
                                               const std::string& what);
 
+// `s` quoted for a POSIX shell where it needs quoting (printed commands, tool calls).
+std::string shell_quote(const std::string& s);
+
 }  // namespace starc::cli

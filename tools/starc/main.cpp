@@ -18,6 +18,7 @@
 #include "runtime/npy.h"
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/cli_common.h"
+#include "tools/starc/compile_cmd.h"
 #include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
@@ -276,6 +277,7 @@ int main(int argc, char** argv) {
   auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
   TrainCommand train = add_train_command(app, argc, argv);
   GradcheckCommand gradcheck = add_gradcheck_command(app);
+  CompileCommand compile = add_compile_command(app);
 
   try {
     app.parse(argc, argv);
@@ -294,6 +296,7 @@ int main(int argc, char** argv) {
     if (*ops) return cmd_ops();
     if (*train.app) return train.run();
     if (*gradcheck.app) return gradcheck.run();
+    if (*compile.app) return compile.run();
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch);
     pick_model();
     if (*params) return cmd_params(file, model);

@@ -78,14 +78,6 @@ TensorMap load_data(const std::map<std::string, std::string>& paths) {
   return out;
 }
 
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
-                        std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
 
 // The command line that continues an interrupted run: the same arguments without
 // --weights, plus --checkpoint DIR (if it was defaulted) and --resume.
@@ -100,9 +92,9 @@ std::string resume_command(const Args& a, const std::string& dir) {
     }
     if (s.rfind("--weights=", 0) == 0) continue;
     has_resume |= s == "--resume";
-    out.push_back(shell_quote(s));
+    out.push_back(cli::shell_quote(s));
   }
-  if (a.checkpoint.empty()) out.push_back("--checkpoint " + shell_quote(dir));
+  if (a.checkpoint.empty()) out.push_back("--checkpoint " + cli::shell_quote(dir));
   if (!has_resume) out.push_back("--resume");
   return fmt::format("{}", fmt::join(out, " "));
 }

@@ -1,0 +1,81 @@
+#include "runtime/weights_file.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "runtime/npy.h"
+
+namespace starc {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'T', 'A', 'R', 'C', 'W', 'T', '1'};
+
+uint32_t code_of(DType t) { return t == DType::F32 ? 0 : t == DType::F64 ? 1 : t == DType::I64 ? 2 : 3; }
+
+template <class T> void put(std::string& out, T v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+
+}  // namespace
+
+void write_weights_file(const std::string& path, const NamedTensors& tensors) {
+  std::string out(kMagic, 8);
+  put<uint64_t>(out, tensors.size());
+  for (auto& [name, t] : tensors) {
+    put<uint64_t>(out, name.size());
+    out += name;
+    put<uint32_t>(out, code_of(t.dtype()));
+    put<uint32_t>(out, uint32_t(t.rank()));
+    for (int i = 0; i < t.rank(); ++i) put<int64_t>(out, t.dim(i));
+    uint64_t bytes = uint64_t(t.size()) * dtype_size(t.dtype());
+    put<uint64_t>(out, bytes);
+    out.append(static_cast<const char*>(t.raw()), bytes);
+  }
+  write_file_atomic(path, out);
+}
+
+NamedTensors read_weights_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("cannot open weights file '{}': {}", path, std::strerror(errno)));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string data = ss.str();
+  size_t at = 0;
+  auto bad = [&](const std::string& why) { return std::runtime_error(fmt::format("{}: {}", path, why)); };
+  auto take = [&](void* dst, size_t k) {
+    if (data.size() - at < k) throw bad(fmt::format("truncated at byte {}", at));
+    std::memcpy(dst, data.data() + at, k);
+    at += k;
+  };
+  char magic[8];
+  take(magic, 8);
+  if (std::memcmp(magic, kMagic, 8) != 0) throw bad("not a starc weights file (no STARCWT1 header)");
+  uint64_t count = 0;
+  take(&count, 8);
+  NamedTensors out;
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t len = 0, bytes = 0;
+    uint32_t code = 0, rank = 0;
+    take(&len, 8);
+    if (len > data.size() - at) throw bad(fmt::format("truncated name of tensor {}", i));
+    std::string name = data.substr(at, len);
+    at += len;
+    take(&code, 4);
+    take(&rank, 4);
+    if (code > 3 || rank > 16) throw bad(fmt::format("corrupt type of '{}'", name));
+    Shape shape(rank);
+    for (auto& d : shape) take(&d, 8);
+    DType dt = code == 0 ? DType::F32 : code == 1 ? DType::F64 : code == 2 ? DType::I64 : DType::Bool;
+    Tensor t(dt, shape);
+    take(&bytes, 8);
+    if (bytes != uint64_t(t.size()) * dtype_size(dt)) throw bad(fmt::format("'{}': byte count does not match its shape", name));
+    take(t.raw(), bytes);
+    out.emplace_back(std::move(name), std::move(t));
+  }
+  if (at != data.size()) throw bad(fmt::format("{} unexpected bytes after the last tensor", data.size() - at));
+  return out;
+}
+
+}  // namespace starc

@@ -1,0 +1,157 @@
+// Ahead-of-time compilation: `starc compile` builds the redshift CNN into a static and a
+// shared library; a plain C program (cc, the generated header only) and a C++ CMake
+// consumer (find_package) link it and must reproduce `starc run` (JIT); the libraries
+// depend on libc/libm only and export only the model's API; misuse of the API returns
+// error codes (tests/aot/bad_use.c).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "runtime/npy.h"
+#include "shell_util.h"
+
+namespace starc::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kSrc = STARC_SOURCE_DIR;
+const std::string kModel = kSrc + "/stdlib/astro/redshift.net";
+
+std::vector<double> parse_lines(const std::string& out) {
+  std::vector<double> v;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) v.push_back(std::stod(line));
+  return v;
+}
+
+void expect_close(const std::vector<double>& got, const Tensor& want, double rel, const std::string& what) {
+  ASSERT_EQ(int64_t(got.size()), want.size()) << what;
+  for (int64_t i = 0; i < want.size(); ++i)
+    EXPECT_LE(std::abs(got[size_t(i)] - want.get(i)), rel * std::max(1.0, std::abs(want.get(i))))
+        << what << " at " << i << ": " << got[size_t(i)] << " vs JIT " << want.get(i);
+}
+
+// One compiled library for the whole suite (compiling takes about a second).
+class AotRedshift : public ::testing::Test {
+ protected:
+  static fs::path dir;
+  static std::string lib;  // the library folder
+  static void SetUpTestSuite() {
+    dir = fs::temp_directory_path() / ("starc_aot_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    lib = (dir / "lib").string();
+    ShellResult r = sh(quote(fs::path(STARC_BINARY).parent_path().string() + "/examples/make_spectra") +
+                       " --n 3 --seed 5 -o " + quote((dir / "s.npy").string()));
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = run_starc(dir.string(), "init " + quote(kModel) + " --seed 3 -o w.npz");
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz -o lib");
+    ASSERT_EQ(r.code, 0) << r.out;
+    r = run_starc(dir.string(), "run " + quote(kModel) + " --in s.npy --weights w.npz --out z.npy");
+    ASSERT_EQ(r.code, 0) << r.out;
+    std::ofstream(dir / "other.net") << "use std.nn\nmodel Other(x: f32[B, 3]) -> f32[B, 2] {\n  return x |> dense(2)\n}\n";
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir); }
+  static std::string at(const std::string& name) { return (dir / name).string(); }
+};
+fs::path AotRedshift::dir;
+std::string AotRedshift::lib;
+
+TEST_F(AotRedshift, CProgramMatchesJit) {
+  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/examples/aot/redshift.c") + " -I " + quote(lib) +
+                      " -I " + quote(kSrc + "/examples/aot") + " " + quote(lib + "/libRedshiftCNN.a") + " -lm -o " +
+                      quote(at("redshift_c")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  ShellResult r = sh(quote(at("redshift_c")) + " " + quote(at("s.npy")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "C program");
+  // Linked with cc alone: no C++ runtime anywhere.
+  ShellResult ldd = sh("ldd " + quote(at("redshift_c")));
+  EXPECT_EQ(ldd.out.find("libstdc++"), std::string::npos) << ldd.out;
+}
+
+TEST_F(AotRedshift, CppCMakeConsumerMatchesJit) {
+  std::string build = at("cpp_build");
+  ShellResult r = sh("cmake -S " + quote(kSrc + "/examples/aot/cpp") + " -B " + quote(build) +
+                     " -G Ninja -DRedshiftCNN_DIR=" + quote(lib) + " && cmake --build " + quote(build));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh(quote(build + "/redshift_cpp") + " " + quote(at("s.npy")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "C++ consumer");
+}
+
+TEST_F(AotRedshift, SharedLibraryNeedsOnlyLibcAndExportsOnlyTheApi) {
+  std::string so = lib + "/libRedshiftCNN.so";
+  ShellResult ldd = sh("ldd " + quote(so));
+  ASSERT_EQ(ldd.code, 0) << ldd.out;
+  std::istringstream lines(ldd.out);
+  for (std::string line; std::getline(lines, line);) {
+    bool allowed = false;
+    for (const char* ok : {"linux-vdso", "libc.so", "libm.so", "ld-linux"}) allowed |= line.find(ok) != std::string::npos;
+    EXPECT_TRUE(allowed) << "unexpected dependency: " << line;
+  }
+  ShellResult nm = sh("nm -D --defined-only " + quote(so) + " | awk '{print $3}'");
+  ASSERT_EQ(nm.code, 0) << nm.out;
+  int exported = 0;
+  std::istringstream syms(nm.out);
+  for (std::string s; std::getline(syms, s);) {
+    if (s.empty()) continue;
+    ++exported;
+    EXPECT_EQ(s.rfind("RedshiftCNN_", 0), 0u) << "exported symbol without the model prefix: " << s;
+  }
+  EXPECT_GE(exported, 20);  // create, forward, shape queries, ...
+  ShellResult und = sh("nm -D --undefined-only " + quote(so));
+  for (const char* cxx : {"_Znw", "__cxa_throw", "__gxx_personality", "_ZSt", "llvm", "mlir"})
+    EXPECT_EQ(und.out.find(cxx), std::string::npos) << cxx << " in:\n" << und.out;
+  // The static archive: every global definition carries the prefix too.
+  ShellResult ar = sh("nm -g --defined-only " + quote(lib + "/libRedshiftCNN.a") + " | awk 'NF == 3 {print $3}'");
+  ASSERT_EQ(ar.code, 0) << ar.out;
+  std::istringstream asyms(ar.out);
+  for (std::string s; std::getline(asyms, s);)
+    if (!s.empty()) EXPECT_EQ(s.rfind("RedshiftCNN_", 0), 0u) << "global symbol without the model prefix: " << s;
+}
+
+TEST_F(AotRedshift, MisuseGivesErrorCodesAndMessages) {
+  ShellResult r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz --weights-file -o side");
+  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_TRUE(fs::exists(at("side/RedshiftCNN.weights")));
+  r = run_starc(dir.string(), "compile other.net --weights-file -o other");
+  ASSERT_EQ(r.code, 0) << r.out;
+  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/bad_use.c") + " -I " + quote(lib) + " " +
+                      quote(lib + "/libRedshiftCNN.a") + " -o " + quote(at("bad_use")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  r = sh(quote(at("bad_use")) + " " + quote(at("side/RedshiftCNN.weights")) + " " + quote(at("other/Other.weights")) +
+         " " + quote(dir.string()));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("0 failures"), std::string::npos) << r.out;
+}
+
+TEST_F(AotRedshift, OpenMpBuildMatchesAndNeedsOnlyLibomp) {
+  ShellResult r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz --threads 2 -o omp");
+  ASSERT_EQ(r.code, 0) << r.out;
+  ShellResult ldd = sh("ldd " + quote(at("omp/libRedshiftCNN.so")));
+  EXPECT_NE(ldd.out.find("libomp"), std::string::npos) << ldd.out;
+  ShellResult cc = sh("cc " + quote(kSrc + "/examples/aot/redshift.c") + " -I " + quote(at("omp")) + " -I " +
+                      quote(kSrc + "/examples/aot") + " " + quote(at("omp/libRedshiftCNN.so")) + " -Wl,-rpath," +
+                      quote(at("omp")) + " -o " + quote(at("redshift_omp")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  r = sh("OMP_NUM_THREADS=2 " + quote(at("redshift_omp")) + " " + quote(at("s.npy")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "OpenMP shared library");
+}
+
+TEST_F(AotRedshift, BadCompileOptionsAreClearErrors) {
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch 0 -o x", "--batch 0: expected a positive integer");
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch dynamic -o x", "not supported yet");
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --target pentium9 -o x", "unknown --target CPU 'pentium9'");
+  expect_starc_error(dir.string(), "compile other.net --weights w.npz -o x", "w.npz");
+}
+
+}  // namespace
+}  // namespace starc::test

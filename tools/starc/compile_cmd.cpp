@@ -1,0 +1,186 @@
+// tools/starc: `starc compile FILE.net --model M [--weights W.npz] -o DIR`: ahead-of-time
+// compilation into a static and a shared library with a C header (docs/aot.md). The
+// forward graph is specialised to --batch, lowered to one PIC object (jit.h
+// compile_object), wrapped in the generated C API (compiler/lower/aot_api.h) and built
+// with the system C compiler and archiver ($CC / $AR, default cc / ar).
+#include "tools/starc/compile_cmd.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "compiler/lower/aot_api.h"
+#include "compiler/lower/jit.h"
+#include "runtime/init.h"
+#include "runtime/npy.h"
+#include "runtime/weights_file.h"
+#include "tools/starc/cli_common.h"
+
+namespace fs = std::filesystem;
+
+namespace starc {
+namespace {
+
+using cli::CliError;
+
+struct Options {
+  std::string file, model, weights, out, target = "host", batch = "1";
+  uint64_t seed = 0;
+  int threads = 1;
+  bool weights_file = false;
+};
+
+void write_text(const fs::path& p, const std::string& text) {
+  std::ofstream f(p, std::ios::binary);
+  f << text;
+  if (!f.flush()) throw CliError(fmt::format("cannot write {}", p.string()));
+}
+
+// Runs a tool (argv[0] found on PATH); its output is shown only when it fails.
+void run_tool(const std::vector<std::string>& argv) {
+  std::string cmd;
+  for (auto& a : argv) cmd += (cmd.empty() ? "" : " ") + cli::shell_quote(a);
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) throw CliError(fmt::format("cannot run {}", argv[0]));
+  std::string output;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) output.append(buf, n);
+  int status = ::pclose(p);
+  if (output.size() > 4000) output = output.substr(0, 4000) + "\n...";
+  if (status != 0)
+    throw CliError(fmt::format("{} failed (exit status {}):\n  {}\n{}", argv[0], WEXITSTATUS(status), cmd, output));
+}
+
+std::string tool(const char* env, const char* fallback) {
+  const char* v = std::getenv(env);
+  return v && *v ? v : fallback;
+}
+
+int run(const Options& o) {
+  auto l = cli::load_program(o.file);
+  std::string model = cli::pick_model(*l, o.file, o.model);
+  check_c_identifier(model);
+  Graph g = cli::build_graph(*l, model);
+
+  int64_t batch = 0;
+  if (o.batch == "dynamic")
+    throw CliError("--batch dynamic is not supported yet: compile for a fixed batch (--batch N) and call forward "
+                   "once per N samples");
+  try {
+    size_t used = 0;
+    batch = std::stoll(o.batch, &used);
+    if (used != o.batch.size() || batch < 1) throw std::invalid_argument("");
+  } catch (const std::exception&) {
+    throw CliError(fmt::format("--batch {}: expected a positive integer", o.batch));
+  }
+
+  TensorMap params;
+  if (!o.weights.empty()) {
+    params = read_npz(o.weights);
+    check_weights(g, params, o.weights);
+  } else {
+    params = init_params(g, o.seed);
+    if (!g.params().empty())
+      fmt::print(stderr, "note: no --weights given; the library gets initial parameters (seed {})\n", o.seed);
+  }
+
+  AotModel m;
+  m.name = model;
+  m.batch = batch;
+  m.embedded_weights = !o.weights_file;
+  if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
+  for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
+  m.output_names = g.output_names;
+  Graph concrete = specialize(g, std::vector<Dim>(g.symbols.size(), batch));
+  std::string mlir = emit_mlir(concrete, "forward", &m.sig);
+  std::string object = compile_object(mlir, "forward", ObjectOptions{model, o.target, o.threads > 1});
+
+  fs::path dir(o.out);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw CliError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  dir = fs::absolute(dir);
+  fs::path work = dir / fmt::format(".starc-build-{}", ::getpid());
+  fs::create_directories(work, ec);
+  if (ec) throw CliError(fmt::format("cannot create {}: {}", work.string(), ec.message()));
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(p, e);
+    }
+  } cleanup{work};
+
+  NamedTensors weights;
+  for (auto& name : m.sig.param_names) weights.emplace_back(name, params.at(name));
+  fs::path blob = o.weights_file ? dir / (model + ".weights") : work / (model + ".weights");
+  write_weights_file(blob.string(), weights);
+
+  write_text(dir / (model + ".h"), aot_header(m));
+  write_text(work / (model + "_api.c"), aot_source(m));
+  {
+    std::ofstream f(work / (model + "_kernel.o"), std::ios::binary);
+    f.write(object.data(), std::streamsize(object.size()));
+    if (!f.flush()) throw CliError("cannot write the kernel object");
+  }
+  std::string cc = tool("CC", "cc"), ar = tool("AR", "ar");
+  std::vector<std::string> objs = {(work / (model + "_kernel.o")).string(), (work / (model + "_api.o")).string()};
+  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-I", dir.string(), "-c",
+            (work / (model + "_api.c")).string(), "-o", objs[1]});
+  if (m.embedded_weights) {
+    write_text(work / (model + "_weights.S"), aot_weights_asm(m, blob.string()));
+    objs.push_back((work / (model + "_weights.o")).string());
+    run_tool({cc, "-c", (work / (model + "_weights.S")).string(), "-o", objs.back()});
+  }
+  fs::path lib_a = dir / ("lib" + model + ".a"), lib_so = dir / ("lib" + model + ".so");
+  fs::remove(lib_a, ec);  // ar would add to an old archive
+  std::vector<std::string> ar_cmd = {ar, "rcs", lib_a.string()};
+  ar_cmd.insert(ar_cmd.end(), objs.begin(), objs.end());
+  run_tool(ar_cmd);
+  std::vector<std::string> so_cmd = {cc, "-shared", "-o", lib_so.string(), "-Wl,-soname,lib" + model + ".so"};
+  so_cmd.insert(so_cmd.end(), objs.begin(), objs.end());
+  so_cmd.push_back("-lm");
+  if (!m.omp_library.empty()) so_cmd.push_back(m.omp_library);
+  run_tool(so_cmd);
+  write_text(dir / (model + "Config.cmake"), aot_cmake_config(m));
+  write_text(dir / (model + ".pc"), aot_pkgconfig(m, dir.string()));
+
+  fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n", model,
+             batch, o.target, o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
+             o.weights_file ? fmt::format(", {}.weights", model) : std::string(" (weights embedded)"));
+  return 0;
+}
+
+}  // namespace
+
+CompileCommand add_compile_command(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  CompileCommand c;
+  c.app = app.add_subcommand("compile", "Compile a model ahead of time into a static and a shared C library");
+  c.app->add_option("file", o->file, "the .net file")->required()->check(CLI::ExistingFile);
+  c.app->add_option("--model,-m", o->model, "the model (default: the only model in the file); it prefixes every symbol");
+  c.app->add_option("--weights,-w", o->weights, "weights .npz to build in (default: initialise with --seed)");
+  c.app->add_option("--seed", o->seed, "seed for initial weights when --weights is not given (default 0)");
+  c.app->add_option("--batch", o->batch, "the batch size the library is compiled for (default 1)");
+  c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
+  c.app->add_option("--threads", o->threads, "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)")
+      ->check(CLI::PositiveNumber);
+  c.app->add_flag("--weights-file", o->weights_file, "write the weights to DIR/M.weights instead of embedding them");
+  c.app->add_option("-o,--out", o->out, "output folder")->required();
+  c.run = [o]() {
+    try {
+      return run(*o);
+    } catch (const std::exception& e) {
+      if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
+  };
+  return c;
+}
+
+}  // namespace starc
