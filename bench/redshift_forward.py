@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Forward-pass speed of the redshift CNN: starc's JIT vs PyTorch, same machine, same
+"""Forward-pass speed of the redshift CNN: starc's JIT, the same model compiled ahead of
+time (`starc compile`, timed from C by bench/aot_time.c) and PyTorch, same machine, same
 batch, same thread count, in one run.
 
 Usage: /usr/bin/python3 bench/redshift_forward.py [--starc build/starc] [--batch 8]
@@ -47,6 +48,16 @@ def main():
         starc_ms = statistics.median(runs[1:])
         with np.load(w_path) as z:
             weights = {k: z[k] for k in z.files}
+        lib = os.path.join(tmp, "lib")
+        subprocess.run([a.starc, "compile", net, "--weights", w_path, "--batch", str(a.batch), "--threads",
+                        str(a.threads), "-o", lib], check=True, capture_output=True)
+        here = os.path.dirname(os.path.abspath(__file__))
+        prog = os.path.join(tmp, "aot_time")
+        subprocess.run(["cc", "-O2", os.path.join(here, "aot_time.c"), "-I", lib, os.path.join(lib, "libRedshiftCNN.so"),
+                        "-Wl,-rpath," + lib, "-o", prog], check=True)
+        out = subprocess.run([prog, str(a.repeat)], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, OMP_NUM_THREADS=str(a.threads))).stdout
+        aot_ms = statistics.median(float(t) for t in out.split())
     torch.set_num_threads(a.threads)
     model = redshift_torch().eval()
     load(model, to_torch_names(weights, REDSHIFT_MAP))
@@ -61,8 +72,10 @@ def main():
     torch_ms = statistics.median(times)
     print(f"redshift CNN forward, batch {a.batch}, {a.threads} threads, median of {a.repeat}:")
     print(f"  starc JIT : {starc_ms:9.2f} ms   (cold compile {compile_ms:.0f} ms, not included)")
+    print(f"  starc AOT : {aot_ms:9.2f} ms   (libRedshiftCNN.so from starc compile, called from C)")
     print(f"  PyTorch   : {torch_ms:9.2f} ms   (torch {torch.__version__})")
-    print(f"  ratio starc / PyTorch = {starc_ms / torch_ms:.2f}")
+    print(f"  ratio starc / PyTorch = {starc_ms / torch_ms:.2f} (JIT), {aot_ms / torch_ms:.2f} (AOT); "
+          f"AOT / JIT = {aot_ms / starc_ms:.2f}")
 
 
 if __name__ == "__main__":
