@@ -146,9 +146,44 @@ TEST_F(AotRedshift, OpenMpBuildMatchesAndNeedsOnlyLibomp) {
   expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "OpenMP shared library");
 }
 
+// --batch dynamic: forward takes the batch size; 3 spectra in one call match the JIT.
+// A model that mixes the samples of a batch is refused at compile time.
+TEST_F(AotRedshift, DynamicBatchMatchesJit) {
+  ShellResult r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz --batch dynamic -o dyn");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ofstream(dir / "dyn.c") << R"C(#include <stdio.h>
+#include <stdlib.h>
+#include "RedshiftCNN.h"
+#include "npy_read.h"
+int main(int argc, char** argv) {
+  size_t count; int64_t shape[8]; int rank;
+  float* flux = npy_read_f32(argv[1], &count, shape, &rank);
+  size_t n = count / RedshiftCNN_INPUT_FLUX_COUNT;
+  float* z = malloc(n * sizeof *z);
+  RedshiftCNN* m;
+  if (RedshiftCNN_BATCH != 0 || RedshiftCNN_create(NULL, &m) ||
+      RedshiftCNN_forward(m, n, flux, count, z, n) ||
+      RedshiftCNN_forward(m, n, flux, count - 1, z, n) != RedshiftCNN_ERR_SIZE) return 1;
+  fprintf(stderr, "%s\n", RedshiftCNN_last_error());
+  for (size_t i = 0; i < n; ++i) printf("%.9g\n", z[i]);
+  RedshiftCNN_destroy(m);
+  return 0;
+}
+)C";
+  ShellResult cc = sh("cc -std=c11 " + quote(at("dyn.c")) + " -I " + quote(at("dyn")) + " -I " +
+                      quote(kSrc + "/examples/aot") + " " + quote(at("dyn/libRedshiftCNN.a")) + " -o " + quote(at("dyn_prog")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  r = sh(quote(at("dyn_prog")) + " " + quote(at("s.npy")) + " 2>" + quote(at("dyn_err.txt")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "dynamic batch");
+  EXPECT_NE(sh("cat " + quote(at("dyn_err.txt"))).out.find("has 13853 elements, expected 13854 (batch 3 of f32[1,1,4618] per sample)"),
+            std::string::npos);
+  std::ofstream(dir / "mix.net") << "model Mix(x: f32[B, 3]) -> f32[B, 3] {\n  return x - mean(x, axes: [0], keepdims: true)\n}\n";
+  expect_starc_error(dir.string(), "compile mix.net --batch dynamic -o mix", "does not treat the samples of a batch independently");
+}
+
 TEST_F(AotRedshift, BadCompileOptionsAreClearErrors) {
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch 0 -o x", "--batch 0: expected a positive integer");
-  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch dynamic -o x", "not supported yet");
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --target pentium9 -o x", "unknown --target CPU 'pentium9'");
   expect_starc_error(dir.string(), "compile other.net --weights w.npz -o x", "w.npz");
 }

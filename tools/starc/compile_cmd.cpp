@@ -13,11 +13,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "compiler/lower/aot_api.h"
 #include "compiler/lower/jit.h"
 #include "runtime/init.h"
+#include "runtime/jit_executor.h"
 #include "runtime/npy.h"
+#include "runtime/trainer.h"
 #include "runtime/weights_file.h"
 #include "tools/starc/cli_common.h"
 
@@ -61,23 +64,74 @@ std::string tool(const char* env, const char* fallback) {
   return v && *v ? v : fallback;
 }
 
+// --batch dynamic runs a one-sample kernel per sample, which is right only when the model
+// treats the samples of a batch independently (no statistics over the batch). Every
+// input and output must lead with the one symbolic (batch) dim, and a batch of 3 random
+// samples must give what 3 single-sample runs give (the JIT, to rounding).
+void check_samples_independent(const Graph& g, const TensorMap& params) {
+  auto leads_with_batch = [&](const TensorType& t) {
+    if (t.rank() == 0 || !is_sym(t.shape[0])) return false;
+    for (int i = 1; i < t.rank(); ++i)
+      if (is_sym(t.shape[i])) return false;
+    return true;
+  };
+  if (g.symbols.size() != 1)
+    throw CliError(fmt::format("--batch dynamic needs exactly one symbolic (batch) dim; the model has {}",
+                               g.symbols.size()));
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    if (!leads_with_batch(g.type(g.inputs[i])))
+      throw CliError(fmt::format("--batch dynamic: input '{}' is {}; every input and output must lead with the batch dim",
+                                 g.input_name(int(i)), type_str(g.type(g.inputs[i]), &g.symbols)));
+  for (size_t i = 0; i < g.outputs.size(); ++i)
+    if (!leads_with_batch(g.type(g.outputs[i])))
+      throw CliError(fmt::format("--batch dynamic: output '{}' is {}; every input and output must lead with the batch "
+                                 "dim", g.output_names[i], type_str(g.type(g.outputs[i]), &g.symbols)));
+  const int64_t n = 3;
+  std::mt19937_64 rng(12345);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<Tensor> batch_in;
+  for (int id : g.inputs) {
+    Shape s = g.type(id).shape;
+    s[0] = n;
+    Tensor t(g.type(id).dtype, s);
+    for (int64_t k = 0; k < t.size(); ++k) t.set(k, is_float(t.dtype()) ? u(rng) : 0.0);
+    batch_in.push_back(t);
+  }
+  JitExecutor jit(JitOptions{}, "");
+  std::vector<Tensor> whole = jit.run(g, batch_in, params, 0);
+  for (int64_t b = 0; b < n; ++b) {
+    std::vector<Tensor> one;
+    for (auto& t : batch_in) one.push_back(gather_rows(t, {b}, 0, 1));
+    std::vector<Tensor> got = jit.run(g, one, params, 0);
+    for (size_t o = 0; o < got.size(); ++o) {
+      int64_t per = got[o].size();
+      for (int64_t k = 0; k < per; ++k) {
+        double a = got[o].get(k), w = whole[o].get(b * per + k);
+        if (!(std::abs(a - w) <= 1e-4 * std::max(1.0, std::abs(w))))
+          throw CliError(fmt::format("--batch dynamic: model {} does not treat the samples of a batch independently "
+                                     "(output '{}' of sample {} is {} in a batch of {} but {} alone); compile for a "
+                                     "fixed --batch N",
+                                     g.name, g.output_names[o], b, w, n, a));
+      }
+    }
+  }
+}
+
 int run(const Options& o) {
   auto l = cli::load_program(o.file);
   std::string model = cli::pick_model(*l, o.file, o.model);
   check_c_identifier(model);
   Graph g = cli::build_graph(*l, model);
 
-  int64_t batch = 0;
-  if (o.batch == "dynamic")
-    throw CliError("--batch dynamic is not supported yet: compile for a fixed batch (--batch N) and call forward "
-                   "once per N samples");
-  try {
-    size_t used = 0;
-    batch = std::stoll(o.batch, &used);
-    if (used != o.batch.size() || batch < 1) throw std::invalid_argument("");
-  } catch (const std::exception&) {
-    throw CliError(fmt::format("--batch {}: expected a positive integer", o.batch));
-  }
+  const bool dynamic = o.batch == "dynamic";
+  int64_t batch = 1;  // the kernel's batch; a dynamic library runs the batch-1 kernel per sample
+  if (!dynamic) try {
+      size_t used = 0;
+      batch = std::stoll(o.batch, &used);
+      if (used != o.batch.size() || batch < 1) throw std::invalid_argument("");
+    } catch (const std::exception&) {
+      throw CliError(fmt::format("--batch {}: expected a positive integer or 'dynamic'", o.batch));
+    }
 
   TensorMap params;
   if (!o.weights.empty()) {
@@ -89,9 +143,11 @@ int run(const Options& o) {
       fmt::print(stderr, "note: no --weights given; the library gets initial parameters (seed {})\n", o.seed);
   }
 
+  if (dynamic) check_samples_independent(g, params);
+
   AotModel m;
   m.name = model;
-  m.batch = batch;
+  m.batch = dynamic ? 0 : batch;
   m.embedded_weights = !o.weights_file;
   if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
@@ -151,7 +207,7 @@ int run(const Options& o) {
   write_text(dir / (model + ".pc"), aot_pkgconfig(m, dir.string()));
 
   fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n", model,
-             batch, o.target, o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
+             dynamic ? std::string("dynamic") : std::to_string(batch), o.target, o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
              o.weights_file ? fmt::format(", {}.weights", model) : std::string(" (weights embedded)"));
   return 0;
 }
