@@ -12,10 +12,27 @@
 
 namespace starc {
 
+// One training step compiled into the library: NAME_train_step (NAME_train_step_STEP
+// when the train block has several named steps). Its kernel NAME_KERNEL takes the data
+// inputs, lr and step (scalars), the params (sig order), then loss, metrics and the
+// updated tensors (output_names: "loss", metrics, then the names of the tensors).
+struct AotStep {
+  std::string function, kernel;
+  EntrySignature sig;
+  std::vector<std::string> data_inputs, output_names;
+  int n_metrics = 0;
+};
+
 struct AotModel {
   std::string name;  // the C prefix: every exported symbol is NAME_*
-  EntrySignature sig;  // of the forward kernel
+  EntrySignature sig;  // of the forward kernel (kernel NAME_kernel)
   std::vector<std::string> input_names, output_names;
+  // The instance's tensors, in weights-file order: every param of every kernel (with
+  // training: the optimizer slots and state too). Each kernel's params are a subset.
+  std::vector<std::string> param_names;
+  std::vector<TensorType> param_types;
+  std::vector<AotStep> steps;
+  std::vector<std::string> metric_names;
   int64_t batch = 1;
   bool embedded_weights = true;  // else the weights come from a file at create time
   std::string omp_library;       // absolute path of libomp when the kernel uses OpenMP, else ""

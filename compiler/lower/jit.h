@@ -60,12 +60,13 @@ std::string lower_to_llvm_ir(const std::string& mlir_text);
 
 // Ahead-of-time compilation (starc compile).
 struct ObjectOptions {
-  std::string prefix;  // symbol prefix (the model name): PREFIX_kernel, PREFIX_memrefCopy
+  std::string prefix;  // symbol prefix (the model name): PREFIX_memrefCopy
+  std::string kernel;  // the entry's symbol (default PREFIX_kernel)
   std::string cpu = "host";  // "host" or an LLVM CPU name (x86-64-v3, skylake-avx512, ...)
   bool threads = false;      // parallel loops as OpenMP (the library then needs libomp)
 };
 // Lowers MLIR text and returns a relocatable, position-independent ELF object holding
-// function `entry` as PREFIX_kernel (bare-pointer memref arguments, then the seed) and
+// function `entry` as the kernel symbol (bare-pointer memref arguments, then the seed) and
 // nothing else exported. Its only undefined symbols are libc/libm (and libomp with
 // threads) and PREFIX_memrefCopy, which the caller defines. Throws LowerError.
 std::string compile_object(const std::string& mlir_text, const std::string& entry, const ObjectOptions& opts);

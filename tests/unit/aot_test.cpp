@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "runtime/npy.h"
+#include "runtime/weights_file.h"
 #include "shell_util.h"
 
 namespace starc::test {
@@ -182,10 +183,56 @@ int main(int argc, char** argv) {
   expect_starc_error(dir.string(), "compile mix.net --batch dynamic -o mix", "does not treat the samples of a batch independently");
 }
 
+// --entry train_step: 3 Adam updates inside the library give the weights `starc train`
+// (JIT) gives from the same start on the same one-spectrum batch. (One spectrum, so that
+// starc train's shuffling cannot reorder the batch's sums: Adam's g/sqrt(v) amplifies
+// such rounding differences in near-cancelling gradients. Same code, same order: the
+// tolerance is 1e-5 of each tensor's scale.)
+TEST_F(AotRedshift, TrainStepMatchesStarcTrain) {
+  ShellResult r = sh(quote(fs::path(STARC_BINARY).parent_path().string() + "/examples/make_spectra") +
+                     " --n 1 --seed 9 -o " + quote(at("tf.npy")) + " --labels " + quote(at("tz.npy")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz --entry forward,train_step --batch 1 -o tr");
+  ASSERT_EQ(r.code, 0) << r.out;
+  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/train_steps.c") + " -I " + quote(at("tr")) +
+                      " -I " + quote(kSrc + "/examples/aot") + " " + quote(at("tr/libRedshiftCNN.a")) + " -lm -o " +
+                      quote(at("train_steps")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  r = sh(quote(at("train_steps")) + " " + quote(at("tf.npy")) + " " + quote(at("tz.npy")) + " 3 " + quote(at("aot.weights")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("refused steps changed nothing"), std::string::npos) << r.out;
+  ShellResult t = run_starc(dir.string(), "train " + quote(kModel) +
+                                              " --weights w.npz --data flux=tf.npy --data z=tz.npy --epochs 3 --batch 4 "
+                                              "--progress none --out trained.npz");
+  ASSERT_EQ(t.code, 0) << t.out;
+  std::map<std::string, Tensor> want = read_npz(at("trained.npz"));
+  NamedTensors got = read_weights_file(at("aot.weights"));
+  int compared = 0;
+  for (auto& [name, g] : got) {
+    auto it = want.find(name);
+    if (it == want.end()) {
+      EXPECT_EQ(name.rfind("opt.", 0), 0u) << "unexpected tensor " << name;  // Adam's state
+      continue;
+    }
+    ++compared;
+    double scale = 0, diff = 0;
+    for (int64_t i = 0; i < g.size(); ++i) {
+      scale = std::max(scale, std::abs(it->second.get(i)));
+      diff = std::max(diff, std::abs(g.get(i) - it->second.get(i)));
+    }
+    EXPECT_LE(diff, 1e-5 * scale) << name;
+  }
+  EXPECT_EQ(compared, int(want.size()));
+}
+
 TEST_F(AotRedshift, BadCompileOptionsAreClearErrors) {
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch 0 -o x", "--batch 0: expected a positive integer");
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --target pentium9 -o x", "unknown --target CPU 'pentium9'");
   expect_starc_error(dir.string(), "compile other.net --weights w.npz -o x", "w.npz");
+  expect_starc_error(dir.string(), "compile other.net --entry train_step -o x", "train");
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --entry backward -o x", "--entry backward");
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --entry train_step --batch dynamic -o x",
+                     "needs a fixed --batch");
 }
 
 }  // namespace

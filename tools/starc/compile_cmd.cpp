@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <optional>
 #include <random>
 
 #include "compiler/lower/aot_api.h"
@@ -22,6 +24,7 @@
 #include "runtime/npy.h"
 #include "runtime/trainer.h"
 #include "runtime/weights_file.h"
+#include "compiler/autodiff/train_plan.h"
 #include "tools/starc/cli_common.h"
 
 namespace fs = std::filesystem;
@@ -32,7 +35,7 @@ namespace {
 using cli::CliError;
 
 struct Options {
-  std::string file, model, weights, out, target = "host", batch = "1";
+  std::string file, model, weights, out, target = "host", batch = "1", entries = "forward";
   uint64_t seed = 0;
   int threads = 1;
   bool weights_file = false;
@@ -62,6 +65,14 @@ void run_tool(const std::vector<std::string>& argv) {
 std::string tool(const char* env, const char* fallback) {
   const char* v = std::getenv(env);
   return v && *v ? v : fallback;
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  for (size_t comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1) out.push_back(s.substr(at, comma - at));
+  out.push_back(s.substr(at));
+  return out;
 }
 
 // --batch dynamic runs a one-sample kernel per sample, which is right only when the model
@@ -124,6 +135,11 @@ int run(const Options& o) {
   Graph g = cli::build_graph(*l, model);
 
   const bool dynamic = o.batch == "dynamic";
+  bool train = false;
+  for (auto& e : split_list(o.entries)) {
+    if (e == "train_step") train = true;
+    else if (e != "forward") throw CliError(fmt::format("--entry {}: expected forward and/or train_step", e));
+  }
   int64_t batch = 1;  // the kernel's batch; a dynamic library runs the batch-1 kernel per sample
   if (!dynamic) try {
       size_t used = 0;
@@ -152,9 +168,36 @@ int run(const Options& o) {
   if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
   m.output_names = g.output_names;
-  Graph concrete = specialize(g, std::vector<Dim>(g.symbols.size(), batch));
-  std::string mlir = emit_mlir(concrete, "forward", &m.sig);
-  std::string object = compile_object(mlir, "forward", ObjectOptions{model, o.target, o.threads > 1});
+  auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
+    Graph concrete = specialize(graph, std::vector<Dim>(graph.symbols.size(), batch));
+    return compile_object(emit_mlir(concrete, "forward", sig), "forward",
+                          ObjectOptions{model, kernel, o.target, o.threads > 1});
+  };
+  std::vector<std::pair<std::string, std::string>> objects;  // file name, bytes
+  objects.emplace_back(model + "_kernel.o", kernel_object(g, &m.sig, model + "_kernel"));
+  std::map<std::string, TensorType> table;  // the instance's tensors, sorted by name
+  for (size_t i = 0; i < m.sig.param_names.size(); ++i) table[m.sig.param_names[i]] = m.sig.param_types[i];
+  if (train) {
+    if (dynamic) throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
+    std::optional<TrainPlan> plan = l->prog.build_train(model);
+    if (!plan) cli::fail_with_diags(l->diags);
+    m.metric_names = plan->metric_names;
+    TensorMap initial;  // optimizer slots and state start from their initializers
+    for (auto& st : plan->steps) {
+      AotStep a;
+      a.function = model + (plan->steps.size() == 1 ? "_train_step" : "_train_step_" + st.name);
+      a.kernel = a.function + "_kernel";
+      a.data_inputs = st.data_inputs;
+      a.output_names = st.graph.output_names;
+      a.n_metrics = st.n_metrics;
+      objects.emplace_back(a.kernel + ".o", kernel_object(st.graph, &a.sig, a.kernel));
+      for (size_t i = 0; i < a.sig.param_names.size(); ++i) table[a.sig.param_names[i]] = a.sig.param_types[i];
+      for (auto& [name, t] : init_params(st.graph, o.seed))
+        if (!params.count(name)) params[name] = t;
+      m.steps.push_back(std::move(a));
+    }
+  }
+  for (auto& [name, t] : table) m.param_names.push_back(name), m.param_types.push_back(t);
 
   fs::path dir(o.out);
   std::error_code ec;
@@ -173,21 +216,23 @@ int run(const Options& o) {
   } cleanup{work};
 
   NamedTensors weights;
-  for (auto& name : m.sig.param_names) weights.emplace_back(name, params.at(name));
+  for (auto& name : m.param_names) weights.emplace_back(name, params.at(name));
   fs::path blob = o.weights_file ? dir / (model + ".weights") : work / (model + ".weights");
   write_weights_file(blob.string(), weights);
 
   write_text(dir / (model + ".h"), aot_header(m));
   write_text(work / (model + "_api.c"), aot_source(m));
-  {
-    std::ofstream f(work / (model + "_kernel.o"), std::ios::binary);
-    f.write(object.data(), std::streamsize(object.size()));
-    if (!f.flush()) throw CliError("cannot write the kernel object");
+  std::vector<std::string> objs;
+  for (auto& [file, bytes] : objects) {
+    objs.push_back((work / file).string());
+    std::ofstream f(objs.back(), std::ios::binary);
+    f.write(bytes.data(), std::streamsize(bytes.size()));
+    if (!f.flush()) throw CliError("cannot write " + objs.back());
   }
   std::string cc = tool("CC", "cc"), ar = tool("AR", "ar");
-  std::vector<std::string> objs = {(work / (model + "_kernel.o")).string(), (work / (model + "_api.o")).string()};
+  objs.push_back((work / (model + "_api.o")).string());
   run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-I", dir.string(), "-c",
-            (work / (model + "_api.c")).string(), "-o", objs[1]});
+            (work / (model + "_api.c")).string(), "-o", objs.back()});
   if (m.embedded_weights) {
     write_text(work / (model + "_weights.S"), aot_weights_asm(m, blob.string()));
     objs.push_back((work / (model + "_weights.o")).string());
@@ -226,6 +271,8 @@ CompileCommand add_compile_command(CLI::App& app) {
   c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
   c.app->add_option("--threads", o->threads, "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)")
       ->check(CLI::PositiveNumber);
+  c.app->add_option("--entry", o->entries,
+                    "forward (default) and/or train_step, comma-separated: M_train_step runs the train block");
   c.app->add_flag("--weights-file", o->weights_file, "write the weights to DIR/M.weights instead of embedding them");
   c.app->add_option("-o,--out", o->out, "output folder")->required();
   c.run = [o]() {
