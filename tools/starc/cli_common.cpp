@@ -5,6 +5,9 @@
 
 #include <algorithm>
 
+#include "runtime/init.h"
+#include "runtime/npy.h"
+
 namespace starc::cli {
 
 void fail_with_diags(const DiagEngine& d) {
@@ -33,6 +36,26 @@ Graph build_graph(Loaded& l, const std::string& model, bool training) {
   std::optional<Graph> g = l.prog.build(model, BuildOptions{training});
   if (!g) fail_with_diags(l.diags);
   return std::move(*g);
+}
+
+TensorMap weights_or_init(const Graph& g, const std::string& path, uint64_t seed, bool note) {
+  if (!path.empty()) {
+    TensorMap w = read_npz(path);
+    check_weights(g, w, path);
+    return w;
+  }
+  if (note && !g.params().empty())
+    fmt::print(stderr, "note: no --weights given; parameters initialised with seed {}\n", seed);
+  return init_params(g, seed);
+}
+
+int run_guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
 }
 
 std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,

@@ -1,6 +1,7 @@
 // tools/starc: what every subcommand shares — loading a program (diagnostics printed on
 // failure), picking and building a model, and NAME=PATH arguments.
 #pragma once
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "dsl/program.h"
+#include "runtime/interpreter.h"
 
 namespace starc::cli {
 
@@ -36,6 +38,15 @@ Graph build_graph(Loaded& l, const std::string& model, bool training = false);
 std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
                                               const std::vector<std::string>& names, const std::string& flag,
                                               const std::string& what);
+
+// The weights from `path` (.npz, checked against the graph's params), or, when `path` is
+// empty, the params' initializers with `seed` (with a note on stderr when the graph has
+// any and `note` is set).
+TensorMap weights_or_init(const Graph& g, const std::string& path, uint64_t seed, bool note = true);
+
+// Runs a subcommand: an exception becomes "error: ..." on stderr (nothing when its
+// message is empty: already reported) and exit code 1.
+int run_guarded(const std::function<int()>& body);
 
 // `s` quoted for a POSIX shell where it needs quoting (printed commands, tool calls).
 std::string shell_quote(const std::string& s);

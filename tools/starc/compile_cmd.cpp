@@ -149,15 +149,7 @@ int run(const Options& o) {
       throw CliError(fmt::format("--batch {}: expected a positive integer or 'dynamic'", o.batch));
     }
 
-  TensorMap params;
-  if (!o.weights.empty()) {
-    params = read_npz(o.weights);
-    check_weights(g, params, o.weights);
-  } else {
-    params = init_params(g, o.seed);
-    if (!g.params().empty())
-      fmt::print(stderr, "note: no --weights given; the library gets initial parameters (seed {})\n", o.seed);
-  }
+  TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
 
   if (dynamic) check_samples_independent(g, params);
 
@@ -275,14 +267,7 @@ CompileCommand add_compile_command(CLI::App& app) {
                     "forward (default) and/or train_step, comma-separated: M_train_step runs the train block");
   c.app->add_flag("--weights-file", o->weights_file, "write the weights to DIR/M.weights instead of embedding them");
   c.app->add_option("-o,--out", o->out, "output folder")->required();
-  c.run = [o]() {
-    try {
-      return run(*o);
-    } catch (const std::exception& e) {
-      if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
-      return 1;
-    }
-  };
+  c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;
 }
 

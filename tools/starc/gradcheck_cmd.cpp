@@ -62,13 +62,7 @@ int run(const Options& o) {
                                 name, type_str(t, &g->symbols), name));
     }
   }
-  TensorMap params;
-  if (!o.weights.empty()) {
-    params = read_npz(o.weights);
-    check_weights(*g, params, o.weights);
-  } else {
-    params = init_params(*g, o.seed);
-  }
+  TensorMap params = cli::weights_or_init(*g, o.weights, o.seed, false);
 
   GradcheckOptions opts;
   opts.eps = o.eps;
@@ -112,14 +106,7 @@ GradcheckCommand add_gradcheck_command(CLI::App& app) {
   c.app->add_option("--eps", o->eps, "finite-difference step (default 1e-6)");
   c.app->add_option("--tol", o->tol, "largest relative error accepted (default 1e-4)");
   c.app->add_flag("--training", o->training, "build the model in training mode (dropout, batch statistics)");
-  c.run = [o]() {
-    try {
-      return run(*o);
-    } catch (const std::exception& e) {
-      if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
-      return 1;
-    }
-  };
+  c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;
 }
 

@@ -114,14 +114,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
                                  type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
     inputs.push_back(read_npy(it->second));
   }
-  TensorMap params;
-  if (!a.weights.empty()) {
-    params = read_npz(a.weights);
-    check_weights(g, params, a.weights);
-  } else {
-    params = init_params(g, a.seed);
-    if (!g.params().empty()) fmt::print(stderr, "note: no --weights given; parameters initialised with seed {}\n", a.seed);
-  }
+  TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
   if (a.backend == "ref") {
     if (a.timings) fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");

@@ -237,14 +237,7 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
   c->add_flag("--timings", a.timings, "JIT: print compile times (and the first cache hit) of each step graph to stderr");
   c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");
-  return {c, [args]() -> int {
-            try {
-              return run(*args);
-            } catch (const std::exception& e) {
-              if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
-              return 1;
-            }
-          }};
+  return {c, [args]() { return cli::run_guarded([&] { return run(*args); }); }};
 }
 
 }  // namespace starc
