@@ -24,6 +24,7 @@ class SourceManager {
  public:
   int add(std::string path, std::string text);
   const SourceFile& file(int id) const { return *files_.at(id); }
+  size_t size() const { return files_.size(); }
   // 1-based line and column (bytes).
   std::pair<int, int> line_col(const SrcLoc& loc) const;
   std::string line_text(int file, int line) const;

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "dsl/elaborator.h"
 
@@ -103,6 +104,35 @@ void Elaborator::check_static_type(const TypeExpr& t, Value& v, const std::strin
 void Elaborator::bind_outputs(const FnDecl& model, const Value& result, Scope& scope) {
   std::vector<Value> outs = result.kind == Value::Tuple ? result.items : std::vector<Value>{result};
   SrcLoc where = return_loc_ ? *return_loc_ : model.loc;
+  if (opts_.any_outputs) {  // the REPL: whatever the expression gave
+    bool all_tensors = std::all_of(outs.begin(), outs.end(), [](const Value& v) { return v.kind == Value::Tensor; });
+    if (!all_tensors) {
+      std::function<std::string(const Value&)> show = [&](const Value& v) -> std::string {
+        std::vector<std::string> items;
+        switch (v.kind) {
+          case Value::Int: return is_sym(v.i) ? dim_str(v.i, &root_->g.symbols) : std::to_string(v.i);
+          case Value::Float: return fmt::format("{}", v.f);
+          case Value::Bool: return v.b ? "true" : "false";
+          case Value::Str: return fmt::format("\"{}\"", v.s);
+          case Value::List:
+          case Value::Tuple: {
+            for (auto& it : v.items) items.push_back(show(it));
+            std::string inner = fmt::format("{}", fmt::join(items, ", "));
+            return v.kind == Value::List ? "[" + inner + "]" : "(" + inner + ")";
+          }
+          default: return describe(v);
+        }
+      };
+      if (opts_.static_result) *opts_.static_result = show(result);
+      return;
+    }
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (outs[i].g != root_) throw CompileError(where, "internal: output is not in the model graph");
+      root_->g.outputs.push_back(outs[i].id);
+      root_->g.output_names.push_back(outs.size() == 1 ? "output" : fmt::format("output{}", i));
+    }
+    return;
+  }
   if (outs.size() != model.outputs.size())
     throw CompileError(Diagnostic{where, fmt::format("model '{}' returns {} value{} but declares {} output{}", model.name,
                                                      outs.size(), outs.size() == 1 ? "" : "s", model.outputs.size(),

@@ -16,6 +16,12 @@ namespace starc {
 
 struct BuildOptions {
   bool training = false;  // value of the builtin `training` (dropout, batch norm)
+  // The REPL's synthesized models: the declared outputs are not checked; every tensor
+  // the body returns becomes an output (named output, or output0, output1, ...), and a
+  // returned static value (number, list, ...) is described into *static_result
+  // (the graph then has no outputs).
+  bool any_outputs = false;
+  std::string* static_result = nullptr;
 };
 
 class Program {

@@ -48,6 +48,10 @@ TensorMap weights_or_init(const Graph& g, const std::string& path, uint64_t seed
 // message is empty: already reported) and exit code 1.
 int run_guarded(const std::function<int()>& body);
 
+// "f32[3,1] [15.9359, 11.4786, 9.18164]": the type and the values (the first and last
+// three of a longer tensor).
+std::string tensor_summary(const Tensor& t);
+
 // `s` quoted for a POSIX shell where it needs quoting (printed commands, tool calls).
 std::string shell_quote(const std::string& s);
 

@@ -19,6 +19,7 @@
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
+#include "tools/starc/repl_cmd.h"
 #include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
@@ -32,20 +33,6 @@ using cli::fail_with_diags;
 using cli::Loaded;
 using cli::name_paths;
 
-std::string summary(const Tensor& t) {
-  std::string s = type_str(t.type());
-  int64_t n = t.size();
-  std::vector<std::string> vals;
-  auto fmtv = [&](int64_t i) { return fmt::format("{:.6g}", t.get(i)); };
-  if (n <= 8) {
-    for (int64_t i = 0; i < n; ++i) vals.push_back(fmtv(i));
-  } else {
-    for (int64_t i = 0; i < 3; ++i) vals.push_back(fmtv(i));
-    vals.push_back("...");
-    for (int64_t i = n - 3; i < n; ++i) vals.push_back(fmtv(i));
-  }
-  return fmt::format("{} [{}]", s, fmt::join(vals, ", "));
-}
 
 int cmd_check(const std::vector<std::string>& files) {
   int failed = 0;
@@ -134,7 +121,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
       write_npy(it->second, results[i]);
       fmt::print("{}: {} -> {}\n", name, type_str(results[i].type()), it->second);
     } else {
-      fmt::print("{}: {}\n", name, summary(results[i]));
+      fmt::print("{}: {}\n", name, cli::tensor_summary(results[i]));
     }
   }
   return 0;
@@ -271,6 +258,7 @@ int main(int argc, char** argv) {
   TrainCommand train = add_train_command(app, argc, argv);
   GradcheckCommand gradcheck = add_gradcheck_command(app);
   CompileCommand compile = add_compile_command(app);
+  ReplCommand repl = add_repl_command(app);
 
   try {
     app.parse(argc, argv);
@@ -290,6 +278,7 @@ int main(int argc, char** argv) {
     if (*train.app) return train.run();
     if (*gradcheck.app) return gradcheck.run();
     if (*compile.app) return compile.run();
+    if (*repl.app) return repl.run();
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch);
     pick_model();
     if (*params) return cmd_params(file, model);
