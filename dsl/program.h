@@ -44,7 +44,8 @@ class Program {
   std::optional<TrainPlan> build_train(const std::string& model);
   // Models of the main file that have a `train` block, in source order.
   std::vector<std::string> trained_models() const;
-  // The train block of a model of the main file, or null.
+  // The train block of a model visible in the main file (its own, or the one in the
+  // module that defines an imported model), or null.
   const TrainDecl* train_decl(const std::string& model) const;
   // Resolves names in every function of every loaded module and builds every model of
   // the main file, and the training plan of each of its train blocks; returns true when

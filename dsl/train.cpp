@@ -341,6 +341,11 @@ const TrainDecl* Program::train_decl(const std::string& model) const {
   if (modules_.empty()) return nullptr;
   for (auto& t : modules_[0].trains)
     if (t->model == model) return t.get();
+  // An imported model brings its train block along (its own module's).
+  auto it = globals_[0].find(model);
+  if (it == globals_[0].end() || it->second->module <= 0) return nullptr;
+  for (auto& t : modules_[size_t(it->second->module)].trains)
+    if (t->model == model) return t.get();
   return nullptr;
 }
 

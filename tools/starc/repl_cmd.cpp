@@ -41,7 +41,7 @@ int run_script(ReplSession& s, std::istream& in, bool echo, bool keep_going) {
   std::string buf;
   int rc = 0;
   for (std::string line; std::getline(in, line);) {
-    if (echo) std::cout << (buf.empty() ? "starc> " : "  ...> ") << line << "\n";
+    if (echo) std::cout << (buf.empty() ? "starc> " : "  ...> ") << line << std::endl;
     buf += (buf.empty() ? "" : "\n") + line;
     if (ReplSession::incomplete(buf)) continue;
     bool ok = s.feed(buf);

@@ -30,7 +30,7 @@ std::atomic<bool> ReplSession::interrupted{false};
 
 namespace {
 
-const char* const kSessionPath = "<repl>";
+const char* const kSessionPath = "<session>";
 const char* const kModel = "__repl";
 
 const std::vector<std::pair<std::string, std::string>> kCommands = {
@@ -218,6 +218,11 @@ bool ReplSession::build(const std::string& expr, Built& b, bool training) {
     return false;
   }
   b.g = std::move(*g);
+  // Source positions in what was typed read "<input>:LINE:COL", as in its diagnostics.
+  int first = 1 + int(std::count(text.begin(), text.begin() + begin, '\n'));
+  for (Node& n : b.g.nodes)
+    if (n.loc.file == kSessionPath && n.loc.line >= first - 1)
+      n.loc = n.loc.line < first ? Loc{} : Loc{"<input>", n.loc.line - first + 1, n.loc.col};
   return true;
 }
 
@@ -321,6 +326,7 @@ bool ReplSession::declare(const std::string& text) {
   }
   uses_ = std::move(uses);
   defs_ = std::move(defs);
+  if (is_use) out_ << "using " << trim(text.substr(4)) << "\n";
   if (!is_use) {
     std::smatch m;
     std::regex name_re(R"re(^\s*(fn|model|train)\s+([A-Za-z_]\w*))re");
