@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "compiler/graph/text.h"
+#include "compiler/lower/kernels/starc_kernels.h"
 
 namespace starc {
 
@@ -38,6 +39,7 @@ extern "C" void omp_set_num_threads(int);
 
 JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), cache_dir_(std::move(cache_dir)) {
   if (opts_.threads > 1) omp_set_num_threads(opts_.threads);
+  starc_set_threads(opts_.threads);  // the BLAS behind matmul and conv kernels
 }
 
 std::string format_timings(const JitRunStats& s) {

@@ -9,6 +9,8 @@ PACKAGES=(
   g++ cmake ninja-build ccache mold pkg-config
   # libraries used now
   libeigen3-dev libfmt-dev libgtest-dev libzip-dev zlib1g-dev libcli11-dev
+  # BLAS behind the matmul and convolution kernels (linked statically into AOT libraries)
+  libopenblas-dev
   # the lowering layer (MLIR/LLVM 22) and later stages
   libmlir-22-dev mlir-22-tools llvm-22-dev libomp-22-dev libedit-dev libcfitsio-dev libfftw3-dev
   # the REPL's terminal test

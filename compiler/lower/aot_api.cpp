@@ -262,6 +262,8 @@ static int load_file(void* const* dst, const char* path) {
   return rc;
 }
 
+void @M@_set_threads(int threads); /* kernels/starc_kernels.h */
+
 struct @M@ {
   void* params[NUM_PARAMS > 0 ? NUM_PARAMS : 1];
   void* scratch[NUM_PARAMS > 0 && HAS_TRAINING ? NUM_PARAMS : 1]; /* train steps write here, then swap */
@@ -288,6 +290,7 @@ API int @M@_create(const char* weights_path, @M@** out) {
       return fail(@M@_ERR_NOMEM, "@M@_create: out of memory for '%s' (%zu bytes)", params[i].name, bytes);
     }
   }
+  @M@_set_threads(BLAS_THREADS); /* the kernels' BLAS: the threads it was compiled for */
   int rc = weights_path ? load_file(m->params, weights_path) : load_embedded(m->params);
   if (rc) {
     @M@_destroy(m);
@@ -601,8 +604,9 @@ std::string aot_source(const AotModel& m) {
   const EntrySignature& s = m.sig;
   std::string M = m.name;
   std::string out = fmt::format("#define NUM_INPUTS {}\n#define NUM_OUTPUTS {}\n#define NUM_PARAMS {}\n"
-                                "#define HAS_TRAINING {}\n",
-                                s.input_types.size(), s.output_types.size(), m.param_names.size(), m.steps.empty() ? 0 : 1);
+                                "#define HAS_TRAINING {}\n#define BLAS_THREADS {}\n",
+                                s.input_types.size(), s.output_types.size(), m.param_names.size(), m.steps.empty() ? 0 : 1,
+                                m.threads);
   std::string runtime = subst(kRuntime, M);
   // The tables go after the includes and tensor_info, before the code that uses them.
   size_t at = runtime.find("static _Thread_local");

@@ -36,6 +36,7 @@ struct AotModel {
   int64_t batch = 1;
   bool embedded_weights = true;  // else the weights come from a file at create time
   std::string omp_library;       // absolute path of libomp when the kernel uses OpenMP, else ""
+  int threads = 1;               // threads of the BLAS behind matmul and conv
 };
 
 // Throws EmitError when `name` is not a C identifier.

@@ -243,6 +243,51 @@ std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std:
   return outs;
 }
 
+// Buffers go to kernels as memref<1xT> views (a bare pointer under the calling
+// convention), so that the call is a visible use: buffer deallocation must not free an
+// input before the kernel has read it, which it would if only an address were passed.
+void MlirEmitter::call_kernel(const std::string& name, const std::vector<std::string>& args) {
+  std::string fn = "starc_" + name;
+  std::vector<std::string> types;
+  for (auto& a : args) types.push_back(a.rfind("%v", 0) == 0 ? buffer_view_type_.at(a) : "i64");
+  externs_[fn] = fmt::format("  func.func private @{}({})\n", fn, fmt::join(types, ", "));
+  line(fmt::format("func.call @{}({}) : ({}) -> () {}", fn, fmt::join(args, ", "), fmt::join(types, ", "), loc()));
+}
+
+std::string MlirEmitter::view(const std::string& memref, const TensorType& t) {
+  std::string v = fresh("v"), vt = fmt::format("memref<1x{}>", elem(t.dtype));
+  line(fmt::format("{} = memref.reinterpret_cast {} to offset: [0], sizes: [1], strides: [1] : {} to {}", v, memref,
+                   memref_type(t), vt));
+  buffer_view_type_[v] = vt;
+  return v;
+}
+
+std::string MlirEmitter::address(const std::string& value, const TensorType& t) {
+  std::string m = fresh("buf");
+  line(fmt::format("{} = bufferization.to_buffer {} read_only : {} to {} {}", m, value, tensor_type(t), memref_type(t), loc()));
+  return view(m, t);
+}
+
+std::string MlirEmitter::alloc_buffer(const TensorType& t, std::string* addr) {
+  std::string m = fresh("out");
+  line(fmt::format("{} = memref.alloc() {{alignment = 64 : i64}} : {} {}", m, memref_type(t), loc()));
+  *addr = view(m, t);
+  return m;
+}
+
+std::string MlirEmitter::tensor_of(const std::string& buffer, const TensorType& t) {
+  std::string r = fresh("k");
+  line(fmt::format("{} = bufferization.to_tensor {} restrict writable : {} to {} {}", r, buffer, memref_type(t),
+                   tensor_type(t), loc()));
+  return r;
+}
+
+std::string MlirEmitter::i64(int64_t v) {
+  std::string r = fresh("c");
+  line(fmt::format("{} = arith.constant {} : i64", r, v));
+  return r;
+}
+
 std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig_out) {
   MlirEmitter e;
   e.g_ = &g;
@@ -286,7 +331,9 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
                        MlirEmitter::memref_type(sig.output_types[i])));
   e.line("return");
   if (sig_out) *sig_out = sig;
-  return header + e.out_ + "  }\n}\n";
+  std::string externs;
+  for (auto& [name, decl] : e.externs_) externs += decl;
+  return "module {\n" + externs + header.substr(std::string("module {\n").size()) + e.out_ + "  }\n}\n";
 }
 
 }  // namespace starc

@@ -85,6 +85,18 @@ class MlirEmitter {
 
   std::string seed() const { return "%seed"; }
 
+  // --- calls into the kernel library (compiler/lower/kernels/starc_kernels.h) ----------
+  // Calls `starc_NAME(args...)`, declaring it in the module: i64 sizes (i64()) and
+  // buffers (address(), alloc_buffer()), which the kernel gets as bare pointers.
+  void call_kernel(const std::string& name, const std::vector<std::string>& args);
+  // Tensor `value`'s buffer, as a kernel argument.
+  std::string address(const std::string& value, const TensorType& t);
+  // A fresh buffer of type t for a kernel to write: *addr gets the kernel argument;
+  // tensor_of gives the written buffer back as a tensor value (after the call).
+  std::string alloc_buffer(const TensorType& t, std::string* addr);
+  std::string tensor_of(const std::string& buffer, const TensorType& t);
+  std::string i64(int64_t v);  // an arith.constant
+
  private:
   friend std::string emit_mlir(const Graph&, const std::string&, EntrySignature*);
   void emit_node(const Graph& g, int id);
@@ -93,6 +105,9 @@ class MlirEmitter {
   std::map<int, std::vector<std::string>> results_;  // multi-result nodes (bind_results)
   std::string out_, loc_;
   int indent_ = 2, counter_ = 0;
+  std::map<std::string, std::string> externs_;  // kernel name -> its declaration
+  std::map<std::string, std::string> buffer_view_type_;  // kernel buffer argument -> its memref type
+  std::string view(const std::string& memref, const TensorType& t);
 };
 
 // The lowering registered for an op (nullptr if none).

@@ -1,5 +1,7 @@
 #include "compiler/lower/jit.h"
 
+#include "compiler/lower/kernels/starc_kernels.h"
+
 #include <chrono>
 
 #include <cstdio>
@@ -169,7 +171,19 @@ void memref_copy(int64_t elem_size, UnrankedDesc* src, UnrankedDesc* dst) {
 
 llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner) {
   llvm::orc::SymbolMap m;
-  m[interner("memrefCopy")] = {llvm::orc::ExecutorAddr::fromPtr(&memref_copy), llvm::JITSymbolFlags::Exported};
+  auto add = [&](const char* name, auto* fn) {
+    m[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(fn), llvm::JITSymbolFlags::Exported};
+  };
+  add("memrefCopy", &memref_copy);
+  // The kernel library (kernels/starc_kernels.h) that matmul and conv lowerings call.
+  add("starc_matmul_f32", &starc_matmul_f32);
+  add("starc_matmul_f64", &starc_matmul_f64);
+  add("starc_conv_f32", &starc_conv_f32);
+  add("starc_conv_f64", &starc_conv_f64);
+  add("starc_conv_adjoint_f32", &starc_conv_adjoint_f32);
+  add("starc_conv_adjoint_f64", &starc_conv_adjoint_f64);
+  add("starc_conv_weight_grad_f32", &starc_conv_weight_grad_f32);
+  add("starc_conv_weight_grad_f64", &starc_conv_weight_grad_f64);
   return m;
 }
 
@@ -297,6 +311,13 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
     copy->setName(o.prefix + "_memrefCopy");
     copy->setVisibility(llvm::GlobalValue::HiddenVisibility);
   }
+  // Kernel-library calls: starc_conv_f32 -> PREFIX_conv_f32 (the library compiles
+  // kernels/starc_kernels.c with that prefix).
+  for (llvm::Function& f : *m)
+    if (f.isDeclaration() && f.getName().starts_with("starc_")) {
+      f.setName(o.prefix + "_" + f.getName().substr(6).str());
+      f.setVisibility(llvm::GlobalValue::HiddenVisibility);
+    }
 
   // The IR passes run as in the JIT (no target machine), so AOT code is the JIT's code;
   // given the target's cost model, LLVM's vectorizer made compiles 4-10x slower for no

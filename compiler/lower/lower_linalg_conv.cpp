@@ -1,14 +1,15 @@
 // Lowerings: matmul, convolutions, pooling and the pooling gradient ops.
 //
-// matmul      linalg.matmul (no batch on b: a's batch dims are folded into M),
-//             linalg.batch_matmul (equal batch dims), else a linalg.generic whose maps
-//             broadcast the batch dims.
-// conv        tensor.pad (zeros) + linalg.conv_1d_ncw_fcw / conv_2d_nchw_fchw.
-// conv_transpose  the same conv over the zero-inserted input (tensor.insert_slice with
-//             stride s into zeros, padded by d*(K-1)-p on the left and d*(K-1)-p+op on the
-//             right; negative amounts crop) with the kernel transposed and flipped.
-// conv*_weight_grad  one linalg.generic over (q, p, k..., n, t...) reducing over n and t,
-//             reading the zero-padded x at k*d + t*s.
+// Float matmul and the convolutions call the kernel library (kernels/starc_kernels.h:
+// BLAS GEMM, im2col/col2im), as XLA:CPU calls Eigen; the loops MLIR would make of
+// them run 20-60x below the machine's peak (../shared/TOOLCHAIN.md).
+// matmul      b one matrix: a's batch dims folded into M, one GEMM; equal batch dims: a
+//             batched GEMM; other broadcasts (and integer matmul): a linalg.generic
+//             whose maps broadcast the batch dims.
+// conv        starc_conv (im2col + GEMM per sample).
+// conv_transpose  starc_conv_adjoint: the adjoint of the conv whose output is x (GEMM
+//             with the weight transposed, then col2im).
+// conv*_weight_grad  starc_conv_weight_grad (im2col + GEMM, accumulated over the batch).
 // maxpool     a linalg.generic over (n, c, out..., k...) on the -inf-padded input with the
 //             reference's scalar rule (NaN wins and stays, ties keep the first).
 // avgpool     linalg.pooling_ncw_sum / pooling_nchw_sum on the zero-padded input, / prod(k).
@@ -108,44 +109,6 @@ std::string insert_slice(E e, const std::string& src, const TensorType& st, cons
   std::string r = e.fresh("ins");
   e.line(fmt::format("{} = tensor.insert_slice {} into {}[{}] [{}] [{}] : {} into {} {}", r, src, dst,
                      ints_list(offsets), ints_list(Ints(st.shape)), ints_list(strides), tt(st), tt(dt), e.loc()));
-  return r;
-}
-
-std::string extract_slice(E e, const std::string& src, const TensorType& st, const Ints& offsets,
-                          const TensorType& rt) {
-  std::string r = e.fresh("sl");
-  e.line(fmt::format("{} = tensor.extract_slice {}[{}] [{}] [{}] : {} to {} {}", r, src, ints_list(offsets),
-                     ints_list(Ints(rt.shape)), ints_list(Ints(rt.shape.size(), 1)), tt(st), tt(rt), e.loc()));
-  return r;
-}
-
-// Reassociation "[[0, 1], [2]]" from group sizes.
-std::string reassoc(const std::vector<int>& groups) {
-  std::string s;
-  int at = 0;
-  for (size_t g = 0; g < groups.size(); ++g) {
-    std::vector<int> ids;
-    for (int i = 0; i < groups[g]; ++i) ids.push_back(at++);
-    s += fmt::format("{}[{}]", g ? ", " : "", fmt::join(ids, ", "));
-  }
-  return "[" + s + "]";
-}
-
-std::string collapse(E e, const std::string& x, const TensorType& xt, const std::vector<int>& groups,
-                     const TensorType& rt) {
-  if (xt == rt) return x;
-  std::string r = e.fresh("cs");
-  e.line(fmt::format("{} = tensor.collapse_shape {} {} : {} into {} {}", r, x, reassoc(groups), tt(xt), tt(rt),
-                     e.loc()));
-  return r;
-}
-
-std::string expand(E e, const std::string& x, const TensorType& xt, const std::vector<int>& groups,
-                   const TensorType& rt) {
-  if (xt == rt) return x;
-  std::string r = e.fresh("es");
-  e.line(fmt::format("{} = tensor.expand_shape {} {} output_shape [{}] : {} into {} {}", r, x, reassoc(groups),
-                     ints_list(Ints(rt.shape)), tt(xt), tt(rt), e.loc()));
   return r;
 }
 
@@ -253,26 +216,15 @@ void lower_matmul(E e, const Node& n, int id) {
     return bin(e, "arith.addf", a[2], bin(e, "arith.mulf", a[0], a[1], el(dt)), el(dt));
   };
 
-  if (all_ones(bb)) {
-    // b is one matrix: fold a's batch into its rows, [P*M, K] @ [K, N].
-    TensorType a2{dt, {product(ba) * M, K}}, b2{dt, {K, N}}, y2{dt, {product(ba) * M, N}};
-    std::string a = collapse(e, A, at, {ra - 1, 1}, a2);
-    std::string b = collapse(e, B, bt, {rb - 1, 1}, b2);
-    std::string r = e.fresh("mm");
-    e.line(fmt::format("{} = linalg.matmul ins({}, {} : {}, {}) outs({} : {}) -> {} {}", r, a, b, tt(a2), tt(b2),
-                       filled(e, 0, y2), tt(y2), tt(y2), e.loc()));
-    e.bind(id, expand(e, r, y2, {ro - 1, 1}, out));
-    return;
-  }
-  if (ba == bb) {
-    const int64_t P = product(ba);
-    TensorType a3{dt, {P, M, K}}, b3{dt, {P, K, N}}, y3{dt, {P, M, N}};
-    std::string a = collapse(e, A, at, {ra - 2, 1, 1}, a3);
-    std::string b = collapse(e, B, bt, {rb - 2, 1, 1}, b3);
-    std::string r = e.fresh("bmm");
-    e.line(fmt::format("{} = linalg.batch_matmul ins({}, {} : {}, {}) outs({} : {}) -> {} {}", r, a, b, tt(a3),
-                       tt(b3), filled(e, 0, y3), tt(y3), tt(y3), e.loc()));
-    e.bind(id, expand(e, r, y3, {ro - 2, 1, 1}, out));
+  const bool gemm = is_float(dt) && M * N * K > 0;
+  if (gemm && (all_ones(bb) || ba == bb)) {
+    // b one matrix: a's batch folded into its rows, [P*M, K] @ [K, N]; else P GEMMs.
+    const int64_t P = all_ones(bb) ? 1 : product(ba), rows = all_ones(bb) ? product(ba) * M : M;
+    std::string out_addr, buf = e.alloc_buffer(out, &out_addr);
+    e.call_kernel(std::string("matmul_") + (dt == DType::F64 ? "f64" : "f32"),
+                  {e.i64(P), e.i64(rows), e.i64(N), e.i64(K), e.address(A, at), e.i64(rows * K), e.address(B, bt),
+                   e.i64(all_ones(bb) ? 0 : K * N), out_addr, e.i64(rows * N)});
+    e.bind(id, e.tensor_of(buf, out));
     return;
   }
   // General broadcasting: loops (batch..., m, n, k).
@@ -297,90 +249,78 @@ void lower_matmul(E e, const Node& n, int id) {
 
 // ---- convolution ------------------------------------------------------------------------
 
-// The named conv (no padding) of x [N,C,*L] with w [O,C,*K] into type `out`.
-std::string conv_named(E e, const std::string& x, const TensorType& xt, const std::string& w, const TensorType& wt,
-                       const TensorType& out, const Ints& stride, const Ints& dil) {
-  const int nsp = int(stride.size());
-  const char* op = nsp == 1 ? "linalg.conv_1d_ncw_fcw" : "linalg.conv_2d_nchw_fchw";
-  std::string init = filled(e, 0, out);
-  std::string r = e.fresh("conv");
-  e.line(fmt::format("{} = {} {{dilations = dense<[{}]> : tensor<{}xi64>, strides = dense<[{}]> : tensor<{}xi64>}} "
-                     "ins({}, {} : {}, {}) outs({} : {}) -> {} {}",
-                     r, op, ints_list(dil), nsp, ints_list(stride), nsp, x, w, tt(xt), tt(wt), init, tt(out), tt(out),
-                     e.loc()));
-  return r;
+// The geometry of the forward conv that a kernel call works with (1-D ops: H = 1):
+// x [n, c, h, w], weight [o, c, kh, kw], y [n, o, oh, ow].
+struct ConvGeo {
+  int64_t n = 0, c = 0, h = 1, w = 1, o = 0, kh = 1, kw = 1, oh = 1, ow = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1,
+          dw = 1;
+};
+
+// The geometry with spatial sizes from the last nsp dims of x (conv input), k (kernel)
+// and y (conv output).
+ConvGeo conv_geo(int nsp, int64_t n, int64_t c, int64_t o, const Shape& x, const Shape& k, const Shape& y,
+                 const Ints& s, const Ints& p, const Ints& d) {
+  ConvGeo g;
+  g.n = n, g.c = c, g.o = o;
+  int64_t* in[2] = {&g.h, &g.w};
+  int64_t* ker[2] = {&g.kh, &g.kw};
+  int64_t* outs[2] = {&g.oh, &g.ow};
+  int64_t* st[2] = {&g.sh, &g.sw};
+  int64_t* pa[2] = {&g.ph, &g.pw};
+  int64_t* di[2] = {&g.dh, &g.dw};
+  for (int i = 0; i < nsp; ++i) {
+    int slot = 2 - nsp + i;  // 1-D uses the W slot
+    *in[slot] = x[x.size() - size_t(nsp - i)];
+    *ker[slot] = k[k.size() - size_t(nsp - i)];
+    *outs[slot] = y[y.size() - size_t(nsp - i)];
+    *st[slot] = s[size_t(i)], *pa[slot] = p[size_t(i)], *di[slot] = d[size_t(i)];
+  }
+  return g;
+}
+
+// Calls starc_KIND_f32/f64(geometry, in0, in1, out) and binds what it wrote to `out`.
+void conv_kernel(E e, int id, const std::string& kind, const ConvGeo& g, const std::string& in0,
+                 const TensorType& t0, const std::string& in1, const TensorType& t1) {
+  const TensorType& out = e.type(id);
+  std::vector<std::string> args;
+  for (int64_t v : {g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw})
+    args.push_back(e.i64(v));
+  args.push_back(e.address(in0, t0));
+  args.push_back(e.address(in1, t1));
+  std::string out_addr, buf = e.alloc_buffer(out, &out_addr);
+  args.push_back(out_addr);
+  e.call_kernel(kind + (out.dtype == DType::F64 ? "_f64" : "_f32"), args);
+  e.bind(id, e.tensor_of(buf, out));
 }
 
 LowerFn conv(int nsp, bool transpose) {
   return [nsp, transpose](E e, const Node& n, int id) {
     const TensorType &xt = e.type(n.inputs[0]), &wt = e.type(n.inputs[1]), &out = n.type;
-    const DType dt = out.dtype;
     Ints s = per_dim(n.attrs, "stride", nsp), p = per_dim(n.attrs, "padding", nsp),
          d = per_dim(n.attrs, "dilation", nsp);
     std::string x = e.val(n.inputs[0]), w = e.val(n.inputs[1]);
-    if (!transpose) {
-      TensorType pt;
-      std::string xp = pad_spatial(e, x, xt, p, p, 0, &pt);
-      e.bind(id, conv_named(e, xp, pt, w, wt, out, s, d));
+    if (!transpose) {  // y = conv(x, w): x [N,C,*L], w [O,C,*K]
+      ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], wt.shape[0], xt.shape, wt.shape, out.shape, s, p, d);
+      conv_kernel(e, id, "conv", g, x, xt, w, wt);
       return;
     }
-    // y[n,o,j] = sum_{c,k} x[n,c,(j + p - k*d)/s] w[c,o,k] over the exact divisions: the
-    // conv (stride 1, dilation d) of the zero-inserted input, padded by d*(K-1)-p on the
-    // left and d*(K-1)-p+output_padding on the right, with wf[o,c,k] = w[c,o,K-1-k].
-    Ints op = per_dim(n.attrs, "output_padding", nsp);
-    const int rank = nsp + 2;
-    TensorType ft{dt, {wt.shape[1], wt.shape[0]}};
-    std::vector<std::string> wm = {dim(1), dim(0)};
-    for (int i = 0; i < nsp; ++i) {
-      int64_t K = wt.shape[size_t(2 + i)];
-      ft.shape.push_back(K);
-      wm.push_back(fmt::format("{} - d{}", K - 1, 2 + i));
-    }
-    std::string wf = e.generic({{w, wt, amap(rank, wm)}}, e.empty(ft), ft, MlirEmitter::identity_map(rank),
-                               iters(rank, 0), [](E, Args a) { return a[0]; });
-    TensorType zt{dt, {xt.shape[0], xt.shape[1]}}, ct = zt;
-    Ints off = {0, 0}, strides = {1, 1}, crop = {0, 0};
-    bool cropped = false;
-    for (int i = 0; i < nsp; ++i) {
-      int64_t L = xt.shape[size_t(2 + i)], K = wt.shape[size_t(2 + i)];
-      int64_t lp = d[i] * (K - 1) - p[i], rp = d[i] * (K - 1) - p[i] + op[i];
-      zt.shape.push_back((L - 1) * s[i] + 1 + std::max<int64_t>(lp, 0) + std::max<int64_t>(rp, 0));
-      ct.shape.push_back(out.shape[size_t(2 + i)] + d[i] * (K - 1));
-      off.push_back(std::max<int64_t>(lp, 0));
-      strides.push_back(s[i]);
-      crop.push_back(std::max<int64_t>(-lp, 0));
-      cropped |= lp < 0 || rp < 0;
-    }
-    std::string z = insert_slice(e, x, xt, filled(e, 0, zt), zt, off, strides);
-    if (cropped) z = extract_slice(e, z, zt, crop, ct);
-    e.bind(id, conv_named(e, z, ct, wf, ft, out, Ints(size_t(nsp), 1), d));
+    // y = conv_transpose(x, w), x [N,C,*L], w [C,O,*K]: the adjoint of the conv from y
+    // (channels O) to x (channels C) whose weight is w read as [C, O, *K].
+    ConvGeo g = conv_geo(nsp, xt.shape[0], wt.shape[1], wt.shape[0], out.shape, wt.shape, xt.shape, s, p, d);
+    conv_kernel(e, id, "conv_adjoint", g, x, xt, w, wt);
   };
 }
 
-// r[q,p,k] = sum_{n,t} x[n,p,k*d - pad + t*s] dy[n,q,t]: loops (q, p, k_i.., n, t_i..),
-// x padded by `pad` on the left and as far as the last read on the right.
+// r[q,p,k] = sum_{n,t} x[n,p,k*d - pad + t*s] dy[n,q,t]: the weight gradient of the conv
+// from x (channels P) to dy (channels Q).
 LowerFn conv_weight_grad(int nsp) {
   return [nsp](E e, const Node& n, int id) {
     const TensorType &xt = e.type(n.inputs[0]), &dyt = e.type(n.inputs[1]);
-    const DType dt = n.type.dtype;
     Ints k = per_dim(n.attrs, "kernel", nsp), s = per_dim(n.attrs, "stride", nsp), p = per_dim(n.attrs, "padding", nsp),
          d = per_dim(n.attrs, "dilation", nsp);
-    const int rank = 3 + 2 * nsp, nd = 2 + nsp;  // nd: the batch loop
-    Ints hi;
-    std::vector<std::string> xm = {dim(nd), dim(1)}, dym = {dim(nd), dim(0)}, om = {dim(0), dim(1)};
-    for (int i = 0; i < nsp; ++i) {
-      int64_t L = xt.shape[size_t(2 + i)], T = dyt.shape[size_t(2 + i)];
-      hi.push_back(std::max<int64_t>(0, (k[i] - 1) * d[i] + (T - 1) * s[i] + 1 - L - p[i]));
-      xm.push_back(fmt::format("d{} * {} + d{} * {}", 2 + i, d[i], nd + 1 + i, s[i]));
-      dym.push_back(dim(nd + 1 + i));
-      om.push_back(dim(2 + i));
-    }
-    TensorType pt;
-    std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, p, hi, 0, &pt);
-    e.bind(id, e.generic({{xp, pt, amap(rank, xm)}, {e.val(n.inputs[1]), dyt, amap(rank, dym)}},
-                         filled(e, 0, n.type), n.type, amap(rank, om), iters(2 + nsp, 1 + nsp), [dt](E e, Args a) {
-                           return bin(e, "arith.addf", a[2], bin(e, "arith.mulf", a[0], a[1], el(dt)), el(dt));
-                         }));
+    ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], dyt.shape[1], xt.shape, Shape(k.begin(), k.end()), dyt.shape,
+                         s, p, d);
+    conv_kernel(e, id, "conv_weight_grad", g, e.val(n.inputs[0]), xt, e.val(n.inputs[1]), dyt);
   };
 }
 

@@ -186,8 +186,9 @@ int main(int argc, char** argv) {
 // --entry train_step: 3 Adam updates inside the library give the weights `starc train`
 // (JIT) gives from the same start on the same one-spectrum batch. (One spectrum, so that
 // starc train's shuffling cannot reorder the batch's sums: Adam's g/sqrt(v) amplifies
-// such rounding differences in near-cancelling gradients. Same code, same order: the
-// tolerance is 1e-5 of each tensor's scale.)
+// such rounding differences in near-cancelling gradients; and one thread on both sides,
+// as BLAS splits its sums by thread count. Same code, same order: the tolerance is 1e-5
+// of each tensor's scale.)
 TEST_F(AotRedshift, TrainStepMatchesStarcTrain) {
   ShellResult r = sh(quote(fs::path(STARC_BINARY).parent_path().string() + "/examples/make_spectra") +
                      " --n 1 --seed 9 -o " + quote(at("tf.npy")) + " --labels " + quote(at("tz.npy")));
@@ -203,7 +204,7 @@ TEST_F(AotRedshift, TrainStepMatchesStarcTrain) {
   EXPECT_NE(r.out.find("refused steps changed nothing"), std::string::npos) << r.out;
   ShellResult t = run_starc(dir.string(), "train " + quote(kModel) +
                                               " --weights w.npz --data flux=tf.npy --data z=tz.npy --epochs 3 --batch 4 "
-                                              "--progress none --out trained.npz");
+                                              "--progress none --threads 1 --out trained.npz");
   ASSERT_EQ(t.code, 0) << t.out;
   std::map<std::string, Tensor> want = read_npz(at("trained.npz"));
   NamedTensors got = read_weights_file(at("aot.weights"));

@@ -61,11 +61,12 @@ double rel_err(const Tensor& a, const Tensor& b) {
 
 // f32 models: accumulation order differs between the kernels (JIT loops vs Eigen).
 constexpr double kTol = 1e-4;
-// Weights after Adam updates: Adam's g / (sqrt(v) + eps) turns f32 rounding in nearly
-// cancelling gradients into a step-sized difference for a few of the redshift CNN's
-// 7.5M dense weights (measured 1.7e-4 of the weight scale; PyTorch vs the reference
-// interpreter shows the same, see tests/e2e/torch_train.py).
-constexpr double kTolAfterAdam = 5e-4;
+// Weights after Adam updates are compared in f64: Adam's g / (sqrt(v) + eps) turns f32
+// rounding in gradients that are nearly zero into differences of up to lr (measured: 1%
+// of the redshift CNN's conv weights after 2 updates with GEMM kernels, where the f32
+// gradients themselves agree to 1e-6; PyTorch vs the reference shows the same, see
+// tests/e2e/torch_train.py). In f64 that rounding is gone.
+constexpr double kTolAfterAdamF64 = 1e-8;
 
 TEST(JitModels, EveryStdlibModelForwardMatchesReference) {
   int checked = 0;
@@ -118,9 +119,21 @@ TEST(JitModels, EveryStdlibTrainBlockTrainsLikeTheReference) {
       ASSERT_EQ(got.status, TrainResult::Status::Done) << got.message;
       double lj = got.history.at(0).train.at(0), lr = ref.history.at(0).train.at(0);
       EXPECT_LT(std::abs(lj - lr), kTol * std::max(1.0, std::abs(lr))) << model << ": loss jit " << lj << " vs reference " << lr;
-      for (auto& [name, t] : ref.params) {
-        ASSERT_TRUE(got.params.count(name)) << name;
-        EXPECT_LT(rel_err(got.params.at(name), t), kTolAfterAdam) << file << " " << model << ": " << name << " after 2 updates";
+      // The same two updates in f64: the weights agree.
+      TrainPlan plan64 = *plan;
+      for (auto& st : plan64.steps) st.graph = with_float_type(st.graph, DType::F64);
+      plan64.eval = with_float_type(plan64.eval, DType::F64);
+      TensorMap init64, data64;
+      for (auto& [k, t] : init) init64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
+      for (auto& [k, t] : data) data64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
+      TrainResult ref64 = train(plan64, init64, data64, nullptr, opts, &interp);
+      TrainResult got64 = train(plan64, init64, data64, nullptr, opts, &jit);
+      ASSERT_EQ(ref64.status, TrainResult::Status::Done) << ref64.message;
+      ASSERT_EQ(got64.status, TrainResult::Status::Done) << got64.message;
+      for (auto& [name, t] : ref64.params) {
+        ASSERT_TRUE(got64.params.count(name)) << name;
+        EXPECT_LT(rel_err(got64.params.at(name), t), kTolAfterAdamF64)
+            << file << " " << model << ": " << name << " after 2 updates (f64)";
       }
       ++checked;
     }

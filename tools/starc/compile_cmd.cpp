@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <random>
+#include <regex>
 
 #include "compiler/lower/aot_api.h"
 #include "compiler/lower/jit.h"
@@ -158,6 +159,7 @@ int run(const Options& o) {
   m.batch = dynamic ? 0 : batch;
   m.embedded_weights = !o.weights_file;
   if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
+  m.threads = o.threads;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
   m.output_names = g.output_names;
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
@@ -230,13 +232,28 @@ int run(const Options& o) {
     objs.push_back((work / (model + "_weights.o")).string());
     run_tool({cc, "-c", (work / (model + "_weights.S")).string(), "-o", objs.back()});
   }
+  // The kernel library (matmul, convolutions) under this model's prefix, and OpenBLAS
+  // linked in statically: one relocatable object in which only the API stays global.
+  objs.push_back((work / (model + "_kernels.o")).string());
+  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
+            STARC_OPENBLAS_INCLUDE, "-c", std::string(STARC_KERNELS_DIR) + "/starc_kernels.c", "-o", objs.back()});
+  std::string all = (work / (model + ".o")).string(), keep = (work / "api.txt").string();
+  std::vector<std::string> ld_cmd = {tool("LD", "ld"), "-r", "-o", all};
+  ld_cmd.insert(ld_cmd.end(), objs.begin(), objs.end());
+  ld_cmd.push_back(STARC_OPENBLAS_STATIC);
+  run_tool(ld_cmd);
+  std::string api;  // the functions the header declares
+  std::string header = aot_header(m);
+  std::regex decl("\\b(" + model + "_[A-Za-z0-9_]+)\\(");
+  for (auto it = std::sregex_iterator(header.begin(), header.end(), decl); it != std::sregex_iterator(); ++it)
+    api += (*it)[1].str() + "\n";
+  write_text(keep, api);
+  run_tool({tool("OBJCOPY", "objcopy"), "--keep-global-symbols=" + keep, all});
+
   fs::path lib_a = dir / ("lib" + model + ".a"), lib_so = dir / ("lib" + model + ".so");
   fs::remove(lib_a, ec);  // ar would add to an old archive
-  std::vector<std::string> ar_cmd = {ar, "rcs", lib_a.string()};
-  ar_cmd.insert(ar_cmd.end(), objs.begin(), objs.end());
-  run_tool(ar_cmd);
-  std::vector<std::string> so_cmd = {cc, "-shared", "-o", lib_so.string(), "-Wl,-soname,lib" + model + ".so"};
-  so_cmd.insert(so_cmd.end(), objs.begin(), objs.end());
+  run_tool({ar, "rcs", lib_a.string(), all});
+  std::vector<std::string> so_cmd = {cc, "-shared", "-o", lib_so.string(), "-Wl,-soname,lib" + model + ".so", all};
   so_cmd.push_back("-lm");
   if (!m.omp_library.empty()) so_cmd.push_back(m.omp_library);
   run_tool(so_cmd);

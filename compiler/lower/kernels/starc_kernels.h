@@ -1,0 +1,58 @@
+/* compiler/lower/kernels: the dense kernels that generated code calls instead of
+   lowering matmul and convolution to loops, as XLA:CPU calls Eigen: BLAS GEMM (OpenBLAS,
+   which picks its kernels for the CPU at run time and reaches near the machine's peak)
+   plus im2col / col2im for the convolutions. Plain C, so that the JIT (registered as
+   symbols) and ahead-of-time libraries (compiled in, with OpenBLAS linked statically)
+   run the same code. Buffers arrive as bare pointers (the generated code passes
+   memref<1xT> views of them); arrays are dense row-major.
+
+   STARC_KERNEL(name) gives the exported name; AOT libraries compile this file with
+   -DSTARC_KERNEL_PREFIX=MODEL_ so that two libraries never clash. */
+#ifndef STARC_KERNELS_H
+#define STARC_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef STARC_KERNEL_PREFIX
+#define STARC_KERNEL_PREFIX starc_
+#endif
+#define STARC_KERNEL_CAT2(a, b) a##b
+#define STARC_KERNEL_CAT(a, b) STARC_KERNEL_CAT2(a, b)
+#define STARC_KERNEL(name) STARC_KERNEL_CAT(STARC_KERNEL_PREFIX, name)
+
+/* c[b] = a[b] @ bm[b] for b < batch: a [M,K], bm [K,N], c [M,N]; the batch strides (in
+   elements) may be 0 (a broadcast operand). */
+void STARC_KERNEL(matmul_f32)(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t stride_a,
+                              const float* b, int64_t stride_b, float* c, int64_t stride_c);
+void STARC_KERNEL(matmul_f64)(int64_t batch, int64_t m, int64_t n, int64_t k, const double* a, int64_t stride_a,
+                              const double* b, int64_t stride_b, double* c, int64_t stride_c);
+
+/* Convolutions with PyTorch semantics, in 2-D (1-D: h = kh = oh = 1, sh = dh = 1, ph = 0).
+   The geometry is that of the forward conv: x [n, c, h, w], weight [o, c, kh, kw],
+   y [n, o, oh, ow], strides sh sw, zero padding ph pw, dilations dh dw:
+     conv:         y = conv(x, weight)
+     conv_adjoint: x = the adjoint of conv applied to y (conv_transpose): every x
+                   position gets the sum over the windows that read it
+     weight_grad:  weight = sum over n, oh, ow of y[n, o, oh, ow] * x[n, c, window position]
+   The first pointer is read, the second read, the third written. */
+#define STARC_CONV_ARGS                                                                                              \
+  int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh, \
+      int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw
+void STARC_KERNEL(conv_f32)(STARC_CONV_ARGS, const float* x, const float* weight, float* y);
+void STARC_KERNEL(conv_f64)(STARC_CONV_ARGS, const double* x, const double* weight, double* y);
+void STARC_KERNEL(conv_adjoint_f32)(STARC_CONV_ARGS, const float* y, const float* weight, float* x);
+void STARC_KERNEL(conv_adjoint_f64)(STARC_CONV_ARGS, const double* y, const double* weight, double* x);
+void STARC_KERNEL(conv_weight_grad_f32)(STARC_CONV_ARGS, const float* x, const float* y, float* weight);
+void STARC_KERNEL(conv_weight_grad_f64)(STARC_CONV_ARGS, const double* x, const double* y, double* weight);
+
+/* The BLAS thread count (JIT: --threads). */
+void STARC_KERNEL(set_threads)(int threads);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
