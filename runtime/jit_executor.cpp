@@ -70,7 +70,7 @@ std::string default_cache_dir() {
 }
 
 // Emits MLIR; then loads the object from the disk cache, or compiles (and stores it).
-std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete, const std::string& key) {
+std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete) {
   auto c = std::make_shared<Compiled>();
   auto t0 = Clock::now();
   std::string text = emit_mlir(concrete, "forward", &c->sig);
@@ -79,7 +79,12 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
   if (!cache_dir_.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(cache_dir_, ec);
-    if (!ec) object = cache_dir_ + "/" + key_hash(key + "\n" + llvm_version() + fmt::format("\nO{} threads:{}", opts_.opt_level, opts_.threads > 1)) + ".o";
+    // Keyed by the MLIR text, not the graph: a starc whose lowerings changed must not load
+    // objects an older one compiled from the same graph.
+    if (!ec)
+      object = cache_dir_ + "/" +
+               key_hash(text + "\n" + llvm_version() + fmt::format("\nO{} threads:{}", opts_.opt_level, opts_.threads > 1)) +
+               ".o";
   }
   if (!object.empty() && std::filesystem::exists(object)) {
     t0 = Clock::now();
@@ -119,7 +124,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   }
   stats_.cache_hit = c != nullptr;
   if (!c) {
-    c = compile(concrete, key);
+    c = compile(concrete);
     std::lock_guard<std::mutex> lock(mu_);
     cache_[key] = c;
   }

@@ -2,8 +2,8 @@
 // lowers it to MLIR (compiler/lower/emit.h), compiles it to native code once
 // (compiler/lower/jit.h) and calls it. Compiled code is cached in memory by the text of
 // the specialised graph, so the same graph at the same shapes compiles once per process,
-// and on disk (an object file per key in the cache folder), so a second process skips
-// compilation.
+// and on disk (an object file per MLIR text, LLVM version and options in the cache
+// folder), so a second process skips compilation.
 #pragma once
 #include <functional>
 #include <map>
@@ -55,7 +55,7 @@ class JitExecutor : public Executor {
     JitModule::PackedFn fn = nullptr;
     EntrySignature sig;
   };
-  std::shared_ptr<Compiled> compile(const Graph& concrete, const std::string& key);
+  std::shared_ptr<Compiled> compile(const Graph& concrete);
   JitOptions opts_;
   std::string cache_dir_;
   std::map<std::string, std::shared_ptr<Compiled>> cache_;  // key: specialised graph text
