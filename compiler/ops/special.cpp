@@ -254,6 +254,11 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
   for (size_t q = 0; q < fx.size(); ++q) r_out.push_back(g[fc.size() + fcap.size() + q]);
   if (fx.empty()) r_out.push_back(rbb.scalar(0, DType::F32));  // a scan needs one step output
   rb.outputs = r_out;
+  rb.output_names.clear();
+  for (int i : fc) rb.output_names.push_back(fmt::format("d_carry{}", i));
+  for (int i : fcap) rb.output_names.push_back(fmt::format("d_capture{}", i));
+  for (int j : fx) rb.output_names.push_back(fmt::format("d_x_t{}", j));
+  if (fx.empty()) rb.output_names.push_back("unused");
 
   // 3. The reverse scan.
   std::vector<int> r_inputs;

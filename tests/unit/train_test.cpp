@@ -499,6 +499,31 @@ TEST(TrainBlock, DocsGanExampleBuildsAndRuns) {
   }
 }
 
+// Two stacked bidirectional LSTMs (the supernova classifier's shape): the reverse scan
+// of each layer's gradient has a complete body (its outputs are named), and a few SGD
+// steps lower the loss.
+TEST(TrainBlock, StackedBidirectionalLstmsTrain) {
+  std::string src =
+      "use std.nn\nuse std.losses\n"
+      "model SN(lc: f32[B, 5, 3]) -> f32[B, 2] {\n"
+      "  h = bidirectional(lc, |s, r| lstm(s, units: 4, reverse: r)) as layer0\n"
+      "  h = bidirectional(h, |s, r| lstm(s, units: 4, reverse: r)) as layer1\n"
+      "  return mean(h, axes: [1]) |> dense(2)\n}\n"
+      "train SN(label: i64[B]) {\n  loss = cross_entropy(output, label)\n  optimizer = sgd(lr: 0.5)\n}\n";
+  TrainPlan plan = train_plan(src, "SN");
+  TensorMap params = init_params(plan.steps[0].graph, 0);
+  Tensor x = test::random_tensor({4, 5, 3}, DType::F32, 1);
+  Tensor labels(DType::I64, {4});
+  for (int i = 0; i < 4; ++i) labels.data<int64_t>()[i] = i % 2;
+  double first = 0, last = 0;
+  for (int step = 1; step <= 5; ++step) {
+    TensorMap out = run_step(plan.steps[0], {x, labels}, params, 0.5, step);
+    (step == 1 ? first : last) = out.at("loss").get(0);
+    write_back(params, out);
+  }
+  EXPECT_LT(last, first);
+}
+
 // ------------------------------------------------------------------ state updates, losses
 
 TEST(TrainState, BatchNormRunningStatisticsMatchPyTorch) {
