@@ -44,7 +44,7 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
 
 std::string format_timings(const JitRunStats& s) {
   if (s.cache_hit)
-    return fmt::format("in-memory cache hit; specialise+lookup {:.2f} ms, run {:.2f} ms", (s.specialize + s.lookup) * 1e3,
+    return fmt::format("in-memory cache hit; specialise+lookup {:.3f} ms, run {:.3f} ms", (s.specialize + s.lookup) * 1e3,
                        s.run * 1e3);
   if (s.disk_hit)
     return fmt::format("disk cache hit; specialise {:.1f} ms, emit MLIR {:.1f} ms, load object {:.1f} ms "

@@ -9,8 +9,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 
@@ -35,6 +37,14 @@ extern "C" void on_sigint(int) {
       "\nstarc: interrupted: finishing the current step, then writing a checkpoint (Ctrl-C again to quit at once)\n";
   ssize_t r = ::write(2, msg, sizeof msg - 1);
   (void)r;
+}
+
+// VmHWM of this process (its own peak, not counting what a fork inherited before exec).
+double peak_resident_mib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+  return 0;
 }
 
 struct SigintGuard {
@@ -163,15 +173,24 @@ int run(Args& a) {
     SigintGuard guard;
     InterpreterExecutor interp;
     JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
-    // --timings: every compile or disk load, and the first in-memory hit, per graph.
+    // --timings: every compile or disk load and the first in-memory hit, per graph;
+    // at the end the median time of each graph's cached runs (specialise, lookup, run).
+    std::map<std::string, std::vector<double>> cached_runs;
     std::map<std::string, int> runs_of;
     if (a.timings)
-      jit.on_run = [&runs_of](const Graph& g, const JitRunStats& s) {
+      jit.on_run = [&](const Graph& g, const JitRunStats& s) {
         int n = ++runs_of[g.name];
+        if (s.cache_hit) cached_runs[g.name].push_back(s.specialize + s.lookup + s.run);
         if (!s.cache_hit || n <= 2) fmt::print(stderr, "timings {} run {}: {}\n", g.name, n, format_timings(s));
       };
     Executor* exec = a.backend == "ref" ? static_cast<Executor*>(&interp) : &jit;
     r = train(plan, std::move(params), data, val ? &*val : nullptr, o, exec);
+    for (auto& [name, runs] : cached_runs) {
+      std::sort(runs.begin(), runs.end());
+      fmt::print(stderr, "timings {}: {} cached runs, median run {:.3f} ms, fastest {:.3f} ms\n", name, runs.size(),
+                 runs[runs.size() / 2] * 1e3, runs[0] * 1e3);
+    }
+    if (a.timings) fmt::print(stderr, "timings: peak resident memory {:.1f} MiB\n", peak_resident_mib());
   }
   switch (r.status) {
     case TrainResult::Status::Stopped: {
