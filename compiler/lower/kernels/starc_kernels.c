@@ -56,6 +56,11 @@ typedef struct {
             T* out = x + (ci * g->h + ih) * g->w;                                                                  \
             const T* in = row + oi * g->ow;                                                                        \
             int64_t base = kj * g->dw - g->pw;                                                                     \
+            if (g->sw == 1) { /* the common case: a contiguous, vectorisable run */                                \
+              int64_t lo = base < 0 ? -base : 0, hi = g->w - base < g->ow ? g->w - base : g->ow;                    \
+              for (int64_t oj = lo; oj < hi; ++oj) out[oj + base] += in[oj];                                      \
+              continue;                                                                                            \
+            }                                                                                                      \
             for (int64_t oj = 0; oj < g->ow; ++oj) {                                                               \
               int64_t iw = oj * g->sw + base;                                                                      \
               if (iw >= 0 && iw < g->w) out[iw] += in[oj];                                                         \
