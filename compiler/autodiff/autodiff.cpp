@@ -134,4 +134,14 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
   return out;
 }
 
+int sum_of_float_outputs(GraphBuilder& b) {
+  int y = -1;
+  for (int o : std::vector<int>(b.g.outputs))
+    if (is_float(b.g.type(o).dtype)) {
+      int s = b.sum(o, {}, false);
+      y = y < 0 ? s : b.add(y, s);
+    }
+  return y;
+}
+
 }  // namespace starc

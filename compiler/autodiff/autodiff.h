@@ -33,4 +33,9 @@ struct GradOptions {
 std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const std::vector<int>& dys,
                                   const std::vector<int>& wrt, const GradOptions& opts = {});
 
+class GraphBuilder;
+// sum(o_1) + sum(o_2) + ... over the float outputs of b.g: the scalar that
+// `starc graph --emit grad` and the REPL's :grad differentiate. -1 when there is none.
+int sum_of_float_outputs(GraphBuilder& b);
+
 }  // namespace starc

@@ -167,12 +167,7 @@ int print_gradients(Loaded& l, const std::string& model) {
   }
   Graph g = build_graph(l, model, true);
   GraphBuilder b(g);
-  int y = -1;
-  for (int o : g.outputs)
-    if (is_float(g.type(o).dtype)) {
-      int s = b.sum(o, {}, false);
-      y = y < 0 ? s : b.add(y, s);
-    }
+  int y = sum_of_float_outputs(b);
   if (y < 0) throw CliError(fmt::format("model '{}' has no float output to differentiate", model));
   std::vector<int> wrt;
   std::vector<std::string> names;

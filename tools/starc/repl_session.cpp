@@ -410,12 +410,7 @@ bool ReplSession::grad(const std::string& args) {
   }
   try {
     GraphBuilder gb(g);
-    int y = -1;
-    for (int o : g.outputs)
-      if (is_float(g.type(o).dtype)) {
-        int s = gb.sum(o, {}, false);
-        y = y < 0 ? s : gb.add(y, s);
-      }
+    int y = sum_of_float_outputs(gb);
     if (y < 0) throw std::runtime_error("the expression has no float result to differentiate");
     g.outputs = {append_gradients(g, y, {target})[0]};
     g.output_names = {"d_" + wrt};
