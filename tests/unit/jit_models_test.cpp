@@ -3,6 +3,8 @@
 // against the reference interpreter on the same weights and data.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <filesystem>
 #include <random>
 
@@ -140,6 +142,44 @@ TEST(JitModels, EveryStdlibTrainBlockTrainsLikeTheReference) {
   });
   if (HasFatalFailure()) return;
   EXPECT_GE(checked, 1);
+}
+
+
+// Every stdlib train block, through the JIT, learns a small fixed batch: after 15 updates
+// (with the block's own optimizer and learning rate) on the same 8 samples the loss is at
+// least 5% lower than at the first — that gradients, optimizer and step compose into
+// learning. (The BiLSTM at lr 1e-3 is the slowest: about -6%; the CNNs fall by orders.)
+TEST(JitModels, EveryStdlibTrainBlockLearnsASmallBatch) {
+  int checked = 0;
+  for_each_stdlib_program([&](const std::string& file, Program& prog, DiagEngine& diags) {
+    for (const std::string& model : prog.trained_models()) {
+      std::optional<TrainPlan> plan = prog.build_train(model);
+      ASSERT_TRUE(plan) << diags.format_all();
+      std::mt19937_64 rng(13);
+      TensorMap data;
+      const Graph& step = plan->steps[0].graph;
+      for (size_t i = 0; i < plan->steps[0].data_inputs.size(); ++i) {
+        TensorType t = step.type(step.inputs[i]);
+        t.shape[0] = 8;
+        data[plan->steps[0].data_inputs[i]] = random_for(t, 8, rng);
+      }
+      TrainOptions opts;
+      opts.batch = 8;
+      opts.epochs = 15;
+      opts.seed = 2;
+      opts.progress = ProgressMode::None;
+      opts.out = nullptr;
+      JitExecutor jit(JitOptions{.threads = 2});
+      TrainResult r = train(*plan, initial_params(*plan, 2), data, nullptr, opts, &jit);
+      ASSERT_EQ(r.status, TrainResult::Status::Done) << r.message;
+      double first = r.history.front().train.at(0), last = r.history.back().train.at(0);
+      EXPECT_LT(last, 0.95 * first) << file << " " << model << ": loss " << first << " -> " << last;
+      std::printf("%s: loss %g -> %g\n", model.c_str(), first, last);
+      ++checked;
+    }
+  });
+  if (HasFatalFailure()) return;
+  EXPECT_GE(checked, 5);
 }
 
 }  // namespace
