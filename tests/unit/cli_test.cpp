@@ -154,7 +154,7 @@ TEST_F(Cli, GraphEmitsEveryStage) {
 }
 
 TEST_F(Cli, EverySubcommandHasHelp) {
-  for (const char* sub : {"check", "params", "init", "run", "graph", "ops"}) {
+  for (const char* sub : {"check", "params", "init", "run", "graph", "ops", "train", "gradcheck", "compile", "repl"}) {
     Result r = starc_run(std::string(sub) + " --help");
     EXPECT_EQ(r.code, 0) << sub << ": " << r.out;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;

@@ -276,7 +276,7 @@ CompileCommand add_compile_command(CLI::App& app) {
   c.app->add_option("--model,-m", o->model, "the model (default: the only model in the file); it prefixes every symbol");
   c.app->add_option("--weights,-w", o->weights, "weights .npz to build in (default: initialise with --seed)");
   c.app->add_option("--seed", o->seed, "seed for initial weights when --weights is not given (default 0)");
-  c.app->add_option("--batch", o->batch, "the batch size the library is compiled for (default 1)");
+  c.app->add_option("--batch", o->batch, "the batch size the library is compiled for (default 1), or dynamic (given per call)");
   c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
   c.app->add_option("--threads", o->threads, "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)")
       ->check(CLI::PositiveNumber);
