@@ -9,6 +9,7 @@
 
 #include "compiler/graph/text.h"
 #include "compiler/lower/kernels/starc_kernels.h"
+#include "compiler/opt/passes.h"
 
 namespace starc {
 
@@ -73,7 +74,7 @@ std::string default_cache_dir() {
 std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete) {
   auto c = std::make_shared<Compiled>();
   auto t0 = Clock::now();
-  std::string text = emit_mlir(concrete, "forward", &c->sig);
+  std::string text = emit_mlir(optimize(concrete, opts_.disabled_passes), "forward", &c->sig);
   stats_.emit = since(t0);
   std::string object;
   if (!cache_dir_.empty()) {
@@ -105,7 +106,7 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
 }
 
 std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs) {
-  return emit_mlir(specialize(g, bind_symbols(g, inputs)), "forward");
+  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs))), "forward");
 }
 
 std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,

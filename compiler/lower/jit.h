@@ -5,6 +5,7 @@
 // includes MLIR/LLVM headers (they cost 10-20 s per file to compile).
 #pragma once
 #include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct LowerError : std::runtime_error {
 
 struct JitOptions {
   int opt_level = 3;  // LLVM optimisation level for the generated code
+  std::set<std::string> disabled_passes;  // graph passes (compiler/opt) not to run
   // > 1: parallel loops run on OpenMP threads (the process's libomp, sized with
   // omp_set_num_threads by the caller); 1: plain sequential loops.
   int threads = 1;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <set>
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/graph/text.h"
@@ -17,6 +18,7 @@
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
 #include "tools/starc/gradcheck_cmd.h"
+#include "compiler/opt/passes.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
 #include "tools/starc/repl_cmd.h"
@@ -183,7 +185,8 @@ int print_gradients(Loaded& l, const std::string& model) {
   return 0;
 }
 
-int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch) {
+int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch,
+              const std::set<std::string>& disabled) {
   auto l = cli::load_program(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
@@ -191,9 +194,17 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   }
   if (emit == "grad") return print_gradients(*l, model);
   Graph g = build_graph(*l, model);
+  if (emit == "opt") {  // what the passes did, then the graph the JIT lowers
+    std::vector<PassReport> report;
+    Graph opt = optimize(g, disabled, &report);
+    for (auto& r : report) fmt::print("# pass {}: {} node{} removed\n", r.pass, r.removed, r.removed == 1 ? "" : "s");
+    for (auto& d : disabled) fmt::print("# pass {}: disabled\n", d);
+    fmt::print("{}", print_graph(opt));
+    return 0;
+  }
   if (emit == "mlir" || emit == "llvm") {
     // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
-    Graph concrete = specialize(g, std::vector<Dim>(g.symbols.size(), batch));
+    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), disabled);
     std::string text = emit_mlir(concrete, "forward");
     fmt::print("{}", emit == "mlir" ? text : lower_to_llvm_ir(text));
     return 0;
@@ -244,8 +255,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
   add_model(graph);
-  graph->add_option("--emit", emit, "ast | graph | grad | dot | mlir | llvm")
-      ->check(CLI::IsMember({"ast", "graph", "grad", "dot", "mlir", "llvm"}));
+  std::vector<std::string> disabled_passes;
+  graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm")
+      ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm"}));
+  graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (cse, dce); repeatable")
+      ->check(CLI::IsMember(pass_names()));
   graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
       ->check(CLI::PositiveNumber);
 
@@ -274,12 +288,13 @@ int main(int argc, char** argv) {
     if (*gradcheck.app) return gradcheck.run();
     if (*compile.app) return compile.run();
     if (*repl.app) return repl.run();
-    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch);
+    std::set<std::string> disabled(disabled_passes.begin(), disabled_passes.end());
+    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, disabled);
     pick_model();
     if (*params) return cmd_params(file, model);
     if (*init) return cmd_init(file, model, seed, out);
     if (*run) return cmd_run(file, model, run_args);
-    if (*graph) return cmd_graph(file, model, emit, batch);
+    if (*graph) return cmd_graph(file, model, emit, batch, disabled);
   } catch (const CliError& e) {
     if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
     return 1;

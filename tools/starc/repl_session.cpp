@@ -17,6 +17,7 @@
 #include "compiler/graph/text.h"
 #include "compiler/lower/jit.h"
 #include "compiler/ops/builder.h"
+#include "compiler/opt/passes.h"
 #include "runtime/init.h"
 #include "runtime/npy.h"
 #include "tools/starc/cli_common.h"
@@ -38,7 +39,7 @@ const std::vector<std::pair<std::string, std::string>> kCommands = {
     {":type EXPR", "shape and dtype of EXPR, without running it"},
     {":graph EXPR", "the Graph IR of EXPR"},
     {":grad EXPR wrt NAME", "the symbolic gradient graph of sum(EXPR) w.r.t. a session tensor or a parameter"},
-    {":opt EXPR", "the graph the JIT compiles for EXPR (no optimizer passes exist yet)"},
+    {":opt EXPR", "the graph after the optimizer passes (cse, dce): what the JIT compiles"},
     {":mlir EXPR", "the MLIR module of EXPR"},
     {":llvm EXPR", "the LLVM IR of EXPR"},
     {":params MODEL", "a model's parameters"},
@@ -370,7 +371,10 @@ bool ReplSession::show(const std::string& what, const std::string& expr) {
     } else if (what == "graph") {
       out_ << print_graph(b.g);
     } else if (what == "opt") {
-      out_ << "# no graph optimizer passes exist yet: this is the graph the JIT compiles\n" << print_graph(b.g);
+      std::vector<PassReport> report;
+      Graph opt = optimize(b.g, {}, &report);
+      for (auto& r : report) out_ << "# pass " << r.pass << ": " << r.removed << " nodes removed\n";
+      out_ << print_graph(opt);
     } else {
       std::string mlir = JitExecutor::mlir_for(b.g, b.inputs);
       out_ << (what == "mlir" ? mlir : lower_to_llvm_ir(mlir));

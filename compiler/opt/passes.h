@@ -1,0 +1,33 @@
+// compiler/opt: Graph -> Graph optimization passes. Each pass is a pure function of the
+// graph, with its own tests (tests/unit/opt_test.cpp); `optimize` runs them in order and
+// the JIT compiles its result. `starc graph --emit opt` prints it, and any pass can be
+// turned off by name (--disable-pass NAME) to see what it did.
+//
+//   cse   common subexpressions: nodes with the same op, inputs and attributes are one
+//         node (all ops are pure; random ops are keyed by their attributes and the run
+//         seed, so equal ones draw equal numbers). Not merged: inputs, params, scans.
+//   dce   dead code: nodes no output depends on are removed (graph inputs stay, as the
+//         entry's positional signature; unused params go).
+#pragma once
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compiler/graph/graph.h"
+
+namespace starc {
+
+struct PassReport {
+  std::string pass;
+  int removed = 0;  // nodes
+};
+
+Graph cse(const Graph& g, int* removed = nullptr);
+Graph dce(const Graph& g, int* removed = nullptr);
+
+// The pass names, in the order optimize runs them.
+const std::vector<std::string>& pass_names();
+// Runs every pass not in `disabled`; throws std::invalid_argument naming an unknown pass.
+Graph optimize(const Graph& g, const std::set<std::string>& disabled = {}, std::vector<PassReport>* report = nullptr);
+
+}  // namespace starc
