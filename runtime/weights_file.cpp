@@ -14,8 +14,6 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'T', 'A', 'R', 'C', 'W', 'T', '1'};
 
-uint32_t code_of(DType t) { return t == DType::F32 ? 0 : t == DType::F64 ? 1 : t == DType::I64 ? 2 : 3; }
-
 template <class T> void put(std::string& out, T v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
 
 }  // namespace
@@ -26,7 +24,7 @@ void write_weights_file(const std::string& path, const NamedTensors& tensors) {
   for (auto& [name, t] : tensors) {
     put<uint64_t>(out, name.size());
     out += name;
-    put<uint32_t>(out, code_of(t.dtype()));
+    put<uint32_t>(out, dtype_code(t.dtype()));
     put<uint32_t>(out, uint32_t(t.rank()));
     for (int i = 0; i < t.rank(); ++i) put<int64_t>(out, t.dim(i));
     uint64_t bytes = uint64_t(t.size()) * dtype_size(t.dtype());
@@ -64,13 +62,13 @@ NamedTensors read_weights_file(const std::string& path) {
     at += len;
     take(&code, 4);
     take(&rank, 4);
-    if (code > 3 || rank > 16) throw bad(fmt::format("corrupt type of '{}'", name));
+    std::optional<DType> dt = dtype_from_code(code);
+    if (!dt || rank > 16) throw bad(fmt::format("corrupt type of '{}'", name));
     Shape shape(rank);
     for (auto& d : shape) take(&d, 8);
-    DType dt = code == 0 ? DType::F32 : code == 1 ? DType::F64 : code == 2 ? DType::I64 : DType::Bool;
-    Tensor t(dt, shape);
+    Tensor t(*dt, shape);
     take(&bytes, 8);
-    if (bytes != uint64_t(t.size()) * dtype_size(dt)) throw bad(fmt::format("'{}': byte count does not match its shape", name));
+    if (bytes != uint64_t(t.size()) * dtype_size(*dt)) throw bad(fmt::format("'{}': byte count does not match its shape", name));
     take(t.raw(), bytes);
     out.emplace_back(std::move(name), std::move(t));
   }

@@ -22,6 +22,22 @@ std::optional<DType> dtype_from_name(std::string_view n) {
   return std::nullopt;
 }
 
+uint32_t dtype_code(DType t) {
+  switch (t) {
+    case DType::F32: return 0;
+    case DType::F64: return 1;
+    case DType::I64: return 2;
+    case DType::Bool: return 3;
+  }
+  return 3;
+}
+
+std::optional<DType> dtype_from_code(uint32_t code) {
+  static const DType by_code[] = {DType::F32, DType::F64, DType::I64, DType::Bool};
+  if (code >= 4) return std::nullopt;
+  return by_code[code];
+}
+
 size_t dtype_size(DType t) {
   switch (t) {
     case DType::F32: return 4;

@@ -15,6 +15,10 @@ enum class DType : uint8_t { F32, F64, I64, Bool };
 std::string_view dtype_name(DType t);
 std::optional<DType> dtype_from_name(std::string_view name);
 size_t dtype_size(DType t);
+// The stable number of each dtype in binary files (the STARCWT1 weights format):
+// f32 0, f64 1, i64 2, bool 3; dtype_from_code gives nullopt for any other number.
+uint32_t dtype_code(DType t);
+std::optional<DType> dtype_from_code(uint32_t code);
 inline bool is_float(DType t) { return t == DType::F32 || t == DType::F64; }
 
 using Dim = int64_t;

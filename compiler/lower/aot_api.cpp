@@ -8,12 +8,15 @@
 namespace starc {
 namespace {
 
-// "@M@" in a template becomes the model's prefix.
-std::string subst(std::string text, const std::string& prefix) {
-  for (size_t at = text.find("@M@"); at != std::string::npos; at = text.find("@M@", at + prefix.size()))
-    text.replace(at, 3, prefix);
+// Every `key` in `text` replaced by `value`.
+std::string replace_all(std::string text, const std::string& key, const std::string& value) {
+  for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + value.size()))
+    text.replace(at, key.size(), value);
   return text;
 }
+
+// "@M@" in a template becomes the model's prefix.
+std::string subst(std::string text, const std::string& prefix) { return replace_all(std::move(text), "@M@", prefix); }
 
 std::string c_type(DType t) {
   switch (t) {
@@ -24,9 +27,6 @@ std::string c_type(DType t) {
   }
   return "void";
 }
-
-// Weights-file dtype codes (docs/weights.md).
-int dtype_code(DType t) { return t == DType::F32 ? 0 : t == DType::F64 ? 1 : t == DType::I64 ? 2 : 3; }
 
 // A C identifier made from a tensor name ("conv1d0.weight" -> "conv1d0_weight").
 std::string ident(const std::string& name) {
@@ -40,14 +40,6 @@ std::string upper(std::string s) {
   return s;
 }
 
-int64_t count_of(const TensorType& t) {
-  int64_t n = 1;
-  for (Dim d : t.shape) n *= d;
-  return n;
-}
-
-std::string type_text(const TensorType& t) { return type_str(t); }
-
 // `static const tensor_info NAME[] = {...}` with one shape array per tensor.
 // `dynamic`: the tensors are one sample of a dynamic batch (their type text says so).
 std::string info_table(const std::string& table, const std::vector<std::string>& names,
@@ -59,8 +51,8 @@ std::string info_table(const std::string& table, const std::vector<std::string>&
     shapes += fmt::format("static const int64_t {}_shape{}[] = {{{}}};\n", table, i,
                           dims.empty() ? "0" : fmt::format("{}", fmt::join(dims, ", ")));
     rows += fmt::format("    {{\"{}\", \"{}\", \"{}\", {}, {}_shape{}, {}, {}, {}}},\n", names[i],
-                        dtype_name(t.dtype), dynamic ? type_text(t) + " per sample" : type_text(t), t.rank(), table, i,
-                        count_of(t), dtype_size(t.dtype),
+                        dtype_name(t.dtype), dynamic ? type_str(t) + " per sample" : type_str(t), t.rank(), table, i,
+                        num_elements(t.shape), dtype_size(t.dtype),
                         dtype_code(t.dtype));
   }
   if (names.empty()) rows = "    {0}\n";  // C has no empty arrays; the count stays 0
@@ -407,17 +399,12 @@ std::string train_params(const AotModel& m, const AotStep& st) {
 std::string train_step_source(const AotModel& m, const AotStep& st) {
   const std::string& M = m.name;
   const size_t nd = st.data_inputs.size();
-  std::string body, tables;
-  for (size_t i = 0; i < nd; ++i) {
-    const TensorType& t = st.sig.input_types[i];
-    tables += fmt::format("static const int64_t {}_in{}_shape[] = {{{}}};\n", st.kernel, i,
-                          t.shape.empty() ? "0" : fmt::format("{}", fmt::join(t.shape, ", ")));
-    tables += fmt::format("static const tensor_info {}_in{} = {{\"{}\", \"{}\", \"{}\", {}, {}_in{}_shape, {}, {}, {}}};\n",
-                          st.kernel, i, st.data_inputs[i], dtype_name(t.dtype), type_text(t), t.rank(), st.kernel, i,
-                          count_of(t), dtype_size(t.dtype), dtype_code(t.dtype));
-    body += fmt::format("  if ((rc = check_buffer(fn, \"input\", {0}, {0}_count, &{1}_in{2}, 0))) return rc;\n",
+  std::string body;
+  std::string tables = info_table(st.kernel + "_inputs", st.data_inputs,
+                                  std::vector<TensorType>(st.sig.input_types.begin(), st.sig.input_types.begin() + nd));
+  for (size_t i = 0; i < nd; ++i)
+    body += fmt::format("  if ((rc = check_buffer(fn, \"input\", {0}, {0}_count, &{1}_inputs[{2}], 0))) return rc;\n",
                         ident(st.data_inputs[i]), st.kernel, i);
-  }
   const std::string ft = c_type(st.sig.input_types[nd].dtype);  // lr and step: the model's float type
   body += fmt::format("  {0} lr_v = ({0})lr, step_v = ({0})step;\n", ft);
   const int nvals = 1 + st.n_metrics;
@@ -449,7 +436,7 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
           "    if (!isfinite((({1}*)m->scratch[{2}])[e]))\n"
           "      return fail({3}_ERR_NONFINITE, \"%s: the update of '{4}' is not finite at update %lld; the weights \"\n"
           "                  \"are unchanged\", fn, (long long)step);\n",
-          count_of(t), c_type(t.dtype), k, M, m.param_names[k]);
+          num_elements(t.shape), c_type(t.dtype), k, M, m.param_names[k]);
     swaps += fmt::format("  tmp = m->params[{0}], m->params[{0}] = m->scratch[{0}], m->scratch[{0}] = tmp;\n", k);
   }
   std::string out = tables;
@@ -490,11 +477,11 @@ std::string aot_header(const AotModel& m) {
   std::string M = m.name, U = upper(m.name), sizes;
   for (size_t i = 0; i < m.input_names.size(); ++i)
     sizes += fmt::format("#define {}_INPUT_{}_COUNT {} /* {} {}{} */\n", M, upper(ident(m.input_names[i])),
-                         count_of(m.sig.input_types[i]), m.input_names[i], type_text(m.sig.input_types[i]),
+                         num_elements(m.sig.input_types[i].shape), m.input_names[i], type_str(m.sig.input_types[i]),
                          m.batch ? "" : " per sample");
   for (size_t i = 0; i < m.output_names.size(); ++i)
     sizes += fmt::format("#define {}_OUTPUT_{}_COUNT {} /* {} {}{} */\n", M, upper(ident(m.output_names[i])),
-                         count_of(m.sig.output_types[i]), m.output_names[i], type_text(m.sig.output_types[i]),
+                         num_elements(m.sig.output_types[i].shape), m.output_names[i], type_str(m.sig.output_types[i]),
                          m.batch ? "" : " per sample");
   std::string text = R"C(/* Generated by starc compile: model @M@, compiled ahead of time (docs/aot.md).
    Link with lib@M@.a (plus -lm@OMP@) or lib@M@.so. Every call returns @M@_OK (0) or an
@@ -577,9 +564,7 @@ int @M@_abi_version(void);
 #endif
 #endif
 )C";
-  auto rep = [&](const std::string& key, const std::string& v) {
-    for (size_t at = text.find(key); at != std::string::npos; at = text.find(key, at + v.size())) text.replace(at, key.size(), v);
-  };
+  auto rep = [&](const std::string& key, const std::string& v) { text = replace_all(std::move(text), key, v); };
   rep("@U@", U);
   rep("@B@", std::to_string(m.batch));
   rep("@SIZES@", sizes);
