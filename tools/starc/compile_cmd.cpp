@@ -18,14 +18,15 @@
 #include <random>
 #include <regex>
 
+#include "compiler/autodiff/train_plan.h"
 #include "compiler/lower/aot_api.h"
 #include "compiler/lower/jit.h"
+#include "compiler/opt/passes.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
 #include "runtime/trainer.h"
 #include "runtime/weights_file.h"
-#include "compiler/autodiff/train_plan.h"
 #include "tools/starc/cli_common.h"
 
 namespace fs = std::filesystem;
@@ -149,6 +150,7 @@ int run(const Options& o) {
     } catch (const std::exception&) {
       throw CliError(fmt::format("--batch {}: expected a positive integer or 'dynamic'", o.batch));
     }
+  if (train && dynamic) throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
 
   TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
 
@@ -162,8 +164,9 @@ int run(const Options& o) {
   m.threads = o.threads;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
   m.output_names = g.output_names;
+  // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
-    Graph concrete = specialize(graph, std::vector<Dim>(graph.symbols.size(), batch));
+    Graph concrete = optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)));
     return compile_object(emit_mlir(concrete, "forward", sig), "forward",
                           ObjectOptions{model, kernel, o.target, o.threads > 1});
   };
@@ -172,11 +175,9 @@ int run(const Options& o) {
   std::map<std::string, TensorType> table;  // the instance's tensors, sorted by name
   for (size_t i = 0; i < m.sig.param_names.size(); ++i) table[m.sig.param_names[i]] = m.sig.param_types[i];
   if (train) {
-    if (dynamic) throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
     std::optional<TrainPlan> plan = l->prog.build_train(model);
     if (!plan) cli::fail_with_diags(l->diags);
     m.metric_names = plan->metric_names;
-    TensorMap initial;  // optimizer slots and state start from their initializers
     for (auto& st : plan->steps) {
       AotStep a;
       a.function = model + (plan->steps.size() == 1 ? "_train_step" : "_train_step_" + st.name);
@@ -186,7 +187,7 @@ int run(const Options& o) {
       a.n_metrics = st.n_metrics;
       objects.emplace_back(a.kernel + ".o", kernel_object(st.graph, &a.sig, a.kernel));
       for (size_t i = 0; i < a.sig.param_names.size(); ++i) table[a.sig.param_names[i]] = a.sig.param_types[i];
-      for (auto& [name, t] : init_params(st.graph, o.seed))
+      for (auto& [name, t] : init_params(st.graph, o.seed))  // optimizer slots and state: their initializers
         if (!params.count(name)) params[name] = t;
       m.steps.push_back(std::move(a));
     }
@@ -214,7 +215,8 @@ int run(const Options& o) {
   fs::path blob = o.weights_file ? dir / (model + ".weights") : work / (model + ".weights");
   write_weights_file(blob.string(), weights);
 
-  write_text(dir / (model + ".h"), aot_header(m));
+  const std::string header = aot_header(m);
+  write_text(dir / (model + ".h"), header);
   write_text(work / (model + "_api.c"), aot_source(m));
   std::vector<std::string> objs;
   for (auto& [file, bytes] : objects) {
@@ -243,7 +245,6 @@ int run(const Options& o) {
   ld_cmd.push_back(STARC_OPENBLAS_STATIC);
   run_tool(ld_cmd);
   std::string api;  // the functions the header declares
-  std::string header = aot_header(m);
   std::regex decl("\\b(" + model + "_[A-Za-z0-9_]+)\\(");
   for (auto it = std::sregex_iterator(header.begin(), header.end(), decl); it != std::sregex_iterator(); ++it)
     api += (*it)[1].str() + "\n";
