@@ -249,7 +249,10 @@ std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std:
 void MlirEmitter::call_kernel(const std::string& name, const std::vector<std::string>& args) {
   std::string fn = "starc_" + name;
   std::vector<std::string> types;
-  for (auto& a : args) types.push_back(a.rfind("%v", 0) == 0 ? buffer_view_type_.at(a) : "i64");
+  for (auto& a : args) {
+    auto view = buffer_view_type_.find(a);  // a buffer view, else an i64 size
+    types.push_back(view != buffer_view_type_.end() ? view->second : "i64");
+  }
   externs_[fn] = fmt::format("  func.func private @{}({})\n", fn, fmt::join(types, ", "));
   line(fmt::format("func.call @{}({}) : ({}) -> () {}", fn, fmt::join(args, ", "), fmt::join(types, ", "), loc()));
 }

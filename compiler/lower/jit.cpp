@@ -1,7 +1,5 @@
 #include "compiler/lower/jit.h"
 
-#include "compiler/lower/kernels/starc_kernels.h"
-
 #include <chrono>
 
 #include <cstdio>
@@ -40,6 +38,8 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+
+#include "compiler/lower/kernels/starc_kernels.h"
 
 namespace starc {
 namespace {

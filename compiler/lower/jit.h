@@ -20,7 +20,7 @@ struct LowerError : std::runtime_error {
 
 struct JitOptions {
   int opt_level = 3;  // LLVM optimisation level for the generated code
-  std::set<std::string> disabled_passes;  // graph passes (compiler/opt) not to run
+  std::set<std::string> disabled_passes = {};  // graph passes (compiler/opt) not to run
   // > 1: parallel loops run on OpenMP threads (the process's libomp, sized with
   // omp_set_num_threads by the caller); 1: plain sequential loops.
   int threads = 1;

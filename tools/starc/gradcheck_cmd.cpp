@@ -26,7 +26,7 @@ struct Options {
   bool training = false;
 };
 
-using Failure = cli::CliError;
+using cli::CliError;
 
 // A random input for `t` (symbolic dims take `batch`), uniform in [-1, 1].
 Tensor random_input(const TensorType& t, int64_t batch, std::mt19937_64& rng) {
@@ -42,33 +42,33 @@ Tensor random_input(const TensorType& t, int64_t batch, std::mt19937_64& rng) {
 int run(const Options& o) {
   auto l = cli::load_program(o.file);
   std::string model = cli::pick_model(*l, o.file, o.model);
-  std::optional<Graph> g = cli::build_graph(*l, model, o.training);
+  Graph g = cli::build_graph(*l, model, o.training);
   // Inputs: from --in NAME=FILE.npy, else random (float inputs only).
   std::vector<std::string> in_names;
-  for (size_t i = 0; i < g->inputs.size(); ++i) in_names.push_back(g->input_name(int(i)));
+  for (size_t i = 0; i < g.inputs.size(); ++i) in_names.push_back(g.input_name(int(i)));
   std::map<std::string, std::string> given = cli::name_paths(o.ins, in_names, "--in", "input");
   std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ull + 1);
   std::vector<Tensor> inputs;
-  for (size_t i = 0; i < g->inputs.size(); ++i) {
-    std::string name = g->input_name(int(i));
-    const TensorType& t = g->type(g->inputs[i]);
+  for (size_t i = 0; i < g.inputs.size(); ++i) {
+    std::string name = g.input_name(int(i));
+    const TensorType& t = g.type(g.inputs[i]);
     if (auto it = given.find(name); it != given.end()) {
       inputs.push_back(read_npy(it->second));
       given.erase(it);
     } else if (is_float(t.dtype)) {
       inputs.push_back(random_input(t, o.batch, rng));
     } else {
-      throw Failure(fmt::format("input '{}' is {}: pass it with --in {}=FILE.npy (only float inputs are generated)",
-                                name, type_str(t, &g->symbols), name));
+      throw CliError(fmt::format("input '{}' is {}: pass it with --in {}=FILE.npy (only float inputs are generated)",
+                                name, type_str(t, &g.symbols), name));
     }
   }
-  TensorMap params = cli::weights_or_init(*g, o.weights, o.seed, false);
+  TensorMap params = cli::weights_or_init(g, o.weights, o.seed, false);
 
   GradcheckOptions opts;
   opts.eps = o.eps;
   opts.max_samples = o.samples;
   opts.seed = o.seed;
-  std::vector<GradcheckEntry> entries = gradcheck(*g, inputs, params, opts);
+  std::vector<GradcheckEntry> entries = gradcheck(g, inputs, params, opts);
 
   fmt::print("gradcheck {}: f64, central differences (eps {:g}), {} per tensor, loss = sum(outputs * R) with random R\n",
              model, o.eps, o.samples > 0 ? fmt::format("up to {} elements", o.samples) : std::string("every element"));

@@ -135,9 +135,10 @@ struct ReplSession::Built {
 
 namespace {
 
-// Prints the program's diagnostics; locations inside [begin, end) of the session file
-// (the typed input) point into "<input>" instead, so the caret sits under the typed text.
-void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, uint32_t begin, uint32_t end) {
+// Prints the program's diagnostics; locations from `begin` on in the session file (the
+// typed input, and the closing lines after it) point into "<input>" instead, so the
+// caret sits under the typed text.
+void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, uint32_t begin) {
   SourceManager shown;
   const SourceManager& sm = l.diags.sources();
   int session = -1;
@@ -150,7 +151,6 @@ void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, ui
     if (loc.file != session || loc.offset < begin) return loc;
     uint32_t off = std::min<uint32_t>(loc.offset - begin, uint32_t(input.size()));
     uint32_t len = std::min<uint32_t>(loc.length, uint32_t(input.size()) - off);
-    (void)end;
     return SrcLoc{typed, off, len};
   };
   DiagEngine out(shown);
@@ -208,14 +208,13 @@ bool ReplSession::build(const std::string& expr, Built& b, bool training) {
   std::string text = session_text() + "\n" + header + " return (\n";
   uint32_t begin = uint32_t(text.size());
   text += expr;
-  uint32_t end = uint32_t(text.size());
   text += "\n)\n}\n";
   b.l = std::make_unique<cli::Loaded>();
   std::optional<Graph> g;
   if (b.l->prog.load_text(kSessionPath, text))
     g = b.l->prog.build(kModel, BuildOptions{training, true, &b.static_result});
   if (!g) {
-    print_diags(err_, *b.l, expr, begin, end);
+    print_diags(err_, *b.l, expr, begin);
     return false;
   }
   b.g = std::move(*g);
@@ -322,7 +321,7 @@ bool ReplSession::declare(const std::string& text) {
   }
   cli::Loaded l;
   if (!l.prog.load_text(kSessionPath, all) || !l.prog.check_all()) {
-    print_diags(err_, l, text, begin, begin + uint32_t(text.size()));
+    print_diags(err_, l, text, begin);
     return false;
   }
   uses_ = std::move(uses);
@@ -607,9 +606,8 @@ std::vector<std::string> ReplSession::complete(const std::string& line) const {
     for (auto& [n, t] : vars_) pool.push_back(n);
     for (auto& s : statics_) pool.push_back(s.substr(0, s.find(' ')));
     cli::Loaded l;
-    if (l.prog.load_text(kSessionPath, session_text() + "\nfn __repl_complete() { return 0 }\n"))
-      for (auto& [n, d] : l.prog.globals(0))
-        if (n.rfind("__", 0) != 0) pool.push_back(n);
+    if (l.prog.load_text(kSessionPath, session_text()))
+      for (auto& [n, d] : l.prog.globals(0)) pool.push_back(n);
     for (auto& n : builtin_names()) pool.push_back(n);
   }
   std::vector<std::string> out;
