@@ -115,7 +115,9 @@ TEST_F(AotRedshift, SharedLibraryNeedsOnlyLibcAndExportsOnlyTheApi) {
   ASSERT_EQ(ar.code, 0) << ar.out;
   std::istringstream asyms(ar.out);
   for (std::string s; std::getline(asyms, s);)
-    if (!s.empty()) EXPECT_EQ(s.rfind("RedshiftCNN_", 0), 0u) << "global symbol without the model prefix: " << s;
+    if (!s.empty()) {
+      EXPECT_EQ(s.rfind("RedshiftCNN_", 0), 0u) << "global symbol without the model prefix: " << s;
+    }
 }
 
 TEST_F(AotRedshift, MisuseGivesErrorCodesAndMessages) {

@@ -88,6 +88,22 @@ TEST(GradConv, WeightGrad) {
   expect_op_gradient("conv2d_weight_grad", {rnd({2, 2, 7, 6}, 39), rnd({2, 3, 4, 3}, 40)}, a({3, 2}, {2, 1}, {1, 0}, {1, 2}));
 }
 
+TEST(GradConv, WeightGradShapesAndErrors) {
+  Attrs a = {{"kernel", Ints{3}}, {"stride", Ints{2}}, {"padding", Ints{1}}, {"dilation", Ints{1}}};
+  TensorType x{DType::F64, {2, 3, 17}}, dy{DType::F64, {2, 4, 9}};
+  EXPECT_EQ(infer_op("conv1d_weight_grad", {x, dy}, a), (TensorType{DType::F64, {4, 3, 3}}));
+  TensorType other_batch{DType::F64, {5, 4, 9}}, f32{DType::F32, {2, 4, 9}}, flat{DType::F64, {2, 4}};
+  EXPECT_EQ(what([&] { infer_op("conv1d_weight_grad", {x, other_batch}, a); }),
+            "conv1d_weight_grad: x and dy must have the same batch dim: f64[2,3,17] vs f64[5,4,9]");
+  EXPECT_NE(what([&] { infer_op("conv1d_weight_grad", {x, f32}, a); }).find("conv1d_weight_grad"), std::string::npos);
+  EXPECT_EQ(what([&] { infer_op("conv1d_weight_grad", {x, flat}, a); }),
+            "conv1d_weight_grad: dy must have rank 3, got f64[2,4]");
+  Attrs zero = a;
+  zero["kernel"] = Ints{0};
+  EXPECT_EQ(what([&] { infer_op("conv1d_weight_grad", {x, dy}, zero); }),
+            "conv1d_weight_grad: kernel, stride and dilation must be positive and padding non-negative");
+}
+
 // The rules are written with conv/conv_transpose/transpose/slice, so differentiating
 // them again must work: dx and dw are gradchecked w.r.t. x, w and dy.
 TEST(GradConv, GradOfGrad) {

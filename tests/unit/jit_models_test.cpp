@@ -61,6 +61,28 @@ double rel_err(const Tensor& a, const Tensor& b) {
   return num / den;
 }
 
+// n random samples of every data input of the plan's first step.
+TensorMap random_train_data(const TrainPlan& plan, int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  TensorMap data;
+  const Graph& step = plan.steps[0].graph;
+  for (size_t i = 0; i < plan.steps[0].data_inputs.size(); ++i) {
+    TensorType t = step.type(step.inputs[i]);
+    t.shape[0] = n;
+    data[plan.steps[0].data_inputs[i]] = random_for(t, n, rng);
+  }
+  return data;
+}
+
+TrainOptions quiet_options(int64_t batch, uint64_t seed) {
+  TrainOptions opts;
+  opts.batch = batch;
+  opts.seed = seed;
+  opts.progress = ProgressMode::None;
+  opts.out = nullptr;
+  return opts;
+}
+
 // f32 models: accumulation order differs between the kernels (JIT loops vs Eigen).
 constexpr double kTol = 1e-4;
 // Weights after Adam updates are compared in f64: Adam's g / (sqrt(v) + eps) turns f32
@@ -99,19 +121,8 @@ TEST(JitModels, EveryStdlibTrainBlockTrainsLikeTheReference) {
       std::optional<TrainPlan> plan = prog.build_train(model);
       ASSERT_TRUE(plan) << diags.format_all();
       // 4 samples, batches of 2: two updates per step graph.
-      std::mt19937_64 rng(11);
-      TensorMap data;
-      const Graph& step = plan->steps[0].graph;
-      for (size_t i = 0; i < plan->steps[0].data_inputs.size(); ++i) {
-        TensorType t = step.type(step.inputs[i]);
-        t.shape[0] = 4;
-        data[plan->steps[0].data_inputs[i]] = random_for(t, 4, rng);
-      }
-      TrainOptions opts;
-      opts.batch = 2;
-      opts.seed = 5;
-      opts.progress = ProgressMode::None;
-      opts.out = nullptr;
+      TensorMap data = random_train_data(*plan, 4, 11);
+      TrainOptions opts = quiet_options(2, 5);
       TensorMap init = initial_params(*plan, 5);
       InterpreterExecutor interp;
       JitExecutor jit;
@@ -155,20 +166,9 @@ TEST(JitModels, EveryStdlibTrainBlockLearnsASmallBatch) {
     for (const std::string& model : prog.trained_models()) {
       std::optional<TrainPlan> plan = prog.build_train(model);
       ASSERT_TRUE(plan) << diags.format_all();
-      std::mt19937_64 rng(13);
-      TensorMap data;
-      const Graph& step = plan->steps[0].graph;
-      for (size_t i = 0; i < plan->steps[0].data_inputs.size(); ++i) {
-        TensorType t = step.type(step.inputs[i]);
-        t.shape[0] = 8;
-        data[plan->steps[0].data_inputs[i]] = random_for(t, 8, rng);
-      }
-      TrainOptions opts;
-      opts.batch = 8;
+      TensorMap data = random_train_data(*plan, 8, 13);
+      TrainOptions opts = quiet_options(8, 2);
       opts.epochs = 15;
-      opts.seed = 2;
-      opts.progress = ProgressMode::None;
-      opts.out = nullptr;
       JitExecutor jit(JitOptions{.threads = 2});
       TrainResult r = train(*plan, initial_params(*plan, 2), data, nullptr, opts, &jit);
       ASSERT_EQ(r.status, TrainResult::Status::Done) << r.message;

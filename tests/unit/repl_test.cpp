@@ -155,9 +155,13 @@ TEST_F(Repl, TerminalLineEditingHistoryAndCompletion) {
     }
     return false;
   };
-  ShellResult start = tmux("new-session -d -s repl -x 120 -y 40 " +
-                           quote("cd " + quote(dir.string()) + " && STARC_HISTORY=" + quote(hist) +
-                                 " STARC_CACHE_DIR=off " + quote(STARC_BINARY) + " repl"));
+  // `starc repl` in a new tmux session, with the test's history file.
+  auto start_repl = [&] {
+    return tmux("new-session -d -s repl -x 120 -y 40 " +
+                quote("cd " + quote(dir.string()) + " && STARC_HISTORY=" + quote(hist) + " STARC_CACHE_DIR=off " +
+                      quote(STARC_BINARY) + " repl"));
+  };
+  ShellResult start = start_repl();
   ASSERT_EQ(start.code, 0) << start.out;
   ASSERT_TRUE(wait_for("starc>")) << screen();  // (capture-pane drops trailing blanks)
   // Line editing: type "sum(x)", go to the start of the line (C-a), insert "2 * ".
@@ -194,9 +198,7 @@ TEST_F(Repl, TerminalLineEditingHistoryAndCompletion) {
   std::string saved((std::istreambuf_iterator<char>(in)), {});
   EXPECT_NE(saved.find("2\\040*\\040sum(x)\\040+\\0401"), std::string::npos) << saved;
   // A new session recalls it.
-  start = tmux("new-session -d -s repl -x 120 -y 40 " +
-               quote("cd " + quote(dir.string()) + " && STARC_HISTORY=" + quote(hist) + " STARC_CACHE_DIR=off " +
-                     quote(STARC_BINARY) + " repl"));
+  start = start_repl();
   ASSERT_EQ(start.code, 0) << start.out;
   ASSERT_TRUE(wait_for("starc>")) << screen();
   tmux("send-keys -t repl Up");
