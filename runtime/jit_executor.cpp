@@ -74,7 +74,7 @@ std::string default_cache_dir() {
 std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete) {
   auto c = std::make_shared<Compiled>();
   auto t0 = Clock::now();
-  std::string text = emit_mlir(optimize(concrete, opts_.disabled_passes), "forward", &c->sig);
+  std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig);
   stats_.emit = since(t0);
   std::string object;
   if (!cache_dir_.empty()) {
@@ -105,8 +105,8 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
   return c;
 }
 
-std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs) {
-  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs))), "forward");
+std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes) {
+  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), passes), "forward");
 }
 
 std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,

@@ -47,7 +47,7 @@ class JitExecutor : public Executor {
   // Called after every run with its graph and stats (`starc train --timings`).
   std::function<void(const Graph&, const JitRunStats&)> on_run;
   // The MLIR text run() would compile for these inputs (for --emit mlir).
-  static std::string mlir_for(const Graph& g, const std::vector<Tensor>& inputs);
+  static std::string mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes = {});
 
  private:
   struct Compiled {

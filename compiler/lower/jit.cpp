@@ -184,6 +184,12 @@ llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner) {
   add("starc_conv_adjoint_f64", &starc_conv_adjoint_f64);
   add("starc_conv_weight_grad_f32", &starc_conv_weight_grad_f32);
   add("starc_conv_weight_grad_f64", &starc_conv_weight_grad_f64);
+  add("starc_conv_fft_f32", &starc_conv_fft_f32);
+  add("starc_conv_fft_f64", &starc_conv_fft_f64);
+  add("starc_conv_adjoint_fft_f32", &starc_conv_adjoint_fft_f32);
+  add("starc_conv_adjoint_fft_f64", &starc_conv_adjoint_fft_f64);
+  add("starc_conv_weight_grad_fft_f32", &starc_conv_weight_grad_fft_f32);
+  add("starc_conv_weight_grad_fft_f64", &starc_conv_weight_grad_fft_f64);
   return m;
 }
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "compiler/opt/passes.h"
+
 namespace starc {
 
 // An MLIR/LLVM failure: parse, verification, a pass, or code generation. The message
@@ -20,7 +22,7 @@ struct LowerError : std::runtime_error {
 
 struct JitOptions {
   int opt_level = 3;  // LLVM optimisation level for the generated code
-  std::set<std::string> disabled_passes = {};  // graph passes (compiler/opt) not to run
+  OptOptions passes = {};  // the graph passes (compiler/opt): which to skip, the conv algorithm
   // > 1: parallel loops run on OpenMP threads (the process's libomp, sized with
   // omp_set_num_threads by the caller); 1: plain sequential loops.
   int threads = 1;

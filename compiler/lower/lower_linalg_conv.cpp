@@ -10,6 +10,8 @@
 // conv_transpose  starc_conv_adjoint: the adjoint of the conv whose output is x (GEMM
 //             with the weight transposed, then col2im).
 // conv*_weight_grad  starc_conv_weight_grad (im2col + GEMM, accumulated over the batch).
+// A conv op whose algo attribute the conv_algo pass set to "fft" calls the *_fft kernel
+// instead (kernels/starc_fft_conv.c: FFTW, channel mixing per frequency).
 // maxpool     a linalg.generic over (n, c, out..., k...) on the -inf-padded input with the
 //             reference's scalar rule (NaN wins and stays, ties keep the first).
 // avgpool     linalg.pooling_ncw_sum / pooling_nchw_sum on the zero-padded input, / prod(k).
@@ -278,19 +280,27 @@ ConvGeo conv_geo(int nsp, int64_t n, int64_t c, int64_t o, const Shape& x, const
   return g;
 }
 
-// Calls starc_KIND_f32/f64(geometry, in0, in1, out) and binds what it wrote to `out`.
+// Calls starc_KIND_f32/f64(geometry, in0, in1, out) and binds what it wrote to `out`;
+// with algo "fft" (set by the conv_algo pass) starc_KIND_fft_*, which takes the graph
+// value of the weight (`site` >= 0: conv and conv_adjoint) as its spectrum-cache key.
 void conv_kernel(E e, int id, const std::string& kind, const ConvGeo& g, const std::string& in0,
-                 const TensorType& t0, const std::string& in1, const TensorType& t1) {
+                 const TensorType& t0, const std::string& in1, const TensorType& t1, bool fft, int site) {
   const TensorType& out = e.type(id);
   std::vector<std::string> args;
   for (int64_t v : {g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw})
     args.push_back(e.i64(v));
+  if (fft && site >= 0) args.push_back(e.i64(site));
   args.push_back(e.address(in0, t0));
   args.push_back(e.address(in1, t1));
   std::string out_addr, buf = e.alloc_buffer(out, &out_addr);
   args.push_back(out_addr);
-  e.call_kernel(kind + (out.dtype == DType::F64 ? "_f64" : "_f32"), args);
+  e.call_kernel(kind + (fft ? "_fft" : "") + (out.dtype == DType::F64 ? "_f64" : "_f32"), args);
   e.bind(id, e.tensor_of(buf, out));
+}
+
+bool use_fft(const Node& n) {
+  auto it = n.attrs.find("algo");
+  return it != n.attrs.end() && attr_str(n.attrs, "algo") == "fft";
 }
 
 LowerFn conv(int nsp, bool transpose) {
@@ -301,13 +311,13 @@ LowerFn conv(int nsp, bool transpose) {
     std::string x = e.val(n.inputs[0]), w = e.val(n.inputs[1]);
     if (!transpose) {  // y = conv(x, w): x [N,C,*L], w [O,C,*K]
       ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], wt.shape[0], xt.shape, wt.shape, out.shape, s, p, d);
-      conv_kernel(e, id, "conv", g, x, xt, w, wt);
+      conv_kernel(e, id, "conv", g, x, xt, w, wt, use_fft(n), n.inputs[1]);
       return;
     }
     // y = conv_transpose(x, w), x [N,C,*L], w [C,O,*K]: the adjoint of the conv from y
     // (channels O) to x (channels C) whose weight is w read as [C, O, *K].
     ConvGeo g = conv_geo(nsp, xt.shape[0], wt.shape[1], wt.shape[0], out.shape, wt.shape, xt.shape, s, p, d);
-    conv_kernel(e, id, "conv_adjoint", g, x, xt, w, wt);
+    conv_kernel(e, id, "conv_adjoint", g, x, xt, w, wt, use_fft(n), n.inputs[1]);
   };
 }
 
@@ -320,7 +330,7 @@ LowerFn conv_weight_grad(int nsp) {
          d = per_dim(n.attrs, "dilation", nsp);
     ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], dyt.shape[1], xt.shape, Shape(k.begin(), k.end()), dyt.shape,
                          s, p, d);
-    conv_kernel(e, id, "conv_weight_grad", g, e.val(n.inputs[0]), xt, e.val(n.inputs[1]), dyt);
+    conv_kernel(e, id, "conv_weight_grad", g, e.val(n.inputs[0]), xt, e.val(n.inputs[1]), dyt, use_fft(n), -1);
   };
 }
 

@@ -55,6 +55,13 @@ SpatialAttrs conv_attrs(const std::string& op, const Attrs& a, int nsp, bool tra
   sa.pad = per_dim(op, a, "padding", nsp);
   sa.dil = per_dim(op, a, "dilation", nsp);
   sa.out_pad = transpose ? per_dim(op, a, "output_padding", nsp) : Ints(nsp, 0);
+  if (a.count("algo")) {  // how the JIT computes it (compiler/opt conv_algo); the value is the same
+    const std::string& algo = attr_str(a, "algo");
+    if (algo != "auto" && algo != "direct" && algo != "fft")
+      throw OpError(fmt::format("{}: algo must be \"auto\", \"direct\" or \"fft\", got \"{}\"", op, algo));
+    if (algo == "fft" && std::any_of(sa.stride.begin(), sa.stride.end(), [](int64_t s) { return s != 1; }))
+      throw OpError(fmt::format("{}: algo \"fft\" needs stride 1, got stride {}", op, ints_str(sa.stride)));
+  }
   return sa;
 }
 
@@ -176,6 +183,7 @@ OpDef conv_op(std::string name, int nsp, bool transpose, std::string doc) {
   d.attrs = {{"stride", AttrKind::Ints, ones}, {"padding", AttrKind::Ints, zeros}};
   if (transpose) d.attrs.push_back({"output_padding", AttrKind::Ints, zeros});
   d.attrs.push_back({"dilation", AttrKind::Ints, ones});
+  d.attrs.push_back({"algo", AttrKind::String, std::string("auto")});
   d.doc = std::move(doc);
   d.infer = [name, nsp, transpose](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
     return TensorType{in[0].dtype, conv_shape(name, nsp, transpose, in[0], in[1], a, ctx)};
@@ -251,7 +259,8 @@ OpDef weight_grad_op(int nsp) {
   d.attrs = {{"kernel", AttrKind::Ints, std::nullopt},
              {"stride", AttrKind::Ints, Ints{1}},
              {"padding", AttrKind::Ints, Ints{0}},
-             {"dilation", AttrKind::Ints, Ints{1}}};
+             {"dilation", AttrKind::Ints, Ints{1}},
+             {"algo", AttrKind::String, std::string("auto")}};
   d.doc = fmt::format("weight gradient of conv{0}d: x [N,P,*L], dy [N,Q,*T] -> [Q,P,*kernel], "
                       "r[q,p,k] = sum over n,t of x[n,p,k*dilation-padding+t*stride] dy[n,q,t]",
                       nsp);

@@ -114,21 +114,33 @@ Graph dce(const Graph& g, int* removed) {
   return out;
 }
 
+std::string describe(const PassReport& r) {
+  if (!r.detail.empty()) return fmt::format("pass {}: {}", r.pass, r.detail);
+  return fmt::format("pass {}: {} node{} removed", r.pass, r.removed, r.removed == 1 ? "" : "s");
+}
+
 const std::vector<std::string>& pass_names() {
-  static const std::vector<std::string> names = {"cse", "dce"};
+  static const std::vector<std::string> names = {"cse", "dce", "conv_algo"};
   return names;
 }
 
-Graph optimize(const Graph& g, const std::set<std::string>& disabled, std::vector<PassReport>* report) {
+Graph optimize(const Graph& g, const OptOptions& options, std::vector<PassReport>* report) {
+  const std::set<std::string>& disabled = options.disabled;
   for (auto& d : disabled)
     if (std::find(pass_names().begin(), pass_names().end(), d) == pass_names().end())
       throw std::invalid_argument(fmt::format("unknown pass '{}' (passes: {})", d, fmt::join(pass_names(), ", ")));
   Graph cur = g;
   for (auto& name : pass_names()) {
     if (disabled.count(name)) continue;
-    int removed = 0;
-    cur = name == "cse" ? cse(cur, &removed) : dce(cur, &removed);
-    if (report) report->push_back({name, removed});
+    PassReport r{name, 0, ""};
+    if (name == "conv_algo") {
+      int fft = 0, direct = 0;
+      cur = choose_conv_algos(cur, options.conv_algo, &fft, &direct);
+      r.detail = fmt::format("{} conv{} by FFT, {} direct", fft, fft == 1 ? "" : "s", direct);
+    } else {
+      cur = name == "cse" ? cse(cur, &r.removed) : dce(cur, &r.removed);
+    }
+    if (report) report->push_back(r);
   }
   return cur;
 }

@@ -8,26 +8,40 @@
 //         seed, so equal ones draw equal numbers). Not merged: inputs, params, scans.
 //   dce   dead code: nodes no output depends on are removed (graph inputs stay, as the
 //         entry's positional signature; unused params go).
+//   conv_algo  direct or FFT convolution per conv node, by a cost model (conv_algo.h);
+//         disabled, every conv is direct.
 #pragma once
 #include <set>
 #include <string>
 #include <vector>
 
 #include "compiler/graph/graph.h"
+#include "compiler/opt/conv_algo.h"
 
 namespace starc {
 
 struct PassReport {
   std::string pass;
-  int removed = 0;  // nodes
+  int removed = 0;     // nodes
+  std::string detail;  // what else it did, for --emit opt ("" when it only removes)
+};
+
+struct OptOptions {
+  OptOptions(std::set<std::string> disabled_passes = {}, ConvAlgo algo = ConvAlgo::Auto)
+      : disabled(std::move(disabled_passes)), conv_algo(algo) {}
+  std::set<std::string> disabled;  // pass names not to run
+  ConvAlgo conv_algo;              // conv_algo's mode (--conv-algo)
 };
 
 Graph cse(const Graph& g, int* removed = nullptr);
 Graph dce(const Graph& g, int* removed = nullptr);
 
+// "pass NAME: what it did", one line for --emit opt.
+std::string describe(const PassReport& r);
+
 // The pass names, in the order optimize runs them.
 const std::vector<std::string>& pass_names();
-// Runs every pass not in `disabled`; throws std::invalid_argument naming an unknown pass.
-Graph optimize(const Graph& g, const std::set<std::string>& disabled = {}, std::vector<PassReport>* report = nullptr);
+// Runs every pass not disabled; throws std::invalid_argument naming an unknown pass.
+Graph optimize(const Graph& g, const OptOptions& options = {}, std::vector<PassReport>* report = nullptr);
 
 }  // namespace starc

@@ -85,37 +85,16 @@ Graph grad_graph(const GradCase& c, const std::vector<Tensor>& in, bool order2) 
   return g;
 }
 
-// |jit - ref| <= tol * max(1, |ref|, rms(ref)): a long f32 sum's rounding error scales
-// with the magnitude of its terms (about the output's RMS), not with a result that happens
-// to cancel to near 0.
-void expect_close_rms(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
-  ASSERT_EQ(type_str(jit.type()), type_str(ref.type())) << what;
-  double ss = 0;
-  int64_t finite = 0;
-  for (int64_t i = 0; i < ref.size(); ++i)
-    if (std::isfinite(ref.get(i))) ss += ref.get(i) * ref.get(i), ++finite;
-  const double scale = std::max(1.0, finite ? std::sqrt(ss / double(finite)) : 0.0);
-  for (int64_t i = 0; i < ref.size(); ++i) {
-    double a = jit.get(i), b = ref.get(i);
-    if (a == b) continue;  // infinities
-    if (std::isnan(b)) {
-      EXPECT_TRUE(std::isnan(a)) << what << " at " << i;
-      continue;
-    }
-    ASSERT_LE(std::abs(a - b), tol * std::max(scale, std::abs(b)))
-        << what << " at flat index " << i << ": jit " << a << " vs reference " << b << " (output rms " << scale << ")";
-  }
-}
-
 std::string describe(const GradCase& c, bool order2, DType ft) {
   std::string s = std::string(order2 ? "grad of grad of " : "grad of ") + c.op;
   for (auto& sh : c.shapes) s += " " + type_str(TensorType{ft, sh});
   return s;
 }
 
-void run_cases(bool order2, int threads = 1) {
+void run_cases(bool order2, int threads = 1, ConvAlgo algo = ConvAlgo::Auto) {
   JitOptions opts;
   opts.threads = threads;
+  opts.passes.conv_algo = algo;
   JitExecutor jit(opts);
   std::set<std::string> missing;
   uint32_t seed = 100;
@@ -157,6 +136,13 @@ TEST(JitConvGrad, SecondOrderGradientGraphsMatchReference) { run_cases(true); }
 
 // The same graphs with the parallel dims of each op on OpenMP threads.
 TEST(JitConvGrad, GradientGraphsOnThreadsMatchReference) { run_cases(false, 2); }
+
+// Every stride-1 conv of the gradient graphs (and of their gradients) through the FFT
+// kernels, on one thread and on two.
+TEST(JitConvGrad, GradientGraphsByFftMatchReference) {
+  run_cases(false, 1, ConvAlgo::Fft);
+  run_cases(true, 2, ConvAlgo::Fft);
+}
 
 // Max pooling's exact rule: NaN wins and stays, ties (incl. -0 vs +0) keep the first
 // element, -inf windows still pick their first element, padding never wins.

@@ -105,4 +105,26 @@ inline bool jit_run_or_fail(JitExecutor& jit, const Graph& g, const std::vector<
   return true;
 }
 
+// |jit - ref| <= tol * max(1, |ref|, rms(ref)): a long f32 sum's rounding error scales
+// with the magnitude of its terms (about the output's RMS), not with a result that happens
+// to cancel to near 0.
+inline void expect_close_rms(const Tensor& jit, const Tensor& ref, double tol, const std::string& what) {
+  ASSERT_EQ(type_str(jit.type()), type_str(ref.type())) << what;
+  double ss = 0;
+  int64_t finite = 0;
+  for (int64_t i = 0; i < ref.size(); ++i)
+    if (std::isfinite(ref.get(i))) ss += ref.get(i) * ref.get(i), ++finite;
+  const double scale = std::max(1.0, finite ? std::sqrt(ss / double(finite)) : 0.0);
+  for (int64_t i = 0; i < ref.size(); ++i) {
+    double a = jit.get(i), b = ref.get(i);
+    if (a == b) continue;  // infinities
+    if (std::isnan(b)) {
+      EXPECT_TRUE(std::isnan(a)) << what << " at " << i;
+      continue;
+    }
+    ASSERT_LE(std::abs(a - b), tol * std::max(scale, std::abs(b)))
+        << what << " at flat index " << i << ": jit " << a << " vs reference " << b << " (output rms " << scale << ")";
+  }
+}
+
 }  // namespace starc::test

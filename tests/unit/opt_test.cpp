@@ -90,11 +90,12 @@ TEST(OptDce, RemovesWhatNoOutputNeedsAndKeepsTheInputs) {
 
 TEST(OptPasses, UnknownPassIsAnError) {
   Graph g;
-  EXPECT_THROW(optimize(g, {"nope"}), std::invalid_argument);
+  EXPECT_THROW(optimize(g, OptOptions({"nope"})), std::invalid_argument);
   std::vector<PassReport> r;
-  optimize(g, {"cse"}, &r);
-  ASSERT_EQ(r.size(), 1u);
+  optimize(g, OptOptions({"cse"}), &r);
+  ASSERT_EQ(r.size(), 2u);
   EXPECT_EQ(r[0].pass, "dce");
+  EXPECT_EQ(r[1].pass, "conv_algo");
 }
 
 // The redshift CNN's training step: the passes shrink it, and the reference interpreter

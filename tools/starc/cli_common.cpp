@@ -1,5 +1,6 @@
 #include "tools/starc/cli_common.h"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -98,6 +99,13 @@ std::map<std::string, std::string> name_paths(const std::vector<std::string>& sp
     out[name] = path;
   }
   return out;
+}
+
+void add_conv_algo_option(CLI::App* app, std::string* value) {
+  app->add_option("--conv-algo", *value,
+                  "convolutions: direct (im2col + GEMM), fft (FFTW; stride-1 convs) or auto (a cost model picks per "
+                  "conv; default)")
+      ->check(CLI::IsMember({"auto", "direct", "fft"}));
 }
 
 std::string shell_quote(const std::string& s) {

@@ -37,7 +37,7 @@ namespace {
 using cli::CliError;
 
 struct Options {
-  std::string file, model, weights, out, target = "host", batch = "1", entries = "forward";
+  std::string file, model, weights, out, target = "host", batch = "1", entries = "forward", conv_algo = "auto";
   uint64_t seed = 0;
   int threads = 1;
   bool weights_file = false;
@@ -166,7 +166,8 @@ int run(const Options& o) {
   m.output_names = g.output_names;
   // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
-    Graph concrete = optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)));
+    Graph concrete =
+        optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)), OptOptions({}, parse_conv_algo(o.conv_algo)));
     return compile_object(emit_mlir(concrete, "forward", sig), "forward",
                           ObjectOptions{model, kernel, o.target, o.threads > 1});
   };
@@ -235,14 +236,17 @@ int run(const Options& o) {
     run_tool({cc, "-c", (work / (model + "_weights.S")).string(), "-o", objs.back()});
   }
   // The kernel library (matmul, convolutions) under this model's prefix, and OpenBLAS
-  // linked in statically: one relocatable object in which only the API stays global.
-  objs.push_back((work / (model + "_kernels.o")).string());
-  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
-            STARC_OPENBLAS_INCLUDE, "-c", std::string(STARC_KERNELS_DIR) + "/starc_kernels.c", "-o", objs.back()});
+  // and FFTW linked in statically: one relocatable object in which only the API stays
+  // global.
+  for (std::string src : {"starc_kernels", "starc_fft_conv"}) {
+    objs.push_back((work / (model + "_" + src + ".o")).string());
+    run_tool({cc, "-std=c11", "-O3", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
+              STARC_OPENBLAS_INCLUDE, "-c", std::string(STARC_KERNELS_DIR) + "/" + src + ".c", "-o", objs.back()});
+  }
   std::string all = (work / (model + ".o")).string(), keep = (work / "api.txt").string();
   std::vector<std::string> ld_cmd = {tool("LD", "ld"), "-r", "-o", all};
   ld_cmd.insert(ld_cmd.end(), objs.begin(), objs.end());
-  ld_cmd.push_back(STARC_OPENBLAS_STATIC);
+  for (const char* lib : {STARC_OPENBLAS_STATIC, STARC_FFTW3F_STATIC, STARC_FFTW3_STATIC}) ld_cmd.push_back(lib);
   run_tool(ld_cmd);
   std::string api;  // the functions the header declares
   std::regex decl("\\b(" + model + "_[A-Za-z0-9_]+)\\(");
@@ -279,6 +283,7 @@ CompileCommand add_compile_command(CLI::App& app) {
   c.app->add_option("--seed", o->seed, "seed for initial weights when --weights is not given (default 0)");
   c.app->add_option("--batch", o->batch, "the batch size the library is compiled for (default 1), or dynamic (given per call)");
   c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
+  cli::add_conv_algo_option(c.app, &o->conv_algo);
   c.app->add_option("--threads", o->threads, "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)")
       ->check(CLI::PositiveNumber);
   c.app->add_option("--entry", o->entries,

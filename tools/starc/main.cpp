@@ -83,7 +83,7 @@ int cmd_init(const std::string& file, const std::string& model, uint64_t seed, c
 
 struct RunArgs {
   std::vector<std::string> ins, outs;
-  std::string weights, backend = "jit";
+  std::string weights, backend = "jit", conv_algo = "auto";
   uint64_t seed = 0;
   bool timings = false;
   int repeat = 1, threads = default_threads();
@@ -110,7 +110,8 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
   } else {
     bind_symbols(g, inputs);  // input errors name the input before any compilation
-    JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, parse_conv_algo(a.conv_algo)), .threads = a.threads},
+                    default_cache_dir());
     for (int r = 0; r < a.repeat; ++r) {
       results = jit.run(g, inputs, params, a.seed);
       if (a.timings) fmt::print(stderr, "timings run {}: {}\n", r + 1, format_timings(jit.last_stats()));
@@ -186,7 +187,8 @@ int print_gradients(Loaded& l, const std::string& model) {
 }
 
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch,
-              const std::set<std::string>& disabled) {
+              const OptOptions& passes) {
+  const std::set<std::string>& disabled = passes.disabled;
   auto l = cli::load_program(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
@@ -196,15 +198,15 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   Graph g = build_graph(*l, model);
   if (emit == "opt") {  // what the passes did, then the graph the JIT lowers
     std::vector<PassReport> report;
-    Graph opt = optimize(g, disabled, &report);
-    for (auto& r : report) fmt::print("# pass {}: {} node{} removed\n", r.pass, r.removed, r.removed == 1 ? "" : "s");
+    Graph opt = optimize(g, passes, &report);
+    for (auto& r : report) fmt::print("# {}\n", describe(r));
     for (auto& d : disabled) fmt::print("# pass {}: disabled\n", d);
     fmt::print("{}", print_graph(opt));
     return 0;
   }
   if (emit == "mlir" || emit == "llvm") {
     // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
-    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), disabled);
+    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), passes);
     std::string text = emit_mlir(concrete, "forward");
     fmt::print("{}", emit == "mlir" ? text : lower_to_llvm_ir(text));
     return 0;
@@ -249,6 +251,7 @@ int main(int argc, char** argv) {
   run->add_option("--backend", run_args.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
       ->check(CLI::IsMember({"ref", "jit"}));
   run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
+  cli::add_conv_algo_option(run, &run_args.conv_algo);
   run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)")
       ->check(CLI::PositiveNumber);
   run->add_option("--repeat", run_args.repeat, "run the forward pass N times (the first compiles; timing the rest shows the cache)")
@@ -258,10 +261,13 @@ int main(int argc, char** argv) {
   std::vector<std::string> disabled_passes;
   graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm")
       ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm"}));
-  graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (cse, dce); repeatable")
+  graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (cse, dce, conv_algo); repeatable")
       ->check(CLI::IsMember(pass_names()));
   graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
       ->check(CLI::PositiveNumber);
+
+  std::string graph_conv_algo = "auto";
+  cli::add_conv_algo_option(graph, &graph_conv_algo);
 
   auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
   TrainCommand train = add_train_command(app, argc, argv);
@@ -288,7 +294,7 @@ int main(int argc, char** argv) {
     if (*gradcheck.app) return gradcheck.run();
     if (*compile.app) return compile.run();
     if (*repl.app) return repl.run();
-    std::set<std::string> disabled(disabled_passes.begin(), disabled_passes.end());
+    OptOptions disabled({disabled_passes.begin(), disabled_passes.end()}, parse_conv_algo(graph_conv_algo));
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, disabled);
     pick_model();
     if (*params) return cmd_params(file, model);

@@ -27,6 +27,7 @@ struct Options {
   bool echo = false, keep_going = false;
   uint64_t seed = 0;
   int threads = default_threads();
+  std::string conv_algo = "auto";
 };
 
 std::atomic<int> g_sigints{0};
@@ -124,6 +125,7 @@ int run(const Options& o) {
   ReplOptions ro;
   ro.seed = o.seed;
   ro.threads = o.threads;
+  ro.conv_algo = parse_conv_algo(o.conv_algo);
   ro.cache_dir = default_cache_dir();
   ReplSession s(std::cout, std::cerr, ro);
   for (auto& f : o.files)
@@ -148,6 +150,7 @@ ReplCommand add_repl_command(CLI::App& app) {
   c.app->add_flag("--echo", o->echo, "without a terminal: print each input after a prompt (transcripts)");
   c.app->add_flag("--keep-going", o->keep_going, "without a terminal: go on after an error (exit 1 at the end)");
   c.app->add_option("--seed", o->seed, "seed of the parameters of layers called at the prompt, and of random ops");
+  cli::add_conv_algo_option(c.app, &o->conv_algo);
   c.app->add_option("--threads", o->threads, "JIT threads (default: all cores)")->check(CLI::PositiveNumber);
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;

@@ -165,7 +165,7 @@ void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, ui
 }  // namespace
 
 ReplSession::ReplSession(std::ostream& out, std::ostream& err, ReplOptions opts)
-    : out_(out), err_(err), opts_(std::move(opts)), jit_(JitOptions{.threads = opts_.threads}, opts_.cache_dir) {
+    : out_(out), err_(err), opts_(std::move(opts)), jit_(JitOptions{.passes = OptOptions({}, opts_.conv_algo), .threads = opts_.threads}, opts_.cache_dir) {
   std::error_code ec;
   prepend_search_dir(fs::current_path(ec).string());  // `use mymodel` finds ./mymodel.net
 }
@@ -371,11 +371,11 @@ bool ReplSession::show(const std::string& what, const std::string& expr) {
       out_ << print_graph(b.g);
     } else if (what == "opt") {
       std::vector<PassReport> report;
-      Graph opt = optimize(b.g, {}, &report);
-      for (auto& r : report) out_ << "# pass " << r.pass << ": " << r.removed << " nodes removed\n";
+      Graph opt = optimize(b.g, OptOptions({}, opts_.conv_algo), &report);
+      for (auto& r : report) out_ << "# " << describe(r) << "\n";
       out_ << print_graph(opt);
     } else {
-      std::string mlir = JitExecutor::mlir_for(b.g, b.inputs);
+      std::string mlir = JitExecutor::mlir_for(b.g, b.inputs, OptOptions({}, opts_.conv_algo));
       out_ << (what == "mlir" ? mlir : lower_to_llvm_ir(mlir));
     }
   } catch (const std::exception& e) {

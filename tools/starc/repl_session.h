@@ -19,6 +19,7 @@ namespace starc {
 struct ReplOptions {
   uint64_t seed = 0;  // initial parameters of layers called at the prompt; random ops
   int threads = 1;
+  ConvAlgo conv_algo = ConvAlgo::Auto;  // --conv-algo
   std::string cache_dir;  // the JIT's disk cache ("" = none)
 };
 

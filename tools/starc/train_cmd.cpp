@@ -61,7 +61,7 @@ struct SigintGuard {
 };
 
 struct Args {
-  std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit";
+  std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit", conv_algo = "auto";
   std::vector<std::string> data, val;
   int64_t epochs = 1, batch = 32;
   uint64_t seed = 0;
@@ -172,7 +172,8 @@ int run(Args& a) {
   {
     SigintGuard guard;
     InterpreterExecutor interp;
-    JitExecutor jit(JitOptions{.threads = a.threads}, default_cache_dir());
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, parse_conv_algo(a.conv_algo)), .threads = a.threads},
+                    default_cache_dir());
     // --timings: every compile or disk load and the first in-memory hit, per graph;
     // at the end the median time of each graph's cached runs (specialise, lookup, run).
     std::map<std::string, std::vector<double>> cached_runs;
@@ -250,6 +251,7 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
   c->add_option("--history", a.history, "CSV history (default DIR/history.csv with --checkpoint); an .svg learning curve goes next to it");
   c->add_option("--backend", a.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
       ->check(CLI::IsMember({"ref", "jit"}));
+  cli::add_conv_algo_option(c, &a.conv_algo);
   c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)")
       ->check(CLI::PositiveNumber);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")

@@ -7,8 +7,12 @@
 #include <string.h>
 
 void openblas_set_num_threads(int);
+void STARC_KERNEL(set_fft_threads)(int threads); /* starc_fft_conv.c */
 
-void STARC_KERNEL(set_threads)(int threads) { openblas_set_num_threads(threads); }
+void STARC_KERNEL(set_threads)(int threads) {
+  openblas_set_num_threads(threads);
+  STARC_KERNEL(set_fft_threads)(threads);
+}
 
 typedef struct {
   int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;

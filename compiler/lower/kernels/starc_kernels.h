@@ -49,7 +49,23 @@ void STARC_KERNEL(conv_adjoint_f64)(STARC_CONV_ARGS, const double* y, const doub
 void STARC_KERNEL(conv_weight_grad_f32)(STARC_CONV_ARGS, const float* x, const float* y, float* weight);
 void STARC_KERNEL(conv_weight_grad_f64)(STARC_CONV_ARGS, const double* x, const double* y, double* weight);
 
-/* The BLAS thread count (JIT: --threads). */
+/* The same three ops through FFTs (starc_fft_conv.c), for stride 1 (any other stride
+   runs the direct kernel): O(L log L) per channel pair instead of O(L K), the win for
+   the long kernels of spectra and strain. `site` names the weight (its graph value):
+   conv and conv_adjoint keep its spectrum, keyed by site, geometry and an exact copy of
+   the weight, so inference transforms a kernel once and a train step once per step. */
+void STARC_KERNEL(conv_fft_f32)(STARC_CONV_ARGS, int64_t site, const float* x, const float* weight, float* y);
+void STARC_KERNEL(conv_fft_f64)(STARC_CONV_ARGS, int64_t site, const double* x, const double* weight, double* y);
+void STARC_KERNEL(conv_adjoint_fft_f32)(STARC_CONV_ARGS, int64_t site, const float* y, const float* weight, float* x);
+void STARC_KERNEL(conv_adjoint_fft_f64)(STARC_CONV_ARGS, int64_t site, const double* y, const double* weight,
+                                        double* x);
+void STARC_KERNEL(conv_weight_grad_fft_f32)(STARC_CONV_ARGS, const float* x, const float* y, float* weight);
+void STARC_KERNEL(conv_weight_grad_fft_f64)(STARC_CONV_ARGS, const double* x, const double* y, double* weight);
+/* The kernel-spectrum cache: drop everything; how many spectra it holds (tests). */
+void STARC_KERNEL(fft_cache_clear)(void);
+int64_t STARC_KERNEL(fft_cache_entries)(void);
+
+/* The kernels' thread count (BLAS and the FFT path; JIT: --threads). */
 void STARC_KERNEL(set_threads)(int threads);
 
 #ifdef __cplusplus

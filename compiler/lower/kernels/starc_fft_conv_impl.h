@@ -1,0 +1,277 @@
+/* The FFT convolutions for one element type T (included by starc_fft_conv.c with T,
+   FFTW(name) and TSUF defined). Every op is three steps over split (re, im) spectra:
+   transform the rows of its operands (zero-padded to one period), mix channels per
+   frequency, transform the rows of the result back and cut out the window wanted:
+
+     conv          Y[n,o]  = sum_c X[n,c] conj(W[o,c])     y = Y back, from 0
+     conv_adjoint  DX[n,c] = sum_o DY[n,o] W[o,c]          x = DX back, from the padding
+     weight_grad   DW[o,c] = sum_n conj(DY[n,o]) X[n,c]     w = DW back, every dilation-th
+
+   with X the input placed after its padding and W the kernel with its dilation's holes
+   (a cross-correlation is a product with a conjugate; a conv_adjoint, a true
+   convolution, a plain product). */
+
+#define KNAME(base) STARC_KERNEL(STARC_KERNEL_CAT(base, TSUF))
+#define LOCAL(base) STARC_KERNEL_CAT(base, TSUF)
+
+/* ---- plans ---- */
+
+typedef struct LOCAL(plan_pair) {
+  int64_t mh, mw;
+  FFTW(plan) forward, inverse;
+  struct LOCAL(plan_pair) * next;
+} LOCAL(plan_pair);
+
+static LOCAL(plan_pair) * LOCAL(plans);
+
+/* The r2c and c2r plans of one transform size, on interleaved complex arrays (per-thread
+   scratch; the mixing's split rows are copied in and out). Not FFTW's split-array plans:
+   its split r2c is 2-3x slower, and a split plan may only run on arrays whose re-to-im
+   distance is the one it was planned with. */
+static const LOCAL(plan_pair) * LOCAL(plans_for)(const fft_geo* g) {
+  pthread_mutex_lock(&planner_lock);
+  LOCAL(plan_pair)* p = LOCAL(plans);
+  while (p && (p->mh != g->mh || p->mw != g->mw)) p = p->next;
+  if (!p) {
+    p = (LOCAL(plan_pair)*)malloc(sizeof *p);
+    if (!p) abort();
+    T* real = (T*)checked_malloc(sizeof(T) * (size_t)(g->mh * g->mw));
+    FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
+    FFTW(iodim) fwd[2], inv[2];
+    int rank = g->mh > 1 ? 2 : 1;
+    fwd[rank - 1] = inv[rank - 1] = (FFTW(iodim)){(int)g->mw, 1, 1};
+    if (rank == 2) {
+      fwd[0] = (FFTW(iodim)){(int)g->mh, (int)g->mw, (int)g->fw};
+      inv[0] = (FFTW(iodim)){(int)g->mh, (int)g->fw, (int)g->mw};
+    }
+    /* FFTW_ESTIMATE: planning is instant, leaves the arrays alone, and gives the same
+       plan (and so the same rounding) on every run. */
+    p->forward = FFTW(plan_guru_dft_r2c)(rank, fwd, 0, NULL, real, spectrum, FFTW_ESTIMATE);
+    p->inverse = FFTW(plan_guru_dft_c2r)(rank, inv, 0, NULL, spectrum, real, FFTW_ESTIMATE);
+    if (!p->forward || !p->inverse) abort();
+    fftw_free(real), fftw_free(spectrum);
+    p->mh = g->mh, p->mw = g->mw;
+    p->next = LOCAL(plans);
+    LOCAL(plans) = p;
+  }
+  pthread_mutex_unlock(&planner_lock);
+  return p;
+}
+
+/* ---- row transforms ---- */
+
+/* rows of rh x rw values, element (i, k) placed at (off_h + i*step_h, off_w + k*step_w)
+   of a zero period, transformed into re/im rows fs apart. */
+typedef struct {
+  const fft_geo* g;
+  FFTW(plan) plan;
+  const T* src;
+  int64_t rh, rw, off_h, off_w, step_h, step_w;
+  T *re, *im;
+} LOCAL(forward_job);
+
+static void LOCAL(forward_rows)(void* ctx, int64_t begin, int64_t end) {
+  const LOCAL(forward_job)* j = (const LOCAL(forward_job)*)ctx;
+  const fft_geo* g = j->g;
+  size_t period = (size_t)(g->mh * g->mw);
+  T* buf = (T*)checked_malloc(sizeof(T) * period);
+  FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
+  for (int64_t r = begin; r < end; ++r) {
+    memset(buf, 0, sizeof(T) * period);
+    const T* row = j->src + r * j->rh * j->rw;
+    for (int64_t i = 0; i < j->rh; ++i) {
+      T* to = buf + (j->off_h + i * j->step_h) * g->mw + j->off_w;
+      const T* from = row + i * j->rw;
+      if (j->step_w == 1) memcpy(to, from, sizeof(T) * (size_t)j->rw);
+      else
+        for (int64_t k = 0; k < j->rw; ++k) to[k * j->step_w] = from[k];
+    }
+    FFTW(execute_dft_r2c)(j->plan, buf, spectrum);
+    T *re = j->re + r * g->fs, *im = j->im + r * g->fs;
+    for (int64_t f = 0; f < g->f; ++f) re[f] = spectrum[f][0], im[f] = spectrum[f][1];
+  }
+  fftw_free(buf);
+  fftw_free(spectrum);
+}
+
+/* The spectra of `rows` rows of src (see forward_job), in fresh arrays. */
+static void LOCAL(spectra)(const fft_geo* g, const T* src, int64_t rows, int64_t rh, int64_t rw, int64_t off_h,
+                           int64_t off_w, int64_t step_h, int64_t step_w, T** re, T** im) {
+  *re = (T*)checked_malloc(sizeof(T) * (size_t)(rows * g->fs));
+  *im = (T*)checked_malloc(sizeof(T) * (size_t)(rows * g->fs));
+  LOCAL(forward_job) j = {g, LOCAL(plans_for)(g)->forward, src, rh, rw, off_h, off_w, step_h, step_w, *re, *im};
+  parallel_for(rows, LOCAL(forward_rows), &j);
+}
+
+/* rows of re/im transformed back; dst row r element (i, k) is period
+   element (start_h + i*step_h, start_w + k*step_w) / (mh*mw). */
+typedef struct {
+  const fft_geo* g;
+  FFTW(plan) plan;
+  T *re, *im, *dst;
+  int64_t rh, rw, start_h, start_w, step_h, step_w;
+} LOCAL(inverse_job);
+
+static void LOCAL(inverse_rows)(void* ctx, int64_t begin, int64_t end) {
+  const LOCAL(inverse_job)* j = (const LOCAL(inverse_job)*)ctx;
+  const fft_geo* g = j->g;
+  T* buf = (T*)checked_malloc(sizeof(T) * (size_t)(g->mh * g->mw));
+  FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
+  const T scale = (T)1 / (T)(g->mh * g->mw);
+  for (int64_t r = begin; r < end; ++r) {
+    const T *re = j->re + r * g->fs, *im = j->im + r * g->fs;
+    for (int64_t f = 0; f < g->f; ++f) spectrum[f][0] = re[f], spectrum[f][1] = im[f];
+    FFTW(execute_dft_c2r)(j->plan, spectrum, buf); /* destroys spectrum, our scratch */
+    T* row = j->dst + r * j->rh * j->rw;
+    for (int64_t i = 0; i < j->rh; ++i) {
+      const T* from = buf + (j->start_h + i * j->step_h) * g->mw + j->start_w;
+      T* to = row + i * j->rw;
+      for (int64_t k = 0; k < j->rw; ++k) to[k] = from[k * j->step_w] * scale;
+    }
+  }
+  fftw_free(buf);
+  fftw_free(spectrum);
+}
+
+static void LOCAL(inverse)(const fft_geo* g, T* re, T* im, int64_t rows, T* dst, int64_t rh, int64_t rw,
+                           int64_t start_h, int64_t start_w, int64_t step_h, int64_t step_w) {
+  LOCAL(inverse_job) j = {g, LOCAL(plans_for)(g)->inverse, re, im, dst, rh, rw, start_h, start_w, step_h, step_w};
+  parallel_for(rows, LOCAL(inverse_rows), &j);
+}
+
+/* ---- channel mixing: C[p,r] = sum_q op(A[p,q]) op(B[r,q]) at every frequency ----
+   A's row (p, q) is row p*ap + q*aq of its arrays, B's (r, q) row r*bp + q*bq, C's
+   (p, r) row p*R + r. The frequency axis is innermost, so the loops vectorise for any
+   channel or batch size (batch 1 included); it is walked in blocks that keep the
+   accumulators in L1, and the tasks run block-major so that one block of B (the kernel
+   spectra, in conv) stays in L2 while every p uses it. */
+enum { LOCAL(kMixBlock) = 256 };
+
+typedef struct {
+  const T *ar, *ai, *br, *bi;
+  T *cr, *ci;
+  int64_t P, R, Q, ap, aq, bp, bq, fs, f, blocks;
+  int conj;
+} LOCAL(mix_job);
+
+#define MIX_LOOP(RE, IM)                                                                                \
+  for (int64_t q = 0; q < j->Q; ++q) {                                                                  \
+    const T* restrict xr = j->ar + (p * j->ap + q * j->aq) * j->fs + f0;                                \
+    const T* restrict xi = j->ai + (p * j->ap + q * j->aq) * j->fs + f0;                                \
+    const T* restrict yr = j->br + (r * j->bp + q * j->bq) * j->fs + f0;                                \
+    const T* restrict yi = j->bi + (r * j->bp + q * j->bq) * j->fs + f0;                                \
+    for (int64_t f = 0; f < nf; ++f) {                                                                  \
+      accr[f] += RE;                                                                                    \
+      acci[f] += IM;                                                                                    \
+    }                                                                                                   \
+  }
+
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void LOCAL(mix_range)(void* ctx, int64_t begin,
+                                                                                          int64_t end) {
+  const LOCAL(mix_job)* j = (const LOCAL(mix_job)*)ctx;
+  T accr[LOCAL(kMixBlock)], acci[LOCAL(kMixBlock)];
+  for (int64_t t = begin; t < end; ++t) {
+    int64_t p = t % j->P, f0 = (t / j->P) * LOCAL(kMixBlock);
+    int64_t nf = j->f - f0 < LOCAL(kMixBlock) ? j->f - f0 : LOCAL(kMixBlock);
+    for (int64_t r = 0; r < j->R; ++r) {
+      memset(accr, 0, sizeof(T) * (size_t)nf);
+      memset(acci, 0, sizeof(T) * (size_t)nf);
+      switch (j->conj) {
+        case CONJ_NONE: MIX_LOOP(xr[f] * yr[f] - xi[f] * yi[f], xr[f] * yi[f] + xi[f] * yr[f]) break;
+        case CONJ_A: MIX_LOOP(xr[f] * yr[f] + xi[f] * yi[f], xr[f] * yi[f] - xi[f] * yr[f]) break;
+        default: MIX_LOOP(xr[f] * yr[f] + xi[f] * yi[f], xi[f] * yr[f] - xr[f] * yi[f]) break;
+      }
+      memcpy(j->cr + (p * j->R + r) * j->fs + f0, accr, sizeof(T) * (size_t)nf);
+      memcpy(j->ci + (p * j->R + r) * j->fs + f0, acci, sizeof(T) * (size_t)nf);
+    }
+  }
+}
+
+/* C (fresh arrays, P*R rows) from A and B; see mix_job. */
+static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, int64_t ap, int64_t aq, const T* br, const T* bi,
+                       int64_t bp, int64_t bq, int64_t P, int64_t R, int64_t Q, int conj, T** cr, T** ci) {
+  *cr = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
+  *ci = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
+  int64_t blocks = (g->f + LOCAL(kMixBlock) - 1) / LOCAL(kMixBlock);
+  LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, g->fs, g->f, blocks, conj};
+  parallel_for(P * blocks, LOCAL(mix_range), &j);
+}
+
+/* ---- the kernel spectrum, cached ---- */
+
+static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, const T* weight) {
+  spectrum_key k = {site, (int64_t)sizeof(T), g->o, g->c, g->kh, g->kw, g->dh, g->dw, g->mh, g->mw};
+  size_t bytes = sizeof(T) * (size_t)(g->o * g->c * g->kh * g->kw);
+  spectrum_entry* e = cache_find(&k, weight, bytes);
+  if (e) return e;
+  e = (spectrum_entry*)calloc(1, sizeof *e);
+  if (!e) abort();
+  e->key = k;
+  e->weight = checked_malloc(bytes);
+  memcpy(e->weight, weight, bytes);
+  e->weight_bytes = bytes;
+  T *re, *im;
+  LOCAL(spectra)(g, weight, g->o * g->c, g->kh, g->kw, 0, 0, g->dh, g->dw, &re, &im);
+  e->re = re, e->im = im;
+  e->bytes = bytes + 2 * sizeof(T) * (size_t)(g->o * g->c * g->fs);
+  cache_insert(e);
+  return e;
+}
+
+/* ---- the three ops (stride 1; any other stride takes the direct kernel) ---- */
+
+#define FFT_GEO fft_geo_of(n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw)
+#define CONV_ARG_NAMES n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw
+
+void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight, T* y) {
+  if (sh != 1 || sw != 1) {
+    KNAME(conv)(CONV_ARG_NAMES, x, weight, y);
+    return;
+  }
+  fft_geo g = FFT_GEO;
+  T *xr, *xi, *yr, *yi;
+  LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
+  spectrum_entry* ws = LOCAL(weight_spectrum)(&g, site, weight);
+  LOCAL(mix)(&g, xr, xi, c, 1, (const T*)ws->re, (const T*)ws->im, c, 1, n, o, c, CONJ_B, &yr, &yi);
+  cache_release(ws);
+  fftw_free(xr), fftw_free(xi);
+  LOCAL(inverse)(&g, yr, yi, n * o, y, oh, ow, 0, 0, 1, 1);
+  fftw_free(yr), fftw_free(yi);
+}
+
+void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T* weight, T* x) {
+  if (sh != 1 || sw != 1) {
+    KNAME(conv_adjoint)(CONV_ARG_NAMES, y, weight, x);
+    return;
+  }
+  fft_geo g = FFT_GEO;
+  T *yr, *yi, *xr, *xi;
+  LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
+  spectrum_entry* ws = LOCAL(weight_spectrum)(&g, site, weight);
+  LOCAL(mix)(&g, yr, yi, o, 1, (const T*)ws->re, (const T*)ws->im, 1, c, n, c, o, CONJ_NONE, &xr, &xi);
+  cache_release(ws);
+  fftw_free(yr), fftw_free(yi);
+  LOCAL(inverse)(&g, xr, xi, n * c, x, h, w, ph, pw, 1, 1);
+  fftw_free(xr), fftw_free(xi);
+}
+
+void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* weight) {
+  if (sh != 1 || sw != 1) {
+    KNAME(conv_weight_grad)(CONV_ARG_NAMES, x, y, weight);
+    return;
+  }
+  fft_geo g = FFT_GEO;
+  T *xr, *xi, *yr, *yi, *wr, *wi;
+  LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
+  LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
+  LOCAL(mix)(&g, yr, yi, 1, o, xr, xi, 1, c, o, c, n, CONJ_A, &wr, &wi);
+  fftw_free(xr), fftw_free(xi), fftw_free(yr), fftw_free(yi);
+  LOCAL(inverse)(&g, wr, wi, o * c, weight, kh, kw, 0, 0, dh, dw);
+  fftw_free(wr), fftw_free(wi);
+}
+
+#undef FFT_GEO
+#undef CONV_ARG_NAMES
+#undef MIX_LOOP
+#undef KNAME
+#undef LOCAL
