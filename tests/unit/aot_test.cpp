@@ -127,7 +127,7 @@ TEST_F(AotRedshift, MisuseGivesErrorCodesAndMessages) {
   r = run_starc(dir.string(), "compile other.net --weights-file -o other");
   ASSERT_EQ(r.code, 0) << r.out;
   ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/bad_use.c") + " -I " + quote(lib) + " " +
-                      quote(lib + "/libRedshiftCNN.a") + " -o " + quote(at("bad_use")));
+                      quote(lib + "/libRedshiftCNN.a") + " -lm -o " + quote(at("bad_use")));
   ASSERT_EQ(cc.code, 0) << cc.out;
   r = sh(quote(at("bad_use")) + " " + quote(at("side/RedshiftCNN.weights")) + " " + quote(at("other/Other.weights")) +
          " " + quote(dir.string()));
@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
 }
 )C";
   ShellResult cc = sh("cc -std=c11 " + quote(at("dyn.c")) + " -I " + quote(at("dyn")) + " -I " +
-                      quote(kSrc + "/examples/aot") + " " + quote(at("dyn/libRedshiftCNN.a")) + " -o " + quote(at("dyn_prog")));
+                      quote(kSrc + "/examples/aot") + " " + quote(at("dyn/libRedshiftCNN.a")) + " -lm -o " + quote(at("dyn_prog")));
   ASSERT_EQ(cc.code, 0) << cc.out;
   r = sh(quote(at("dyn_prog")) + " " + quote(at("s.npy")) + " 2>" + quote(at("dyn_err.txt")));
   ASSERT_EQ(r.code, 0) << r.out;

@@ -240,7 +240,7 @@ int run(const Options& o) {
   // global.
   for (std::string src : {"starc_kernels", "starc_fft_conv"}) {
     objs.push_back((work / (model + "_" + src + ".o")).string());
-    run_tool({cc, "-std=c11", "-O3", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
+    run_tool({cc, "-std=c11", "-O3", "-ffp-contract=fast", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
               STARC_OPENBLAS_INCLUDE, "-c", std::string(STARC_KERNELS_DIR) + "/" + src + ".c", "-o", objs.back()});
   }
   std::string all = (work / (model + ".o")).string(), keep = (work / "api.txt").string();
