@@ -124,5 +124,9 @@ void register_elementwise_lowerings(LoweringTable&);
 void register_reduce_nn_lowerings(LoweringTable&);
 void register_linalg_conv_lowerings(LoweringTable&);
 void register_shape_scan_lowerings(LoweringTable&);
+// Whether every use of transpose node `id` of `g` is a matmul that hands the transpose's
+// input to GEMM as an operand stored the other way round: then the transpose is never
+// materialised (x @ transpose(w) reads w in place). lower_linalg_conv.cpp.
+bool only_gemms_read_transposed(const Graph& g, int id);
 
 }  // namespace starc

@@ -141,6 +141,7 @@ void lower_transpose(E e, const Node& n, int id) {
   bool identity = true;
   for (size_t i = 0; i < p.size(); ++i) identity = identity && p[i] == int64_t(i);
   if (identity) return e.bind(id, e.val(n.inputs[0]));
+  if (only_gemms_read_transposed(e.graph(), id)) return;  // matmul reads its input in place
   if (bind_if_empty(e, n, id)) return;
   std::string init = e.empty(n.type), r = e.fresh("v");
   e.line(fmt::format("{} = linalg.transpose ins({} : {}) outs({} : {}) permutation = [{}] {}", r, e.val(n.inputs[0]),

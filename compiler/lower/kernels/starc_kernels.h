@@ -24,12 +24,16 @@ extern "C" {
 #define STARC_KERNEL_CAT(a, b) STARC_KERNEL_CAT2(a, b)
 #define STARC_KERNEL(name) STARC_KERNEL_CAT(STARC_KERNEL_PREFIX, name)
 
-/* c[b] = a[b] @ bm[b] for b < batch: a [M,K], bm [K,N], c [M,N]; the batch strides (in
-   elements) may be 0 (a broadcast operand). */
-void STARC_KERNEL(matmul_f32)(int64_t batch, int64_t m, int64_t n, int64_t k, const float* a, int64_t stride_a,
-                              const float* b, int64_t stride_b, float* c, int64_t stride_c);
-void STARC_KERNEL(matmul_f64)(int64_t batch, int64_t m, int64_t n, int64_t k, const double* a, int64_t stride_a,
-                              const double* b, int64_t stride_b, double* c, int64_t stride_c);
+/* c[b] = op(a[b]) @ op(bm[b]) for b < batch: op(a) [M,K], op(bm) [K,N], c [M,N], where
+   op transposes an operand stored the other way round (trans_a: a is [K,M]; trans_b: bm
+   is [N,K]), so that x @ transpose(w) never copies w. The batch strides (in elements)
+   may be 0 (a broadcast operand). */
+void STARC_KERNEL(matmul_f32)(int64_t batch, int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b,
+                              const float* a, int64_t stride_a, const float* b, int64_t stride_b, float* c,
+                              int64_t stride_c);
+void STARC_KERNEL(matmul_f64)(int64_t batch, int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b,
+                              const double* a, int64_t stride_a, const double* b, int64_t stride_b, double* c,
+                              int64_t stride_c);
 
 /* Convolutions with PyTorch semantics, in 2-D (1-D: h = kh = oh = 1, sh = dh = 1, ph = 0).
    The geometry is that of the forward conv: x [n, c, h, w], weight [o, c, kh, kw],

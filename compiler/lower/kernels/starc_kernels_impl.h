@@ -67,11 +67,12 @@ static T* LOCAL(columns)(const geo_t* g, int64_t tile) {
   return cols;
 }
 
-void KNAME(matmul)(int64_t batch, int64_t m, int64_t n, int64_t k, const T* a, int64_t stride_a, const T* b,
-                   int64_t stride_b, T* c, int64_t stride_c) {
+void KNAME(matmul)(int64_t batch, int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a,
+                   int64_t stride_a, const T* b, int64_t stride_b, T* c, int64_t stride_c) {
   for (int64_t i = 0; i < batch; ++i)
-    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1, a + i * stride_a, (int)k,
-         b + i * stride_b, (int)n, 0, c + i * stride_c, (int)n);
+    GEMM(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+         (int)k, 1, a + i * stride_a, (int)(trans_a ? m : k), b + i * stride_b, (int)(trans_b ? k : n), 0,
+         c + i * stride_c, (int)n);
 }
 
 /* y[i][:, tile] = weight [o, c*kh*kw] @ cols(tile) */
