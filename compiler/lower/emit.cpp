@@ -138,6 +138,13 @@ std::string MlirEmitter::splat(double v, const TensorType& t) {
   return name;
 }
 
+std::string MlirEmitter::fill(double v, const TensorType& t) {
+  std::string c = constant_scalar(v, t.dtype), init = empty(t), r = fresh("f");
+  line(fmt::format("{} = linalg.fill ins({} : {}) outs({} : {}) -> {} {}", r, c, elem(t.dtype), init, tensor_type(t),
+                   tensor_type(t), loc_));
+  return r;
+}
+
 std::string MlirEmitter::empty(const TensorType& t) {
   std::string name = fresh("e");
   line(fmt::format("{} = tensor.empty() : {} {}", name, tensor_type(t), loc_));

@@ -59,6 +59,7 @@ class MlirEmitter {
   std::string constant_scalar(double v, DType t);                // arith.constant, exact
   std::string splat(double v, const TensorType& t);              // a constant tensor filled with v
   std::string empty(const TensorType& t);                        // tensor.empty()
+  std::string fill(double v, const TensorType& t);               // linalg.fill of a tensor.empty()
   // A linalg.generic over the iteration space of rank `loops`. Each input has a value,
   // type and affine map (text "(d0, d1) -> (d1)" without "affine_map<>"); the single
   // output is `init` of type `out` with map `out_map`. `iterators`: "parallel" or

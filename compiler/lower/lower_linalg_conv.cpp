@@ -64,15 +64,6 @@ std::vector<std::string> iters(int parallel, int reduction) {
   return v;
 }
 
-// A tensor of type t filled with v.
-std::string filled(E e, double v, const TensorType& t) {
-  std::string c = e.constant_scalar(v, t.dtype);
-  std::string init = e.empty(t);
-  std::string r = e.fresh("f");
-  e.line(fmt::format("{} = linalg.fill ins({} : {}) outs({} : {}) -> {} {}", r, c, el(t.dtype), init, tt(t), tt(t),
-                     e.loc()));
-  return r;
-}
 
 // x padded by lo/hi (per dim of x) with the constant v; *out_t gets the padded type.
 std::string pad(E e, const std::string& x, const TensorType& xt, const Ints& lo, const Ints& hi, double v,
@@ -290,7 +281,7 @@ void lower_matmul(E e, const Node& n, int id) {
   bm.push_back(dim(nb + 2));
   bm.push_back(dim(nb + 1));
   for (int i = 0; i < ro; ++i) om.push_back(dim(i));
-  e.bind(id, e.generic({{A, at, amap(rank, am)}, {B, bt, amap(rank, bm)}}, filled(e, 0, out), out, amap(rank, om),
+  e.bind(id, e.generic({{A, at, amap(rank, am)}, {B, bt, amap(rank, bm)}}, e.fill(0, out), out, amap(rank, om),
                        iters(ro, 1), body));
 }
 
@@ -424,7 +415,7 @@ LowerFn maxpool(int nsp) {
     const DType dt = n.type.dtype;
     TensorType pt;
     std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, P.p, P.p, -std::numeric_limits<double>::infinity(), &pt);
-    std::string init = filled(e, -std::numeric_limits<double>::infinity(), n.type);
+    std::string init = e.fill(-std::numeric_limits<double>::infinity(), n.type);
     e.bind(id, e.generic({{xp, pt, window_in_map(P)}, window_operand(e, P, dt)}, init, n.type, window_out_map(P),
                          iters(2 + nsp, nsp), [dt](E e, Args a) {
                            return sel(e, max_takes(e, a[0], a[2], dt), a[0], a[2], el(dt));
@@ -440,7 +431,7 @@ LowerFn avgpool(int nsp) {
     TensorType pt;
     std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, P.p, P.p, 0, &pt);
     TensorType wt{dt, Shape(P.k.begin(), P.k.end())};
-    std::string win = e.empty(wt), init = filled(e, 0, n.type), sum = e.fresh("pool");
+    std::string win = e.empty(wt), init = e.fill(0, n.type), sum = e.fresh("pool");
     e.line(fmt::format("{} = linalg.{} {{dilations = dense<1> : tensor<{}xi64>, strides = dense<[{}]> : tensor<{}xi64>}} "
                        "ins({}, {} : {}, {}) outs({} : {}) -> {} {}",
                        sum, nsp == 1 ? "pooling_ncw_sum" : "pooling_nchw_sum", nsp, ints_list(P.s), nsp, xp, win,
@@ -482,9 +473,9 @@ std::vector<std::string> window_argmax(E e, const Pool& P, const std::string& x,
   }
   ins.push_back(window_operand(e, P, dt));
   TensorType it{DType::I64, pooled.shape};
-  std::vector<Out> outs = {{filled(e, ninf, pooled), pooled, window_out_map(P)},
-                           {filled(e, -1, it), it, window_out_map(P)}};
-  if (v) outs.push_back({filled(e, 0, pooled), pooled, window_out_map(P)});
+  std::vector<Out> outs = {{e.fill(ninf, pooled), pooled, window_out_map(P)},
+                           {e.fill(-1, it), it, window_out_map(P)}};
+  if (v) outs.push_back({e.fill(0, pooled), pooled, window_out_map(P)});
   const int nin = int(ins.size());
   auto rs = generic_n(e, ins, outs, iters(2 + P.nsp, P.nsp), [&](E e, Args a) {
     const std::string &xv = a[0], &m = a[size_t(nin)], &idx = a[size_t(nin + 1)];
@@ -522,15 +513,15 @@ std::string window_scatter(E e, const Pool& P, const std::string& w, const Tenso
     zmap.push_back(fmt::format("d{} - d{} + {}", 2 + i, 2 + nsp + i, P.p[i] + P.k[i] - 1));
   }
   std::vector<MlirEmitter::GenericIn> ins = {
-      {insert_slice(e, w, wt, filled(e, 0, zt), zt, off, strides), zt, amap(rank, zmap)}};
+      {insert_slice(e, w, wt, e.fill(0, zt), zt, off, strides), zt, amap(rank, zmap)}};
   if (idx) {
     TensorType it{DType::I64, wt.shape}, izt{DType::I64, zt.shape};
-    ins.push_back({insert_slice(e, *idx, it, filled(e, -1, izt), izt, off, strides), izt, amap(rank, zmap)});
+    ins.push_back({insert_slice(e, *idx, it, e.fill(-1, izt), izt, off, strides), izt, amap(rank, zmap)});
   }
   ins.push_back(window_operand(e, P, dt));
   std::vector<std::string> om;
   for (int i = 0; i < 2 + nsp; ++i) om.push_back(dim(i));
-  return e.generic(ins, filled(e, 0, xt), xt, amap(rank, om), iters(2 + nsp, nsp), [&](E e, Args a) {
+  return e.generic(ins, e.fill(0, xt), xt, amap(rank, om), iters(2 + nsp, nsp), [&](E e, Args a) {
     std::string term = a[0];
     if (idx) {
       std::string k = window_pos(e, 2 + nsp, P.k);

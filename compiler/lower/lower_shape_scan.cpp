@@ -287,7 +287,11 @@ void lower_broadcast_to(E e, const Node& n, int id) {
 
 void lower_full(E e, const Node& n, int id) {
   double v = attr_float(n.attrs, "value");
-  e.bind(id, e.splat(n.type.dtype == DType::Bool ? double(v != 0) : v, n.type));
+  if (n.type.dtype == DType::Bool) v = double(v != 0);
+  // Large fills as linalg.fill: a dense splat constant becomes a global that LLVM
+  // writes out element by element (a ones() of 590 000 floats in FNet's batch-norm
+  // statistics took 50 s of codegen).
+  e.bind(id, num_elements(n.type.shape) > 64 ? e.fill(v, n.type) : e.splat(v, n.type));
 }
 
 // out[..., j] = (x[...] == j): labels outside [0, depth) match no j, a zero row.

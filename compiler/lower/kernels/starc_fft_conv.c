@@ -27,9 +27,16 @@ static int64_t smooth_size(int64_t n) {
   }
 }
 
-/* Spectrum row stride: a multiple of 16 elements, so that every row of an
-   fftw_malloc'd array has the alignment the plans were made for. */
-static int64_t row_stride(int64_t f) { return (f + 15) / 16 * 16; }
+/* Spectra are stored in tiles: the frequencies of every row are cut into kTile-long
+   pieces, and tile t of all rows is one contiguous block ([tile][row][kTile]), so that
+   the channel mixing of one block of frequencies reads contiguous memory (row-major
+   rows 10 KiB apart cost it a TLB miss per row). A row holds row_stride(F) elements,
+   the tail zero. */
+enum { kTile = 64 };
+static int64_t row_stride(int64_t f) { return (f + kTile - 1) / kTile * kTile; }
+static inline int64_t tile_at(int64_t rows, int64_t row, int64_t f) {
+  return (f / kTile) * rows * kTile + row * kTile + f % kTile;
+}
 
 static void* checked_malloc(size_t bytes) {
   void* p = fftw_malloc(bytes ? bytes : 1);
@@ -81,8 +88,12 @@ static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER; /* the FFTW pla
    every call and in training the forward conv and the backward adjoint of one step see
    the same weight, so spectra are kept, keyed by the call site (the weight's graph
    value), the geometry, and a copy of the weight itself: a hit is exact, never a guess.
-   One entry per key (a new weight replaces the old spectrum), at most kCacheBytes in all
-   (least recently used entries go first). */
+   One entry per key (a new weight replaces the old spectrum), at most cache_limit bytes
+   in all ($STARC_FFT_CACHE_MB, default 512). When full, only cold entries (unused for
+   4x as many lookups as there are entries) make room; otherwise the new spectrum is used
+   once and dropped. Least-recently-used eviction would miss on every call of a model
+   whose spectra cycle through more than the limit (FNet's are 460 MB); this way the
+   ones that fit keep hitting. */
 
 typedef struct {
   int64_t site, type_size, o, c, kh, kw, dh, dw, mh, mw;
@@ -103,8 +114,17 @@ typedef struct spectrum_entry {
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static spectrum_entry* cache_head;
 static size_t cache_bytes;
-static int64_t cache_clock;
-static const size_t kCacheBytes = (size_t)256 << 20;
+static int64_t cache_clock, cache_entries;
+
+static size_t cache_limit(void) {
+  static size_t limit;
+  if (!limit) {
+    const char* mb = getenv("STARC_FFT_CACHE_MB");
+    limit = (mb && *mb ? (size_t)strtoull(mb, NULL, 10) : 512) << 20;
+    if (!limit) limit = 1; /* 0: cache nothing */
+  }
+  return limit;
+}
 
 static void entry_free(spectrum_entry* e) {
   fftw_free(e->weight);
@@ -118,6 +138,7 @@ static void cache_drop(spectrum_entry** link) {
   spectrum_entry* e = *link;
   *link = e->next;
   cache_bytes -= e->bytes;
+  cache_entries--;
   if (e->refs > 0) e->stale = 1;
   else entry_free(e);
 }
@@ -125,12 +146,13 @@ static void cache_drop(spectrum_entry** link) {
 static spectrum_entry* cache_find(const spectrum_key* k, const void* weight, size_t weight_bytes) {
   pthread_mutex_lock(&cache_lock);
   spectrum_entry* hit = NULL;
+  ++cache_clock;
   for (spectrum_entry* e = cache_head; e; e = e->next)
     if (!memcmp(&e->key, k, sizeof *k)) {
       if (e->weight_bytes == weight_bytes && !memcmp(e->weight, weight, weight_bytes)) {
         hit = e;
         e->refs++;
-        e->last_use = ++cache_clock;
+        e->last_use = cache_clock;
       }
       break;
     }
@@ -138,7 +160,8 @@ static spectrum_entry* cache_find(const spectrum_key* k, const void* weight, siz
   return hit;
 }
 
-/* Adds a freshly computed entry (refs = 1 for the caller), replacing the key's old one. */
+/* Adds a freshly computed entry (refs = 1 for the caller), replacing the key's old one;
+   when it does not fit, it is only marked stale, so that releasing it frees it. */
 static void cache_insert(spectrum_entry* n) {
   pthread_mutex_lock(&cache_lock);
   for (spectrum_entry** link = &cache_head; *link; link = &(*link)->next)
@@ -146,17 +169,20 @@ static void cache_insert(spectrum_entry* n) {
       cache_drop(link);
       break;
     }
-  while (cache_head && cache_bytes + n->bytes > kCacheBytes) { /* evict the least recently used */
-    spectrum_entry **oldest = &cache_head;
-    for (spectrum_entry** link = &cache_head; *link; link = &(*link)->next)
-      if ((*link)->last_use < (*oldest)->last_use) oldest = link;
-    cache_drop(oldest);
-  }
+  int64_t now = ++cache_clock, cold_after = 4 * (cache_entries + 1);
+  for (spectrum_entry** link = &cache_head; *link && cache_bytes + n->bytes > cache_limit();)
+    if (now - (*link)->last_use > cold_after) cache_drop(link);
+    else link = &(*link)->next;
   n->refs = 1;
-  n->last_use = ++cache_clock;
-  n->next = cache_head;
-  cache_head = n;
-  cache_bytes += n->bytes;
+  n->last_use = now;
+  if (cache_bytes + n->bytes <= cache_limit()) {
+    n->next = cache_head;
+    cache_head = n;
+    cache_bytes += n->bytes;
+    cache_entries++;
+  } else {
+    n->stale = 1;
+  }
   pthread_mutex_unlock(&cache_lock);
 }
 

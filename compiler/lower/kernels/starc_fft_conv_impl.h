@@ -61,12 +61,12 @@ static const LOCAL(plan_pair) * LOCAL(plans_for)(const fft_geo* g) {
 /* ---- row transforms ---- */
 
 /* rows of rh x rw values, element (i, k) placed at (off_h + i*step_h, off_w + k*step_w)
-   of a zero period, transformed into re/im rows fs apart. */
+   of a zero period, transformed into rows of tiled re/im arrays of `rows` rows. */
 typedef struct {
   const fft_geo* g;
   FFTW(plan) plan;
   const T* src;
-  int64_t rh, rw, off_h, off_w, step_h, step_w;
+  int64_t rows, rh, rw, off_h, off_w, step_h, step_w;
   T *re, *im;
 } LOCAL(forward_job);
 
@@ -87,8 +87,12 @@ static void LOCAL(forward_rows)(void* ctx, int64_t begin, int64_t end) {
         for (int64_t k = 0; k < j->rw; ++k) to[k * j->step_w] = from[k];
     }
     FFTW(execute_dft_r2c)(j->plan, buf, spectrum);
-    T *re = j->re + r * g->fs, *im = j->im + r * g->fs;
-    for (int64_t f = 0; f < g->f; ++f) re[f] = spectrum[f][0], im[f] = spectrum[f][1];
+    for (int64_t t0 = 0; t0 < g->fs; t0 += kTile) {
+      T *re = j->re + tile_at(j->rows, r, t0), *im = j->im + tile_at(j->rows, r, t0);
+      int64_t n = g->f - t0 < kTile ? g->f - t0 : kTile;
+      for (int64_t f = 0; f < n; ++f) re[f] = spectrum[t0 + f][0], im[f] = spectrum[t0 + f][1];
+      for (int64_t f = n > 0 ? n : 0; f < kTile; ++f) re[f] = im[f] = 0; /* the padding the mixing reads */
+    }
   }
   fftw_free(buf);
   fftw_free(spectrum);
@@ -99,7 +103,7 @@ static void LOCAL(spectra)(const fft_geo* g, const T* src, int64_t rows, int64_t
                            int64_t off_w, int64_t step_h, int64_t step_w, T** re, T** im) {
   *re = (T*)checked_malloc(sizeof(T) * (size_t)(rows * g->fs));
   *im = (T*)checked_malloc(sizeof(T) * (size_t)(rows * g->fs));
-  LOCAL(forward_job) j = {g, LOCAL(plans_for)(g)->forward, src, rh, rw, off_h, off_w, step_h, step_w, *re, *im};
+  LOCAL(forward_job) j = {g, LOCAL(plans_for)(g)->forward, src, rows, rh, rw, off_h, off_w, step_h, step_w, *re, *im};
   parallel_for(rows, LOCAL(forward_rows), &j);
 }
 
@@ -109,7 +113,7 @@ typedef struct {
   const fft_geo* g;
   FFTW(plan) plan;
   T *re, *im, *dst;
-  int64_t rh, rw, start_h, start_w, step_h, step_w;
+  int64_t rows, rh, rw, start_h, start_w, step_h, step_w;
 } LOCAL(inverse_job);
 
 static void LOCAL(inverse_rows)(void* ctx, int64_t begin, int64_t end) {
@@ -119,8 +123,10 @@ static void LOCAL(inverse_rows)(void* ctx, int64_t begin, int64_t end) {
   FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
   const T scale = (T)1 / (T)(g->mh * g->mw);
   for (int64_t r = begin; r < end; ++r) {
-    const T *re = j->re + r * g->fs, *im = j->im + r * g->fs;
-    for (int64_t f = 0; f < g->f; ++f) spectrum[f][0] = re[f], spectrum[f][1] = im[f];
+    for (int64_t f = 0; f < g->f; ++f) {
+      int64_t at = tile_at(j->rows, r, f);
+      spectrum[f][0] = j->re[at], spectrum[f][1] = j->im[at];
+    }
     FFTW(execute_dft_c2r)(j->plan, spectrum, buf); /* destroys spectrum, our scratch */
     T* row = j->dst + r * j->rh * j->rw;
     for (int64_t i = 0; i < j->rh; ++i) {
@@ -135,65 +141,83 @@ static void LOCAL(inverse_rows)(void* ctx, int64_t begin, int64_t end) {
 
 static void LOCAL(inverse)(const fft_geo* g, T* re, T* im, int64_t rows, T* dst, int64_t rh, int64_t rw,
                            int64_t start_h, int64_t start_w, int64_t step_h, int64_t step_w) {
-  LOCAL(inverse_job) j = {g, LOCAL(plans_for)(g)->inverse, re, im, dst, rh, rw, start_h, start_w, step_h, step_w};
+  LOCAL(inverse_job) j = {g, LOCAL(plans_for)(g)->inverse, re, im, dst, rows, rh, rw, start_h, start_w, step_h, step_w};
   parallel_for(rows, LOCAL(inverse_rows), &j);
 }
 
 /* ---- channel mixing: C[p,r] = sum_q op(A[p,q]) op(B[r,q]) at every frequency ----
-   A's row (p, q) is row p*ap + q*aq of its arrays, B's (r, q) row r*bp + q*bq, C's
-   (p, r) row p*R + r. The frequency axis is innermost, so the loops vectorise for any
-   channel or batch size (batch 1 included); it is walked in blocks that keep the
-   accumulators in L1, and the tasks run block-major so that one block of B (the kernel
-   spectra, in conv) stays in L2 while every p uses it. */
-enum { LOCAL(kMixBlock) = 256 };
+   A's row (p, q) is row p*ap + q*aq of its a_rows, B's (r, q) row r*bp + q*bq of its
+   b_rows, C's (p, r) row p*R + r (all tiled). The frequency axis is innermost, so that the loops vectorise for
+   any channel or batch size (batch 1 included). A task is one p and one block of
+   kMixBlock frequencies, whose B rows (kernel spectra, in conv: R*Q*kMixBlock complex
+   numbers, 512 KiB at 32x32 channels) stay in L2 while the tasks of the other p's of
+   the block, which run next, read them again; a block is one tile, contiguous. Within a task, four r at a time keep
+   their accumulators in vector registers over the whole sum on q, and each load of A
+   serves four of them. Rows are padded to a whole tile with zeros, so vectors never
+   need a tail. */
+enum { LOCAL(kLanes) = 64 / (int)sizeof(T) };
+typedef T LOCAL(vec) __attribute__((vector_size(64)));
 
 typedef struct {
   const T *ar, *ai, *br, *bi;
   T *cr, *ci;
-  int64_t P, R, Q, ap, aq, bp, bq, fs, f, blocks;
+  int64_t P, R, Q, ap, aq, bp, bq, a_rows, b_rows, blocks;
   int conj;
 } LOCAL(mix_job);
 
-#define MIX_LOOP(RE, IM)                                                                                \
-  for (int64_t q = 0; q < j->Q; ++q) {                                                                  \
-    const T* restrict xr = j->ar + (p * j->ap + q * j->aq) * j->fs + f0;                                \
-    const T* restrict xi = j->ai + (p * j->ap + q * j->aq) * j->fs + f0;                                \
-    const T* restrict yr = j->br + (r * j->bp + q * j->bq) * j->fs + f0;                                \
-    const T* restrict yi = j->bi + (r * j->bp + q * j->bq) * j->fs + f0;                                \
-    for (int64_t f = 0; f < nf; ++f) {                                                                  \
-      accr[f] += RE;                                                                                    \
-      acci[f] += IM;                                                                                    \
-    }                                                                                                   \
+/* Vector loads and stores (macros: a function returning a 64-byte vector would change
+   ABI between the target clones). */
+#define VLOAD(v, p) memcpy(&(v), (p), sizeof(v))
+#define VSTORE(p, v) memcpy((p), &(v), sizeof(v))
+
+/* Output rows r0 .. r0+RB-1 of p over the frequencies [f0, f1), RB a constant. */
+#define MIX_ROWS(RB)                                                                             \
+  for (int64_t f = 0; f < kTile; f += LOCAL(kLanes)) {                                           \
+    LOCAL(vec) accr[RB], acci[RB];                                                               \
+    for (int k = 0; k < RB; ++k) accr[k] = acci[k] = (LOCAL(vec)){0};                            \
+    for (int64_t q = 0; q < j->Q; ++q) {                                                         \
+      const int64_t arow = a_tile + (p * j->ap + q * j->aq) * kTile + f;                         \
+      LOCAL(vec) xr, xi;                                                                         \
+      VLOAD(xr, j->ar + arow);                                                                   \
+      VLOAD(xi, j->ai + arow);                                                                   \
+      if (j->conj == CONJ_A) xi = -xi;                                                           \
+      for (int k = 0; k < RB; ++k) {                                                             \
+        const int64_t brow = b_tile + ((r0 + k) * j->bp + q * j->bq) * kTile + f;                \
+        LOCAL(vec) yr, yi;                                                                       \
+        VLOAD(yr, j->br + brow);                                                                 \
+        VLOAD(yi, j->bi + brow);                                                                 \
+        if (j->conj == CONJ_B) yi = -yi;                                                         \
+        accr[k] += xr * yr - xi * yi;                                                            \
+        acci[k] += xr * yi + xi * yr;                                                            \
+      }                                                                                          \
+    }                                                                                            \
+    for (int k = 0; k < RB; ++k) {                                                               \
+      VSTORE(j->cr + c_tile + (p * j->R + r0 + k) * kTile + f, accr[k]);                         \
+      VSTORE(j->ci + c_tile + (p * j->R + r0 + k) * kTile + f, acci[k]);                         \
+    }                                                                                            \
   }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void LOCAL(mix_range)(void* ctx, int64_t begin,
                                                                                           int64_t end) {
   const LOCAL(mix_job)* j = (const LOCAL(mix_job)*)ctx;
-  T accr[LOCAL(kMixBlock)], acci[LOCAL(kMixBlock)];
   for (int64_t t = begin; t < end; ++t) {
-    int64_t p = t % j->P, f0 = (t / j->P) * LOCAL(kMixBlock);
-    int64_t nf = j->f - f0 < LOCAL(kMixBlock) ? j->f - f0 : LOCAL(kMixBlock);
-    for (int64_t r = 0; r < j->R; ++r) {
-      memset(accr, 0, sizeof(T) * (size_t)nf);
-      memset(acci, 0, sizeof(T) * (size_t)nf);
-      switch (j->conj) {
-        case CONJ_NONE: MIX_LOOP(xr[f] * yr[f] - xi[f] * yi[f], xr[f] * yi[f] + xi[f] * yr[f]) break;
-        case CONJ_A: MIX_LOOP(xr[f] * yr[f] + xi[f] * yi[f], xr[f] * yi[f] - xi[f] * yr[f]) break;
-        default: MIX_LOOP(xr[f] * yr[f] + xi[f] * yi[f], xi[f] * yr[f] - xr[f] * yi[f]) break;
-      }
-      memcpy(j->cr + (p * j->R + r) * j->fs + f0, accr, sizeof(T) * (size_t)nf);
-      memcpy(j->ci + (p * j->R + r) * j->fs + f0, acci, sizeof(T) * (size_t)nf);
-    }
+    const int64_t p = t % j->P, tile = t / j->P;
+    const int64_t a_tile = tile * j->a_rows * kTile, b_tile = tile * j->b_rows * kTile,
+                  c_tile = tile * j->P * j->R * kTile;
+    int64_t r0 = 0;
+    for (; r0 + 4 <= j->R; r0 += 4) MIX_ROWS(4)
+    for (; r0 < j->R; ++r0) MIX_ROWS(1)
   }
 }
 
 /* C (fresh arrays, P*R rows) from A and B; see mix_job. */
-static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, int64_t ap, int64_t aq, const T* br, const T* bi,
-                       int64_t bp, int64_t bq, int64_t P, int64_t R, int64_t Q, int conj, T** cr, T** ci) {
+static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, int64_t a_rows, int64_t ap, int64_t aq, const T* br,
+                       const T* bi, int64_t b_rows, int64_t bp, int64_t bq, int64_t P, int64_t R, int64_t Q, int conj,
+                       T** cr, T** ci) {
   *cr = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
   *ci = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
-  int64_t blocks = (g->f + LOCAL(kMixBlock) - 1) / LOCAL(kMixBlock);
-  LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, g->fs, g->f, blocks, conj};
+  int64_t blocks = g->fs / kTile;
+  LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, a_rows, b_rows, blocks, conj};
   parallel_for(P * blocks, LOCAL(mix_range), &j);
 }
 
@@ -232,7 +256,7 @@ void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight,
   T *xr, *xi, *yr, *yi;
   LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
   spectrum_entry* ws = LOCAL(weight_spectrum)(&g, site, weight);
-  LOCAL(mix)(&g, xr, xi, c, 1, (const T*)ws->re, (const T*)ws->im, c, 1, n, o, c, CONJ_B, &yr, &yi);
+  LOCAL(mix)(&g, xr, xi, n * c, c, 1, (const T*)ws->re, (const T*)ws->im, o * c, c, 1, n, o, c, CONJ_B, &yr, &yi);
   cache_release(ws);
   fftw_free(xr), fftw_free(xi);
   LOCAL(inverse)(&g, yr, yi, n * o, y, oh, ow, 0, 0, 1, 1);
@@ -248,7 +272,7 @@ void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T*
   T *yr, *yi, *xr, *xi;
   LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
   spectrum_entry* ws = LOCAL(weight_spectrum)(&g, site, weight);
-  LOCAL(mix)(&g, yr, yi, o, 1, (const T*)ws->re, (const T*)ws->im, 1, c, n, c, o, CONJ_NONE, &xr, &xi);
+  LOCAL(mix)(&g, yr, yi, n * o, o, 1, (const T*)ws->re, (const T*)ws->im, o * c, 1, c, n, c, o, CONJ_NONE, &xr, &xi);
   cache_release(ws);
   fftw_free(yr), fftw_free(yi);
   LOCAL(inverse)(&g, xr, xi, n * c, x, h, w, ph, pw, 1, 1);
@@ -264,7 +288,7 @@ void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* wei
   T *xr, *xi, *yr, *yi, *wr, *wi;
   LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
   LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
-  LOCAL(mix)(&g, yr, yi, 1, o, xr, xi, 1, c, o, c, n, CONJ_A, &wr, &wi);
+  LOCAL(mix)(&g, yr, yi, n * o, 1, o, xr, xi, n * c, 1, c, o, c, n, CONJ_A, &wr, &wi);
   fftw_free(xr), fftw_free(xi), fftw_free(yr), fftw_free(yi);
   LOCAL(inverse)(&g, wr, wi, o * c, weight, kh, kw, 0, 0, dh, dw);
   fftw_free(wr), fftw_free(wi);
@@ -272,6 +296,8 @@ void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* wei
 
 #undef FFT_GEO
 #undef CONV_ARG_NAMES
-#undef MIX_LOOP
+#undef MIX_ROWS
+#undef VLOAD
+#undef VSTORE
 #undef KNAME
 #undef LOCAL
