@@ -92,6 +92,28 @@ constexpr double kTol = 1e-4;
 // tests/e2e/torch_train.py). In f64 that rounding is gone.
 constexpr double kTolAfterAdamF64 = 1e-8;
 
+// The plan trained in f64 from `init` on `data` by the reference interpreter and by the
+// JIT: every parameter agrees to `tol` of its scale.
+void expect_f64_training_agrees(const TrainPlan& plan, const TensorMap& init, const TensorMap& data,
+                                const TrainOptions& opts, double tol, const std::string& what) {
+  TrainPlan plan64 = plan;
+  for (auto& st : plan64.steps) st.graph = with_float_type(st.graph, DType::F64);
+  plan64.eval = with_float_type(plan64.eval, DType::F64);
+  TensorMap init64, data64;
+  for (auto& [k, t] : init) init64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
+  for (auto& [k, t] : data) data64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
+  InterpreterExecutor interp;
+  JitExecutor jit;
+  TrainResult ref = train(plan64, init64, data64, nullptr, opts, &interp);
+  TrainResult got = train(plan64, init64, data64, nullptr, opts, &jit);
+  ASSERT_EQ(ref.status, TrainResult::Status::Done) << ref.message;
+  ASSERT_EQ(got.status, TrainResult::Status::Done) << got.message;
+  for (auto& [name, t] : ref.params) {
+    ASSERT_TRUE(got.params.count(name)) << what << ": " << name;
+    EXPECT_LT(rel_err(got.params.at(name), t), tol) << what << ": " << name << " (f64)";
+  }
+}
+
 // Models too heavy for the reference interpreter here: FNet is ~40 GFLOP a spectrum
 // forward (the interpreter's plain loops take minutes a train step). Its units are
 // checked against the reference on short spectra (TinyFNetMatchesReference); the model
@@ -146,21 +168,7 @@ TEST(JitModels, EveryStdlibTrainBlockTrainsLikeTheReference) {
       double lj = got.history.at(0).train.at(0), lr = ref.history.at(0).train.at(0);
       EXPECT_LT(std::abs(lj - lr), kTol * std::max(1.0, std::abs(lr))) << model << ": loss jit " << lj << " vs reference " << lr;
       // The same two updates in f64: the weights agree.
-      TrainPlan plan64 = *plan;
-      for (auto& st : plan64.steps) st.graph = with_float_type(st.graph, DType::F64);
-      plan64.eval = with_float_type(plan64.eval, DType::F64);
-      TensorMap init64, data64;
-      for (auto& [k, t] : init) init64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
-      for (auto& [k, t] : data) data64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
-      TrainResult ref64 = train(plan64, init64, data64, nullptr, opts, &interp);
-      TrainResult got64 = train(plan64, init64, data64, nullptr, opts, &jit);
-      ASSERT_EQ(ref64.status, TrainResult::Status::Done) << ref64.message;
-      ASSERT_EQ(got64.status, TrainResult::Status::Done) << got64.message;
-      for (auto& [name, t] : ref64.params) {
-        ASSERT_TRUE(got64.params.count(name)) << name;
-        EXPECT_LT(rel_err(got64.params.at(name), t), kTolAfterAdamF64)
-            << file << " " << model << ": " << name << " after 2 updates (f64)";
-      }
+      expect_f64_training_agrees(*plan, init, data, opts, kTolAfterAdamF64, file + " " + model);
       ++checked;
     }
   });
@@ -202,22 +210,8 @@ train TinyFNet(z: f32[B, 1]) {
 
   std::optional<TrainPlan> plan = prog.build_train("TinyFNet");
   ASSERT_TRUE(plan) << diags.format_all();
-  TrainPlan plan64 = *plan;
-  for (auto& st : plan64.steps) st.graph = with_float_type(st.graph, DType::F64);
-  plan64.eval = with_float_type(plan64.eval, DType::F64);
-  TensorMap init64, data64;
-  for (auto& [k, t] : initial_params(*plan, 5)) init64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
-  for (auto& [k, t] : random_train_data(*plan, 4, 11)) data64[k] = is_float(t.dtype()) ? t.cast(DType::F64) : t;
-  InterpreterExecutor interp;
-  TrainOptions opts = quiet_options(2, 5);
-  TrainResult ref = train(plan64, init64, data64, nullptr, opts, &interp);
-  TrainResult got = train(plan64, init64, data64, nullptr, opts, &jit);
-  ASSERT_EQ(ref.status, TrainResult::Status::Done) << ref.message;
-  ASSERT_EQ(got.status, TrainResult::Status::Done) << got.message;
-  for (auto& [name, t] : ref.params) {
-    ASSERT_TRUE(got.params.count(name)) << name;
-    EXPECT_LT(rel_err(got.params.at(name), t), 1e-9) << name << " after 2 SGD updates (f64)";
-  }
+  expect_f64_training_agrees(*plan, initial_params(*plan, 5), random_train_data(*plan, 4, 11), quiet_options(2, 5),
+                             1e-9, "TinyFNet, 2 SGD updates");
 }
 
 // Every stdlib train block, through the JIT, learns a small fixed batch: after 15 updates
