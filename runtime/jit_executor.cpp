@@ -43,9 +43,12 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
   // Generated code allocates every call's tensors afresh, many of them megabytes. By
   // default glibc maps each one above its mmap threshold and unmaps it on free, so every
   // call page-faults its buffers in again (13% of the redshift train step, measured with
-  // perf); keep them in the heap, for reuse, up to glibc's largest threshold.
+  // perf); keep them in the heap, for reuse, up to glibc's largest threshold, and do not
+  // hand the heap's top back between steps (page faults of 6 redshift train epochs:
+  // 1.49 M -> 0.28 M, CPU time -15%). The peak resident size stays what it was.
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
   if (opts_.threads > 1) omp_set_num_threads(opts_.threads);
   starc_set_threads(opts_.threads);  // the BLAS behind matmul and conv kernels
 }
