@@ -64,7 +64,6 @@ std::vector<std::string> iters(int parallel, int reduction) {
   return v;
 }
 
-
 // x padded by lo/hi (per dim of x) with the constant v; *out_t gets the padded type.
 std::string pad(E e, const std::string& x, const TensorType& xt, const Ints& lo, const Ints& hi, double v,
                 TensorType* out_t) {
@@ -334,10 +333,7 @@ void conv_kernel(E e, int id, const std::string& kind, const ConvGeo& g, const s
   e.bind(id, e.tensor_of(buf, out));
 }
 
-bool use_fft(const Node& n) {
-  auto it = n.attrs.find("algo");
-  return it != n.attrs.end() && attr_str(n.attrs, "algo") == "fft";
-}
+bool use_fft(const Node& n) { return n.attrs.count("algo") && attr_str(n.attrs, "algo") == "fft"; }
 
 LowerFn conv(int nsp, bool transpose) {
   return [nsp, transpose](E e, const Node& n, int id) {

@@ -11,7 +11,7 @@ namespace starc {
 namespace {
 
 // Rates of the kernels (kernels/starc_kernels*.c, starc_fft_conv*.c) on one core of the
-// development machine (AMD EPYC, AVX-512, f32), fitted to `bench/run conv_crossover`:
+// development machine (AMD EPYC, AVX-512, f32), fitted to `build/bench/conv_crossover`:
 constexpr double kDirectFlops = 60e9;  // im2col + sgemm, FLOP/s
 constexpr double kDirectCallS = 5e-6;  // per call
 constexpr double kFftUnitS = 2.1e-10;  // one real transform (with its copies) costs this * M log2 M
@@ -61,10 +61,11 @@ ConvCost conv_cost(const Graph& g, int id, bool kernel_cached) {
   const Ints& pad = attr_ints(n.attrs, "padding");
   const Ints& dil = attr_ints(n.attrs, "dilation");
   auto per = [&](const Ints& v, int i) { return v.size() == 1 ? v[0] : v[size_t(i)]; };
+  const bool weight_grad = op.find("weight_grad") != std::string::npos;
   if (op.rfind("conv_transpose", 0) == 0) {  // x is the forward output, out its input
     C = out[1], O = a[1];
     L.assign(out.begin() + 2, out.end()), K.assign(b.begin() + 2, b.end()), T.assign(a.begin() + 2, a.end());
-  } else if (op.find("weight_grad") != std::string::npos) {
+  } else if (weight_grad) {
     C = a[1], O = b[1];
     const Ints& k = attr_ints(n.attrs, "kernel");
     L.assign(a.begin() + 2, a.end()), T.assign(b.begin() + 2, b.end());
@@ -73,7 +74,6 @@ ConvCost conv_cost(const Graph& g, int id, bool kernel_cached) {
     C = a[1], O = out[1];
     L.assign(a.begin() + 2, a.end()), K.assign(b.begin() + 2, b.end()), T.assign(out.begin() + 2, out.end());
   }
-  bool weight_grad = op.find("weight_grad") != std::string::npos;
   transforms_per_batch = C + O;
   // wgrad transforms its result back; conv and conv_adjoint transform the kernel, once
   // per train step for the two of them, never again in inference.

@@ -2,8 +2,8 @@
 // conv_transpose*, conv*_weight_grad) whose `algo` attribute is "auto", how the
 // generated code computes it: "direct" (im2col + GEMM) or "fft" (FFTW transforms and
 // channel mixing per frequency; stride 1 only). The choice is a cost model over the
-// node's static shapes, with rates measured on the development machine (bench/run
-// conv_crossover; the table is in docs/performance.md). A node the user pinned to
+// node's static shapes, with rates measured on the development machine
+// (build/bench/conv_crossover; the table is in docs/performance.md). A node the user pinned to
 // "direct" or "fft" keeps its value.
 #pragma once
 #include <string>

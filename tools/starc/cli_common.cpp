@@ -101,10 +101,11 @@ std::map<std::string, std::string> name_paths(const std::vector<std::string>& sp
   return out;
 }
 
-void add_conv_algo_option(CLI::App* app, std::string* value) {
-  app->add_option("--conv-algo", *value,
-                  "convolutions: direct (im2col + GEMM), fft (FFTW; stride-1 convs) or auto (a cost model picks per "
-                  "conv; default)")
+void add_conv_algo_option(CLI::App* app, ConvAlgo* value) {
+  app->add_option_function<std::string>(
+         "--conv-algo", [value](const std::string& s) { *value = parse_conv_algo(s); },
+         "convolutions: direct (im2col + GEMM), fft (FFTW; stride-1 convs) or auto (a cost model picks per conv; "
+         "default)")
       ->check(CLI::IsMember({"auto", "direct", "fft"}));
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/opt/conv_algo.h"
 #include "dsl/program.h"
 #include "runtime/interpreter.h"
 
@@ -18,7 +19,7 @@ class App;
 namespace starc::cli {
 
 // --conv-algo auto|direct|fft (compiler/opt/conv_algo.h), for every command that compiles.
-void add_conv_algo_option(CLI::App* app, std::string* value);
+void add_conv_algo_option(CLI::App* app, ConvAlgo* value);
 
 // A user-facing failure: the command prints "error: <what>" and exits 1. An empty what()
 // means the failure is already reported (compiler diagnostics were printed).

@@ -37,7 +37,8 @@ namespace {
 using cli::CliError;
 
 struct Options {
-  std::string file, model, weights, out, target = "host", batch = "1", entries = "forward", conv_algo = "auto";
+  std::string file, model, weights, out, target = "host", batch = "1", entries = "forward";
+  ConvAlgo conv_algo = ConvAlgo::Auto;
   uint64_t seed = 0;
   int threads = 1;
   bool weights_file = false;
@@ -167,7 +168,7 @@ int run(const Options& o) {
   // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
     Graph concrete =
-        optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)), OptOptions({}, parse_conv_algo(o.conv_algo)));
+        optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)), OptOptions({}, o.conv_algo));
     return compile_object(emit_mlir(concrete, "forward", sig), "forward",
                           ObjectOptions{model, kernel, o.target, o.threads > 1});
   };

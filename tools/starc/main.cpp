@@ -83,7 +83,8 @@ int cmd_init(const std::string& file, const std::string& model, uint64_t seed, c
 
 struct RunArgs {
   std::vector<std::string> ins, outs;
-  std::string weights, backend = "jit", conv_algo = "auto";
+  std::string weights, backend = "jit";
+  ConvAlgo conv_algo = ConvAlgo::Auto;
   uint64_t seed = 0;
   bool timings = false;
   int repeat = 1, threads = default_threads();
@@ -110,7 +111,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
   } else {
     bind_symbols(g, inputs);  // input errors name the input before any compilation
-    JitExecutor jit(JitOptions{.passes = OptOptions({}, parse_conv_algo(a.conv_algo)), .threads = a.threads},
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads},
                     default_cache_dir());
     for (int r = 0; r < a.repeat; ++r) {
       results = jit.run(g, inputs, params, a.seed);
@@ -188,7 +189,6 @@ int print_gradients(Loaded& l, const std::string& model) {
 
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch,
               const OptOptions& passes) {
-  const std::set<std::string>& disabled = passes.disabled;
   auto l = cli::load_program(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
@@ -200,7 +200,7 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
     std::vector<PassReport> report;
     Graph opt = optimize(g, passes, &report);
     for (auto& r : report) fmt::print("# {}\n", describe(r));
-    for (auto& d : disabled) fmt::print("# pass {}: disabled\n", d);
+    for (auto& d : passes.disabled) fmt::print("# pass {}: disabled\n", d);
     fmt::print("{}", print_graph(opt));
     return 0;
   }
@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
   graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
       ->check(CLI::PositiveNumber);
 
-  std::string graph_conv_algo = "auto";
+  ConvAlgo graph_conv_algo = ConvAlgo::Auto;
   cli::add_conv_algo_option(graph, &graph_conv_algo);
 
   auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
@@ -294,13 +294,13 @@ int main(int argc, char** argv) {
     if (*gradcheck.app) return gradcheck.run();
     if (*compile.app) return compile.run();
     if (*repl.app) return repl.run();
-    OptOptions disabled({disabled_passes.begin(), disabled_passes.end()}, parse_conv_algo(graph_conv_algo));
-    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, disabled);
+    OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
+    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes);
     pick_model();
     if (*params) return cmd_params(file, model);
     if (*init) return cmd_init(file, model, seed, out);
     if (*run) return cmd_run(file, model, run_args);
-    if (*graph) return cmd_graph(file, model, emit, batch, disabled);
+    if (*graph) return cmd_graph(file, model, emit, batch, passes);
   } catch (const CliError& e) {
     if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -27,7 +27,7 @@ struct Options {
   bool echo = false, keep_going = false;
   uint64_t seed = 0;
   int threads = default_threads();
-  std::string conv_algo = "auto";
+  ConvAlgo conv_algo = ConvAlgo::Auto;
 };
 
 std::atomic<int> g_sigints{0};
@@ -125,7 +125,7 @@ int run(const Options& o) {
   ReplOptions ro;
   ro.seed = o.seed;
   ro.threads = o.threads;
-  ro.conv_algo = parse_conv_algo(o.conv_algo);
+  ro.conv_algo = o.conv_algo;
   ro.cache_dir = default_cache_dir();
   ReplSession s(std::cout, std::cerr, ro);
   for (auto& f : o.files)

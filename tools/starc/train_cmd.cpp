@@ -61,7 +61,8 @@ struct SigintGuard {
 };
 
 struct Args {
-  std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit", conv_algo = "auto";
+  std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit";
+  ConvAlgo conv_algo = ConvAlgo::Auto;
   std::vector<std::string> data, val;
   int64_t epochs = 1, batch = 32;
   uint64_t seed = 0;
@@ -172,7 +173,7 @@ int run(Args& a) {
   {
     SigintGuard guard;
     InterpreterExecutor interp;
-    JitExecutor jit(JitOptions{.passes = OptOptions({}, parse_conv_algo(a.conv_algo)), .threads = a.threads},
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads},
                     default_cache_dir());
     // --timings: every compile or disk load and the first in-memory hit, per graph;
     // at the end the median time of each graph's cached runs (specialise, lookup, run).

@@ -201,8 +201,7 @@ void STARC_KERNEL(fft_cache_clear)(void) {
 
 int64_t STARC_KERNEL(fft_cache_entries)(void) {
   pthread_mutex_lock(&cache_lock);
-  int64_t n = 0;
-  for (spectrum_entry* e = cache_head; e; e = e->next) ++n;
+  int64_t n = cache_entries;
   pthread_mutex_unlock(&cache_lock);
   return n;
 }

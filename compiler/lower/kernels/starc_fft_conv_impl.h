@@ -147,13 +147,13 @@ static void LOCAL(inverse)(const fft_geo* g, T* re, T* im, int64_t rows, T* dst,
 
 /* ---- channel mixing: C[p,r] = sum_q op(A[p,q]) op(B[r,q]) at every frequency ----
    A's row (p, q) is row p*ap + q*aq of its a_rows, B's (r, q) row r*bp + q*bq of its
-   b_rows, C's (p, r) row p*R + r (all tiled). The frequency axis is innermost, so that the loops vectorise for
-   any channel or batch size (batch 1 included). A task is one p and one block of
-   kMixBlock frequencies, whose B rows (kernel spectra, in conv: R*Q*kMixBlock complex
-   numbers, 512 KiB at 32x32 channels) stay in L2 while the tasks of the other p's of
-   the block, which run next, read them again; a block is one tile, contiguous. Within a task, four r at a time keep
-   their accumulators in vector registers over the whole sum on q, and each load of A
-   serves four of them. Rows are padded to a whole tile with zeros, so vectors never
+   b_rows, C's (p, r) row p*R + r (all tiled). The frequency axis is innermost, so that
+   the loops vectorise for any channel or batch size (batch 1 included). A task is one p
+   and one tile of kTile frequencies, whose B rows (kernel spectra, in conv: R*Q*kTile
+   complex numbers, contiguous, 512 KiB at 32x32 channels) stay in L2 while the tasks of
+   the other p's of the tile, which run next, read them again. Within a task, four r at
+   a time keep their accumulators in vector registers over the whole sum on q, and each
+   load of A serves four of them. Rows are padded to a whole tile with zeros, so vectors never
    need a tail. */
 enum { LOCAL(kLanes) = 64 / (int)sizeof(T) };
 typedef T LOCAL(vec) __attribute__((vector_size(64)));
@@ -161,7 +161,7 @@ typedef T LOCAL(vec) __attribute__((vector_size(64)));
 typedef struct {
   const T *ar, *ai, *br, *bi;
   T *cr, *ci;
-  int64_t P, R, Q, ap, aq, bp, bq, a_rows, b_rows, blocks;
+  int64_t P, R, Q, ap, aq, bp, bq, a_rows, b_rows;
   int conj;
 } LOCAL(mix_job);
 
@@ -216,9 +216,8 @@ static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, int64_t a_row
                        T** cr, T** ci) {
   *cr = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
   *ci = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
-  int64_t blocks = g->fs / kTile;
-  LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, a_rows, b_rows, blocks, conj};
-  parallel_for(P * blocks, LOCAL(mix_range), &j);
+  LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, a_rows, b_rows, conj};
+  parallel_for(P * (g->fs / kTile), LOCAL(mix_range), &j);
 }
 
 /* ---- the kernel spectrum, cached ---- */
