@@ -5,10 +5,12 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
 #include "compiler/graph/text.h"
+#include "compiler/lower/kernels/starc_cuda.h"
 #include "compiler/lower/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
 
@@ -51,7 +53,45 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
   mallopt(M_TOP_PAD, 64 << 20);
   if (opts_.threads > 1) omp_set_num_threads(opts_.threads);
   starc_set_threads(opts_.threads);  // the BLAS behind matmul and conv kernels
+  if (opts_.device == Device::Cuda) {
+    if (starc_cuda_init() != 0) {
+      std::string why = starc_cuda_error();
+      starc_cuda_clear_error();
+      throw std::runtime_error("--device cuda: " + why);
+    }
+    // The GPU has no FFT kernels (yet): its convolutions are tiled implicit GEMMs.
+    opts_.passes.conv_algo = ConvAlgo::Direct;
+    // Objects of GPU modules embed their PTX and register it in global constructors,
+    // which an object loaded from the disk cache would not run: always compile.
+    cache_dir_.clear();
+  }
 }
+
+std::string cuda_device_description() { return starc_cuda_init() == 0 ? starc_cuda_device_name() : ""; }
+
+namespace {
+
+// Managed memory of `bytes`, owned by the returned pointer (freed by the driver).
+std::shared_ptr<std::byte> managed_bytes(size_t bytes) {
+  void* p = starc_cuda_alloc(bytes);
+  if (!p) {
+    std::string why = starc_cuda_error();
+    starc_cuda_clear_error();
+    throw std::runtime_error(fmt::format("CUDA: cannot allocate {} bytes of device memory: {}", bytes, why));
+  }
+  return std::shared_ptr<std::byte>(static_cast<std::byte*>(p), [](std::byte* q) { starc_cuda_free(q); });
+}
+
+// A tensor the GPU can read: itself if its memory is managed already (the outputs of
+// an earlier step: weights stay on the device across a training loop), else a managed copy.
+Tensor device_visible(const Tensor& t) {
+  if (starc_cuda_is_managed(t.raw())) return t;
+  Tensor d = Tensor::adopt(t.dtype(), t.shape(), managed_bytes(std::max<size_t>(t.nbytes(), 1)));
+  if (t.nbytes()) std::memcpy(d.raw(), t.raw(), t.nbytes());
+  return d;
+}
+
+}  // namespace
 
 std::string format_timings(const JitRunStats& s) {
   if (s.cache_hit)
@@ -84,7 +124,7 @@ std::string default_cache_dir() {
 std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete) {
   auto c = std::make_shared<Compiled>();
   auto t0 = Clock::now();
-  std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig);
+  std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig, opts_.device);
   stats_.emit = since(t0);
   std::string object;
   if (!cache_dir_.empty()) {
@@ -115,8 +155,11 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
   return c;
 }
 
-std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes) {
-  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), passes), "forward");
+std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes,
+                                  Device device) {
+  OptOptions p = passes;
+  if (device == Device::Cuda) p.conv_algo = ConvAlgo::Direct;
+  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), p), "forward", nullptr, device);
 }
 
 std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
@@ -141,22 +184,32 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   }
 
   // Arguments: a pointer to each buffer's data pointer (bare-pointer memrefs), then seed.
+  // On the GPU every buffer is managed memory (staged holds copies of host tensors).
+  const bool gpu = opts_.device == Device::Cuda;
   const EntrySignature& sig = c->sig;
   std::vector<void*> data;
+  std::vector<Tensor> staged;
+  auto pass = [&](const Tensor& t) {
+    if (gpu) staged.push_back(device_visible(t));
+    data.push_back(const_cast<void*>(gpu ? staged.back().raw() : t.raw()));
+  };
   for (size_t i = 0; i < inputs.size(); ++i) {
     check_bound(fmt::format("input '{}'", g.input_name(int(i))), sig.input_types[i], inputs[i]);
-    data.push_back(const_cast<void*>(inputs[i].raw()));
+    pass(inputs[i]);
   }
   for (size_t i = 0; i < sig.param_names.size(); ++i) {
     auto it = params.find(sig.param_names[i]);
     if (it == params.end())
       throw std::runtime_error(fmt::format("missing weight '{}' ({})", sig.param_names[i], type_str(sig.param_types[i])));
     check_bound(fmt::format("weight '{}'", sig.param_names[i]), sig.param_types[i], it->second);
-    data.push_back(const_cast<void*>(it->second.raw()));
+    pass(it->second);
   }
   std::vector<Tensor> outputs;
   for (auto& t : sig.output_types) {
-    outputs.emplace_back(t.dtype, t.shape);
+    if (gpu)
+      outputs.push_back(Tensor::adopt(t.dtype, t.shape, managed_bytes(std::max<size_t>(num_elements(t.shape) * dtype_size(t.dtype), 1))));
+    else
+      outputs.emplace_back(t.dtype, t.shape);
     data.push_back(outputs.back().raw());
   }
   int64_t seed_arg = int64_t(seed);
@@ -165,6 +218,11 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   packed.push_back(&seed_arg);
   t0 = Clock::now();
   c->fn(packed.data());
+  if (gpu && starc_cuda_synchronize() != 0) {
+    std::string why = starc_cuda_error();
+    starc_cuda_clear_error();
+    throw std::runtime_error("CUDA: the step failed on the GPU: " + why);
+  }
   stats_.run = since(t0);
   if (on_run) on_run(g, stats_);
   return outputs;

@@ -37,9 +37,14 @@ std::string default_cache_dir();
 // The number of cores this process may use (the default for --threads).
 int default_threads();
 
+// The GPU `--device cuda` would use ("NVIDIA H200 (sm_90, 139.8 GiB)"), or "" if there
+// is none (no driver, no device).
+std::string cuda_device_description();
+
 class JitExecutor : public Executor {
  public:
   // `cache_dir` empty: no disk cache. opts.threads > 1 sizes the process's OpenMP pool.
+  // opts.device Cuda: throws std::runtime_error saying why when no GPU is usable.
   explicit JitExecutor(JitOptions opts = {}, std::string cache_dir = "");
   std::vector<Tensor> run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
                           uint64_t seed) override;
@@ -47,7 +52,8 @@ class JitExecutor : public Executor {
   // Called after every run with its graph and stats (`starc train --timings`).
   std::function<void(const Graph&, const JitRunStats&)> on_run;
   // The MLIR text run() would compile for these inputs (for --emit mlir).
-  static std::string mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes = {});
+  static std::string mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes = {},
+                              Device device = Device::Cpu);
 
  private:
   struct Compiled {

@@ -1,11 +1,23 @@
 #include "compiler/graph/tensor.h"
 
+#include <algorithm>
+
 namespace starc {
 
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   for (Dim d : shape_)
     if (d < 0) throw std::runtime_error("tensor shape must be concrete and non-negative: " + shape_str(shape_));
-  storage_ = std::make_shared<std::vector<std::byte>>(nbytes());
+  auto bytes = std::make_shared<std::vector<std::byte>>(std::max<size_t>(nbytes(), 1));
+  storage_ = std::shared_ptr<std::byte>(bytes, bytes->data());  // aliases the vector it owns
+}
+
+Tensor Tensor::adopt(DType dtype, Shape shape, std::shared_ptr<std::byte> data) {
+  if (!data) throw std::runtime_error("Tensor::adopt: no memory");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.storage_ = std::move(data);
+  return t;
 }
 
 std::vector<int64_t> Tensor::strides() const {

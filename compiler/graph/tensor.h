@@ -15,6 +15,9 @@ class Tensor {
  public:
   Tensor() = default;
   Tensor(DType dtype, Shape shape);  // zero-filled
+  // A tensor over memory it does not allocate (device-visible memory of the CUDA
+  // executor): `data` holds nbytes() bytes and frees them when its last owner goes.
+  static Tensor adopt(DType dtype, Shape shape, std::shared_ptr<std::byte> data);
 
   DType dtype() const { return dtype_; }
   const Shape& shape() const { return shape_; }
@@ -27,8 +30,8 @@ class Tensor {
   std::vector<int64_t> strides() const;
   bool defined() const { return storage_ != nullptr; }
 
-  void* raw() { return storage_ ? storage_->data() : nullptr; }
-  const void* raw() const { return storage_ ? storage_->data() : nullptr; }
+  void* raw() { return storage_.get(); }
+  const void* raw() const { return storage_.get(); }
   template <class T> T* data() { return static_cast<T*>(raw()); }
   template <class T> const T* data() const { return static_cast<const T*>(raw()); }
 
@@ -46,7 +49,7 @@ class Tensor {
  private:
   DType dtype_ = DType::F32;
   Shape shape_;
-  std::shared_ptr<std::vector<std::byte>> storage_;
+  std::shared_ptr<std::byte> storage_;  // never null once defined (a 0-element tensor owns 1 byte)
 };
 
 // Calls f.template operator()<T>() with T the C++ type of a float dtype. Kernels are

@@ -256,6 +256,36 @@ static int load_file(void* const* dst, const char* path) {
 
 void @M@_set_threads(int threads); /* kernels/starc_kernels.h */
 
+#if ON_GPU
+/* kernels/starc_cuda.h: every buffer a kernel touches is CUDA managed memory. */
+int @M@_cuda_init(void);
+const char* @M@_cuda_error(void);
+void @M@_cuda_clear_error(void);
+void* @M@_cuda_alloc(size_t bytes);
+void @M@_cuda_free(void* p);
+int @M@_cuda_synchronize(void);
+static void* buffer_alloc(size_t bytes) { return @M@_cuda_alloc(bytes ? bytes : 1); }
+static void buffer_free(void* p) {
+  if (p) @M@_cuda_free(p);
+}
+/* A managed copy of bytes at src (src NULL: uninitialised, for an output). */
+static void* stage(const void* src, size_t bytes) {
+  void* p = @M@_cuda_alloc(bytes ? bytes : 1);
+  if (p && src) memcpy(p, src, bytes);
+  return p;
+}
+/* After a kernel: wait for the GPU; its first error fails the call. */
+static int gpu_finish(const char* fn) {
+  if (@M@_cuda_synchronize() == 0) return 0;
+  int rc = fail(@M@_ERR_DEVICE, "%s: the GPU failed: %s", fn, @M@_cuda_error());
+  @M@_cuda_clear_error();
+  return rc;
+}
+#else
+static void* buffer_alloc(size_t bytes) { return aligned_alloc(64, (bytes + 63) / 64 * 64); }
+static void buffer_free(void* p) { free(p); }
+#endif
+
 struct @M@ {
   void* params[NUM_PARAMS > 0 ? NUM_PARAMS : 1];
   void* scratch[NUM_PARAMS > 0 && HAS_TRAINING ? NUM_PARAMS : 1]; /* train steps write here, then swap */
@@ -263,20 +293,27 @@ struct @M@ {
 
 API void @M@_destroy(@M@* m) {
   if (!m) return;
-  for (int i = 0; i < NUM_PARAMS; ++i) free(m->params[i]);
-  for (int i = 0; HAS_TRAINING && i < NUM_PARAMS; ++i) free(m->scratch[i]);
+  for (int i = 0; i < NUM_PARAMS; ++i) buffer_free(m->params[i]);
+  for (int i = 0; HAS_TRAINING && i < NUM_PARAMS; ++i) buffer_free(m->scratch[i]);
   free(m);
 }
 
 API int @M@_create(const char* weights_path, @M@** out) {
   if (!out) return fail(@M@_ERR_NULL, "@M@_create: out is NULL");
   *out = NULL;
+#if ON_GPU
+  if (@M@_cuda_init() != 0) {
+    int rc = fail(@M@_ERR_DEVICE, "@M@_create: %s", @M@_cuda_error());
+    @M@_cuda_clear_error();
+    return rc;
+  }
+#endif
   @M@* m = (@M@*)calloc(1, sizeof *m);
   if (!m) return fail(@M@_ERR_NOMEM, "@M@_create: out of memory");
   for (int i = 0; i < NUM_PARAMS; ++i) {
     size_t bytes = params[i].count * params[i].elem_size;
-    m->params[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
-    if (HAS_TRAINING) m->scratch[i] = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    m->params[i] = buffer_alloc(bytes);
+    if (HAS_TRAINING) m->scratch[i] = buffer_alloc(bytes);
     if (!m->params[i] || (HAS_TRAINING && !m->scratch[i])) {
       @M@_destroy(m);
       return fail(@M@_ERR_NOMEM, "@M@_create: out of memory for '%s' (%zu bytes)", params[i].name, bytes);
@@ -396,6 +433,31 @@ std::string train_params(const AotModel& m, const AotStep& st) {
 // NAME_train_step: checks, a kernel call writing the updated tensors into the instance's
 // scratch buffers, a finiteness check of loss, metrics and updates (a bad step changes
 // nothing), then the scratch and param buffers swap.
+// GPU libraries: `call` (the kernel) between copies of the caller's buffers into managed
+// memory and back. Each buffer: {its managed name, the host expression, its bytes}.
+struct StagedBuffer {
+  std::string name, host, bytes;
+};
+std::string staged_call(const std::string& M, const std::vector<StagedBuffer>& ins,
+                        const std::vector<StagedBuffer>& outs, const std::string& call) {
+  std::string s, frees, nested_frees;
+  std::vector<std::string> missing;
+  for (auto* list : {&ins, &outs})
+    for (const StagedBuffer& b : *list) {
+      s += fmt::format("  void* {} = stage({}, {});\n", b.name, list == &ins ? b.host : "NULL", b.bytes);
+      missing.push_back("!" + b.name);
+      frees += fmt::format("  buffer_free({});\n", b.name);
+      nested_frees += fmt::format("    buffer_free({});\n", b.name);
+    }
+  s += fmt::format("  if ({}) {{\n{}    rc = fail({}_ERR_NOMEM, \"%s: out of GPU memory: %s\", fn, {}_cuda_error());\n"
+                   "    {}_cuda_clear_error();\n    return rc;\n  }}\n",
+                   missing.empty() ? std::string("0") : fmt::format("{}", fmt::join(missing, " || ")), nested_frees, M, M,
+                   M);
+  s += call + "  rc = gpu_finish(fn);\n";
+  for (const StagedBuffer& b : outs) s += fmt::format("  if (!rc) memcpy({}, {}, {});\n", b.host, b.name, b.bytes);
+  return s + frees + "  if (rc) return rc;\n";
+}
+
 std::string train_step_source(const AotModel& m, const AotStep& st) {
   const std::string& M = m.name;
   const size_t nd = st.data_inputs.size();
@@ -410,11 +472,20 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
   const int nvals = 1 + st.n_metrics;
   body += fmt::format("  {} values[{}];\n", c_type(st.sig.output_types[0].dtype), nvals);
   std::vector<std::string> kargs;
-  for (size_t i = 0; i < nd; ++i) kargs.push_back(fmt::format("(void*){}", ident(st.data_inputs[i])));
-  kargs.push_back("&lr_v");
-  kargs.push_back("&step_v");
+  std::vector<StagedBuffer> ins, outs;  // GPU: the host buffers the kernel reads and writes
+  for (size_t i = 0; i < nd; ++i) {
+    std::string v = ident(st.data_inputs[i]);
+    kargs.push_back(fmt::format("(void*){}", m.cuda ? "g_" + v : v));
+    ins.push_back({"g_" + v, v, fmt::format("{0}_count * sizeof *{0}", v)});
+  }
+  kargs.push_back(m.cuda ? "g_lr" : "&lr_v");
+  kargs.push_back(m.cuda ? "g_step" : "&step_v");
+  ins.push_back({"g_lr", "&lr_v", "sizeof lr_v"});
+  ins.push_back({"g_step", "&step_v", "sizeof step_v"});
   for (auto& name : st.sig.param_names) kargs.push_back(fmt::format("m->params[{}]", param_index(m, name)));
-  for (int v = 0; v < nvals; ++v) kargs.push_back(fmt::format("&values[{}]", v));
+  for (int v = 0; v < nvals; ++v)
+    kargs.push_back(m.cuda ? fmt::format("(char*)g_values + {} * sizeof values[0]", v) : fmt::format("&values[{}]", v));
+  outs.push_back({"g_values", "values", "sizeof values"});
   std::vector<size_t> updated;
   for (size_t o = size_t(nvals); o < st.output_names.size(); ++o) {
     updated.push_back(param_index(m, st.output_names[o]));
@@ -439,17 +510,18 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
           num_elements(t.shape), c_type(t.dtype), k, M, m.param_names[k]);
     swaps += fmt::format("  tmp = m->params[{0}], m->params[{0}] = m->scratch[{0}], m->scratch[{0}] = tmp;\n", k);
   }
+  const std::string call = fmt::format("  {}({});\n", st.kernel, fmt::join(kargs, ", "));
   std::string out = tables;
   out += fmt::format("\nvoid {}({});\n", st.kernel, fmt::format("{}", fmt::join(std::vector<std::string>(kargs.size() - 1, "void*"), ", ")) + ", int64_t");
   out += fmt::format(
       "\nAPI int {0}({1}* m, {2}) {{\n  const char* fn = \"{0}\";\n  int rc;\n  void* tmp;\n"
       "  if (!m) return fail({1}_ERR_NULL, \"%s: the model is NULL\", fn);\n"
       "  if (step < 1) return fail({1}_ERR_RANGE, \"%s: step is %lld; it counts updates from 1\", fn, (long long)step);\n"
-      "{3}  {4}({5});\n{6}{7}"
+      "{3}{4}{5}{6}"
       "  if (loss) *loss = (double)values[0];\n"
-      "  for (int v = 1; metrics && v < {8}; ++v) metrics[v - 1] = (double)values[v];\n"
+      "  for (int v = 1; metrics && v < {7}; ++v) metrics[v - 1] = (double)values[v];\n"
       "  (void)tmp;\n  return {1}_OK;\n}}\n",
-      st.function, M, train_params(m, st), body, st.kernel, fmt::join(kargs, ", "), finite, swaps, nvals);
+      st.function, M, train_params(m, st), body, m.cuda ? staged_call(M, ins, outs, call) : call, finite, swaps, nvals);
   return out;
 }
 
@@ -509,7 +581,8 @@ enum {
   @M@_ERR_IO = 5,      /* a file that cannot be opened, read or written */
   @M@_ERR_NOMEM = 6,
   @M@_ERR_RANGE = 7,   /* a tensor index out of range in a shape query, or step < 1 */
-  @M@_ERR_NONFINITE = 8 /* a training step gave a NaN or infinite loss, metric or update */
+  @M@_ERR_NONFINITE = 8, /* a training step gave a NaN or infinite loss, metric or update */
+  @M@_ERR_DEVICE = 9     /* GPU libraries: no usable GPU or driver, or a kernel failed */
 };
 
 typedef struct @M@ @M@;
@@ -589,9 +662,9 @@ std::string aot_source(const AotModel& m) {
   const EntrySignature& s = m.sig;
   std::string M = m.name;
   std::string out = fmt::format("#define NUM_INPUTS {}\n#define NUM_OUTPUTS {}\n#define NUM_PARAMS {}\n"
-                                "#define HAS_TRAINING {}\n#define BLAS_THREADS {}\n",
+                                "#define HAS_TRAINING {}\n#define BLAS_THREADS {}\n#define ON_GPU {}\n",
                                 s.input_types.size(), s.output_types.size(), m.param_names.size(), m.steps.empty() ? 0 : 1,
-                                m.threads);
+                                m.threads, m.cuda ? 1 : 0);
   std::string runtime = subst(kRuntime, M);
   // The tables go after the includes and tensor_info, before the code that uses them.
   size_t at = runtime.find("static _Thread_local");
@@ -620,12 +693,15 @@ std::string aot_source(const AotModel& m) {
   std::vector<std::string> kparams(nargs, "void*"), kargs;
   kparams.push_back("int64_t");
   std::string checks;
+  std::vector<StagedBuffer> ins, outs;  // GPU: the caller's buffers, staged through managed memory
+  auto buf = [&](const std::string& v) { return m.cuda ? "g_" + v : v; };
   for (size_t i = 0; i < m.input_names.size(); ++i) {
     std::string v = ident(m.input_names[i]);
     checks += fmt::format("  if ((rc = check_buffer(fn, \"input\", {0}, {0}_count, &inputs[{1}], {2}))) return rc;\n",
                           v, i, dynamic ? "batch" : "0");
-    kargs.push_back(dynamic ? fmt::format("(char*){} + b * inputs[{}].count * inputs[{}].elem_size", v, i, i)
-                            : fmt::format("(void*){}", v));
+    kargs.push_back(dynamic ? fmt::format("(char*){} + b * inputs[{}].count * inputs[{}].elem_size", buf(v), i, i)
+                            : fmt::format("(void*){}", buf(v)));
+    ins.push_back({"g_" + v, v, fmt::format("{0}_count * sizeof *{0}", v)});
   }
   for (auto& name : s.param_names) kargs.push_back(fmt::format("m->params[{}]", param_index(m, name)));
   std::vector<std::string> bufs;  // "ptr, bytes" of every buffer, for the overlap check
@@ -635,7 +711,9 @@ std::string aot_source(const AotModel& m) {
     std::string v = ident(m.output_names[i]);
     checks += fmt::format("  if ((rc = check_buffer(fn, \"output\", {0}, {0}_count, &outputs[{1}], {2}))) return rc;\n",
                           v, i, dynamic ? "batch" : "0");
-    kargs.push_back(dynamic ? fmt::format("(char*){} + b * outputs[{}].count * outputs[{}].elem_size", v, i, i) : v);
+    kargs.push_back(dynamic ? fmt::format("(char*){} + b * outputs[{}].count * outputs[{}].elem_size", buf(v), i, i)
+                            : buf(v));
+    outs.push_back({"g_" + v, v, fmt::format("{0}_count * sizeof *{0}", v)});
   }
   for (size_t i = 0; i < m.output_names.size(); ++i) {
     std::string v = ident(m.output_names[i]);
@@ -657,7 +735,7 @@ std::string aot_source(const AotModel& m) {
   runtime += fmt::format("API int {0}_forward({0}* m, {1}) {{\n  const char* fn = \"{0}_forward\";\n  int rc;\n"
                          "  if (!m) return fail({0}_ERR_NULL, \"%s: the model is NULL\", fn);\n{2}{3}"
                          "  return {0}_OK;\n}}\n",
-                         M, forward_params(m), checks, call);
+                         M, forward_params(m), checks, m.cuda ? staged_call(M, ins, outs, call) : call);
   for (const AotStep& st : m.steps) runtime += train_step_source(m, st);
   runtime += metric_names_source(m);
   return runtime;

@@ -37,6 +37,9 @@ struct AotModel {
   bool embedded_weights = true;  // else the weights come from a file at create time
   std::string omp_library;       // absolute path of libomp when the kernel uses OpenMP, else ""
   int threads = 1;               // threads of the BLAS behind matmul and conv
+  // The kernels run on an NVIDIA GPU (starc compile --device cuda): weights live in CUDA
+  // managed memory, each call stages the caller's buffers through it (kernels/starc_cuda.h).
+  bool cuda = false;
 };
 
 // Throws EmitError when `name` is not a C identifier.

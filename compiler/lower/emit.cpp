@@ -298,7 +298,7 @@ std::string MlirEmitter::i64(int64_t v) {
   return r;
 }
 
-std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig_out) {
+std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig_out, Device device) {
   MlirEmitter e;
   e.g_ = &g;
   EntrySignature sig;
@@ -341,9 +341,12 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
                        MlirEmitter::memref_type(sig.output_types[i])));
   e.line("return");
   if (sig_out) *sig_out = sig;
+  // On the GPU these declarations get definitions from gpu_kernels.h in the pipeline,
+  // after buffer deallocation (which does not look into kernel launches).
   std::string externs;
   for (auto& [name, decl] : e.externs_) externs += decl;
-  return "module {\n" + externs + header.substr(std::string("module {\n").size()) + e.out_ + "  }\n}\n";
+  return std::string(device == Device::Cuda ? "module attributes {gpu.container_module} {\n" : "module {\n") + externs +
+         header.substr(std::string("module {\n").size()) + e.out_ + "  }\n}\n";
 }
 
 }  // namespace starc

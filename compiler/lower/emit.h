@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "compiler/graph/graph.h"
+#include "compiler/lower/device.h"
 
 namespace starc {
 
@@ -99,7 +100,7 @@ class MlirEmitter {
   std::string i64(int64_t v);  // an arith.constant
 
  private:
-  friend std::string emit_mlir(const Graph&, const std::string&, EntrySignature*);
+  friend std::string emit_mlir(const Graph&, const std::string&, EntrySignature*, Device);
   void emit_node(const Graph& g, int id);
   const Graph* g_ = nullptr;
   std::map<int, std::string> vals_;
@@ -116,8 +117,12 @@ const LowerFn* find_lowering(const std::string& op);
 // Ops without a lowering, for error messages and coverage tests.
 std::vector<std::string> ops_without_lowering();
 
-// Emits the module for a graph with only static dims; throws EmitError.
-std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig = nullptr);
+// Emits the module for a graph with only static dims; throws EmitError. For
+// Device::Cuda the module is a gpu.container_module; the GPU pipeline defines its
+// kernel-library functions (matmul, conv) with gpu_kernels.h's tiled kernels, and maps
+// the rest, the same linalg as on the CPU, onto the GPU.
+std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig = nullptr,
+                      Device device = Device::Cpu);
 
 // Registration hooks, one per lowering file.
 using LoweringTable = std::map<std::string, LowerFn>;

@@ -38,7 +38,12 @@
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
+#include "compiler/lower/gpu_pipeline.h"
+#include "compiler/lower/kernels/starc_cuda.h"
 #include "compiler/lower/kernels/starc_kernels.h"
 
 namespace starc {
@@ -85,6 +90,10 @@ std::unique_ptr<mlir::MLIRContext> make_context() {
   mlir::registerBuiltinDialectTranslation(registry);
   mlir::registerLLVMDialectTranslation(registry);
   mlir::registerOpenMPDialectTranslation(registry);
+  mlir::registerGPUDialectTranslation(registry);  // the GPU target (gpu_pipeline.h)
+  mlir::registerNVVMDialectTranslation(registry);
+  mlir::NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  mlir::gpu::registerOffloadingLLVMTranslationInterfaceExternalModels(registry);
   auto ctx = std::make_unique<mlir::MLIRContext>(registry);
   ctx->disableMultithreading();  // compile on the calling thread; the generated code is what runs in parallel
   return ctx;
@@ -115,13 +124,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Parses and lowers to the LLVM dialect; throws LowerError with MLIR's diagnostics.
 mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t,
-                                                  bool threads) {
+                                                  bool threads, Device device = Device::Cpu) {
   DiagCollector diags(ctx);
   auto t0 = std::chrono::steady_clock::now();
   mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, &ctx);
   if (!module) throw LowerError("the generated MLIR does not parse or verify:\n" + diags.text);
   if (t) t->parse = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
+  if (device == Device::Cuda) {
+    std::string why;
+    if (!lower_gpu_module(*module, &why)) throw LowerError(why + ":\n" + diags.text);
+    if (t) t->passes = seconds_since(t0);
+    return module;
+  }
   mlir::PassManager pm(&ctx);
   std::string err;
   llvm::raw_string_ostream err_os(err);
@@ -169,12 +184,45 @@ void memref_copy(int64_t elem_size, UnrankedDesc* src, UnrankedDesc* dst) {
   }
 }
 
-llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner) {
+// The GPU target's runtime (kernels/starc_cuda.h): MLIR's mgpu* ABI and the managed
+// allocator of generated code.
+template <class Add>
+void add_cuda_runtime(Add& add) {
+  add("_mlir_memref_to_llvm_alloc", &starc_cuda_memref_alloc);
+  add("_mlir_memref_to_llvm_free", &starc_cuda_memref_free);
+  add("mgpuModuleLoad", &starc_mgpuModuleLoad);
+  add("mgpuModuleLoadJIT", &starc_mgpuModuleLoadJIT);
+  add("mgpuModuleUnload", &starc_mgpuModuleUnload);
+  add("mgpuModuleGetFunction", &starc_mgpuModuleGetFunction);
+  add("mgpuLaunchKernel", &starc_mgpuLaunchKernel);
+  add("mgpuStreamCreate", &starc_mgpuStreamCreate);
+  add("mgpuStreamDestroy", &starc_mgpuStreamDestroy);
+  add("mgpuStreamSynchronize", &starc_mgpuStreamSynchronize);
+  add("mgpuStreamWaitEvent", &starc_mgpuStreamWaitEvent);
+  add("mgpuEventCreate", &starc_mgpuEventCreate);
+  add("mgpuEventDestroy", &starc_mgpuEventDestroy);
+  add("mgpuEventSynchronize", &starc_mgpuEventSynchronize);
+  add("mgpuEventRecord", &starc_mgpuEventRecord);
+  add("mgpuMemAlloc", &starc_mgpuMemAlloc);
+  add("mgpuMemFree", &starc_mgpuMemFree);
+  add("mgpuMemcpy", &starc_mgpuMemcpy);
+  add("mgpuMemset32", &starc_mgpuMemset32);
+  add("mgpuMemset16", &starc_mgpuMemset16);
+  add("mgpuSetDefaultDevice", &starc_mgpuSetDefaultDevice);
+}
+
+// The symbols generated code may call. On the GPU the module defines the kernel-library
+// functions itself (gpu_kernels.h), so the CPU kernels must not be defined twice.
+llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner, Device device) {
   llvm::orc::SymbolMap m;
   auto add = [&](const char* name, auto* fn) {
     m[interner(name)] = {llvm::orc::ExecutorAddr::fromPtr(fn), llvm::JITSymbolFlags::Exported};
   };
   add("memrefCopy", &memref_copy);
+  if (device == Device::Cuda) {
+    add_cuda_runtime(add);
+    return m;
+  }
   // The kernel library (kernels/starc_kernels.h) that matmul and conv lowerings call.
   add("starc_matmul_f32", &starc_matmul_f32);
   add("starc_matmul_f64", &starc_matmul_f64);
@@ -207,7 +255,8 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
                                               const std::string& object_out) {
   auto impl = std::make_unique<Impl>();
   impl->ctx = make_context();
-  mlir::OwningOpRef<mlir::ModuleOp> module = parse_and_lower(*impl->ctx, mlir_text, t, opts.threads > 1);
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      parse_and_lower(*impl->ctx, mlir_text, t, opts.threads > 1 && opts.device == Device::Cpu, opts.device);
   auto t0 = std::chrono::steady_clock::now();
   DiagCollector diags(*impl->ctx);
   auto transformer = mlir::makeOptimizingTransformer(unsigned(opts.opt_level), 0, nullptr);
@@ -223,7 +272,9 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
     throw LowerError("JIT compilation failed: " + msg + (diags.text.empty() ? "" : "\n" + diags.text));
   }
   impl->engine = std::move(*engine);
-  impl->engine->registerSymbols(runtime_symbols);
+  impl->engine->registerSymbols(
+      [&](llvm::orc::MangleAndInterner interner) { return runtime_symbols(interner, opts.device); });
+  impl->engine->initialize();  // global constructors: the GPU kernel modules load here
   if (t) t->codegen = seconds_since(t0);
   if (!object_out.empty()) {
     // Temp file + rename: a reader never sees a half-written object.
@@ -250,7 +301,7 @@ std::unique_ptr<JitModule> JitModule::load_object(const std::string& path, const
   if (!gen) throw fail(llvm::toString(gen.takeError()));
   (*jit)->getMainJITDylib().addGenerator(std::move(*gen));
   llvm::orc::MangleAndInterner interner((*jit)->getExecutionSession(), (*jit)->getDataLayout());
-  if (auto err = (*jit)->getMainJITDylib().define(llvm::orc::absoluteSymbols(runtime_symbols(interner))))
+  if (auto err = (*jit)->getMainJITDylib().define(llvm::orc::absoluteSymbols(runtime_symbols(interner, Device::Cpu))))
     throw fail(llvm::toString(std::move(err)));
   if (auto err = (*jit)->addObjectFile(std::move(*buf))) throw fail(llvm::toString(std::move(err)));
   auto jm = std::unique_ptr<JitModule>(new JitModule());
@@ -281,7 +332,7 @@ std::string llvm_version() { return "LLVM " LLVM_VERSION_STRING; }
 std::string compile_object(const std::string& mlir_text, const std::string& entry, const ObjectOptions& o) {
   init_once();
   auto ctx = make_context();
-  auto module = parse_and_lower(*ctx, mlir_text, nullptr, o.threads);
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, o.threads && o.device == Device::Cpu, o.device);
   llvm::LLVMContext llvm_ctx;
   std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(*module, llvm_ctx);
   if (!m) throw LowerError("translation to LLVM IR failed");
@@ -309,8 +360,8 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
   if (!kernel) throw LowerError("internal: no function '" + entry + "' in the lowered module");
   for (llvm::Function& f : *m)
     if (!f.isDeclaration() && &f != kernel) f.setLinkage(llvm::GlobalValue::InternalLinkage);
-  for (llvm::GlobalVariable& gv : m->globals())
-    if (!gv.isDeclaration()) gv.setLinkage(llvm::GlobalValue::InternalLinkage);
+  for (llvm::GlobalVariable& gv : m->globals())  // not llvm.global_ctors (the GPU modules' loaders)
+    if (!gv.isDeclaration() && !gv.getName().starts_with("llvm.")) gv.setLinkage(llvm::GlobalValue::InternalLinkage);
   kernel->setName(o.kernel.empty() ? o.prefix + "_kernel" : o.kernel);
   kernel->setVisibility(llvm::GlobalValue::HiddenVisibility);
   if (llvm::Function* copy = m->getFunction("memrefCopy")) {
@@ -319,11 +370,19 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
   }
   // Kernel-library calls: starc_conv_f32 -> PREFIX_conv_f32 (the library compiles
   // kernels/starc_kernels.c with that prefix).
-  for (llvm::Function& f : *m)
-    if (f.isDeclaration() && f.getName().starts_with("starc_")) {
-      f.setName(o.prefix + "_" + f.getName().substr(6).str());
-      f.setVisibility(llvm::GlobalValue::HiddenVisibility);
-    }
+  // GPU code: MLIR's mgpu* runtime calls and the managed allocator, from kernels/starc_cuda.c
+  // compiled under the same prefix.
+  for (llvm::Function& f : *m) {
+    if (!f.isDeclaration()) continue;
+    std::string name = f.getName().str(), to;
+    if (name.rfind("starc_", 0) == 0) to = o.prefix + "_" + name.substr(6);
+    else if (name.rfind("mgpu", 0) == 0) to = o.prefix + "_" + name;
+    else if (name == "_mlir_memref_to_llvm_alloc") to = o.prefix + "_cuda_memref_alloc";
+    else if (name == "_mlir_memref_to_llvm_free") to = o.prefix + "_cuda_memref_free";
+    if (to.empty()) continue;
+    f.setName(to);
+    f.setVisibility(llvm::GlobalValue::HiddenVisibility);
+  }
 
   // The IR passes run as in the JIT (no target machine), so AOT code is the JIT's code;
   // given the target's cost model, LLVM's vectorizer made compiles 4-10x slower for no
@@ -339,18 +398,18 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
   return std::string(buf.begin(), buf.end());
 }
 
-std::string lower_to_llvm_dialect(const std::string& mlir_text) {
+std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device) {
   auto ctx = make_context();
-  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false);
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false, device);
   std::string s;
   llvm::raw_string_ostream os(s);
   module->print(os);
   return s;
 }
 
-std::string lower_to_llvm_ir(const std::string& mlir_text) {
+std::string lower_to_llvm_ir(const std::string& mlir_text, Device device) {
   auto ctx = make_context();
-  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false);
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false, device);
   llvm::LLVMContext llvm_ctx;
   auto llvm_module = mlir::translateModuleToLLVMIR(*module, llvm_ctx);
   if (!llvm_module) throw LowerError("translation to LLVM IR failed");
@@ -358,6 +417,14 @@ std::string lower_to_llvm_ir(const std::string& mlir_text) {
   llvm::raw_string_ostream os(s);
   llvm_module->print(os, nullptr);
   return s;
+}
+
+std::vector<PtxModule> lower_to_ptx(const std::string& mlir_text) {
+  auto ctx = make_context();
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, false, Device::Cuda);
+  std::vector<PtxModule> out;
+  for (auto& [name, ptx] : gpu_module_ptx(*module)) out.push_back({name, ptx});
+  return out;
 }
 
 }  // namespace starc

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/lower/device.h"
 #include "compiler/opt/passes.h"
 
 namespace starc {
@@ -26,6 +27,9 @@ struct JitOptions {
   // > 1: parallel loops run on OpenMP threads (the process's libomp, sized with
   // omp_set_num_threads by the caller); 1: plain sequential loops.
   int threads = 1;
+  // Cuda: the module is emit_mlir's Device::Cuda form; host code launches PTX kernels
+  // through kernels/starc_cuda.h (the caller checks starc_cuda_init first).
+  Device device = Device::Cpu;
 };
 
 // A compiled module's object code can be written to and reloaded from a file (the
@@ -58,9 +62,16 @@ class JitModule {
   std::unique_ptr<Impl> impl_;
 };
 
-// The module after the CPU pass pipeline (LLVM dialect), or as LLVM IR; for --emit.
-std::string lower_to_llvm_dialect(const std::string& mlir_text);
-std::string lower_to_llvm_ir(const std::string& mlir_text);
+// The module after the CPU (or GPU) pass pipeline (LLVM dialect), or as LLVM IR; for --emit.
+std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device = Device::Cpu);
+std::string lower_to_llvm_ir(const std::string& mlir_text, Device device = Device::Cpu);
+
+// A Device::Cuda module's GPU kernels: per kernel module, its name and PTX (for
+// --emit ptx, ptxas checks and AOT embedding). Throws LowerError.
+struct PtxModule {
+  std::string name, ptx;
+};
+std::vector<PtxModule> lower_to_ptx(const std::string& mlir_text);
 
 // Ahead-of-time compilation (starc compile).
 struct ObjectOptions {
@@ -68,6 +79,7 @@ struct ObjectOptions {
   std::string kernel;  // the entry's symbol (default PREFIX_kernel)
   std::string cpu = "host";  // "host" or an LLVM CPU name (x86-64-v3, skylake-avx512, ...)
   bool threads = false;      // parallel loops as OpenMP (the library then needs libomp)
+  Device device = Device::Cpu;  // Cuda: the object embeds the kernels' PTX and calls PREFIX_mgpu*
 };
 // Lowers MLIR text and returns a relocatable, position-independent ELF object holding
 // function `entry` as the kernel symbol (bare-pointer memref arguments, then the seed) and

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "compiler/lower/emit.h"
+#include "gpu_test_util.h"
 #include "grad_test_util.h"
 #include "jit_test_util.h"
 #include "op_test_util.h"
@@ -368,6 +369,37 @@ TEST(JitOps, MatchReferenceInF32AndF64) {
       double tol = ft == DType::F32 && c.f32_tol > 0 ? c.f32_tol : tolerance(ft);
       expect_close(got[0], ref[0], tol, what);
     }
+}
+
+// The GPU target: every case of the table lowers to PTX that ptxas accepts for sm_90,
+// in f32 (f64 for the dense kernels and a few others, whose f64 paths differ).
+TEST(GpuOps, EveryOpAssemblesForSm90) {
+  if (ptxas_binary().empty()) GTEST_SKIP() << "ptxas not found (CUDA toolkit at $CUDA_HOME or /usr/local/cuda)";
+  uint32_t seed = 1;
+  int cases_run = 0, with_kernels = 0;
+  const std::set<std::string> f64_too = {"matmul", "conv1d", "conv2d", "conv1d_transpose", "conv1d_weight_grad",
+                                         "conv2d_weight_grad", "exp", "tanh", "pow", "logsumexp", "softmax"};
+  for (DType ft : {DType::F32, DType::F64})
+    for (const OpCase& c : cases()) {
+      if (ft == DType::F64 && !f64_too.count(c.op)) continue;
+      std::vector<Tensor> in;
+      for (size_t i = 0; i < c.shapes.size(); ++i) {
+        DType dt = i < c.dtypes.size() && c.dtypes[i] ? *c.dtypes[i] : ft;
+        in.push_back(make_input(c.shapes[i], dt, seed++, c.lo, c.hi));
+      }
+      Graph g = one_op_graph(c.op, in, c.attrs);
+      std::string text;
+      try {
+        text = JitExecutor::mlir_for(g, in, {}, Device::Cuda);
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << describe(c, ft) << ": " << e.what();
+        continue;
+      }
+      ++cases_run;
+      with_kernels += expect_ptxas_accepts(text, describe(c, ft)) > 0;
+    }
+  // Most ops run as GPU kernels; copies (reshape, slice) and rank-0 ops stay on the host.
+  EXPECT_GT(with_kernels, cases_run * 2 / 3) << with_kernels << " of " << cases_run << " cases launch a kernel";
 }
 
 // Ops with a lowering must appear in the table above.

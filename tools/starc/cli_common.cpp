@@ -109,6 +109,13 @@ void add_conv_algo_option(CLI::App* app, ConvAlgo* value) {
       ->check(CLI::IsMember({"auto", "direct", "fft"}));
 }
 
+void add_device_option(CLI::App* app, Device* value) {
+  app->add_option_function<std::string>(
+         "--device", [value](const std::string& s) { *value = parse_device(s); },
+         "where the generated code runs: cpu (default) or cuda (an NVIDIA GPU through its driver; PTX for sm_90)")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+}
+
 std::string shell_quote(const std::string& s) {
   if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
                         std::string::npos)

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compiler/lower/device.h"
 #include "compiler/opt/conv_algo.h"
 #include "dsl/program.h"
 #include "runtime/interpreter.h"
@@ -20,6 +21,8 @@ namespace starc::cli {
 
 // --conv-algo auto|direct|fft (compiler/opt/conv_algo.h), for every command that compiles.
 void add_conv_algo_option(CLI::App* app, ConvAlgo* value);
+// --device cpu|cuda (compiler/lower/device.h), for every command that compiles.
+void add_device_option(CLI::App* app, Device* value);
 
 // A user-facing failure: the command prints "error: <what>" and exits 1. An empty what()
 // means the failure is already reported (compiler diagnostics were printed).

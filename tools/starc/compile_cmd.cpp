@@ -39,6 +39,7 @@ using cli::CliError;
 struct Options {
   std::string file, model, weights, out, target = "host", batch = "1", entries = "forward";
   ConvAlgo conv_algo = ConvAlgo::Auto;
+  Device device = Device::Cpu;
   uint64_t seed = 0;
   int threads = 1;
   bool weights_file = false;
@@ -155,6 +156,8 @@ int run(const Options& o) {
 
   TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
 
+  const bool cuda = o.device == Device::Cuda;
+  if (cuda && o.threads > 1) throw CliError("--threads applies to CPU code; a --device cuda library runs on the GPU");
   if (dynamic) check_samples_independent(g, params);
 
   AotModel m;
@@ -163,14 +166,16 @@ int run(const Options& o) {
   m.embedded_weights = !o.weights_file;
   if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
   m.threads = o.threads;
+  m.cuda = cuda;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
   m.output_names = g.output_names;
   // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
-    Graph concrete =
-        optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)), OptOptions({}, o.conv_algo));
-    return compile_object(emit_mlir(concrete, "forward", sig), "forward",
-                          ObjectOptions{model, kernel, o.target, o.threads > 1});
+    // The GPU's convolutions are implicit GEMMs (it has no FFT kernels).
+    Graph concrete = optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)),
+                              OptOptions({}, cuda ? ConvAlgo::Direct : o.conv_algo));
+    return compile_object(emit_mlir(concrete, "forward", sig, o.device), "forward",
+                          ObjectOptions{model, kernel, o.target, o.threads > 1, o.device});
   };
   std::vector<std::pair<std::string, std::string>> objects;  // file name, bytes
   objects.emplace_back(model + "_kernel.o", kernel_object(g, &m.sig, model + "_kernel"));
@@ -239,7 +244,9 @@ int run(const Options& o) {
   // The kernel library (matmul, convolutions) under this model's prefix, and OpenBLAS
   // and FFTW linked in statically: one relocatable object in which only the API stays
   // global.
-  for (std::string src : {"starc_kernels", "starc_fft_conv"}) {
+  std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv"};
+  if (cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
+  for (const std::string& src : kernel_sources) {
     objs.push_back((work / (model + "_" + src + ".o")).string());
     run_tool({cc, "-std=c11", "-O3", "-ffp-contract=fast", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
               STARC_OPENBLAS_INCLUDE, "-c", std::string(STARC_KERNELS_DIR) + "/" + src + ".c", "-o", objs.back()});
@@ -267,7 +274,8 @@ int run(const Options& o) {
   write_text(dir / (model + ".pc"), aot_pkgconfig(m, dir.string()));
 
   fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n", model,
-             dynamic ? std::string("dynamic") : std::to_string(batch), o.target, o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
+             dynamic ? std::string("dynamic") : std::to_string(batch), o.target,
+             cuda ? fmt::format(", CUDA (PTX for {}, JIT-compiled by the driver)", "sm_90") : o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
              o.weights_file ? fmt::format(", {}.weights", model) : std::string(" (weights embedded)"));
   return 0;
 }
@@ -285,6 +293,7 @@ CompileCommand add_compile_command(CLI::App& app) {
   c.app->add_option("--batch", o->batch, "the batch size the library is compiled for (default 1), or dynamic (given per call)");
   c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
   cli::add_conv_algo_option(c.app, &o->conv_algo);
+  cli::add_device_option(c.app, &o->device);
   c.app->add_option("--threads", o->threads, "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)")
       ->check(CLI::PositiveNumber);
   c.app->add_option("--entry", o->entries,

@@ -85,6 +85,7 @@ struct RunArgs {
   std::vector<std::string> ins, outs;
   std::string weights, backend = "jit";
   ConvAlgo conv_algo = ConvAlgo::Auto;
+  Device device = Device::Cpu;
   uint64_t seed = 0;
   bool timings = false;
   int repeat = 1, threads = default_threads();
@@ -106,12 +107,13 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
   }
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
+  if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
   if (a.backend == "ref") {
     if (a.timings) fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");
     for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
   } else {
     bind_symbols(g, inputs);  // input errors name the input before any compilation
-    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads},
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads, .device = a.device},
                     default_cache_dir());
     for (int r = 0; r < a.repeat; ++r) {
       results = jit.run(g, inputs, params, a.seed);
@@ -188,7 +190,7 @@ int print_gradients(Loaded& l, const std::string& model) {
 }
 
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch,
-              const OptOptions& passes) {
+              const OptOptions& passes, Device device) {
   auto l = cli::load_program(file);
   if (emit == "ast") {
     fmt::print("{}", print_ast(l->prog.modules()[0], l->sm));
@@ -204,11 +206,17 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
     fmt::print("{}", print_graph(opt));
     return 0;
   }
-  if (emit == "mlir" || emit == "llvm") {
+  if (emit == "mlir" || emit == "llvm" || emit == "ptx") {
     // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
-    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), passes);
-    std::string text = emit_mlir(concrete, "forward");
-    fmt::print("{}", emit == "mlir" ? text : lower_to_llvm_ir(text));
+    if (emit == "ptx") device = Device::Cuda;
+    OptOptions p = passes;
+    if (device == Device::Cuda) p.conv_algo = ConvAlgo::Direct;  // the GPU's convs are implicit GEMMs
+    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), p);
+    std::string text = emit_mlir(concrete, "forward", nullptr, device);
+    if (emit == "ptx")
+      for (const PtxModule& m : lower_to_ptx(text)) fmt::print("// ---- kernel module {}\n{}\n", m.name, m.ptx);
+    else
+      fmt::print("{}", emit == "mlir" ? text : lower_to_llvm_ir(text, device));
     return 0;
   }
   if (emit == "graph") fmt::print("{}", print_graph(g));
@@ -252,6 +260,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"ref", "jit"}));
   run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
   cli::add_conv_algo_option(run, &run_args.conv_algo);
+  cli::add_device_option(run, &run_args.device);
   run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)")
       ->check(CLI::PositiveNumber);
   run->add_option("--repeat", run_args.repeat, "run the forward pass N times (the first compiles; timing the rest shows the cache)")
@@ -259,8 +268,8 @@ int main(int argc, char** argv) {
   auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
   add_model(graph);
   std::vector<std::string> disabled_passes;
-  graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm")
-      ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm"}));
+  graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm | ptx (the GPU kernels)")
+      ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm", "ptx"}));
   graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (cse, dce, conv_algo); repeatable")
       ->check(CLI::IsMember(pass_names()));
   graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
@@ -268,6 +277,8 @@ int main(int argc, char** argv) {
 
   ConvAlgo graph_conv_algo = ConvAlgo::Auto;
   cli::add_conv_algo_option(graph, &graph_conv_algo);
+  Device graph_device = Device::Cpu;
+  cli::add_device_option(graph, &graph_device);
 
   auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
   TrainCommand train = add_train_command(app, argc, argv);
@@ -295,12 +306,12 @@ int main(int argc, char** argv) {
     if (*compile.app) return compile.run();
     if (*repl.app) return repl.run();
     OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
-    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes);
+    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes, graph_device);
     pick_model();
     if (*params) return cmd_params(file, model);
     if (*init) return cmd_init(file, model, seed, out);
     if (*run) return cmd_run(file, model, run_args);
-    if (*graph) return cmd_graph(file, model, emit, batch, passes);
+    if (*graph) return cmd_graph(file, model, emit, batch, passes, graph_device);
   } catch (const CliError& e) {
     if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -28,6 +28,7 @@ struct Options {
   uint64_t seed = 0;
   int threads = default_threads();
   ConvAlgo conv_algo = ConvAlgo::Auto;
+  Device device = Device::Cpu;
 };
 
 std::atomic<int> g_sigints{0};
@@ -126,6 +127,7 @@ int run(const Options& o) {
   ro.seed = o.seed;
   ro.threads = o.threads;
   ro.conv_algo = o.conv_algo;
+  ro.device = o.device;
   ro.cache_dir = default_cache_dir();
   ReplSession s(std::cout, std::cerr, ro);
   for (auto& f : o.files)
@@ -151,6 +153,7 @@ ReplCommand add_repl_command(CLI::App& app) {
   c.app->add_flag("--keep-going", o->keep_going, "without a terminal: go on after an error (exit 1 at the end)");
   c.app->add_option("--seed", o->seed, "seed of the parameters of layers called at the prompt, and of random ops");
   cli::add_conv_algo_option(c.app, &o->conv_algo);
+  cli::add_device_option(c.app, &o->device);
   c.app->add_option("--threads", o->threads, "JIT threads (default: all cores)")->check(CLI::PositiveNumber);
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;

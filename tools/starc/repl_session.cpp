@@ -165,7 +165,8 @@ void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, ui
 }  // namespace
 
 ReplSession::ReplSession(std::ostream& out, std::ostream& err, ReplOptions opts)
-    : out_(out), err_(err), opts_(std::move(opts)), jit_(JitOptions{.passes = OptOptions({}, opts_.conv_algo), .threads = opts_.threads}, opts_.cache_dir) {
+    : out_(out), err_(err), opts_(std::move(opts)), jit_(JitOptions{.passes = OptOptions({}, opts_.conv_algo), .threads = opts_.threads, .device = opts_.device},
+           opts_.cache_dir) {
   std::error_code ec;
   prepend_search_dir(fs::current_path(ec).string());  // `use mymodel` finds ./mymodel.net
 }
@@ -375,8 +376,8 @@ bool ReplSession::show(const std::string& what, const std::string& expr) {
       for (auto& r : report) out_ << "# " << describe(r) << "\n";
       out_ << print_graph(opt);
     } else {
-      std::string mlir = JitExecutor::mlir_for(b.g, b.inputs, OptOptions({}, opts_.conv_algo));
-      out_ << (what == "mlir" ? mlir : lower_to_llvm_ir(mlir));
+      std::string mlir = JitExecutor::mlir_for(b.g, b.inputs, OptOptions({}, opts_.conv_algo), opts_.device);
+      out_ << (what == "mlir" ? mlir : lower_to_llvm_ir(mlir, opts_.device));
     }
   } catch (const std::exception& e) {
     err_ << "error: " << e.what() << "\n";

@@ -20,6 +20,7 @@ struct ReplOptions {
   uint64_t seed = 0;  // initial parameters of layers called at the prompt; random ops
   int threads = 1;
   ConvAlgo conv_algo = ConvAlgo::Auto;  // --conv-algo
+  Device device = Device::Cpu;          // --device
   std::string cache_dir;  // the JIT's disk cache ("" = none)
 };
 

@@ -63,6 +63,7 @@ struct SigintGuard {
 struct Args {
   std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit";
   ConvAlgo conv_algo = ConvAlgo::Auto;
+  Device device = Device::Cpu;
   std::vector<std::string> data, val;
   int64_t epochs = 1, batch = 32;
   uint64_t seed = 0;
@@ -173,7 +174,8 @@ int run(Args& a) {
   {
     SigintGuard guard;
     InterpreterExecutor interp;
-    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads},
+    if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads, .device = a.device},
                     default_cache_dir());
     // --timings: every compile or disk load and the first in-memory hit, per graph;
     // at the end the median time of each graph's cached runs (specialise, lookup, run).
@@ -253,6 +255,7 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
   c->add_option("--backend", a.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
       ->check(CLI::IsMember({"ref", "jit"}));
   cli::add_conv_algo_option(c, &a.conv_algo);
+  cli::add_device_option(c, &a.device);
   c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)")
       ->check(CLI::PositiveNumber);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
