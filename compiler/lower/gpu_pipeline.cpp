@@ -150,7 +150,12 @@ std::string cuda_toolkit_dir() {
   return std::filesystem::exists("/usr/local/cuda/nvvm/libdevice") ? "/usr/local/cuda" : "";
 }
 
-bool lower_gpu_module(mlir::ModuleOp module, std::string* why) {
+bool cuda_toolkit_assembles() {
+  std::string dir = cuda_toolkit_dir();
+  return !dir.empty() && std::filesystem::exists(dir + "/bin/ptxas") && std::filesystem::exists(dir + "/bin/fatbinary");
+}
+
+bool lower_gpu_module(mlir::ModuleOp module, std::string* why, bool fatbin) {
   if (!run_passes(module, "func.func(linalg-fuse-elementwise-ops,loop-invariant-code-motion),one-shot-bufferize", why))
     return false;
   copy_globals_to_managed_memory(module);
@@ -175,7 +180,7 @@ bool lower_gpu_module(mlir::ModuleOp module, std::string* why) {
           "expand-strided-metadata,finalize-memref-to-llvm{use-generic-functions=1},convert-math-to-llvm,"
           "convert-math-to-libm,convert-arith-to-llvm,convert-cf-to-llvm,"
           "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},gpu-to-llvm,"
-          "gpu-module-to-binary{format=isa" +
+          "gpu-module-to-binary{format=" + (fatbin ? "fatbin" : "isa") +
           (toolkit.empty() ? std::string() : " toolkit=" + toolkit) +
           "},convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts",
       why);

@@ -23,9 +23,14 @@ constexpr const char* kGpuChip = "sm_90";
 // "" if neither has nvvm/libdevice.
 std::string cuda_toolkit_dir();
 
+// Whether the toolkit can assemble cubins (ptxas and fatbinary in cuda_toolkit_dir()/bin).
+bool cuda_toolkit_assembles();
+
 // Runs the pipeline; on failure returns false with the reason in *why (the caller's
-// diagnostic handler has MLIR's messages).
-bool lower_gpu_module(mlir::ModuleOp module, std::string* why);
+// diagnostic handler has MLIR's messages). `fatbin`: embed a fatbin holding the sm_90
+// cubin (assembled by the toolkit's ptxas) and the PTX, else the PTX alone, which the
+// driver JIT-compiles when the module loads.
+bool lower_gpu_module(mlir::ModuleOp module, std::string* why, bool fatbin = false);
 
 // After lower_gpu_module: each kernel module's name and PTX text (NUL stripped).
 std::vector<std::pair<std::string, std::string>> gpu_module_ptx(mlir::ModuleOp module);

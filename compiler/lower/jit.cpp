@@ -124,7 +124,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // Parses and lowers to the LLVM dialect; throws LowerError with MLIR's diagnostics.
 mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t,
-                                                  bool threads, Device device = Device::Cpu) {
+                                                  bool threads, Device device = Device::Cpu, bool fatbin = false) {
   DiagCollector diags(ctx);
   auto t0 = std::chrono::steady_clock::now();
   mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, &ctx);
@@ -133,7 +133,7 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
   t0 = std::chrono::steady_clock::now();
   if (device == Device::Cuda) {
     std::string why;
-    if (!lower_gpu_module(*module, &why)) throw LowerError(why + ":\n" + diags.text);
+    if (!lower_gpu_module(*module, &why, fatbin)) throw LowerError(why + ":\n" + diags.text);
     if (t) t->passes = seconds_since(t0);
     return module;
   }
@@ -332,7 +332,10 @@ std::string llvm_version() { return "LLVM " LLVM_VERSION_STRING; }
 std::string compile_object(const std::string& mlir_text, const std::string& entry, const ObjectOptions& o) {
   init_once();
   auto ctx = make_context();
-  auto module = parse_and_lower(*ctx, mlir_text, nullptr, o.threads && o.device == Device::Cpu, o.device);
+  // GPU libraries carry the sm_90 cubin too where the toolkit can assemble it: no JIT
+  // compile when the library loads on an H100/H200.
+  auto module = parse_and_lower(*ctx, mlir_text, nullptr, o.threads && o.device == Device::Cpu, o.device,
+                                o.device == Device::Cuda && cuda_toolkit_assembles());
   llvm::LLVMContext llvm_ctx;
   std::unique_ptr<llvm::Module> m = mlir::translateModuleToLLVMIR(*module, llvm_ctx);
   if (!m) throw LowerError("translation to LLVM IR failed");
@@ -418,6 +421,8 @@ std::string lower_to_llvm_ir(const std::string& mlir_text, Device device) {
   llvm_module->print(os, nullptr);
   return s;
 }
+
+bool cuda_assembles_cubins() { return cuda_toolkit_assembles(); }
 
 std::vector<PtxModule> lower_to_ptx(const std::string& mlir_text) {
   auto ctx = make_context();

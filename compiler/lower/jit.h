@@ -72,6 +72,9 @@ struct PtxModule {
   std::string name, ptx;
 };
 std::vector<PtxModule> lower_to_ptx(const std::string& mlir_text);
+// Whether compile_object embeds sm_90 cubins in GPU objects (the CUDA toolkit's ptxas and
+// fatbinary are present); else PTX only.
+bool cuda_assembles_cubins();
 
 // Ahead-of-time compilation (starc compile).
 struct ObjectOptions {
@@ -79,7 +82,7 @@ struct ObjectOptions {
   std::string kernel;  // the entry's symbol (default PREFIX_kernel)
   std::string cpu = "host";  // "host" or an LLVM CPU name (x86-64-v3, skylake-avx512, ...)
   bool threads = false;      // parallel loops as OpenMP (the library then needs libomp)
-  Device device = Device::Cpu;  // Cuda: the object embeds the kernels' PTX and calls PREFIX_mgpu*
+  Device device = Device::Cpu;  // Cuda: the object embeds the kernels (PTX, and a cubin: cuda_assembles_cubins) and calls PREFIX_mgpu*
 };
 // Lowers MLIR text and returns a relocatable, position-independent ELF object holding
 // function `entry` as the kernel symbol (bare-pointer memref arguments, then the seed) and

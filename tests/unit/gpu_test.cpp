@@ -141,8 +141,9 @@ DriverLog read_driver_log(const std::string& path) {
   std::string kind;
   while (in >> kind) {
     if (kind == "load") {
+      std::string format;
       long bytes;
-      in >> bytes;
+      in >> format >> bytes;
       ++log.loads;
     } else if (kind == "function") {
       std::string name;
@@ -172,7 +173,7 @@ TEST_F(GpuCli, ForwardPassLoadsItsModulesAndLaunchesTheirKernels) {
   for (size_t i = 0; i < log.launches.size(); ++i) {
     EXPECT_TRUE(log.functions.count(log.launched[i])) << log.launched[i] << " was launched but never looked up";
     const auto& v = log.launches[i];
-    EXPECT_GT(v[6], 0) << log.launched[i] << " has no parameters";
+    EXPECT_GT(v[6], 0) << log.launched[i] << " has no parameters (PTX modules: the driver reads their signatures)";
     EXPECT_LE(v[3] * v[4] * v[5], 1024) << log.launched[i];
   }
   EXPECT_GE(std::count_if(log.launched.begin(), log.launched.end(),
@@ -210,7 +211,33 @@ TEST_F(GpuCli, PtxTheDriverRejectsIsReportedWithItsLog) {
                                     "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --device cuda --in mags.npy",
                                     "load");
   EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("cuModuleLoadDataEx (the driver's PTX JIT): ptxas fatal"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("cuModuleLoadDataEx (loading the GPU kernels): ptxas fatal"), std::string::npos) << r.out;
+}
+
+// starc compile --device cuda: a C program links the library; it refuses without a driver,
+// and on the stand-in driver runs forward and train steps through its embedded PTX.
+TEST_F(GpuCli, CompiledLibraryStagesBuffersThroughTheDriver) {
+  ShellResult r = run_starc(dir.string(), "compile " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") +
+                                              " --device cuda --batch 4 --entry forward,train_step -o lib");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("CUDA (PTX for sm_90"), std::string::npos) << r.out;
+  r = sh("cc -std=c11 -Wall -Werror " + quote(STARC_SOURCE_DIR "/tests/aot/cuda_photoz.c") + " -I " + quote(path("lib")) +
+         " " + quote(path("lib/libPhotozMLP.a")) + " -lm -o " + quote(path("prog")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = sh("STARC_CUDA_DRIVER=/nonexistent/libcuda.so.1 " + quote(path("prog")) + " no-device");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("create: 9 PhotozMLP_create: no CUDA driver"), std::string::npos) << r.out;
+  r = sh("cd " + quote(dir.string()) + " && STARC_CUDA_DRIVER=" + quote(STARC_FAKE_CUDA) + " FAKE_CUDA_LOG=cuda.log " +
+         quote(path("prog")) + " run w.weights");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("train_step 2: 0"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::exists(path("w.weights")));
+  DriverLog log = read_driver_log(path("cuda.log"));
+  EXPECT_GE(log.loads, 2);
+  EXPECT_GE(log.launches.size(), 30u);
+  r = sh("STARC_CUDA_DRIVER=" + quote(STARC_FAKE_CUDA) + " FAKE_CUDA_FAIL=launch " + quote(path("prog")) + " run");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("forward: 9 PhotozMLP_forward: the GPU failed: cuLaunchKernel(grid"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -275,7 +275,8 @@ int run(const Options& o) {
 
   fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n", model,
              dynamic ? std::string("dynamic") : std::to_string(batch), o.target,
-             cuda ? fmt::format(", CUDA (PTX for {}, JIT-compiled by the driver)", "sm_90") : o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
+             cuda ? fmt::format(", CUDA: PTX for sm_90{}", cuda_assembles_cubins() ? " and its cubin" : ", JIT-compiled by the driver")
+                  : o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
              o.weights_file ? fmt::format(", {}.weights", model) : std::string(" (weights embedded)"));
   return 0;
 }

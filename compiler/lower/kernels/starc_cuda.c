@@ -257,7 +257,7 @@ static void* load_module(const void* image, int opt_level) {
   CUresult r = cu.ModuleLoadDataEx(&module, image, opt_level >= 0 ? 3 : 2, options, values);
   if (r != CUDA_SUCCESS) {
     char what[8300];
-    snprintf(what, sizeof what, "cuModuleLoadDataEx (the driver's PTX JIT)%s%s", log[0] ? ": " : "", log);
+    snprintf(what, sizeof what, "cuModuleLoadDataEx (loading the GPU kernels)%s%s", log[0] ? ": " : "", log);
     check(r, what);
     return NULL;
   }
