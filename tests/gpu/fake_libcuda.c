@@ -5,7 +5,7 @@
    - a launch has a grid of at most 2^31-1 x 65535 x 65535 blocks and at most 1024
      threads a block, and its kernel came from a loaded module;
    - a pointer is managed memory only if it was allocated as such.
-   Every call is appended to $FAKE_CUDA_LOG ("load <bytes>", "function <name>",
+   Every call is appended to $FAKE_CUDA_LOG ("load ptx|fatbin <bytes>", "function <name>",
    "launch <name> <gx> <gy> <gz> <bx> <by> <bz> <kernel parameters>"). $FAKE_CUDA_FAIL=launch or
    =load makes that call fail as a broken kernel or PTX would. */
 #include <stdint.h>
@@ -70,50 +70,84 @@ CUresult cuCtxSynchronize(void) { return OK; }
 /* ---- modules and launches ---------------------------------------------------------- */
 
 struct module {
-  char* ptx;
+  char* image; /* PTX text, or a fatbin's bytes */
+  size_t size;
 };
 struct function {
   char name[256];
   long params; /* the kernel's .param count, from its PTX signature */
 };
 
+/* A fatbin (what `starc compile` embeds where the toolkit made a cubin) starts with this
+   magic and a header giving its size; its cubin's symbol table names every kernel. */
+#define FATBIN_MAGIC 0xBA55ED50u
+#define FATBIN_WRAPPER_MAGIC 0x466243B1u
+
 CUresult cuModuleLoadDataEx(void** out, const void* image, unsigned n, int* options, void** values) {
-  const char* ptx = (const char*)image;
   char* log = NULL;
-  size_t log_size = 0;
+  size_t log_size = 0, size;
   for (unsigned i = 0; i < n; ++i) {
     if (options[i] == 5) log = (char*)values[i];
     if (options[i] == 6) log_size = (size_t)(uintptr_t)values[i];
   }
-  long len = (long)strlen(ptx);
-  logf_("load %s", "", &len, 1);
-  if (failing("load") || !strstr(ptx, ".target sm_90") || !strstr(ptx, ".entry")) {
+  uint32_t magic;
+  memcpy(&magic, image, 4);
+  int fatbin = magic == FATBIN_MAGIC;
+  if (fatbin) {
+    uint16_t header;
+    uint64_t body;
+    memcpy(&header, (const char*)image + 6, 2);
+    memcpy(&body, (const char*)image + 8, 8);
+    size = header + body;
+  } else {
+    size = strlen((const char*)image) + 1;
+  }
+  long len = (long)size;
+  logf_(fatbin ? "load %sfatbin" : "load %sptx", "", &len, 1);
+  int ok = fatbin || (strstr((const char*)image, ".target sm_90") && strstr((const char*)image, ".entry"));
+  if (failing("load") || !ok) {
     if (log && log_size) snprintf(log, log_size, "ptxas fatal   : fake driver: not sm_90 PTX with an .entry");
     return failing("load") ? INVALID_PTX : INVALID_IMAGE;
   }
   struct module* m = malloc(sizeof *m);
-  m->ptx = strdup(ptx);
+  m->image = malloc(size);
+  memcpy(m->image, image, size);
+  m->size = size;
   *out = m;
   return OK;
 }
 
 CUresult cuModuleUnload(void* m) {
-  free(((struct module*)m)->ptx);
+  free(((struct module*)m)->image);
   free(m);
   return OK;
 }
 
-CUresult cuModuleGetFunction(void** out, void* m, const char* name) {
+static const char* find(const char* hay, size_t n, const char* needle) {
+  size_t k = strlen(needle);
+  for (size_t i = 0; i + k <= n; ++i)
+    if (memcmp(hay + i, needle, k) == 0) return hay + i;
+  return NULL;
+}
+
+CUresult cuModuleGetFunction(void** out, void* mod, const char* name) {
+  const struct module* m = mod;
   char entry[300];
   snprintf(entry, sizeof entry, ".entry %s(", name);
   logf_("function %s", name, NULL, 0);
-  const char* at = strstr(((struct module*)m)->ptx, entry);
-  if (!at) return NOT_FOUND;
+  const char* at = find(m->image, m->size, entry);
+  /* In a fatbin the PTX may be compressed: the cubin's symbol name (NUL-terminated) will do. */
+  char symbol[300];
+  snprintf(symbol, sizeof symbol, "%c%s", 0, name);
+  if (!at && !find(m->image, m->size, symbol)) return NOT_FOUND;
   struct function* f = malloc(sizeof *f);
   snprintf(f->name, sizeof f->name, "%s", name);
-  f->params = 0;
-  const char* end = strchr(at, ')');
-  for (const char* p = strstr(at, ".param"); p && end && p < end; p = strstr(p + 6, ".param")) ++f->params;
+  f->params = -1; /* unknown without the PTX signature */
+  if (at) {
+    f->params = 0;
+    const char* end = memchr(at, ')', m->size - (size_t)(at - m->image));
+    for (const char* p = at; end && (p = find(p, (size_t)(end - p), ".param")) != NULL; p += 6) ++f->params;
+  }
   *out = f;
   return OK;
 }
@@ -126,7 +160,7 @@ CUresult cuLaunchKernel(void* fn, unsigned gx, unsigned gy, unsigned gz, unsigne
   logf_("launch %s", f->name, v, 7);
   if (gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535 || bx * by * bz == 0 || bx * by * bz > 1024)
     return INVALID_VALUE;
-  for (long i = 0; i < f->params; ++i) /* one argument pointer per declared parameter */
+  for (long i = 0; i < f->params; ++i) /* one argument pointer per declared parameter (when known) */
     if (!params || !params[i]) return INVALID_VALUE;
   return failing("launch") ? ILLEGAL_ADDRESS : OK;
 }
