@@ -67,6 +67,41 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
   }
 }
 
+uint16_t narrow_float(float v, WeightStorage w) {
+  if (w == WeightStorage::F16) {
+    _Float16 h = static_cast<_Float16>(v);  // IEEE conversion: round to nearest even
+    uint16_t bits;
+    std::memcpy(&bits, &h, 2);
+    return bits;
+  }
+  uint32_t u;
+  std::memcpy(&u, &v, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // NaN: keep it quiet and NaN
+  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
+  return uint16_t(u >> 16);
+}
+
+float widen_float(uint16_t bits, WeightStorage w) {
+  if (w == WeightStorage::F16) {
+    _Float16 h;
+    std::memcpy(&h, &bits, 2);
+    return float(h);
+  }
+  uint32_t u = uint32_t(bits) << 16;
+  float v;
+  std::memcpy(&v, &u, 4);
+  return v;
+}
+
+Tensor round_like_stored(const Tensor& t, WeightStorage w) {
+  if (w == WeightStorage::F32 || t.dtype() != DType::F32) return t;
+  Tensor r(t.dtype(), t.shape());
+  const float* src = t.data<float>();
+  float* dst = r.data<float>();
+  for (int64_t i = 0; i < t.size(); ++i) dst[i] = widen_float(narrow_float(src[i], w), w);
+  return r;
+}
+
 std::string cuda_device_description() { return starc_cuda_init() == 0 ? starc_cuda_device_name() : ""; }
 
 namespace {
@@ -124,7 +159,7 @@ std::string default_cache_dir() {
 std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete) {
   auto c = std::make_shared<Compiled>();
   auto t0 = Clock::now();
-  std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig, opts_.device);
+  std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig, opts_.device, opts_.weights);
   stats_.emit = since(t0);
   std::string object;
   if (!cache_dir_.empty()) {
@@ -193,6 +228,16 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
     if (gpu) staged.push_back(device_visible(t));
     data.push_back(const_cast<void*>(gpu ? staged.back().raw() : t.raw()));
   };
+  // A narrowed weight: its 16-bit copy, made for this call (the caller's tensor may change).
+  std::vector<std::shared_ptr<std::byte>> narrow_copies;
+  auto pass_narrowed = [&](const Tensor& t) {
+    size_t bytes = std::max<size_t>(size_t(t.size()) * 2, 2);
+    narrow_copies.push_back(gpu ? managed_bytes(bytes) : std::shared_ptr<std::byte>(new std::byte[bytes], std::default_delete<std::byte[]>()));
+    auto* out = reinterpret_cast<uint16_t*>(narrow_copies.back().get());
+    const float* in = t.data<float>();
+    for (int64_t k = 0; k < t.size(); ++k) out[k] = narrow_float(in[k], opts_.weights);
+    data.push_back(out);
+  };
   for (size_t i = 0; i < inputs.size(); ++i) {
     check_bound(fmt::format("input '{}'", g.input_name(int(i))), sig.input_types[i], inputs[i]);
     pass(inputs[i]);
@@ -202,7 +247,10 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
     if (it == params.end())
       throw std::runtime_error(fmt::format("missing weight '{}' ({})", sig.param_names[i], type_str(sig.param_types[i])));
     check_bound(fmt::format("weight '{}'", sig.param_names[i]), sig.param_types[i], it->second);
-    pass(it->second);
+    if (weight_is_narrowed(opts_.weights, sig.param_types[i]))
+      pass_narrowed(it->second);
+    else
+      pass(it->second);
   }
   std::vector<Tensor> outputs;
   for (auto& t : sig.output_types) {

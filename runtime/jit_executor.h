@@ -41,6 +41,13 @@ int default_threads();
 // is none (no driver, no device).
 std::string cuda_device_description();
 
+// The 16-bit bits of f32 value v stored as `w` (F16 or BF16), rounded to nearest even
+// (NaN stays NaN, overflow goes to infinity); and the f32 value of such bits.
+uint16_t narrow_float(float v, WeightStorage w);
+float widen_float(uint16_t bits, WeightStorage w);
+// t with every element rounded as narrow weights store it (f32 tensors; others as they are).
+Tensor round_like_stored(const Tensor& t, WeightStorage w);
+
 class JitExecutor : public Executor {
  public:
   // `cache_dir` empty: no disk cache. opts.threads > 1 sizes the process's OpenMP pool.

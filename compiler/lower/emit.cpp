@@ -298,7 +298,12 @@ std::string MlirEmitter::i64(int64_t v) {
   return r;
 }
 
-std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig_out, Device device) {
+std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig_out, Device device,
+                      WeightStorage weights) {
+  const std::string narrow = weights == WeightStorage::BF16 ? "bf16" : "f16";
+  auto narrowed = [&](const std::string& type) {  // memref<2x3xf32> -> memref<2x3xbf16>
+    return type.substr(0, type.size() - 4) + narrow + ">";
+  };
   MlirEmitter e;
   e.g_ = &g;
   EntrySignature sig;
@@ -314,7 +319,8 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
   std::sort(params.begin(), params.end());
   for (size_t i = 0; i < params.size(); ++i) {
     const TensorType& t = g.type(params[i].second);
-    args.push_back(fmt::format("%p{}: {}", i, MlirEmitter::memref_type(t)));
+    std::string mt = MlirEmitter::memref_type(t);
+    args.push_back(fmt::format("%p{}: {}", i, weight_is_narrowed(weights, t) ? narrowed(mt) : mt));
     sig.param_names.push_back(params[i].first);
     sig.param_types.push_back(t);
   }
@@ -333,7 +339,28 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
     return name;
   };
   for (size_t i = 0; i < g.inputs.size(); ++i) e.bind(g.inputs[i], to_tensor(fmt::format("%in{}", i), sig.input_types[i]));
-  for (size_t i = 0; i < params.size(); ++i) e.bind(params[i].second, to_tensor(fmt::format("%p{}", i), sig.param_types[i]));
+  // A narrowed weight: its 16-bit buffer as a tensor, widened to f32 by one elementwise op.
+  auto widen = [&](const std::string& memref, const TensorType& t) {
+    std::string mt = MlirEmitter::memref_type(t), tt = MlirEmitter::tensor_type(t);
+    std::string half = e.fresh("arg"), init = e.empty(t), r = e.fresh("w"), a = e.fresh("a"), b = e.fresh("a"),
+                x = e.fresh("s");
+    e.line(fmt::format("{} = bufferization.to_tensor {} restrict : {} to {}", half, memref, narrowed(mt), narrowed(tt)));
+    std::string id = MlirEmitter::identity_map(t.rank());
+    std::vector<std::string> iters(size_t(t.rank()), "\"parallel\"");
+    e.line(fmt::format("{} = linalg.generic {{indexing_maps = [affine_map<{}>, affine_map<{}>], iterator_types = [{}]}} "
+                       "ins({} : {}) outs({} : {}) {{",
+                       r, id, id, fmt::join(iters, ", "), half, narrowed(tt), init, tt));
+    e.line(fmt::format("^bb0({}: {}, {}: f32):", a, narrow, b));
+    e.line(fmt::format("  {} = arith.extf {} : {} to f32", x, a, narrow));
+    e.line(fmt::format("  linalg.yield {} : f32", x));
+    e.line(fmt::format("}} -> {}", tt));
+    return r;
+  };
+  for (size_t i = 0; i < params.size(); ++i) {
+    std::string arg = fmt::format("%p{}", i);
+    const TensorType& t = sig.param_types[i];
+    e.bind(params[i].second, weight_is_narrowed(weights, t) ? widen(arg, t) : to_tensor(arg, t));
+  }
   for (int id = 0; id < int(g.nodes.size()); ++id) e.emit_node(g, id);
   for (size_t i = 0; i < g.outputs.size(); ++i)
     e.line(fmt::format("bufferization.materialize_in_destination {} in restrict writable %out{} : ({}, {}) -> ()",

@@ -100,7 +100,7 @@ class MlirEmitter {
   std::string i64(int64_t v);  // an arith.constant
 
  private:
-  friend std::string emit_mlir(const Graph&, const std::string&, EntrySignature*, Device);
+  friend std::string emit_mlir(const Graph&, const std::string&, EntrySignature*, Device, WeightStorage);
   void emit_node(const Graph& g, int id);
   const Graph* g_ = nullptr;
   std::map<int, std::string> vals_;
@@ -121,8 +121,15 @@ std::vector<std::string> ops_without_lowering();
 // Device::Cuda the module is a gpu.container_module; the GPU pipeline defines its
 // kernel-library functions (matmul, conv) with gpu_kernels.h's tiled kernels, and maps
 // the rest, the same linalg as on the CPU, onto the GPU.
+// `weights` F16/BF16: every f32 param arrives as a 16-bit buffer (weight_is_narrowed)
+// and is widened to f32 at the start of the function.
 std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature* sig = nullptr,
-                      Device device = Device::Cpu);
+                      Device device = Device::Cpu, WeightStorage weights = WeightStorage::F32);
+
+// Whether a param of type t is passed in 16 bits under `weights` (f32 params only).
+inline bool weight_is_narrowed(WeightStorage weights, const TensorType& t) {
+  return weights != WeightStorage::F32 && t.dtype == DType::F32;
+}
 
 // Registration hooks, one per lowering file.
 using LoweringTable = std::map<std::string, LowerFn>;

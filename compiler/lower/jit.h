@@ -30,6 +30,8 @@ struct JitOptions {
   // Cuda: the module is emit_mlir's Device::Cuda form; host code launches PTX kernels
   // through kernels/starc_cuda.h (the caller checks starc_cuda_init first).
   Device device = Device::Cpu;
+  // Inference: f32 weights in 16 bits (emit_mlir's `weights`); the executor rounds them.
+  WeightStorage weights = WeightStorage::F32;
 };
 
 // A compiled module's object code can be written to and reloaded from a file (the

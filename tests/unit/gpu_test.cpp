@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <cmath>
+#include <cstring>
 #include <random>
 #include <set>
 
@@ -16,6 +18,7 @@
 #include "compiler/opt/passes.h"
 #include "dsl/program.h"
 #include "gpu_test_util.h"
+#include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
 #include "shell_util.h"
@@ -120,6 +123,90 @@ TEST_F(GpuCli, RunWithoutDriverFailsCleanly) {
   EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
 }
 
+// ---- 16-bit weight storage (--gpu-weights): the same emitted code runs on the CPU here ----
+
+TEST(WeightStorage, RoundsToNearestEven) {
+  EXPECT_EQ(narrow_float(1.0f / 3, WeightStorage::F16), 0x3555);
+  EXPECT_EQ(narrow_float(1.0f, WeightStorage::BF16), 0x3f80);
+  auto from_bits = [](uint32_t u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+  };
+  EXPECT_EQ(narrow_float(from_bits(0x3f808000u), WeightStorage::BF16), 0x3f80);  // a tie goes to even
+  EXPECT_EQ(narrow_float(from_bits(0x3f818000u), WeightStorage::BF16), 0x3f82);
+  EXPECT_EQ(narrow_float(from_bits(0x3f808001u), WeightStorage::BF16), 0x3f81);
+  EXPECT_EQ(narrow_float(65520.0f, WeightStorage::F16), 0x7c00);  // overflow: infinity
+  EXPECT_TRUE(std::isnan(widen_float(narrow_float(std::nanf(""), WeightStorage::BF16), WeightStorage::BF16)));
+  EXPECT_TRUE(std::isnan(widen_float(narrow_float(std::nanf(""), WeightStorage::F16), WeightStorage::F16)));
+  for (float v : {0.1f, -3.75f, 1e-3f, 12345.678f})
+    for (WeightStorage w : {WeightStorage::F16, WeightStorage::BF16}) {
+      float back = widen_float(narrow_float(v, w), w);
+      EXPECT_LE(std::abs(back - v), std::abs(v) * (w == WeightStorage::F16 ? 0x1p-11 : 0x1p-8)) << v;
+    }
+}
+
+// With 16-bit weights a model computes exactly what f32 weights rounded to 16 bits give
+// (the widening is exact and everything after it is f32), which differs from the
+// unrounded model by about the format's precision.
+TEST(WeightStorage, ModelsComputeInF32OnTheRoundedWeights) {
+  for (const char* file : {"photoz.net", "redshift.net"}) {
+    SourceManager sm;
+    DiagEngine diags(sm);
+    Program prog(diags);
+    ASSERT_TRUE(prog.load_file(std::string(STARC_SOURCE_DIR "/stdlib/astro/") + file)) << diags.format_all();
+    std::optional<Graph> g = prog.build(prog.model_names().at(0));
+    ASSERT_TRUE(g) << diags.format_all();
+    std::mt19937_64 rng(3);
+    std::uniform_real_distribution<double> u(-1, 1);
+    std::vector<Tensor> in;
+    for (int id : g->inputs) {
+      Shape s = g->type(id).shape;
+      for (Dim& d : s)
+        if (is_sym(d)) d = 2;
+      Tensor x(DType::F32, s);
+      for (int64_t k = 0; k < x.size(); ++k) x.set(k, u(rng));
+      in.push_back(x);
+    }
+    TensorMap params = init_params(*g, 5);
+    JitExecutor full;
+    std::vector<Tensor> exact = full.run(*g, in, params, 0);
+    for (WeightStorage w : {WeightStorage::F16, WeightStorage::BF16}) {
+      TensorMap rounded;
+      for (auto& [name, t] : params) rounded[name] = round_like_stored(t, w);
+      std::vector<Tensor> want = full.run(*g, in, rounded, 0);
+      JitExecutor narrow(JitOptions{.weights = w});
+      std::vector<Tensor> got = narrow.run(*g, in, params, 0);
+      double same = 0, apart = 0, scale = 1e-30;
+      for (int64_t k = 0; k < got[0].size(); ++k) {
+        same = std::max(same, std::abs(got[0].get(k) - want[0].get(k)));
+        apart = std::max(apart, std::abs(got[0].get(k) - exact[0].get(k)));
+        scale = std::max(scale, std::abs(exact[0].get(k)));
+      }
+      std::string what = std::string(file) + " " + weight_storage_name(w);
+      EXPECT_LE(same, 1e-6 * scale) << what;
+      EXPECT_GT(apart, 0) << what << ": the weights were not narrowed";
+      EXPECT_LT(apart, (w == WeightStorage::F16 ? 5e-3 : 3e-2) * scale) << what;
+    }
+  }
+}
+
+TEST(WeightStorage, NarrowWeightsAssembleForSm90) {
+  if (ptxas_binary().empty()) GTEST_SKIP() << "ptxas not found (CUDA toolkit at $CUDA_HOME or /usr/local/cuda)";
+  SourceManager sm;
+  DiagEngine diags(sm);
+  Program prog(diags);
+  ASSERT_TRUE(prog.load_file(STARC_SOURCE_DIR "/stdlib/astro/redshift.net")) << diags.format_all();
+  std::optional<Graph> g = prog.build(prog.model_names().at(0));
+  ASSERT_TRUE(g);
+  Graph concrete = optimize(specialize(*g, std::vector<Dim>(g->symbols.size(), 2)), OptOptions({}, ConvAlgo::Direct));
+  for (WeightStorage w : {WeightStorage::F16, WeightStorage::BF16}) {
+    std::string text = emit_mlir(concrete, "forward", nullptr, Device::Cuda, w);
+    EXPECT_NE(text.find(std::string("x") + weight_storage_name(w) + ">"), std::string::npos);
+    expect_ptxas_accepts(text, std::string("redshift, ") + weight_storage_name(w) + " weights");
+  }
+}
+
 // ---- the host side against a stand-in driver (tests/gpu/fake_libcuda.c) ----------------
 
 // `starc ARGS` in the test folder with the fake driver, its calls logged to cuda.log.
@@ -180,6 +267,16 @@ TEST_F(GpuCli, ForwardPassLoadsItsModulesAndLaunchesTheirKernels) {
                           [](const std::string& n) { return n.find("matmul") != std::string::npos; }),
             3);
   EXPECT_TRUE(fs::exists(path("y.npy")));
+}
+
+TEST_F(GpuCli, SixteenBitWeightsRunAndNeedTheGpu) {
+  write_npy(path("mags.npy"), Tensor(DType::F32, {3, 5}));
+  std::string run = "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --in mags.npy";
+  ShellResult r = starc_on_fake_gpu(dir.string(), run + " --device cuda --gpu-weights bf16");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = starc_on_fake_gpu(dir.string(), run + " --gpu-weights f16");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("--gpu-weights f16 needs --device cuda"), std::string::npos) << r.out;
 }
 
 TEST_F(GpuCli, TrainingKeepsWeightsInManagedMemoryAndFinishes) {

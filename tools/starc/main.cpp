@@ -86,6 +86,7 @@ struct RunArgs {
   std::string weights, backend = "jit";
   ConvAlgo conv_algo = ConvAlgo::Auto;
   Device device = Device::Cpu;
+  std::string gpu_weights = "f32";
   uint64_t seed = 0;
   bool timings = false;
   int repeat = 1, threads = default_threads();
@@ -108,12 +109,17 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
   if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
+  if (a.gpu_weights != "f32" && a.device != Device::Cuda)
+    throw CliError(fmt::format("--gpu-weights {} needs --device cuda", a.gpu_weights));
   if (a.backend == "ref") {
     if (a.timings) fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");
     for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
   } else {
     bind_symbols(g, inputs);  // input errors name the input before any compilation
-    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads, .device = a.device},
+    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo),
+                               .threads = a.threads,
+                               .device = a.device,
+                               .weights = parse_weight_storage(a.gpu_weights)},
                     default_cache_dir());
     for (int r = 0; r < a.repeat; ++r) {
       results = jit.run(g, inputs, params, a.seed);
@@ -261,6 +267,10 @@ int main(int argc, char** argv) {
   run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
   cli::add_conv_algo_option(run, &run_args.conv_algo);
   cli::add_device_option(run, &run_args.device);
+  run->add_option("--gpu-weights", run_args.gpu_weights,
+                  "with --device cuda: store f32 weights on the GPU as f32 (default), f16 or bf16; every op still "
+                  "computes and accumulates in f32")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
   run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)")
       ->check(CLI::PositiveNumber);
   run->add_option("--repeat", run_args.repeat, "run the forward pass N times (the first compiles; timing the rest shows the cache)")
