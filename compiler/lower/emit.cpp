@@ -306,6 +306,7 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
   };
   MlirEmitter e;
   e.g_ = &g;
+  e.device_ = device;
   EntrySignature sig;
   std::vector<std::string> args;
   // Arguments: inputs, params (sorted by name), outputs, seed.

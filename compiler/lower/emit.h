@@ -86,6 +86,9 @@ class MlirEmitter {
   std::vector<std::string> inline_graph(const Graph& body, const std::vector<std::string>& args);
 
   std::string seed() const { return "%seed"; }
+  // Where the module runs: a lowering may call a kernel-library function that only one
+  // device has (the GPU's tree reductions, gpu_kernels.h).
+  Device device() const { return device_; }
 
   // --- calls into the kernel library (compiler/lower/kernels/starc_kernels.h) ----------
   // Calls `starc_NAME(args...)`, declaring it in the module: i64 sizes (i64()) and
@@ -107,6 +110,7 @@ class MlirEmitter {
   std::map<int, std::vector<std::string>> results_;  // multi-result nodes (bind_results)
   std::string out_, loc_;
   int indent_ = 2, counter_ = 0;
+  Device device_ = Device::Cpu;
   std::map<std::string, std::string> externs_;  // kernel name -> its declaration
   std::map<std::string, std::string> buffer_view_type_;  // kernel buffer argument -> its memref type
   std::string view(const std::string& memref, const TensorType& t);

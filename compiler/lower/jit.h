@@ -1,8 +1,8 @@
 // compiler/lower: the MLIR JIT and object emission. Takes the MLIR module text that
 // emit_mlir produced, runs the CPU pass pipeline (bufferize, lower to loops, to LLVM),
 // and compiles it with LLVM ORC through mlir::ExecutionEngine, or to a relocatable
-// object for ahead-of-time libraries. This file's .cpp is the only one in starc that
-// includes MLIR/LLVM headers (they cost 10-20 s per file to compile).
+// object for ahead-of-time libraries. This file's .cpp and gpu_pipeline.cpp are the only
+// ones in starc that include MLIR/LLVM headers (they cost 10-20 s per file to compile).
 #pragma once
 #include <memory>
 #include <set>

@@ -18,6 +18,7 @@
 #include "compiler/opt/passes.h"
 #include "dsl/program.h"
 #include "gpu_test_util.h"
+#include "jit_test_util.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
@@ -28,14 +29,6 @@ namespace starc::test {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> stdlib_files() {
-  std::vector<std::string> out;
-  for (auto& e : fs::recursive_directory_iterator(STARC_SOURCE_DIR "/stdlib"))
-    if (e.path().extension() == ".net") out.push_back(e.path().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // g at batch 2, optimised as the CUDA executor does, as a Device::Cuda module.
 std::string cuda_module(const Graph& g) {

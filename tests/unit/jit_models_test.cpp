@@ -9,6 +9,7 @@
 #include <random>
 
 #include "dsl/program.h"
+#include "jit_test_util.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/trainer.h"
@@ -17,14 +18,7 @@ namespace starc {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<std::string> stdlib_files() {
-  std::vector<std::string> out;
-  for (auto& e : fs::recursive_directory_iterator(STARC_SOURCE_DIR "/stdlib"))
-    if (e.path().extension() == ".net") out.push_back(e.path().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using test::stdlib_files;
 
 // Calls f(file, prog, diags) with each stdlib file loaded into a Program; stops at the
 // first fatal failure (the caller should return if HasFatalFailure()).

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -19,6 +21,15 @@
 #include "runtime/jit_executor.h"
 
 namespace starc::test {
+
+// Every .net file of the standard library, sorted.
+inline std::vector<std::string> stdlib_files() {
+  std::vector<std::string> out;
+  for (auto& e : std::filesystem::recursive_directory_iterator(STARC_SOURCE_DIR "/stdlib"))
+    if (e.path().extension() == ".net") out.push_back(e.path().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 // The graph of `model` in the .net source text `src`; throws with the diagnostics if it
 // does not compile.
