@@ -250,6 +250,31 @@ std::string extreme(E e, const std::string& x, const TensorType& xt, const std::
 
 enum class Kind { Sum, Mean, Max, Min, LogSumExp };
 
+// On the GPU a float sum (accumulated in f64, as here), max or min runs as the kernel
+// library's tree reduction (gpu_kernels.h): starc_reduce_KIND_T(n_out, n_red, d0..d5,
+// reduced-axes mask, x, out) over x viewed as 6-D (leading 1s). The result has the kept
+// dims; "" where the loops below are used instead (the CPU, other dtypes, rank > 6).
+std::string gpu_reduction(E e, Kind kind, const std::string& x, const TensorType& xt, const std::vector<bool>& red) {
+  const int rank = xt.rank();
+  const int64_t n_red = count_of(xt.shape, red), n_out = num_elements(xt.shape) / std::max<int64_t>(n_red, 1);
+  if (e.device() != Device::Cuda || !is_f(xt.dtype) || rank > 6 || n_red == 0 || n_out == 0) return "";
+  const char* name = kind == Kind::Max ? "max" : kind == Kind::Min ? "min" : "sum";
+  TensorType out{kind == Kind::Max || kind == Kind::Min ? xt.dtype : DType::F64, kept_shape(xt.shape, red)};
+  std::vector<std::string> args = {e.i64(n_out), e.i64(n_red)};
+  int64_t mask = 0;
+  for (int i = 0; i < 6; ++i) {
+    int axis = i - (6 - rank);  // leading 1s
+    args.push_back(e.i64(axis < 0 ? 1 : xt.shape[size_t(axis)]));
+    if (axis >= 0 && red[size_t(axis)]) mask |= int64_t(1) << i;
+  }
+  args.push_back(e.i64(mask));
+  args.push_back(e.address(x, xt));
+  std::string out_addr, buf = e.alloc_buffer(out, &out_addr);
+  args.push_back(out_addr);
+  e.call_kernel(fmt::format("reduce_{}_{}", name, xt.dtype == DType::F64 ? "f64" : "f32"), args);
+  return e.tensor_of(buf, out);
+}
+
 LowerFn reduction(Kind kind) {
   return [kind](E e, const Node& n, int id) {
     int xid = n.inputs[0];
@@ -259,16 +284,19 @@ LowerFn reduction(Kind kind) {
     std::vector<bool> red = reduced_axes(n, xt.rank());
     Shape ks = kept_shape(xt.shape, red);
     TensorType kt{t, ks}, k64{DType::F64, ks};
-    std::string r;
-    if (kind == Kind::Max || kind == Kind::Min) {
+    std::string r, on_gpu = kind == Kind::LogSumExp ? "" : gpu_reduction(e, kind, x, xt, red);
+    if ((kind == Kind::Max || kind == Kind::Min) && !on_gpu.empty()) {
+      r = on_gpu;
+    } else if (kind == Kind::Max || kind == Kind::Min) {
       r = extreme(e, x, xt, red, kind == Kind::Max);
     } else if ((kind == Kind::Sum) && !is_f(t)) {
       r = reduce(e, {same(x, xt)}, xt.shape, red, t, iconst(e, 0, "i64"),
                  [&](E e, Args a) { return op2(e, "arith.addi", a[1], a[0], "i64"); });
     } else if (kind == Kind::Sum || kind == Kind::Mean) {
-      std::string s = reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0), [&](E e, Args a) {
-        return op2(e, "arith.addf", a[1], to_f64(e, a[0], t), "f64");
-      });
+      std::string s = !on_gpu.empty() ? on_gpu
+                                        : reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0), [&](E e, Args a) {
+                                            return op2(e, "arith.addf", a[1], to_f64(e, a[0], t), "f64");
+                                          });
       if (kind == Kind::Sum && t == DType::F64) {
         r = s;
       } else {
