@@ -63,21 +63,14 @@ TEST(GpuModels, EveryStdlibModelAndTrainStepAssemblesForSm90) {
 // matmul and convolution are tiled GEMMs staged through shared memory, not one thread
 // per output reading global memory: their kernels declare .shared arrays.
 TEST(GpuKernels, DenseKernelsTileThroughSharedMemory) {
-  Graph g = [] {
-    SourceManager sm;
-    DiagEngine diags(sm);
-    Program prog(diags);
-    EXPECT_TRUE(prog.load_text(STARC_SOURCE_DIR "/tests/unit/inline.net", R"(
+  Graph g = compile(R"(
 model M(x: f32[B, 2, 64]) -> f32[B, 8] {
     param w: f32[4, 2, 5] = normal
     param v: f32[8, 120] = normal
     return matmul(reshape(prim.conv1d(x, w, stride: 1, padding: 0), [B, 240])[:, 0:120], transpose(v))
 }
-)"));
-    std::optional<Graph> built = prog.build("M");
-    if (!built) throw std::runtime_error(diags.format_all());
-    return std::move(*built);
-  }();
+)",
+                    "M");
   std::string text = cuda_module(g);
   EXPECT_NE(text.find("gpu.container_module"), std::string::npos);
   std::vector<PtxModule> mods = lower_to_ptx(text);
@@ -86,6 +79,30 @@ model M(x: f32[B, 2, 64]) -> f32[B, 8] {
     if (m.name == "starc_gpu_kernels") saw_shared = m.ptx.find(".shared") != std::string::npos;
   EXPECT_TRUE(saw_shared) << "the dense kernel module declares no shared memory";
   if (!ptxas_binary().empty()) expect_ptxas_accepts(text, "conv + matmul");
+}
+
+// Float sums, means, maxima and minima are tree reductions: their kernels combine partial
+// results in shared memory between barriers.
+TEST(GpuKernels, ReductionsCombineThroughSharedMemory) {
+  Graph g = compile(R"(
+model R(x: f32[B, 3, 4618]) -> f32[B, 3] {
+    return max(x, axes: [2]) + mean(x, axes: [2]) + sum(x, axes: [0, 2])
+}
+)",
+                    "R");
+  std::string text = cuda_module(g);
+  for (const char* fn : {"starc_reduce_max_f32", "starc_reduce_sum_f32"})
+    EXPECT_NE(text.find(std::string("call @") + fn), std::string::npos) << fn;
+  for (const PtxModule& m : lower_to_ptx(text)) {
+    if (m.name != "starc_gpu_kernels") continue;
+    for (const char* entry : {".entry starc_gpu_reduce_max_f32(", ".entry starc_gpu_reduce_sum_f32("}) {
+      size_t at = m.ptx.find(entry);
+      ASSERT_NE(at, std::string::npos) << entry;
+      std::string body = m.ptx.substr(at, m.ptx.find(".entry", at + 1) - at);
+      EXPECT_NE(body.find("bar.sync"), std::string::npos) << entry << " has no barrier";
+      EXPECT_NE(body.find("ld.shared"), std::string::npos) << entry << " reads no shared memory";
+    }
+  }
 }
 
 // Where no GPU is usable, the CUDA executor refuses at construction, saying why.
