@@ -1,7 +1,8 @@
 // tests/gpu: runs the CPU emulation of the GPU kernel library (a shared object that
 // emulate_kernels.sh builds from gpu_kernels_gen's output) against the C kernels
 // (compiler/lower/kernels/starc_kernels.c, compiled in with the prefix ref_) on random
-// data, for every kernel-library name.
+// data, for every kernel-library name; the reductions (starc_reduce_*, GPU only, no C
+// kernel) against a plain C++ reference here.
 //
 //   gpu_kernels_check EMULATED.so full     the main case list
 //   gpu_kernels_check EMULATED.so capped   for a library built with --grid-yz-limit 3:
@@ -23,6 +24,9 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
 #define STARC_KERNEL_PREFIX ref_
 #include "compiler/lower/kernels/starc_kernels.h"
@@ -205,6 +209,168 @@ void all_matmuls(const MM& c) {
     }
 }
 
+// The reductions: starc_reduce_{sum,max,min}_{f32,f64} (gpu_kernels.h).
+enum RedKind { kSum, kMax, kMin };
+const char* kind_name(RedKind k) { return k == kSum ? "sum" : k == kMax ? "max" : "min"; }
+
+struct RedCase {
+  std::vector<int64_t> shape;
+  std::vector<int> axes;                // empty: all
+  std::vector<int64_t> nan_at, inf_at;  // flat indices of NaN / +-inf inputs
+  RedCase(std::vector<int64_t> s, std::vector<int> a, std::vector<int64_t> nan = {}, std::vector<int64_t> inf = {})
+      : shape(std::move(s)), axes(std::move(a)), nan_at(std::move(nan)), inf_at(std::move(inf)) {}
+};
+
+template <class T>
+using ReduceFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const T*,
+                          void*);
+
+// For each kept index o (row-major), every reduced r in row-major order; sum in double,
+// max/min NaN-propagating like lower_reduce_nn's extreme().
+template <class T, class A>
+void reduce_reference(RedKind kind, const int64_t d[6], int64_t mask, const T* x, A* out) {
+  int64_t stride[6], s = 1;
+  for (int i = 5; i >= 0; --i) stride[i] = s, s *= d[i];
+  std::vector<int> kept, red;
+  for (int i = 0; i < 6; ++i) ((mask >> i) & 1 ? red : kept).push_back(i);
+  int64_t n_out = 1, n_red = 1;
+  for (int i : kept) n_out *= d[i];
+  for (int i : red) n_red *= d[i];
+  for (int64_t o = 0; o < n_out; ++o) {
+    int64_t base = 0, q = o;
+    for (int j = (int)kept.size() - 1; j >= 0; --j) base += (q % d[kept[j]]) * stride[kept[j]], q /= d[kept[j]];
+    double sum = 0;
+    T m = kind == kMax ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::infinity();
+    for (int64_t r = 0; r < n_red; ++r) {
+      int64_t off = base, p = r;
+      for (int j = (int)red.size() - 1; j >= 0; --j) off += (p % d[red[j]]) * stride[red[j]], p /= d[red[j]];
+      T v = x[off];
+      sum += (double)v;
+      if (!std::isnan(m) && (std::isnan(v) || (kind == kMax ? v > m : v < m))) m = v;
+    }
+    out[o] = kind == kSum ? (A)sum : (A)m;
+  }
+}
+
+template <class T>
+void reduce_case(RedKind kind, const RedCase& c) {
+  using A = typename std::conditional<sizeof(T) == 4, float, double>::type;
+  std::string name = std::string("starc_reduce_") + kind_name(kind) + "_" + (sizeof(T) == 4 ? "f32" : "f64");
+  auto f = find<ReduceFn<T>>(name.c_str());
+  int rank = (int)c.shape.size();
+  int64_t d[6], mask = 0, n = 1, n_red = 1;
+  for (int i = 0; i < 6; ++i) {
+    int axis = i - (6 - rank);
+    d[i] = axis < 0 ? 1 : c.shape[axis];
+    n *= d[i];
+    bool r = false;
+    if (axis >= 0) {
+      r = c.axes.empty();
+      for (int a : c.axes) r |= a == axis;
+    }
+    if (r) mask |= int64_t(1) << i, n_red *= d[i];
+  }
+  int64_t n_out = n / n_red;
+  std::string shape, axes;
+  for (int64_t e : c.shape) shape += (shape.empty() ? "" : ",") + std::to_string(e);
+  for (int a : c.axes) axes += (axes.empty() ? "" : ",") + std::to_string(a);
+  std::snprintf(current, sizeof current, "%s [%s] axes {%s} n_out %ld n_red %ld%s", name.c_str(), shape.c_str(),
+                axes.empty() ? "all" : axes.c_str(), (long)n_out, (long)n_red, c.nan_at.empty() ? "" : " with NaN");
+  Guarded<T> x(n);
+  Rng rng{7};
+  for (int64_t i = 0; i < n; ++i) x.p[i] = (T)rng.uniform();
+  for (size_t k = 0; k < c.inf_at.size(); ++k) x.p[c.inf_at[k]] = (k & 1 ? -1 : 1) * std::numeric_limits<T>::infinity();
+  for (int64_t i : c.nan_at) x.p[i] = std::numeric_limits<T>::quiet_NaN();
+  x.read_only();
+  ++checks;
+  size_t bad = 0, first = 0;
+  double gv = 0, wv = 0;
+  if (kind == kSum) {
+    Guarded<double> out(n_out);
+    for (int64_t i = 0; i < n_out; ++i) out.p[i] = std::numeric_limits<double>::quiet_NaN();
+    std::vector<double> want(n_out);
+    reduce_reference<T, double>(kind, d, mask, x.p, want.data());
+    f(n_out, n_red, d[0], d[1], d[2], d[3], d[4], d[5], mask, x.p, out.p);
+    double abs_sum = 0;  // a bound on the rounding of any order of summation
+    for (int64_t i = 0; i < n; ++i) abs_sum += std::isfinite((double)x.p[i]) ? std::fabs((double)x.p[i]) : 0;
+    for (int64_t i = 0; i < n_out; ++i) {
+      bool ok = std::isfinite(want[i])  ? std::fabs(out.p[i] - want[i]) <= 1e-13 * (1 + abs_sum)
+                : std::isnan(want[i]) ? std::isnan(out.p[i])
+                                      : out.p[i] == want[i];
+      if (!ok && !bad++) first = i, gv = out.p[i], wv = want[i];
+    }
+  } else {
+    // Exact. Outputs start as +12345 for max, -12345 for min: an output never written,
+    // or one folded into instead of overwritten, differs (want is in [-1, 1], +-inf or NaN).
+    Guarded<A> out(n_out);
+    for (int64_t i = 0; i < n_out; ++i) out.p[i] = (A)(kind == kMax ? 12345 : -12345);
+    std::vector<A> want(n_out);
+    reduce_reference<T, A>(kind, d, mask, x.p, want.data());
+    f(n_out, n_red, d[0], d[1], d[2], d[3], d[4], d[5], mask, x.p, out.p);
+    for (int64_t i = 0; i < n_out; ++i) {
+      bool ok = std::isnan(want[i]) ? std::isnan(out.p[i]) : out.p[i] == want[i];
+      if (!ok && !bad++) first = i, gv = out.p[i], wv = want[i];
+    }
+  }
+  if (bad) {
+    ++fails;
+    std::printf("FAIL %s: %zu of %ld outputs differ; first at %zu: %.17g, want %.17g\n", current, bad, (long)n_out,
+                first, gv, wv);
+  }
+}
+
+void all_kinds(const RedCase& c) {
+  for (RedKind k : {kSum, kMax, kMin}) reduce_case<float>(k, c), reduce_case<double>(k, c);
+}
+
+// All six reduction names on every case (in both modes: with the grid y/z limit 3 the
+// split reductions' chunks and the output groups take grid-stride loops).
+void all_reductions() {
+  const std::vector<RedCase> cases = {
+      {{1000}, {0}},                      // rank 1, n_out 1, one block
+      {{7}, {}},                          // rank 1, all axes, n_red < 16: one thread
+      {{2, 3, 4618}, {2}},                // the innermost axis: 256 lanes per output
+      {{2, 3, 4618}, {1}},                // a middle axis, n_red 3: a thread per output, strided
+      {{2, 3, 4618}, {0}},                // the outer axis: output-fast (kept innermost, contiguous)
+      {{4, 5, 37}, {0, 2}},               // non-contiguous axes {0,2} of [N,C,L]: two reduced groups
+      {{3, 4, 5, 6}, {}},                 // rank 4, all axes
+      {{2, 3, 4, 5, 6, 7}, {1, 3, 5}},    // rank 6: three reduced and three kept groups
+      {{2, 3, 4, 5, 6, 7}, {0, 2, 4}},    // rank 6: the other alternation
+      {{2, 3, 1, 4, 5}, {0, 3}},          // rank 5, a size-1 kept axis between
+      {{3, 1, 5, 1, 7}, {1, 3}},          // only size-1 axes reduced: n_red 1
+      {{6, 1}, {1}},                      // n_red 1
+      {{1, 1, 1, 1}, {}},                 // n_out 1, n_red 1
+      {{5, 4, 3}, {0, 1}},                // leading axes merge into one reduced group (strided)
+      {{7, 3, 5, 2, 11}, {0, 2, 4}},      // three reduced groups, 32 lanes: carries out of digits 0 and 1
+      {{100, 2, 7, 2, 5}, {0, 2, 4}},     // 256 lanes = digits (1, 2, 7) over (5, 7, 100)
+      {{50, 2, 3, 2, 40, 3}, {0, 2, 4}},  // 256 lanes = digits (16, 0, 2) over (40, 3, 50)
+      {{20000, 3}, {1}},                  // n_red small, n_out large: thread per output (79 blocks)
+      {{3, 20000}, {0}},                  // the same, output-fast
+      {{100, 2000}, {0}},                 // output-fast with 8 lanes (32 outputs a block)
+      {{300, 40}, {1}},                   // 4 lanes per output, 64 outputs a block
+      {{100003}, {0}},                    // n_out 1 split in two passes: 24 chunks of 4167, the last 4162
+      {{3, 50001}, {1}},                  // split with n_out 3: 12 chunks of 4167, the last 4164
+      {{64, 3, 300}, {0, 2}},             // split, two reduced groups (mixed radix): 4 chunks of 4800
+      {{20000, 40}, {0}},                 // split, output-fast: 4 chunks of 5000
+      {{50, 3, 301}, {0, 2}},             // split, mixed radix, chunks (5017) not a multiple of 301
+      {{2, 3, 4618}, {2}, {5 * 4618 + 100, 0}, {1, 4618 + 7}},          // NaN: outputs 5 and 0; +-inf
+      {{4, 5, 37}, {0, 2}, {2 * 185 + 3 * 37 + 36}, {}},                // NaN, two reduced groups
+      {{100003}, {0}, {100002}, {50000, 60000}},                        // NaN in the last chunk
+      {{20000, 40}, {0}, {19999 * 40 + 39, 5 * 40 + 2}, {7 * 40 + 3}},  // NaN, split output-fast
+      {{20000, 3}, {1}, {3 * 12345 + 1}, {3 * 777}},                    // NaN, thread per output
+  };
+  for (const RedCase& c : cases) all_kinds(c);
+  // Empty: n_red 0 or n_out 0 launches nothing (an empty grid aborts the emulation).
+  std::snprintf(current, sizeof current, "starc_reduce_sum_f32 empty reductions");
+  auto f = find<ReduceFn<float>>("starc_reduce_sum_f32");
+  float x[1] = {1};
+  double out[1] = {42};
+  f(3, 0, 1, 1, 1, 1, 3, 0, 1, x, out);  // [3, 0] over axis 1
+  f(0, 3, 1, 1, 1, 1, 0, 3, 2, x, out);  // [0, 3] over axis 0
+  ++checks;
+  if (out[0] != 42) ++fails, std::printf("FAIL %s: wrote the output\n", current);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,6 +443,7 @@ int main(int argc, char** argv) {
     // Weight-grad split K with the split count capped to 3: 57, 57 and 55 K tiles.
     all_convs(geo(3, 2, 30, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1), false);
   }
+  all_reductions();
   int64_t launches = 0, blocks = 0, waits = 0;
   find<void (*)(int64_t*, int64_t*, int64_t*)>("emu_stats")(&launches, &blocks, &waits);
   std::printf("%s: %ld kernel launches, %ld blocks, %ld barrier waits\n", mode.c_str(), (long)launches, (long)blocks,
