@@ -10,7 +10,8 @@
 // loading tiles. Buffers are CUDA managed memory, so the host passes its pointers on.
 // Weight gradients (K = n*oh*ow, M x N small) split K over the grid and sum the parts.
 //
-// The reductions exist on the GPU only (lower_reduce_nn.cpp calls them there):
+// The reductions exist on the GPU only (lower_reduce_nn.cpp calls them there; their
+// generator is gpu_reduce_kernels.cpp):
 //   starc_reduce_{sum,max,min}_{f32,f64}(i64 n_out, i64 n_red, i64 d0, ..., i64 d5,
 //                                        i64 mask, memref<1xT> x, memref<1xR> out)
 // x is dense row-major [d0, ..., d5] (leading 1s for lower ranks), axis i is reduced
@@ -46,9 +47,5 @@ constexpr const char* kGpuKernelModule = "starc_gpu_kernels";
 // argument is ignored). "" for an empty set.
 // Throws std::invalid_argument for a name that is not a kernel-library function.
 std::string gpu_kernel_library(const std::set<std::string>& names);
-
-// The argument types of kernel-library function `name`, as the CPU extern declares them:
-// "(i64, i64, ..., memref<1xf32>, i64, ...)". Throws std::invalid_argument as above.
-std::string gpu_kernel_signature(const std::string& name);
 
 }  // namespace starc
