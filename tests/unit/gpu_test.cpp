@@ -300,11 +300,15 @@ TEST_F(GpuCli, TrainingKeepsWeightsInManagedMemoryAndFinishes) {
   EXPECT_GE(read_driver_log(path("cuda.log")).launches.size(), 20u);
 }
 
+// `starc run` of the photo-z MLP on 2 samples through the stand-in driver, failing `fail`.
+ShellResult photoz_on_fake_gpu(const std::string& dir, const std::string& fail) {
+  write_npy(dir + "/mags.npy", Tensor(DType::F32, {2, 5}));
+  return starc_on_fake_gpu(dir, "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --device cuda --in mags.npy",
+                           fail);
+}
+
 TEST_F(GpuCli, AFailingKernelIsReportedWithTheDriversMessage) {
-  write_npy(path("mags.npy"), Tensor(DType::F32, {2, 5}));
-  ShellResult r = starc_on_fake_gpu(dir.string(),
-                                    "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --device cuda --in mags.npy",
-                                    "launch");
+  ShellResult r = photoz_on_fake_gpu(dir.string(), "launch");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("CUDA: the step failed on the GPU: cuLaunchKernel(grid "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("CUDA_ERROR_ILLEGAL_ADDRESS (700): an illegal memory access was encountered"), std::string::npos)
@@ -313,10 +317,7 @@ TEST_F(GpuCli, AFailingKernelIsReportedWithTheDriversMessage) {
 }
 
 TEST_F(GpuCli, PtxTheDriverRejectsIsReportedWithItsLog) {
-  write_npy(path("mags.npy"), Tensor(DType::F32, {2, 5}));
-  ShellResult r = starc_on_fake_gpu(dir.string(),
-                                    "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --device cuda --in mags.npy",
-                                    "load");
+  ShellResult r = photoz_on_fake_gpu(dir.string(), "load");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("cuModuleLoadDataEx (loading the GPU kernels): ptxas fatal"), std::string::npos) << r.out;
 }
