@@ -385,15 +385,26 @@ LowerFn softmax(bool log) {
     red[size_t(axis)] = true;
     TensorType k64{DType::F64, kept_shape(xt.shape, red)};
     std::string km = kept_map(red);
-    std::string m = reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, -std::numeric_limits<double>::infinity()),
-                           [&](E e, Args a) {  // std::max(m, v) = m < v ? v : m
-                             std::string v = to_f64(e, a[0], t);
-                             return select(e, cmpf(e, "olt", a[1], v, DType::F64), v, a[1], "f64");
-                           });
-    std::string s = reduce(e, {same(x, xt), same(m, k64)}, xt.shape, red, DType::F64, f64c(e, 0), [&](E e, Args a) {
-      std::string d = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
-      return op2(e, "arith.addf", a[2], op1(e, "math.exp", d, DType::F64), "f64");
+    // m and s by the GPU's tree reductions where there are some (gpu_reduction), else by
+    // loops. (A NaN in the row makes every output NaN either way: max.NaN or std::max.)
+    std::string m = gpu_reduction(e, Kind::Max, x, xt, red);
+    if (!m.empty())
+      m = map(e, {same(m, {t, k64.shape})}, k64, [&](E e, Args a) { return to_f64(e, a[0], t); });
+    else
+      m = reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, -std::numeric_limits<double>::infinity()),
+                 [&](E e, Args a) {  // std::max(m, v) = m < v ? v : m
+                   std::string v = to_f64(e, a[0], t);
+                   return select(e, cmpf(e, "olt", a[1], v, DType::F64), v, a[1], "f64");
+                 });
+    // e^(x - m), then its sum: two ops that linalg fuses into one loop on the CPU.
+    TensorType x64{DType::F64, xt.shape};
+    std::string ex = map(e, {same(x, xt), {m, k64, km}}, x64, [&](E e, Args a) {
+      return op1(e, "math.exp", op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64"), DType::F64);
     });
+    std::string s = gpu_reduction(e, Kind::Sum, ex, x64, red);
+    if (s.empty())
+      s = reduce(e, {same(ex, x64)}, xt.shape, red, DType::F64, f64c(e, 0),
+                 [&](E e, Args a) { return op2(e, "arith.addf", a[1], a[0], "f64"); });
     std::string y = map(e, {same(x, xt), {m, k64, km}, {s, k64, km}}, xt, [&](E e, Args a) {
       std::string z = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
       std::string r = log ? op2(e, "arith.subf", z, op1(e, "math.log", a[2], DType::F64), "f64")
