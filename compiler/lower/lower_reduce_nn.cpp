@@ -275,6 +275,35 @@ std::string gpu_reduction(E e, Kind kind, const std::string& x, const TensorType
   return e.tensor_of(buf, out);
 }
 
+// The max over `red` in f64 (kept dims), NaN-skipping like std::max on the CPU (on the
+// GPU max.NaN: the callers' results are NaN either way when a NaN is present).
+std::string max_f64(E e, const std::string& x, const TensorType& xt, const std::vector<bool>& red) {
+  const DType t = xt.dtype;
+  TensorType kt{t, kept_shape(xt.shape, red)}, k64{DType::F64, kt.shape};
+  std::string m = gpu_reduction(e, Kind::Max, x, xt, red);
+  if (!m.empty()) return map(e, {same(m, kt)}, k64, [&](E e, Args a) { return to_f64(e, a[0], t); });
+  return reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, -std::numeric_limits<double>::infinity()),
+                [&](E e, Args a) {  // std::max(m, v) = m < v ? v : m
+                  std::string v = to_f64(e, a[0], t);
+                  return select(e, cmpf(e, "olt", a[1], v, DType::F64), v, a[1], "f64");
+                });
+}
+
+// sum over `red` of e^(x - shift) in f64, shift (f64, kept dims) broadcast over `red`: a
+// map and a sum, which linalg fuses into one loop on the CPU and the GPU tree-reduces.
+std::string sum_exp_f64(E e, const std::string& x, const TensorType& xt, const std::vector<bool>& red,
+                        const std::string& shift) {
+  const DType t = xt.dtype;
+  TensorType x64{DType::F64, xt.shape}, k64{DType::F64, kept_shape(xt.shape, red)};
+  std::string ex = map(e, {same(x, xt), {shift, k64, kept_map(red)}}, x64, [&](E e, Args a) {
+    return op1(e, "math.exp", op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64"), DType::F64);
+  });
+  std::string s = gpu_reduction(e, Kind::Sum, ex, x64, red);
+  if (!s.empty()) return s;
+  return reduce(e, {same(ex, x64)}, xt.shape, red, DType::F64, f64c(e, 0),
+                [&](E e, Args a) { return op2(e, "arith.addf", a[1], a[0], "f64"); });
+}
+
 LowerFn reduction(Kind kind) {
   return [kind](E e, const Node& n, int id) {
     int xid = n.inputs[0];
@@ -308,21 +337,13 @@ LowerFn reduction(Kind kind) {
         });
       }
     } else {  // logsumexp: max(x) + log(sum(exp(x - max(x)))), shifting by 0 when the max is not finite
-      std::string m = reduce(e, {same(x, xt)}, xt.shape, red, DType::F64,
-                             f64c(e, -std::numeric_limits<double>::infinity()), [&](E e, Args a) {
-                               std::string v = to_f64(e, a[0], t);
-                               return select(e, cmpf(e, "ogt", v, a[1], DType::F64), v, a[1], "f64");
-                             });
+      std::string m = max_f64(e, x, xt, red);
       m = map(e, {same(m, k64)}, k64, [&](E e, Args a) {
         std::string finite = cmpf(e, "olt", op1(e, "math.absf", a[0], DType::F64),
                                   f64c(e, std::numeric_limits<double>::infinity()), DType::F64);
         return select(e, finite, a[0], f64c(e, 0), "f64");
       });
-      std::string s = reduce(e, {same(x, xt), same(m, k64)}, xt.shape, red, DType::F64, f64c(e, 0),
-                             [&](E e, Args a) {
-                               std::string d = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
-                               return op2(e, "arith.addf", a[2], op1(e, "math.exp", d, DType::F64), "f64");
-                             });
+      std::string s = sum_exp_f64(e, x, xt, red, m);
       r = map(e, {same(s, k64), same(m, k64)}, kt, [&](E e, Args a) {
         return from_f64(e, op2(e, "arith.addf", op1(e, "math.log", a[0], DType::F64), a[1], "f64"), t);
       });
@@ -385,26 +406,7 @@ LowerFn softmax(bool log) {
     red[size_t(axis)] = true;
     TensorType k64{DType::F64, kept_shape(xt.shape, red)};
     std::string km = kept_map(red);
-    // m and s by the GPU's tree reductions where there are some (gpu_reduction), else by
-    // loops. (A NaN in the row makes every output NaN either way: max.NaN or std::max.)
-    std::string m = gpu_reduction(e, Kind::Max, x, xt, red);
-    if (!m.empty())
-      m = map(e, {same(m, {t, k64.shape})}, k64, [&](E e, Args a) { return to_f64(e, a[0], t); });
-    else
-      m = reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, -std::numeric_limits<double>::infinity()),
-                 [&](E e, Args a) {  // std::max(m, v) = m < v ? v : m
-                   std::string v = to_f64(e, a[0], t);
-                   return select(e, cmpf(e, "olt", a[1], v, DType::F64), v, a[1], "f64");
-                 });
-    // e^(x - m), then its sum: two ops that linalg fuses into one loop on the CPU.
-    TensorType x64{DType::F64, xt.shape};
-    std::string ex = map(e, {same(x, xt), {m, k64, km}}, x64, [&](E e, Args a) {
-      return op1(e, "math.exp", op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64"), DType::F64);
-    });
-    std::string s = gpu_reduction(e, Kind::Sum, ex, x64, red);
-    if (s.empty())
-      s = reduce(e, {same(ex, x64)}, xt.shape, red, DType::F64, f64c(e, 0),
-                 [&](E e, Args a) { return op2(e, "arith.addf", a[1], a[0], "f64"); });
+    std::string m = max_f64(e, x, xt, red), s = sum_exp_f64(e, x, xt, red, m);
     std::string y = map(e, {same(x, xt), {m, k64, km}, {s, k64, km}}, xt, [&](E e, Args a) {
       std::string z = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
       std::string r = log ? op2(e, "arith.subf", z, op1(e, "math.log", a[2], DType::F64), "f64")
