@@ -275,6 +275,15 @@ std::string gpu_reduction(E e, Kind kind, const std::string& x, const TensorType
   return e.tensor_of(buf, out);
 }
 
+// The sum over `red` of x (any float type) in f64 (kept dims): the GPU's tree reduction
+// where there is one, else loops accumulating in row-major order.
+std::string sum_f64(E e, const std::string& x, const TensorType& xt, const std::vector<bool>& red) {
+  std::string s = gpu_reduction(e, Kind::Sum, x, xt, red);
+  if (!s.empty()) return s;
+  return reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0),
+                [&](E e, Args a) { return op2(e, "arith.addf", a[1], to_f64(e, a[0], xt.dtype), "f64"); });
+}
+
 // The max over `red` in f64 (kept dims), NaN-skipping like std::max on the CPU (on the
 // GPU max.NaN: the callers' results are NaN either way when a NaN is present).
 std::string max_f64(E e, const std::string& x, const TensorType& xt, const std::vector<bool>& red) {
@@ -298,10 +307,7 @@ std::string sum_exp_f64(E e, const std::string& x, const TensorType& xt, const s
   std::string ex = map(e, {same(x, xt), {shift, k64, kept_map(red)}}, x64, [&](E e, Args a) {
     return op1(e, "math.exp", op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64"), DType::F64);
   });
-  std::string s = gpu_reduction(e, Kind::Sum, ex, x64, red);
-  if (!s.empty()) return s;
-  return reduce(e, {same(ex, x64)}, xt.shape, red, DType::F64, f64c(e, 0),
-                [&](E e, Args a) { return op2(e, "arith.addf", a[1], a[0], "f64"); });
+  return sum_f64(e, ex, x64, red);
 }
 
 LowerFn reduction(Kind kind) {
@@ -313,19 +319,15 @@ LowerFn reduction(Kind kind) {
     std::vector<bool> red = reduced_axes(n, xt.rank());
     Shape ks = kept_shape(xt.shape, red);
     TensorType kt{t, ks}, k64{DType::F64, ks};
-    std::string r, on_gpu = kind == Kind::LogSumExp ? "" : gpu_reduction(e, kind, x, xt, red);
-    if ((kind == Kind::Max || kind == Kind::Min) && !on_gpu.empty()) {
-      r = on_gpu;
-    } else if (kind == Kind::Max || kind == Kind::Min) {
-      r = extreme(e, x, xt, red, kind == Kind::Max);
+    std::string r;
+    if (kind == Kind::Max || kind == Kind::Min) {
+      r = gpu_reduction(e, kind, x, xt, red);
+      if (r.empty()) r = extreme(e, x, xt, red, kind == Kind::Max);
     } else if ((kind == Kind::Sum) && !is_f(t)) {
       r = reduce(e, {same(x, xt)}, xt.shape, red, t, iconst(e, 0, "i64"),
                  [&](E e, Args a) { return op2(e, "arith.addi", a[1], a[0], "i64"); });
     } else if (kind == Kind::Sum || kind == Kind::Mean) {
-      std::string s = !on_gpu.empty() ? on_gpu
-                                        : reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0), [&](E e, Args a) {
-                                            return op2(e, "arith.addf", a[1], to_f64(e, a[0], t), "f64");
-                                          });
+      std::string s = sum_f64(e, x, xt, red);
       if (kind == Kind::Sum && t == DType::F64) {
         r = s;
       } else {
@@ -432,15 +434,14 @@ std::pair<std::string, std::string> group_stats(E e, const std::string& x, const
   auto divide = [&](const std::string& v) {
     return map(e, {same(v, k64)}, k64, [&](E e, Args a) { return op2(e, "arith.divf", a[0], f64c(e, count), "f64"); });
   };
-  std::string mean = divide(reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0), [&](E e, Args a) {
-    return op2(e, "arith.addf", a[1], to_f64(e, a[0], t), "f64");
-  }));
-  std::string var = divide(reduce(e, {same(x, xt), same(mean, k64)}, xt.shape, red, DType::F64, f64c(e, 0),
-                                  [&](E e, Args a) {
-                                    std::string d = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
-                                    return op2(e, "arith.addf", a[2], op2(e, "arith.mulf", d, d, "f64"), "f64");
-                                  }));
-  return {mean, var};
+  std::string mean = divide(sum_f64(e, x, xt, red));
+  // The squared deviations, then their sum (one fused loop on the CPU).
+  TensorType x64{DType::F64, xt.shape};
+  std::string sq = map(e, {same(x, xt), {mean, k64, kept_map(red)}}, x64, [&](E e, Args a) {
+    std::string d = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
+    return op2(e, "arith.mulf", d, d, "f64");
+  });
+  return {mean, divide(sum_f64(e, sq, x64, red))};
 }
 
 void lower_layer_norm(E e, const Node& n, int id) {
