@@ -59,8 +59,7 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
       starc_cuda_clear_error();
       throw std::runtime_error("--device cuda: " + why);
     }
-    // The GPU has no FFT kernels (yet): its convolutions are tiled implicit GEMMs.
-    opts_.passes.conv_algo = ConvAlgo::Direct;
+    opts_.passes = passes_for(opts_.device, opts_.passes);
     // Objects of GPU modules embed their PTX and register it in global constructors,
     // which an object loaded from the disk cache would not run: always compile.
     cache_dir_.clear();
@@ -106,7 +105,7 @@ std::string cuda_device_description() { return starc_cuda_init() == 0 ? starc_cu
 
 namespace {
 
-// Managed memory of `bytes`, owned by the returned pointer (freed by the driver).
+// Managed memory of `bytes` (at least 1), owned by the returned pointer (freed by the driver).
 std::shared_ptr<std::byte> managed_bytes(size_t bytes) {
   void* p = starc_cuda_alloc(bytes);
   if (!p) {
@@ -121,7 +120,7 @@ std::shared_ptr<std::byte> managed_bytes(size_t bytes) {
 // an earlier step: weights stay on the device across a training loop), else a managed copy.
 Tensor device_visible(const Tensor& t) {
   if (starc_cuda_is_managed(t.raw())) return t;
-  Tensor d = Tensor::adopt(t.dtype(), t.shape(), managed_bytes(std::max<size_t>(t.nbytes(), 1)));
+  Tensor d = Tensor::adopt(t.dtype(), t.shape(), managed_bytes(t.nbytes()));
   if (t.nbytes()) std::memcpy(d.raw(), t.raw(), t.nbytes());
   return d;
 }
@@ -192,9 +191,8 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
 
 std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes,
                                   Device device) {
-  OptOptions p = passes;
-  if (device == Device::Cuda) p.conv_algo = ConvAlgo::Direct;
-  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), p), "forward", nullptr, device);
+  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), passes_for(device, passes)), "forward", nullptr,
+                   device);
 }
 
 std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
@@ -255,7 +253,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   std::vector<Tensor> outputs;
   for (auto& t : sig.output_types) {
     if (gpu)
-      outputs.push_back(Tensor::adopt(t.dtype, t.shape, managed_bytes(std::max<size_t>(num_elements(t.shape) * dtype_size(t.dtype), 1))));
+      outputs.push_back(Tensor::adopt(t.dtype, t.shape, managed_bytes(size_t(num_elements(t.shape)) * dtype_size(t.dtype))));
     else
       outputs.emplace_back(t.dtype, t.shape);
     data.push_back(outputs.back().raw());

@@ -21,6 +21,13 @@ struct LowerError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The graph passes as `device` runs them: the GPU has no FFT convolutions (its convs are
+// tiled implicit GEMMs), so there the conv_algo pass chooses direct.
+inline OptOptions passes_for(Device device, OptOptions passes) {
+  if (device == Device::Cuda) passes.conv_algo = ConvAlgo::Direct;
+  return passes;
+}
+
 struct JitOptions {
   int opt_level = 3;  // LLVM optimisation level for the generated code
   OptOptions passes = {};  // the graph passes (compiler/opt): which to skip, the conv algorithm

@@ -33,7 +33,7 @@ namespace fs = std::filesystem;
 // g at batch 2, optimised as the CUDA executor does, as a Device::Cuda module.
 std::string cuda_module(const Graph& g) {
   Graph concrete = specialize(g, std::vector<Dim>(g.symbols.size(), 2));
-  return emit_mlir(optimize(concrete, OptOptions({}, ConvAlgo::Direct)), "forward", nullptr, Device::Cuda);
+  return emit_mlir(optimize(concrete, passes_for(Device::Cuda, {})), "forward", nullptr, Device::Cuda);
 }
 
 TEST(GpuModels, EveryStdlibModelAndTrainStepAssemblesForSm90) {
@@ -209,7 +209,7 @@ TEST(WeightStorage, NarrowWeightsAssembleForSm90) {
   ASSERT_TRUE(prog.load_file(STARC_SOURCE_DIR "/stdlib/astro/redshift.net")) << diags.format_all();
   std::optional<Graph> g = prog.build(prog.model_names().at(0));
   ASSERT_TRUE(g);
-  Graph concrete = optimize(specialize(*g, std::vector<Dim>(g->symbols.size(), 2)), OptOptions({}, ConvAlgo::Direct));
+  Graph concrete = optimize(specialize(*g, std::vector<Dim>(g->symbols.size(), 2)), passes_for(Device::Cuda, {}));
   for (WeightStorage w : {WeightStorage::F16, WeightStorage::BF16}) {
     std::string text = emit_mlir(concrete, "forward", nullptr, Device::Cuda, w);
     EXPECT_NE(text.find(std::string("x") + weight_storage_name(w) + ">"), std::string::npos);

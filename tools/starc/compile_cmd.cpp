@@ -171,9 +171,8 @@ int run(const Options& o) {
   m.output_names = g.output_names;
   // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
-    // The GPU's convolutions are implicit GEMMs (it has no FFT kernels).
     Graph concrete = optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)),
-                              OptOptions({}, cuda ? ConvAlgo::Direct : o.conv_algo));
+                              passes_for(o.device, OptOptions({}, o.conv_algo)));
     return compile_object(emit_mlir(concrete, "forward", sig, o.device), "forward",
                           ObjectOptions{model, kernel, o.target, o.threads > 1, o.device});
   };

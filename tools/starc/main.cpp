@@ -215,9 +215,7 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   if (emit == "mlir" || emit == "llvm" || emit == "ptx") {
     // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
     if (emit == "ptx") device = Device::Cuda;
-    OptOptions p = passes;
-    if (device == Device::Cuda) p.conv_algo = ConvAlgo::Direct;  // the GPU's convs are implicit GEMMs
-    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), p);
+    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), passes_for(device, passes));
     std::string text = emit_mlir(concrete, "forward", nullptr, device);
     if (emit == "ptx")
       for (const PtxModule& m : lower_to_ptx(text)) fmt::print("// ---- kernel module {}\n{}\n", m.name, m.ptx);
