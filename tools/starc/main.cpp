@@ -17,16 +17,12 @@
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
-#include "runtime/tensor_file.h"
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/explain_cmd.h"
 #include "compiler/opt/passes.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
-#include "tools/starc/convert_cmd.h"
-#include "tools/starc/eval_cmd.h"
 #include "tools/starc/repl_cmd.h"
-#include "tools/starc/simulate_cmd.h"
 #include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
@@ -109,7 +105,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     if (it == in_paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name,
                                  type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
-    inputs.push_back(read_tensor_file(it->second));
+    inputs.push_back(read_npy(it->second));
   }
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
@@ -298,10 +294,7 @@ int main(int argc, char** argv) {
   GradcheckCommand gradcheck = add_gradcheck_command(app);
   ExplainCommand explain = add_explain_command(app);
   CompileCommand compile = add_compile_command(app);
-  EvalCommand eval = add_eval_command(app);
   ReplCommand repl = add_repl_command(app);
-  SimulateCommand simulate = add_simulate_command(app);
-  ConvertCommand convert = add_convert_command(app);
 
   try {
     app.parse(argc, argv);
@@ -322,10 +315,7 @@ int main(int argc, char** argv) {
     if (*gradcheck.app) return gradcheck.run();
     if (*explain.app) return explain.run();
     if (*compile.app) return compile.run();
-    if (*eval.app) return eval.run();
     if (*repl.app) return repl.run();
-    if (*simulate.app) return simulate.run();
-    if (*convert.app) return convert.run();
     OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes, graph_device);
     pick_model();
