@@ -23,6 +23,7 @@
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
 #include "tools/starc/repl_cmd.h"
+#include "tools/starc/simulate_cmd.h"
 #include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
@@ -295,6 +296,7 @@ int main(int argc, char** argv) {
   ExplainCommand explain = add_explain_command(app);
   CompileCommand compile = add_compile_command(app);
   ReplCommand repl = add_repl_command(app);
+  SimulateCommand simulate = add_simulate_command(app);
 
   try {
     app.parse(argc, argv);
@@ -316,6 +318,7 @@ int main(int argc, char** argv) {
     if (*explain.app) return explain.run();
     if (*compile.app) return compile.run();
     if (*repl.app) return repl.run();
+    if (*simulate.app) return simulate.run();
     OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes, graph_device);
     pick_model();
