@@ -1,10 +1,11 @@
 // runtime: the training history as CSV and the learning curve as a self-contained SVG
-// (hand-written: no plotting dependency).
+// (hand-written: no plotting dependency; the SVG helpers are runtime/plots.h's).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
+#include "runtime/plots.h"
 #include "runtime/trainer.h"
 
 namespace starc {
@@ -32,37 +33,9 @@ std::vector<Column> value_columns(const TrainPlan& plan) {
 
 std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-// "Nice" linear tick positions covering [lo, hi].
-std::vector<double> linear_ticks(double lo, double hi, int target = 6) {
-  double span = hi - lo;
-  if (!(span > 0)) return {lo};
-  double raw = span / target, mag = std::pow(10.0, std::floor(std::log10(raw)));
-  double step = mag;
-  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (m * mag >= raw) {
-      step = m * mag;
-      break;
-    }
-  std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
-  return t;
-}
-
-std::string tick_label(double v) { return fmt::format("{:.4g}", v); }
+using plot::linear_ticks;
+using plot::tick_label;
+using plot::xml_escape;
 
 }  // namespace
 

@@ -22,6 +22,7 @@
 #include "compiler/opt/passes.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
+#include "tools/starc/eval_cmd.h"
 #include "tools/starc/repl_cmd.h"
 #include "tools/starc/simulate_cmd.h"
 #include "tools/starc/train_cmd.h"
@@ -295,6 +296,7 @@ int main(int argc, char** argv) {
   GradcheckCommand gradcheck = add_gradcheck_command(app);
   ExplainCommand explain = add_explain_command(app);
   CompileCommand compile = add_compile_command(app);
+  EvalCommand eval = add_eval_command(app);
   ReplCommand repl = add_repl_command(app);
   SimulateCommand simulate = add_simulate_command(app);
 
@@ -317,6 +319,7 @@ int main(int argc, char** argv) {
     if (*gradcheck.app) return gradcheck.run();
     if (*explain.app) return explain.run();
     if (*compile.app) return compile.run();
+    if (*eval.app) return eval.run();
     if (*repl.app) return repl.run();
     if (*simulate.app) return simulate.run();
     OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
