@@ -422,3 +422,39 @@ TEST_F(EvalCli, BadInputGivesOneClearLine) {
   expect_error("eval stdlib/astro/photoz.net --in mags=" + p3 + " --truth " + z4, "mags");
   expect_error("eval stdlib/astro/photoz.net --output q --truth " + z4, "has no output 'q'");
 }
+
+TEST_F(EvalCli, ModelOutputChoiceClassificationAndAFixedBatch) {
+  write("two.net", R"(use std.nn
+model Two(x: f32[B, 3]) -> (logits: f32[B, 2], score: f32[B, 1]) {
+    return (x |> dense(2), x |> dense(1))
+}
+model Fixed(x: f32[4, 3]) -> f32[4, 1] {
+    return x |> dense(1)
+}
+)");
+  Tensor x(DType::F32, {20, 3});
+  for (int64_t i = 0; i < x.size(); ++i) x.set(i, std::sin(1.3 * double(i)));
+  std::vector<double> labels;
+  for (int i = 0; i < 20; ++i) labels.push_back(i % 3 == 0);
+  write_npy(path("x.npy"), x);
+  write_npy(path("y.npy"), i64(labels));
+  std::string net = path("two.net"), xs = " --in x=" + path("x.npy"), ys = " --truth " + path("y.npy");
+  expect_error("eval " + net + " --model Two" + xs + ys, "model 'Two' has 2 outputs (logits, score); choose one with --output");
+  // 20 samples in batches of 7, 7, 6 give the numbers of the whole set run at once.
+  ASSERT_EQ(starc("run " + net + " --model Two --seed 2" + xs + " --out logits=" + path("l.npy")).code, 0);
+  test::ShellResult a = starc("eval " + net + " --model Two --seed 2 --output logits --batch 7" + xs + ys + " --json " +
+                              path("a.json"));
+  ASSERT_EQ(a.code, 0) << a.out;
+  test::ShellResult b = starc("eval --pred " + path("l.npy") + ys + " --json " + path("b.json"));
+  ASSERT_EQ(b.code, 0) << b.out;
+  std::string fields = "d['n'], d['classes'], d['accuracy'], round(d['roc_auc'], 12), d['confusion']";
+  EXPECT_EQ(json_field("a.json", fields), json_field("b.json", fields));
+  EXPECT_EQ(json_field("a.json", "d['n'], d['classes'], d['scores']"), "20 2 logits");
+  // A model whose first dim is fixed runs in one piece whatever --batch says.
+  write_npy(path("x4.npy"), Tensor::from_vector(DType::F32, {4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2}));
+  write_npy(path("z4.npy"), Tensor::from_vector(DType::F32, {4, 1}, {0.1, 0.2, 0.3, 0.4}));
+  test::ShellResult f = starc("eval " + net + " --model Fixed --batch 2 --in x=" + path("x4.npy") + " --truth " +
+                              path("z4.npy"));
+  EXPECT_EQ(f.code, 0) << f.out;
+  EXPECT_NE(f.out.find("4 values"), std::string::npos) << f.out;
+}
