@@ -17,6 +17,8 @@ PACKAGES=(
   tmux
   # PyTorch for equivalence tests and benchmarks (run with /usr/bin/python3)
   python3-torch python3-numpy
+  # astropy writes and reads the FITS files of the FITS tests (tests/unit/fits_test.cpp)
+  python3-astropy
 )
 
 missing=()

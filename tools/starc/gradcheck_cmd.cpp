@@ -11,6 +11,7 @@
 #include "runtime/gradcheck.h"
 #include "runtime/init.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {
@@ -53,7 +54,7 @@ int run(const Options& o) {
     std::string name = g.input_name(int(i));
     const TensorType& t = g.type(g.inputs[i]);
     if (auto it = given.find(name); it != given.end()) {
-      inputs.push_back(read_npy(it->second));
+      inputs.push_back(read_tensor_file(it->second));
       given.erase(it);
     } else if (is_float(t.dtype)) {
       inputs.push_back(random_input(t, o.batch, rng));

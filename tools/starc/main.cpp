@@ -17,11 +17,13 @@
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/explain_cmd.h"
 #include "compiler/opt/passes.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
+#include "tools/starc/convert_cmd.h"
 #include "tools/starc/eval_cmd.h"
 #include "tools/starc/repl_cmd.h"
 #include "tools/starc/simulate_cmd.h"
@@ -107,7 +109,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     if (it == in_paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name,
                                  type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
-    inputs.push_back(read_npy(it->second));
+    inputs.push_back(read_tensor_file(it->second));
   }
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
@@ -298,6 +300,7 @@ int main(int argc, char** argv) {
   CompileCommand compile = add_compile_command(app);
   EvalCommand eval = add_eval_command(app);
   ReplCommand repl = add_repl_command(app);
+  ConvertCommand convert = add_convert_command(app);
   SimulateCommand simulate = add_simulate_command(app);
 
   try {
@@ -321,6 +324,7 @@ int main(int argc, char** argv) {
     if (*compile.app) return compile.run();
     if (*eval.app) return eval.run();
     if (*repl.app) return repl.run();
+    if (*convert.app) return convert.run();
     if (*simulate.app) return simulate.run();
     OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes, graph_device);

@@ -20,6 +20,7 @@
 #include "compiler/opt/passes.h"
 #include "runtime/init.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/train_cmd.h"
 
@@ -549,10 +550,8 @@ bool ReplSession::feed(const std::string& input) {
                                                path, path, fmt::join(keys, ", ")));
         }
         t = arrays.at(m[3]);
-      } else if (ext == ".fits" || ext == ".fit" || ext == ".fz") {
-        throw std::runtime_error("FITS input is not supported yet; convert it to .npy (astropy: np.save)");
       } else {
-        t = read_npy(path);
+        t = read_tensor_file(path);  // .npy, FITS, CSV specs (docs/data.md)
       }
       if (m[1].matched) {
         vars_[name] = t;

@@ -18,6 +18,7 @@
 
 #include "dsl/program.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 #include "runtime/jit_executor.h"
 #include "runtime/trainer.h"
 #include "tools/starc/cli_common.h"
@@ -86,7 +87,7 @@ TrainPlan build_plan(Loaded& l, const std::string& model) {
 
 TensorMap load_data(const std::map<std::string, std::string>& paths) {
   TensorMap out;
-  for (auto& [name, path] : paths) out[name] = read_npy(path);
+  for (auto& [name, path] : paths) out[name] = read_tensor_file(path);
   return out;
 }
 

@@ -1,0 +1,475 @@
+#include "runtime/fits.h"
+
+#include <fitsio.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <optional>
+
+#include "runtime/tensor_file.h"
+
+namespace fs = std::filesystem;
+
+namespace starc {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// cfitsio's text for `status` plus the most specific message of its error stack (which
+// the call consumes, so the next error starts clean), on one line.
+std::string cfitsio_message(int status, bool detail = true) {
+  char text[FLEN_STATUS] = {0};
+  fits_get_errstatus(status, text);
+  std::string out = text;
+  if (status == READ_ERROR || status == END_OF_FILE) {
+    fits_clear_errmsg();
+    return out + ": the file ends early (truncated?)";
+  }
+  char msg[FLEN_ERRMSG];
+  std::string first;
+  while (fits_read_errmsg(msg)) {
+    std::string m = msg;
+    while (!m.empty() && (m.back() == ' ' || m.back() == '\n')) m.pop_back();
+    // The stack repeats the file name on its own line; the name is in our message already.
+    if (first.empty() && !m.empty() && m.find('/') == std::string::npos && m != out) first = m;
+  }
+  if (detail && !first.empty()) out += " (" + first + ")";
+  return out;
+}
+
+// The file part of a cfitsio filename: up to the first '[' of the extended syntax.
+std::string base_path(const std::string& path) { return path.substr(0, path.find('[')); }
+
+// "0, 1 COADD, 2 SPALL": the HDUs of `file` (no extended syntax) with their EXTNAMEs, or
+// "" when it cannot be read.
+std::string hdu_list(const std::string& file) {
+  fitsfile* f = nullptr;
+  int status = 0, n = 0;
+  if (fits_open_diskfile(&f, file.c_str(), READONLY, &status) || fits_get_num_hdus(f, &n, &status)) {
+    if (f) fits_close_file(f, &status);
+    fits_clear_errmsg();
+    return "";
+  }
+  std::vector<std::string> out;
+  for (int i = 1; i <= n; ++i) {
+    int type = 0, st = 0;
+    char extname[FLEN_VALUE] = {0};
+    if (fits_movabs_hdu(f, i, &type, &st)) break;
+    fits_read_key(f, TSTRING, "EXTNAME", extname, nullptr, &st);
+    out.push_back(st || !*extname ? std::to_string(i - 1) : fmt::format("{} {}", i - 1, extname));
+  }
+  status = 0;
+  fits_close_file(f, &status);
+  fits_clear_errmsg();
+  return fmt::format("{}", fmt::join(out, ", "));
+}
+
+// An open FITS file positioned at one HDU; closes itself.
+class FitsFile {
+ public:
+  // `first_data`: without an HDU in `path`, move to the first HDU with data.
+  FitsFile(const std::string& path, bool first_data) : path_(path) {
+    std::string file = base_path(path);
+    std::error_code ec;
+    if (!fs::exists(file, ec)) throw std::runtime_error(fmt::format("{}: no such file", file));
+    if (fs::is_directory(file, ec)) throw std::runtime_error(fmt::format("{}: is a folder, not a FITS file", file));
+    if (!fs::is_directory(file, ec) && fs::file_size(file, ec) == 0)
+      throw std::runtime_error(fmt::format("{}: the file is empty, not a FITS file", file));
+    int status = 0;
+    if (first_data) fits_open_data(&f_, path.c_str(), READONLY, &status);
+    else fits_open_file(&f_, path.c_str(), READONLY, &status);
+    if (status) {
+      f_ = nullptr;
+      bool not_fits = status == NO_SIMPLE || status == UNKNOWN_REC || status == NO_XTENSION;
+      std::string why = cfitsio_message(status, !not_fits);
+      if (path.find('[') != std::string::npos && (status == BAD_HDU_NUM || status == URL_PARSE_ERROR ||
+                                                   status == END_OF_FILE)) {
+        std::string hdus = hdu_list(file);
+        if (!hdus.empty()) throw std::runtime_error(fmt::format("{}: no such HDU in {} (it has: {})", path, file, hdus));
+      }
+      if (not_fits) throw std::runtime_error(fmt::format("{}: not a FITS file (cfitsio: {})", path, why));
+      throw std::runtime_error(fmt::format("{}: cannot read as FITS: {}", path, why));
+    }
+  }
+  ~FitsFile() {
+    int status = 0;
+    if (f_) fits_close_file(f_, &status);
+  }
+  FitsFile(const FitsFile&) = delete;
+  FitsFile& operator=(const FitsFile&) = delete;
+
+  fitsfile* get() { return f_; }
+
+  // "spec.fits (HDU 1 COADD)": HDUs counted from 0 as in `file.fits[1]` and astropy.
+  std::string where() {
+    int n = 0, status = 0;
+    fits_get_hdu_num(f_, &n);
+    char extname[FLEN_VALUE] = {0};
+    fits_read_key(f_, TSTRING, "EXTNAME", extname, nullptr, &status);
+    if (status) extname[0] = 0;
+    fits_clear_errmsg();
+    return fmt::format("{} (HDU {}{})", base_path(path_), n - 1, *extname ? std::string(" ") + extname : "");
+  }
+  [[noreturn]] void fail(const std::string& what) { throw std::runtime_error(fmt::format("{}: {}", where(), what)); }
+  // Throws when a cfitsio call set `status`, naming what was being done.
+  void check(int status, const std::string& doing) {
+    if (status) fail(fmt::format("{}: {}", doing, cfitsio_message(status)));
+  }
+
+  bool is_image() {
+    int type = 0, status = 0;
+    check(fits_get_hdu_type(f_, &type, &status), "reading the HDU type");
+    return type == IMAGE_HDU;
+  }
+  std::optional<double> key_double(const char* name) {
+    double v = 0;
+    int status = 0;
+    fits_read_key(f_, TDOUBLE, name, &v, nullptr, &status);
+    if (status == KEY_NO_EXIST || status == VALUE_UNDEFINED) {
+      fits_clear_errmsg();
+      return std::nullopt;
+    }
+    check(status, fmt::format("reading keyword {}", name));
+    return v;
+  }
+  std::string key_string(const char* name) {
+    char v[FLEN_VALUE] = {0};
+    int status = 0;
+    fits_read_key(f_, TSTRING, name, v, nullptr, &status);
+    if (status) {
+      fits_clear_errmsg();
+      return "";
+    }
+    return v;
+  }
+
+ private:
+  std::string path_;
+  fitsfile* f_ = nullptr;
+};
+
+Shape image_shape(FitsFile& f, int* naxis_out = nullptr) {
+  int bitpix = 0, naxis = 0, status = 0;
+  constexpr int kMaxDims = 16;
+  LONGLONG naxes[kMaxDims] = {0};
+  f.check(fits_get_img_paramll(f.get(), kMaxDims, &bitpix, &naxis, naxes, &status), "reading the image size");
+  if (naxis > kMaxDims) f.fail(fmt::format("the image has {} axes; at most {} are supported", naxis, kMaxDims));
+  if (naxis == 0)
+    f.fail("this HDU has no data (NAXIS = 0); name the HDU that has it, e.g. FILE.fits[1]");
+  Shape s;
+  for (int i = naxis - 1; i >= 0; --i) s.push_back(naxes[i]);  // NAXIS1 varies fastest: the last C dim
+  if (naxis_out) *naxis_out = naxis;
+  return s;
+}
+
+Tensor read_image(FitsFile& f, DType dtype) {
+  Shape shape = image_shape(f);
+  // f32 reads straight into the tensor; i64 goes through f64 and an integer check.
+  Tensor t(dtype == DType::F32 ? DType::F32 : DType::F64, shape);
+  if (t.size() > 0) {
+    std::vector<LONGLONG> first(shape.size(), 1);
+    int status = 0, anynul = 0;
+    if (t.dtype() == DType::F32) {
+      float nul = std::numeric_limits<float>::quiet_NaN();
+      fits_read_pixll(f.get(), TFLOAT, first.data(), t.size(), &nul, t.data<float>(), &anynul, &status);
+    } else {
+      double nul = kNaN;
+      fits_read_pixll(f.get(), TDOUBLE, first.data(), t.size(), &nul, t.data<double>(), &anynul, &status);
+    }
+    f.check(status, "reading the image");
+  }
+  return convert_dtype(t, dtype, f.where());
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The TTYPEn names of the current table HDU, in order.
+std::vector<std::string> column_names(FitsFile& f) {
+  int ncols = 0, status = 0;
+  f.check(fits_get_num_cols(f.get(), &ncols, &status), "reading the number of columns");
+  std::vector<std::string> names;
+  for (int i = 1; i <= ncols; ++i) names.push_back(f.key_string(fmt::format("TTYPE{}", i).c_str()));
+  return names;
+}
+
+// The 1-based number of column `name` (case-insensitive), or 0.
+int find_column(const std::vector<std::string>& names, const std::string& name) {
+  for (size_t i = 0; i < names.size(); ++i)
+    if (lower(names[i]) == lower(name)) return int(i) + 1;
+  return 0;
+}
+
+struct Column {
+  std::vector<double> values;  // rows * per_row, row-major
+  int64_t per_row = 1;
+  Shape cell;  // the TDIM shape of one cell, C order
+};
+
+// Column `col` of `rows` rows as doubles: numeric columns with TSCAL/TZERO applied and
+// TNULL as NaN; logical columns as 0/1.
+Column read_column(FitsFile& f, int col, const std::string& name, int64_t rows) {
+  int type = 0, status = 0;
+  LONGLONG repeat = 0, width = 0;
+  f.check(fits_get_eqcoltypell(f.get(), col, &type, &repeat, &width, &status), fmt::format("column '{}'", name));
+  auto bad = [&](const std::string& why) { f.fail(fmt::format("column '{}' {}", name, why)); };
+  if (type < 0) bad("has variable-length arrays; only fixed-size columns can be read");
+  if (type == TSTRING) bad("holds text, not numbers");
+  if (type == TCOMPLEX || type == TDBLCOMPLEX) bad("holds complex numbers; only real columns can be read");
+  if (type == TBIT) bad("is a bit column (TFORM X); only numeric and logical columns can be read");
+  Column c;
+  c.per_row = repeat;
+  int naxis = 0;
+  LONGLONG dims[16] = {0};
+  f.check(fits_read_tdimll(f.get(), col, 16, &naxis, dims, &status), fmt::format("column '{}' TDIM", name));
+  for (int i = naxis - 1; i >= 0; --i) c.cell.push_back(dims[i]);
+  if (num_elements(c.cell) != repeat) c.cell = {repeat};
+  int64_t n = rows * repeat;
+  c.values.resize(size_t(n));
+  if (n == 0) return c;
+  int anynul = 0;
+  if (type == TLOGICAL) {
+    std::vector<char> flags(static_cast<size_t>(n));
+    char nul = 0;
+    fits_read_col(f.get(), TLOGICAL, col, 1, 1, n, &nul, flags.data(), &anynul, &status);
+    for (int64_t i = 0; i < n; ++i) c.values[size_t(i)] = flags[size_t(i)] ? 1 : 0;
+  } else {
+    double nul = kNaN;
+    fits_read_col(f.get(), TDOUBLE, col, 1, 1, n, &nul, c.values.data(), &anynul, &status);
+  }
+  f.check(status, fmt::format("reading column '{}'", name));
+  return c;
+}
+
+int64_t table_rows(FitsFile& f) {
+  LONGLONG rows = 0;
+  int status = 0;
+  f.check(fits_get_num_rowsll(f.get(), &rows, &status), "reading the number of rows");
+  return rows;
+}
+
+Tensor read_table_columns(FitsFile& f, const std::vector<std::string>& columns, DType dtype) {
+  std::vector<std::string> names = column_names(f);
+  int64_t rows = table_rows(f);
+  std::vector<Column> cols;
+  int64_t width = 0;
+  for (auto& name : columns) {
+    int col = find_column(names, name);
+    if (!col) f.fail(fmt::format("no column '{}' (the table has: {})", name, fmt::join(names, ", ")));
+    cols.push_back(read_column(f, col, name, rows));
+    width += cols.back().per_row;
+  }
+  Shape shape{rows, width};
+  if (cols.size() == 1) {
+    shape = {rows};
+    shape.insert(shape.end(), cols[0].cell.begin(), cols[0].cell.end());
+    if (shape.size() == 1) shape.push_back(1);
+  }
+  Tensor t(DType::F64, shape);
+  double* out = t.data<double>();
+  int64_t offset = 0;
+  for (auto& c : cols) {
+    for (int64_t r = 0; r < rows; ++r)
+      std::copy_n(c.values.begin() + r * c.per_row, c.per_row, out + r * width + offset);
+    offset += c.per_row;
+  }
+  return convert_dtype(t, dtype, fmt::format("{} columns {}", f.where(), fmt::join(columns, ",")));
+}
+
+// Creates a FITS file at a temporary path beside `path`, lets `fill` write it, closes
+// it and renames it over `path` (readers never see a half-written file).
+template <class Fill> void write_fits_file(const std::string& path, Fill&& fill) {
+  std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fitsfile* f = nullptr;
+  int status = 0;
+  // The disk-file variant: no extended-filename parsing of `path` on output.
+  fits_create_diskfile(&f, tmp.c_str(), &status);
+  if (status) throw std::runtime_error(fmt::format("{}: cannot create: {}", path, cfitsio_message(status)));
+  fill(f, &status);
+  int close_status = 0;
+  fits_close_file(f, &close_status);
+  if (!status) status = close_status;
+  if (status) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(fmt::format("{}: writing FITS failed: {}", path, cfitsio_message(status)));
+  }
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(fmt::format("{}: cannot replace: {}", path, ec.message()));
+  }
+}
+
+int fits_datatype(DType t) {
+  switch (t) {
+    case DType::F32: return TFLOAT;
+    case DType::F64: return TDOUBLE;
+    case DType::I64: return TLONGLONG;
+    case DType::Bool: return TLOGICAL;
+  }
+  return TDOUBLE;
+}
+
+}  // namespace
+
+Tensor read_fits(const std::string& path, const std::vector<std::string>& columns, DType dtype) {
+  FitsFile f(path, true);
+  if (f.is_image()) {
+    if (!columns.empty())
+      f.fail(fmt::format("is an image, not a table: it has no column '{}' (drop the #columns selector)", columns[0]));
+    return read_image(f, dtype);
+  }
+  if (columns.empty())
+    f.fail(fmt::format("is a table: choose columns with #NAME,... (it has: {})", fmt::join(column_names(f), ", ")));
+  return read_table_columns(f, columns, dtype);
+}
+
+Tensor read_fits_columns(const std::string& path, const std::vector<std::string>& columns, DType dtype) {
+  FitsFile f(path, true);
+  if (f.is_image()) f.fail("is an image, not a table");
+  if (columns.empty()) f.fail("no columns named");
+  return read_table_columns(f, columns, dtype);
+}
+
+FitsSpectrum read_fits_spectrum(const std::string& path) {
+  FitsFile f(path, true);
+  FitsSpectrum s;
+  if (!f.is_image()) {
+    std::vector<std::string> names = column_names(f);
+    int64_t rows = table_rows(f);
+    auto flat = [&](const std::string& name) { return read_column(f, find_column(names, name), name, rows).values; };
+    int flux = find_column(names, "flux");
+    std::string wave_col;
+    for (const char* w : {"wave", "wavelength", "lambda"})
+      if (find_column(names, w)) wave_col = w;
+    bool has_loglam = find_column(names, "loglam") != 0;
+    if (!flux || (!has_loglam && wave_col.empty()))
+      f.fail(fmt::format("is not a spectrum table: it needs columns 'flux' and 'loglam' (or 'wave' in Angstrom); it has: {}",
+                         fmt::join(names, ", ")));
+    s.flux = flat("flux");
+    if (has_loglam) {
+      s.loglam = flat("loglam");
+    } else {
+      s.loglam = flat(wave_col);
+      for (size_t i = 0; i < s.loglam.size(); ++i) {
+        if (!(s.loglam[i] > 0)) f.fail(fmt::format("column '{}' element {} is {}: wavelengths must be positive", wave_col, i, s.loglam[i]));
+        s.loglam[i] = std::log10(s.loglam[i]);
+      }
+    }
+    if (find_column(names, "ivar")) s.ivar = flat("ivar");
+    s.source = fmt::format("{} (table: {}, flux{})", f.where(), has_loglam ? "loglam" : wave_col, s.ivar.empty() ? "" : ", ivar");
+  } else {
+    Tensor img = read_image(f, DType::F64);
+    if (img.rank() > 2) f.fail(fmt::format("the image is {}: a spectrum is 1-D (or the first row of a 2-D image)", type_str(img.type())));
+    int64_t n = img.dim(-1);
+    s.flux.assign(img.data<double>(), img.data<double>() + n);
+    s.loglam.resize(size_t(n));
+    std::string grid;
+    if (auto c0 = f.key_double("COEFF0")) {
+      double c1 = f.key_double("COEFF1").value_or(0);
+      if (c1 == 0) f.fail("has COEFF0 but no (non-zero) COEFF1: the log10-wavelength step is missing");
+      for (int64_t i = 0; i < n; ++i) s.loglam[size_t(i)] = *c0 + c1 * double(i);
+      grid = "COEFF0/COEFF1";
+    } else if (auto crval = f.key_double("CRVAL1")) {
+      std::optional<double> step = f.key_double("CDELT1");
+      if (!step) step = f.key_double("CD1_1");
+      if (!step || *step == 0) f.fail("has CRVAL1 but no (non-zero) CDELT1 or CD1_1: the wavelength step is missing");
+      double crpix = f.key_double("CRPIX1").value_or(1);
+      std::string ctype = lower(f.key_string("CTYPE1"));
+      bool log_axis = f.key_double("DC-FLAG").value_or(0) == 1 || ctype.find("log") != std::string::npos;
+      for (int64_t i = 0; i < n; ++i) {
+        double v = *crval + *step * (double(i + 1) - crpix);
+        if (!log_axis && !(v > 0)) f.fail(fmt::format("pixel {} has wavelength {} from CRVAL1/CDELT1: not positive", i, v));
+        s.loglam[size_t(i)] = log_axis ? v : std::log10(v);
+      }
+      grid = log_axis ? "CRVAL1/CDELT1, log10 Angstrom" : "CRVAL1/CDELT1, Angstrom";
+    } else {
+      f.fail("is an image without a wavelength grid (COEFF0/COEFF1 or CRVAL1/CDELT1)");
+    }
+    s.source = fmt::format("{} (image, {})", f.where(), grid);
+  }
+  if (s.flux.size() != s.loglam.size())
+    f.fail(fmt::format("flux has {} values but the wavelength grid {}", s.flux.size(), s.loglam.size()));
+  if (s.flux.size() < 2) f.fail(fmt::format("the spectrum has {} pixel(s); at least 2 are needed", s.flux.size()));
+  // Ascending log-wavelength; a descending grid is reversed.
+  if (s.loglam.front() > s.loglam.back()) {
+    std::reverse(s.loglam.begin(), s.loglam.end());
+    std::reverse(s.flux.begin(), s.flux.end());
+    std::reverse(s.ivar.begin(), s.ivar.end());
+  }
+  for (size_t i = 1; i < s.loglam.size(); ++i)
+    if (!(s.loglam[i] > s.loglam[i - 1]))
+      f.fail(fmt::format("the wavelength grid is not strictly monotonic at pixel {} (log10 lambda {} after {})", i,
+                         s.loglam[i], s.loglam[i - 1]));
+  return s;
+}
+
+void write_fits_image(const std::string& path, const Tensor& t) {
+  write_fits_file(path, [&](fitsfile* f, int* status) {
+    int bitpix = t.dtype() == DType::F32 ? FLOAT_IMG
+                 : t.dtype() == DType::F64 ? DOUBLE_IMG
+                 : t.dtype() == DType::I64 ? LONGLONG_IMG : BYTE_IMG;
+    std::vector<LONGLONG> naxes(t.shape().rbegin(), t.shape().rend());
+    if (naxes.empty()) naxes.push_back(1);  // a scalar: one pixel
+    fits_create_imgll(f, bitpix, int(naxes.size()), naxes.data(), status);
+    if (t.size() > 0 && !*status) {
+      int type = t.dtype() == DType::Bool ? TBYTE : fits_datatype(t.dtype());
+      fits_write_img(f, type, 1, t.size(), const_cast<void*>(t.raw()), status);
+    }
+  });
+}
+
+void write_fits_table(const std::string& path, const std::vector<FitsColumn>& columns, const std::string& extname) {
+  if (columns.empty()) throw std::runtime_error(fmt::format("{}: a table needs at least one column", path));
+  int64_t rows = -1;
+  for (auto& c : columns) {
+    if (c.name.empty()) throw std::runtime_error(fmt::format("{}: a table column has no name", path));
+    if (c.values.rank() == 0)
+      throw std::runtime_error(fmt::format("{}: column '{}' is a scalar; columns are [rows] or [rows, ...]", path, c.name));
+    if (rows >= 0 && c.values.dim(0) != rows)
+      throw std::runtime_error(fmt::format("{}: column '{}' has {} rows, the first column {}", path, c.name,
+                                           c.values.dim(0), rows));
+    rows = c.values.dim(0);
+    for (auto& o : columns)
+      if (&o != &c && lower(o.name) == lower(c.name))
+        throw std::runtime_error(fmt::format("{}: two columns named '{}'", path, c.name));
+  }
+  write_fits_file(path, [&](fitsfile* f, int* status) {
+    std::vector<std::string> forms, units;
+    std::vector<char*> ttype, tform, tunit;
+    for (auto& c : columns) {
+      int64_t per_row = rows ? c.values.size() / rows : num_elements(Shape(c.values.shape().begin() + 1, c.values.shape().end()));
+      const char* code = c.values.dtype() == DType::F32 ? "E" : c.values.dtype() == DType::F64 ? "D"
+                         : c.values.dtype() == DType::I64 ? "K" : "L";
+      forms.push_back(fmt::format("{}{}", per_row, code));
+      units.push_back(c.unit);
+    }
+    for (size_t i = 0; i < columns.size(); ++i) {
+      ttype.push_back(const_cast<char*>(columns[i].name.c_str()));
+      tform.push_back(forms[i].data());
+      tunit.push_back(units[i].data());
+    }
+    fits_create_tbl(f, BINARY_TBL, LONGLONG(rows), int(columns.size()), ttype.data(), tform.data(), tunit.data(),
+                    extname.empty() ? nullptr : extname.c_str(), status);
+    for (size_t i = 0; i < columns.size() && !*status; ++i) {
+      const Tensor& v = columns[i].values;
+      int col = int(i) + 1;
+      if (v.rank() > 2) {
+        std::vector<LONGLONG> dims(v.shape().rbegin(), v.shape().rend() - 1);
+        fits_write_tdimll(f, col, int(dims.size()), dims.data(), status);
+      }
+      if (v.size() > 0 && !*status)
+        fits_write_col(f, fits_datatype(v.dtype()), col, 1, 1, v.size(), const_cast<void*>(v.raw()), status);
+    }
+  });
+}
+
+}  // namespace starc
