@@ -376,3 +376,20 @@ TEST_F(Fits, BadFilesGiveOneClearLine) {
   expect_error([&] { read_tensor_file(path("notspec.fits[2]")); }, {"notspec.fits[2]", "no such HDU"});
   expect_error([&] { read_tensor_file(path("notspec.fits#b")); }, {"notspec.fits (HDU 1)", "no column 'b'"});
 }
+
+TEST_F(Fits, GzipAndTileCompressedFiles) {
+  REQUIRE_ASTROPY();
+  auto r = python(R"(
+import gzip, shutil
+img = (np.arange(40 * 30, dtype=np.int32).reshape(40, 30) * 7 - 1000)
+fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(img, compression_type='RICE_1')]).writeto('c.fits.fz')
+fits.PrimaryHDU(img.astype(np.float32) / 3).writeto('g.fits')
+with open('g.fits', 'rb') as a, gzip.open('g.fits.gz', 'wb') as b: shutil.copyfileobj(a, b)
+np.save('img.npy', fits.getdata('c.fits.fz', 1).astype(np.float64))
+np.save('g.npy', fits.getdata('g.fits.gz').astype(np.float64))
+)");
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_same(read_tensor_file(path("c.fits.fz") + ":f64"), read_npy(path("img.npy")), "RICE tile-compressed image");
+  expect_same(read_tensor_file(path("c.fits.fz[1]") + ":i64"), read_npy(path("img.npy")), "[1] as i64");
+  expect_same(read_tensor_file(path("g.fits.gz")), read_npy(path("g.npy")), "gzipped image");
+}
