@@ -6,8 +6,9 @@
 // equivalent widths whether the model grid is finer or coarser than the observation and
 // does not alias narrow features when it is coarser; on grids of equal step it reduces to
 // linear interpolation. Input pixels with a non-finite flux, or ivar <= 0 when an ivar is
-// given (SDSS marks bad pixels so), carry no weight. Output pixels that no usable input
-// covers are 0 and counted.
+// given (SDSS marks bad pixels so), carry no weight; overlaps under 1e-9 of a pixel (edges
+// that coincide up to rounding) are ignored. Output pixels that no usable input covers
+// are 0 and counted.
 #pragma once
 #include <cstdint>
 #include <string>
