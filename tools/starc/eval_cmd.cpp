@@ -13,6 +13,7 @@
 #include "runtime/jit_executor.h"
 #include "runtime/metrics.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 #include "runtime/plots.h"
 #include "tools/starc/cli_common.h"
 
@@ -76,7 +77,7 @@ Tensor model_predictions(const Options& o, std::string* pred_name) {
     auto it = in_paths.find(name);
     if (it == in_paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name, type_str(t, &g.symbols), name));
-    Tensor x = read_npy(it->second);
+    Tensor x = read_tensor_file(it->second);
     if (x.rank() == 0)
       throw CliError(fmt::format("--in {}={}: {} has no sample axis (the model expects {})", name, it->second,
                                  type_str(x.type()), type_str(t, &g.symbols)));
@@ -164,11 +165,11 @@ int run(const Options& o) {
                                   : "give either a model or --pred, not both");
   if (!o.pred.empty() && !o.ins.empty()) throw CliError("--in feeds a model; with --pred there is none");
   if (o.batch < 1) throw CliError(fmt::format("--batch {}: must be at least 1", o.batch));
-  Tensor truth = read_npy(o.truth);
+  Tensor truth = read_tensor_file(o.truth);
   std::string truth_name = fmt::format("--truth {}", o.truth), pred_name, source;
   Tensor pred;
   if (!o.pred.empty()) {
-    pred = read_npy(o.pred);
+    pred = read_tensor_file(o.pred);
     pred_name = fmt::format("--pred {}", o.pred);
     source = o.pred;
   } else {
@@ -300,9 +301,8 @@ EvalCommand add_eval_command(CLI::App& app) {
   c.app->add_option("--seed", o->seed, "seed for initialisation and random ops (default 0)");
   c.app->add_option("--output", o->output, "the model output to evaluate (default: the only one)");
   c.app->add_option("--pred", o->pred, "saved predictions .npy instead of a model");
-  c.app->add_option("--truth", o->truth, "true values .npy: i64 labels [N] or float targets [N, ...]")
-      ->required()
-      ->check(CLI::ExistingFile);
+  c.app->add_option("--truth", o->truth, "true values (.npy, or a FITS/CSV spec: docs/data.md): i64 labels [N] or float targets [N, ...]")
+      ->required();
   c.app->add_option("--task", o->task, "regression | redshift | classification (default: classification for i64 "
                                        "truth, else regression)")
       ->check(CLI::IsMember({"regression", "redshift", "classification"}));

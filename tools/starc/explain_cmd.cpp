@@ -12,6 +12,7 @@
 #include "runtime/attribution_plot.h"
 #include "runtime/jit_executor.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {
@@ -89,7 +90,7 @@ int run(const Options& o) {
     if (it == paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", in_names[i],
                                  type_str(g.type(g.inputs[i]), &g.symbols), in_names[i]));
-    inputs.push_back(read_npy(it->second));
+    inputs.push_back(read_tensor_file(it->second));
     const Tensor& t = inputs.back();
     if (int(i) == x_index && !is_float(t.dtype()))
       throw CliError(fmt::format("--in {}: input '{}' must be float to be explained, but the file holds {}", it->second,
@@ -111,7 +112,7 @@ int run(const Options& o) {
       throw CliError(fmt::format("--plot: input '{}' is {}: no sample to draw", x_name, type_str(x.type())));
     first_sample = first_row(x);
     if (!o.loglam.empty()) {
-      Tensor ll = read_npy(o.loglam);
+      Tensor ll = read_tensor_file(o.loglam);
       for (int64_t i = 0; i < ll.size(); ++i) plot.loglam.push_back(ll.get(i));
     }
     plot.input_label = x_name;
@@ -133,7 +134,7 @@ int run(const Options& o) {
     IgOptions ig;
     ig.steps = o.steps;
     ig.max_batch = o.max_batch;
-    if (!o.baseline.empty()) ig.baseline = read_npy(o.baseline);
+    if (!o.baseline.empty()) ig.baseline = read_tensor_file(o.baseline);
     res = attr.integrated_gradients(inputs, {o.target}, ig);
   }
   write_npy(o.out, res.attribution);
