@@ -47,7 +47,7 @@ std::vector<SimTaskSpec> make_tasks() {
       {"star_galaxy",
        "ugriz cut-outs of stars (the PSF) and Sersic galaxies, half each",
        {{"img", "f32[N,5,44,44]", "u g r i z, in units of the r-band sky noise"}, {"label", "i64[N]", "0 star, 1 galaxy"}},
-       {snr("20", "median r-band matched-filter S/N (each object: log-uniform in [snr/3, 3 snr])")}},
+       {snr("30", "median r-band matched-filter S/N (each object: log-uniform in [snr/3, 3 snr])")}},
       {"supernova",
        "multi-band light curves of type Ia, II and Ibc supernovae, a third each",
        {{"lc", "f32[N,40,13]", "per epoch: days/100 since the first observation, g r i z flux, 4 errors, RA, Dec, "
@@ -185,7 +185,7 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
   return generator_for(task)(n, seed, args);
 }
 
-std::vector<std::string> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed, const SimOptions& options,
+std::vector<std::pair<std::string, TensorType>> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed, const SimOptions& options,
                                          const std::string& dir) {
   auto tensors = simulate(task, n, seed, options);
   std::error_code ec;
@@ -193,11 +193,12 @@ std::vector<std::string> simulate_to_dir(const std::string& task, int64_t n, uin
   if (ec || !fs::is_directory(dir))
     throw std::runtime_error(fmt::format("cannot create output folder '{}': {}", dir,
                                          ec ? ec.message() : "a file of that name exists"));
-  std::vector<std::string> paths;
+  std::vector<std::pair<std::string, TensorType>> paths;
   for (auto& f : find_simulation_task(task)->files) {
     std::string path = (fs::path(dir) / (f.name + ".npy")).string();
     write_npy(path, tensors.at(f.name));
-    paths.push_back(path);
+    paths.emplace_back(path, tensors.at(f.name).type());
+    tensors.erase(f.name);  // free each file's memory once written
   }
   return paths;
 }

@@ -130,7 +130,7 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
   for (int64_t s = 0; s < n; ++s) {
     Rng rng(seed, "star_galaxy", uint64_t(s));
     bool galaxy = rng.bernoulli(0.5);
-    double seeing = rng.uniform(1.0, 1.8);  // r-band PSF core sigma (pixels)
+    double seeing = rng.uniform(1.2, 1.6);  // r-band PSF core sigma (pixels)
     double x0 = (S - 1) / 2.0 + rng.uniform(-1, 1), y0 = (S - 1) / 2.0 + rng.uniform(-1, 1);
     double colour[5];  // f_nu per band relative to r
     double re = 0, sersic_n = 1, q = 1, pa = 0, bulge_re = 0, bt = 0;
@@ -141,7 +141,7 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
         colour[b] = sed_band_fnu(type, 0, z, av, kUgrizCentre[b] - kUgrizWidth[b] / 2, kUgrizCentre[b] + kUgrizWidth[b] / 2);
       // Early types are bulge-dominated, late types disks; sizes shrink with distance.
       bt = std::clamp(1.0 - 0.25 * type + rng.uniform(-0.15, 0.15), 0.0, 1.0);
-      re = rng.log_uniform(0.7, 5.0);
+      re = rng.log_uniform(1.0, 6.0);
       bulge_re = re * rng.uniform(0.3, 0.6);
       q = rng.uniform(0.3, 1.0);
       pa = rng.uniform(0, M_PI);

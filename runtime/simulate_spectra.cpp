@@ -33,6 +33,16 @@ const double kGalaxyAbsorption[][3] = {{3934.8, 0.45, 7}, {3969.6, 0.4, 7}, {410
 
 double gauss(double x, double mu, double sigma) { return std::exp(-0.5 * (x - mu) * (x - mu) / (sigma * sigma)); }
 
+// Observed wavelength (Angstrom) of each grid pixel.
+const std::vector<double>& grid_lambda() {
+  static const std::vector<double> lam = [] {
+    std::vector<double> v(kSpectrumPixels);
+    for (int i = 0; i < kSpectrumPixels; ++i) v[i] = std::pow(10.0, spectrum_loglam(i));
+    return v;
+  }();
+  return lam;
+}
+
 // Mean intergalactic Lyman-alpha optical depth at absorber redshift z (Faucher-Giguere
 // et al. 2008 fit).
 double tau_eff(double z) { return 0.0018 * std::pow(1 + z, 3.92); }
@@ -59,7 +69,7 @@ Spectrum quasar_spectrum(double z, Rng& rng, bool forest) {
     field[i] = std::exp(1.2 * smooth - 0.72);    // mean 1
   }
   for (int i = 0; i < kSpectrumPixels; ++i) {
-    double lam = std::pow(10.0, spectrum_loglam(i));
+    double lam = grid_lambda()[i];
     double rest = lam / (1 + z);
     double cont = std::pow(rest / 1450.0, slope);
     double lines = 0;
@@ -105,7 +115,7 @@ Spectrum galaxy_spectrum(double z, Rng& rng, double old_fraction) {
   double sigma_v = rng.uniform(60, 250) / kC;          // velocity dispersion, fractional
   double o3_ratio = rng.log_uniform(0.3, 3);           // [OIII]/H-beta varies with ionisation
   for (int i = 0; i < kSpectrumPixels; ++i) {
-    double lam = std::pow(10.0, spectrum_loglam(i));
+    double lam = grid_lambda()[i];
     double rest = lam / (1 + z);
     double cont = galaxy_continuum(rest, f_old, d4000);
     double f = cont;
@@ -144,7 +154,7 @@ TensorsByName simulate_spectra(int64_t n, uint64_t seed, const SimArgs& a) {
     // Noise: per-pixel sigma sets the mean S/N; the blue end (low throughput) is noisier.
     double sigma0 = mean_abs / snr;
     for (int i = 0; i < L; ++i) {
-      double lam = std::pow(10.0, spectrum_loglam(i));
+      double lam = grid_lambda()[i];
       double boost = std::sqrt(1 + std::pow(3900.0 / lam, 4));
       f[i] = sp.flux[i] + sigma0 * boost / std::sqrt(1.5) * rng.normal();
     }

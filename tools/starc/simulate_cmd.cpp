@@ -40,9 +40,8 @@ int run(const Options& o) {
   SimOptions given;
   for (auto& [name, flag] : o.flags)
     if (flag->count() > 0) given[name] = o.values.at(name);
-  std::vector<std::string> paths = simulate_to_dir(o.task, o.n, o.seed, given, o.out);
-  const SimTaskSpec* t = find_simulation_task(o.task);
-  for (size_t i = 0; i < paths.size(); ++i) fmt::print("wrote {} ({})\n", paths[i], t->files[i].shape);
+  for (auto& [path, type] : simulate_to_dir(o.task, o.n, o.seed, given, o.out))
+    fmt::print("wrote {} ({})\n", path, type_str(type));
   return 0;
 }
 
