@@ -57,7 +57,7 @@ const std::vector<ModelCase>& cases() {
       // 256*128*16+256 = 524544, 512*256*32+512 = 4194816; dense 512*14*128+128 = 917632,
       // 128*64+64 = 8256, 64*2+2 = 130. Sum 5777666.
       {"deep_filtering_deep.net", "DeepFilterDeep", 5777666, {2, 1, 8192}, {2}, "gw", {}},
-      // #7 LSTM (one bias per gate block, as Keras): 4*16*(13+16) + 4*16 = 1920,
+      // #7 LSTM (Keras: one 16-bias per gate): 4*16*(13+16) + 4*16 = 1920,
       // 4*16*(16+16) + 64 = 2112; dense 16*3+3 = 51. Sum 4083.
       {"supernova_lstm.net", "SupernovaLSTM", 4083, {2, 40, 13}, {3}, "supernova", {}, 25},
       // #7 GRU (PyTorch layout, input and recurrent biases): 3*16*(13+16) + 2*48 = 1488,
@@ -70,14 +70,15 @@ const std::vector<ModelCase>& cases() {
       {"deep_hits.net", "DeepHiTS", 697858, {2, 4, 21, 21}, {2}, "transients", {}},
       // #9: 16*1*25+16 = 416, 32*16*9+32 = 4640, 64*32*9+64 = 18496 (64 -> 32 -> 16 -> 8);
       // dense 64*8*8*128+128 = 524416, 128*2+2 = 258. Sum 548226.
-      {"lens_finder.net", "LensFinder", 548226, {2, 1, 64, 64}, {2}, "lenses", {}, 15},
+      {"lens_finder.net", "LensFinder", 548226, {2, 1, 64, 64}, {2}, "lenses", {}, 20},
       // #15: w . x + b over 25 features: 25 + 1.
       {"flare_svm.net", "FlareSVM", 26, {2, 25}, {1}, "flares", {{"positive-fraction", "0.5"}}},
       // #16 global view: blocks of 2 convs k5 'same' + pool 5 stride 2 (2001 -> 999 -> 498
       // -> 247 -> 122 -> 59): 16*1*5+16 = 96, 16*16*5+16 = 1296, 2592, 5152, 10304, 20544,
-      // 41088, 82048, 164096, 327936 (convs 655152); dense 256*59*512+512 = 7733760,
-      // 3 x (512*512+512) = 787968, 512+1 = 513. 655152 + 7733760 + 787968 + 513 = 9177393.
-      {"transit_cnn.net", "TransitCNN", 9177393, {2, 1, 2001}, {1}, "transits", {}},
+      // 41088, 82048, 164096, 327936 (convs 655152); dense 256*59*1024+1024 = 15467520,
+      // 3 x (1024*1024+1024) = 3148800, 1024+1 = 1025.
+      // 655152 + 15467520 + 3148800 + 1025 = 19272497.
+      {"transit_cnn.net", "TransitCNN", 19272497, {2, 1, 2001}, {1}, "transits", {}},
   };
   return c;
 }
@@ -154,6 +155,60 @@ TEST(StdlibModels, ForwardRunsAtTheDocumentedShape) {
     });
     if (HasFatalFailure()) return;
   }
+}
+
+// numpy.rot90(x, 1, axes=(2, 3)) of x [N, C, H, H]: out[..., i, j] = x[..., j, H-1-i].
+Tensor rot90_hw(const Tensor& x) {
+  Tensor out(x.dtype(), x.shape());
+  int64_t h = x.dim(2), planes = x.size() / (h * h);
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t i = 0; i < h; ++i)
+      for (int64_t j = 0; j < h; ++j) out.set((p * h + i) * h + j, x.get((p * h + j) * h + (h - 1 - i)));
+  return out;
+}
+
+// Deep-HiTS runs the 4 rotations through ONE conv stack: with the first dense layer's four
+// column blocks (one per rotation) made equal, the network is exactly invariant under a
+// 90-degree turn of the stamp, which permutes the 4 feature blocks. (Separate stacks per
+// rotation would break this.)
+TEST(StdlibModels, DeepHiTSSharedStackMakesEqualBlocksRotationInvariant) {
+  with_program("deep_hits.net", [&](Program& prog, DiagEngine& diags) {
+    std::optional<Graph> g = prog.build("DeepHiTS");
+    ASSERT_TRUE(g) << diags.format_all();
+    TensorMap params = init_params(*g, 5);
+    Tensor& w = params.at("dense0.weight");
+    ASSERT_EQ(w.shape(), (Shape{64, 4 * 2304}));
+    for (int64_t r = 0; r < 64; ++r)
+      for (int64_t b = 1; b < 4; ++b)
+        for (int64_t j = 0; j < 2304; ++j) w.set(r * 9216 + b * 2304 + j, w.get(r * 9216 + j));
+    std::mt19937_64 rng(9);
+    Tensor stamp = random_input({3, 4, 21, 21}, rng);
+    JitExecutor jit(JitOptions{.threads = 2});
+    Tensor a = jit.run(*g, {stamp}, params, 0)[0], b = jit.run(*g, {rot90_hw(stamp)}, params, 0)[0];
+    for (int64_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a.get(i), b.get(i), 1e-4) << "output " << i;
+    // Without equal blocks the turn changes the output: the test can fail.
+    TensorMap fresh = init_params(*g, 5);
+    Tensor c = jit.run(*g, {stamp}, fresh, 0)[0], d = jit.run(*g, {rot90_hw(stamp)}, fresh, 0)[0];
+    double diff = 0;
+    for (int64_t i = 0; i < c.size(); ++i) diff = std::max(diff, std::abs(c.get(i) - d.get(i)));
+    EXPECT_GT(diff, 1e-3);
+  });
+}
+
+// The lens finder augments only while training: its training graph draws random numbers
+// and turns / mirrors the images; the graph `starc run` uses has none of it.
+TEST(StdlibModels, LensFinderAugmentsOnlyWhileTraining) {
+  with_program("lens_finder.net", [&](Program& prog, DiagEngine& diags) {
+    for (bool training : {false, true}) {
+      std::optional<Graph> g = prog.build("LensFinder", BuildOptions{training});
+      ASSERT_TRUE(g) << diags.format_all();
+      int random = 0, rot = 0, flip = 0;
+      for (const Node& n : g->nodes) random += is_op(n, "random_uniform"), rot += is_op(n, "rot90"), flip += is_op(n, "flip");
+      EXPECT_EQ(random, training ? 2 : 0) << "training " << training;
+      EXPECT_EQ(rot, training ? 3 : 0) << "training " << training;
+      EXPECT_EQ(flip, training ? 1 : 0) << "training " << training;
+    }
+  });
 }
 
 // The eval loss (no dropout or augmentation) of `params` on `data` through the JIT.
