@@ -133,7 +133,7 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
     double seeing = rng.uniform(1.2, 1.6);  // r-band PSF core sigma (pixels)
     double x0 = (S - 1) / 2.0 + rng.uniform(-1, 1), y0 = (S - 1) / 2.0 + rng.uniform(-1, 1);
     double colour[5];  // f_nu per band relative to r
-    double re = 0, sersic_n = 1, q = 1, pa = 0, bulge_re = 0, bt = 0;
+    double re = 0, q = 1, pa = 0, bulge_re = 0, bt = 0;
     if (galaxy) {
       int type = int(rng.integer(0, kSedTemplates - 1));
       double z = rng.uniform(0.02, 0.5), av = rng.uniform(0, 0.4);
@@ -145,7 +145,6 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
       bulge_re = re * rng.uniform(0.3, 0.6);
       q = rng.uniform(0.3, 1.0);
       pa = rng.uniform(0, M_PI);
-      sersic_n = 1;
     } else {
       // Black-body stellar colours, effective temperature 3500-10000 K (cool stars commonest).
       double t = 3500 * std::pow(10000.0 / 3500, rng.uniform() * rng.uniform());
@@ -157,7 +156,7 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
     double snr_obj = snr * std::pow(3.0, rng.uniform(-1, 1));
     Image unit[5];  // each band's noiseless image of unit r-band flux
     Image model(S, S);  // the galaxy's morphology (the same in every band)
-    if (galaxy && bt < 1) add_sersic(model, x0, y0, 1 - bt, re, sersic_n, q, pa);
+    if (galaxy && bt < 1) add_sersic(model, x0, y0, 1 - bt, re, 1, q, pa);
     if (galaxy && bt > 0) add_sersic(model, x0, y0, bt, bulge_re, 4, std::max(q, 0.6), pa);
     for (int b = 0; b < 5; ++b) {
       double sigma = seeing * std::pow(kUgrizCentre[b] / kUgrizCentre[2], -0.2);
