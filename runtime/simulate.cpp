@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <stdexcept>
+#include <tuple>
 
 #include "runtime/npy.h"
 #include "runtime/simulate_internal.h"
@@ -170,6 +171,17 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
     check_range("z-min", "z-max");
     if (args.given("z-min") && args.number("z-min") < 0)
       throw std::invalid_argument(fmt::format("spectra: --z-min must be >= 0 (got {})", args.text("z-min")));
+    // One end given: it must fit the other end's default for every kind generated.
+    const std::string& kind = args.text("kind");
+    for (auto [name, lo, hi] : {std::tuple{"quasars", 0.5, 4.0}, std::tuple{"galaxies", 0.05, 1.0}}) {
+      if ((kind == "qso" && name[0] != 'q') || (kind == "galaxy" && name[0] != 'g')) continue;
+      if (args.given("z-min") && !args.given("z-max") && args.number("z-min") >= hi)
+        throw std::invalid_argument(fmt::format("spectra: --z-min {} is not below the default --z-max {} for {}; give --z-max too",
+                                                args.text("z-min"), hi, name));
+      if (args.given("z-max") && !args.given("z-min") && args.number("z-max") <= lo)
+        throw std::invalid_argument(fmt::format("spectra: --z-max {} is not above the default --z-min {} for {}; give --z-min too",
+                                                args.text("z-max"), lo, name));
+    }
   }
   if (task == "gw") {
     check_range("mc-min", "mc-max");

@@ -146,7 +146,6 @@ TensorsByName simulate_spectra(int64_t n, uint64_t seed, const SimArgs& a) {
     bool qso = kind == "qso" || (kind == "mixed" && rng.bernoulli(0.5));
     double z_lo = a.given("z-min") ? a.number("z-min") : (qso ? 0.5 : 0.05);
     double z_hi = a.given("z-max") ? a.number("z-max") : (qso ? 4.0 : 1.0);
-    if (z_hi <= z_lo) z_hi = z_lo + 1e-6;  // one option given beyond the other's default
     double z = rng.uniform(z_lo, z_hi);
     Spectrum sp = qso ? quasar_spectrum(z, rng) : galaxy_spectrum(z, rng);
     double mean_abs = 0;

@@ -126,6 +126,10 @@ TEST(SimulateOptions, BadValuesGiveOneLineErrors) {
   EXPECT_NE(message("gw", 1, {{"kind", "qso"}}).find("gw has no option --kind"), std::string::npos);
   EXPECT_NE(message("spectra", 1, {{"kind", "star"}}).find("expected one of qso, galaxy, mixed"), std::string::npos);
   EXPECT_NE(message("spectra", 1, {{"z-min", "2"}, {"z-max", "1"}}).find("must be below --z-max"), std::string::npos);
+  EXPECT_NE(message("spectra", 1, {{"z-min", "5"}}).find("not below the default --z-max 4 for quasars"), std::string::npos);
+  EXPECT_NE(message("spectra", 1, {{"kind", "mixed"}, {"z-min", "2"}}).find("default --z-max 1 for galaxies"),
+            std::string::npos);
+  EXPECT_EQ(message("spectra", 1, {{"kind", "qso"}, {"z-min", "2"}}), "no error");
   EXPECT_NE(message("flares", 1, {{"positive-fraction", "1.5"}}).find("between 0 and 1"), std::string::npos);
   EXPECT_NE(message("galaxies", 1, {{"size", "12.5"}}).find("whole number"), std::string::npos);
 }
