@@ -31,6 +31,16 @@ inline std::vector<std::string> stdlib_files() {
   return out;
 }
 
+// A stdlib file as a test name ("astro_redshift"): the per-file instances of the
+// parameterised model tests (INSTANTIATE_TEST_SUITE_P over stdlib_files()), so ctest
+// runs them in parallel and a failure names its file.
+inline std::string stdlib_test_name(const ::testing::TestParamInfo<std::string>& info) {
+  std::string rel = std::filesystem::relative(info.param, STARC_SOURCE_DIR "/stdlib").replace_extension().string();
+  for (char& c : rel)
+    if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+  return rel;
+}
+
 // The graph of `model` in the .net source text `src`; throws with the diagnostics if it
 // does not compile.
 inline Graph compile(const std::string& src, const std::string& model) {
