@@ -122,6 +122,19 @@ bool too_heavy_for_reference(const std::string& model) {
   return true;
 }
 
+// Train steps the interpreter takes minutes over (2 updates; about 806 s for all files),
+// whose layers are all compared elsewhere: the quasar/galaxy and GW CNNs are the redshift
+// CNN (compared in astro_redshift) with another head or input length; the deep Deep
+// Filtering and the transit CNN are stacks of the conv1d/maxpool/dense layers compared in
+// astro_deep_filtering. Their forward passes are still compared, and their training runs
+// through the JIT in TrainBlockLearnsASmallBatch and StdlibModels.*.
+bool train_step_too_heavy_for_reference(const std::string& model) {
+  static const std::set<std::string> heavy = {"QsoGalaxyCNN", "GWDetectorCNN", "DeepFilterDeep", "TransitCNN"};
+  if (!heavy.count(model)) return too_heavy_for_reference(model);
+  std::printf("%s: no reference training comparison (its layers are compared in lighter models)\n", model.c_str());
+  return true;
+}
+
 TEST_P(JitStdlibFile, ForwardMatchesReference) {
   with_program([&](const std::string& file, Program& prog, DiagEngine& diags) {
     for (const std::string& model : prog.model_names()) {
@@ -144,7 +157,7 @@ TEST_P(JitStdlibFile, ForwardMatchesReference) {
 TEST_P(JitStdlibFile, TrainBlockTrainsLikeTheReference) {
   with_program([&](const std::string& file, Program& prog, DiagEngine& diags) {
     for (const std::string& model : prog.trained_models()) {
-      if (too_heavy_for_reference(model)) continue;
+      if (train_step_too_heavy_for_reference(model)) continue;
       std::optional<TrainPlan> plan = prog.build_train(model);
       ASSERT_TRUE(plan) << diags.format_all();
       // 4 samples, batches of 2: two updates per step graph.
