@@ -37,32 +37,28 @@ std::string cuda_module(const Graph& g) {
 }
 
 // One instance per stdlib file (test::stdlib_test_name), so ctest spreads them over cores.
-class GpuStdlibFile : public ::testing::TestWithParam<std::string> {};
+class GpuStdlibFile : public test::StdlibFileTest {};
 INSTANTIATE_TEST_SUITE_P(Stdlib, GpuStdlibFile, ::testing::ValuesIn(stdlib_files()), test::stdlib_test_name);
 
 TEST_P(GpuStdlibFile, EveryModelAndTrainStepAssemblesForSm90) {
   if (ptxas_binary().empty()) GTEST_SKIP() << "ptxas not found (CUDA toolkit at $CUDA_HOME or /usr/local/cuda)";
-  const std::string& file = GetParam();
-  SourceManager sm;
-  DiagEngine diags(sm);
-  Program prog(diags);
-  ASSERT_TRUE(prog.load_file(file)) << diags.format_all();
-  if (prog.model_names().empty()) GTEST_SKIP() << file << " defines no model (a library of layers or losses)";
-  for (const std::string& model : prog.model_names()) {
-    std::optional<Graph> g = prog.build(model);
-    ASSERT_TRUE(g) << diags.format_all();
-    expect_ptxas_accepts(cuda_module(*g), fs::path(file).filename().string() + " " + model + " forward");
-  }
-  std::set<std::string> assembled;  // WGAN-GP's five critic steps are one graph: assemble it once
-  for (const std::string& model : prog.trained_models()) {
-    std::optional<TrainPlan> plan = prog.build_train(model);
-    ASSERT_TRUE(plan) << diags.format_all();
-    for (const TrainStepGraph& step : plan->steps) {
-      std::string module = cuda_module(step.graph);
-      if (assembled.insert(module).second)
-        expect_ptxas_accepts(module, fs::path(file).filename().string() + " " + model + " train step " + step.name);
+  with_program([&](const std::string& file, Program& prog, DiagEngine& diags) {
+    std::string name = fs::path(file).filename().string();
+    for (const std::string& model : prog.model_names()) {
+      std::optional<Graph> g = prog.build(model);
+      ASSERT_TRUE(g) << diags.format_all();
+      expect_ptxas_accepts(cuda_module(*g), name + " " + model + " forward");
     }
-  }
+    std::set<std::string> assembled;  // WGAN-GP's five critic steps are one graph: assemble it once
+    for (const std::string& model : prog.trained_models()) {
+      std::optional<TrainPlan> plan = prog.build_train(model);
+      ASSERT_TRUE(plan) << diags.format_all();
+      for (const TrainStepGraph& step : plan->steps) {
+        std::string module = cuda_module(step.graph);
+        if (assembled.insert(module).second) expect_ptxas_accepts(module, name + " " + model + " train step " + step.name);
+      }
+    }
+  });
 }
 
 // matmul and convolution are tiled GEMMs staged through shared memory, not one thread

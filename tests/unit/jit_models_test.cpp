@@ -20,21 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using test::stdlib_files;
 
-// One test instance per stdlib file (test::stdlib_test_name): calls f(file, prog, diags)
-// with the file loaded into a Program.
-class JitStdlibFile : public ::testing::TestWithParam<std::string> {
- protected:
-  template <class F>
-  void with_program(F f) {
-    const std::string& file = GetParam();
-    SourceManager sm;
-    DiagEngine diags(sm);
-    Program prog(diags);
-    ASSERT_TRUE(prog.load_file(file)) << diags.format_all();
-    if (prog.model_names().empty()) GTEST_SKIP() << file << " defines no model (a library of layers or losses)";
-    f(file, prog, diags);
-  }
-};
+// One test instance per stdlib file (test::stdlib_test_name, test::StdlibFileTest).
+class JitStdlibFile : public test::StdlibFileTest {};
 INSTANTIATE_TEST_SUITE_P(Stdlib, JitStdlibFile, ::testing::ValuesIn(test::stdlib_files()), test::stdlib_test_name);
 
 // Uniform [-1, 1) floats, or integers in [0, 2) (class labels); symbolic dims = batch.

@@ -41,6 +41,22 @@ inline std::string stdlib_test_name(const ::testing::TestParamInfo<std::string>&
   return rel;
 }
 
+// Base of the per-file suites: with_program(f) calls f(file, prog, diags) with the
+// parameter's file loaded, and skips files that define no model.
+class StdlibFileTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  template <class F>
+  void with_program(F f) {
+    const std::string& file = GetParam();
+    SourceManager sm;
+    DiagEngine diags(sm);
+    Program prog(diags);
+    ASSERT_TRUE(prog.load_file(file)) << diags.format_all();
+    if (prog.model_names().empty()) GTEST_SKIP() << file << " defines no model (a library of layers or losses)";
+    f(file, prog, diags);
+  }
+};
+
 // The graph of `model` in the .net source text `src`; throws with the diagnostics if it
 // does not compile.
 inline Graph compile(const std::string& src, const std::string& model) {
