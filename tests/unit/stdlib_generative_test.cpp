@@ -25,6 +25,7 @@
 #include "runtime/jit_executor.h"
 #include "runtime/simulate.h"
 #include "runtime/trainer.h"
+#include "train_test_util.h"
 
 namespace starc {
 namespace {
@@ -86,15 +87,8 @@ Tensor simulated(const std::string& task, const std::string& name, int64_t n, ui
   return simulate(task, n, seed, {}).at(name);
 }
 
-TrainOptions quiet(int64_t epochs, int64_t batch, uint64_t seed = 3) {
-  TrainOptions o;
-  o.epochs = epochs;
-  o.batch = batch;
-  o.seed = seed;
-  o.progress = ProgressMode::None;
-  o.out = nullptr;
-  return o;
-}
+// Training options without progress output; seed 3 unless given.
+TrainOptions quiet(int64_t epochs, int64_t batch, uint64_t seed = 3) { return test::quiet_options(epochs, batch, seed); }
 
 // Trains through the JIT; returns the first and last epoch's loss of steps[0].
 std::pair<double, double> train_losses(const TrainPlan& plan, const TensorMap& data, int64_t epochs, int64_t batch) {
