@@ -12,17 +12,9 @@
 # plots/ (confusion.svg, roc.svg), ckpt/history.svg.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scale=${STARC_EXAMPLE_SCALE:-quick}
-threads=${STARC_THREADS:-2}
+source examples/common.sh
+example_setup gw "128 64 1" "5000 1000 5"
 snr=${GW_SNR:-10}
-case $scale in
-    quick) n_train=128;  n_test=64;  epochs=1 ;;
-    full)  n_train=5000; n_test=1000; epochs=5 ;;
-    *) echo "error: STARC_EXAMPLE_SCALE must be quick or full, not '$scale'" >&2; exit 1 ;;
-esac
-out=${TMPDIR:-/tmp}/starc-gw-example
-rm -rf "$out" && mkdir -p "$out"
-start=$SECONDS
 build/starc simulate gw --snr "$snr" --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate gw --snr "$snr" --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc train stdlib/astro/deep_filtering.net --data strain="$out/train/strain.npy" --data label="$out/train/label.npy" \

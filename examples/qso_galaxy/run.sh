@@ -10,16 +10,8 @@
 # plots/ (confusion.svg, roc.svg), ckpt/history.svg.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scale=${STARC_EXAMPLE_SCALE:-quick}
-threads=${STARC_THREADS:-2}
-case $scale in
-    quick) n_train=64;   n_test=32;  epochs=1 ;;
-    full)  n_train=2000; n_test=500; epochs=3 ;;
-    *) echo "error: STARC_EXAMPLE_SCALE must be quick or full, not '$scale'" >&2; exit 1 ;;
-esac
-out=${TMPDIR:-/tmp}/starc-qso_galaxy-example
-rm -rf "$out" && mkdir -p "$out"
-start=$SECONDS
+source examples/common.sh
+example_setup qso_galaxy "64 32 1" "2000 500 3"
 build/starc simulate spectra --kind mixed --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate spectra --kind mixed --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc train stdlib/astro/qso_galaxy.net --data flux="$out/train/flux.npy" --data label="$out/train/label.npy" \

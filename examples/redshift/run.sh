@@ -13,16 +13,8 @@
 # (pred_vs_true.svg), ckpt/history.svg (learning curve), ig.svg (attribution).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scale=${STARC_EXAMPLE_SCALE:-quick}
-threads=${STARC_THREADS:-2}
-case $scale in
-    quick) n_train=64;   n_test=32;  epochs=1 ;;
-    full)  n_train=4000; n_test=500; epochs=8 ;;
-    *) echo "error: STARC_EXAMPLE_SCALE must be quick or full, not '$scale'" >&2; exit 1 ;;
-esac
-out=${TMPDIR:-/tmp}/starc-redshift-example
-rm -rf "$out" && mkdir -p "$out"
-start=$SECONDS
+source examples/common.sh
+example_setup redshift "64 32 1" "4000 500 8"
 build/starc simulate spectra --kind qso --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate spectra --kind qso --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc params stdlib/astro/redshift.net | tail -1

@@ -11,16 +11,8 @@
 # plots/ (confusion.svg, roc.svg), ckpt/history.svg, saliency.svg (one galaxy's map).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scale=${STARC_EXAMPLE_SCALE:-quick}
-threads=${STARC_THREADS:-2}
-case $scale in
-    quick) n_train=128;  n_test=64;  epochs=1 ;;
-    full)  n_train=2500; n_test=500; epochs=6 ;;
-    *) echo "error: STARC_EXAMPLE_SCALE must be quick or full, not '$scale'" >&2; exit 1 ;;
-esac
-out=${TMPDIR:-/tmp}/starc-star_galaxy-example
-rm -rf "$out" && mkdir -p "$out"
-start=$SECONDS
+source examples/common.sh
+example_setup star_galaxy "128 64 1" "2500 500 6"
 build/starc simulate star_galaxy --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate star_galaxy --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc train examples/star_galaxy/train.net --model StarGalaxy --data img="$out/train/img.npy" --data label="$out/train/label.npy" \

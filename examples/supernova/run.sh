@@ -11,16 +11,8 @@
 # plots/ (confusion.svg, roc.svg), ckpt/history.svg.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-scale=${STARC_EXAMPLE_SCALE:-quick}
-threads=${STARC_THREADS:-2}
-case $scale in
-    quick) n_train=256;  n_test=128; epochs=1 ;;
-    full)  n_train=10000; n_test=2000; epochs=4 ;;
-    *) echo "error: STARC_EXAMPLE_SCALE must be quick or full, not '$scale'" >&2; exit 1 ;;
-esac
-out=${TMPDIR:-/tmp}/starc-supernova-example
-rm -rf "$out" && mkdir -p "$out"
-start=$SECONDS
+source examples/common.sh
+example_setup supernova "256 128 1" "10000 2000 4"
 build/starc simulate supernova --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate supernova --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc train stdlib/astro/supernova.net --data lc="$out/train/lc.npy" --data label="$out/train/label.npy" \
