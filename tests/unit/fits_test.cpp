@@ -14,6 +14,7 @@
 #include "runtime/npy.h"
 #include "runtime/spectrum_resample.h"
 #include "runtime/tensor_file.h"
+#include "error_of.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 
@@ -59,14 +60,7 @@ void expect_same(const Tensor& got, const Tensor& want, const std::string& what)
   }
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 // The error of `f` has every needle, names `file`, and is one line.
 void expect_error(const std::function<void()>& f, const std::vector<std::string>& needles) {

@@ -10,6 +10,7 @@
 #include "runtime/fits.h"
 #include "runtime/npy.h"
 #include "runtime/tensor_file.h"
+#include "error_of.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 
@@ -26,14 +27,7 @@ class TensorFile : public test::TempDirTest {
   TensorFile() : TempDirTest("starc_tensor_file_") {}
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 void expect_error(const std::function<void()>& f, const std::string& needle) {
   std::string msg = error_of(f);
