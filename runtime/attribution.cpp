@@ -9,6 +9,7 @@
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/ops/builder.h"
+#include "runtime/trainer.h"
 
 namespace starc {
 namespace {
@@ -19,16 +20,9 @@ std::string describe(const Graph& g, const std::string& what, const std::string&
 
 Shape row_shape(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
 
-// Rows `rows` of `t` (dim 0), in that order: [rows.size(), ...].
+// Rows `rows` of `t` (dim 0), in that order: [rows.size(), ...] (the trainer's batch gather).
 Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& rows) {
-  Shape s = t.shape();
-  s[0] = int64_t(rows.size());
-  Tensor out(t.dtype(), s);
-  size_t row_bytes = t.dim(0) > 0 ? t.nbytes() / size_t(t.dim(0)) : 0;
-  for (size_t r = 0; r < rows.size(); ++r)
-    std::memcpy(static_cast<std::byte*>(out.raw()) + r * row_bytes,
-                static_cast<const std::byte*>(t.raw()) + size_t(rows[r]) * row_bytes, row_bytes);
-  return out;
+  return starc::gather_rows(t, rows, 0, int64_t(rows.size()));
 }
 
 // Copies the first `n` rows of `src` to rows [at, at + n) of `dst` (same row shape).
