@@ -43,23 +43,28 @@
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 #include "compiler/lower/gpu_pipeline.h"
+#include "compiler/lower/parallel_loops.h"
 #include "compiler/lower/kernels/starc_cuda.h"
 #include "compiler/lower/kernels/starc_kernels.h"
 
 namespace starc {
 namespace {
 
-// The CPU pipeline (measured recipe, ../shared/TOOLCHAIN.md). Function arguments are
-// memrefs with static shapes passed as bare pointers. With threads, the parallel
-// dimensions of each linalg op become an OpenMP work-sharing loop.
-std::string cpu_pipeline(bool threads) {
+// The CPU pipeline (measured recipe, ../shared/TOOLCHAIN.md), in two parts. Function
+// arguments are memrefs with static shapes passed as bare pointers. With threads, the
+// parallel dimensions of each linalg op become scf.parallel loops; between the parts,
+// shape_parallel_loops (parallel_loops.h) decides which of them stay parallel, and the
+// second part makes those OpenMP work-sharing loops.
+std::string cpu_pipeline_to_loops(bool threads) {
   // loop-invariant-code-motion: ops of a scan step that depend on no carry or x_t (an
   // LSTM's weight transposes) run once, before the loop.
   return std::string("func.func(linalg-fuse-elementwise-ops,loop-invariant-code-motion),"
                      "one-shot-bufferize,"
                      "buffer-deallocation-pipeline,convert-bufferization-to-memref,") +
-         (threads ? "func.func(convert-linalg-to-parallel-loops),convert-scf-to-openmp,"
-                  : "func.func(convert-linalg-to-loops),") +
+         (threads ? "func.func(convert-linalg-to-parallel-loops)" : "func.func(convert-linalg-to-loops)");
+}
+std::string cpu_pipeline_to_llvm(bool threads) {
+  return std::string(threads ? "convert-scf-to-openmp," : "") +
          // memref before scf-to-cf: the OpenMP lowering wraps loop bodies in
          // memref.alloca_scope, which must be lowered while it is still one block
          "convert-vector-to-scf,expand-strided-metadata,lower-affine,finalize-memref-to-llvm,"
@@ -122,6 +127,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+void run_pipeline(mlir::MLIRContext& ctx, mlir::ModuleOp module, const std::string& pipeline,
+                  const DiagCollector& diags) {
+  mlir::PassManager pm(&ctx);
+  std::string err;
+  llvm::raw_string_ostream err_os(err);
+  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, err_os))) throw LowerError("internal: bad pass pipeline: " + err);
+  if (mlir::failed(pm.run(module))) throw LowerError("lowering to LLVM failed:\n" + diags.text);
+}
+
 // Parses and lowers to the LLVM dialect; throws LowerError with MLIR's diagnostics.
 mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t,
                                                   bool threads, Device device = Device::Cpu, bool fatbin = false) {
@@ -137,12 +151,9 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
     if (t) t->passes = seconds_since(t0);
     return module;
   }
-  mlir::PassManager pm(&ctx);
-  std::string err;
-  llvm::raw_string_ostream err_os(err);
-  if (mlir::failed(mlir::parsePassPipeline(cpu_pipeline(threads), pm, err_os)))
-    throw LowerError("internal: bad pass pipeline: " + err);
-  if (mlir::failed(pm.run(*module))) throw LowerError("lowering to LLVM failed:\n" + diags.text);
+  run_pipeline(ctx, *module, cpu_pipeline_to_loops(threads), diags);
+  if (threads) shape_parallel_loops(module->getOperation());
+  run_pipeline(ctx, *module, cpu_pipeline_to_llvm(threads), diags);
   if (t) t->passes = seconds_since(t0);
   return module;
 }
@@ -244,6 +255,7 @@ llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner, Devi
 }  // namespace
 
 struct JitModule::Impl {
+  std::unique_ptr<llvm::TargetMachine> host_tm;  // the IR optimiser's target (compile)
   std::unique_ptr<mlir::MLIRContext> ctx;
   std::unique_ptr<mlir::ExecutionEngine> engine;  // compiled here
   std::unique_ptr<llvm::orc::LLJIT> loaded;       // or loaded from an object file
@@ -259,7 +271,17 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
       parse_and_lower(*impl->ctx, mlir_text, t, opts.threads > 1 && opts.device == Device::Cpu, opts.device);
   auto t0 = std::chrono::steady_clock::now();
   DiagCollector diags(*impl->ctx);
-  auto transformer = mlir::makeOptimizingTransformer(unsigned(opts.opt_level), 0, nullptr);
+  // The IR optimiser gets the host's target machine: without it LLVM's vectoriser sees
+  // a target with no vector registers and leaves every loop scalar (an elementwise +
+  // reduction train step ran 2.5x slower).
+  // (It lives in impl: the engine may optimise lazily, at the first lookup.)
+  if (auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost()) {
+    if (auto made = jtmb->createTargetMachine()) impl->host_tm = std::move(*made);
+    else llvm::consumeError(made.takeError());
+  } else {
+    llvm::consumeError(jtmb.takeError());
+  }
+  auto transformer = mlir::makeOptimizingTransformer(unsigned(opts.opt_level), 0, impl->host_tm.get());
   mlir::ExecutionEngineOptions eo;
   eo.transformer = transformer;
   eo.enableObjectDump = !object_out.empty();
@@ -387,10 +409,9 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
     f.setVisibility(llvm::GlobalValue::HiddenVisibility);
   }
 
-  // The IR passes run as in the JIT (no target machine), so AOT code is the JIT's code;
-  // given the target's cost model, LLVM's vectorizer made compiles 4-10x slower for no
-  // gain on the current loops (redshift forward 221 vs 226 ms). Codegen uses the CPU.
-  if (auto e = mlir::makeOptimizingTransformer(3, 0, nullptr)(m.get()))
+  // The IR passes see the target CPU, as the JIT's see the host: for the default
+  // --target host, AOT code is the JIT's code.
+  if (auto e = mlir::makeOptimizingTransformer(3, 0, tm.get())(m.get()))
     throw LowerError("LLVM optimisation failed: " + llvm::toString(std::move(e)));
   llvm::SmallVector<char, 0> buf;
   llvm::raw_svector_ostream os(buf);
@@ -404,6 +425,19 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
 std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device) {
   auto ctx = make_context();
   auto module = parse_and_lower(*ctx, mlir_text, nullptr, false, device);
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  module->print(os);
+  return s;
+}
+
+std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {
+  auto ctx = make_context();
+  DiagCollector diags(*ctx);
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(mlir_text, ctx.get());
+  if (!module) throw LowerError("the generated MLIR does not parse or verify:\n" + diags.text);
+  run_pipeline(*ctx, *module, cpu_pipeline_to_loops(threads), diags);
+  if (threads) shape_parallel_loops(module->getOperation());
   std::string s;
   llvm::raw_string_ostream os(s);
   module->print(os);

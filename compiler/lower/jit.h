@@ -74,6 +74,9 @@ class JitModule {
 // The module after the CPU (or GPU) pass pipeline (LLVM dialect), or as LLVM IR; for --emit.
 std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device = Device::Cpu);
 std::string lower_to_llvm_ir(const std::string& mlir_text, Device device = Device::Cpu);
+// The CPU module as loops (scf/memref), after shape_parallel_loops when `threads`: which
+// loops run in parallel (parallel_loops.h; tests).
+std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads);
 
 // A Device::Cuda module's GPU kernels: per kernel module, its name and PTX (for
 // --emit ptx, ptxas checks and AOT embedding). Throws LowerError.

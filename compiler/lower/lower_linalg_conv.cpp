@@ -404,11 +404,42 @@ std::string max_takes(E e, const std::string& v, const std::string& m, DType dt)
   return bin(e, "arith.andi", cmpf(e, "ord", m, m, dt), cmpf(e, "ugt", v, m, dt), "i1");
 }
 
+// Small unpadded windows are unrolled: one all-parallel generic over (n, c, out...) whose
+// inputs are x at each window position, in window_pos order, so every output is written
+// once and the loop over outputs vectorises (a reduction loop over 2-4 taps does not).
+constexpr int64_t kMaxUnrolledWindow = 16;
+bool unroll_window(const Pool& P) {
+  int64_t taps = 1;
+  for (int i = 0; i < P.nsp; ++i) taps *= P.k[i];
+  return taps <= kMaxUnrolledWindow && std::all_of(P.p.begin(), P.p.end(), [](int64_t q) { return q == 0; });
+}
+std::vector<MlirEmitter::GenericIn> window_taps(const Pool& P, const std::string& x, const TensorType& xt) {
+  std::vector<MlirEmitter::GenericIn> taps;
+  Ints at(size_t(P.nsp), 0);
+  for (;;) {
+    std::vector<std::string> r = {dim(0), dim(1)};
+    for (int i = 0; i < P.nsp; ++i) r.push_back(fmt::format("d{} * {} + {}", 2 + i, P.s[i], at[size_t(i)]));
+    taps.push_back({x, xt, amap(2 + P.nsp, r)});
+    int i = P.nsp - 1;
+    while (i >= 0 && ++at[size_t(i)] == P.k[i]) at[size_t(i--)] = 0;
+    if (i < 0) return taps;
+  }
+}
+
 LowerFn maxpool(int nsp) {
   return [nsp](E e, const Node& n, int id) {
     Pool P = pool_attrs(n, nsp);
     const TensorType& xt = e.type(n.inputs[0]);
     const DType dt = n.type.dtype;
+    if (unroll_window(P)) {
+      auto taps = window_taps(P, e.val(n.inputs[0]), xt);
+      e.bind(id, e.generic(taps, e.empty(n.type), n.type, MlirEmitter::identity_map(2 + nsp), iters(2 + nsp, 0), [&](E e, Args a) {
+        std::string m = a[0];
+        for (size_t t = 1; t < taps.size(); ++t) m = sel(e, max_takes(e, a[t], m, dt), a[t], m, el(dt));
+        return m;
+      }));
+      return;
+    }
     TensorType pt;
     std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, P.p, P.p, -std::numeric_limits<double>::infinity(), &pt);
     std::string init = e.fill(-std::numeric_limits<double>::infinity(), n.type);
@@ -448,6 +479,32 @@ LowerFn avgpool(int nsp) {
 std::vector<std::string> window_argmax(E e, const Pool& P, const std::string& x, const TensorType& xt,
                                        const std::string* v, const TensorType& pooled) {
   const DType dt = xt.dtype;
+  if (unroll_window(P)) {
+    // The reference's fold over the window in order: the first tap starts it (as idx < 0
+    // does below), each later one takes over when max_takes says so.
+    std::vector<MlirEmitter::GenericIn> ins = window_taps(P, x, xt);
+    const size_t ntaps = ins.size();
+    if (v) {
+      auto vt = window_taps(P, *v, xt);
+      ins.insert(ins.end(), vt.begin(), vt.end());
+    }
+    TensorType it{DType::I64, pooled.shape};
+    const std::string om = MlirEmitter::identity_map(2 + P.nsp);
+    std::vector<Out> outs = {{e.empty(it), it, om}};
+    if (v) outs.push_back({e.empty(pooled), pooled, om});
+    auto rs = generic_n(e, ins, outs, iters(2 + P.nsp, 0), [&](E e, Args a) {
+      std::string m = a[0], idx = e.constant_scalar(0, DType::I64), vat = v ? a[ntaps] : "";
+      for (size_t t = 1; t < ntaps; ++t) {
+        std::string take = max_takes(e, a[t], m, dt);
+        m = sel(e, take, a[t], m, el(dt));
+        idx = sel(e, take, e.constant_scalar(double(t), DType::I64), idx, "i64");
+        if (v) vat = sel(e, take, a[ntaps + t], vat, el(dt));
+      }
+      if (v) return std::vector<std::string>{idx, vat};
+      return std::vector<std::string>{idx};
+    });
+    return rs;
+  }
   const double ninf = -std::numeric_limits<double>::infinity();
   bool padded = std::any_of(P.p.begin(), P.p.end(), [](int64_t q) { return q != 0; });
   TensorType pt;
@@ -528,12 +585,95 @@ std::string window_scatter(E e, const Pool& P, const std::string& w, const Tenso
   });
 }
 
+// Windows that never overlap or pad (stride >= kernel, padding 0: every pooling layer of
+// the stdlib) scatter without the zero-inserted tensors of window_scatter: dx is computed
+// as [N, C, O'_0, s_0, O'_1, s_1] (O' = ceil(L / s) windows, the tail ones padded with
+// w = 0 and idx = -1), each element reading its own window's w (and idx) once, then
+// collapsed to [N, C, O'_0 s_0, ...] (a view) and, when O' s > L, sliced to x's shape.
+std::string index_const(E e, int64_t v) {
+  std::string r = e.fresh("s");
+  e.line(fmt::format("{} = arith.constant {} : index", r, v));
+  return r;
+}
+
+bool windows_disjoint(const Pool& P) {
+  for (int i = 0; i < P.nsp; ++i)
+    if (P.s[i] < P.k[i] || P.p[i] != 0) return false;
+  return true;
+}
+
+std::string disjoint_window_scatter(E e, const Pool& P, const std::string& w, const TensorType& wt,
+                                    const std::string* idx, const TensorType& xt) {
+  const DType dt = xt.dtype;
+  const int nsp = P.nsp, rank = 2 + 2 * nsp;
+  Ints lo(size_t(2 + nsp), 0), hi(size_t(2 + nsp), 0);
+  TensorType full{dt, {xt.shape[0], xt.shape[1]}}, flat = full;  // [N,C,O'_0,s_0,...], [N,C,O'_0 s_0,...]
+  std::string groups = "[[0], [1]";
+  std::vector<std::string> wmap = {dim(0), dim(1)}, omap;
+  bool sliced = false;
+  for (int i = 0; i < nsp; ++i) {
+    int64_t L = xt.shape[size_t(2 + i)], O = (L + P.s[i] - 1) / P.s[i];
+    hi[size_t(2 + i)] = O - wt.shape[size_t(2 + i)];
+    full.shape.push_back(O);
+    full.shape.push_back(P.s[i]);
+    flat.shape.push_back(O * P.s[i]);
+    sliced |= O * P.s[i] != L;
+    groups += fmt::format(", [{}, {}]", 2 + 2 * i, 3 + 2 * i);
+    wmap.push_back(dim(2 + 2 * i));
+  }
+  groups += "]";
+  for (int i = 0; i < rank; ++i) omap.push_back(dim(i));
+  TensorType pt;
+  std::vector<MlirEmitter::GenericIn> ins = {{pad(e, w, wt, lo, hi, 0, &pt), pt, amap(rank, wmap)}};
+  if (idx) {
+    TensorType it{DType::I64, wt.shape}, ipt;
+    ins.push_back({pad(e, *idx, it, lo, hi, -1, &ipt), ipt, amap(rank, wmap)});
+  }
+  std::string dx = e.generic(ins, e.empty(full), full, amap(rank, omap), iters(rank, 0), [&](E e, Args a) {
+    // inside = every window offset j_i < k_i (only a stride > kernel leaves gaps);
+    // pos = the window position, numbered as window_argmax numbers it.
+    std::string pos, inside;
+    for (int i = 0; i < nsp; ++i) {
+      std::string j = e.fresh("s");
+      e.line(fmt::format("{} = linalg.index {} : index", j, 3 + 2 * i));
+      if (P.s[i] > P.k[i]) {
+        std::string in = bin(e, "arith.cmpi ult,", j, index_const(e, P.k[i]), "index");
+        inside = inside.empty() ? in : bin(e, "arith.andi", inside, in, "i1");
+      }
+      pos = pos.empty() ? j : bin(e, "arith.addi", bin(e, "arith.muli", pos, index_const(e, P.k[i]), "index"), j, "index");
+    }
+    std::string take = inside;
+    if (idx) {
+      std::string p64 = e.fresh("s");
+      e.line(fmt::format("{} = arith.index_cast {} : index to i64", p64, pos));
+      std::string hit = bin(e, "arith.cmpi eq,", a[1], p64, "i64");
+      take = take.empty() ? hit : bin(e, "arith.andi", take, hit, "i1");
+    }
+    return take.empty() ? a[0] : sel(e, take, a[0], e.constant_scalar(0, dt), el(dt));
+  });
+  std::string r = e.fresh("v");
+  e.line(fmt::format("{} = tensor.collapse_shape {} {} : {} into {} {}", r, dx, groups, tt(full), tt(flat),
+                     e.loc()));
+  if (!sliced) return r;
+  std::string s = e.fresh("v");
+  e.line(fmt::format("{} = tensor.extract_slice {}[{}] [{}] [{}] : {} to {} {}", s, r, ints_list(Ints(size_t(2 + nsp), 0)),
+                     ints_list(Ints(xt.shape)), ints_list(Ints(size_t(2 + nsp), 1)), tt(flat), tt(xt), e.loc()));
+  return s;
+}
+
+// dx of a pooling layer from its per-window values w (and, for max, argmax idx).
+std::string pool_scatter(E e, const Pool& P, const std::string& w, const TensorType& wt, const std::string* idx,
+                         const TensorType& xt) {
+  if (windows_disjoint(P)) return disjoint_window_scatter(e, P, w, wt, idx, xt);
+  return window_scatter(e, P, w, wt, idx, xt);
+}
+
 LowerFn maxpool_grad(int nsp) {
   return [nsp](E e, const Node& n, int id) {
     Pool P = pool_attrs(n, nsp);
     const TensorType &xt = e.type(n.inputs[0]), &dyt = e.type(n.inputs[1]);
     std::string idx = window_argmax(e, P, e.val(n.inputs[0]), xt, nullptr, dyt)[0];
-    e.bind(id, window_scatter(e, P, e.val(n.inputs[1]), dyt, &idx, xt));
+    e.bind(id, pool_scatter(e, P, e.val(n.inputs[1]), dyt, &idx, xt));
   };
 }
 
@@ -554,7 +694,7 @@ LowerFn avgpool_grad(int nsp) {
     std::string q = e.elementwise({n.inputs[0]}, dyt, [&](E e, Args a) {
       return bin(e, "arith.divf", a[0], e.constant_scalar(count, dt), el(dt));
     });
-    e.bind(id, window_scatter(e, P, q, dyt, nullptr, n.type));
+    e.bind(id, pool_scatter(e, P, q, dyt, nullptr, n.type));
   };
 }
 

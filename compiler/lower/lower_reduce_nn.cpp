@@ -276,12 +276,20 @@ std::string gpu_reduction(E e, Kind kind, const std::string& x, const TensorType
 }
 
 // The sum over `red` of x (any float type) in f64 (kept dims): the GPU's tree reduction
-// where there is one, else loops accumulating in row-major order.
+// where there is one, else loops accumulating in row-major order. For f32 inputs the
+// order is free (reassoc), so LLVM vectorises the loop with several f64 partial sums: a
+// strict chain of f64 adds ran at one element per add latency, and in f64 the order
+// changes only digits that rounding to f32 drops. f64 inputs keep the reference's order,
+// bit for bit.
 std::string sum_f64(E e, const std::string& x, const TensorType& xt, const std::vector<bool>& red) {
   std::string s = gpu_reduction(e, Kind::Sum, x, xt, red);
   if (!s.empty()) return s;
-  return reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0),
-                [&](E e, Args a) { return op2(e, "arith.addf", a[1], to_f64(e, a[0], xt.dtype), "f64"); });
+  const char* flags = xt.dtype == DType::F64 ? "" : " fastmath<reassoc>";
+  return reduce(e, {same(x, xt)}, xt.shape, red, DType::F64, f64c(e, 0), [&](E e, Args a) {
+    std::string v = to_f64(e, a[0], xt.dtype), r = e.fresh("s");
+    e.line(fmt::format("{} = arith.addf {}, {}{} : f64", r, a[1], v, flags));
+    return r;
+  });
 }
 
 // The max over `red` in f64 (kept dims), NaN-skipping like std::max on the CPU (on the

@@ -151,7 +151,8 @@ TEST(JitConvGrad, MaxPoolSpecialValues) {
   std::vector<double> xv = {1, nan, 3, 2, -inf, -inf, -inf, 0.0, -0.0, 5, 5, nan, nan, 7, -0.0, 0.0, -inf, 4};
   JitExecutor jit;
   for (DType ft : {DType::F32, DType::F64})
-    for (const Attrs& a : {pool({2}, {}, {0}), pool({3}, {1}, {1}), pool({3}, {2}, {1}), pool({2}, {3}, {1})}) {
+    for (const Attrs& a : {pool({2}, {}, {0}), pool({3}, {1}, {1}), pool({3}, {2}, {1}), pool({2}, {3}, {1}),
+                           pool({3}, {}, {0}), pool({2}, {3}, {0})}) {
       Tensor x = Tensor::from_vector(ft, {1, 1, int64_t(xv.size())}, xv);
       Graph fwd = one_op_graph("maxpool1d", {x}, a);
       Shape ys = fwd.type(fwd.outputs[0]).shape;

@@ -169,15 +169,20 @@ std::vector<OpCase> linalg_conv_cases() {
   c.push_back({"conv2d_weight_grad", {{2, 3, 7, 6}, {2, 4, 4, 3}}, wgrad({3, 2}, {2, 1}, {1, 0}, {1, 2})});
   c.push_back({"conv2d_weight_grad", {{1, 2, 5, 9}, {1, 2, 4, 3}}, wgrad({2, 3}, {1, 3}, {0, 2}, {1})});
   // Pooling and its gradient ops: odd lengths, overlapping windows (stride < kernel),
-  // gaps (stride > kernel), padding, the redshift CNN's maxpool.
+  // gaps (stride > kernel), padding, the redshift CNN's maxpool. Unpadded windows with
+  // stride >= kernel take the disjoint-window lowerings (tails included: 17 = 8*2 + 1,
+  // 17 = 5*3 + 2), small ones the unrolled window; 5x5 = 25 taps is not unrolled.
   struct P {
     Shape x;
     Attrs a;
   };
   std::vector<P> p1 = {{{2, 3, 17}, pool({2}, {}, {0})},   {{1, 2, 17}, pool({3}, {2}, {1})},
                        {{1, 1, 1}, pool({1}, {}, {0})},    {{2, 2, 17}, pool({2}, {3}, {1})},
-                       {{1, 2, 17}, pool({5}, {1}, {2})},  {{2, 16, 4119}, pool({2}, {}, {0})}};
+                       {{1, 2, 17}, pool({5}, {1}, {2})},  {{2, 16, 4119}, pool({2}, {}, {0})},
+                       {{2, 2, 17}, pool({2}, {3}, {0})},  {{1, 2, 33}, pool({4}, {}, {0})}};
   std::vector<P> p2 = {{{2, 3, 7, 6}, pool({2}, {}, {0})},
+                       {{1, 2, 7, 9}, pool({2, 2}, {3, 4}, {0})},
+                       {{1, 2, 11, 12}, pool({5}, {}, {0})},
                        {{1, 2, 7, 9}, pool({3, 2}, {2, 1}, {1, 0})},
                        {{1, 2, 5, 17}, pool({2, 3}, {3, 2}, {1})}};
   for (int nsp : {1, 2})
