@@ -431,6 +431,13 @@ std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device) {
   return s;
 }
 
+std::string cpu_pipeline_id() {
+  ParallelLoopPolicy p;
+  return cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) + "|parallel_loops " +
+         std::to_string(p.min_parallel_work) + " " + std::to_string(p.min_outer_iterations) + "|ir-target " +
+         llvm::sys::getHostCPUName().str();
+}
+
 std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {
   auto ctx = make_context();
   DiagCollector diags(*ctx);
