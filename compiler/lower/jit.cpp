@@ -57,9 +57,10 @@ namespace {
 // second part makes those OpenMP work-sharing loops.
 std::string cpu_pipeline_to_loops(bool threads) {
   // loop-invariant-code-motion: ops of a scan step that depend on no carry or x_t (an
-  // LSTM's weight transposes) run once, before the loop.
+  // LSTM's weight transposes) run once, before the loop. eliminate-empty-tensors: the op
+  // that makes an output writes the caller's buffer instead of a copy made afterwards.
   return std::string("func.func(linalg-fuse-elementwise-ops,loop-invariant-code-motion),"
-                     "one-shot-bufferize,"
+                     "eliminate-empty-tensors,one-shot-bufferize,"
                      "buffer-deallocation-pipeline,convert-bufferization-to-memref,") +
          (threads ? "func.func(convert-linalg-to-parallel-loops)" : "func.func(convert-linalg-to-loops)");
 }
