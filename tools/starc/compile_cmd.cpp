@@ -245,10 +245,15 @@ int run(const Options& o) {
   // global.
   std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv"};
   if (cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
+  // With --threads the library links libomp, and the kernels share its pool (-fopenmp:
+  // gcc's GOMP_* calls, which libomp implements); without, they run on one thread.
   for (const std::string& src : kernel_sources) {
     objs.push_back((work / (model + "_" + src + ".o")).string());
-    run_tool({cc, "-std=c11", "-O3", "-ffp-contract=fast", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I",
-              STARC_OPENBLAS_INCLUDE, "-c", std::string(STARC_KERNELS_DIR) + "/" + src + ".c", "-o", objs.back()});
+    std::vector<std::string> cmd = {cc, "-std=c11", "-O3", "-ffp-contract=fast", "-fPIC", "-fvisibility=hidden",
+                                    "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I", STARC_OPENBLAS_INCLUDE, "-c",
+                                    std::string(STARC_KERNELS_DIR) + "/" + src + ".c", "-o", objs.back()};
+    if (!m.omp_library.empty()) cmd.insert(cmd.begin() + 1, "-fopenmp");
+    run_tool(cmd);
   }
   std::string all = (work / (model + ".o")).string(), keep = (work / "api.txt").string();
   std::vector<std::string> ld_cmd = {tool("LD", "ld"), "-r", "-o", all};

@@ -3,11 +3,16 @@
    The per-type code is in starc_fft_conv_impl.h; this file holds what both types share:
    the FFT sizes, the thread fan-out and the spectrum cache.
 
-   Threads are plain pthreads rather than OpenMP: this file is linked into
-   ahead-of-time libraries that carry no OpenMP runtime, and a process must not end up
-   with two of them (the JIT's generated code uses LLVM's libomp). */
+   Threads: compiled with OpenMP (the JIT, whose generated code runs on LLVM's libomp,
+   and `starc compile --threads N`, which links libomp), the work runs on that same
+   pool: a second pool's threads would compete with its spinning workers for the
+   cores. Without it (single-threaded libraries, which carry no OpenMP runtime), plain
+   pthreads. */
 #include <fftw3.h>
 #include <pthread.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +72,14 @@ static void parallel_for(int64_t n, range_fn fn, void* ctx) {
     if (n > 0) fn(ctx, 0, n);
     return;
   }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t)
+  {
+    int64_t i = omp_get_thread_num(), parts = omp_get_num_threads();
+    fn(ctx, n * i / parts, n * (i + 1) / parts);
+  }
+  return;
+#endif
   range_job jobs[kMaxThreads];
   pthread_t ids[kMaxThreads];
   int started[kMaxThreads] = {0};
