@@ -42,6 +42,27 @@ static int threads_for(int64_t parts, double work) {
 #endif
 }
 
+/* fn(ctx, begin, end) over [0, n) in `threads` contiguous parts, on the OpenMP pool; with
+   one thread a plain call (no OpenMP region: its entry alone cost a small MLP's matmul
+   more than the GEMM). */
+typedef void (*part_fn)(void* ctx, int64_t begin, int64_t end);
+static void run_parts(int threads, int64_t n, part_fn fn, void* ctx) {
+  if (n <= 0) return;
+  if (threads <= 1) {
+    fn(ctx, 0, n);
+    return;
+  }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+  {
+    int64_t i = omp_get_thread_num(), parts = omp_get_num_threads();
+    if (n * i / parts < n * (i + 1) / parts) fn(ctx, n * i / parts, n * (i + 1) / parts);
+  }
+#else
+  fn(ctx, 0, n);
+#endif
+}
+
 /* Weight gradients sum over the batch in this many fixed chunks (partial sums added in
    chunk order), so that the result does not depend on the thread count. */
 enum { kWeightGradChunks = 8 };

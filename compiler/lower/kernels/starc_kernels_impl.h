@@ -76,81 +76,127 @@ static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, 
        (int)(trans_b ? k : n), 0, c + m0 * n + n0, (int)n);
 }
 
+/* The kernels' arguments, for the parts that run_parts hands to threads. */
+typedef struct {
+  geo_t g;
+  int64_t m, n, k, trans_a, trans_b, stride_a, stride_b, stride_c; /* matmul */
+  int64_t tile, tiles, size, chunks;                                /* convolutions */
+  const T *a, *b;
+  T *out, *part;
+} LOCAL(job_t);
+
+static void LOCAL(matmul_batches)(void* ctx, int64_t lo, int64_t hi) {
+  LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
+  for (int64_t i = lo; i < hi; ++i)
+    LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a + i * j->stride_a, j->b + i * j->stride_b,
+                      j->out + i * j->stride_c, 0, j->m, 0, j->n);
+}
+static void LOCAL(matmul_side)(void* ctx, int64_t lo, int64_t hi) { /* rows (m >= n) or columns of one matrix */
+  LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
+  if (j->m >= j->n) LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a, j->b, j->out, lo, hi, 0, j->n);
+  else LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a, j->b, j->out, 0, j->m, lo, hi);
+}
+
 /* Matrices in parallel when there are enough of them; otherwise each one's larger side
    split over the threads (16 rows or columns at least per part). */
 void KNAME(matmul)(int64_t batch, int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a,
                    int64_t stride_a, const T* b, int64_t stride_b, T* c, int64_t stride_c) {
   const double work = (double)batch * (double)m * (double)n * (double)k;
+  LOCAL(job_t) j = {.m = m, .n = n, .k = k, .trans_a = trans_a, .trans_b = trans_b, .stride_a = stride_a,
+                    .stride_b = stride_b, .stride_c = stride_c, .a = a, .b = b, .out = c};
   if (batch >= kernel_threads) {
-    int t = threads_for(batch, work);
-    (void)t;
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-    for (int64_t i = 0; i < batch; ++i)
-      LOCAL(gemm_block)(m, n, k, trans_a, trans_b, a + i * stride_a, b + i * stride_b, c + i * stride_c, 0, m, 0, n);
+    run_parts(threads_for(batch, work), batch, LOCAL(matmul_batches), &j);
     return;
   }
   const int64_t side = m >= n ? m : n;
   for (int64_t i = 0; i < batch; ++i) {
-    int t = threads_for(side / 16, work / (double)batch);
-#pragma omp parallel for num_threads(t) schedule(static) if (t > 1)
-    for (int part = 0; part < t; ++part) {
-      int64_t lo = side * part / t, hi = side * (part + 1) / t;
-      const T *ai = a + i * stride_a, *bi = b + i * stride_b;
-      T* ci = c + i * stride_c;
-      if (m >= n) LOCAL(gemm_block)(m, n, k, trans_a, trans_b, ai, bi, ci, lo, hi, 0, n);
-      else LOCAL(gemm_block)(m, n, k, trans_a, trans_b, ai, bi, ci, 0, m, lo, hi);
-    }
+    j.a = a + i * stride_a, j.b = b + i * stride_b, j.out = c + i * stride_c;
+    run_parts(threads_for(side / 16, work / (double)batch), side, LOCAL(matmul_side), &j);
   }
 }
 
-/* y[i][:, tile] = weight [o, c*kh*kw] @ cols(tile), the (sample, tile) pairs in
-   parallel; a batch smaller than the thread count is cut into smaller tiles. */
+/* y[i][:, tile] = weight [o, c*kh*kw] @ cols(tile) for the (sample, tile) pairs lo..hi */
+static void LOCAL(conv_items)(void* ctx, int64_t lo, int64_t hi) {
+  LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
+  const geo_t* g = &j->g;
+  int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile;
+  T* cols = LOCAL(columns)(g, tile);
+  for (int64_t it = lo; it < hi; ++it) {
+    int64_t i = it / j->tiles, p0 = (it % j->tiles) * tile, np = pix - p0 < tile ? pix - p0 : tile;
+    LOCAL(im2col)(g, (T*)(j->a + i * g->c * g->h * g->w), cols, p0, np, 0);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->o, (int)np, (int)ckk, 1, j->b, (int)ckk, cols, (int)np, 0,
+         j->out + i * g->o * pix + p0, (int)pix);
+  }
+  free(cols);
+}
+
+/* The (sample, tile) pairs in parallel; a batch smaller than the thread count is cut
+   into smaller tiles. */
 void KNAME(conv)(STARC_CONV_ARGS, const T* x, const T* weight, T* y) {
-  geo_t g = GEO_INIT;
-  int64_t ckk = c * kh * kw, pix = oh * ow, tile = LOCAL(tile_of)(&g);
+  LOCAL(job_t) j = {.g = GEO_INIT, .a = x, .b = weight, .out = y};
+  int64_t pix = oh * ow, tile = LOCAL(tile_of)(&j.g);
   if (n > 0 && n < kernel_threads) {
     int64_t want = (kernel_threads + n - 1) / n, small = (pix + want - 1) / want;
     if (small < 64) small = 64;
     if (small < tile) tile = small;
   }
-  const int64_t tiles = tile > 0 ? (pix + tile - 1) / tile : 0, items = n * tiles;
-  int t = threads_for(items, (double)n * (double)o * (double)pix * (double)ckk);
-  (void)t;
-#pragma omp parallel num_threads(t) if (t > 1)
-  {
-    T* cols = LOCAL(columns)(&g, tile);
-#pragma omp for schedule(static)
-    for (int64_t it = 0; it < items; ++it) {
-      int64_t i = it / tiles, p0 = (it % tiles) * tile, np = pix - p0 < tile ? pix - p0 : tile;
-      LOCAL(im2col)(&g, (T*)(x + i * c * h * w), cols, p0, np, 0);
-      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)o, (int)np, (int)ckk, 1, weight, (int)ckk, cols, (int)np,
-           0, y + i * o * pix + p0, (int)pix);
-    }
-    free(cols);
-  }
+  j.tile = tile, j.tiles = tile > 0 ? (pix + tile - 1) / tile : 0;
+  run_parts(threads_for(n * j.tiles, (double)n * (double)o * (double)pix * (double)(c * kh * kw)), n * j.tiles,
+            LOCAL(conv_items), &j);
 }
 
-/* cols(tile) = weight^T [c*kh*kw, o] @ y[i][:, tile], added back into x[i]; samples in
-   parallel (the tiles of one sample add into the same x). */
+/* For samples lo..hi: cols(tile) = weight^T [c*kh*kw, o] @ y[i][:, tile], added back into x[i] */
+static void LOCAL(adjoint_samples)(void* ctx, int64_t lo, int64_t hi) {
+  LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
+  const geo_t* g = &j->g;
+  int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile, xs = g->c * g->h * g->w;
+  T* cols = LOCAL(columns)(g, tile);
+  for (int64_t i = lo; i < hi; ++i) {
+    memset(j->out + i * xs, 0, sizeof(T) * (size_t)xs);
+    for (int64_t p0 = 0; p0 < pix; p0 += tile) {
+      int64_t np = pix - p0 < tile ? pix - p0 : tile;
+      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)np, (int)g->o, 1, j->b, (int)ckk,
+           j->a + i * g->o * pix + p0, (int)pix, 0, cols, (int)np);
+      LOCAL(im2col)(g, j->out + i * xs, cols, p0, np, 1);
+    }
+  }
+  free(cols);
+}
+
+/* Samples in parallel (the tiles of one sample add into the same x). */
 void KNAME(conv_adjoint)(STARC_CONV_ARGS, const T* y, const T* weight, T* x) {
-  geo_t g = GEO_INIT;
-  int64_t ckk = c * kh * kw, pix = oh * ow, tile = LOCAL(tile_of)(&g);
-  int t = threads_for(n, (double)n * (double)o * (double)pix * (double)ckk);
-  (void)t;
-#pragma omp parallel num_threads(t) if (t > 1)
-  {
-    T* cols = LOCAL(columns)(&g, tile);
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-      memset(x + i * c * h * w, 0, sizeof(T) * (size_t)(c * h * w));
+  LOCAL(job_t) j = {.g = GEO_INIT, .a = y, .b = weight, .out = x};
+  j.tile = LOCAL(tile_of)(&j.g);
+  run_parts(threads_for(n, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw)), n,
+            LOCAL(adjoint_samples), &j);
+}
+
+/* Chunks lo..hi of the batch: part[ch] = sum over its samples and tiles of y[i][:, tile] @ cols(tile)^T */
+static void LOCAL(weight_grad_chunks)(void* ctx, int64_t lo, int64_t hi) {
+  LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
+  const geo_t* g = &j->g;
+  int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile, n = g->n;
+  T* cols = LOCAL(columns)(g, tile);
+  for (int64_t ch = lo; ch < hi; ++ch) {
+    T* acc = j->part + ch * j->size;
+    memset(acc, 0, sizeof(T) * (size_t)j->size);
+    for (int64_t i = n * ch / j->chunks; i < n * (ch + 1) / j->chunks; ++i)
       for (int64_t p0 = 0; p0 < pix; p0 += tile) {
         int64_t np = pix - p0 < tile ? pix - p0 : tile;
-        GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)np, (int)o, 1, weight, (int)ckk,
-             y + i * o * pix + p0, (int)pix, 0, cols, (int)np);
-        LOCAL(im2col)(&g, x + i * c * h * w, cols, p0, np, 1);
+        LOCAL(im2col)(g, (T*)(j->a + i * g->c * g->h * g->w), cols, p0, np, 0);
+        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->o, (int)ckk, (int)np, 1, j->b + i * g->o * pix + p0,
+             (int)pix, cols, (int)np, 1, acc, (int)ckk);
       }
-    }
-    free(cols);
+  }
+  free(cols);
+}
+/* weight[e] = the partials' sum, in chunk order, for elements lo..hi */
+static void LOCAL(sum_partials)(void* ctx, int64_t lo, int64_t hi) {
+  LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
+  for (int64_t e = lo; e < hi; ++e) {
+    T s = j->part[e];
+    for (int64_t ch = 1; ch < j->chunks; ++ch) s += j->part[ch * j->size + e];
+    j->out[e] = s;
   }
 }
 
@@ -158,40 +204,20 @@ void KNAME(conv_adjoint)(STARC_CONV_ARGS, const T* y, const T* weight, T* x) {
    of kWeightGradChunks fixed runs of samples sums into its own partial (the runs in
    parallel), and the partials are added in order. */
 void KNAME(conv_weight_grad)(STARC_CONV_ARGS, const T* x, const T* y, T* weight) {
-  geo_t g = GEO_INIT;
-  int64_t ckk = c * kh * kw, pix = oh * ow, tile = LOCAL(tile_of)(&g), size = o * ckk;
-  int64_t chunks = n < kWeightGradChunks ? n : kWeightGradChunks;
-  T* part = chunks > 1 ? (T*)malloc(sizeof(T) * (size_t)(chunks * size)) : weight;
-  if (!part) abort();
-  int t = threads_for(chunks, (double)n * (double)o * (double)pix * (double)ckk);
-  (void)t;
-  if (chunks < 1) memset(weight, 0, sizeof(T) * (size_t)size);
-#pragma omp parallel num_threads(t) if (t > 1)
-  {
-    T* cols = LOCAL(columns)(&g, tile);
-#pragma omp for schedule(static)
-    for (int64_t ch = 0; ch < chunks; ++ch) {
-      T* acc = part + ch * size;
-      memset(acc, 0, sizeof(T) * (size_t)size);
-      for (int64_t i = n * ch / chunks; i < n * (ch + 1) / chunks; ++i)
-        for (int64_t p0 = 0; p0 < pix; p0 += tile) {
-          int64_t np = pix - p0 < tile ? pix - p0 : tile;
-          LOCAL(im2col)(&g, (T*)(x + i * c * h * w), cols, p0, np, 0);
-          GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)o, (int)ckk, (int)np, 1, y + i * o * pix + p0, (int)pix,
-               cols, (int)np, 1, acc, (int)ckk);
-        }
-    }
-    free(cols);
-    if (chunks > 1) {
-#pragma omp for schedule(static)
-      for (int64_t e = 0; e < size; ++e) {
-        T s = part[e];
-        for (int64_t ch = 1; ch < chunks; ++ch) s += part[ch * size + e];
-        weight[e] = s;
-      }
-    }
+  LOCAL(job_t) j = {.g = GEO_INIT, .a = x, .b = y, .out = weight};
+  j.tile = LOCAL(tile_of)(&j.g), j.size = o * c * kh * kw, j.chunks = n < kWeightGradChunks ? n : kWeightGradChunks;
+  if (j.chunks < 1) {
+    memset(weight, 0, sizeof(T) * (size_t)j.size);
+    return;
   }
-  if (chunks > 1) free(part);
+  j.part = j.chunks > 1 ? (T*)malloc(sizeof(T) * (size_t)(j.chunks * j.size)) : weight;
+  if (!j.part) abort();
+  int t = threads_for(j.chunks, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw));
+  run_parts(t, j.chunks, LOCAL(weight_grad_chunks), &j);
+  if (j.chunks > 1) {
+    run_parts(t, j.size, LOCAL(sum_partials), &j);
+    free(j.part);
+  }
 }
 
 #undef KNAME
