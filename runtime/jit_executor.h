@@ -71,7 +71,8 @@ class JitExecutor : public Executor {
   std::shared_ptr<Compiled> compile(const Graph& concrete);
   JitOptions opts_;
   std::string cache_dir_;
-  std::map<std::string, std::shared_ptr<Compiled>> cache_;  // key: specialised graph text
+  std::map<std::string, std::shared_ptr<Compiled>> cache_;       // key: specialised graph text
+  std::map<std::string, std::shared_ptr<Compiled>> fast_cache_;  // key: GraphHash of graph + symbol values
   std::mutex mu_;
   JitRunStats stats_;
 };
