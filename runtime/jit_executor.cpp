@@ -26,21 +26,12 @@ void check_bound(const std::string& what, const TensorType& want, const Tensor& 
     throw std::runtime_error(fmt::format("{}: expected {}, got {}", what, type_str(want), type_str(got.type())));
 }
 
-// 128-bit FNV-1a (two 64-bit lanes with different offsets) as hex: the disk cache file name.
-std::string key_hash(const std::string& key) {
-  uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
-  for (unsigned char c : key) {
-    a = (a ^ c) * 0x100000001b3ull;
-    b = (b ^ c) * 0x100000001b3ull + 0x9e3779b97f4a7c15ull;
-  }
-  return fmt::format("{:016x}{:016x}", a, b);
-}
-
-// 128-bit FNV-1a over a graph's structure: everything that decides the compiled code
-// (ops, wiring, types, every attribute value, nested graphs), not source locations.
-// run()'s fast key: the specialised graph's text, the cache's exact key, costs more to
-// print than a small MLP takes to run.
-struct GraphHash {
+// 128-bit FNV-1a (two 64-bit lanes with different offsets), as hex: the disk cache's file
+// names (of a key text) and run()'s fast key (of a graph's structure: everything that
+// decides the compiled code -- ops, wiring, types, every attribute value, nested graphs
+// -- not source locations; the specialised graph's text, the in-memory cache's exact
+// key, costs more to print than a small MLP takes to run).
+struct Fnv128 {
   uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
   void bytes(const void* p, size_t n) {
     auto* c = static_cast<const unsigned char*>(p);
@@ -102,6 +93,12 @@ struct GraphHash {
   }
   std::string hex() const { return fmt::format("{:016x}{:016x}", a, b); }
 };
+
+std::string key_hash(const std::string& key) {
+  Fnv128 h;
+  h.bytes(key.data(), key.size());
+  return h.hex();
+}
 
 }  // namespace
 
@@ -272,7 +269,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   stats_ = {};
   auto t0 = Clock::now();
   std::vector<Dim> symbol_values = bind_symbols(g, inputs);
-  GraphHash h;
+  Fnv128 h;
   h.graph(g);
   h.list(symbol_values);
   const std::string fast_key = h.hex();

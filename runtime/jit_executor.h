@@ -72,7 +72,7 @@ class JitExecutor : public Executor {
   JitOptions opts_;
   std::string cache_dir_;
   std::map<std::string, std::shared_ptr<Compiled>> cache_;       // key: specialised graph text
-  std::map<std::string, std::shared_ptr<Compiled>> fast_cache_;  // key: GraphHash of graph + symbol values
+  std::map<std::string, std::shared_ptr<Compiled>> fast_cache_;  // key: Fnv128 of the graph + symbol values
   std::mutex mu_;
   JitRunStats stats_;
 };

@@ -137,13 +137,19 @@ void run_pipeline(mlir::MLIRContext& ctx, mlir::ModuleOp module, const std::stri
   if (mlir::failed(pm.run(module))) throw LowerError("lowering to LLVM failed:\n" + diags.text);
 }
 
+mlir::OwningOpRef<mlir::ModuleOp> parse_module(mlir::MLIRContext& ctx, const std::string& text,
+                                               const DiagCollector& diags) {
+  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, &ctx);
+  if (!module) throw LowerError("the generated MLIR does not parse or verify:\n" + diags.text);
+  return module;
+}
+
 // Parses and lowers to the LLVM dialect; throws LowerError with MLIR's diagnostics.
 mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t,
                                                   bool threads, Device device = Device::Cpu, bool fatbin = false) {
   DiagCollector diags(ctx);
   auto t0 = std::chrono::steady_clock::now();
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(text, &ctx);
-  if (!module) throw LowerError("the generated MLIR does not parse or verify:\n" + diags.text);
+  mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(ctx, text, diags);
   if (t) t->parse = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
   if (device == Device::Cuda) {
@@ -442,8 +448,7 @@ std::string cpu_pipeline_id() {
 std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {
   auto ctx = make_context();
   DiagCollector diags(*ctx);
-  mlir::OwningOpRef<mlir::ModuleOp> module = mlir::parseSourceString<mlir::ModuleOp>(mlir_text, ctx.get());
-  if (!module) throw LowerError("the generated MLIR does not parse or verify:\n" + diags.text);
+  mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(*ctx, mlir_text, diags);
   run_pipeline(*ctx, *module, cpu_pipeline_to_loops(threads), diags);
   if (threads) shape_parallel_loops(module->getOperation());
   std::string s;

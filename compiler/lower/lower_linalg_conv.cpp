@@ -168,24 +168,30 @@ std::string sel(E e, const std::string& c, const std::string& a, const std::stri
   return r;
 }
 
-// Inside a window generic whose loops (first, first+1, ...) run over the kernel dims k:
-// the linear window position sum_i k_i * prod(k_{i+1..}) as i64.
-std::string window_pos(E e, int first, const Ints& k) {
+std::string index_const(E e, int64_t v) {
+  std::string r = e.fresh("s");
+  e.line(fmt::format("{} = arith.constant {} : index", r, v));
+  return r;
+}
+
+// Inside a generic whose loops `loops` run over the kernel dims k: the linear window
+// position sum_i k_i * prod(k_{i+1..}) as i64.
+std::string window_pos(E e, const std::vector<int>& loops, const Ints& k) {
   std::string acc;
   for (size_t i = 0; i < k.size(); ++i) {
     std::string ix = e.fresh("s");
-    e.line(fmt::format("{} = linalg.index {} : index", ix, first + int(i)));
-    if (acc.empty()) {
-      acc = ix;
-      continue;
-    }
-    std::string kc = e.fresh("s");
-    e.line(fmt::format("{} = arith.constant {} : index", kc, k[i]));
-    acc = bin(e, "arith.addi", bin(e, "arith.muli", acc, kc, "index"), ix, "index");
+    e.line(fmt::format("{} = linalg.index {} : index", ix, loops[i]));
+    acc = acc.empty() ? ix : bin(e, "arith.addi", bin(e, "arith.muli", acc, index_const(e, k[i]), "index"), ix, "index");
   }
   std::string r = e.fresh("s");
   e.line(fmt::format("{} = arith.index_cast {} : index to i64", r, acc));
   return r;
+}
+// ... whose loops first, first+1, ... run over them (the window generics).
+std::string window_pos(E e, int first, const Ints& k) {
+  std::vector<int> loops;
+  for (size_t i = 0; i < k.size(); ++i) loops.push_back(first + int(i));
+  return window_pos(e, loops, k);
 }
 
 // ---- matmul --------------------------------------------------------------------------
@@ -590,12 +596,6 @@ std::string window_scatter(E e, const Pool& P, const std::string& w, const Tenso
 // as [N, C, O'_0, s_0, O'_1, s_1] (O' = ceil(L / s) windows, the tail ones padded with
 // w = 0 and idx = -1), each element reading its own window's w (and idx) once, then
 // collapsed to [N, C, O'_0 s_0, ...] (a view) and, when O' s > L, sliced to x's shape.
-std::string index_const(E e, int64_t v) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = arith.constant {} : index", r, v));
-  return r;
-}
-
 bool windows_disjoint(const Pool& P) {
   for (int i = 0; i < P.nsp; ++i)
     if (P.s[i] < P.k[i] || P.p[i] != 0) return false;
@@ -630,23 +630,20 @@ std::string disjoint_window_scatter(E e, const Pool& P, const std::string& w, co
     ins.push_back({pad(e, *idx, it, lo, hi, -1, &ipt), ipt, amap(rank, wmap)});
   }
   std::string dx = e.generic(ins, e.empty(full), full, amap(rank, omap), iters(rank, 0), [&](E e, Args a) {
-    // inside = every window offset j_i < k_i (only a stride > kernel leaves gaps);
-    // pos = the window position, numbered as window_argmax numbers it.
-    std::string pos, inside;
+    // take = every window offset j_i < k_i (only a stride > kernel leaves gaps) and, for
+    // max, the offset is the window's argmax (numbered as window_argmax numbers it).
+    std::string take;
+    std::vector<int> offsets;
     for (int i = 0; i < nsp; ++i) {
+      offsets.push_back(3 + 2 * i);
+      if (P.s[i] == P.k[i]) continue;
       std::string j = e.fresh("s");
-      e.line(fmt::format("{} = linalg.index {} : index", j, 3 + 2 * i));
-      if (P.s[i] > P.k[i]) {
-        std::string in = bin(e, "arith.cmpi ult,", j, index_const(e, P.k[i]), "index");
-        inside = inside.empty() ? in : bin(e, "arith.andi", inside, in, "i1");
-      }
-      pos = pos.empty() ? j : bin(e, "arith.addi", bin(e, "arith.muli", pos, index_const(e, P.k[i]), "index"), j, "index");
+      e.line(fmt::format("{} = linalg.index {} : index", j, offsets.back()));
+      std::string in = bin(e, "arith.cmpi ult,", j, index_const(e, P.k[i]), "index");
+      take = take.empty() ? in : bin(e, "arith.andi", take, in, "i1");
     }
-    std::string take = inside;
     if (idx) {
-      std::string p64 = e.fresh("s");
-      e.line(fmt::format("{} = arith.index_cast {} : index to i64", p64, pos));
-      std::string hit = bin(e, "arith.cmpi eq,", a[1], p64, "i64");
+      std::string hit = bin(e, "arith.cmpi eq,", a[1], window_pos(e, offsets, P.k), "i64");
       take = take.empty() ? hit : bin(e, "arith.andi", take, hit, "i1");
     }
     return take.empty() ? a[0] : sel(e, take, a[0], e.constant_scalar(0, dt), el(dt));

@@ -58,11 +58,13 @@ typedef struct {
   int64_t begin, end;
 } range_job;
 
+#ifndef _OPENMP
 static void* run_range(void* arg) {
   range_job* j = (range_job*)arg;
   j->fn(j->ctx, j->begin, j->end);
   return NULL;
 }
+#endif
 
 static void parallel_for(int64_t n, range_fn fn, void* ctx) {
   enum { kMaxThreads = 64 };
@@ -78,8 +80,7 @@ static void parallel_for(int64_t n, range_fn fn, void* ctx) {
     int64_t i = omp_get_thread_num(), parts = omp_get_num_threads();
     fn(ctx, n * i / parts, n * (i + 1) / parts);
   }
-  return;
-#endif
+#else
   range_job jobs[kMaxThreads];
   pthread_t ids[kMaxThreads];
   int started[kMaxThreads] = {0};
@@ -90,6 +91,7 @@ static void parallel_for(int64_t n, range_fn fn, void* ctx) {
     if (started[i]) pthread_join(ids[i], NULL);
     else run_range(&jobs[i]); /* no thread to be had: do its share here */
   }
+#endif
 }
 
 /* ---- FFTW plans: one per (type, direction, size), made once, executed concurrently ---- */
