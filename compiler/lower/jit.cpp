@@ -42,6 +42,7 @@
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
+#include "compiler/lower/buffer_lifetimes.h"
 #include "compiler/lower/gpu_pipeline.h"
 #include "compiler/lower/parallel_loops.h"
 #include "compiler/lower/kernels/starc_cuda.h"
@@ -159,6 +160,7 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
     return module;
   }
   run_pipeline(ctx, *module, cpu_pipeline_to_loops(threads), diags);
+  free_buffers_after_last_use(module->getOperation());
   if (threads) shape_parallel_loops(module->getOperation());
   run_pipeline(ctx, *module, cpu_pipeline_to_llvm(threads), diags);
   if (t) t->passes = seconds_since(t0);
@@ -440,7 +442,7 @@ std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device) {
 
 std::string cpu_pipeline_id() {
   ParallelLoopPolicy p;
-  return cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) + "|parallel_loops " +
+  return cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) + "|free-after-last-use|parallel_loops " +
          std::to_string(p.min_parallel_work) + " " + std::to_string(p.min_outer_iterations) + "|ir-target " +
          llvm::sys::getHostCPUName().str();
 }
@@ -450,6 +452,7 @@ std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {
   DiagCollector diags(*ctx);
   mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(*ctx, mlir_text, diags);
   run_pipeline(*ctx, *module, cpu_pipeline_to_loops(threads), diags);
+  free_buffers_after_last_use(module->getOperation());
   if (threads) shape_parallel_loops(module->getOperation());
   std::string s;
   llvm::raw_string_ostream os(s);

@@ -113,7 +113,9 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(with_grad(unary("sigmoid", "1 / (1 + e^-x)", [](double x, A) { return sigmoid(x); }),
                    unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.mul(y, b.sub(b.scalar_like(1, y), y))); })));
   r.add(with_grad(unary("relu", "max(x, 0)", [](double x, A) { return x > 0 ? x : 0.0; }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return zero_where(b, positive(b, x), dy, true); })));
+                   // relu(x) > 0 exactly where x > 0: reading the result lets the pre-activation
+                   // (often a bias add) fuse into the relu instead of living until the backward pass.
+                   unary_grad([=](B b, N n, int x, int y, int dy) { return zero_where(b, positive(b, y), dy, true); })));
   r.add(with_grad(unary("leaky_relu", "x if x > 0 else alpha * x",
               [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * x; },
               {{"alpha", AttrKind::Float, 0.01}}),

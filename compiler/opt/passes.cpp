@@ -120,7 +120,7 @@ std::string describe(const PassReport& r) {
 }
 
 const std::vector<std::string>& pass_names() {
-  static const std::vector<std::string> names = {"cse", "dce", "conv_algo"};
+  static const std::vector<std::string> names = {"simplify", "fold", "cse", "dce", "conv_algo"};
   return names;
 }
 
@@ -137,6 +137,10 @@ Graph optimize(const Graph& g, const OptOptions& options, std::vector<PassReport
       int fft = 0, direct = 0;
       cur = choose_conv_algos(cur, options.conv_algo, &fft, &direct);
       r.detail = fmt::format("{} conv{} by FFT, {} direct", fft, fft == 1 ? "" : "s", direct);
+    } else if (name == "simplify" || name == "fold") {
+      int n = 0;
+      cur = name == "simplify" ? simplify(cur, &n) : fold_constants(cur, &n);
+      r.detail = fmt::format("{} node{} {}", n, n == 1 ? "" : "s", name == "simplify" ? "rewritten" : "folded");
     } else {
       cur = name == "cse" ? cse(cur, &r.removed) : dce(cur, &r.removed);
     }

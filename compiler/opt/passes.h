@@ -3,6 +3,16 @@
 // the JIT compiles its result. `starc graph --emit opt` prints it, and any pass can be
 // turned off by name (--disable-pass NAME) to see what it did.
 //
+//   simplify  algebraic rewrites: transpose(transpose(x)) composes or cancels, reshape
+//         chains are one reshape, identity transposes/reshapes and x+0, x*1, x/1, x^1 go,
+//         x^2 is square, 0-x is neg, neg(neg(x)) is x, log(softmax) is log_softmax, the
+//         transpose of a single-use 2-D matmul is the matmul of the transposed operands
+//         (so a dense layer's weight gradient is computed in the weight's layout and
+//         never copied), a `full` read elementwise is its scalar (no materialised zeros),
+//         and elementwise ops move below broadcast_to (computed on the small operand).
+//   fold  constant folding: a node whose inputs are all constants (const, or a `full`
+//         of static shape) and whose result has at most kMaxFoldedElements elements is
+//         evaluated by its reference kernel at compile time. Random ops are not folded.
 //   cse   common subexpressions: nodes with the same op, inputs and attributes are one
 //         node (all ops are pure; random ops are keyed by their attributes and the run
 //         seed, so equal ones draw equal numbers). Not merged: inputs, params, scans.
@@ -33,6 +43,10 @@ struct OptOptions {
   ConvAlgo conv_algo;              // conv_algo's mode (--conv-algo)
 };
 
+constexpr int64_t kMaxFoldedElements = 4096;  // larger results stay computed (IR size)
+
+Graph simplify(const Graph& g, int* rewritten = nullptr);
+Graph fold_constants(const Graph& g, int* folded = nullptr);
 Graph cse(const Graph& g, int* removed = nullptr);
 Graph dce(const Graph& g, int* removed = nullptr);
 

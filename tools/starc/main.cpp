@@ -210,11 +210,25 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   if (emit == "grad") return print_gradients(*l, model);
   Graph g = build_graph(*l, model);
   if (emit == "opt") {  // what the passes did, then the graph the JIT lowers
-    std::vector<PassReport> report;
-    Graph opt = optimize(g, passes, &report);
-    for (auto& r : report) fmt::print("# {}\n", describe(r));
-    for (auto& d : passes.disabled) fmt::print("# pass {}: disabled\n", d);
-    fmt::print("{}", print_graph(opt));
+    auto print_optimized = [&](const Graph& graph) {
+      std::vector<PassReport> report;
+      Graph opt = optimize(graph, passes, &report);
+      for (auto& r : report) fmt::print("# {}\n", describe(r));
+      for (auto& d : passes.disabled) fmt::print("# pass {}: disabled\n", d);
+      fmt::print("{}", print_graph(opt));
+    };
+    print_optimized(g);
+    // A trained model: its training steps too (forward, gradients and update, as the
+    // trainer compiles them).
+    auto trained = l->prog.trained_models();
+    if (std::find(trained.begin(), trained.end(), model) != trained.end()) {
+      std::optional<TrainPlan> plan = l->prog.build_train(model);
+      if (!plan) fail_with_diags(l->diags);
+      for (auto& step : plan->steps) {
+        fmt::print("\n# train step '{}'\n", step.name);
+        print_optimized(step.graph);
+      }
+    }
     return 0;
   }
   if (emit == "mlir" || emit == "llvm" || emit == "ptx") {
@@ -283,7 +297,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> disabled_passes;
   graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm | ptx (the GPU kernels)")
       ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm", "ptx"}));
-  graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (cse, dce, conv_algo); repeatable")
+  graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (simplify, fold, cse, dce, conv_algo); repeatable")
       ->check(CLI::IsMember(pass_names()));
   graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
       ->check(CLI::PositiveNumber);
