@@ -25,6 +25,8 @@
 #include "llvm/Support/raw_ostream.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -77,6 +79,20 @@ std::string cpu_pipeline_to_llvm(bool threads) {
          // signature itself, without bare pointers
          std::string(threads ? "convert-openmp-to-llvm," : "") +
          "convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts";
+}
+
+// f32 exp, expm1, log1p and tanh become MLIR's polynomial approximations (plain
+// arithmetic, within 2 ulp, infinities and NaN kept) instead of scalar libm calls: a
+// call in a loop body stops LLVM's vectoriser, and the BiLSTM's sigmoids and tanhs spent
+// 70 % of its inference in expf/tanhf (5x faster without). log stays libm: its
+// approximation clamps denormal inputs (log(1e-45) gave -87.3, not -103.3). f64 keeps
+// libm throughout, bit for bit the reference. Test: JitOps.F32Transcendentals*.
+void approximate_f32_math(mlir::Operation* root) {
+  mlir::RewritePatternSet patterns(root->getContext());
+  mlir::populateMathPolynomialApproximationPatterns(patterns, [](llvm::StringRef op) {
+    return op == "math.exp" || op == "math.expm1" || op == "math.log1p" || op == "math.tanh";
+  });
+  (void)mlir::applyPatternsGreedily(root, std::move(patterns));
 }
 
 void init_once() {
@@ -145,6 +161,14 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_module(mlir::MLIRContext& ctx, const std
   return module;
 }
 
+// Linalg on tensors -> loops on buffers, with our own steps between MLIR's passes.
+void lower_cpu_to_loops(mlir::MLIRContext& ctx, mlir::ModuleOp module, bool threads, const DiagCollector& diags) {
+  run_pipeline(ctx, module, cpu_pipeline_to_loops(threads), diags);
+  free_buffers_after_last_use(module.getOperation());
+  approximate_f32_math(module.getOperation());
+  if (threads) shape_parallel_loops(module.getOperation());
+}
+
 // Parses and lowers to the LLVM dialect; throws LowerError with MLIR's diagnostics.
 mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const std::string& text, JitTimings* t,
                                                   bool threads, Device device = Device::Cpu, bool fatbin = false) {
@@ -159,9 +183,7 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
     if (t) t->passes = seconds_since(t0);
     return module;
   }
-  run_pipeline(ctx, *module, cpu_pipeline_to_loops(threads), diags);
-  free_buffers_after_last_use(module->getOperation());
-  if (threads) shape_parallel_loops(module->getOperation());
+  lower_cpu_to_loops(ctx, *module, threads, diags);
   run_pipeline(ctx, *module, cpu_pipeline_to_llvm(threads), diags);
   if (t) t->passes = seconds_since(t0);
   return module;
@@ -440,9 +462,22 @@ std::string lower_to_llvm_dialect(const std::string& mlir_text, Device device) {
   return s;
 }
 
+static std::string fmt_build_id(const std::filesystem::path& exe) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(exe, ec);
+  auto mtime = std::filesystem::last_write_time(exe, ec).time_since_epoch().count();
+  return ec ? std::string("?") : std::to_string(size) + "@" + std::to_string(mtime);
+}
+
 std::string cpu_pipeline_id() {
   ParallelLoopPolicy p;
-  return cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) + "|free-after-last-use|parallel_loops " +
+  // Our own steps between MLIR's passes are C++ that no string names: the identity of
+  // the compiler binary (ccache's size and mtime) keeps a rebuilt starc from loading
+  // objects an older build made.
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::string build = ec ? "?" : fmt_build_id(exe);
+  return build + "|" + cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) + "|free-after-last-use|approximate-f32-math|parallel_loops " +
          std::to_string(p.min_parallel_work) + " " + std::to_string(p.min_outer_iterations) + "|ir-target " +
          llvm::sys::getHostCPUName().str();
 }
@@ -451,9 +486,7 @@ std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {
   auto ctx = make_context();
   DiagCollector diags(*ctx);
   mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(*ctx, mlir_text, diags);
-  run_pipeline(*ctx, *module, cpu_pipeline_to_loops(threads), diags);
-  free_buffers_after_last_use(module->getOperation());
-  if (threads) shape_parallel_loops(module->getOperation());
+  lower_cpu_to_loops(*ctx, *module, threads, diags);
   std::string s;
   llvm::raw_string_ostream os(s);
   module->print(os);

@@ -80,7 +80,7 @@ std::string lower_to_llvm_ir(const std::string& mlir_text, Device device = Devic
 // The CPU module as loops (scf/memref), after shape_parallel_loops when `threads`: which
 // loops run in parallel (parallel_loops.h; tests).
 // What makes CPU code from MLIR text (the pass pipelines, the loop policy, the optimiser's
-// target): part of the JIT disk cache's key.
+// target, the compiler binary's size and mtime): part of the JIT disk cache's key.
 std::string cpu_pipeline_id();
 std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads);
 

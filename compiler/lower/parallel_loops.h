@@ -22,7 +22,7 @@ class Operation;
 namespace starc {
 
 struct ParallelLoopPolicy {
-  int64_t min_parallel_work = int64_t(1) << 15;  // body ops x iterations below which a loop runs on one thread
+  int64_t min_parallel_work = int64_t(1) << 18;  // body ops x iterations below which a loop runs on one thread
   int64_t min_outer_iterations = 32;            // kept parallel dims: their product reaches this
 };
 

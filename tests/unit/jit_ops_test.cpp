@@ -378,6 +378,39 @@ TEST(JitOps, MatchReferenceInF32AndF64) {
     }
 }
 
+// f32 exp, tanh (and sigmoid, elu, softplus built on exp, expm1, log1p) run as MLIR's
+// polynomial approximations (jit.cpp, approximate_f32_math), log as libm: within a few ulp of
+// the reference over their whole range, and the reference's results for infinities,
+// NaN, zeros, denormals and overflow.
+TEST(JitOps, F32TranscendentalsStayWithinUlpsAndKeepSpecialValues) {
+  JitExecutor jit;
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> v = {inf, -inf, nan, 0.0, -0.0, 1e-45, -1e-45, 1e-38, 3e38, -3e38, 88.7, 89.0, -87.3, -104.0};
+  for (int i = 0; i <= 4000; ++i) v.push_back(-100.0 + 0.05 * i);         // exp's and tanh's ranges
+  for (int i = -40; i <= 40; ++i) v.push_back(std::ldexp(1.37, i * 3));  // log's: 2^-120 .. 2^120
+  const double ulp = std::ldexp(1.0, -23);
+  for (const char* op : {"exp", "log", "tanh", "sigmoid", "elu", "softplus"}) {
+    std::vector<Tensor> in = {Tensor::from_vector(DType::F32, {int64_t(v.size())}, v)};
+    Graph g = one_op_graph(op, in, std::string(op) == "elu" ? Attrs{{"alpha", 1.0}} : Attrs{});
+    std::vector<Tensor> ref = run_graph(g, in, {}), got;
+    if (!jit_run_or_fail(jit, g, in, 0, op, &got)) continue;
+    double worst = 0;
+    for (int64_t i = 0; i < ref[0].size(); ++i) {
+      double a = got[0].get(i), b = ref[0].get(i);
+      if (std::isnan(b) || std::isinf(b) || b == 0) {
+        EXPECT_TRUE(std::isnan(b) ? std::isnan(a) : a == b) << op << "(" << v[i] << "): jit " << a << ", reference " << b;
+        continue;
+      }
+      // relative to the value; a denormal result may flush to zero (below the smallest normal)
+      const double smallest_normal = 1.1754943508222875e-38;
+      if (std::abs(b) >= smallest_normal) worst = std::max(worst, std::abs(a - b) / std::abs(b) / ulp);
+      EXPECT_TRUE(std::abs(a - b) <= 8 * ulp * std::abs(b) || std::abs(a - b) < smallest_normal)
+          << op << "(" << v[i] << "): jit " << a << ", reference " << b;
+    }
+    std::printf("%s: worst %.2f ulp\n", op, worst);
+  }
+}
+
 // The GPU target: every case of the table lowers to PTX that ptxas accepts for sm_90,
 // in f32 (f64 for the dense kernels and a few others, whose f64 paths differ).
 TEST(GpuOps, EveryOpAssemblesForSm90) {

@@ -34,7 +34,7 @@ void STARC_KERNEL(set_threads)(int threads) {
    when there is too little of either, or without OpenMP. */
 static int threads_for(int64_t parts, double work) {
 #ifdef _OPENMP
-  if (kernel_threads <= 1 || parts <= 1 || work < 1 << 18) return 1;
+  if (kernel_threads <= 1 || parts <= 1 || work < 1 << 21) return 1;
   return parts < kernel_threads ? (int)parts : kernel_threads;
 #else
   (void)parts, (void)work;
