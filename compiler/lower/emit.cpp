@@ -23,11 +23,14 @@ const LoweringTable& lowerings() {
   return table;
 }
 
-std::string loc_of(const Loc& l) {
-  if (!l.known()) return "loc(unknown)";
+// A node's ops carry loc("%ID"(file:line:col)): the name is the node as print_graph
+// writes it (a scan body's nodes "%SCAN/ID"), so that plan_cpu can say which nodes each
+// fused loop nest or kernel call computes; the file location is where it was written.
+std::string loc_of(const std::string& node_name, const Loc& l) {
+  if (!l.known()) return fmt::format("loc(\"{}\")", node_name);
   std::string file;
   for (char c : l.file) file += (c == '"' || c == '\\') ? '_' : c;
-  return fmt::format("loc(\"{}\":{}:{})", file, l.line, l.col);
+  return fmt::format("loc(\"{}\"(\"{}\":{}:{}))", node_name, file, l.line, l.col);
 }
 
 // The bytes of a tensor as MLIR's hex form of a dense attribute (exact; a single element
@@ -210,7 +213,8 @@ std::string MlirEmitter::elementwise(const std::vector<int>& ins, const TensorTy
 
 void MlirEmitter::emit_node(const Graph& g, int id) {
   const Node& n = g.nodes[id];
-  loc_ = loc_of(n.loc);
+  node_name_ = node_prefix_ + "%" + std::to_string(id);
+  loc_ = loc_of(node_name_, n.loc);
   if (is_op(n, "input") || is_op(n, "param")) return;  // bound by the caller
   if (is_op(n, "const")) {
     const Tensor& t = attr_tensor(n.attrs, "value");
@@ -231,7 +235,8 @@ std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std:
   const Graph* saved_g = g_;
   auto saved_vals = std::move(vals_);
   auto saved_results = std::move(results_);
-  std::string saved_loc = loc_;
+  std::string saved_loc = loc_, saved_prefix = node_prefix_, saved_name = node_name_;
+  node_prefix_ = node_name_ + "/";
   vals_.clear();
   results_.clear();
   g_ = &body;
@@ -247,6 +252,8 @@ std::vector<std::string> MlirEmitter::inline_graph(const Graph& body, const std:
   vals_ = std::move(saved_vals);
   results_ = std::move(saved_results);
   loc_ = saved_loc;
+  node_prefix_ = saved_prefix;
+  node_name_ = saved_name;
   return outs;
 }
 

@@ -109,6 +109,7 @@ class MlirEmitter {
   std::map<int, std::string> vals_;
   std::map<int, std::vector<std::string>> results_;  // multi-result nodes (bind_results)
   std::string out_, loc_;
+  std::string node_name_, node_prefix_;  // "%7", "%7/3" in a scan body: loc_of
   int indent_ = 2, counter_ = 0;
   Device device_ = Device::Cpu;
   std::map<std::string, std::string> externs_;  // kernel name -> its declaration

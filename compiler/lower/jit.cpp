@@ -1,6 +1,8 @@
 #include "compiler/lower/jit.h"
 
 #include <chrono>
+#include <map>
+#include <set>
 
 #include <cstdio>
 #include <cstring>
@@ -25,7 +27,9 @@
 #include "llvm/Support/raw_ostream.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -513,6 +517,149 @@ std::vector<PtxModule> lower_to_ptx(const std::string& mlir_text) {
   std::vector<PtxModule> out;
   for (auto& [name, ptx] : gpu_module_ptx(*module)) out.push_back({name, ptx});
   return out;
+}
+
+namespace {
+
+// The graph nodes named in a location (emit.cpp's loc_of), through fused locations.
+void node_names(mlir::Location loc, std::vector<std::string>& out) {
+  if (auto named = mlir::dyn_cast<mlir::NameLoc>(loc)) {
+    std::string n = named.getName().str();
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  } else if (auto fused = mlir::dyn_cast<mlir::FusedLoc>(loc)) {
+    for (mlir::Location l : fused.getLocations()) node_names(l, out);
+  }
+}
+
+int64_t static_bytes(mlir::Type type) {
+  auto t = mlir::dyn_cast<mlir::MemRefType>(type);
+  if (!t || !t.hasStaticShape()) return 0;
+  return t.getNumElements() * int64_t((t.getElementTypeBitWidth() + 7) / 8);
+}
+
+// A loop nest (a linalg op; by name: Linalg's headers would cost this file minutes of
+// compile time) or a call into the kernel library.
+bool is_kernel(mlir::Operation* op) {
+  llvm::StringRef name = op->getName().getStringRef();
+  return mlir::isa<mlir::func::CallOp>(op) ||
+         (name.starts_with("linalg.") && name != "linalg.yield" && name != "linalg.index");
+}
+
+// A kernel as a node and its position among that node's kernels, in program order
+// (a mean is a fill, a sum and a division: three).
+using KernelRef = std::pair<std::string, int>;
+
+// Before fusion: for each node, the kernels that read its kernels' results (through
+// reshapes, slices and casts), and how many kernels each node has.
+struct KernelReaders {
+  std::map<std::string, std::set<KernelRef>> readers;
+  std::map<std::string, int> kernels_of_node;
+};
+
+KernelReaders kernel_readers(mlir::ModuleOp module) {
+  KernelReaders kr;
+  std::map<mlir::Operation*, KernelRef> ref;
+  module->walk([&](mlir::Operation* op) {  // pre-order: program order
+    if (!is_kernel(op)) return;
+    std::vector<std::string> own;
+    node_names(op->getLoc(), own);
+    if (!own.empty()) ref[op] = {own[0], kr.kernels_of_node[own[0]]++};
+  });
+  for (auto& [op, me] : ref) {
+    llvm::SmallVector<mlir::Value> work(op->getResults().begin(), op->getResults().end());
+    llvm::DenseSet<mlir::Value> seen;
+    while (!work.empty()) {
+      mlir::Value v = work.pop_back_val();
+      if (!seen.insert(v).second) continue;
+      for (mlir::Operation* user : v.getUsers()) {
+        if (ref.count(user)) kr.readers[me.first].insert(ref[user]);
+        else if (!is_kernel(user)) for (mlir::Value r : user->getResults()) work.push_back(r);
+      }
+    }
+  }
+  return kr;
+}
+
+}  // namespace
+
+CpuPlan plan_cpu(const std::string& mlir_text, bool threads) {
+  auto ctx = make_context();
+  DiagCollector diags(*ctx);
+  CpuPlan plan;
+  {  // kernels: after the elementwise fusion that starts the CPU pipeline
+    mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(*ctx, mlir_text, diags);
+    KernelReaders before = kernel_readers(*module);
+    run_pipeline(*ctx, *module, "func.func(linalg-fuse-elementwise-ops)", diags);
+    std::map<std::string, std::vector<size_t>> kernels_of;  // node -> its kernels, in program order
+    module->walk([&](mlir::Operation* op) {
+      if (!is_kernel(op)) return;
+      CpuPlan::Kernel k;
+      auto call = mlir::dyn_cast<mlir::func::CallOp>(op);
+      k.what = call ? call.getCallee().str() : "loop nest";
+      // A fused op's location lists the consumer first, then ops folded into it, which
+      // may be views of other kernels' results: only the first is the kernel's own.
+      node_names(op->getLoc(), k.nodes);
+      k.nodes.resize(std::min<size_t>(k.nodes.size(), 1));
+      if (!k.nodes.empty()) kernels_of[k.nodes[0]].push_back(plan.kernels.size());
+      plan.kernels.push_back(std::move(k));
+    });
+    // A node whose kernels are gone was fused into the kernels that read it (or into those
+    // that read its readers, when they were fused too). The fused op keeps only the
+    // consumer's location, so this is read from the use-def edges before fusion; a
+    // reader is found again by its position among its node's kernels.
+    auto surviving = [&](const KernelRef& r) -> std::vector<size_t> {
+      auto it = kernels_of.find(r.first);
+      if (it == kernels_of.end()) return {};
+      if (int(it->second.size()) == before.kernels_of_node[r.first]) return {it->second[size_t(r.second)]};
+      return it->second;  // the node's own kernels were merged: all of them
+    };
+    for (auto& entry : before.kernels_of_node) {
+      const std::string& node = entry.first;
+      if (kernels_of.count(node)) continue;
+      std::set<size_t> into;
+      std::vector<std::string> work{node};
+      std::set<std::string> seen;
+      while (!work.empty()) {
+        std::string n = work.back();
+        work.pop_back();
+        if (!seen.insert(n).second) continue;
+        for (const KernelRef& r : before.readers[n]) {
+          std::vector<size_t> ks = surviving(r);
+          if (ks.empty()) work.push_back(r.first);  // fused as well: follow its readers
+          into.insert(ks.begin(), ks.end());
+        }
+      }
+      for (size_t k : into) plan.kernels[k].nodes.push_back(node);
+    }
+    for (CpuPlan::Kernel& k : plan.kernels)
+      std::sort(k.nodes.begin(), k.nodes.end(), [](const std::string& a, const std::string& b) {
+        return std::make_pair(a.size(), a) < std::make_pair(b.size(), b);  // %9 before %10
+      });
+  }
+  mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(*ctx, mlir_text, diags);
+  lower_cpu_to_loops(*ctx, *module, threads, diags);
+  module->walk([&](mlir::func::FuncOp f) {
+    if (!f.isExternal())
+      for (mlir::BlockArgument a : f.getArguments()) plan.argument_bytes += static_bytes(a.getType());
+  });
+  // Program order; an allocation inside a loop body (a scan step) counts once.
+  std::map<mlir::Operation*, int64_t> live;
+  int64_t now = 0;
+  module->walk<mlir::WalkOrder::PreOrder>([&](mlir::Operation* op) {
+    if (auto alloc = mlir::dyn_cast<mlir::memref::AllocOp>(op)) {
+      int64_t b = static_bytes(alloc.getType());
+      live[op] = b, now += b, plan.temporary_total_bytes += b, ++plan.temporaries;
+      plan.temporary_peak_bytes = std::max(plan.temporary_peak_bytes, now);
+    } else if (auto dealloc = mlir::dyn_cast<mlir::memref::DeallocOp>(op)) {
+      auto it = live.find(dealloc.getMemref().getDefiningOp());
+      if (it == live.end()) return;
+      now -= it->second;
+      live.erase(it);
+    } else if (mlir::isa<mlir::func::ReturnOp>(op)) {
+      plan.kept_to_end += int(live.size());
+    }
+  });
+  return plan;
 }
 
 }  // namespace starc

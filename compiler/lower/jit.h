@@ -84,6 +84,23 @@ std::string lower_to_llvm_ir(const std::string& mlir_text, Device device = Devic
 std::string cpu_pipeline_id();
 std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads);
 
+// What the CPU code of a module does, for `starc graph --emit opt`: its kernels (each a
+// loop nest after MLIR's elementwise fusion, or a call into the kernel library) with the
+// graph nodes each computes, and its memory plan (temporaries in program order, each
+// freed after its last use, compiler/lower/buffer_lifetimes.h).
+struct CpuPlan {
+  struct Kernel {
+    std::string what;                // "loop nest" or the library function ("starc_conv2d_f32")
+    std::vector<std::string> nodes;  // "%7", "%12/3" (a scan body's node), in the graph's order
+  };
+  std::vector<Kernel> kernels;
+  int64_t argument_bytes = 0;        // the caller's buffers: inputs, parameters, outputs
+  int64_t temporary_peak_bytes = 0;  // most temporary bytes alive at once
+  int64_t temporary_total_bytes = 0; // all temporaries: the peak if nothing were freed early
+  int temporaries = 0, kept_to_end = 0;  // allocations; those not freed before the end
+};
+CpuPlan plan_cpu(const std::string& mlir_text, bool threads);
+
 // A Device::Cuda module's GPU kernels: per kernel module, its name and PTX (for
 // --emit ptx, ptxas checks and AOT embedding). Throws LowerError.
 struct PtxModule {

@@ -1,5 +1,6 @@
 // Buffers are freed after their last use (compiler/lower/buffer_lifetimes.h): the
-// lowered code of a chain of temporaries holds one at a time, and computes the same.
+// lowered code of a chain of temporaries holds one at a time, and computes the same;
+// and the CPU plan (jit.h, plan_cpu) that reports it with the fused kernels.
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -65,6 +66,34 @@ TEST(BufferLifetimes, ChainOfTemporariesHoldsOneAtATime) {
   std::vector<Tensor> got = jit.run(g, {x}, TensorMap{}, 0);
   std::vector<Tensor> want = run_graph(g, {x}, TensorMap{});
   expect_close(got[0], want[0], 1e-5, "chain");
+}
+
+// The plan `starc graph --emit opt` prints: at most one [64,1000] temporary (256000 bytes)
+// alive at once, of the four the chain makes; the caller's buffers are x and y.
+TEST(CpuPlan, MemoryPlanCountsTemporariesInProgramOrder) {
+  CpuPlan plan = plan_cpu(emit_mlir(parse_graph(kChain), "forward"), false);
+  EXPECT_EQ(plan.argument_bytes, 64 * 1000 * 4 + 64 * 4);
+  EXPECT_GE(plan.temporary_peak_bytes, 256000);
+  EXPECT_LT(plan.temporary_peak_bytes, 2 * 256000);
+  EXPECT_GE(plan.temporary_total_bytes, 4 * 256000);
+  EXPECT_EQ(plan.kept_to_end, 0);
+}
+
+// Kernels with the nodes each computes: the bias add and the relu after a matmul are one
+// loop nest (the add has no kernel of its own left).
+TEST(CpuPlan, KernelsListTheNodesFusedIntoThem) {
+  Graph g = parse_graph(R"(graph dense(%0: f32[8,16] "x", %1: f32[16,4] "w", %2: f32[4] "b") {
+  %3 = matmul(%0, %1) : f32[8,4]
+  %4 = add(%3, %2) : f32[8,4]
+  %5 = relu(%4) : f32[8,4]
+  return %5 "y"
+})");
+  CpuPlan plan = plan_cpu(emit_mlir(g, "forward"), false);
+  ASSERT_EQ(plan.kernels.size(), 2u);
+  EXPECT_EQ(plan.kernels[0].what, "starc_matmul_f32");
+  EXPECT_EQ(plan.kernels[0].nodes, (std::vector<std::string>{"%3"}));
+  EXPECT_EQ(plan.kernels[1].what, "loop nest");
+  EXPECT_EQ(plan.kernels[1].nodes, (std::vector<std::string>{"%4", "%5"}));
 }
 
 }  // namespace

@@ -200,6 +200,38 @@ int print_gradients(Loaded& l, const std::string& model) {
   return 0;
 }
 
+std::string bytes_str(int64_t b) {
+  if (b < 1024) return fmt::format("{} B", b);
+  if (b < 1024 * 1024) return fmt::format("{:.1f} KiB", b / 1024.0);
+  return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
+}
+
+// What the CPU code of an optimized graph does at the given batch: its kernels (fused
+// loop nests and kernel-library calls, with the nodes each computes) and its memory plan.
+void print_cpu_plan(const Graph& opt, int64_t batch) {
+  Graph concrete = specialize(opt, std::vector<Dim>(opt.symbols.size(), batch));  // keeps the node ids
+  CpuPlan plan = plan_cpu(emit_mlir(concrete, "forward"), true);
+  auto op_of = [&](const std::string& name) -> std::string {  // "%7" -> "relu"; scan bodies: "%7/3" -> "scan/3"
+    size_t slash = name.find('/');
+    int id = std::stoi(name.substr(1, slash == std::string::npos ? std::string::npos : slash - 1));
+    if (id < 0 || id >= int(concrete.nodes.size())) return "?";
+    return concrete.nodes[id].op->name + (slash == std::string::npos ? "" : name.substr(slash));
+  };
+  fmt::print("# CPU code{}: {} kernels (loop nests after elementwise fusion, kernel-library calls)\n",
+             opt.symbols.empty() ? "" : fmt::format(" at {}={} (--batch)", opt.symbols[0], batch), plan.kernels.size());
+  for (size_t i = 0; i < plan.kernels.size(); ++i) {
+    const CpuPlan::Kernel& k = plan.kernels[i];
+    std::vector<std::string> parts;
+    for (auto& n : k.nodes) parts.push_back(n + " " + op_of(n));
+    fmt::print("#   {:>3}. {:<24} {}\n", i + 1, k.what, fmt::join(parts, ", "));
+  }
+  fmt::print("# memory plan: arguments (inputs, parameters, outputs) {}; {} temporaries, at most {} alive at once "
+             "({} if each lived to the end{})\n",
+             bytes_str(plan.argument_bytes), plan.temporaries, bytes_str(plan.temporary_peak_bytes),
+             bytes_str(plan.temporary_total_bytes),
+             plan.kept_to_end ? fmt::format("; {} held to the end", plan.kept_to_end) : "");
+}
+
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch,
               const OptOptions& passes, Device device) {
   auto l = cli::load_program(file);
@@ -216,6 +248,7 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
       for (auto& r : report) fmt::print("# {}\n", describe(r));
       for (auto& d : passes.disabled) fmt::print("# pass {}: disabled\n", d);
       fmt::print("{}", print_graph(opt));
+      print_cpu_plan(opt, batch);
     };
     print_optimized(g);
     // A trained model: its training steps too (forward, gradients and update, as the
