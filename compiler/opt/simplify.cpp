@@ -153,6 +153,26 @@ int simplify_rule(Rewriter& w, const Node& orig, const Node& n) {
     if (is_op(input(0), "reshape")) return b.reshape(input(0).inputs[0], n.type.shape);
     return -1;
   }
+  // maxpool(x + c) = maxpool(x) + c for c constant over the pooled window (a conv's
+  // per-channel bias): exact, rounding is monotone, and NaN propagates either way. The
+  // add then runs on the pooled, smaller tensor and fuses with the activation after the
+  // pool (gw_deepfilter: a pass over each conv's whole output gone). Only when the pool
+  // is the add's one user: a training step keeps the add for the pool's gradient.
+  if ((op == "maxpool1d" || op == "maxpool2d") && is_op(input(0), "add") && w.single_use(orig.inputs[0])) {
+    const std::vector<int> terms = input(0).inputs;  // copies: building nodes moves the graph's storage
+    const Shape sum_shape = input(0).type.shape;
+    int pooled_axes = op == "maxpool1d" ? 1 : 2;
+    for (size_t k = 0; k < 2; ++k) {
+      const Shape c = w.node(terms[k]).type.shape, x = w.node(terms[1 - k]).type.shape;
+      if (x != sum_shape) continue;
+      bool constant_over_window = true;  // right-aligned: c's last pooled_axes dims are 1 or absent
+      for (int a = 0; a < pooled_axes && a < int(c.size()); ++a)
+        if (!(c[c.size() - 1 - size_t(a)] == Dim(1))) constant_over_window = false;
+      if (!constant_over_window) continue;
+      int pool = b.op(op, {terms[1 - k]}, n.attrs);
+      return k == 1 ? b.op("add", {pool, terms[1]}) : b.op("add", {terms[0], pool});
+    }
+  }
   if (op == "neg" && is_op(input(0), "neg")) return input(0).inputs[0];
   if (op == "log" && is_op(input(0), "softmax"))
     return b.op("log_softmax", {input(0).inputs[0]}, {{"axis", attr_int(input(0).attrs, "axis")}});

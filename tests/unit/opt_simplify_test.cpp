@@ -138,6 +138,35 @@ TEST(OptSimplify, LogOfSoftmaxIsLogSoftmax) {
 // Elementwise work moves below broadcast_to: the loss seed of a mean, 1/B broadcast to
 // [B,1] and scaled, is computed once as a scalar and the broadcast disappears where the
 // other operand has the full shape.
+// A per-channel bias moves below a max-pool (exact: max(x_i + c) = max(x_i) + c); a bias
+// that varies along the pooled axis, or an add the pool does not read alone, stays.
+TEST(OptSimplify, ChannelBiasMovesBelowMaxPool) {
+  int n = 0;
+  Graph o = rewrite(R"(graph p(%0: f32[2,3,8] "x", %1: f32[3,1] "b", %2: f32[1,8] "v") {
+  %3 = add(%0, %1) : f32[2,3,8]
+  %4 = maxpool1d(%3) {kernel=[2], padding=[0], stride=[]} : f32[2,3,4]
+  %5 = relu(%4) : f32[2,3,4]
+  %6 = add(%0, %2) : f32[2,3,8]
+  %7 = maxpool1d(%6) {kernel=[2], padding=[0], stride=[]} : f32[2,3,4]
+  %8 = add(%1, %0) : f32[2,3,8]
+  %9 = maxpool1d(%8) {kernel=[2], padding=[0], stride=[]} : f32[2,3,4]
+  %10 = exp(%8) : f32[2,3,8]
+  return %5 "pooled", %7 "varying", %9 "shared", %10 "other_user"
+})",
+                    simplify, &n);
+  EXPECT_EQ(body(o), R"(  %3 = maxpool1d(%0) {kernel=[2], padding=[0], stride=[]} : f32[2,3,4]
+  %4 = add(%3, %1) : f32[2,3,4]
+  %5 = relu(%4) : f32[2,3,4]
+  %6 = add(%0, %2) : f32[2,3,8]
+  %7 = maxpool1d(%6) {kernel=[2], padding=[0], stride=[]} : f32[2,3,4]
+  %8 = add(%1, %0) : f32[2,3,8]
+  %9 = maxpool1d(%8) {kernel=[2], padding=[0], stride=[]} : f32[2,3,4]
+  %10 = exp(%8) : f32[2,3,8]
+  return %5 "pooled", %7 "varying", %9 "shared", %10 "other_user"
+)");
+  EXPECT_EQ(n, 1);
+}
+
 TEST(OptSimplify, BroadcastSinksBelowElementwiseOps) {
   int n = 0;
   Graph o = rewrite(R"(graph seed(%0: f32[8,1] "err") {
