@@ -75,6 +75,12 @@ int main(int argc, char** argv) {
         cases.push_back({op, n, 16, 32, 1024, k, 0, 1});
         cases.push_back({op, n, 1, 16, 4618, k, 0, 1});
       }
+  // The seed models' own short-kernel layers (gw_deepfilter at B 64), where the two are close.
+  for (const char* op : {"conv", "adjoint", "wgrad"}) {
+    cases.push_back({op, 64, 1, 16, 8192, 16, 0, 1});
+    cases.push_back({op, 64, 16, 32, 2044, 8, 0, 4});
+    cases.push_back({op, 64, 32, 64, 504, 8, 0, 4});
+  }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
   fmt::print("{:>8} {:>3} {:>3} {:>3} {:>5} {:>4} | {:>10} {:>10} | {:>10} {:>10} | {}\n", "op", "n", "c", "o", "L", "k",
@@ -100,11 +106,13 @@ int main(int argc, char** argv) {
       fft = median_seconds([&] { args(starc_conv_weight_grad_fft_f32, x.data(), y.data(), w.data()); });
     }
     ConvCost m = predicted(c, out_len);
-    bool same = (fft < direct) == (m.fft_s < m.direct_s);
+    // Agreement: the model's pick (with its margin) is the faster kernel, or within 10 % of it.
+    double picked = m.prefer_fft() ? fft : direct;
+    bool same = picked <= 1.1 * std::min(fft, direct);
     agree += same;
     fmt::print("{:>8} {:>3} {:>3} {:>3} {:>5} {:>4} | {:>10.3f} {:>10.3f} | {:>10.3f} {:>10.3f} | {}\n", c.op, c.n, c.c,
                c.o, c.l, c.k, direct * 1e3, fft * 1e3, m.direct_s * 1e3, m.fft_s * 1e3, same ? "yes" : "NO");
   }
-  fmt::print("the cost model picks the faster kernel in {} of {} cases\n", agree, cases.size());
+  fmt::print("the cost model picks the faster kernel (or one within 10 %) in {} of {} cases\n", agree, cases.size());
   return 0;
 }

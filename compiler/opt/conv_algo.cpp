@@ -108,7 +108,7 @@ Graph choose_conv_algos(const Graph& g, ConvAlgo mode, int* fft, int* direct) {
     std::string algo = attr_str(n.attrs, "algo");
     if (algo == "auto") {
       ConvCost c = conv_cost(out, int(id), !training);
-      bool take_fft = c.fft_possible && (mode == ConvAlgo::Fft || (mode == ConvAlgo::Auto && c.fft_s < c.direct_s));
+      bool take_fft = c.fft_possible && (mode == ConvAlgo::Fft || (mode == ConvAlgo::Auto && c.prefer_fft()));
       algo = take_fft ? "fft" : "direct";
       n.attrs["algo"] = algo;
     }

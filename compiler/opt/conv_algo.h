@@ -20,6 +20,12 @@ ConvAlgo parse_conv_algo(const std::string& s);
 struct ConvCost {
   double direct_s = 0, fft_s = 0;
   bool fft_possible = false;
+  // Auto takes FFT only when it is predicted clearly faster: the fit is off by up to ~25 %
+  // on single shapes (bench/conv_crossover), and on a near tie direct wins — no plans,
+  // no spectra buffers (gw_deepfilter's 32->64 k8 layer at B 64: model 16.6 vs 16.6 ms,
+  // measured direct 11.8 vs fft 12.2 ms).
+  static constexpr double kFftMargin = 0.8;
+  bool prefer_fft() const { return fft_possible && fft_s < kFftMargin * direct_s; }
 };
 // For a conv-family node (zero for anything else); a symbolic batch counts as 1.
 // `kernel_cached`: the kernel's spectrum is already there (inference after the first

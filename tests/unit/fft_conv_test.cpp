@@ -193,6 +193,24 @@ TEST(ConvAlgoPass, LongKernelsTakeFftShortOnesAndStridesStayDirect) {
   EXPECT_EQ(algo_of(off, long_conv), "auto");  // lowered as direct
 }
 
+// gw_deepfilter's third conv at B 64 (32->64, L 504, k 8, dilation 4): the model calls it
+// a tie and measured direct is faster, so the margin keeps it direct; its 1->16 k16 layer
+// on 8192 samples is clearly direct too.
+TEST(ConvAlgoPass, ANearTieStaysDirect) {
+  Graph g;
+  GraphBuilder b(g);
+  int x = input(b, "x", {64, 32, 504}), w = input(b, "w", {64, 32, 8});
+  int tie = b.op("conv1d", {x, w}, {{"dilation", Ints{4}}});
+  g.outputs = {tie};
+  g.output_names = {"y"};
+  ConvCost c = conv_cost(g, tie, true);
+  ASSERT_TRUE(c.fft_possible);
+  EXPECT_LT(c.fft_s, c.direct_s * 1.1);  // a near tie by the model ...
+  EXPECT_GT(c.fft_s, c.direct_s * ConvCost::kFftMargin);
+  EXPECT_FALSE(c.prefer_fft());  // ... which direct wins
+  EXPECT_EQ(algo_of(optimize(g), tie), "direct");
+}
+
 TEST(ConvAlgoPass, APinnedAlgoStaysAndFftNeedsStrideOne) {
   Graph g;
   GraphBuilder b(g);
