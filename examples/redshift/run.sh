@@ -7,14 +7,14 @@
 # says why); the weights are RedshiftCNN's, so eval and explain read the stdlib file.
 #
 #   examples/redshift/run.sh                          # quick smoke run (about 15 s)
-#   STARC_EXAMPLE_SCALE=full examples/redshift/run.sh # the results run of docs/results.md (~11 min)
+#   STARC_EXAMPLE_SCALE=full examples/redshift/run.sh # the results run of docs/results.md (~15 min)
 #
 # Output in ${TMPDIR:-/tmp}/starc-redshift-example: weights.npz, eval.json, plots/
 # (pred_vs_true.svg), ckpt/history.svg (learning curve), ig.svg (attribution).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source examples/common.sh
-example_setup redshift "64 32 1" "4000 500 8"
+example_setup redshift "64 32 1" "24000 2000 12"
 build/starc simulate spectra --kind qso --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate spectra --kind qso --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc params stdlib/astro/redshift.net | tail -1
