@@ -23,7 +23,8 @@ struct ConvCost {
   // Auto takes FFT only when it is predicted clearly faster: the fit is off by up to ~25 %
   // on single shapes (bench/conv_crossover), and on a near tie direct wins — no plans,
   // no spectra buffers (gw_deepfilter's 32->64 k8 layer at B 64: model 16.6 vs 16.6 ms,
-  // measured direct 11.8 vs fft 12.2 ms).
+  // measured direct 11.3-11.8 vs fft 9.5-12.2 ms over runs, and the whole model's b64
+  // inference slower with FFT there: 24.5 vs 22.3 ms).
   static constexpr double kFftMargin = 0.8;
   bool prefer_fft() const { return fft_possible && fft_s < kFftMargin * direct_s; }
 };
