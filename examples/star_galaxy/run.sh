@@ -5,14 +5,14 @@
 # held-out cut-outs of another seed. Results: docs/results.md.
 #
 #   examples/star_galaxy/run.sh                          # quick smoke run
-#   STARC_EXAMPLE_SCALE=full examples/star_galaxy/run.sh # the results run (~25 min)
+#   STARC_EXAMPLE_SCALE=full examples/star_galaxy/run.sh # the results run (~15 min)
 #
 # Output in ${TMPDIR:-/tmp}/starc-star_galaxy-example: weights.npz, eval.json,
 # plots/ (confusion.svg, roc.svg), ckpt/history.svg, saliency.svg (one galaxy's map).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source examples/common.sh
-example_setup star_galaxy "128 64 1" "32000 1000 5"
+example_setup star_galaxy "128 64 1" "16000 1000 6"
 build/starc simulate star_galaxy --n "$n_train" --seed 7 -o "$out/train"
 build/starc simulate star_galaxy --n "$n_test" --seed 1 -o "$out/test"   # held out: another seed
 build/starc train examples/star_galaxy/train.net --model StarGalaxy --data img="$out/train/img.npy" --data label="$out/train/label.npy" \
