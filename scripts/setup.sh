@@ -19,6 +19,8 @@ PACKAGES=(
   python3-torch python3-numpy
   # astropy writes and reads the FITS files of the FITS tests (tests/unit/fits_test.cpp)
   python3-astropy
+  # the ASan/UBSan build and the libFuzzer harnesses (scripts/asan_test.sh, scripts/fuzz.sh)
+  clang-22 libclang-rt-22-dev
 )
 
 missing=()

@@ -1,0 +1,22 @@
+// libFuzzer harness: FITS files (runtime/fits.cpp over cfitsio): the data of the first
+// HDU with data, two table columns, and the 1-D spectrum reader. Errors are
+// std::runtime_error naming the file.
+#include "runtime/fits.h"
+#include "tests/fuzz/fuzz_util.h"
+
+using namespace starc;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string path = fuzz::write_temp(data, size, ".fits");
+  auto attempt = [&](auto&& read) {
+    try {
+      read();
+    } catch (const std::runtime_error& e) {
+      fuzz::expect_names(e, path);
+    }
+  };
+  attempt([&] { (void)read_fits(path); });
+  attempt([&] { (void)read_fits_columns(path, {"loglam", "flux"}, DType::F64); });
+  attempt([&] { (void)read_fits_spectrum(path); });
+  return 0;
+}
