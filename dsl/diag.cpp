@@ -44,6 +44,14 @@ std::string DiagEngine::format(const Diagnostic& d) const {
     auto [line, col] = sm_.line_col(loc);
     const std::string& path = sm_.file(loc.file).path;
     std::string text = sm_.line_text(loc.file, line);
+    // A very long line is shown as a window around the column (a pasted list, a minified
+    // file), so one diagnostic stays a few lines.
+    constexpr int kShown = 200;
+    if (int(text.size()) > kShown) {
+      int from = std::max(0, std::min(col - 1 - kShown / 2, int(text.size()) - kShown));
+      text = text.substr(size_t(from), kShown);
+      col -= from;
+    }
     // Bytes that are not printable ASCII are shown as '?', so the caret stays aligned.
     for (char& c : text)
       if ((unsigned char)c >= 0x80 || ((unsigned char)c < 0x20 && c != '\t')) c = '?';
@@ -60,9 +68,19 @@ std::string DiagEngine::format(const Diagnostic& d) const {
   return out;
 }
 
+void DiagEngine::add(Diagnostic d) {
+  if (max_errors_ > 0 && diags_.size() >= max_errors_) {
+    ++dropped_;
+    return;
+  }
+  diags_.push_back(std::move(d));
+}
+
 std::string DiagEngine::format_all() const {
   std::string out;
   for (auto& d : diags_) out += format(d);
+  if (dropped_ > 0)
+    out += fmt::format("error: too many errors: {} more not shown (the limit is {})\n", dropped_, max_errors_);
   return out;
 }
 
@@ -82,6 +100,10 @@ std::string closest_name(const std::string& name, const std::vector<std::string>
   std::string best;
   size_t best_d = std::max<size_t>(2, name.size() / 3) + 1;
   for (auto& c : candidates) {
+    // The distance is at least the length difference: skip the quadratic work when that
+    // alone rules a candidate out (a 10 MB name against the builtins took 19 s).
+    size_t diff = name.size() > c.size() ? name.size() - c.size() : c.size() - name.size();
+    if (diff >= best_d) continue;
     size_t d = edit_distance(name, c);
     if (d < best_d) best_d = d, best = c;
   }

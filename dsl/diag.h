@@ -45,10 +45,14 @@ struct Diagnostic {
 class DiagEngine {
  public:
   explicit DiagEngine(SourceManager& sm) : sm_(sm) {}
-  void error(SrcLoc loc, std::string msg) { diags_.push_back({loc, std::move(msg), {}}); }
-  void add(Diagnostic d) { diags_.push_back(std::move(d)); }
+  void error(SrcLoc loc, std::string msg) { add({loc, std::move(msg), {}}); }
+  // Past the error limit, diagnostics are counted, not kept: 500 000 duplicate
+  // definitions must not print 96 MB. 0 means no limit.
+  void add(Diagnostic d);
+  void set_max_errors(size_t n) { max_errors_ = n; }
+  bool full() const { return max_errors_ > 0 && diags_.size() >= max_errors_; }
   bool has_errors() const { return !diags_.empty(); }
-  size_t count() const { return diags_.size(); }
+  size_t count() const { return diags_.size() + dropped_; }  // every error, shown or not
   const std::vector<Diagnostic>& all() const { return diags_; }
   std::string format(const Diagnostic& d) const;
   std::string format_all() const;
@@ -57,6 +61,8 @@ class DiagEngine {
  private:
   SourceManager& sm_;
   std::vector<Diagnostic> diags_;
+  size_t max_errors_ = 20;  // like clang's -ferror-limit
+  size_t dropped_ = 0;
 };
 
 // Thrown inside the front end to abandon the current model or declaration; the caller

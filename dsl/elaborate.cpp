@@ -74,7 +74,7 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
   auto ts = std::make_shared<Scope>();
   ts->parent = builtins;
   ts->fn_top = true;
-  for (size_t i = 0; i < root.g.symbols.size(); ++i) ts->vars[root.g.symbols[i]] = Value::integer(make_sym(int(i)));
+  for (size_t i = 0; i < root.g.symbols.size(); ++i) ts->vars[root.g.symbols[i]] = Value::dim(make_sym(int(i)));
   for (auto& [n, v] : inputs) ts->vars[n] = v;
   for (size_t i = 0; i < outs.size(); ++i) ts->vars[out_names[i]] = outs[i];
   for (auto& p : td.params) {
@@ -219,7 +219,7 @@ std::shared_ptr<Scope> Elaborator::module_scope_for(int module) {
 std::string Elaborator::describe(const Value& v) const {
   switch (v.kind) {
     case Value::Tensor: return tstr(type_of(v));
-    case Value::Int: return is_sym(v.i) ? fmt::format("dim {}", dim_str(v.i, &root_->g.symbols)) : fmt::format("int {}", v.i);
+    case Value::Int: return v.sym ? fmt::format("dim {}", dim_str(v.i, &root_->g.symbols)) : fmt::format("int {}", v.i);
     case Value::Float: return fmt::format("float {}", v.f);
     case Value::Bool: return v.b ? "bool true" : "bool false";
     case Value::Str: return fmt::format("string \"{}\"", v.s);
@@ -280,7 +280,7 @@ Value Elaborator::as_tensor(const Value& v, DType dt, SrcLoc loc, const char* co
   if (v.kind == Value::Tensor) return v;
   if (v.kind == Value::Bool) return constant(v.b ? 1 : 0, dt, loc);
   if (v.is_num()) {
-    if (v.kind == Value::Int && is_sym(v.i))
+    if (v.is_sym_dim())
       throw CompileError(loc, fmt::format("{} is a symbolic dim (known only at run time) and cannot be used as a value",
                                           dim_str(v.i, &root_->g.symbols)));
     if (v.kind == Value::Float && !is_float(dt))
@@ -293,15 +293,24 @@ Value Elaborator::as_tensor(const Value& v, DType dt, SrcLoc loc, const char* co
 int64_t Elaborator::static_int(const Value& v, SrcLoc loc, const char* what, bool allow_sym) {
   if (v.kind != Value::Int)
     throw CompileError(loc, fmt::format("{} must be a static int, got {}", what, describe(v)));
-  if (!allow_sym && is_sym(v.i))
+  if (!allow_sym && v.sym)
     throw CompileError(loc, fmt::format("{} must be known at compile time, but {} is only known at run time", what,
                                         dim_str(v.i, &root_->g.symbols)));
+  if (allow_sym && !v.sym && is_sym(v.i)) throw CompileError(loc, fmt::format("{} of {} is out of range", what, v.i));
+  return v.i;
+}
+
+// Graph attributes encode symbolic dims as integers <= kSymBase: a static int that large
+// (negative) would read as one, so it is refused rather than confused.
+int64_t Elaborator::attr_int(const Value& v, SrcLoc loc) const {
+  if (!v.sym && is_sym(v.i))
+    throw CompileError(loc, fmt::format("integer {} is out of range here (operation arguments take |n| < 2^40)", v.i));
   return v.i;
 }
 
 Attr Elaborator::to_attr(const Value& v, SrcLoc loc) {
   switch (v.kind) {
-    case Value::Int: return v.i;
+    case Value::Int: return attr_int(v, loc);
     case Value::Float: return v.f;
     case Value::Bool: return v.b;
     case Value::Str: return v.s;
@@ -315,7 +324,7 @@ Attr Elaborator::to_attr(const Value& v, SrcLoc loc) {
       }
       if (all_int) {
         Ints out;
-        for (auto& it : v.items) out.push_back(it.i);
+        for (auto& it : v.items) out.push_back(attr_int(it, loc));
         return out;
       }
       Floats out;

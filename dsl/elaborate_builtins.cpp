@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/autodiff/optimizers.h"
@@ -50,14 +51,22 @@ Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& 
     only_named({});
     const Value& v = args.pos[0].first;
     if (v.kind == Value::List || v.kind == Value::Tuple) return Value::integer(int64_t(v.items.size()));
-    if (v.kind == Value::Tensor && type_of(v).rank() > 0) return Value::integer(type_of(v).shape[0]);
+    if (v.kind == Value::Tensor && type_of(v).rank() > 0) return Value::dim(type_of(v).shape[0]);
     throw CompileError(args.pos[0].second, fmt::format("len needs a list or a tensor, got {}", describe(v)));
   }
   if (name == "int" || name == "float") {
     need(1);
     const Value& v = args.pos[0].first;
     if (!v.is_num()) throw CompileError(args.pos[0].second, fmt::format("{} needs a number, got {}", name, describe(v)));
-    return name == "int" ? Value::integer(int64_t(v.as_double())) : Value::number(v.as_double());
+    if (name == "float" || v.kind == Value::Int) {
+      if (v.sym) throw CompileError(args.pos[0].second, fmt::format("{} needs a static number, got {}", name, describe(v)));
+      return name == "int" ? v : Value::number(v.as_double());
+    }
+    // Truncation toward zero, and only of floats that fit (2^63 is exactly representable).
+    double f = v.f;
+    if (!(std::fabs(f) < 9223372036854775808.0))
+      throw CompileError(args.pos[0].second, fmt::format("int({}) does not fit in a 64-bit integer", f));
+    return Value::integer(int64_t(f));
   }
   if (name == "print") {
     std::string out;

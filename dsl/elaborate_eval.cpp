@@ -12,6 +12,11 @@ namespace starc {
 namespace {
 
 constexpr int64_t kMaxLoopIterations = 100000;
+// The whole compile-time budget of one model: expressions evaluated plus static list items
+// and string bytes built. A model is run once, symbolically, so this bounds the time (about
+// a second at the limit) and memory a hostile or mistaken program can take.
+constexpr int64_t kMaxElabSteps = 10'000'000;
+constexpr size_t kMaxStaticItems = 1'000'000;  // items of one static list, bytes of one string
 
 }  // namespace
 
@@ -72,8 +77,11 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
       if (s.value2) {
         int64_t lo = static_int(eval(*s.value, scope), s.value->loc, "a loop bound");
         int64_t hi = static_int(eval(*s.value2, scope), s.value2->loc, "a loop bound");
-        if (hi - lo > kMaxLoopIterations)
-          throw CompileError(s.value2->loc, fmt::format("loop of {} iterations is too long (limit {})", hi - lo, kMaxLoopIterations));
+        int64_t count = 0;
+        if (__builtin_sub_overflow(hi, lo, &count))
+          throw CompileError(s.value2->loc, fmt::format("loop {}..{} is too long (limit {} iterations)", lo, hi, kMaxLoopIterations));
+        if (count > kMaxLoopIterations)
+          throw CompileError(s.value2->loc, fmt::format("loop of {} iterations is too long (limit {})", count, kMaxLoopIterations));
         for (int64_t i = lo; i < hi; ++i) seq.push_back(Value::integer(i));
       } else {
         Value it = eval(*s.value, scope);
@@ -130,7 +138,16 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
 }
 
 // ---------------------------------------------------------------- expressions
+void Elaborator::spend(int64_t work, SrcLoc loc) {
+  steps_ += work;
+  if (steps_ > kMaxElabSteps)
+    throw CompileError(loc, fmt::format("compile-time work exceeds the budget of {} steps (static loops, calls and lists "
+                                        "are evaluated when the model is built); is a loop or a list unbounded?",
+                                        kMaxElabSteps));
+}
+
 Value Elaborator::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
+  spend(1, e.loc);
   switch (e.kind) {
     case Expr::Int: return Value::integer(e.ival);
     case Expr::Float: return Value::number(e.fval);
@@ -186,7 +203,10 @@ Value Elaborator::unary(const Expr& e, Value a) {
     return Value::boolean(!a.b);
   }
   if (a.kind == Value::Tensor) return emit("neg", {a}, {}, e.loc);
-  if (a.kind == Value::Int && !is_sym(a.i)) return Value::integer(-a.i);
+  if (a.kind == Value::Int && !a.sym) {
+    if (a.i == INT64_MIN) throw CompileError(e.loc, fmt::format("integer overflow: -({}) does not fit in 64 bits", a.i));
+    return Value::integer(-a.i);
+  }
   if (a.kind == Value::Float) return Value::number(-a.f);
   throw CompileError(e.loc, fmt::format("cannot negate {}", describe(a)));
 }
@@ -217,19 +237,29 @@ Value Elaborator::binary(const Expr& e, const std::shared_ptr<Scope>& scope) {
 
 Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   const std::string& op = e.name;
-  if ((a.kind == Value::Int && is_sym(a.i)) || (b.kind == Value::Int && is_sym(b.i))) {
-    if (op == "==" || op == "!=") return Value::boolean((a.i == b.i) == (op == "=="));
-    const Value& s = a.kind == Value::Int && is_sym(a.i) ? a : b;
+  if (a.is_sym_dim() || b.is_sym_dim()) {
+    bool same = a.kind == b.kind && a.sym == b.sym && a.i == b.i;
+    if (op == "==" || op == "!=") return Value::boolean(same == (op == "=="));
+    const Value& s = a.is_sym_dim() ? a : b;
     throw CompileError(e.loc, fmt::format("cannot compute '{}' with {}: it is a symbolic dim, known only at run time",
                                           op, dim_str(s.i, &root_->g.symbols)));
   }
   if (a.kind == Value::Str && b.kind == Value::Str) {
-    if (op == "+") { Value v; v.kind = Value::Str; v.s = a.s + b.s; return v; }
+    if (op == "+") {
+      if (a.s.size() + b.s.size() > kMaxStaticItems)
+        throw CompileError(e.loc, fmt::format("string of {} bytes is too long (limit {})", a.s.size() + b.s.size(), kMaxStaticItems));
+      spend(int64_t(a.s.size() + b.s.size()) / 64, e.loc);
+      Value v; v.kind = Value::Str; v.s = a.s + b.s; return v;
+    }
     if (op == "==" || op == "!=") return Value::boolean((a.s == b.s) == (op == "=="));
   }
   if (a.kind == Value::Bool && b.kind == Value::Bool && (op == "==" || op == "!="))
     return Value::boolean((a.b == b.b) == (op == "=="));
   if ((a.kind == Value::List || a.kind == Value::Tuple) && (b.kind == Value::List || b.kind == Value::Tuple) && op == "+") {
+    size_t n = a.items.size() + b.items.size();
+    if (n > kMaxStaticItems)
+      throw CompileError(e.loc, fmt::format("list of {} items is too long (limit {})", n, kMaxStaticItems));
+    spend(int64_t(n), e.loc);
     Value v = a;
     v.items.insert(v.items.end(), b.items.begin(), b.items.end());
     return v;
@@ -237,23 +267,7 @@ Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   if (!a.is_num() || !b.is_num())
     throw CompileError(e.loc, fmt::format("operator '{}' is not defined for {} and {}", op, describe(a), describe(b)));
   if (a.kind == Value::Int && b.kind == Value::Int) {
-    int64_t x = a.i, y = b.i;
-    if (op == "+") return Value::integer(x + y);
-    if (op == "-") return Value::integer(x - y);
-    if (op == "*") return Value::integer(x * y);
-    if (op == "/" || op == "%") {
-      if (y == 0) throw CompileError(e.loc, "integer division by zero");
-      // Floor division, like Python's //, so sizes like (n - k) / s + 1 are exact.
-      int64_t q = x / y, r = x % y;
-      if (r != 0 && ((r < 0) != (y < 0))) --q, r += y;
-      return Value::integer(op == "/" ? q : r);
-    }
-    if (op == "**") {
-      if (y < 0) return Value::number(std::pow(double(x), double(y)));
-      int64_t r = 1;
-      for (int64_t k = 0; k < y; ++k) r *= x;
-      return Value::integer(r);
-    }
+    if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%" || op == "**") return static_int_binary(e, a.i, b.i);
   } else {
     double x = a.as_double(), y = b.as_double();
     if (op == "+") return Value::number(x + y);
@@ -273,6 +287,40 @@ Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   throw CompileError(e.loc, fmt::format("operator '{}' is not defined for numbers", op));
 }
 
+// Static int arithmetic is exact or an error: int64 overflow is reported at the operator,
+// never wrapped.
+Value Elaborator::static_int_binary(const Expr& e, int64_t x, int64_t y) {
+  const std::string& op = e.name;
+  int64_t r = 0;
+  auto overflow = [&] {
+    return CompileError(e.loc, fmt::format("integer overflow: {} {} {} does not fit in 64 bits", x, op, y));
+  };
+  if (op == "+" && __builtin_add_overflow(x, y, &r)) throw overflow();
+  if (op == "-" && __builtin_sub_overflow(x, y, &r)) throw overflow();
+  if (op == "*" && __builtin_mul_overflow(x, y, &r)) throw overflow();
+  if (op == "+" || op == "-" || op == "*") return Value::integer(r);
+  if (op == "/" || op == "%") {
+    if (y == 0) throw CompileError(e.loc, "integer division by zero");
+    if (x == INT64_MIN && y == -1) {
+      if (op == "%") return Value::integer(0);
+      throw overflow();
+    }
+    // Floor division, like Python's //, so sizes like (n - k) / s + 1 are exact.
+    int64_t q = x / y, m = x % y;
+    if (m != 0 && ((m < 0) != (y < 0))) --q, m += y;
+    return Value::integer(op == "/" ? q : m);
+  }
+  // "**": a negative exponent gives a float, as in Python; otherwise by squaring.
+  if (y < 0) return Value::number(std::pow(double(x), double(y)));
+  int64_t base = x;
+  r = 1;
+  for (int64_t k = y; k > 0; k >>= 1) {
+    if ((k & 1) && __builtin_mul_overflow(r, base, &r)) throw overflow();
+    if (k > 1 && __builtin_mul_overflow(base, base, &base)) throw overflow();
+  }
+  return Value::integer(r);
+}
+
 Value Elaborator::member(const Expr& e, const std::shared_ptr<Scope>& scope) {
   Value base = eval(*e.items[0], scope);
   if (base.kind == Value::PrimNamespace) {
@@ -289,7 +337,7 @@ Value Elaborator::member(const Expr& e, const std::shared_ptr<Scope>& scope) {
     const TensorType& t = type_of(base);
     if (e.name == "shape") {
       Value v; v.kind = Value::List;
-      for (Dim d : t.shape) v.items.push_back(Value::integer(d));
+      for (Dim d : t.shape) v.items.push_back(Value::dim(d));
       return v;
     }
     if (e.name == "rank") return Value::integer(t.rank());

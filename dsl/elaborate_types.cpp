@@ -23,7 +23,7 @@ TensorType Elaborator::declared_type(const TypeExpr& t, Scope& scope, bool new_s
       auto& syms = root_->g.symbols;
       int idx = int(syms.size());
       syms.push_back(d->name);
-      scope.vars[d->name] = Value::integer(make_sym(idx));
+      scope.vars[d->name] = Value::dim(make_sym(idx));
     }
     Value v = eval(*d, self);
     int64_t dim = static_int(v, d->loc, "a dimension", /*allow_sym=*/true);
@@ -67,7 +67,7 @@ void Elaborator::match_type(const TypeExpr& t, const TensorType& actual, Scope& 
     // layer or model called `C` elsewhere must not break `x: [N, C]`).
     const Value* bound = d.kind == Expr::Name ? scope.find(d.name) : nullptr;
     if (d.kind == Expr::Name && (!bound || (bound->kind != Value::Int && bound->kind != Value::Float))) {
-      scope.vars[d.name] = Value::integer(actual.shape[i]);
+      scope.vars[d.name] = Value::dim(actual.shape[i]);
       continue;
     }
     Value v = eval(d, self);
@@ -110,7 +110,7 @@ void Elaborator::bind_outputs(const FnDecl& model, const Value& result, Scope& s
       std::function<std::string(const Value&)> show = [&](const Value& v) -> std::string {
         std::vector<std::string> items;
         switch (v.kind) {
-          case Value::Int: return is_sym(v.i) ? dim_str(v.i, &root_->g.symbols) : std::to_string(v.i);
+          case Value::Int: return v.sym ? dim_str(v.i, &root_->g.symbols) : std::to_string(v.i);
           case Value::Float: return fmt::format("{}", v.f);
           case Value::Bool: return v.b ? "true" : "false";
           case Value::Str: return fmt::format("\"{}\"", v.s);

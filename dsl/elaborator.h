@@ -56,6 +56,7 @@ class Elaborator {
   std::map<std::string, int> counters_;           // "<path>/<fn>" -> calls so far
   std::vector<const FnDecl*> call_stack_;
   int call_depth_ = 0;  // calls in progress, lambdas included
+  int64_t steps_ = 0;   // elaboration work so far (expressions evaluated, list items built)
   // The call that opened each parameter scope of path_ (for "declared twice" errors).
   struct Site {
     SrcLoc loc;
@@ -102,6 +103,7 @@ class Elaborator {
   Value as_tensor(const Value& v, DType dt, SrcLoc loc, const char* context);
   int64_t static_int(const Value& v, SrcLoc loc, const char* what, bool allow_sym = false);
   Attr to_attr(const Value& v, SrcLoc loc);
+  int64_t attr_int(const Value& v, SrcLoc loc) const;
 
   // ---------------------------------------------------------------- types (elaborate_types.cpp)
   TensorType declared_type(const TypeExpr& t, Scope& scope, bool new_syms);
@@ -121,6 +123,8 @@ class Elaborator {
   Value unary(const Expr& e, Value a);
   Value binary(const Expr& e, const std::shared_ptr<Scope>& scope);
   Value static_binary(const Expr& e, const Value& a, const Value& b);
+  Value static_int_binary(const Expr& e, int64_t x, int64_t y);
+  void spend(int64_t work, SrcLoc loc);
   Value member(const Expr& e, const std::shared_ptr<Scope>& scope);
   Value index(const Expr& e, const std::shared_ptr<Scope>& scope);
 

@@ -38,6 +38,7 @@ int utf8_len(const std::string& s, size_t i) {
 }
 
 constexpr size_t kMaxLexErrors = 50;
+constexpr size_t kMaxIdentifier = 256;
 
 struct Lexer {
   int file;
@@ -154,6 +155,11 @@ struct Lexer {
       if (isdigit((unsigned char)c)) { number(b); continue; }
       if (isalpha((unsigned char)c) || c == '_') {
         while (i < s.size() && (isalnum((unsigned char)s[i]) || s[i] == '_')) ++i;
+        if (i - b > kMaxIdentifier) {
+          diags.error(loc(b, b + kMaxIdentifier), fmt::format("identifier of {} characters is too long (limit {})", i - b, kMaxIdentifier));
+          push(Tok::Ident, b, s.substr(b, kMaxIdentifier));  // keeps the parser in step
+          continue;
+        }
         std::string word = s.substr(b, i - b);
         auto kw = kKeywords.find(word);
         push(kw == kKeywords.end() ? Tok::Ident : kw->second, b, word);

@@ -15,14 +15,24 @@ namespace fs = std::filesystem;
 
 namespace starc {
 
-static std::optional<std::string> read_file(const std::string& path) {
+std::optional<std::string> read_source(const std::string& path, std::string* why) {
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) return std::nullopt;
+  auto fail = [&](std::string w) -> std::optional<std::string> {
+    if (why) *why = std::move(w);
+    return std::nullopt;
+  };
+  if (!fs::exists(path, ec)) return fail("no such file");
+  if (!fs::is_regular_file(path, ec)) return fail("not a regular file");
+  uintmax_t size = fs::file_size(path, ec);
+  if (ec) return fail(ec.message());
+  if (size > kMaxSourceBytes)
+    return fail(fmt::format("{} bytes is too large for a source file (limit {} MiB)", size, kMaxSourceBytes >> 20));
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  if (!in) return fail("cannot open it");
+  std::string text(size_t(size), '\0');
+  in.read(text.data(), std::streamsize(size));
+  text.resize(size_t(in.gcount()));  // a file that shrank while being read
+  return text;
 }
 
 std::vector<std::string> Program::search_path(const std::string& importer) const {
@@ -64,9 +74,10 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
     }
   if (auto it = by_path_.find(key); it != by_path_.end()) return it->second;
 
-  std::optional<std::string> src = text ? std::optional<std::string>(*text) : read_file(path);
+  std::string why;
+  std::optional<std::string> src = text ? std::optional<std::string>(*text) : read_source(path, &why);
   if (!src) {
-    diags_.error(use_loc, fmt::format("cannot read '{}': no such file", path));
+    diags_.error(use_loc, fmt::format("cannot read '{}': {}", path, why));
     return -1;
   }
   // Show paths relative to the working directory when they lie below it.
@@ -142,7 +153,7 @@ bool Program::load_file(const std::string& path) {
   std::vector<std::string> stack;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
-    diags_.error(SrcLoc{}, fmt::format("cannot read '{}': no such file", path));
+    diags_.error(SrcLoc{}, fmt::format("cannot read '{}': {}", path, fs::exists(path, ec) ? "not a regular file" : "no such file"));
     return false;
   }
   load_module(path, nullptr, SrcLoc{}, stack);

@@ -24,6 +24,12 @@ struct BuildOptions {
   std::string* static_result = nullptr;
 };
 
+// Source files are read whole and located by 32-bit offsets: 64 MiB is far beyond any
+// model and keeps /dev/zero or a mistaken data file from exhausting memory.
+constexpr uintmax_t kMaxSourceBytes = uintmax_t(64) << 20;
+// The text of the source file `path`, or nullopt with the reason in `why`.
+std::optional<std::string> read_source(const std::string& path, std::string* why);
+
 class Program {
  public:
   explicit Program(DiagEngine& diags) : diags_(diags) {}

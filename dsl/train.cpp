@@ -84,12 +84,12 @@ Value make_train_config(const std::string& name, const std::vector<std::pair<Val
     switch (a.kind) {
       case HyperArg::Float:
         if (!v.is_num()) throw CompileError(at, fmt::format("{}: {} must be a number, got {}", name, a.name, static_desc(v)));
-        if (v.kind == Value::Int && is_sym(v.i))
+        if (v.is_sym_dim())
           throw CompileError(at, fmt::format("{}: {} must be known at compile time", name, a.name));
         args[a.name] = v.as_double();
         break;
       case HyperArg::Int:
-        if (v.kind != Value::Int || is_sym(v.i))
+        if (v.kind != Value::Int || v.sym)
           throw CompileError(at, fmt::format("{}: {} must be a static int, got {}", name, a.name, static_desc(v)));
         args[a.name] = double(v.i);
         break;

@@ -24,7 +24,8 @@ struct Closure {
 
 struct Value {
   enum Kind { None, Int, Float, Bool, Str, DTypeV, List, Tuple, Tensor, Func, Prim, Builtin, PrimNamespace, Init, Config } kind = None;
-  int64_t i = 0;  // Int (may be a symbolic dim, see dtype.h)
+  int64_t i = 0;  // Int: a static integer, or the encoding of a symbolic dim (see dtype.h) when `sym`
+  bool sym = false;  // Int: `i` is a symbolic dim (e.g. the batch B), known only at run time
   double f = 0;
   bool b = false;
   std::string s;  // Str, Builtin name, Init name
@@ -39,6 +40,10 @@ struct Value {
   const OpDef* op = nullptr;
 
   static Value integer(int64_t v) { Value x; x.kind = Int; x.i = v; return x; }
+  // A dim of a tensor's shape: a static int, or symbolic when the shape's dim is. Only this
+  // constructor makes symbolic values, so no integer a program computes can pass for one.
+  static Value dim(int64_t d) { Value x = integer(d); x.sym = is_sym(d); return x; }
+  bool is_sym_dim() const { return kind == Int && sym; }
   static Value number(double v) { Value x; x.kind = Float; x.f = v; return x; }
   static Value boolean(bool v) { Value x; x.kind = Bool; x.b = v; return x; }
   static Value tensor(GraphCtx* g, int id) { Value x; x.kind = Tensor; x.g = g; x.id = id; return x; }

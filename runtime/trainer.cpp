@@ -378,6 +378,28 @@ static void remove_stale_temps(const std::string& path) {
   }
 }
 
+uint64_t data_fingerprint(const TensorMap& data) {
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a
+  auto mix = [&](const void* p, size_t n) {
+    auto* b = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001b3ull;
+  };
+  for (auto& [name, t] : data) {
+    mix(name.data(), name.size() + 1);
+    std::string type = type_str(t.type());
+    mix(type.data(), type.size() + 1);
+    int64_t rows = t.rank() > 0 ? t.shape()[0] : 1;
+    if (rows <= 0) continue;
+    size_t row_bytes = t.nbytes() / size_t(rows);
+    const int64_t kRows = 64;
+    for (int64_t k = 0; k < std::min(rows, kRows); ++k) {
+      int64_t r = rows <= kRows ? k : k * (rows - 1) / (kRows - 1);
+      mix(static_cast<const char*>(t.raw()) + size_t(r) * row_bytes, row_bytes);
+    }
+  }
+  return h == 0 ? 1 : h;
+}
+
 void write_checkpoint(const std::string& path, const Checkpoint& c) {
   std::error_code ec;
   auto parent = std::filesystem::path(path).parent_path();
@@ -391,6 +413,7 @@ void write_checkpoint(const std::string& path, const Checkpoint& c) {
   a["starc.batch_size"] = i64_scalar(c.batch_size);
   a["starc.samples"] = i64_scalar(c.samples);
   a["starc.epochs"] = i64_scalar(c.epochs);
+  if (c.data_fingerprint) a["starc.data_fingerprint"] = i64_scalar(int64_t(c.data_fingerprint));
   for (auto& [name, n] : c.updates) a["starc.updates." + name] = i64_scalar(n);
   std::vector<double> sums = c.epoch_sums;
   a["starc.epoch_sums"] = Tensor::from_vector(DType::F64, {int64_t(sums.size())}, sums);
@@ -426,6 +449,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   c.batch_size = scalar("starc.batch_size");
   c.samples = scalar("starc.samples");
   c.epochs = scalar("starc.epochs");
+  if (a.count("starc.data_fingerprint")) c.data_fingerprint = uint64_t(scalar("starc.data_fingerprint"));
   for (auto& [key, t] : a) {
     if (key.rfind("starc.updates.", 0) == 0) c.updates[key.substr(14)] = scalar(key);
     else if (key.rfind("starc.", 0) != 0) c.params[key] = t;
@@ -556,6 +580,7 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
   std::map<std::string, int64_t> updates;
   std::vector<double> sums;  // [samples, seconds, per step: loss, metrics...]
   std::string ckpt = opts.checkpoint_dir.empty() ? "" : checkpoint_path(opts.checkpoint_dir);
+  const uint64_t fingerprint = data_fingerprint(data);
 
   std::map<std::string, const Node*> all_params;
   for (auto& s : plan.steps)
@@ -589,6 +614,11 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
       if (!all_params.count(name) && !params_of(plan.eval).count(name))
         throw TrainError(fmt::format("{}: unexpected '{}' ({}): the training plan has no such tensor", ckpt, name,
                                      type_str(t.type())));
+    // After the model checks: another model's checkpoint is the likelier mistake, and its
+    // message is the more useful one.
+    if (c.data_fingerprint && c.data_fingerprint != fingerprint)
+      throw TrainError(fmt::format("--resume: the training data differs from the data the checkpoint was written for "
+                                   "(same sample count, {}, but other values, dtypes or shapes)", N));
     params = std::move(c.params);
     seed = c.seed;
     epoch = c.epoch;
@@ -627,6 +657,7 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
     c.updates = updates;
     c.batch_size = B;
     c.samples = N;
+    c.data_fingerprint = fingerprint;
     c.epochs = opts.epochs;
     c.epoch_sums = b > 0 ? sums : std::vector<double>{};
     for (auto& r : res.history) c.history.push_back(history_row(plan, r));

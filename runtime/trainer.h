@@ -133,10 +133,16 @@ struct Checkpoint {
   int64_t batch = 0;  // batches of that epoch already done
   std::map<std::string, int64_t> updates;  // per step name: updates so far
   int64_t batch_size = 0, samples = 0, epochs = 0;
+  // data_fingerprint of the training data (0 in checkpoints written before it existed).
+  uint64_t data_fingerprint = 0;
   std::vector<double> epoch_sums;  // partial sums of the epoch in progress
   std::vector<std::vector<double>> history;  // one row per completed epoch (history_row)
 };
 std::string checkpoint_path(const std::string& dir);
+// A 64-bit hash of every data tensor's name, dtype and shape and the bytes of up to 64
+// rows spread over it: a resumed run must train on the data it started with, not on
+// other data with the same sample count. Never 0.
+uint64_t data_fingerprint(const TensorMap& data);
 void write_checkpoint(const std::string& path, const Checkpoint& c);
 Checkpoint read_checkpoint(const std::string& path);
 

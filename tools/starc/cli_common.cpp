@@ -5,16 +5,23 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
 
 #include "runtime/init.h"
 #include "runtime/npy.h"
+#include "runtime/tensor_file.h"
 
 namespace starc::cli {
 
-void fail_with_diags(const DiagEngine& d) {
+void print_diags(const DiagEngine& d) {
   fmt::print(stderr, "{}", d.format_all());
-  size_t n = d.count();
-  fmt::print(stderr, "{} error{} generated.\n", n, n == 1 ? "" : "s");
+  size_t n = d.count(), shown = d.all().size();
+  fmt::print(stderr, "{} error{} generated{}.\n", n, n == 1 ? "" : "s",
+             n > shown ? fmt::format(" ({} shown; --max-errors 0 shows all)", shown) : "");
+}
+
+void fail_with_diags(const DiagEngine& d) {
+  print_diags(d);
   throw CliError("");
 }
 
@@ -114,6 +121,49 @@ void add_device_option(CLI::App* app, Device* value) {
          "--device", [value](const std::string& s) { *value = parse_device(s); },
          "where the generated code runs: cpu (default) or cuda (an NVIDIA GPU through its driver; PTX for sm_90)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
+}
+
+void check_int_range(CLI::Option* opt, int64_t min, int64_t max) {
+  opt->check(CLI::Validator(
+      [min, max](std::string& s) -> std::string {
+        int64_t v = 0;
+        const char* b = s.data();
+        const char* e = b + s.size();
+        auto [end, ec] = std::from_chars(b, e, v);
+        bool digits = b != e && s.find_first_not_of("-0123456789") == std::string::npos;
+        if (ec == std::errc::result_out_of_range && digits)
+          return s[0] == '-' ? fmt::format("must be at least {}, got {}", min, s)
+                             : fmt::format("must be at most {}, got {}", max, s);
+        if (ec != std::errc() || end != e) return fmt::format("must be a whole number, got '{}'", s);
+        if (v < min) return fmt::format("must be at least {}, got {}", min, s);
+        if (v > max) return fmt::format("must be at most {}, got {}", max, s);
+        return "";
+      },
+      fmt::format("{}..{}", min, max)));
+}
+
+std::string file_type_str(const Tensor& t, const std::string& stored) {
+  return stored.empty() ? type_str(t.type()) : fmt::format("{} (the file stores {})", type_str(t.type()), stored);
+}
+
+void check_model_input(const std::string& flag, const std::string& name, const std::string& spec, const Tensor& t,
+                       const std::string& stored, const TensorType& want, const SymbolNames* symbols) {
+  bool ok = t.dtype() == want.dtype && t.rank() == want.rank();
+  for (int d = 0; ok && d < want.rank(); ++d) ok = is_sym(want.shape[size_t(d)]) || want.shape[size_t(d)] == t.dim(d);
+  if (ok) return;
+  std::string hint;
+  if (t.dtype() != want.dtype && t.dtype() != DType::Bool && want.dtype != DType::Bool)
+    hint = fmt::format("; convert it on reading: {} {}={}:{}", flag, name, spec, dtype_name(want.dtype));
+  throw CliError(fmt::format("{} {}={}: input '{}': expected {}, got {}{}", flag, name, spec, name,
+                             type_str(want, symbols), file_type_str(t, stored), hint));
+}
+
+Tensor read_model_input(const std::string& flag, const std::string& name, const std::string& spec,
+                        const TensorType& want, const SymbolNames* symbols) {
+  std::string stored;
+  Tensor t = read_tensor_file(spec, &stored);
+  check_model_input(flag, name, spec, t, stored, want, symbols);
+  return t;
 }
 
 std::string shell_quote(const std::string& s) {

@@ -15,6 +15,7 @@
 
 namespace CLI {
 class App;
+class Option;
 }
 
 namespace starc::cli {
@@ -24,18 +25,44 @@ void add_conv_algo_option(CLI::App* app, ConvAlgo* value);
 // --device cpu|cuda (compiler/lower/device.h), for every command that compiles.
 void add_device_option(CLI::App* app, Device* value);
 
+// Checks that integer option `opt` is a whole number in [min, max], with messages that
+// read "--threads: must be at least 1, got 0" (CLI11 puts the option's name first).
+void check_int_range(CLI::Option* opt, int64_t min, int64_t max);
+// The most threads --threads accepts (more would only exhaust the process's threads).
+constexpr int64_t kMaxThreads = 4096;
+
+// The tensor file `spec`, given as `flag name=spec` for a model input of type `want`,
+// read and checked against `want` (element type, rank, static dims; a symbolic dim
+// matches any size): an error names the file and what it holds, in the file's own type
+// ("xi4.npy holds int32[4,5], read as i64[4,5]; input 'mags' is f32[B,5]").
+Tensor read_model_input(const std::string& flag, const std::string& name, const std::string& spec,
+                        const TensorType& want, const SymbolNames* symbols);
+// The check of read_model_input, for a tensor `t` read from `spec` by
+// read_tensor_file(spec, &stored).
+void check_model_input(const std::string& flag, const std::string& name, const std::string& spec, const Tensor& t,
+                       const std::string& stored, const TensorType& want, const SymbolNames* symbols);
+// "i64[4,5]", or "i64[4,5] (the file stores int32)" for a file whose elements were
+// converted on reading.
+std::string file_type_str(const Tensor& t, const std::string& stored);
+
 // A user-facing failure: the command prints "error: <what>" and exits 1. An empty what()
 // means the failure is already reported (compiler diagnostics were printed).
 struct CliError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// --max-errors: how many diagnostics a command shows (0: all).
+inline size_t g_max_errors = 20;
+
 struct Loaded {
+  Loaded() { diags.set_max_errors(g_max_errors); }
   SourceManager sm;
   DiagEngine diags{sm};
   Program prog{diags};
 };
 
+// Prints the diagnostics with a count line.
+void print_diags(const DiagEngine& d);
 // Prints the diagnostics with a count line, then throws CliError("").
 [[noreturn]] void fail_with_diags(const DiagEngine& d);
 

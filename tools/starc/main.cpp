@@ -47,7 +47,7 @@ int cmd_check(const std::vector<std::string>& files) {
     Loaded l;
     bool ok = l.prog.load_file(f) && l.prog.check_all();
     if (!ok) {
-      fmt::print(stderr, "{}", l.diags.format_all());
+      cli::print_diags(l.diags);
       ++failed;
       continue;
     }
@@ -109,7 +109,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     if (it == in_paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name,
                                  type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
-    inputs.push_back(read_tensor_file(it->second));
+    inputs.push_back(cli::read_model_input("--in", name, it->second, g.type(g.inputs[inputs.size()]), &g.symbols));
   }
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
@@ -286,6 +286,7 @@ int main(int argc, char** argv) {
   CLI::App app{"starc — a compiler for neural networks in astronomy"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "starc 0.1");
+  app.add_option("--max-errors", cli::g_max_errors, "show at most N source errors (default 20; 0: all)");
 
   std::vector<std::string> files;
   std::string file, model, out, emit = "graph";
@@ -321,10 +322,12 @@ int main(int argc, char** argv) {
                   "with --device cuda: store f32 weights on the GPU as f32 (default), f16 or bf16; every op still "
                   "computes and accumulates in f32")
       ->check(CLI::IsMember({"f32", "f16", "bf16"}));
-  run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)")
-      ->check(CLI::PositiveNumber);
-  run->add_option("--repeat", run_args.repeat, "run the forward pass N times (the first compiles; timing the rest shows the cache)")
-      ->check(CLI::PositiveNumber);
+  cli::check_int_range(
+      run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)"), 1,
+      cli::kMaxThreads);
+  cli::check_int_range(run->add_option("--repeat", run_args.repeat,
+                                       "run the forward pass N times (the first compiles; timing the rest shows the cache)"),
+                       1, INT32_MAX);
   auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
   add_model(graph);
   std::vector<std::string> disabled_passes;
@@ -332,8 +335,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm", "ptx"}));
   graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (simplify, fold, cse, dce, conv_algo); repeatable")
       ->check(CLI::IsMember(pass_names()));
-  graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)")
-      ->check(CLI::PositiveNumber);
+  cli::check_int_range(
+      graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)"), 1,
+      INT32_MAX);
 
   ConvAlgo graph_conv_algo = ConvAlgo::Auto;
   cli::add_conv_algo_option(graph, &graph_conv_algo);

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <fstream>
 #include <ostream>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -22,6 +21,7 @@
 #include "runtime/npy.h"
 #include "runtime/tensor_file.h"
 #include "tools/starc/cli_common.h"
+#include "tools/starc/repl_syntax.h"
 #include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
@@ -329,26 +329,22 @@ bool ReplSession::declare(const std::string& text) {
   uses_ = std::move(uses);
   defs_ = std::move(defs);
   if (is_use) out_ << "using " << trim(text.substr(4)) << "\n";
-  if (!is_use) {
-    std::smatch m;
-    std::regex name_re(R"re(^\s*(fn|model|train)\s+([A-Za-z_]\w*))re");
-    if (std::regex_search(text, m, name_re)) out_ << "defined " << m[1] << " " << m[2] << "\n";
-  }
+  if (!is_use)
+    if (std::string what = repl::declared_name(text); !what.empty()) out_ << "defined " << what << "\n";
   return true;
 }
 
 bool ReplSession::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    err_ << "error: cannot read '" << path << "'\n";
+  std::string why;
+  std::optional<std::string> text = read_source(path, &why);
+  if (!text) {
+    err_ << "error: cannot read '" << path << "': " << why << "\n";
     return false;
   }
-  std::stringstream ss;
-  ss << in.rdbuf();
   std::error_code ec;
   prepend_search_dir(fs::absolute(path, ec).parent_path().string());
   std::string uses_text, body;
-  std::istringstream lines(ss.str());
+  std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) (trim(line).rfind("use ", 0) == 0 ? uses_text : body) += line + "\n";
   std::istringstream us(uses_text);
   for (std::string u; std::getline(us, u);)
@@ -528,32 +524,42 @@ bool ReplSession::command(const std::string& text) {
   return false;
 }
 
+// Whatever one input throws (an allocation that fails, a file that cannot be read) is
+// that input's error; the session and its state go on.
 bool ReplSession::feed(const std::string& input) {
+  try {
+    return feed_line(input);
+  } catch (const std::bad_alloc&) {
+    err_ << "error: out of memory while evaluating this input\n";
+  } catch (const std::exception& e) {
+    err_ << "error: " << e.what() << "\n";
+  }
+  return false;
+}
+
+bool ReplSession::feed_line(const std::string& input) {
   std::string text = trim(input);
   if (text.empty() || text[0] == '#') return true;
   if (text[0] == ':') return command(text);
-  static const std::regex decl(R"re(^(use\s|fn\s+\w+\s*\(|model\s+\w+\s*\(|train\s+\w+\s*[({]))re");
-  if (std::regex_search(text, decl)) return declare(text);
-  std::smatch m;
-  static const std::regex load_re(R"re(^(?:([A-Za-z_]\w*)\s*=\s*)?load\(\s*"([^"]*)"\s*(?:,\s*"([^"]*)"\s*)?\)$)re");
-  if (std::regex_match(text, m, load_re)) {
+  if (repl::is_declaration(text)) return declare(text);
+  if (auto load = repl::parse_load(text)) {
     try {
-      std::string path = m[2], name = m[1].matched ? std::string(m[1]) : "loaded";
+      std::string path = load->path, name = load->name.empty() ? "loaded" : load->name;
       std::string ext = fs::path(path).extension().string();
       Tensor t;
       if (ext == ".npz") {
         auto arrays = read_npz(path);
-        if (!m[3].matched || !arrays.count(m[3])) {
+        if (load->key.empty() || !arrays.count(load->key)) {
           std::vector<std::string> keys;
           for (auto& [k, v] : arrays) keys.push_back(k);
           throw std::runtime_error(fmt::format("{} holds several arrays; name one: load(\"{}\", \"NAME\") with NAME one of: {}",
                                                path, path, fmt::join(keys, ", ")));
         }
-        t = arrays.at(m[3]);
+        t = arrays.at(load->key);
       } else {
         t = read_tensor_file(path);  // .npy, FITS, CSV specs (docs/data.md)
       }
-      if (m[1].matched) {
+      if (!load->name.empty()) {
         vars_[name] = t;
         std::erase_if(statics_, [&](const std::string& s) { return s.rfind(name + " = ", 0) == 0; });
       }
@@ -564,30 +570,21 @@ bool ReplSession::feed(const std::string& input) {
       return false;
     }
   }
-  static const std::regex save_re(R"re(^save\(([\s\S]*),\s*"([^"]*)"\s*\)$)re");
-  if (std::regex_match(text, m, save_re)) {
+  if (auto save = repl::parse_save(text)) {
     Built b;
-    if (!build(m[1], b)) return false;
+    if (!build(save->expr, b)) return false;
     try {
       if (b.g.outputs.size() != 1) throw std::runtime_error("save() takes an expression with one tensor result");
       Tensor t = jit_.run(b.g, b.inputs, params_for(b.g), opts_.seed)[0];
-      write_npy(m[2], t);
-      out_ << "wrote " << m[2] << " (" << type_str(t.type()) << ")\n";
+      write_npy(save->path, t);
+      out_ << "wrote " << save->path << " (" << type_str(t.type()) << ")\n";
       return true;
     } catch (const std::exception& e) {
       err_ << "error: " << e.what() << "\n";
       return false;
     }
   }
-  static const std::regex assign_re(R"re(^\(?\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*\)?\s*=(?!=)([\s\S]*)$)re");
-  if (std::regex_match(text, m, assign_re)) {
-    std::vector<std::string> targets;
-    std::string list = m[1];
-    std::regex id(R"re([A-Za-z_]\w*)re");
-    for (auto it = std::sregex_iterator(list.begin(), list.end(), id); it != std::sregex_iterator(); ++it)
-      targets.push_back(it->str());
-    return evaluate(trim(m[2]), targets, false);
-  }
+  if (auto assign = repl::parse_assign(text)) return evaluate(trim(assign->expr), assign->targets, false);
   return evaluate(text, {}, false);
 }
 

@@ -44,6 +44,7 @@ class ReplSession {
   static std::atomic<bool> interrupted;
 
  private:
+  bool feed_line(const std::string& text);
   struct Built;  // a synthesized model's graph and inputs
   bool declare(const std::string& text);
   bool command(const std::string& text);

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -85,10 +87,27 @@ TrainPlan build_plan(Loaded& l, const std::string& model) {
   return std::move(*p);
 }
 
-TensorMap load_data(const std::map<std::string, std::string>& paths) {
+// The data files; `stored` gets, per name, what a file stores when its elements were
+// converted on reading (an int32 .npy reads as i64), for check_data_of's messages.
+TensorMap load_data(const std::map<std::string, std::string>& paths, std::map<std::string, std::string>* stored) {
   TensorMap out;
-  for (auto& [name, path] : paths) out[name] = read_tensor_file(path);
+  for (auto& [name, path] : paths) out[name] = read_tensor_file(path, &(*stored)[name]);
   return out;
+}
+
+// check_data, whose messages give a tensor's type as read, saying what a converted file
+// stores: "... element type i64 vs f32 (x.npy stores int32, read as i64)".
+void check_data_of(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& flag,
+                   const std::map<std::string, std::string>& paths, const std::map<std::string, std::string>& stored) {
+  try {
+    check_data(plan, data, eval_only, flag, paths);
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    for (auto& [name, type] : stored)
+      if (!type.empty() && msg.rfind(fmt::format("{} {}={}:", flag, name, paths.at(name)), 0) == 0)
+        msg += fmt::format(" ({} stores {}, read as {})", paths.at(name), type, dtype_name(data.at(name).dtype()));
+    throw CliError(msg);
+  }
 }
 
 
@@ -112,6 +131,33 @@ std::string resume_command(const Args& a, const std::string& dir) {
   return fmt::format("{}", fmt::join(out, " "));
 }
 
+// Fails unless a file can be created in `dir` (made if missing when `create`).
+void require_writable_dir(const fs::path& dir, bool create, const std::string& flag, const std::string& path) {
+  std::error_code ec;
+  if (create) fs::create_directories(dir, ec);
+  if (ec) throw CliError(fmt::format("{} {}: cannot create the folder: {}", flag, path, ec.message()));
+  if (!fs::is_directory(dir, ec)) throw CliError(fmt::format("{} {}: folder '{}' does not exist", flag, path, dir.string()));
+  std::string probe = (dir / ".starc-write-test-XXXXXX").string();
+  int fd = ::mkstemp(probe.data());
+  if (fd < 0) throw CliError(fmt::format("{} {}: cannot write in '{}': {}", flag, path, dir.string(), std::strerror(errno)));
+  ::close(fd);
+  ::unlink(probe.c_str());
+}
+
+// Every place the run writes is checked before the first step: an unwritable --out found
+// only after hours of training would lose the weights.
+void check_output_paths(const Args& a, const std::string& history_csv) {
+  auto file = [](const std::string& path, const std::string& flag) {
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) throw CliError(fmt::format("{} {}: is a folder, expected a file", flag, path));
+    fs::path dir = fs::path(path).parent_path();
+    require_writable_dir(dir.empty() ? fs::path(".") : dir, false, flag, path);
+  };
+  if (!a.out.empty()) file(a.out, "--out");
+  if (!a.checkpoint.empty()) require_writable_dir(a.checkpoint, true, "--checkpoint", a.checkpoint);
+  if (!history_csv.empty()) file(history_csv, a.history.empty() ? "--checkpoint" : "--history");
+}
+
 int run(Args& a) {
   if (a.resume && a.checkpoint.empty())
     throw CliError("--resume needs --checkpoint DIR (the folder the interrupted run wrote its checkpoint to)");
@@ -119,6 +165,9 @@ int run(Args& a) {
     throw CliError("--weights and --resume cannot be combined: a resumed run takes its weights from the checkpoint");
   if (a.epochs < 1) throw CliError(fmt::format("--epochs must be at least 1, got {}", a.epochs));
   if (a.batch < 1) throw CliError(fmt::format("--batch must be at least 1, got {}", a.batch));
+  const std::string history_csv =
+      !a.history.empty() ? a.history : a.checkpoint.empty() ? "" : (fs::path(a.checkpoint) / "history.csv").string();
+  check_output_paths(a, history_csv);
 
   Loaded l;
   if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
@@ -138,13 +187,15 @@ int run(Args& a) {
       if (std::find(data_names.begin(), data_names.end(), n) == data_names.end()) data_names.push_back(n);
   for (size_t i = 0; i < plan.eval.inputs.size(); ++i) eval_names.push_back(plan.eval.input_name(int(i)));
   auto data_paths = cli::name_paths(a.data, data_names, "--data", "data input");
-  TensorMap data = load_data(data_paths);
-  check_data(plan, data, false, "--data", data_paths);
+  std::map<std::string, std::string> stored;
+  TensorMap data = load_data(data_paths, &stored);
+  check_data_of(plan, data, false, "--data", data_paths, stored);
   std::optional<TensorMap> val;
   if (!a.val.empty()) {
     auto val_paths = cli::name_paths(a.val, eval_names, "--val", "data input");
-    val = load_data(val_paths);
-    check_data(plan, *val, true, "--val", val_paths);
+    std::map<std::string, std::string> val_stored;
+    val = load_data(val_paths, &val_stored);
+    check_data_of(plan, *val, true, "--val", val_paths, val_stored);
   }
 
   TensorMap params;
@@ -164,7 +215,7 @@ int run(Args& a) {
   o.seed_given = a.seed_opt && a.seed_opt->count() > 0;
   o.checkpoint_dir = a.checkpoint;
   o.resume = a.resume;
-  o.history_csv = !a.history.empty() ? a.history : a.checkpoint.empty() ? "" : (fs::path(a.checkpoint) / "history.csv").string();
+  o.history_csv = history_csv;
   o.stop_checkpoint_dir = "starc-checkpoint";
   o.progress = a.progress == "bar" ? ProgressMode::Bar : a.progress == "plain" ? ProgressMode::Plain
              : a.progress == "none" ? ProgressMode::None : ProgressMode::Auto;
@@ -257,8 +308,8 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
       ->check(CLI::IsMember({"ref", "jit"}));
   cli::add_conv_algo_option(c, &a.conv_algo);
   cli::add_device_option(c, &a.device);
-  c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)")
-      ->check(CLI::PositiveNumber);
+  cli::check_int_range(c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)"),
+                       1, cli::kMaxThreads);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
   c->add_flag("--timings", a.timings, "JIT: print compile times (and the first cache hit) of each step graph to stderr");

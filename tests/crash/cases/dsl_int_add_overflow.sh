@@ -1,0 +1,9 @@
+# static int addition past INT64_MAX wrapped silently
+# expect: m.net:2:9: error: integer overflow: 9223372036854775807 + 1
+cat > m.net <<'EOF'
+model M(x: f32[B, 4]) -> f32[B, 4] {
+    n = 9223372036854775807 + 1
+    return x
+}
+EOF
+$STARC check m.net
