@@ -70,6 +70,49 @@ Scalar2 compare(const char* fpred, const char* ipred, const char* upred) {
   };
 }
 
+// i64 division as the reference defines it (docs/language.md, "Integer arithmetic"):
+// truncating, x / 0 = 0 and INT64_MIN / -1 = INT64_MIN. arith.divsi by 0 or of
+// INT64_MIN by -1 is undefined (x86 traps), so it only ever sees a divisor that is
+// neither; -1 is a wrapping negation.
+std::string int_div(E e, const std::string& a, const std::string& b) {
+  const DType t = DType::I64;
+  std::string is0 = cmp(e, "eq", b, zero(e, t), t), is_m1 = cmp(e, "eq", b, e.constant_scalar(-1, t), t);
+  std::string safe = select(e, op2(e, "arith.ori", is0, is_m1, DType::Bool), one(e, t), b, t);
+  std::string q = select(e, is_m1, op2(e, "arith.subi", zero(e, t), a, t), op2(e, "arith.divsi", a, safe, t), t);
+  return select(e, is0, zero(e, t), q, t);
+}
+
+// a ** b on i64, as the reference: b >= 0 by squaring over the 63 bits of b (wrapping);
+// b < 0 gives 1 for a = 1, +-1 for a = -1, else 0.
+std::string int_pow(E e, const std::string& a, const std::string& b) {
+  const DType t = DType::I64;
+  std::string r = one(e, t), base = a, c1 = one(e, t);
+  for (int bit = 0; bit < 63; ++bit) {
+    std::string set = cmp(e, "ne", op2(e, "arith.andi", b, e.i64(int64_t(1) << bit), t), zero(e, t), t);
+    r = select(e, set, op2(e, "arith.muli", r, base, t), r, t);
+    if (bit < 62) base = op2(e, "arith.muli", base, base, t);
+  }
+  std::string odd = cmp(e, "ne", op2(e, "arith.andi", b, c1, t), zero(e, t), t);
+  std::string m1 = e.constant_scalar(-1, t);
+  std::string neg = select(e, cmp(e, "eq", a, c1, t), c1,
+                           select(e, cmp(e, "eq", a, m1, t), select(e, odd, m1, c1, t), zero(e, t), t), t);
+  return select(e, cmp(e, "slt", b, zero(e, t), t), neg, r, t);
+}
+
+// float -> i64, as the reference: truncating, saturating at the i64 range, NaN -> 0
+// (arith.fptosi of NaN or of a value out of range is poison).
+std::string float_to_i64(E e, const std::string& x, DType from) {
+  const DType t = DType::I64;
+  std::string big = cmp(e, "oge", x, e.constant_scalar(9223372036854775808.0, from), from);  // 2^63
+  std::string small = cmp(e, "olt", x, e.constant_scalar(-9223372036854775808.0, from), from);
+  std::string nan = cmp(e, "uno", x, x, from);
+  std::string out = op2(e, "arith.ori", op2(e, "arith.ori", big, small, DType::Bool), nan, DType::Bool);
+  std::string safe = select(e, out, zero(e, from), x, from), r = e.fresh("s");
+  e.line(fmt::format("{} = arith.fptosi {} : {} to i64", r, safe, MlirEmitter::elem(from)));
+  r = select(e, big, e.i64(INT64_MAX), r, t);  // (not constant_scalar: a double cannot hold INT64_MAX)
+  return select(e, small, e.i64(INT64_MIN), r, t);
+}
+
 std::string cast_scalar(E e, const std::string& x, DType from, DType to) {
   if (from == to) return x;
   std::string r = e.fresh("s");
@@ -77,7 +120,7 @@ std::string cast_scalar(E e, const std::string& x, DType from, DType to) {
   if (is_f(from) && is_f(to))
     e.line(fmt::format("{} = arith.{} {} : {} to {}", r, from == DType::F32 ? "extf" : "truncf", x, ty(from), ty(to)));
   else if (is_f(from) && to == DType::I64)
-    e.line(fmt::format("{} = arith.fptosi {} : {} to {}", r, x, ty(from), ty(to)));
+    return float_to_i64(e, x, from);
   else if (from == DType::I64 && is_f(to))
     e.line(fmt::format("{} = arith.sitofp {} : {} to {}", r, x, ty(from), ty(to)));
   else if (from == DType::Bool && is_f(to))
@@ -131,12 +174,8 @@ void register_elementwise_lowerings(LoweringTable& t) {
   t["add"] = binary(arith("arith.addf", "arith.addi"));
   t["sub"] = binary(arith("arith.subf", "arith.subi"));
   t["mul"] = binary(arith("arith.mulf", "arith.muli"));
-  t["div"] = binary(arith("arith.divf", "arith.divsi"));
-  t["pow"] = [](E e, const Node& n, int id) {
-    DType dt = e.type(n.inputs[0]).dtype;
-    if (!is_f(dt)) throw EmitError("pow on integer tensors has no JIT lowering; use floats");
-    binary([](E e, auto& a, auto& b, DType t) { return op2(e, "math.powf", a, b, t); })(e, n, id);
-  };
+  t["div"] = binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "arith.divf", a, b, t) : int_div(e, a, b); });
+  t["pow"] = binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "math.powf", a, b, t) : int_pow(e, a, b); });
   t["maximum"] = binary([](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "ogt" : "sgt", a, b, t), a, b, t); });
   t["minimum"] = binary([](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "olt" : "slt", a, b, t), a, b, t); });
   t["eq"] = binary(compare("oeq", "eq", "eq"));

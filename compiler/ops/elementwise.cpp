@@ -92,6 +92,75 @@ int zero_where(GraphBuilder& b, int cond, int dy, bool keep_if) {
   return keep_if ? b.op("where", {cond, dy, zero}) : b.op("where", {cond, zero, dy});
 }
 
+// i64 arithmetic, defined for every operand (docs/language.md, "Integer arithmetic"): it
+// wraps modulo 2^64 like the generated code's (computed unsigned, where C++ defines the
+// wrap), and division never traps: x / 0 = 0 and INT64_MIN / -1 = INT64_MIN.
+template <class T> T add_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return T(uint64_t(a) + uint64_t(b));
+  else return a + b;
+}
+template <class T> T sub_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return T(uint64_t(a) - uint64_t(b));
+  else return a - b;
+}
+template <class T> T mul_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return T(uint64_t(a) * uint64_t(b));
+  else return a * b;
+}
+template <class T> T div_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if (b == 0) return 0;
+    if (b == -1) return T(0 - uint64_t(a));  // -a, wrapping: INT64_MIN / -1 = INT64_MIN
+    return T(a / b);
+  } else {
+    return a / b;
+  }
+}
+// a ** b on i64: by squaring, wrapping; a negative exponent gives the integer part of
+// 1 / a^|b| (0 unless a is 1 or -1; 0 ** -1 = 0, as x / 0 = 0).
+int64_t int_pow(int64_t a, int64_t b) {
+  if (b < 0) return a == 1 ? 1 : a == -1 ? ((b & 1) ? -1 : 1) : 0;
+  uint64_t r = 1, base = uint64_t(a);
+  for (uint64_t k = uint64_t(b); k; k >>= 1) {
+    if (k & 1) r *= base;
+    base *= base;
+  }
+  return int64_t(r);
+}
+template <class T> T pow_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>) return T(int_pow(a, b));
+  else return std::pow(a, b);
+}
+
+// A float as i64: truncated toward zero, saturating at the i64 range, NaN -> 0 (C++
+// leaves the out-of-range conversion undefined; x86 would give INT64_MIN).
+template <class F> int64_t float_to_i64(F x) {
+  if (std::isnan(x)) return 0;
+  if (x >= F(9223372036854775808.0)) return INT64_MAX;  // 2^63, exact in f32 and f64
+  if (x < F(-9223372036854775808.0)) return INT64_MIN;
+  return int64_t(x);
+}
+
+// One element converted as the cast op defines it (one rounding; i64 -> f32 directly).
+template <class From, class To> To convert(From x) {
+  if constexpr (std::is_same_v<To, uint8_t>) return To(x != From(0));
+  else if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>) return float_to_i64(x);
+  else return To(x);
+}
+
+Tensor cast_tensor(const Tensor& in, DType to) {
+  if (to == in.dtype()) return in;
+  Tensor out(to, in.shape());
+  dispatch_any(in.dtype(), [&]<class From>() {
+    dispatch_any(to, [&]<class To>() {
+      const From* x = in.data<From>();
+      To* y = out.data<To>();
+      for (int64_t i = 0, n = in.size(); i < n; ++i) y[i] = convert<From, To>(x[i]);
+    });
+  });
+  return out;
+}
+
 double sigmoid(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
 double softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
 
@@ -141,18 +210,15 @@ void register_elementwise_ops(OpRegistry& r) {
   r.add(with_grad(unary("square", "x * x", [](double x, A) { return x * x; }),
                    unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, 2.0), x); })));
 
-  r.add(with_grad(binary("add", "a + b (broadcasting)", [](auto a, auto b) { return a + b; }, false),
+  r.add(with_grad(binary("add", "a + b (broadcasting)", [](auto a, auto b) { return add_of(a, b); }, false),
                    binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, dy}; })));
-  r.add(with_grad(binary("sub", "a - b (broadcasting)", [](auto a, auto b) { return a - b; }, false),
+  r.add(with_grad(binary("sub", "a - b (broadcasting)", [](auto a, auto b) { return sub_of(a, b); }, false),
                    binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, b.neg(dy)}; })));
-  r.add(with_grad(binary("mul", "a * b (broadcasting)", [](auto a, auto b) { return a * b; }, false),
+  r.add(with_grad(binary("mul", "a * b (broadcasting)", [](auto a, auto b) { return mul_of(a, b); }, false),
                    binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.mul(dy, bb), b.mul(dy, a)}; })));
-  r.add(with_grad(binary("div", "a / b (broadcasting; integer division truncates)", [](auto a, auto b) {
-          if constexpr (std::is_integral_v<decltype(a)>) return b == 0 ? decltype(a)(0) : decltype(a)(a / b);
-          else return a / b;
-        }, false),
+  r.add(with_grad(binary("div", "a / b (broadcasting; integer division truncates, x / 0 = 0)", [](auto a, auto b) { return div_of(a, b); }, false),
                    binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.div(dy, bb), b.neg(b.div(b.mul(dy, y), bb))}; })));
-  r.add(with_grad(binary("pow", "a ^ b (broadcasting)", [](auto a, auto b) { return std::pow(a, b); }, false),
+  r.add(with_grad(binary("pow", "a ^ b (broadcasting)", [](auto a, auto b) { return pow_of(a, b); }, false),
                    binary_grad([=](B b, int a, int bb, int y, int dy) { int da = b.mul(dy, b.mul(bb, b.op("pow", {a, b.sub(bb, b.scalar_like(1, bb))})));
           // d/db = y log a, taken as 0 where a <= 0 (where y is 0 or NaN anyway)
           int db = zero_where(b, positive(b, a), b.mul(dy, b.mul(y, b.op("log", {b.op("abs", {a})}))), true);
@@ -184,8 +250,12 @@ void register_elementwise_ops(OpRegistry& r) {
     auto sc = broadcast_strides(in[0].shape(), shape), sa = broadcast_strides(in[1].shape(), shape),
          sb = broadcast_strides(in[2].shape(), shape);
     const uint8_t* c = in[0].data<uint8_t>();
-    for_each_index(shape, [&](const std::vector<int64_t>& idx, int64_t lin) {
-      out.set(lin, c[dot_index(idx, sc)] ? in[1].get(dot_index(idx, sa)) : in[2].get(dot_index(idx, sb)));
+    dispatch_any(out.dtype(), [&]<class T>() {  // typed: an i64 beyond 2^53 survives
+      const T *a = in[1].data<T>(), *b = in[2].data<T>();
+      T* y = out.data<T>();
+      for_each_index(shape, [&](const std::vector<int64_t>& idx, int64_t lin) {
+        y[lin] = c[dot_index(idx, sc)] ? a[dot_index(idx, sa)] : b[dot_index(idx, sb)];
+      });
     });
     return out;
   };
@@ -200,11 +270,11 @@ void register_elementwise_ops(OpRegistry& r) {
   cast.name = "cast";
   cast.inputs = {"x"};
   cast.attrs = {{"dtype", AttrKind::DType, std::nullopt}};
-  cast.doc = "convert the element type";
+  cast.doc = "convert the element type (float -> i64 truncates and saturates, NaN -> 0)";
   cast.infer = [](std::span<const TensorType> in, const Attrs& a, const InferCtx&) {
     return TensorType{attr_dtype(a, "dtype"), in[0].shape};
   };
-  cast.ref = [](std::span<const Tensor> in, const Attrs& a, RefCtx&) { return in[0].cast(attr_dtype(a, "dtype")); };
+  cast.ref = [](std::span<const Tensor> in, const Attrs& a, RefCtx&) { return cast_tensor(in[0], attr_dtype(a, "dtype")); };
   cast.grad = [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
     DType from = b.dtype(n.inputs[0]);
     if (!is_float(from) || !is_float(b.dtype(y))) return {kNoGrad};  // through an integer: no gradient

@@ -77,7 +77,8 @@ OpDef reduction(std::string name, std::string doc, Kind kind) {
       if constexpr (std::is_same_v<T, uint8_t>) {
         throw std::runtime_error(name + ": bool tensors are not supported");
       } else {
-        using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
+        // i64 sums wrap modulo 2^64, as the generated code's (unsigned: a defined wrap)
+        using Acc = std::conditional_t<std::is_integral_v<T>, uint64_t, double>;
         const T* px = x.data<T>();
         T* py = out.data<T>();
         auto each = [&](auto&& f) {
@@ -87,7 +88,7 @@ OpDef reduction(std::string name, std::string doc, Kind kind) {
           std::vector<Acc> acc(n_out, Acc(0));
           each([&](int64_t o, T v) { acc[o] += Acc(v); });
           for (int64_t o = 0; o < n_out; ++o)
-            py[o] = kind == Kind::Mean ? T(double(acc[o]) / double(count)) : T(acc[o]);
+            py[o] = kind == Kind::Mean ? T(double(acc[o]) / double(count)) : T(acc[o]);  // mean: floats only
         } else if (kind == Kind::Max || kind == Kind::Min) {
           bool is_max = kind == Kind::Max;
           T init = std::numeric_limits<T>::has_infinity
