@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "compiler/ops/op.h"
+#include "runtime/memory_limit.h"
 
 namespace starc {
 
@@ -76,6 +77,36 @@ static void check_finite(const Graph& g, int id, const Tensor& t, bool top) {
   throw NonFiniteError(msg, id, n.op ? n.op->name : "?", n.loc, t.type(), i, v);
 }
 
+static std::string where_of(const Node& n) {
+  return n.loc.known() ? fmt::format(" at {}:{}:{}", n.loc.file, n.loc.line, n.loc.col) : "";
+}
+
+// The interpreter keeps every node's value until the end: refuses a graph whose values
+// exceed the memory limit (memory_limit.h) before running it.
+static void check_values_fit(const Graph& g, const std::vector<Dim>& syms) {
+  int64_t total = 0, largest = 0;
+  int largest_id = -1;
+  for (size_t id = 0; id < g.nodes.size(); ++id) {
+    const Node& n = g.nodes[id];
+    if (is_op(n, "input") || is_op(n, "param")) continue;
+    int64_t count = 1, bytes = 0;
+    for (Dim d : n.type.shape) count = __builtin_mul_overflow(count, d, &count) ? INT64_MAX : count;
+    if (__builtin_mul_overflow(count, int64_t(dtype_size(n.type.dtype)), &bytes)) bytes = INT64_MAX;
+    if (__builtin_add_overflow(total, bytes, &total)) total = INT64_MAX;
+    if (bytes > largest) largest = bytes, largest_id = int(id);
+  }
+  check_memory(total, [&](int64_t available, bool user_limit) {
+    std::string at;
+    for (size_t i = 0; i < g.symbols.size() && i < syms.size(); ++i)
+      at += fmt::format("{}{}={}", at.empty() ? " at " : ", ", g.symbols[i], syms[i]);
+    const Node& n = g.nodes[size_t(largest_id)];
+    return fmt::format("model {} needs {}{} for the values of its nodes (the reference interpreter keeps every one; "
+                       "the largest: node %{} ({}{}, {}), {}); {} {}",
+                       g.name, format_bytes(total), at, largest_id, n.op->name, where_of(n), type_str(n.type),
+                       format_bytes(largest), format_bytes(available), user_limit ? "allowed" : "available");
+  });
+}
+
 static std::vector<Tensor> run_static(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
                                       RefCtx& ctx, bool check = false, bool top = true) {
   std::vector<Tensor> vals(g.nodes.size());
@@ -111,6 +142,13 @@ static std::vector<Tensor> run_static(const Graph& g, const std::vector<Tensor>&
       }
     } catch (const NonFiniteError&) {
       throw;  // from inside a scan body, already located
+    } catch (const OutOfMemoryError&) {
+      throw;
+    } catch (const std::bad_alloc&) {
+      int64_t bytes = num_elements(n.type.shape) * int64_t(dtype_size(n.type.dtype));
+      throw OutOfMemoryError(fmt::format("out of memory: cannot allocate {} for node %{} ({}{}, {})",
+                                         format_bytes(bytes), id, n.op->name, where_of(n), type_str(n.type)),
+                             bytes);
     } catch (const std::exception& e) {
       std::string where = n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "";
       throw std::runtime_error(fmt::format("{}{} (node %{}): {}", where, n.op->name, id, e.what()));
@@ -128,6 +166,7 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<Tensor>& inputs,
   Graph concrete = specialize(g, syms);
   for (size_t i = 0; i < inputs.size(); ++i)
     check_tensor(fmt::format("input '{}'", g.input_name(int(i))), concrete.type(concrete.inputs[i]), inputs[i], nullptr);
+  check_values_fit(concrete, syms);
   RefCtx ctx;
   ctx.seed = opts.seed;
   // Scan bodies are checked too, so the first bad node inside an LSTM step is named;

@@ -13,6 +13,7 @@
 #include "compiler/lower/kernels/starc_cuda.h"
 #include "compiler/lower/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
+#include "compiler/ops/op.h"
 
 namespace starc {
 
@@ -258,6 +259,53 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
   return c;
 }
 
+namespace {
+
+// "B=64, T=100": the symbols' values, for messages.
+std::string symbol_values_str(const Graph& g, const std::vector<Dim>& values) {
+  std::string s;
+  for (size_t i = 0; i < g.symbols.size() && i < values.size(); ++i)
+    s += fmt::format("{}{}={}", s.empty() ? "" : ", ", g.symbols[i], values[i]);
+  return s;
+}
+
+// "node %12 (conv1d at m.net:5:3, f32[64,512,4618])" of the graph the code was made
+// from (specialised and optimised again: both are deterministic, so the ids agree).
+std::string node_desc(const Graph& opt, int64_t id) {
+  if (id < 0 || id >= int64_t(opt.nodes.size())) return "a temporary";
+  const Node& n = opt.nodes[size_t(id)];
+  return fmt::format("node %{} ({}{}, {})", id, n.op ? n.op->name : "?",
+                     n.loc.known() ? fmt::format(" at {}:{}:{}", n.loc.file, n.loc.line, n.loc.col) : "",
+                     type_str(n.type));
+}
+
+}  // namespace
+
+void JitExecutor::check_plan(const Graph& g, const std::vector<Dim>& symbols, const Compiled& c) const {
+  if (!c.plan) return;
+  int64_t outputs = 0;
+  for (const TensorType& t : c.sig.output_types) outputs += num_elements(t.shape) * int64_t(dtype_size(t.dtype));
+  const int64_t needed = c.plan->peak_bytes + outputs;
+  check_memory(needed, [&](int64_t available, bool user_limit) {
+    Graph opt = optimize(specialize(g, symbols), opts_.passes);
+    std::string at = symbol_values_str(g, symbols);
+    return fmt::format("model {} needs {}{} ({} of temporaries at their peak, {} of outputs; the largest: {}, {}); "
+                       "{} {}",
+                       g.name, format_bytes(needed), at.empty() ? "" : " at " + at, format_bytes(c.plan->peak_bytes),
+                       format_bytes(outputs), node_desc(opt, c.plan->largest_node), format_bytes(c.plan->largest_bytes),
+                       format_bytes(available), user_limit ? "allowed" : "available");
+  });
+}
+
+void JitExecutor::throw_if_out_of_memory(const Graph& g, const std::vector<Dim>& symbols) const {
+  int64_t bytes = 0, node = -1;
+  if (!starc_mem_take_failure(&bytes, &node)) return;
+  Graph opt = optimize(specialize(g, symbols), opts_.passes);
+  throw OutOfMemoryError(fmt::format("out of memory: cannot allocate {} for {} in model {}", format_bytes(bytes),
+                                     node_desc(opt, node), g.name),
+                         bytes);
+}
+
 std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes,
                                   Device device) {
   return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), passes_for(device, passes)), "forward", nullptr,
@@ -290,6 +338,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
     stats_.specialize = since(t0);
     if (!c) {
       c = compile(concrete);
+      c->plan = c->module->memory_plan();
       std::lock_guard<std::mutex> lock(mu_);
       cache_[key] = c;
     } else {
@@ -306,6 +355,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   // On the GPU every buffer is managed memory (staged holds copies of host tensors).
   const bool gpu = opts_.device == Device::Cuda;
   const EntrySignature& sig = c->sig;
+  check_plan(g, symbol_values, *c);
   std::vector<void*> data;
   std::vector<Tensor> staged;
   auto pass = [&](const Tensor& t) {
@@ -337,11 +387,20 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
       pass(it->second);
   }
   std::vector<Tensor> outputs;
-  for (auto& t : sig.output_types) {
-    if (gpu)
+  for (size_t i = 0; i < sig.output_types.size(); ++i) {
+    const TensorType& t = sig.output_types[i];
+    if (gpu) {
       outputs.push_back(Tensor::adopt(t.dtype, t.shape, managed_bytes(size_t(num_elements(t.shape)) * dtype_size(t.dtype))));
-    else
-      outputs.emplace_back(t.dtype, t.shape);
+    } else {
+      try {
+        outputs.emplace_back(t.dtype, t.shape);
+      } catch (const std::bad_alloc&) {
+        int64_t bytes = num_elements(t.shape) * int64_t(dtype_size(t.dtype));
+        throw OutOfMemoryError(fmt::format("out of memory: cannot allocate {} for output '{}' of model {} ({})",
+                                           format_bytes(bytes), g.output_names.at(i), g.name, type_str(t)),
+                               bytes);
+      }
+    }
     data.push_back(outputs.back().raw());
   }
   int64_t seed_arg = int64_t(seed);
@@ -350,6 +409,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   packed.push_back(&seed_arg);
   t0 = Clock::now();
   c->fn(packed.data());
+  if (!gpu) throw_if_out_of_memory(g, symbol_values);
   if (gpu && starc_cuda_synchronize() != 0) {
     std::string why = starc_cuda_error();
     starc_cuda_clear_error();

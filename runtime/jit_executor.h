@@ -14,6 +14,7 @@
 #include "compiler/lower/emit.h"
 #include "compiler/lower/jit.h"
 #include "runtime/executor.h"
+#include "runtime/memory_limit.h"
 
 namespace starc {
 
@@ -67,8 +68,13 @@ class JitExecutor : public Executor {
     std::unique_ptr<JitModule> module;
     JitModule::PackedFn fn = nullptr;
     EntrySignature sig;
+    std::optional<MemoryPlan> plan;  // CPU code's (its module's memory_plan)
   };
   std::shared_ptr<Compiled> compile(const Graph& concrete);
+  // Memory (memory_limit.h): refuses a run whose plan and outputs exceed the limit, and
+  // turns an allocation that failed in the generated code into an OutOfMemoryError.
+  void check_plan(const Graph& g, const std::vector<Dim>& symbols, const Compiled& c) const;
+  void throw_if_out_of_memory(const Graph& g, const std::vector<Dim>& symbols) const;
   JitOptions opts_;
   std::string cache_dir_;
   std::map<std::string, std::shared_ptr<Compiled>> cache_;       // key: specialised graph text

@@ -188,7 +188,9 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
     return module;
   }
   lower_cpu_to_loops(ctx, *module, threads, diags);
+  MemoryPlan plan = plan_memory(module->getOperation());
   run_pipeline(ctx, *module, cpu_pipeline_to_llvm(threads), diags);
+  check_allocations(module->getOperation(), plan);
   if (t) t->passes = seconds_since(t0);
   return module;
 }
@@ -269,7 +271,11 @@ llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner, Devi
     add_cuda_runtime(add);
     return m;
   }
-  // The kernel library (kernels/starc_kernels.h) that matmul and conv lowerings call.
+  // The checked allocations of generated code (buffer_lifetimes.h), and the kernel library
+  // (kernels/starc_kernels.h) that matmul and conv lowerings call.
+  add("starc_mem_alloc", &starc_mem_alloc);
+  add("starc_mem_free", &starc_mem_free);
+  add("starc_mem_failed", &starc_mem_failed);
   add("starc_matmul_f32", &starc_matmul_f32);
   add("starc_matmul_f64", &starc_matmul_f64);
   add("starc_conv_f32", &starc_conv_f32);
@@ -377,6 +383,29 @@ JitModule::PackedFn JitModule::lookup(const std::string& name) const {
   auto fn = impl_->engine->lookupPacked(name);
   if (!fn) throw LowerError("no function '" + name + "' in the compiled module: " + llvm::toString(fn.takeError()));
   return *fn;
+}
+
+std::optional<MemoryPlan> JitModule::memory_plan() const {
+  const int64_t* p = nullptr;
+  if (impl_->loaded) {
+    auto sym = impl_->loaded->lookup(kMemoryPlanSymbol);
+    if (!sym) {
+      llvm::consumeError(sym.takeError());
+      return std::nullopt;
+    }
+    p = sym->toPtr<const int64_t*>();
+  } else if (impl_->engine) {
+    auto sym = impl_->engine->lookup(kMemoryPlanSymbol);
+    if (!sym) {
+      llvm::consumeError(sym.takeError());
+      return std::nullopt;
+    }
+    p = static_cast<const int64_t*>(*sym);
+  }
+  if (!p) return std::nullopt;
+  MemoryPlan plan;
+  plan.peak_bytes = p[0], plan.largest_bytes = p[1], plan.largest_node = p[2];
+  return plan;
 }
 
 std::string llvm_version() { return "LLVM " LLVM_VERSION_STRING; }
@@ -531,12 +560,6 @@ void node_names(mlir::Location loc, std::vector<std::string>& out) {
   }
 }
 
-int64_t static_bytes(mlir::Type type) {
-  auto t = mlir::dyn_cast<mlir::MemRefType>(type);
-  if (!t || !t.hasStaticShape()) return 0;
-  return t.getNumElements() * int64_t((t.getElementTypeBitWidth() + 7) / 8);
-}
-
 // A loop nest (a linalg op; by name: Linalg's headers would cost this file minutes of
 // compile time) or a call into the kernel library.
 bool is_kernel(mlir::Operation* op) {
@@ -638,27 +661,11 @@ CpuPlan plan_cpu(const std::string& mlir_text, bool threads) {
   }
   mlir::OwningOpRef<mlir::ModuleOp> module = parse_module(*ctx, mlir_text, diags);
   lower_cpu_to_loops(*ctx, *module, threads, diags);
-  module->walk([&](mlir::func::FuncOp f) {
-    if (!f.isExternal())
-      for (mlir::BlockArgument a : f.getArguments()) plan.argument_bytes += static_bytes(a.getType());
-  });
-  // Program order; an allocation inside a loop body (a scan step) counts once.
-  std::map<mlir::Operation*, int64_t> live;
-  int64_t now = 0;
-  module->walk<mlir::WalkOrder::PreOrder>([&](mlir::Operation* op) {
-    if (auto alloc = mlir::dyn_cast<mlir::memref::AllocOp>(op)) {
-      int64_t b = static_bytes(alloc.getType());
-      live[op] = b, now += b, plan.temporary_total_bytes += b, ++plan.temporaries;
-      plan.temporary_peak_bytes = std::max(plan.temporary_peak_bytes, now);
-    } else if (auto dealloc = mlir::dyn_cast<mlir::memref::DeallocOp>(op)) {
-      auto it = live.find(dealloc.getMemref().getDefiningOp());
-      if (it == live.end()) return;
-      now -= it->second;
-      live.erase(it);
-    } else if (mlir::isa<mlir::func::ReturnOp>(op)) {
-      plan.kept_to_end += int(live.size());
-    }
-  });
+  MemoryPlan m = plan_memory(module->getOperation());
+  plan.argument_bytes = m.argument_bytes;
+  plan.temporary_peak_bytes = m.peak_bytes, plan.temporary_total_bytes = m.total_bytes;
+  plan.temporaries = m.temporaries, plan.kept_to_end = m.kept_to_end;
+  plan.largest_bytes = m.largest_bytes, plan.largest_node = m.largest_node;
   return plan;
 }
 

@@ -5,11 +5,13 @@
 // ones in starc that include MLIR/LLVM headers (they cost 10-20 s per file to compile).
 #pragma once
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "compiler/lower/buffer_lifetimes.h"
 #include "compiler/lower/device.h"
 #include "compiler/opt/passes.h"
 
@@ -67,6 +69,10 @@ class JitModule {
   // convention: a pointer to the data pointer).
   using PackedFn = void (*)(void**);
   PackedFn lookup(const std::string& name) const;
+  // The memory plan compiled into CPU code (buffer_lifetimes.h: peak and largest temporary);
+  // none for GPU code. The code's allocations are checked: after a call, a failure is
+  // read with starc_mem_take_failure (kernels/starc_kernels.h).
+  std::optional<MemoryPlan> memory_plan() const;
 
  private:
   JitModule() = default;
@@ -98,6 +104,7 @@ struct CpuPlan {
   int64_t temporary_peak_bytes = 0;  // most temporary bytes alive at once
   int64_t temporary_total_bytes = 0; // all temporaries: the peak if nothing were freed early
   int temporaries = 0, kept_to_end = 0;  // allocations; those not freed before the end
+  int64_t largest_bytes = 0, largest_node = -1;  // the largest temporary and its graph node
 };
 CpuPlan plan_cpu(const std::string& mlir_text, bool threads);
 

@@ -10,6 +10,7 @@
    pthreads. */
 #include <fftw3.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -43,10 +44,15 @@ static inline int64_t tile_at(int64_t rows, int64_t row, int64_t f) {
   return (f / kTile) * rows * kTile + row * kTile + f % kTile;
 }
 
-static void* checked_malloc(size_t bytes) {
+/* A call's workspace; NULL when it cannot be had, noted in *nomem (one per call, shared by
+   its parts on any thread), which the call reports on its own thread (fft_done). */
+static void* workspace(size_t bytes, _Atomic int64_t* nomem) {
   void* p = fftw_malloc(bytes ? bytes : 1);
-  if (!p) abort(); /* as the generated code's own allocations would fail */
+  if (!p) atomic_store(nomem, (int64_t)bytes);
   return p;
+}
+static void wfree(void* p) {
+  if (p) fftw_free(p);
 }
 
 /* ---- threads: run fn(ctx, begin, end) over [0, n) in fft_threads contiguous parts ---- */
@@ -227,11 +233,12 @@ typedef struct {
   int64_t n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw;
   int64_t mh, mw;      /* transform sizes: no wrap-around for any of the three ops */
   int64_t fw, f, fs;   /* complex columns (mw/2+1), per-row spectrum size mh*fw, its stride */
+  _Atomic int64_t* nomem; /* the call's failed workspace (workspace()) */
 } fft_geo;
 
 static fft_geo fft_geo_of(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw, int64_t oh,
                           int64_t ow, int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
-  fft_geo g = {n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw, 0, 0, 0, 0, 0};
+  fft_geo g = {n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw, 0, 0, 0, 0, 0, NULL};
   /* The input with its padding, and the full linear convolution of the output with the
      dilated kernel, must both fit in one period. */
   int64_t need_h = h + 2 * ph, need_w = w + 2 * pw;
@@ -243,6 +250,12 @@ static fft_geo fft_geo_of(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o,
   g.f = g.mh * g.fw;
   g.fs = row_stride(g.f);
   return g;
+}
+
+/* After a call: its failed workspace, if any, recorded for the generated code's check. */
+static void fft_done(const fft_geo* g) {
+  int64_t bytes = atomic_load(g->nomem);
+  if (bytes) STARC_KERNEL(mem_note_failure)(bytes, -1);
 }
 
 enum { CONJ_NONE, CONJ_A, CONJ_B }; /* which mixing operand is conjugated */

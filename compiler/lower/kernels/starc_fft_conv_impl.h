@@ -28,15 +28,13 @@ static LOCAL(plan_pair) * LOCAL(plans);
    scratch; the mixing's split rows are copied in and out). Not FFTW's split-array plans:
    its split r2c is 2-3x slower, and a split plan may only run on arrays whose re-to-im
    distance is the one it was planned with. */
-static const LOCAL(plan_pair) * LOCAL(plans_for)(const fft_geo* g) {
-  pthread_mutex_lock(&planner_lock);
-  LOCAL(plan_pair)* p = LOCAL(plans);
-  while (p && (p->mh != g->mh || p->mw != g->mw)) p = p->next;
-  if (!p) {
-    p = (LOCAL(plan_pair)*)malloc(sizeof *p);
-    if (!p) abort();
-    T* real = (T*)checked_malloc(sizeof(T) * (size_t)(g->mh * g->mw));
-    FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
+static LOCAL(plan_pair) * LOCAL(new_plans)(const fft_geo* g) {
+  size_t real_bytes = sizeof(T) * (size_t)(g->mh * g->mw);
+  LOCAL(plan_pair)* p = (LOCAL(plan_pair)*)workspace(sizeof *p, g->nomem);
+  T* real = (T*)workspace(real_bytes, g->nomem);
+  FFTW(complex)* spectrum = (FFTW(complex)*)workspace(sizeof(FFTW(complex)) * (size_t)g->f, g->nomem);
+  if (p) p->forward = p->inverse = NULL;
+  if (p && real && spectrum) {
     FFTW(iodim) fwd[2], inv[2];
     int rank = g->mh > 1 ? 2 : 1;
     fwd[rank - 1] = inv[rank - 1] = (FFTW(iodim)){(int)g->mw, 1, 1};
@@ -48,8 +46,24 @@ static const LOCAL(plan_pair) * LOCAL(plans_for)(const fft_geo* g) {
        plan (and so the same rounding) on every run. */
     p->forward = FFTW(plan_guru_dft_r2c)(rank, fwd, 0, NULL, real, spectrum, FFTW_ESTIMATE);
     p->inverse = FFTW(plan_guru_dft_c2r)(rank, inv, 0, NULL, spectrum, real, FFTW_ESTIMATE);
-    if (!p->forward || !p->inverse) abort();
-    fftw_free(real), fftw_free(spectrum);
+  }
+  wfree(real), wfree(spectrum);
+  if (p && (!p->forward || !p->inverse)) { /* out of memory above, or FFTW could not plan */
+    if (real && spectrum) atomic_store(g->nomem, (int64_t)real_bytes);
+    if (p->forward) FFTW(destroy_plan)(p->forward);
+    if (p->inverse) FFTW(destroy_plan)(p->inverse);
+    wfree(p);
+    return NULL;
+  }
+  return p;
+}
+
+/* NULL when out of memory (noted in g->nomem). */
+static const LOCAL(plan_pair) * LOCAL(plans_for)(const fft_geo* g) {
+  pthread_mutex_lock(&planner_lock);
+  LOCAL(plan_pair)* p = LOCAL(plans);
+  while (p && (p->mh != g->mh || p->mw != g->mw)) p = p->next;
+  if (!p && (p = LOCAL(new_plans)(g))) {
     p->mh = g->mh, p->mw = g->mw;
     p->next = LOCAL(plans);
     LOCAL(plans) = p;
@@ -74,9 +88,9 @@ static void LOCAL(forward_rows)(void* ctx, int64_t begin, int64_t end) {
   const LOCAL(forward_job)* j = (const LOCAL(forward_job)*)ctx;
   const fft_geo* g = j->g;
   size_t period = (size_t)(g->mh * g->mw);
-  T* buf = (T*)checked_malloc(sizeof(T) * period);
-  FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
-  for (int64_t r = begin; r < end; ++r) {
+  T* buf = (T*)workspace(sizeof(T) * period, g->nomem);
+  FFTW(complex)* spectrum = (FFTW(complex)*)workspace(sizeof(FFTW(complex)) * (size_t)g->f, g->nomem);
+  for (int64_t r = begin; buf && spectrum && r < end; ++r) {
     memset(buf, 0, sizeof(T) * period);
     const T* row = j->src + r * j->rh * j->rw;
     for (int64_t i = 0; i < j->rh; ++i) {
@@ -94,16 +108,23 @@ static void LOCAL(forward_rows)(void* ctx, int64_t begin, int64_t end) {
       for (int64_t f = n > 0 ? n : 0; f < kTile; ++f) re[f] = im[f] = 0; /* the padding the mixing reads */
     }
   }
-  fftw_free(buf);
-  fftw_free(spectrum);
+  wfree(buf);
+  wfree(spectrum);
 }
 
-/* The spectra of `rows` rows of src (see forward_job), in fresh arrays. */
+/* The spectra of `rows` rows of src (see forward_job), in fresh arrays (both NULL when
+   out of memory). */
 static void LOCAL(spectra)(const fft_geo* g, const T* src, int64_t rows, int64_t rh, int64_t rw, int64_t off_h,
                            int64_t off_w, int64_t step_h, int64_t step_w, T** re, T** im) {
-  *re = (T*)checked_malloc(sizeof(T) * (size_t)(rows * g->fs));
-  *im = (T*)checked_malloc(sizeof(T) * (size_t)(rows * g->fs));
-  LOCAL(forward_job) j = {g, LOCAL(plans_for)(g)->forward, src, rows, rh, rw, off_h, off_w, step_h, step_w, *re, *im};
+  *re = (T*)workspace(sizeof(T) * (size_t)(rows * g->fs), g->nomem);
+  *im = (T*)workspace(sizeof(T) * (size_t)(rows * g->fs), g->nomem);
+  const LOCAL(plan_pair)* plans = *re && *im ? LOCAL(plans_for)(g) : NULL;
+  if (!plans) {
+    wfree(*re), wfree(*im);
+    *re = *im = NULL;
+    return;
+  }
+  LOCAL(forward_job) j = {g, plans->forward, src, rows, rh, rw, off_h, off_w, step_h, step_w, *re, *im};
   parallel_for(rows, LOCAL(forward_rows), &j);
 }
 
@@ -119,10 +140,10 @@ typedef struct {
 static void LOCAL(inverse_rows)(void* ctx, int64_t begin, int64_t end) {
   const LOCAL(inverse_job)* j = (const LOCAL(inverse_job)*)ctx;
   const fft_geo* g = j->g;
-  T* buf = (T*)checked_malloc(sizeof(T) * (size_t)(g->mh * g->mw));
-  FFTW(complex)* spectrum = (FFTW(complex)*)checked_malloc(sizeof(FFTW(complex)) * (size_t)g->f);
+  T* buf = (T*)workspace(sizeof(T) * (size_t)(g->mh * g->mw), g->nomem);
+  FFTW(complex)* spectrum = (FFTW(complex)*)workspace(sizeof(FFTW(complex)) * (size_t)g->f, g->nomem);
   const T scale = (T)1 / (T)(g->mh * g->mw);
-  for (int64_t r = begin; r < end; ++r) {
+  for (int64_t r = begin; buf && spectrum && r < end; ++r) {
     for (int64_t f = 0; f < g->f; ++f) {
       int64_t at = tile_at(j->rows, r, f);
       spectrum[f][0] = j->re[at], spectrum[f][1] = j->im[at];
@@ -135,13 +156,15 @@ static void LOCAL(inverse_rows)(void* ctx, int64_t begin, int64_t end) {
       for (int64_t k = 0; k < j->rw; ++k) to[k] = from[k * j->step_w] * scale;
     }
   }
-  fftw_free(buf);
-  fftw_free(spectrum);
+  wfree(buf);
+  wfree(spectrum);
 }
 
 static void LOCAL(inverse)(const fft_geo* g, T* re, T* im, int64_t rows, T* dst, int64_t rh, int64_t rw,
                            int64_t start_h, int64_t start_w, int64_t step_h, int64_t step_w) {
-  LOCAL(inverse_job) j = {g, LOCAL(plans_for)(g)->inverse, re, im, dst, rows, rh, rw, start_h, start_w, step_h, step_w};
+  const LOCAL(plan_pair)* plans = LOCAL(plans_for)(g);
+  if (!plans) return;
+  LOCAL(inverse_job) j = {g, plans->inverse, re, im, dst, rows, rh, rw, start_h, start_w, step_h, step_w};
   parallel_for(rows, LOCAL(inverse_rows), &j);
 }
 
@@ -210,12 +233,17 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void LOCAL(m
   }
 }
 
-/* C (fresh arrays, P*R rows) from A and B; see mix_job. */
+/* C (fresh arrays, P*R rows; both NULL when out of memory) from A and B; see mix_job. */
 static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, int64_t a_rows, int64_t ap, int64_t aq, const T* br,
                        const T* bi, int64_t b_rows, int64_t bp, int64_t bq, int64_t P, int64_t R, int64_t Q, int conj,
                        T** cr, T** ci) {
-  *cr = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
-  *ci = (T*)checked_malloc(sizeof(T) * (size_t)(P * R * g->fs));
+  *cr = (T*)workspace(sizeof(T) * (size_t)(P * R * g->fs), g->nomem);
+  *ci = (T*)workspace(sizeof(T) * (size_t)(P * R * g->fs), g->nomem);
+  if (!*cr || !*ci) {
+    wfree(*cr), wfree(*ci);
+    *cr = *ci = NULL;
+    return;
+  }
   LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, a_rows, b_rows, conj};
   parallel_for(P * (g->fs / kTile), LOCAL(mix_range), &j);
 }
@@ -228,13 +256,18 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
   spectrum_entry* e = cache_find(&k, weight, bytes);
   if (e) return e;
   e = (spectrum_entry*)calloc(1, sizeof *e);
-  if (!e) abort();
+  T *re = NULL, *im = NULL;
+  if (e && (e->weight = workspace(bytes, g->nomem)))
+    LOCAL(spectra)(g, weight, g->o * g->c, g->kh, g->kw, 0, 0, g->dh, g->dw, &re, &im);
+  if (!re) { /* out of memory */
+    if (!e) atomic_store(g->nomem, (int64_t)sizeof *e);
+    if (e) wfree(e->weight);
+    free(e);
+    return NULL;
+  }
   e->key = k;
-  e->weight = checked_malloc(bytes);
   memcpy(e->weight, weight, bytes);
   e->weight_bytes = bytes;
-  T *re, *im;
-  LOCAL(spectra)(g, weight, g->o * g->c, g->kh, g->kw, 0, 0, g->dh, g->dw, &re, &im);
   e->re = re, e->im = im;
   e->bytes = bytes + 2 * sizeof(T) * (size_t)(g->o * g->c * g->fs);
   cache_insert(e);
@@ -243,7 +276,11 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
 
 /* ---- the three ops (stride 1; any other stride takes the direct kernel) ---- */
 
-#define FFT_GEO fft_geo_of(n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw)
+/* g, the call's geometry, with its out-of-memory note (fft_done reports it). */
+#define FFT_CALL_GEO                                                  \
+  _Atomic int64_t nomem = 0;                                          \
+  fft_geo g = fft_geo_of(n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw); \
+  g.nomem = &nomem
 #define CONV_ARG_NAMES n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw
 
 void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight, T* y) {
@@ -251,15 +288,18 @@ void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight,
     KNAME(conv)(CONV_ARG_NAMES, x, weight, y);
     return;
   }
-  fft_geo g = FFT_GEO;
-  T *xr, *xi, *yr, *yi;
+  FFT_CALL_GEO;
+  T *xr, *xi, *yr = NULL, *yi = NULL;
   LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
-  spectrum_entry* ws = LOCAL(weight_spectrum)(&g, site, weight);
-  LOCAL(mix)(&g, xr, xi, n * c, c, 1, (const T*)ws->re, (const T*)ws->im, o * c, c, 1, n, o, c, CONJ_B, &yr, &yi);
-  cache_release(ws);
-  fftw_free(xr), fftw_free(xi);
-  LOCAL(inverse)(&g, yr, yi, n * o, y, oh, ow, 0, 0, 1, 1);
-  fftw_free(yr), fftw_free(yi);
+  spectrum_entry* ws = xr ? LOCAL(weight_spectrum)(&g, site, weight) : NULL;
+  if (ws) {
+    LOCAL(mix)(&g, xr, xi, n * c, c, 1, (const T*)ws->re, (const T*)ws->im, o * c, c, 1, n, o, c, CONJ_B, &yr, &yi);
+    cache_release(ws);
+  }
+  wfree(xr), wfree(xi);
+  if (yr) LOCAL(inverse)(&g, yr, yi, n * o, y, oh, ow, 0, 0, 1, 1);
+  wfree(yr), wfree(yi);
+  fft_done(&g);
 }
 
 void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T* weight, T* x) {
@@ -267,15 +307,18 @@ void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T*
     KNAME(conv_adjoint)(CONV_ARG_NAMES, y, weight, x);
     return;
   }
-  fft_geo g = FFT_GEO;
-  T *yr, *yi, *xr, *xi;
+  FFT_CALL_GEO;
+  T *yr, *yi, *xr = NULL, *xi = NULL;
   LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
-  spectrum_entry* ws = LOCAL(weight_spectrum)(&g, site, weight);
-  LOCAL(mix)(&g, yr, yi, n * o, o, 1, (const T*)ws->re, (const T*)ws->im, o * c, 1, c, n, c, o, CONJ_NONE, &xr, &xi);
-  cache_release(ws);
-  fftw_free(yr), fftw_free(yi);
-  LOCAL(inverse)(&g, xr, xi, n * c, x, h, w, ph, pw, 1, 1);
-  fftw_free(xr), fftw_free(xi);
+  spectrum_entry* ws = yr ? LOCAL(weight_spectrum)(&g, site, weight) : NULL;
+  if (ws) {
+    LOCAL(mix)(&g, yr, yi, n * o, o, 1, (const T*)ws->re, (const T*)ws->im, o * c, 1, c, n, c, o, CONJ_NONE, &xr, &xi);
+    cache_release(ws);
+  }
+  wfree(yr), wfree(yi);
+  if (xr) LOCAL(inverse)(&g, xr, xi, n * c, x, h, w, ph, pw, 1, 1);
+  wfree(xr), wfree(xi);
+  fft_done(&g);
 }
 
 void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* weight) {
@@ -283,17 +326,18 @@ void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* wei
     KNAME(conv_weight_grad)(CONV_ARG_NAMES, x, y, weight);
     return;
   }
-  fft_geo g = FFT_GEO;
-  T *xr, *xi, *yr, *yi, *wr, *wi;
+  FFT_CALL_GEO;
+  T *xr, *xi, *yr = NULL, *yi = NULL, *wr = NULL, *wi = NULL;
   LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
-  LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
-  LOCAL(mix)(&g, yr, yi, n * o, 1, o, xr, xi, n * c, 1, c, o, c, n, CONJ_A, &wr, &wi);
-  fftw_free(xr), fftw_free(xi), fftw_free(yr), fftw_free(yi);
-  LOCAL(inverse)(&g, wr, wi, o * c, weight, kh, kw, 0, 0, dh, dw);
-  fftw_free(wr), fftw_free(wi);
+  if (xr) LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
+  if (yr) LOCAL(mix)(&g, yr, yi, n * o, 1, o, xr, xi, n * c, 1, c, o, c, n, CONJ_A, &wr, &wi);
+  wfree(xr), wfree(xi), wfree(yr), wfree(yi);
+  if (wr) LOCAL(inverse)(&g, wr, wi, o * c, weight, kh, kw, 0, 0, dh, dw);
+  wfree(wr), wfree(wi);
+  fft_done(&g);
 }
 
-#undef FFT_GEO
+#undef FFT_CALL_GEO
 #undef CONV_ARG_NAMES
 #undef MIX_ROWS
 #undef VLOAD

@@ -3,6 +3,7 @@
 #include "starc_kernels.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,68 @@ static void run_parts(int threads, int64_t n, part_fn fn, void* ctx) {
 #else
   fn(ctx, 0, n);
 #endif
+}
+
+/* ---- memory of generated code (see the header) ---- */
+
+/* Each buffer starts after its list links: 16 bytes, so the buffer keeps malloc's
+   16-byte alignment (the generated code aligns further itself). */
+typedef struct mem_block {
+  struct mem_block *prev, *next;
+} mem_block;
+
+static _Thread_local mem_block live_blocks; /* the sentinel of this thread's list */
+static _Thread_local int mem_failure;
+static _Thread_local int64_t mem_failed_bytes, mem_failed_node;
+
+void STARC_KERNEL(mem_note_failure)(int64_t bytes, int64_t node) {
+  if (mem_failure) return;
+  mem_failure = 1, mem_failed_bytes = bytes, mem_failed_node = node;
+}
+
+void* STARC_KERNEL(mem_alloc)(int64_t bytes, int64_t node) {
+  mem_block* b = NULL;
+  if (bytes >= 0 && (uint64_t)bytes <= SIZE_MAX - sizeof(mem_block)) b = (mem_block*)malloc(sizeof(mem_block) + (size_t)bytes);
+  if (!b) {
+    STARC_KERNEL(mem_note_failure)(bytes, node);
+    return NULL;
+  }
+  if (!live_blocks.next) live_blocks.next = live_blocks.prev = &live_blocks;
+  b->prev = &live_blocks, b->next = live_blocks.next;
+  live_blocks.next->prev = b, live_blocks.next = b;
+  return b + 1;
+}
+
+void STARC_KERNEL(mem_free)(void* p) {
+  if (!p) return;
+  mem_block* b = (mem_block*)p - 1;
+  b->prev->next = b->next, b->next->prev = b->prev;
+  free(b);
+}
+
+int32_t STARC_KERNEL(mem_failed)(int64_t node) {
+  if (mem_failure && mem_failed_node < 0) mem_failed_node = node;
+  return mem_failure;
+}
+
+int STARC_KERNEL(mem_take_failure)(int64_t* bytes, int64_t* node) {
+  if (!mem_failure) return 0;
+  *bytes = mem_failed_bytes, *node = mem_failed_node;
+  mem_failure = 0;
+  while (live_blocks.next && live_blocks.next != &live_blocks) STARC_KERNEL(mem_free)(live_blocks.next + 1);
+  return 1;
+}
+
+/* A kernel's workspace; NULL when it cannot be had, noted in *nomem (one per kernel
+   call, shared by its parts on any thread) for the call to report on its own thread. */
+static void* workspace(size_t bytes, _Atomic int64_t* nomem) {
+  void* p = malloc(bytes ? bytes : 1);
+  if (!p) atomic_store(nomem, (int64_t)bytes);
+  return p;
+}
+static void report_workspace(_Atomic int64_t* nomem) {
+  int64_t bytes = atomic_load(nomem);
+  if (bytes) STARC_KERNEL(mem_note_failure)(bytes, -1);
 }
 
 /* Weight gradients sum over the batch in this many fixed chunks (partial sums added in

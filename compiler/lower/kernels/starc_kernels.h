@@ -69,6 +69,26 @@ void STARC_KERNEL(conv_weight_grad_fft_f64)(STARC_CONV_ARGS, const double* x, co
 void STARC_KERNEL(fft_cache_clear)(void);
 int64_t STARC_KERNEL(fft_cache_entries)(void);
 
+/* ---- memory of generated code ----
+   Generated CPU code allocates and frees its temporaries here instead of with malloc and
+   free (compiler/lower/buffer_lifetimes.h rewrites the calls) and checks every result: a
+   failed allocation, or a kernel that could not get its workspace, records the size and
+   the graph node (`node`: its number in the graph the code was made from, -1 unknown) on
+   the calling thread, and the generated function returns at once. The caller then takes
+   the record with mem_take_failure, which also frees the buffers the abandoned call still
+   held: every live buffer is on a list of its thread (generated code allocates on the
+   calling thread only). */
+void* STARC_KERNEL(mem_alloc)(int64_t bytes, int64_t node);
+void STARC_KERNEL(mem_free)(void* p);
+/* Records a failed allocation (the first one of a call is kept). */
+void STARC_KERNEL(mem_note_failure)(int64_t bytes, int64_t node);
+/* After a kernel call: 1 if an allocation failed on this thread since the last take (a
+   kernel's own failure is attributed to `node`), else 0. */
+int32_t STARC_KERNEL(mem_failed)(int64_t node);
+/* 1 and the failed allocation's size and node, clearing the record and freeing the
+   failed call's buffers; 0 if nothing failed on this thread. */
+int STARC_KERNEL(mem_take_failure)(int64_t* bytes, int64_t* node);
+
 /* The kernels' thread count (BLAS and the FFT path; JIT: --threads). */
 void STARC_KERNEL(set_threads)(int threads);
 

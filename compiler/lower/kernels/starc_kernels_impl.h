@@ -61,12 +61,6 @@ static void LOCAL(im2col)(const geo_t* g, T* x, T* cols, int64_t p0, int64_t np,
       }
 }
 
-static T* LOCAL(columns)(const geo_t* g, int64_t tile) {
-  T* cols = (T*)malloc(sizeof(T) * (size_t)(g->c * g->kh * g->kw * tile + 1));
-  if (!cols) abort(); /* as the generated code's own allocations would fail */
-  return cols;
-}
-
 /* Rows [m0, m1) and columns [n0, n1) of c = op(a) @ op(b) for one matrix: op(a)'s rows
    are a's rows (with trans_a, its columns), op(b)'s columns b's columns (its rows). */
 static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a,
@@ -83,7 +77,13 @@ typedef struct {
   int64_t tile, tiles, size, chunks;                                /* convolutions */
   const T *a, *b;
   T *out, *part;
+  _Atomic int64_t nomem; /* a part's workspace that could not be had (workspace()) */
 } LOCAL(job_t);
+
+/* One part's column buffer (c*kh*kw rows by j->tile positions); NULL when out of memory. */
+static T* LOCAL(columns)(LOCAL(job_t)* j) {
+  return (T*)workspace(sizeof(T) * (size_t)(j->g.c * j->g.kh * j->g.kw * j->tile + 1), &j->nomem);
+}
 
 static void LOCAL(matmul_batches)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
@@ -120,7 +120,8 @@ static void LOCAL(conv_items)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
   const geo_t* g = &j->g;
   int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile;
-  T* cols = LOCAL(columns)(g, tile);
+  T* cols = LOCAL(columns)(j);
+  if (!cols) return;
   for (int64_t it = lo; it < hi; ++it) {
     int64_t i = it / j->tiles, p0 = (it % j->tiles) * tile, np = pix - p0 < tile ? pix - p0 : tile;
     LOCAL(im2col)(g, (T*)(j->a + i * g->c * g->h * g->w), cols, p0, np, 0);
@@ -143,6 +144,7 @@ void KNAME(conv)(STARC_CONV_ARGS, const T* x, const T* weight, T* y) {
   j.tile = tile, j.tiles = tile > 0 ? (pix + tile - 1) / tile : 0;
   run_parts(threads_for(n * j.tiles, (double)n * (double)o * (double)pix * (double)(c * kh * kw)), n * j.tiles,
             LOCAL(conv_items), &j);
+  report_workspace(&j.nomem);
 }
 
 /* For samples lo..hi: cols(tile) = weight^T [c*kh*kw, o] @ y[i][:, tile], added back into x[i] */
@@ -150,7 +152,8 @@ static void LOCAL(adjoint_samples)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
   const geo_t* g = &j->g;
   int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile, xs = g->c * g->h * g->w;
-  T* cols = LOCAL(columns)(g, tile);
+  T* cols = LOCAL(columns)(j);
+  if (!cols) return;
   for (int64_t i = lo; i < hi; ++i) {
     memset(j->out + i * xs, 0, sizeof(T) * (size_t)xs);
     for (int64_t p0 = 0; p0 < pix; p0 += tile) {
@@ -169,6 +172,7 @@ void KNAME(conv_adjoint)(STARC_CONV_ARGS, const T* y, const T* weight, T* x) {
   j.tile = LOCAL(tile_of)(&j.g);
   run_parts(threads_for(n, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw)), n,
             LOCAL(adjoint_samples), &j);
+  report_workspace(&j.nomem);
 }
 
 /* Chunks lo..hi of the batch: part[ch] = sum over its samples and tiles of y[i][:, tile] @ cols(tile)^T */
@@ -176,7 +180,8 @@ static void LOCAL(weight_grad_chunks)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
   const geo_t* g = &j->g;
   int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile, n = g->n;
-  T* cols = LOCAL(columns)(g, tile);
+  T* cols = LOCAL(columns)(j);
+  if (!cols) return;
   for (int64_t ch = lo; ch < hi; ++ch) {
     T* acc = j->part + ch * j->size;
     memset(acc, 0, sizeof(T) * (size_t)j->size);
@@ -210,14 +215,16 @@ void KNAME(conv_weight_grad)(STARC_CONV_ARGS, const T* x, const T* y, T* weight)
     memset(weight, 0, sizeof(T) * (size_t)j.size);
     return;
   }
-  j.part = j.chunks > 1 ? (T*)malloc(sizeof(T) * (size_t)(j.chunks * j.size)) : weight;
-  if (!j.part) abort();
-  int t = threads_for(j.chunks, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw));
-  run_parts(t, j.chunks, LOCAL(weight_grad_chunks), &j);
-  if (j.chunks > 1) {
-    run_parts(t, j.size, LOCAL(sum_partials), &j);
-    free(j.part);
+  j.part = j.chunks > 1 ? (T*)workspace(sizeof(T) * (size_t)(j.chunks * j.size), &j.nomem) : weight;
+  if (j.part) {
+    int t = threads_for(j.chunks, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw));
+    run_parts(t, j.chunks, LOCAL(weight_grad_chunks), &j);
+    if (j.chunks > 1) {
+      run_parts(t, j.size, LOCAL(sum_partials), &j);
+      free(j.part);
+    }
   }
+  report_workspace(&j.nomem);
 }
 
 #undef KNAME
