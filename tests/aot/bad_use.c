@@ -2,9 +2,11 @@
    compiled redshift CNN): every bad call must return its error code with a message, and
    change nothing. Prints one line per check; exits 1 on the first unexpected result.
    argv: GOOD.weights OTHER_MODEL.weights OUT_DIR */
+#define _POSIX_C_SOURCE 200809L /* mkfifo */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "RedshiftCNN.h"
 
@@ -79,6 +81,28 @@ int main(int argc, char** argv) {
   expect(RedshiftCNN_load_weights(m, path), RedshiftCNN_ERR_WEIGHTS, "load a truncated file", "truncated");
   expect(RedshiftCNN_load_weights(m, argv[2]), RedshiftCNN_ERR_WEIGHTS, "load another model's weights", "model RedshiftCNN has 10");
   expect(RedshiftCNN_load_weights(m, NULL), RedshiftCNN_ERR_NULL, "load from NULL", "path is NULL");
+  /* Files that are not weights files of this size: a device (read until memory ran out),
+     a FIFO (blocked), a folder, a file longer than the model's weights. */
+  expect(RedshiftCNN_load_weights(m, "/dev/zero"), RedshiftCNN_ERR_IO, "load /dev/zero", "not a regular file");
+  RedshiftCNN* none = NULL;
+  expect(RedshiftCNN_create("/dev/zero", &none), RedshiftCNN_ERR_IO, "create from /dev/zero", "not a regular file");
+  if (none) failures++;
+  snprintf(path, sizeof path, "%s/fifo.weights", argv[3]);
+  remove(path);
+  if (mkfifo(path, 0600) == 0)
+    expect(RedshiftCNN_load_weights(m, path), RedshiftCNN_ERR_IO, "load a FIFO", "not a regular file");
+  expect(RedshiftCNN_load_weights(m, argv[3]), RedshiftCNN_ERR_IO, "load a folder", "not a regular file");
+  snprintf(path, sizeof path, "%s/long.weights", argv[3]);
+  {
+    FILE* in = fopen(argv[1], "rb");
+    FILE* out = fopen(path, "wb");
+    for (int ch; (ch = fgetc(in)) != EOF;) fputc(ch, out);
+    fputc(0, out);
+    fclose(in);
+    fclose(out);
+  }
+  expect(RedshiftCNN_load_weights(m, path), RedshiftCNN_ERR_WEIGHTS, "load a file one byte too long",
+         "a weights file of model RedshiftCNN is");
   expect(RedshiftCNN_forward(m, flux, RedshiftCNN_INPUT_FLUX_COUNT, &z_again, 1), RedshiftCNN_OK,
          "forward after failed loads", NULL);
   printf("%s failed loads changed nothing (%.9g vs %.9g)\n", z_again == z ? "ok" : "FAIL", z, z_again);

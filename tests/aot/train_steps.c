@@ -1,11 +1,13 @@
 /* Training inside an AOT library (tests/unit/aot_test.cpp builds this against the
    redshift CNN compiled with --entry forward,train_step): argv FLUX.npy Z.npy
    STEPS OUT.weights. Runs STEPS updates of Adam on the one batch (lr 1e-3), printing the
-   loss of each, and saves the weights (with the optimizer state). Then checks that an
-   infinite learning rate and step 0 are refused and change nothing. */
+   loss of each, and saves the weights (with the optimizer state). Then checks that a
+   learning rate that the language refuses (negative, NaN, infinite), step 0 and a short
+   batch are refused and change nothing. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "RedshiftCNN.h"
 #include "npy_read.h"
@@ -38,10 +40,13 @@ int main(int argc, char** argv) {
 
   float before[RedshiftCNN_BATCH], after[RedshiftCNN_BATCH];
   CHECK(RedshiftCNN_forward(m, flux, nf, before, RedshiftCNN_BATCH));
-  int rc = RedshiftCNN_train_step(m, INFINITY, steps + 1, flux, nf, z, nz, NULL, NULL);
-  printf("infinite lr: code %d: %s\n", rc, RedshiftCNN_last_error());
-  if (rc != RedshiftCNN_ERR_NONFINITE) return 1;
-  rc = RedshiftCNN_train_step(m, 1e-3, 0, flux, nf, z, nz, NULL, NULL);
+  const double bad_lr[] = {INFINITY, -1, NAN, 1e300 /* infinite as f32 */};
+  for (int i = 0; i < 4; ++i) {
+    int rc = RedshiftCNN_train_step(m, bad_lr[i], steps + 1, flux, nf, z, nz, NULL, NULL);
+    printf("lr %g: code %d: %s\n", bad_lr[i], rc, RedshiftCNN_last_error());
+    if (rc != RedshiftCNN_ERR_RANGE || !strstr(RedshiftCNN_last_error(), "must be >= 0 and finite")) return 1;
+  }
+  int rc = RedshiftCNN_train_step(m, 1e-3, 0, flux, nf, z, nz, NULL, NULL);
   printf("step 0: code %d: %s\n", rc, RedshiftCNN_last_error());
   if (rc != RedshiftCNN_ERR_RANGE) return 1;
   rc = RedshiftCNN_train_step(m, 1e-3, steps + 1, flux, nf - 1, z, nz, NULL, NULL);

@@ -2,7 +2,7 @@
 // shared library; a plain C program (cc, the generated header only) and a C++ CMake
 // consumer (find_package) link it and must reproduce `starc run` (JIT); the libraries
 // depend on libc/libm only and export only the model's API; misuse of the API returns
-// error codes (tests/aot/bad_use.c).
+// error codes (tests/aot/bad_use.c), and so does a forward that runs out of memory.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -168,6 +168,10 @@ int main(int argc, char** argv) {
       RedshiftCNN_forward(m, n, flux, count, z, n) ||
       RedshiftCNN_forward(m, n, flux, count - 1, z, n) != RedshiftCNN_ERR_SIZE) return 1;
   fprintf(stderr, "%s\n", RedshiftCNN_last_error());
+  /* batch * count overflows size_t: 2^63 + 1 samples of 4618 values wrap to 4618 */
+  if (RedshiftCNN_forward(m, ((size_t)1 << 63) + 1, flux, RedshiftCNN_INPUT_FLUX_COUNT, z, n) != RedshiftCNN_ERR_SIZE)
+    return 1;
+  fprintf(stderr, "%s\n", RedshiftCNN_last_error());
   for (size_t i = 0; i < n; ++i) printf("%.9g\n", z[i]);
   RedshiftCNN_destroy(m);
   return 0;
@@ -179,8 +183,10 @@ int main(int argc, char** argv) {
   r = sh(quote(at("dyn_prog")) + " " + quote(at("s.npy")) + " 2>" + quote(at("dyn_err.txt")));
   ASSERT_EQ(r.code, 0) << r.out;
   expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "dynamic batch");
-  EXPECT_NE(sh("cat " + quote(at("dyn_err.txt"))).out.find("has 13853 elements, expected 13854 (batch 3 of f32[1,1,4618] per sample)"),
-            std::string::npos);
+  std::string err = sh("cat " + quote(at("dyn_err.txt"))).out;
+  EXPECT_NE(err.find("has 13853 elements, expected 13854 (batch 3 of f32[1,1,4618] per sample)"), std::string::npos) << err;
+  EXPECT_NE(err.find("batch 9223372036854775809 of f32[1,1,4618] per sample does not fit in memory"), std::string::npos)
+      << err;
   std::ofstream(dir / "mix.net") << "model Mix(x: f32[B, 3]) -> f32[B, 3] {\n  return x - mean(x, axes: [0], keepdims: true)\n}\n";
   expect_starc_error(dir.string(), "compile mix.net --batch dynamic -o mix", "does not treat the samples of a batch independently");
 }
@@ -226,6 +232,38 @@ TEST_F(AotRedshift, TrainStepMatchesStarcTrain) {
     EXPECT_LE(diff, 1e-5 * scale) << name;
   }
   EXPECT_EQ(compared, int(want.size()));
+}
+
+// A forward whose temporaries cannot be had (a 4 GB matmul result under a 2 GB
+// address-space limit) returns M_ERR_NOMEM naming the size and the graph node, instead
+// of crashing in the generated code; the instance stays usable.
+TEST_F(AotRedshift, OutOfMemoryIsAnErrorCode) {
+  std::ofstream(dir / "huge.net") << "model Huge(x: f32[B, 1]) -> f32[B] {\n  let h = relu(x @ ones([1, 1000000]))\n"
+                                     "  return sum(h * h, axes: [1])\n}\n";
+  ShellResult r = run_starc(dir.string(), "compile huge.net --batch 1000 -o huge");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ofstream(dir / "huge.c") << R"C(#include <stdio.h>
+#include "Huge.h"
+int main(void) {
+  static float x[1000], y[1000];
+  for (int i = 0; i < 1000; ++i) x[i] = 1;
+  Huge* m;
+  if (Huge_create(NULL, &m)) return 2;
+  int rc = Huge_forward(m, x, 1000, y, 1000);
+  printf("code %d: %s\n", rc, Huge_last_error());
+  rc = rc == Huge_ERR_NOMEM && Huge_forward(m, x, 1000, y, 1000) == Huge_ERR_NOMEM ? 0 : 1;
+  Huge_destroy(m);
+  return rc;
+}
+)C";
+  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(at("huge.c")) + " -I " + quote(at("huge")) + " " +
+                      quote(at("huge/libHuge.a")) + " -lm -o " + quote(at("huge_prog")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  r = sh("ulimit -v 2000000 && " + quote(at("huge_prog")));
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("code 6: Huge_forward: out of memory: cannot allocate 4000000064 bytes for node %2 of the graph"),
+            std::string::npos)
+      << r.out;
 }
 
 TEST_F(AotRedshift, BadCompileOptionsAreClearErrors) {
