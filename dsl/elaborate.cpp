@@ -63,7 +63,7 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
   // The train scope (symbolic dims, the model's inputs and outputs, the block's inputs,
   // then what its statements assign) sees the names of train blocks (metric, optimizers,
   // schedules), then the module's names.
-  auto builtins = std::make_shared<Scope>();
+  auto builtins = new_scope();
   builtins->parent = module_scope_for(td.module);
   for (auto& n : train_builtin_names()) {
     Value v;
@@ -71,7 +71,7 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
     v.s = n;
     builtins->vars[n] = v;
   }
-  auto ts = std::make_shared<Scope>();
+  auto ts = new_scope();
   ts->parent = builtins;
   ts->fn_top = true;
   for (size_t i = 0; i < root.g.symbols.size(); ++i) ts->vars[root.g.symbols[i]] = Value::dim(make_sym(int(i)));
@@ -144,7 +144,7 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
 std::shared_ptr<Scope> Elaborator::model_inputs(const FnDecl& model) {
   GraphCtx& root = *root_;
   auto module_scope = module_scope_for(model.module);
-  auto scope = std::make_shared<Scope>();
+  auto scope = new_scope();
   scope->parent = module_scope;
   scope->fn_top = true;
   // Inputs: typed tensors become graph inputs; unknown names in their shapes are symbolic dims.
@@ -200,10 +200,28 @@ Loc Elaborator::graph_loc(SrcLoc l) const {
   return Loc{diags_.sources().file(l.file).path, line, col};
 }
 
+std::shared_ptr<Scope> Elaborator::new_scope() {
+  if (scopes_.size() >= prune_scopes_at_) {  // a loop's body scopes expire each iteration
+    std::erase_if(scopes_, [](const std::weak_ptr<Scope>& w) { return w.expired(); });
+    prune_scopes_at_ = std::max<size_t>(1024, 2 * scopes_.size());
+  }
+  auto s = std::make_shared<Scope>();
+  scopes_.push_back(s);
+  return s;
+}
+
+Elaborator::~Elaborator() {
+  for (auto& w : scopes_)
+    if (std::shared_ptr<Scope> s = w.lock()) {
+      s->vars.clear();
+      s->parent.reset();
+    }
+}
+
 std::shared_ptr<Scope> Elaborator::module_scope_for(int module) {
   std::shared_ptr<Scope>& slot = module_scopes_[module];
   if (slot) return slot;
-  auto s = slot = std::make_shared<Scope>();
+  auto s = slot = new_scope();
   for (auto& [name, decl] : prog_.globals(module)) {
     Value v;
     v.kind = Value::Func;

@@ -157,7 +157,7 @@ Value Elaborator::call_fn(const Closure& fn, Args& args, const Expr& e, bool sco
     int& d;
     ~Leave() { --d; }
   } leave{call_depth_};
-  auto scope = std::make_shared<Scope>();
+  auto scope = new_scope();
   scope->parent = fn.env;
   scope->fn_top = true;
   if (fn.lambda) {

@@ -90,7 +90,7 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
         seq = it.items;
       }
       for (auto& v : seq) {
-        auto body = std::make_shared<Scope>();
+        auto body = new_scope();
         body->parent = scope;
         body->vars[s.targets[0].first] = v;
         exec_block(s.body, body);
@@ -103,7 +103,7 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
         throw CompileError(s.value->loc, fmt::format("'if' needs a static bool, got a tensor {}; use where(cond, a, b) to "
                                                      "choose between tensors elementwise", tstr(type_of(c))));
       if (c.kind != Value::Bool) throw CompileError(s.value->loc, fmt::format("'if' needs a bool, got {}", describe(c)));
-      auto body = std::make_shared<Scope>();
+      auto body = new_scope();
       body->parent = scope;
       exec_block(c.b ? s.body : s.else_body, body);
       return;

@@ -40,6 +40,9 @@ struct ReturnSignal {
 class Elaborator {
  public:
   Elaborator(Program& prog, const BuildOptions& opts) : prog_(prog), diags_(prog.diags()), opts_(opts) {}
+  ~Elaborator();
+  Elaborator(const Elaborator&) = delete;
+  Elaborator& operator=(const Elaborator&) = delete;
 
   std::optional<Graph> build(const FnDecl& model);
   TrainElab build_train(const FnDecl& model, const TrainDecl& td, const TrainStep* step);
@@ -56,6 +59,11 @@ class Elaborator {
   std::map<std::string, int> counters_;           // "<path>/<fn>" -> calls so far
   std::vector<const FnDecl*> call_stack_;
   int call_depth_ = 0;  // calls in progress, lambdas included
+  // Every scope made: a function's scope holds its closures, whose environment is that
+  // scope (a shared_ptr cycle), so the destructor clears them all to free them.
+  std::vector<std::weak_ptr<Scope>> scopes_;
+  size_t prune_scopes_at_ = 1024;  // drop the expired ones when there are this many
+  std::shared_ptr<Scope> new_scope();
   int64_t steps_ = 0;   // elaboration work so far (expressions evaluated, list items built)
   // The call that opened each parameter scope of path_ (for "declared twice" errors).
   struct Site {
