@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -82,6 +85,29 @@ std::string format_bytes(int64_t bytes) {
   int u = 0;
   while (v >= 1024 && u < 5) v /= 1024, ++u;
   return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+std::optional<int64_t> parse_memory_size(const std::string& text) {
+  if (text == "none") return kNoMemoryLimit;
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  if (i == 0 || i > 32) return std::nullopt;
+  char* end = nullptr;
+  std::string number = text.substr(0, i);
+  double v = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size()) return std::nullopt;
+  std::string unit;
+  for (char c : text.substr(i)) unit += char(std::tolower(static_cast<unsigned char>(c)));
+  if (unit.size() > 1 && (unit.substr(1) == "b" || unit.substr(1) == "ib")) unit = unit.substr(0, 1);
+  const std::string units = "kmgt";
+  double scale = 1;
+  if (unit.size() == 1 && units.find(unit[0]) != std::string::npos)
+    scale = std::pow(1024.0, double(units.find(unit[0]) + 1));
+  else if (!unit.empty() && unit != "b")
+    return std::nullopt;
+  v *= scale;
+  if (!(v >= 1) || v >= 9223372036854775808.0) return std::nullopt;
+  return int64_t(v);
 }
 
 }  // namespace starc

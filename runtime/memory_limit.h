@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -43,5 +44,10 @@ void check_memory(int64_t needed, const std::function<std::string(int64_t availa
 
 // "95.3 GiB", "12.0 MiB", "512 B".
 std::string format_bytes(int64_t bytes);
+
+// A size as a user writes it: "8G", "512MiB", "1.5GB", "2000000000" (bytes; K, M, G, T
+// are powers of 1024, with or without "B" or "iB"), or "none" (kNoMemoryLimit). nullopt
+// when it is none of these, not positive, or beyond 2^63 bytes.
+std::optional<int64_t> parse_memory_size(const std::string& text);
 
 }  // namespace starc

@@ -8,6 +8,7 @@
 #include <charconv>
 
 #include "runtime/init.h"
+#include "runtime/memory_limit.h"
 #include "runtime/npy.h"
 #include "runtime/tensor_file.h"
 
@@ -76,9 +77,27 @@ int run_guarded(const std::function<int()>& body) {
   try {
     return body();
   } catch (const std::exception& e) {
-    if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
+    if (*e.what()) fmt::print(stderr, "error: {}\n", error_text(e));
     return 1;
   }
+}
+
+std::string error_text(const std::exception& e) {
+  if (dynamic_cast<const MemoryLimitError*>(&e)) return std::string(e.what()) + " (--max-memory)";
+  return e.what();
+}
+
+void add_max_memory_option(CLI::App* app) {
+  app->add_option_function<std::string>(
+         "--max-memory",
+         [](const std::string& s) {
+           std::optional<int64_t> bytes = parse_memory_size(s);
+           if (!bytes)
+             throw CLI::ValidationError("--max-memory", "expected a size such as 8G or 512M, or none; got '" + s + "'");
+           set_memory_limit(*bytes);
+         },
+         "memory a run may allocate (temporaries and outputs), e.g. 8G; a run that needs more is refused before it "
+         "starts (default: what the machine has available; none: no check)");
 }
 
 std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,

@@ -318,6 +318,7 @@ int main(int argc, char** argv) {
   run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
   cli::add_conv_algo_option(run, &run_args.conv_algo);
   cli::add_device_option(run, &run_args.device);
+  cli::add_max_memory_option(run);
   run->add_option("--gpu-weights", run_args.gpu_weights,
                   "with --device cuda: store f32 weights on the GPU as f32 (default), f16 or bf16; every op still "
                   "computes and accumulates in f32")
@@ -388,7 +389,7 @@ int main(int argc, char** argv) {
     if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
     return 1;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "error: {}\n", e.what());
+    fmt::print(stderr, "error: {}\n", cli::error_text(e));
     return 1;
   }
   return 1;

@@ -155,6 +155,7 @@ ReplCommand add_repl_command(CLI::App& app) {
   cli::add_conv_algo_option(c.app, &o->conv_algo);
   cli::add_device_option(c.app, &o->device);
   c.app->add_option("--threads", o->threads, "JIT threads (default: all cores)")->check(CLI::PositiveNumber);
+  cli::add_max_memory_option(c.app);
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;
 }

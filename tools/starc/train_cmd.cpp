@@ -308,6 +308,7 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
       ->check(CLI::IsMember({"ref", "jit"}));
   cli::add_conv_algo_option(c, &a.conv_algo);
   cli::add_device_option(c, &a.device);
+  cli::add_max_memory_option(c);
   cli::check_int_range(c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)"),
                        1, cli::kMaxThreads);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
