@@ -6,9 +6,8 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "runtime/file_io.h"
 #include "runtime/tensor_file.h"
 
 namespace starc {
@@ -87,14 +86,17 @@ bool parse_number(const std::string& s, double* v) {
 CsvTable read_csv(const std::string& path, const std::vector<std::string>& columns, DType dtype) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw std::runtime_error(fmt::format("{}: no such file", path));
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("{}: cannot open", path));
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
+  std::string text = read_data_file(path);
+  // A UTF-8 byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name.
+  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);
   if (text.find('\0') != std::string::npos)
     throw std::runtime_error(fmt::format("{}: not a text file (it holds NUL bytes)", path));
-  std::vector<Record> records = split_records(text, path);
+  std::vector<Record> records;
+  try {
+    records = split_records(text, path);
+  } catch (const std::bad_alloc&) {
+    throw std::runtime_error(fmt::format("{}: out of memory splitting its {} bytes into fields", path, text.size()));
+  }
   if (records.empty()) throw std::runtime_error(fmt::format("{}: empty: a CSV catalog needs a header row", path));
   const Record& header = records[0];
   const std::vector<std::string>& names = header.fields;

@@ -2,7 +2,8 @@
 //
 // Fields are separated by commas and may be quoted ("a, b" with "" for a quote, as RFC
 // 4180); spaces around a field are ignored; blank lines and lines starting with '#' are
-// skipped (before and after the header). Cells parse as numbers with std::from_chars
+// skipped (before and after the header); a UTF-8 byte-order mark at the start is not
+// part of the first column's name. Cells parse as numbers with std::from_chars
 // (`nan`, `inf` and exponents included). Errors name FILE:LINE: a row with a different
 // number of fields than the header, an empty or non-numeric cell in a chosen column, a
 // column that is not in the header.

@@ -2,14 +2,17 @@
 
 #include <fitsio.h>
 #include <fmt/format.h>
-#include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
 
+#include "runtime/file_io.h"
 #include "runtime/tensor_file.h"
 
 namespace fs = std::filesystem;
@@ -68,6 +71,45 @@ std::string hdu_list(const std::string& file) {
   return fmt::format("{}", fmt::join(out, ", "));
 }
 
+// A gzip-compressed file (cfitsio inflates `.gz` FITS files into memory whole, before any
+// header can be checked): its inflated size, counted with zlib in a fixed buffer, must fit
+// in memory; a small file inflating to gigabytes (a gzip bomb) is refused here.
+void check_gzip_size(const std::string& file) {
+  std::FILE* in = std::fopen(file.c_str(), "rb");
+  if (!in) return;  // cfitsio reports it
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(in, std::fclose);
+  unsigned char magic[2] = {0, 0};
+  if (std::fread(magic, 1, 2, in) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) return;
+  std::rewind(in);
+  z_stream z{};
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return;
+  std::unique_ptr<z_stream, int (*)(z_stream*)> end(&z, inflateEnd);
+  const uint64_t limit = max_read_bytes();
+  uint64_t total = 0;
+  std::vector<unsigned char> src(1 << 16), dst(1 << 18);
+  int rc = Z_OK;
+  for (;;) {
+    if (z.avail_in == 0) {
+      z.avail_in = uInt(std::fread(src.data(), 1, src.size(), in));
+      z.next_in = src.data();
+      if (z.avail_in == 0) return;  // the end (or a truncated stream: cfitsio says so)
+    }
+    z.next_out = dst.data();
+    z.avail_out = uInt(dst.size());
+    rc = inflate(&z, Z_NO_FLUSH);
+    total += dst.size() - z.avail_out;
+    if (total > limit)
+      throw std::runtime_error(fmt::format("{}: inflates to more than {}, more than starc can read into memory here "
+                                           "(cfitsio inflates a .gz FITS file whole)", file, format_size(limit)));
+    if (rc == Z_STREAM_END) {  // a further gzip member may follow
+      if (z.avail_in == 0 && std::feof(in)) return;
+      if (inflateReset(&z) != Z_OK) return;
+    } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+      return;  // corrupt: cfitsio reports it
+    }
+  }
+}
+
 // An open FITS file positioned at one HDU; closes itself.
 class FitsFile {
  public:
@@ -77,12 +119,20 @@ class FitsFile {
     std::error_code ec;
     if (!fs::exists(file, ec)) throw std::runtime_error(fmt::format("{}: no such file", file));
     if (fs::is_directory(file, ec)) throw std::runtime_error(fmt::format("{}: is a folder, not a FITS file", file));
-    if (!fs::is_directory(file, ec) && fs::file_size(file, ec) == 0)
-      throw std::runtime_error(fmt::format("{}: the file is empty, not a FITS file", file));
+    if (!fs::is_regular_file(file, ec))
+      throw std::runtime_error(fmt::format("{}: is not a regular file (a device or FIFO), not a FITS file", file));
+    if (fs::file_size(file, ec) == 0) throw std::runtime_error(fmt::format("{}: the file is empty, not a FITS file", file));
+    check_gzip_size(file);
     int status = 0;
     if (first_data) fits_open_data(&f_, path.c_str(), READONLY, &status);
     else fits_open_file(&f_, path.c_str(), READONLY, &status);
     if (status) {
+      // fits_open_data can fail after opening (no HDU with data): close, or the file
+      // descriptor stays in cfitsio's table for the life of the process.
+      if (f_) {
+        int close_status = 0;
+        fits_close_file(f_, &close_status);
+      }
       f_ = nullptr;
       bool not_fits = status == NO_SIMPLE || status == UNKNOWN_REC || status == NO_XTENSION;
       std::string why = cfitsio_message(status, !not_fits);
@@ -166,10 +216,38 @@ Shape image_shape(FitsFile& f, int* naxis_out = nullptr) {
   return s;
 }
 
+// Throws unless `bytes` of data, as the HDU's header sizes them, lie in the file after
+// the header: a header may claim any size, the file holds what it holds.
+void check_data_in_file(FitsFile& f, uint64_t bytes, const std::string& what, const char* kind) {
+  LONGLONG head = 0, start = 0, end = 0;
+  int status = 0;
+  f.check(fits_get_hduaddrll(f.get(), &head, &start, &end, &status), "reading the HDU's position");
+  LONGLONG size = f.get()->Fptr->logfilesize;
+  uint64_t present = size > start ? uint64_t(size - start) : 0;
+  if (bytes > present)
+    f.fail(fmt::format("reading the {}: {} need {} bytes of data, but the file holds {} after the header "
+                       "(truncated, or a corrupt header)", kind, what, bytes, present));
+}
+
 Tensor read_image(FitsFile& f, DType dtype) {
   Shape shape = image_shape(f);
+  // The pixel count from NAXISn, overflow-checked, and the data it needs: in the file for
+  // a plain image, in memory for a tile-compressed one.
+  int bitpix = 0, status = 0;
+  f.check(fits_get_img_type(f.get(), &bitpix, &status), "reading BITPIX");
+  uint64_t count = 1, stored = 0;
+  for (Dim d : shape)
+    if (d < 0 || !checked_mul(count, uint64_t(d), &count) || count > uint64_t(INT64_MAX))
+      f.fail(fmt::format("NAXISn = {}: more than 2^63 pixels", fmt::join(shape.rbegin(), shape.rend(), " x ")));
+  std::string what = fmt::format("NAXISn = {} (BITPIX {})", fmt::join(shape.rbegin(), shape.rend(), " x "), bitpix);
+  int compressed = fits_is_compressed_image(f.get(), &status);
+  if (!checked_mul(count, uint64_t(std::abs(bitpix) / 8), &stored))
+    f.fail(fmt::format("{}: the image is more than 2^64 bytes", what));
+  if (!compressed) check_data_in_file(f, stored, what, "image");
+  const DType read_as = dtype == DType::F32 ? DType::F32 : DType::F64;
+  check_allocation(count * dtype_size(read_as), fmt::format("{}: reading the image {}", f.where(), what));
   // f32 reads straight into the tensor; i64 goes through f64 and an integer check.
-  Tensor t(dtype == DType::F32 ? DType::F32 : DType::F64, shape);
+  Tensor t(read_as, shape);
   if (t.size() > 0) {
     std::vector<LONGLONG> first(shape.size(), 1);
     int status = 0, anynul = 0;
@@ -230,7 +308,11 @@ Column read_column(FitsFile& f, int col, const std::string& name, int64_t rows) 
   f.check(fits_read_tdimll(f.get(), col, 16, &naxis, dims, &status), fmt::format("column '{}' TDIM", name));
   for (int i = naxis - 1; i >= 0; --i) c.cell.push_back(dims[i]);
   if (num_elements(c.cell) != repeat) c.cell = {repeat};
-  int64_t n = rows * repeat;
+  uint64_t n64 = 0;
+  if (rows < 0 || repeat < 0 || !checked_mul(uint64_t(rows), uint64_t(repeat), &n64) || n64 > uint64_t(INT64_MAX))
+    bad(fmt::format("has {} rows of {} values: the count overflows", rows, repeat));
+  int64_t n = int64_t(n64);
+  check_allocation(n64 * sizeof(double), fmt::format("{}: reading column '{}' ({} rows x {})", f.where(), name, rows, repeat));
   c.values.resize(size_t(n));
   if (n == 0) return c;
   int anynul = 0;
@@ -247,10 +329,16 @@ Column read_column(FitsFile& f, int col, const std::string& name, int64_t rows) 
   return c;
 }
 
+// NAXIS2, checked: its rows of NAXIS1 bytes must lie in the file.
 int64_t table_rows(FitsFile& f) {
-  LONGLONG rows = 0;
+  LONGLONG rows = 0, width = 0;
   int status = 0;
   f.check(fits_get_num_rowsll(f.get(), &rows, &status), "reading the number of rows");
+  f.check(fits_read_key(f.get(), TLONGLONG, "NAXIS1", &width, nullptr, &status), "reading NAXIS1");
+  uint64_t bytes = 0;
+  if (rows < 0 || width < 0 || !checked_mul(uint64_t(rows), uint64_t(width), &bytes))
+    f.fail(fmt::format("the table size NAXIS1 x NAXIS2 = {} x {} is invalid", width, rows));
+  check_data_in_file(f, bytes, fmt::format("NAXIS2 = {} rows of NAXIS1 = {} bytes", rows, width), "table");
   return rows;
 }
 
@@ -282,30 +370,28 @@ Tensor read_table_columns(FitsFile& f, const std::vector<std::string>& columns, 
   return convert_dtype(t, dtype, fmt::format("{} columns {}", f.where(), fmt::join(columns, ",")));
 }
 
-// Creates a FITS file at a temporary path beside `path`, lets `fill` write it, closes
-// it and renames it over `path` (readers never see a half-written file).
+// Builds the FITS file in memory, lets `fill` write it, and writes the bytes with
+// write_file_atomic (runtime/file_io.h): replaced atomically, through links, to devices.
 template <class Fill> void write_fits_file(const std::string& path, Fill&& fill) {
-  std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
-  std::error_code ec;
-  fs::remove(tmp, ec);
+  void* buf = nullptr;
+  size_t size = 0;
   fitsfile* f = nullptr;
   int status = 0;
-  // The disk-file variant: no extended-filename parsing of `path` on output.
-  fits_create_diskfile(&f, tmp.c_str(), &status);
-  if (status) throw std::runtime_error(fmt::format("{}: cannot create: {}", path, cfitsio_message(status)));
+  fits_create_memfile(&f, &buf, &size, 0, realloc, &status);
+  std::unique_ptr<void, void (*)(void*)> owned(nullptr, free);  // the buffer, once cfitsio lets go
+  if (status) {
+    free(buf);
+    throw std::runtime_error(fmt::format("{}: cannot create: {}", path, cfitsio_message(status)));
+  }
   fill(f, &status);
+  if (!status) fits_flush_file(f, &status);
+  LONGLONG logical = f->Fptr->logfilesize;
   int close_status = 0;
   fits_close_file(f, &close_status);
+  owned.reset(buf);
   if (!status) status = close_status;
-  if (status) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(fmt::format("{}: writing FITS failed: {}", path, cfitsio_message(status)));
-  }
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(fmt::format("{}: cannot replace: {}", path, ec.message()));
-  }
+  if (status) throw std::runtime_error(fmt::format("{}: writing FITS failed: {}", path, cfitsio_message(status)));
+  write_file_atomic(path, std::string_view(static_cast<const char*>(buf), std::min<size_t>(size_t(logical), size)));
 }
 
 int fits_datatype(DType t) {
@@ -368,7 +454,9 @@ FitsSpectrum read_fits_spectrum(const std::string& path) {
     s.source = fmt::format("{} (table: {}, flux{})", f.where(), has_loglam ? "loglam" : wave_col, s.ivar.empty() ? "" : ", ivar");
   } else {
     Tensor img = read_image(f, DType::F64);
-    if (img.rank() > 2) f.fail(fmt::format("the image is {}: a spectrum is 1-D (or the first row of a 2-D image)", type_str(img.type())));
+    if (img.rank() > 2 || img.rank() == 0)
+      f.fail(fmt::format("the image is {}: a spectrum is 1-D (or the first row of a 2-D image)", type_str(img.type())));
+    if (img.size() == 0) f.fail(fmt::format("the image is {}: it has no pixels", type_str(img.type())));
     int64_t n = img.dim(-1);
     s.flux.assign(img.data<double>(), img.data<double>() + n);
     s.loglam.resize(size_t(n));

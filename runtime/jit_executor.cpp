@@ -13,6 +13,7 @@
 #include "compiler/lower/kernels/starc_cuda.h"
 #include "compiler/lower/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
+#include "runtime/jit_cache.h"
 #include "compiler/ops/op.h"
 
 namespace starc {
@@ -27,11 +28,11 @@ void check_bound(const std::string& what, const TensorType& want, const Tensor& 
     throw std::runtime_error(fmt::format("{}: expected {}, got {}", what, type_str(want), type_str(got.type())));
 }
 
-// 128-bit FNV-1a (two 64-bit lanes with different offsets), as hex: the disk cache's file
-// names (of a key text) and run()'s fast key (of a graph's structure: everything that
-// decides the compiled code -- ops, wiring, types, every attribute value, nested graphs
-// -- not source locations; the specialised graph's text, the in-memory cache's exact
-// key, costs more to print than a small MLP takes to run).
+// 128-bit FNV-1a (two 64-bit lanes with different offsets), as hex: run()'s fast key (of a
+// graph's structure: everything that decides the compiled code -- ops, wiring, types,
+// every attribute value, nested graphs -- not source locations; the specialised graph's
+// text, the in-memory cache's exact key, costs more to print than a small MLP takes to
+// run). Not the disk cache's: its entries are named and checked by BLAKE3 (jit_cache.h).
 struct Fnv128 {
   uint64_t a = 0xcbf29ce484222325ull, b = 0x84222325cbf29ce4ull;
   void bytes(const void* p, size_t n) {
@@ -94,12 +95,6 @@ struct Fnv128 {
   }
   std::string hex() const { return fmt::format("{:016x}{:016x}", a, b); }
 };
-
-std::string key_hash(const std::string& key) {
-  Fnv128 h;
-  h.bytes(key.data(), key.size());
-  return h.hex();
-}
 
 }  // namespace
 
@@ -228,31 +223,32 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
   auto t0 = Clock::now();
   std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig, opts_.device, opts_.weights);
   stats_.emit = since(t0);
-  std::string object;
+  // The disk cache (runtime/jit_cache.h): keyed by the MLIR text, not the graph (a starc
+  // whose lowerings changed must not load objects an older one compiled from the same
+  // graph), and by the pass pipeline, which changes the code made from the same text. An
+  // entry is loaded only after its checksum and key are verified; any problem with it is
+  // a warning and a compile.
+  std::string key;
   if (!cache_dir_.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(cache_dir_, ec);
-    // Keyed by the MLIR text, not the graph: a starc whose lowerings changed must not load
-    // objects an older one compiled from the same graph; and by the pass pipeline, which
-    // changes the code made from the same text.
-    if (!ec)
-      object = cache_dir_ + "/" +
-               key_hash(text + "\n" + llvm_version() + "\n" + cpu_pipeline_id() +
-                        fmt::format("\nO{} threads:{}", opts_.opt_level, opts_.threads > 1)) +
-               ".o";
-  }
-  if (!object.empty() && std::filesystem::exists(object)) {
+    key = text + "\n" + llvm_version() + "\n" + cpu_pipeline_id() +
+          fmt::format("\nO{} threads:{}", opts_.opt_level, opts_.threads > 1);
     t0 = Clock::now();
-    try {
-      c->module = JitModule::load_object(object, "forward");
-      stats_.disk_hit = true;
-    } catch (const LowerError&) {
-      std::error_code ec;
-      std::filesystem::remove(object, ec);  // unreadable or stale: compile afresh below
+    if (std::optional<std::string> object = jit_cache::load(cache_dir_, key)) {
+      try {
+        c->module = JitModule::load_object(*object, jit_cache::entry_path(cache_dir_, key), "forward");
+        stats_.disk_hit = true;
+      } catch (const LowerError& e) {
+        jit_cache::warn(fmt::format("{}; compiling instead", e.what()));
+      }
     }
     stats_.load = since(t0);
   }
-  if (!c->module) c->module = JitModule::compile(text, opts_, &stats_.compile, object);
+  if (!c->module) {
+    std::string object;
+    c->module = JitModule::compile(text, opts_, &stats_.compile, key.empty() ? nullptr : &object);
+    if (!key.empty() && !object.empty()) jit_cache::store(cache_dir_, key, object);
+    else if (!key.empty()) jit_cache::warn("the compiled object could not be captured (a file size limit?); it is not cached");
+  }
   t0 = Clock::now();
   c->fn = c->module->lookup("forward");
   stats_.lookup = since(t0);

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "runtime/file_io.h"
+
 namespace starc {
 
 namespace {
@@ -201,6 +203,11 @@ ReadScores read_scores(const Tensor& scores, ScoreKind kind, const std::string& 
                                    !unit ? "a value is outside [0, 1]" : "a row does not sum to 1 (within 1e-3)"));
   r.kind = kind;
   int64_t classes = std::max<int64_t>(c, 2);
+  // Probabilities and ranking scores as doubles: 16 bytes per score, checked before
+  // allocating (scores of millions of classes would otherwise end in std::bad_alloc).
+  check_allocation(uint64_t(n) * uint64_t(classes) * 16 + uint64_t(n) * 48,
+                   fmt::format("{} {}: the probabilities of {} samples x {} classes", name, type_str(scores.type()), n,
+                               classes));
   r.prob.assign(size_t(n), std::vector<double>(size_t(classes)));
   r.rank = r.prob;
   for (int64_t i = 0; i < n; ++i) {
@@ -256,6 +263,17 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
   if (labels.dim(0) == 0) throw MetricsError(fmt::format("{} is empty: nothing to evaluate", labels_name));
   if (!(threshold >= 0 && threshold <= 1))
     throw MetricsError(fmt::format("threshold {} is not a probability in [0, 1]", threshold));
+  {
+    // The confusion matrix (classes^2 counts) and one ROC curve per class (up to samples + 1
+    // points each), besides the probabilities: checked before anything is allocated.
+    uint64_t n = uint64_t(labels.dim(0)), c = scores.rank() == 2 ? uint64_t(std::max<int64_t>(scores.dim(1), 2)) : 2;
+    uint64_t conf = 0, curves = 0, total = 0;
+    if (!checked_mul(c, c, &conf) || !checked_mul(conf, 8, &conf) || !checked_mul(c, (n + 1) * 16 + 64, &curves) ||
+        !checked_add(conf, curves, &total))
+      total = UINT64_MAX;
+    check_allocation(total, fmt::format("{} {}: the metrics of {} classes (a {} x {} confusion matrix, a ROC curve per "
+                                        "class)", scores_name, type_str(scores.type()), c, c, c));
+  }
   ReadScores r = read_scores(scores, kind, scores_name);
   ClassificationMetrics m;
   m.n = labels.dim(0);

@@ -13,10 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <list>
+#include <optional>
 #include <sstream>
 
-#include <fcntl.h>
-#include <unistd.h>
+#include "runtime/file_io.h"
+
+#include <sys/stat.h>
 
 namespace starc {
 namespace {
@@ -27,13 +29,21 @@ namespace {
 
 // ---- the header dict: a tiny Python-literal parser -------------------------------
 
+struct PyField;
+
 struct PyVal {
   enum Kind { Str, Bool, Int, None, Seq, Dict } kind = None;
   std::string s;
   bool b = false;
   int64_t i = 0;
   std::vector<PyVal> items;                           // Seq (tuple or list)
-  std::vector<std::pair<std::string, PyVal>> fields;  // Dict
+  std::vector<PyField> fields;                        // Dict (a vector of an incomplete type, allowed since C++17;
+                                                      // a std::pair of one is not, and clang refuses it)
+};
+
+struct PyField {
+  std::string key;
+  PyVal value;
 };
 
 class PyParser {
@@ -85,7 +95,7 @@ class PyParser {
         PyVal k = value(depth + 1);
         if (k.kind != PyVal::Str) bad("dict keys must be strings");
         if (!eat(':')) bad("expected ':'");
-        v.fields.emplace_back(k.s, value(depth + 1));
+        v.fields.push_back(PyField{k.s, value(depth + 1)});
         if (!eat(',')) {
           if (!eat('}')) bad("expected ',' or '}'");
           break;
@@ -207,70 +217,61 @@ void convert_one(const SrcType& s, const unsigned char* p, Tensor& out, int64_t 
   }
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, fmt::format("cannot open for reading: {}", std::strerror(errno)));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) fail(path, "read error");
-  return std::move(ss).str();
+// "" when a .npy's elements read as themselves (f4 as f32, i8 as i64...); else numpy's
+// name of what the file stores ("int32" read as i64, "float16" as f32).
+std::string stored_dtype_name(const SrcType& s, DType read_as) {
+  bool same = (s.kind == 'f' && s.size == 4 && read_as == DType::F32) ||
+              (s.kind == 'f' && s.size == 8 && read_as == DType::F64) ||
+              (s.kind == 'i' && s.size == 8 && read_as == DType::I64) || (s.kind == 'b' && read_as == DType::Bool);
+  if (same) return "";
+  return s.kind == 'b' ? "bool"
+         : s.kind == 'f' ? fmt::format("float{}", s.size * 8)
+                         : fmt::format("{}int{}", s.kind == 'u' ? "u" : "", s.size * 8);
 }
 
-}  // namespace
+// The largest header read (numpy's own reader stops at 10 000 bytes by default; only
+// structured dtypes, which are not supported, need long ones).
+constexpr uint64_t kMaxHeaderBytes = 1 << 20;
 
-// Durable atomic replace: write a temp file in the same folder, fsync it, rename it over
-// `path`, fsync the folder. A reader (or a crash at any moment) sees the old file or the
-// new one, never a mix.
-void write_file_atomic(const std::string& path, std::string_view bytes) {
-  std::string tmp = fmt::format("{}.tmp{}", path, ::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, fmt::format("cannot open '{}' for writing: {}", tmp, std::strerror(errno)));
-  auto bail = [&](const char* what) {
-    int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    fail(path, fmt::format("{} '{}': {}", what, tmp, std::strerror(e)));
-  };
-  for (size_t done = 0; done < bytes.size();) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) bail("cannot write");
-    done += size_t(n);
-  }
-  if (::fsync(fd) != 0) bail("cannot fsync");
-  if (::close(fd) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    fail(path, fmt::format("cannot close '{}': {}", tmp, std::strerror(e)));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    fail(path, fmt::format("cannot rename '{}' into place: {}", tmp, std::strerror(e)));
-  }
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {  // best effort: the rename itself already happened
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
+struct NpyHeader {
+  std::string descr;       // as written: '<i4'
+  SrcType src{};
+  bool fortran = false;
+  Shape dims;
+  int64_t count = 0;       // elements
+  uint64_t data_offset = 0;  // where the data starts
+  uint64_t data_bytes = 0;   // count * element size
+};
 
-Tensor parse_npy(std::string_view bytes, const std::string& what) {
+// The header of the .npy at the start of `bytes`. With `complete` false, `bytes` may be
+// only the first part of the file: nullopt then says more is needed.
+std::optional<NpyHeader> parse_npy_header(std::string_view bytes, const std::string& what, bool complete) {
   static constexpr std::string_view kMagic = "\x93NUMPY";
-  if (bytes.size() < 8 || bytes.substr(0, 6) != kMagic)
+  if (bytes.size() < 8) {
+    size_t n = std::min<size_t>(bytes.size(), 6);
+    if (!complete && kMagic.substr(0, n) == bytes.substr(0, n)) return std::nullopt;
     fail(what, "bad magic: not a NumPy .npy file (expected \\x93NUMPY)");
+  }
+  if (bytes.substr(0, 6) != kMagic) fail(what, "bad magic: not a NumPy .npy file (expected \\x93NUMPY)");
   int major = uint8_t(bytes[6]), minor = uint8_t(bytes[7]);
   if (major < 1 || major > 3 || minor != 0)
     fail(what, fmt::format("unsupported .npy format version {}.{} (supported: 1.0, 2.0, 3.0)", major, minor));
   size_t len_size = major == 1 ? 2 : 4;
-  if (bytes.size() < 8 + len_size) fail(what, "truncated header: file ends inside the header length");
+  if (bytes.size() < 8 + len_size) {
+    if (!complete) return std::nullopt;
+    fail(what, "truncated header: file ends inside the header length");
+  }
   uint64_t hlen = 0;
   for (size_t k = 0; k < len_size; ++k) hlen |= uint64_t(uint8_t(bytes[8 + k])) << (8 * k);
   size_t hstart = 8 + len_size;
-  if (hlen > bytes.size() - hstart)
+  if (hlen > kMaxHeaderBytes)
+    fail(what, fmt::format("the header claims {} bytes; starc reads headers of up to {} (numpy writes a few "
+                           "hundred)", hlen, format_size(kMaxHeaderBytes)));
+  if (hlen > bytes.size() - hstart) {
+    if (!complete) return std::nullopt;
     fail(what, fmt::format("truncated header: header length is {} bytes but only {} remain", hlen,
                            bytes.size() - hstart));
+  }
   std::string_view header = bytes.substr(hstart, hlen);
   PyVal dict = PyParser(header, what).parse_top();
   if (dict.kind != PyVal::Dict) fail(what, fmt::format("cannot parse the header dict: not a dict: {}", header));
@@ -287,51 +288,69 @@ Tensor parse_npy(std::string_view bytes, const std::string& what) {
     fail(what, "unsupported dtype: structured (record) arrays are not supported");
   if (fortran->kind != PyVal::Bool) fail(what, "cannot parse the header dict: 'fortran_order' must be True or False");
   if (shape->kind != PyVal::Seq) fail(what, "cannot parse the header dict: 'shape' must be a tuple");
-  SrcType src = parse_descr(descr->s, what);
-
-  Shape dims;
-  int64_t count = 1;
+  if (shape->items.size() > 32) fail(what, fmt::format("the shape has {} dims; at most 32 are supported", shape->items.size()));
+  NpyHeader h;
+  h.descr = descr->s;
+  h.src = parse_descr(descr->s, what);
+  h.fortran = fortran->b;
+  h.data_offset = hstart + hlen;
+  // The element count, overflow-checked; also the product of the non-zero dims (strides
+  // of an empty array must not overflow either).
+  uint64_t count = 1, nonzero = 1;
   bool zero = false;
   for (const PyVal& d : shape->items) {
     if (d.kind != PyVal::Int || d.i < 0) fail(what, "cannot parse the header dict: 'shape' must hold non-negative ints");
-    dims.push_back(d.i);
+    h.dims.push_back(d.i);
     zero |= d.i == 0;
+    if (d.i > 0 && (!checked_mul(nonzero, uint64_t(d.i), &nonzero) || nonzero > uint64_t(INT64_MAX)))
+      fail(what, fmt::format("data shorter than the shape says: shape {} has more than 2^63 elements",
+                             shape_str(h.dims)));
   }
-  size_t data_size = bytes.size() - hstart - hlen;
-  if (!zero) {
-    for (Dim d : dims) {
-      if (count > int64_t(data_size) / d)
-        fail(what, fmt::format("data shorter than the shape says: shape {} needs more than the {} data bytes present",
-                               shape_str(dims), data_size));
-      count *= d;
-    }
-  } else {
-    count = 0;
-  }
-  uint64_t need = uint64_t(count) * uint64_t(src.size);
-  if (need > data_size)
-    fail(what, fmt::format("data shorter than the shape says: {} of {} needs {} bytes, got {}", descr->s,
-                           shape_str(dims), need, data_size));
+  count = zero ? 0 : nonzero;
+  h.count = int64_t(count);
+  if (!checked_mul(count, uint64_t(h.src.size), &h.data_bytes))
+    fail(what, fmt::format("data shorter than the shape says: {} of shape {} is more than 2^64 bytes", h.descr,
+                           shape_str(h.dims)));
+  return h;
+}
 
-  Tensor out(target_dtype(src), dims);
-  auto* data = reinterpret_cast<const unsigned char*>(bytes.data() + hstart + hlen);
-  if (!fortran->b || dims.size() < 2) {
-    for (int64_t i = 0; i < count; ++i) convert_one(src, data + i * src.size, out, i, what);
+// The tensor of a .npy whose header is `h`, from its data bytes.
+Tensor npy_data(const NpyHeader& h, std::string_view data, const std::string& what) {
+  if (h.data_bytes > data.size())
+    fail(what, fmt::format("data shorter than the shape says: {} of {} needs {} bytes, got {}", h.descr,
+                           shape_str(h.dims), h.data_bytes, data.size()));
+  DType dt = target_dtype(h.src);
+  check_allocation(uint64_t(h.count) * dtype_size(dt), fmt::format("{}: {} of {}", what, h.descr, shape_str(h.dims)));
+  Tensor out(dt, h.dims);
+  auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  const SrcType& src = h.src;
+  const int64_t count = h.count;
+  if (!h.fortran || h.dims.size() < 2) {
+    for (int64_t i = 0; i < count; ++i) convert_one(src, p + i * src.size, out, i, what);
   } else {
     // Source is column-major: walk it in order, tracking the multi-index (first dim fastest).
-    std::vector<int64_t> strides = out.strides(), idx(dims.size(), 0);
+    std::vector<int64_t> strides = out.strides(), idx(h.dims.size(), 0);
     int64_t dst = 0;
     for (int64_t i = 0; i < count; ++i) {
-      convert_one(src, data + i * src.size, out, dst, what);
-      for (size_t d = 0; d < dims.size(); ++d) {
+      convert_one(src, p + i * src.size, out, dst, what);
+      for (size_t d = 0; d < h.dims.size(); ++d) {
         dst += strides[d];
-        if (++idx[d] < dims[d]) break;
-        dst -= strides[d] * dims[d];
+        if (++idx[d] < h.dims[d]) break;
+        dst -= strides[d] * h.dims[d];
         idx[d] = 0;
       }
     }
   }
   return out;
+}
+
+}  // namespace
+
+Tensor parse_npy(std::string_view bytes, const std::string& what, std::string* stored) {
+  NpyHeader h = *parse_npy_header(bytes, what, true);
+  Tensor t = npy_data(h, bytes.substr(size_t(h.data_offset)), what);
+  if (stored) *stored = stored_dtype_name(h.src, t.dtype());
+  return t;
 }
 
 std::string serialize_npy(const Tensor& t) {
@@ -369,7 +388,7 @@ std::string serialize_npy(const Tensor& t) {
   return out;
 }
 
-Tensor read_npy(const std::string& path) { return parse_npy(read_file(path), path); }
+Tensor read_npy(const std::string& path, std::string* stored) { return parse_npy(read_data_file(path), path, stored); }
 
 void write_npy(const std::string& path, const Tensor& t) { write_file_atomic(path, serialize_npy(t)); }
 
@@ -389,14 +408,63 @@ struct ZipCloser {
 struct ZipFileCloser {
   void operator()(zip_file_t* f) const { zip_fclose(f); }
 };
+
+// One entry of an open archive as a tensor. The zip's declared uncompressed size must be
+// what the entry's .npy header says (header + data): the header is read first, and no
+// more than that is ever inflated, so a small archive cannot expand into gigabytes (a zip
+// bomb); reading to the end lets libzip check the entry's CRC.
+Tensor read_npz_entry(zip_t* za, zip_uint64_t index, const std::string& what, std::string* stored) {
+  zip_stat_t zs;
+  zip_stat_init(&zs);
+  if (zip_stat_index(za, index, 0, &zs) != 0) fail(what, fmt::format("cannot read the entry: {}", zip_strerror(za)));
+  if (!(zs.valid & ZIP_STAT_SIZE)) fail(what, "the zip does not record the entry's size");
+  const uint64_t declared = zs.size;
+  std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen_index(za, index, 0));
+  if (!f) fail(what, fmt::format("cannot open entry: {}", zip_strerror(za)));
+  std::string bytes;
+  auto read_upto = [&](uint64_t total) {  // reads until `bytes` holds `total` bytes or the entry ends
+    char buf[1 << 16];
+    while (bytes.size() < total) {
+      zip_int64_t got = zip_fread(f.get(), buf, std::min<uint64_t>(sizeof buf, total - bytes.size()));
+      if (got < 0) fail(what, fmt::format("cannot read entry: {}", zip_file_strerror(f.get())));
+      if (got == 0) return false;
+      bytes.append(buf, size_t(got));
+    }
+    return true;
+  };
+  // The header: a few hundred bytes, read in steps until it parses.
+  std::optional<NpyHeader> h;
+  for (uint64_t want = 256;; want *= 4) {
+    bool more = read_upto(std::min(want, declared));
+    h = parse_npy_header(bytes, what, !more || bytes.size() >= declared);
+    if (h) break;
+  }
+  uint64_t need = 0;
+  if (!checked_add(h->data_offset, h->data_bytes, &need) || need != declared)
+    fail(what, fmt::format("the zip says the entry is {} bytes, but its .npy header ({} of shape {}) makes it {}",
+                           declared, h->descr, shape_str(h->dims), h->data_offset + h->data_bytes));
+  if (need > max_read_bytes())
+    fail(what, fmt::format("{} of shape {} is {}, more than starc can read into memory here ({})", h->descr,
+                           shape_str(h->dims), format_size(need), format_size(max_read_bytes())));
+  if (!read_upto(need))
+    fail(what, fmt::format("data shorter than the shape says: {} of {} needs {} bytes, got {}", h->descr,
+                           shape_str(h->dims), h->data_bytes, bytes.size() - h->data_offset));
+  char extra;
+  zip_int64_t got = zip_fread(f.get(), &extra, 1);  // the end of the entry: libzip checks its CRC here
+  if (got < 0) fail(what, fmt::format("cannot read entry: {}", zip_file_strerror(f.get())));
+  if (got > 0) fail(what, fmt::format("the entry holds more than the {} bytes the zip says", declared));
+  Tensor t = npy_data(*h, std::string_view(bytes).substr(size_t(h->data_offset)), what);
+  if (stored) *stored = stored_dtype_name(h->src, t.dtype());
+  return t;
+}
+
 }  // namespace
 
-std::map<std::string, Tensor> read_npz(const std::string& path) {
-  std::error_code ec;
-  auto st = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(st)) fail(path, "cannot open for reading: No such file or directory");
-  if (!std::filesystem::is_regular_file(st)) fail(path, "cannot open for reading: not a regular file");
-  if (std::filesystem::file_size(path, ec) == 0) fail(path, "not a zip archive (an .npz must be a zip file); it is empty");
+std::map<std::string, Tensor> read_npz(const std::string& path, std::map<std::string, std::string>* stored) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(path, fmt::format("cannot open for reading: {}", std::strerror(errno)));
+  if (!S_ISREG(st.st_mode)) fail(path, "cannot open for reading: not a regular file");
+  if (st.st_size == 0) fail(path, "not a zip archive (an .npz must be a zip file); it is empty");
   int err = 0;
   std::unique_ptr<zip_t, ZipCloser> za(zip_open(path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &err));
   if (!za) {
@@ -405,25 +473,23 @@ std::map<std::string, Tensor> read_npz(const std::string& path) {
     fail(path, fmt::format("cannot open as zip: {}", zip_code_str(err)));
   }
   std::map<std::string, Tensor> out;
+  uint64_t total = 0;  // all entries' sizes: together they must fit in memory too
   zip_int64_t n = zip_get_num_entries(za.get(), 0);
   for (zip_int64_t i = 0; i < n; ++i) {
     const char* cname = zip_get_name(za.get(), zip_uint64_t(i), 0);
     if (!cname) fail(path, fmt::format("entry {}: {}", i, zip_strerror(za.get())));
     std::string name = cname;
     if (!name.empty() && name.back() == '/') continue;  // directory
-    std::string what = path + ":" + name;
-    std::unique_ptr<zip_file_t, ZipFileCloser> f(zip_fopen_index(za.get(), zip_uint64_t(i), 0));
-    if (!f) fail(what, fmt::format("cannot open entry: {}", zip_strerror(za.get())));
-    std::string bytes;
-    char buf[1 << 16];
-    for (;;) {
-      zip_int64_t got = zip_fread(f.get(), buf, sizeof buf);
-      if (got < 0) fail(what, fmt::format("cannot read entry: {}", zip_file_strerror(f.get())));
-      if (got == 0) break;
-      bytes.append(buf, size_t(got));
-    }
     std::string key = name.size() >= 4 && name.ends_with(".npy") ? name.substr(0, name.size() - 4) : name;
-    out[key] = parse_npy(bytes, what);
+    std::string dtype;
+    zip_stat_t zs;
+    zip_stat_init(&zs);
+    if (zip_stat_index(za.get(), zip_uint64_t(i), 0, &zs) == 0 && (zs.valid & ZIP_STAT_SIZE) &&
+        (!checked_add(total, zs.size, &total) || total > max_read_bytes()))
+      fail(path, fmt::format("its entries hold {} uncompressed (up to '{}'), more than starc can read into memory "
+                             "here ({})", format_size(total), name, format_size(max_read_bytes())));
+    out[key] = read_npz_entry(za.get(), zip_uint64_t(i), path + ":" + name, stored ? &dtype : nullptr);
+    if (stored) (*stored)[key] = dtype;
   }
   return out;
 }

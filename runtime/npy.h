@@ -7,33 +7,36 @@
 // F32 '<f4', F64 '<f8', I64 '<i8', Bool '|b1'.
 //
 // Every malformed input throws std::runtime_error naming the file (or "<file>:<entry>"
-// inside an npz) and what is wrong.
+// inside an npz) and what is wrong. Sizes from headers are checked before anything is
+// allocated: the element count (overflow-checked) against the data present, an npz
+// entry's .npy header against the zip's size for it (never inflating more), and the
+// tensor against the machine's memory (runtime/file_io.h).
 #pragma once
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "compiler/graph/tensor.h"
+#include "runtime/file_io.h"  // write_file_atomic
 
 namespace starc {
 
-// In-memory: `what` names the source in error messages.
-Tensor parse_npy(std::string_view bytes, const std::string& what);
+// In-memory: `what` names the source in error messages. With `stored`, also says what the
+// file stores when its elements were converted ("int32" read as i64, "float16" as f32;
+// "" when read as they are), for messages that name the file's own type.
+Tensor parse_npy(std::string_view bytes, const std::string& what, std::string* stored = nullptr);
 std::string serialize_npy(const Tensor& t);
 
-Tensor read_npy(const std::string& path);
-// Writes atomically and durably (see write_file_atomic).
+// Reads a regular file or a FIFO (runtime/file_io.h: read_data_file).
+Tensor read_npy(const std::string& path, std::string* stored = nullptr);
+// Writes atomically and durably, through links and to devices as runtime/file_io.h says.
 void write_npy(const std::string& path, const Tensor& t);
 
 // Keys are the entry names without the ".npy" suffix (dots allowed: "conv1d0.weight").
-std::map<std::string, Tensor> read_npz(const std::string& path);
+// `stored`: per key, parse_npy's `stored`.
+std::map<std::string, Tensor> read_npz(const std::string& path, std::map<std::string, std::string>* stored = nullptr);
 // Deflate-compressed entries "<key>.npy", built in memory and written with
 // write_file_atomic: the file at `path` is always either the old or the new archive.
 void write_npz(const std::string& path, const std::map<std::string, Tensor>& arrays);
-
-// Replaces `path` with `bytes` atomically and durably: writes "<path>.tmp<pid>" in the
-// same folder, fsyncs it, renames it over `path`, fsyncs the folder. Throws naming the
-// path on failure (the temp file is removed).
-void write_file_atomic(const std::string& path, std::string_view bytes);
 
 }  // namespace starc

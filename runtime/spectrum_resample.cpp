@@ -7,6 +7,8 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "runtime/file_io.h"
+
 namespace starc {
 namespace {
 
@@ -38,8 +40,13 @@ LogLamGrid parse_loglam_grid(const std::string& text) {
     if (ec != std::errc() || p != text.data() + end) throw bad("not a number");
     start = end + 1;
   }
+  if (!(v[2] >= 2 && v[2] <= 9007199254740992.0) || !std::isfinite(v[0]) || !std::isfinite(v[1]))
+    throw bad("needs START < STOP and a whole N >= 2");
   LogLamGrid g{v[0], v[1], int64_t(v[2])};
-  if (double(g.n) != v[2] || g.n < 2 || !(g.stop > g.start)) throw bad("needs START < STOP and a whole N >= 2");
+  if (double(g.n) != v[2] || !(g.stop > g.start)) throw bad("needs START < STOP and a whole N >= 2");
+  // Per pixel: its centre, its bin edge, its flux (doubles) and a coverage byte, before the
+  // output's own copy: checked here, not met as std::bad_alloc.
+  check_allocation(uint64_t(g.n) * 33, fmt::format("--resample-loglam {}: a grid of {} pixels", text, g.n));
   return g;
 }
 

@@ -21,7 +21,8 @@ struct LogLamGrid {
   int64_t n = 4618;
   double at(int64_t i) const { return n == 1 ? start : start + (stop - start) * double(i) / double(n - 1); }
 };
-// "START,STOP,N" or "sdss" (the default grid); throws naming `text` otherwise.
+// "START,STOP,N" or "sdss" (the default grid); throws naming `text` otherwise, also for
+// an N too large for this machine's memory.
 LogLamGrid parse_loglam_grid(const std::string& text);
 
 struct ResampledSpectrum {

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <regex>
+#include <new>
 
 #include "runtime/csv.h"
 #include "runtime/fits.h"
@@ -71,16 +71,25 @@ TensorSpec parse_tensor_spec(const std::string& text) {
   std::error_code ec;
   // A file whose name happens to contain '#' or ':' is read as it is.
   if (!fs::exists(rest, ec)) {
-    static const std::regex type_re(R"(:(f32|f64|i64)(\[([A-Za-z0-9_, ]*)\])?$)");
-    std::smatch m;
-    if (std::regex_search(rest, m, type_re)) {
-      s.dtype = dtype_from_name(m[1].str());
-      if (m[2].matched) {
-        s.dims = split_commas(m[3].str());
-        for (auto& d : s.dims)
-          if (d.empty()) throw std::runtime_error(fmt::format("{}: empty dim in '{}'", text, m[0].str()));
+    // ":TYPE" at the end: (f32|f64|i64), then optionally "[DIMS]" of [A-Za-z0-9_, ]
+    // (no ':' inside, so only the last ':' can start it; parsed by hand: no std::regex on
+    // input of any length).
+    size_t colon = rest.rfind(':');
+    if (colon != std::string::npos) {
+      std::string tail = rest.substr(colon + 1), type = tail.substr(0, 3), brackets = tail.size() > 3 ? tail.substr(3) : "";
+      bool typed = type == "f32" || type == "f64" || type == "i64";
+      bool dims_ok = brackets.empty() || (brackets.size() >= 2 && brackets.front() == '[' && brackets.back() == ']' &&
+                                          brackets.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                                     "0123456789_, ", 1) == brackets.size() - 1);
+      if (typed && dims_ok) {
+        s.dtype = dtype_from_name(type);
+        if (!brackets.empty()) {
+          s.dims = split_commas(brackets.substr(1, brackets.size() - 2));
+          for (auto& d : s.dims)
+            if (d.empty()) throw std::runtime_error(fmt::format("{}: empty dim in ':{}'", text, tail));
+        }
+        rest.resize(colon);
       }
-      rest.resize(size_t(m.position(0)));
     }
     size_t bracket = rest.rfind(']');
     size_t hash = rest.rfind('#');
@@ -153,14 +162,16 @@ Tensor reshape_to(const Tensor& t, const std::vector<std::string>& dims, const s
   return t.reshaped(shape);
 }
 
-Tensor read_tensor_file(const TensorSpec& s) {
+Tensor read_tensor_file(const TensorSpec& s, std::string* stored) {
   Tensor t;
+  std::string stored_as;
   switch (s.format) {
     case TensorFormat::Npy:
-      t = read_npy(s.path);
+      t = read_npy(s.path, &stored_as);
       break;
     case TensorFormat::Npz: {
-      auto arrays = read_npz(s.path);
+      std::map<std::string, std::string> stored_types;
+      auto arrays = read_npz(s.path, &stored_types);
       std::vector<std::string> keys;
       for (auto& [k, v] : arrays) keys.push_back(k);
       if (s.columns.empty() && arrays.size() != 1)
@@ -171,6 +182,7 @@ Tensor read_tensor_file(const TensorSpec& s) {
       if (it == arrays.end())
         throw std::runtime_error(fmt::format("{}: no array '{}' (it holds: {})", s.text, key, fmt::join(keys, ", ")));
       t = it->second;
+      stored_as = stored_types[key];
       break;
     }
     case TensorFormat::Fits:
@@ -180,10 +192,19 @@ Tensor read_tensor_file(const TensorSpec& s) {
       t = read_csv(s.path, s.columns, s.dtype.value_or(DType::F32)).values;
       break;
   }
+  if (stored) *stored = s.dtype ? "" : stored_as;
   if (s.dtype) t = convert_dtype(t, *s.dtype, s.text);
   return reshape_to(t, s.dims, s.text);
 }
 
-Tensor read_tensor_file(const std::string& spec) { return read_tensor_file(parse_tensor_spec(spec)); }
+Tensor read_tensor_file(const std::string& spec, std::string* stored) {
+  try {
+    return read_tensor_file(parse_tensor_spec(spec), stored);
+  } catch (const std::bad_alloc&) {
+    // Sizes from headers are checked before allocating; what can still run out is the
+    // memory this data needs beside everything else: said, not a bare std::bad_alloc.
+    throw std::runtime_error(fmt::format("{}: out of memory reading it", spec));
+  }
+}
 
 }  // namespace starc

@@ -35,8 +35,11 @@ struct TensorSpec {
 // extension that is not one of the known ones).
 TensorSpec parse_tensor_spec(const std::string& spec);
 
-Tensor read_tensor_file(const std::string& spec);
-Tensor read_tensor_file(const TensorSpec& spec);
+// With `stored`: what a .npy / .npz file stores when its elements were converted on
+// reading ("int32", "uint8" read as i64; "float16" as f32), else "" (also when the spec
+// has a :TYPE), so that a type error can name the file's own type.
+Tensor read_tensor_file(const std::string& spec, std::string* stored = nullptr);
+Tensor read_tensor_file(const TensorSpec& spec, std::string* stored = nullptr);
 
 // `t` converted to `dtype`; converting a float tensor to I64 requires every value to be a
 // finite integer (an error naming `what` and the first offending element otherwise).

@@ -3,11 +3,9 @@
 #include <fmt/format.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-#include "runtime/npy.h"
+#include "runtime/file_io.h"
 
 namespace starc {
 namespace {
@@ -35,11 +33,12 @@ void write_weights_file(const std::string& path, const NamedTensors& tensors) {
 }
 
 NamedTensors read_weights_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(fmt::format("cannot open weights file '{}': {}", path, std::strerror(errno)));
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string data = ss.str();
+  std::string data;
+  try {
+    data = read_data_file(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("cannot read weights file {}", e.what()));
+  }
   size_t at = 0;
   auto bad = [&](const std::string& why) { return std::runtime_error(fmt::format("{}: {}", path, why)); };
   auto take = [&](void* dst, size_t k) {
@@ -66,9 +65,16 @@ NamedTensors read_weights_file(const std::string& path) {
     if (!dt || rank > 16) throw bad(fmt::format("corrupt type of '{}'", name));
     Shape shape(rank);
     for (auto& d : shape) take(&d, 8);
-    Tensor t(*dt, shape);
+    // The shape is checked (non-negative dims, no overflow, its bytes present in the file)
+    // before the tensor is allocated.
+    uint64_t need = dtype_size(*dt);
+    for (Dim d : shape)
+      if (d < 0 || !checked_mul(need, uint64_t(d), &need))
+        throw bad(fmt::format("'{}': corrupt shape {}", name, shape_str(shape)));
     take(&bytes, 8);
-    if (bytes != uint64_t(t.size()) * dtype_size(*dt)) throw bad(fmt::format("'{}': byte count does not match its shape", name));
+    if (bytes != need) throw bad(fmt::format("'{}': byte count does not match its shape", name));
+    if (bytes > data.size() - at) throw bad(fmt::format("truncated data of '{}' at byte {}", name, at));
+    Tensor t(*dt, shape);
     take(t.raw(), bytes);
     out.emplace_back(std::move(name), std::move(t));
   }

@@ -4,9 +4,15 @@
 #include <map>
 #include <set>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "llvm/Config/llvm-config.h"
@@ -295,6 +301,55 @@ llvm::orc::SymbolMap runtime_symbols(llvm::orc::MangleAndInterner interner, Devi
 
 }  // namespace
 
+namespace {
+
+// The object code `engine` generated (its object cache, enableObjectDump), or "" where it
+// cannot be had. ExecutionEngine offers it only as dumpToObjectFile(path), whose
+// raw_fd_ostream calls report_fatal_error ("LLVM ERROR: IO failure") when a write fails:
+// on a full disk every run would abort. So it writes into a memfd, memory that no disk
+// limits, through its /proc/self/fd name, and the bytes are read back from there; the
+// cache file itself is written by runtime/jit_cache.cpp, whose failures are warnings.
+std::string captured_object(mlir::ExecutionEngine& engine) {
+  // A memfd's writes count against RLIMIT_FSIZE too (`ulimit -f`): past it, LLVM's write
+  // fails, fatally. The soft limit is raised to the hard one for the dump; under a finite
+  // hard limit nothing is captured (the run goes on, uncached).
+  struct rlimit fsize {};
+  if (::getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_max != RLIM_INFINITY) return "";
+  struct RestoreLimit {
+    struct rlimit saved;
+    ~RestoreLimit() { ::setrlimit(RLIMIT_FSIZE, &saved); }
+  } restore{fsize};
+  struct rlimit raised = fsize;
+  raised.rlim_cur = RLIM_INFINITY;
+  if (fsize.rlim_cur != RLIM_INFINITY && ::setrlimit(RLIMIT_FSIZE, &raised) != 0) return "";
+  int fd = ::memfd_create("starc-jit-object", MFD_CLOEXEC);
+  if (fd < 0) return "";
+  std::string out;
+  std::string name = "/proc/self/fd/" + std::to_string(fd);
+  int probe = ::open(name.c_str(), O_WRONLY | O_CLOEXEC);  // no /proc: LLVM would print an error
+  if (probe >= 0) {
+    ::close(probe);
+    engine.dumpToObjectFile(name);
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && st.st_size > 0) {
+      out.resize(size_t(st.st_size));
+      for (size_t done = 0; done < out.size();) {
+        ssize_t n = ::pread(fd, out.data() + done, out.size() - done, off_t(done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          out.clear();
+          break;
+        }
+        done += size_t(n);
+      }
+    }
+  }
+  ::close(fd);
+  return out;
+}
+
+}  // namespace
+
 struct JitModule::Impl {
   std::unique_ptr<llvm::TargetMachine> host_tm;  // the IR optimiser's target (compile)
   std::unique_ptr<mlir::MLIRContext> ctx;
@@ -305,7 +360,7 @@ struct JitModule::Impl {
 JitModule::~JitModule() = default;
 
 std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, const JitOptions& opts, JitTimings* t,
-                                              const std::string& object_out) {
+                                              std::string* object_out) {
   auto impl = std::make_unique<Impl>();
   impl->ctx = make_context();
   mlir::OwningOpRef<mlir::ModuleOp> module =
@@ -325,7 +380,13 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
   auto transformer = mlir::makeOptimizingTransformer(unsigned(opts.opt_level), 0, impl->host_tm.get());
   mlir::ExecutionEngineOptions eo;
   eo.transformer = transformer;
-  eo.enableObjectDump = !object_out.empty();
+  eo.enableObjectDump = object_out != nullptr;
+  // LLVM's perf listener writes ~/.debug/jit/*/jit-PID.dump for every process that compiles
+  // (files nobody asked for), and its raw_fd_ostream ends the process with "LLVM ERROR:
+  // IO failure" when that disk is full. Only on request: STARC_JIT_PERF=1 (for `perf
+  // record -k 1` of JIT code).
+  const char* perf = std::getenv("STARC_JIT_PERF");
+  eo.enablePerfNotificationListener = perf && *perf && std::string(perf) != "0";
   eo.jitCodeGenOptLevel = opts.opt_level >= 3   ? llvm::CodeGenOptLevel::Aggressive
                           : opts.opt_level == 0 ? llvm::CodeGenOptLevel::None
                                                 : llvm::CodeGenOptLevel::Default;
@@ -339,24 +400,18 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
       [&](llvm::orc::MangleAndInterner interner) { return runtime_symbols(interner, opts.device); });
   impl->engine->initialize();  // global constructors: the GPU kernel modules load here
   if (t) t->codegen = seconds_since(t0);
-  if (!object_out.empty()) {
-    // Temp file + rename: a reader never sees a half-written object.
-    std::string tmp = object_out + ".tmp" + std::to_string(::getpid());
-    impl->engine->dumpToObjectFile(tmp);
-    std::error_code ec;
-    std::filesystem::rename(tmp, object_out, ec);
-    if (ec) std::filesystem::remove(tmp, ec);  // the cache is an optimisation: never fail the compile
-  }
+  if (object_out) *object_out = captured_object(*impl->engine);
   auto jm = std::unique_ptr<JitModule>(new JitModule());
   jm->impl_ = std::move(impl);
   return jm;
 }
 
-std::unique_ptr<JitModule> JitModule::load_object(const std::string& path, const std::string& entry) {
+std::unique_ptr<JitModule> JitModule::load_object(std::string_view object, const std::string& name,
+                                                  const std::string& entry) {
   init_once();
-  auto fail = [&](const std::string& why) { return LowerError("cannot load cached object " + path + ": " + why); };
-  auto buf = llvm::MemoryBuffer::getFile(path);
-  if (!buf) throw fail(buf.getError().message());
+  auto fail = [&](const std::string& why) { return LowerError("cannot load cached object " + name + ": " + why); };
+  std::unique_ptr<llvm::MemoryBuffer> buf =
+      llvm::MemoryBuffer::getMemBufferCopy(llvm::StringRef(object.data(), object.size()), name);
   auto jit = llvm::orc::LLJITBuilder().create();
   if (!jit) throw fail(llvm::toString(jit.takeError()));
   // The object calls libm (tanhf, expf, ...) and the C library: resolve from this process.
@@ -366,7 +421,7 @@ std::unique_ptr<JitModule> JitModule::load_object(const std::string& path, const
   llvm::orc::MangleAndInterner interner((*jit)->getExecutionSession(), (*jit)->getDataLayout());
   if (auto err = (*jit)->getMainJITDylib().define(llvm::orc::absoluteSymbols(runtime_symbols(interner, Device::Cpu))))
     throw fail(llvm::toString(std::move(err)));
-  if (auto err = (*jit)->addObjectFile(std::move(*buf))) throw fail(llvm::toString(std::move(err)));
+  if (auto err = (*jit)->addObjectFile(std::move(buf))) throw fail(llvm::toString(std::move(err)));
   auto jm = std::unique_ptr<JitModule>(new JitModule());
   jm->impl_ = std::make_unique<Impl>();
   jm->impl_->loaded = std::move(*jit);

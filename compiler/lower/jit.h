@@ -9,6 +9,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "compiler/lower/buffer_lifetimes.h"
@@ -57,13 +58,16 @@ struct JitTimings {
 class JitModule {
  public:
   ~JitModule();
-  // Compiles MLIR text; throws LowerError. With `object_out`, also writes the object
-  // code there (atomically: temp file, then rename).
+  // Compiles MLIR text; throws LowerError. With `object_out`, also returns the object code
+  // there (empty where it could not be captured): for the disk cache, which stores it
+  // (runtime/jit_cache.h). Capturing it never fails the compile.
   static std::unique_ptr<JitModule> compile(const std::string& mlir_text, const JitOptions& opts = {},
-                                            JitTimings* timings = nullptr, const std::string& object_out = "");
-  // Loads object code written by compile(); throws LowerError if it is not a loadable
-  // object holding `entry`.
-  static std::unique_ptr<JitModule> load_object(const std::string& path, const std::string& entry);
+                                            JitTimings* timings = nullptr, std::string* object_out = nullptr);
+  // Loads object code that compile() returned (`name` labels it in messages); throws
+  // LowerError if it is not a loadable object holding `entry`. Only objects whose
+  // integrity was checked may come here: LLVM trusts what it links.
+  static std::unique_ptr<JitModule> load_object(std::string_view object, const std::string& name,
+                                                const std::string& entry);
   // The packed entry of function `name`: call with an array holding, for each argument,
   // a pointer to the argument's value (for a memref argument under the bare-pointer
   // convention: a pointer to the data pointer).

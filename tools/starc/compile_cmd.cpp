@@ -27,6 +27,7 @@
 #include "runtime/npy.h"
 #include "runtime/trainer.h"
 #include "runtime/weights_file.h"
+#include "runtime/file_io.h"
 #include "tools/starc/cli_common.h"
 
 namespace fs = std::filesystem;
@@ -45,11 +46,9 @@ struct Options {
   bool weights_file = false;
 };
 
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream f(p, std::ios::binary);
-  f << text;
-  if (!f.flush()) throw CliError(fmt::format("cannot write {}", p.string()));
-}
+// Outputs (the header, CMake and pkg-config files) and the sources of the build: written
+// as every output is (runtime/file_io.h), never half.
+void write_text(const fs::path& p, const std::string& text) { write_file_atomic(p.string(), text); }
 
 // Runs a tool (argv[0] found on PATH); its output is shown only when it fails.
 void run_tool(const std::vector<std::string>& argv) {
@@ -299,8 +298,9 @@ CompileCommand add_compile_command(CLI::App& app) {
   c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
   cli::add_conv_algo_option(c.app, &o->conv_algo);
   cli::add_device_option(c.app, &o->device);
-  c.app->add_option("--threads", o->threads, "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)")
-      ->check(CLI::PositiveNumber);
+  cli::check_int_range(c.app->add_option("--threads", o->threads,
+                                         "> 1: parallel loops on OpenMP (the library then needs libomp; default 1)"),
+                       1, cli::kMaxThreads);
   c.app->add_option("--entry", o->entries,
                     "forward (default) and/or train_step, comma-separated: M_train_step runs the train block");
   c.app->add_flag("--weights-file", o->weights_file, "write the weights to DIR/M.weights instead of embedding them");

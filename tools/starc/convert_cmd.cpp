@@ -8,8 +8,10 @@
 #include <fmt/format.h>
 
 #include <cstring>
-#include <fstream>
+#include <new>
+#include <sstream>
 
+#include "runtime/file_io.h"
 #include "runtime/fits.h"
 #include "runtime/npy.h"
 #include "runtime/spectrum_resample.h"
@@ -36,8 +38,13 @@ std::vector<std::string> expand_lists(const std::vector<std::string>& inputs) {
       out.push_back(in);
       continue;
     }
-    std::ifstream list(in.substr(1));
-    if (!list) throw CliError(fmt::format("{}: cannot open the list of inputs", in.substr(1)));
+    std::string text;
+    try {
+      text = read_data_file(in.substr(1));
+    } catch (const std::exception& e) {
+      throw CliError(fmt::format("the list of inputs {}", e.what()));
+    }
+    std::istringstream list(text);
     std::string line;
     while (std::getline(list, line)) {
       while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
@@ -51,6 +58,10 @@ std::vector<std::string> expand_lists(const std::vector<std::string>& inputs) {
 Tensor convert_spectra(const std::vector<std::string>& inputs, const Options& o, DType dtype) {
   LogLamGrid grid = parse_loglam_grid(o.grid);
   SpectrumNorm norm = parse_spectrum_norm(o.normalize);
+  uint64_t bytes = 0;  // the f64 result and its f32 copy
+  if (!checked_mul(uint64_t(inputs.size()), uint64_t(grid.n), &bytes) || !checked_mul(bytes, 12, &bytes))
+    bytes = UINT64_MAX;
+  check_allocation(bytes, fmt::format("{}: {} spectra of {} pixels", o.out, inputs.size(), grid.n));
   Tensor out(DType::F64, {int64_t(inputs.size()), 1, grid.n});
   double* data = out.data<double>();
   int64_t total_outside = 0;
@@ -106,7 +117,13 @@ int run(const Options& o) {
   if (!o.dtype.empty()) dtype = dtype_from_name(o.dtype);
   if (o.grid.empty() && o.normalize != "none")
     throw CliError("--normalize works on spectra: give --resample-loglam too (sdss for the default grid)");
-  Tensor t = o.grid.empty() ? convert_tensors(inputs, dtype) : convert_spectra(inputs, o, dtype.value_or(DType::F32));
+  Tensor t;
+  try {
+    t = o.grid.empty() ? convert_tensors(inputs, dtype) : convert_spectra(inputs, o, dtype.value_or(DType::F32));
+  } catch (const std::bad_alloc&) {
+    throw CliError(fmt::format("{}: out of memory converting {} input{} ({}{})", o.out, inputs.size(),
+                               inputs.size() == 1 ? "" : "s", inputs[0], inputs.size() > 1 ? ", ..." : ""));
+  }
   write_npy(o.out, t);
   fmt::print("wrote {} to {}\n", type_str(t.type()), o.out);
   return 0;

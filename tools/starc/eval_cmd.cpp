@@ -77,7 +77,7 @@ Tensor model_predictions(const Options& o, std::string* pred_name) {
     auto it = in_paths.find(name);
     if (it == in_paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name, type_str(t, &g.symbols), name));
-    Tensor x = read_tensor_file(it->second);
+    Tensor x = cli::read_model_input("--in", name, it->second, t, &g.symbols);
     if (x.rank() == 0)
       throw CliError(fmt::format("--in {}={}: {} has no sample axis (the model expects {})", name, it->second,
                                  type_str(x.type()), type_str(t, &g.symbols)));
@@ -190,7 +190,13 @@ int run(const Options& o) {
       throw CliError(fmt::format("{} {}: classification needs integer labels (i64); for a float target use --task "
                                  "regression",
                                  truth_name, type_str(truth.type())));
-    ClassificationMetrics m = classification_metrics(pred, truth, kind, o.threshold, pred_name, truth_name);
+    ClassificationMetrics m;
+    try {
+      m = classification_metrics(pred, truth, kind, o.threshold, pred_name, truth_name);
+    } catch (const std::bad_alloc&) {
+      throw CliError(fmt::format("{} {}: out of memory computing the classification metrics", pred_name,
+                                 type_str(pred.type())));
+    }
     std::vector<std::string> names;
     if (!o.class_names.empty()) {
       for (size_t b = 0, e; b <= o.class_names.size(); b = e + 1) {
@@ -316,8 +322,9 @@ EvalCommand add_eval_command(CLI::App& app) {
   c.app->add_option("--json", o->json, "write the metrics as JSON to this file");
   c.app->add_option("--backend", o->backend, "executor: jit (default) or ref (reference interpreter)")
       ->check(CLI::IsMember({"ref", "jit"}));
-  c.app->add_option("--threads", o->threads, "JIT: threads for the generated code (default: all cores)")
-      ->check(CLI::PositiveNumber);
+  cli::check_int_range(
+      c.app->add_option("--threads", o->threads, "JIT: threads for the generated code (default: all cores)"), 1,
+      cli::kMaxThreads);
   cli::add_conv_algo_option(c.app, &o->conv_algo);
   cli::add_device_option(c.app, &o->device);
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };

@@ -90,11 +90,13 @@ int run(const Options& o) {
     if (it == paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", in_names[i],
                                  type_str(g.type(g.inputs[i]), &g.symbols), in_names[i]));
-    inputs.push_back(read_tensor_file(it->second));
+    std::string stored;
+    inputs.push_back(read_tensor_file(it->second, &stored));
     const Tensor& t = inputs.back();
     if (int(i) == x_index && !is_float(t.dtype()))
       throw CliError(fmt::format("--in {}: input '{}' must be float to be explained, but the file holds {}", it->second,
-                                 in_names[i], type_str(t.type())));
+                                 in_names[i], cli::file_type_str(t, stored)));
+    cli::check_model_input("--in", in_names[i], it->second, t, stored, g.type(g.inputs[i]), &g.symbols);
   }
   if (o.index >= 0) inputs = select_sample(g, inputs, x_index, o.index);
   else if (o.index != -1) throw CliError(fmt::format("--index {}: a sample index is >= 0", o.index));

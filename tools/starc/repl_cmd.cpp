@@ -154,8 +154,9 @@ ReplCommand add_repl_command(CLI::App& app) {
   c.app->add_option("--seed", o->seed, "seed of the parameters of layers called at the prompt, and of random ops");
   cli::add_conv_algo_option(c.app, &o->conv_algo);
   cli::add_device_option(c.app, &o->device);
-  c.app->add_option("--threads", o->threads, "JIT threads (default: all cores)")->check(CLI::PositiveNumber);
   cli::add_max_memory_option(c.app);
+  cli::check_int_range(c.app->add_option("--threads", o->threads, "JIT threads (default: all cores)"), 1,
+                       cli::kMaxThreads);
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;
 }
