@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "compiler/ops/common.h"
 #include "compiler/ops/op.h"
 
 namespace starc {
@@ -106,7 +107,7 @@ void MlirEmitter::line(const std::string& s) {
 
 std::string MlirEmitter::constant_scalar(double v, DType t) {
   std::string name = fresh("c");
-  Tensor s = Tensor::scalar(t, v);
+  Tensor s = scalar_of(t, v);  // an i64 saturates, as `cast` converts a float
   std::string lit;
   switch (t) {
     case DType::F32: {
@@ -123,7 +124,7 @@ std::string MlirEmitter::constant_scalar(double v, DType t) {
       lit = fmt::format("0x{:016X}", bits);
       break;
     }
-    case DType::I64: lit = fmt::format("{}", int64_t(v)); break;
+    case DType::I64: lit = fmt::format("{}", s.data<int64_t>()[0]); break;
     case DType::Bool: lit = v != 0 ? "true" : "false"; break;
   }
   if (t == DType::Bool)  // `true`/`false` carry their type (i1); a `: i1` suffix does not parse
@@ -136,7 +137,7 @@ std::string MlirEmitter::constant_scalar(double v, DType t) {
 std::string MlirEmitter::splat(double v, const TensorType& t) {
   std::string name = fresh("c");
   // i1 hex splats must be 0x00 or 0xFF, so booleans are written as literals.
-  std::string value = t.dtype == DType::Bool ? (v != 0 ? "true" : "false") : hex_dense(Tensor::scalar(t.dtype, v));
+  std::string value = t.dtype == DType::Bool ? (v != 0 ? "true" : "false") : hex_dense(scalar_of(t.dtype, v));
   line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, value, tensor_type(t), loc_));
   return name;
 }

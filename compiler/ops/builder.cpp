@@ -20,7 +20,9 @@ int GraphBuilder::op(std::string_view name, std::vector<int> inputs, Attrs attrs
   return g.add(std::move(n));
 }
 
-int GraphBuilder::scalar(double v, DType dt) { return op("const", {}, {{"value", Tensor::scalar(dt, v)}}); }
+// (scalar_of: an i64 saturates as `cast` converts a float, so folding a fill into a
+// constant gives the number the fill itself gives)
+int GraphBuilder::scalar(double v, DType dt) { return op("const", {}, {{"value", scalar_of(dt, v)}}); }
 
 int GraphBuilder::zeros_like(int x) {
   return op("full", {}, {{"shape", Ints(shape(x))}, {"value", 0.0}, {"dtype", dtype(x)}});

@@ -132,19 +132,10 @@ template <class T> T pow_of(T a, T b) {
   else return std::pow(a, b);
 }
 
-// A float as i64: truncated toward zero, saturating at the i64 range, NaN -> 0 (C++
-// leaves the out-of-range conversion undefined; x86 would give INT64_MIN).
-template <class F> int64_t float_to_i64(F x) {
-  if (std::isnan(x)) return 0;
-  if (x >= F(9223372036854775808.0)) return INT64_MAX;  // 2^63, exact in f32 and f64
-  if (x < F(-9223372036854775808.0)) return INT64_MIN;
-  return int64_t(x);
-}
-
 // One element converted as the cast op defines it (one rounding; i64 -> f32 directly).
 template <class From, class To> To convert(From x) {
   if constexpr (std::is_same_v<To, uint8_t>) return To(x != From(0));
-  else if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>) return float_to_i64(x);
+  else if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>) return float_to_i64(double(x));
   else return To(x);
 }
 

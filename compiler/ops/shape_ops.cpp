@@ -24,12 +24,13 @@ Tensor strided_copy(const Tensor& in, const Shape& out_shape, int64_t offset, co
   return out;
 }
 
-// Tensor filled with `value` (converted to the dtype; bool: value != 0).
+// Tensor filled with `value` (converted as `cast` converts a float: scalar_of).
 Tensor filled(DType dt, const Shape& shape, double value) {
-  Tensor t(dt, shape);
-  double v = dt == DType::Bool ? double(value != 0) : value;
-  if (v != 0)
-    for (int64_t i = 0, n = t.size(); i < n; ++i) t.set(i, v);
+  Tensor t(dt, shape), v = scalar_of(dt, value);
+  const size_t es = dtype_size(dt);
+  auto* p = static_cast<std::byte*>(t.raw());
+  if (value != 0)  // a new tensor is zeros
+    for (int64_t i = 0, n = t.size(); i < n; ++i) std::memcpy(p + size_t(i) * es, v.raw(), es);
   return t;
 }
 

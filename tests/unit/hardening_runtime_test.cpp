@@ -119,6 +119,21 @@ model S(a: i64[3], x: f64[12], y: f32[12]) -> (s: i64[], cx: i64[12], cy: i64[12
   });
 }
 
+// A fill's float value becomes an i64 as `cast` converts it, whether the fill runs, is
+// folded into a constant by the graph passes, or runs on the reference.
+TEST(IntegerFaults, FillsConvertTheirValueAsCastDoes) {
+  Graph g = compile(R"(
+model F(a: i64[2]) -> (big: i64[2], small: i64[2], frac: i64[2]) {
+    return (a + full([2], 1e30, dtype: i64), a + full([2], -1e30, dtype: i64), a + full([2], -2.7, dtype: i64))
+}
+)",
+                    "F");
+  expect_both(g, {ints({2}, {0, 1})}, [&](size_t out, int64_t i) -> int64_t {
+    int64_t fill = out == 0 ? kMax : out == 1 ? kMin : -2;
+    return wrap(uint64_t(fill) + uint64_t(i));
+  });
+}
+
 // The GPU target runs the same elementwise lowering: the guarded division, the power
 // and the saturating cast lower to PTX (and ptxas accepts it, where it is installed).
 TEST(IntegerFaults, GpuLoweringAssembles) {
