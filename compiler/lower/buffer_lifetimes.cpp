@@ -52,7 +52,6 @@ int free_buffers_after_last_use(mlir::Operation* root) {
   return moved;
 }
 
-
 namespace {
 
 // The first node name in a location ("%12" or "%12/3"), through fused locations.
@@ -82,8 +81,8 @@ bool is_kernel_call(llvm::StringRef callee) {
   return callee.starts_with("starc_") && !callee.starts_with("starc_mem_");
 }
 
-// Ends `call`'s block after it with a branch to `fail` when `bad` (an i1 computed from
-// the call's result) holds; the rest of the block continues in a new block.
+// Ends the block of call `after` just after `bad` (an i1 computed from the call's
+// result) with a branch to `fail` when it holds; the rest continues in a new block.
 void branch_after(mlir::OpBuilder& b, mlir::Operation* after, mlir::Value bad, mlir::Block* fail) {
   mlir::Block* block = after->getBlock();
   mlir::Block* rest = block->splitBlock(std::next(mlir::Block::iterator(bad.getDefiningOp())));
