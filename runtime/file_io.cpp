@@ -186,6 +186,18 @@ void write_through(const std::string& path, std::string_view bytes) {
 
 bool starts_with(const std::string& s, std::string_view prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
+// Fills `out` (sized to the file's size from fstat) from `fd`; a file that ends early
+// changed while being read.
+void read_exactly(int fd, const std::string& path, std::string& out) {
+  for (size_t done = 0; done < out.size();) {
+    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) fail(path, fmt::format("read error: {}", errno_str(errno)));
+    if (n == 0) fail(path, fmt::format("changed while being read: it ends at byte {}, not {}", done, out.size()));
+    done += size_t(n);
+  }
+}
+
 }  // namespace
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
@@ -238,13 +250,7 @@ std::string read_data_file(const std::string& path) {
       fail(path, fmt::format("is {}, more than starc can read into memory here ({})", format_size(size),
                              format_size(limit)));
     out.resize(size_t(size));
-    for (size_t done = 0; done < out.size();) {
-      ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) fail(path, fmt::format("read error: {}", errno_str(errno)));
-      if (n == 0) fail(path, fmt::format("changed while being read: it ends at byte {}, not {}", done, size));
-      done += size_t(n);
-    }
+    read_exactly(fd, path, out);
     return out;
   }
   char buf[1 << 16];
@@ -277,13 +283,7 @@ std::string read_regular_file_nofollow(const std::string& path, uint64_t max_byt
   uint64_t size = uint64_t(st.st_size);
   if (size > max_bytes) fail(path, fmt::format("is {}, more than the {} expected", format_size(size), format_size(max_bytes)));
   std::string out(size_t(size), '\0');
-  for (size_t done = 0; done < out.size();) {
-    ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) fail(path, fmt::format("read error: {}", errno_str(errno)));
-    if (n == 0) fail(path, fmt::format("changed while being read: it ends at byte {}, not {}", done, size));
-    done += size_t(n);
-  }
+  read_exactly(fd, path, out);
   return out;
 }
 

@@ -2,14 +2,8 @@
 # expect: checksum mismatch (the file is corrupt); compiling instead
 # expect: the same numbers as the clean run
 # exit: 0
-python3 - <<'EOF'
-import struct
-def npy(path, descr, shape, data):
-    d = "{%r: %r, %r: False, %r: %s, }" % ("descr", descr, "fortran_order", "shape", shape)
-    d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
-    open(path, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + data)
-npy("x.npy", "<f4", "(4, 5)", struct.pack("<20f", *[0.1 * i - 0.7 for i in range(20)]))
-EOF
+. "$SRC/tests/crash/lib.sh"
+photoz_input x.npy
 $STARC run $SRC/stdlib/astro/photoz.net --in x.npy --out clean.npy || exit 2
 ls cache/*.jit > /dev/null || exit 2
 for f in cache/*.jit; do
