@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(dsl graph_text npy npz csv fits weights)
+TARGETS=(dsl graph_text npy npz csv fits weights jit_cache)
 BUILD=${STARC_FUZZ_BUILD:-build-fuzz}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0}
