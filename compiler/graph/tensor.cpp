@@ -1,6 +1,9 @@
 #include "compiler/graph/tensor.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 namespace starc {
 
@@ -48,8 +51,20 @@ double Tensor::get(int64_t i) const {
   return dispatch_any(dtype_, [&]<class T>() { return double(data<T>()[i]); });
 }
 
+int64_t float_to_i64(double x) {
+  if (std::isnan(x)) return 0;
+  if (x >= 9223372036854775808.0) return INT64_MAX;  // 2^63
+  if (x < -9223372036854775808.0) return INT64_MIN;
+  return int64_t(x);
+}
+
+// Through float_to_i64 for i64: a value read from a file (`--in x.npy:i64`) or folded by
+// a pass may lie outside the i64 range.
 void Tensor::set(int64_t i, double v) {
-  dispatch_any(dtype_, [&]<class T>() { data<T>()[i] = T(v); });
+  dispatch_any(dtype_, [&]<class T>() {
+    if constexpr (std::is_same_v<T, int64_t>) data<T>()[i] = float_to_i64(v);
+    else data<T>()[i] = T(v);
+  });
 }
 
 Tensor Tensor::cast(DType to) const {

@@ -11,6 +11,11 @@
 
 namespace starc {
 
+// A float as i64, the way `cast` converts it (docs/language.md, "Integer arithmetic at
+// run time"): truncated toward zero, saturating at the i64 range, NaN -> 0 (C++ leaves the
+// out-of-range conversion undefined; x86 gives INT64_MIN).
+int64_t float_to_i64(double x);
+
 class Tensor {
  public:
   Tensor() = default;

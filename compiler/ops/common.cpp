@@ -73,13 +73,6 @@ Dim window_out_len(const std::string& op, Dim in, int64_t kernel, int64_t stride
   return (padded - span) / stride + 1;
 }
 
-int64_t float_to_i64(double x) {
-  if (std::isnan(x)) return 0;
-  if (x >= 9223372036854775808.0) return INT64_MAX;  // 2^63
-  if (x < -9223372036854775808.0) return INT64_MIN;
-  return int64_t(x);
-}
-
 Tensor scalar_of(DType t, double v) {
   if (t != DType::I64) return Tensor::scalar(t, t == DType::Bool ? double(v != 0) : v);
   Tensor s(t, {});

@@ -42,10 +42,6 @@ inline int64_t dot_index(const std::vector<int64_t>& idx, const std::vector<int6
   return off;
 }
 
-// A float as i64, the way `cast` converts it (docs/language.md, "Integer arithmetic at
-// run time"): truncated toward zero, saturating at the i64 range, NaN -> 0 (C++ leaves the
-// out-of-range conversion undefined; x86 gives INT64_MIN).
-int64_t float_to_i64(double x);
 // A scalar tensor of dtype t holding v converted as `cast` converts a float (bool: v != 0).
 Tensor scalar_of(DType t, double v);
 

@@ -134,6 +134,22 @@ model F(a: i64[2]) -> (big: i64[2], small: i64[2], frac: i64[2]) {
   });
 }
 
+// Tensor::cast (data read with `--in x.npy:i64`, constants the passes fold) converts as
+// the `cast` op does, not through C++'s undefined out-of-range conversion.
+TEST(IntegerFaults, TensorCastToI64Saturates) {
+  double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor f = Tensor::from_vector(DType::F64, {5}, {1e30, -1e30, nan, -2.7, 9007199254740993.0});
+  Tensor i = f.cast(DType::I64);
+  const int64_t* v = i.data<int64_t>();
+  EXPECT_EQ(v[0], kMax);
+  EXPECT_EQ(v[1], kMin);
+  EXPECT_EQ(v[2], 0);
+  EXPECT_EQ(v[3], -2);
+  EXPECT_EQ(v[4], 9007199254740992);  // the f64 nearest 2^53 + 1
+  Tensor f32 = Tensor::from_vector(DType::F32, {1}, {3e38}).cast(DType::I64);
+  EXPECT_EQ(f32.data<int64_t>()[0], kMax);
+}
+
 // The GPU target runs the same elementwise lowering: the guarded division, the power
 // and the saturating cast lower to PTX (and ptxas accepts it, where it is installed).
 TEST(IntegerFaults, GpuLoweringAssembles) {
