@@ -69,13 +69,17 @@ CUresult cuCtxSynchronize(void) { return OK; }
 
 /* ---- modules and launches ---------------------------------------------------------- */
 
-struct module {
-  char* image; /* PTX text, or a fatbin's bytes */
-  size_t size;
-};
 struct function {
   char name[256];
   long params; /* the kernel's .param count, from its PTX signature */
+  struct function* next;
+};
+struct module {
+  char* image; /* PTX text, or a fatbin's bytes */
+  size_t size;
+  /* Its functions: like a real driver's, they belong to the module and go with it (and
+     stay reachable while it is loaded, as LeakSanitizer checks in the asan build). */
+  struct function* functions;
 };
 
 /* A fatbin (what `starc compile` embeds where the toolkit made a cubin) starts with this
@@ -113,12 +117,19 @@ CUresult cuModuleLoadDataEx(void** out, const void* image, unsigned n, int* opti
   m->image = malloc(size);
   memcpy(m->image, image, size);
   m->size = size;
+  m->functions = NULL;
   *out = m;
   return OK;
 }
 
-CUresult cuModuleUnload(void* m) {
-  free(((struct module*)m)->image);
+CUresult cuModuleUnload(void* mod) {
+  struct module* m = mod;
+  while (m->functions) {
+    struct function* f = m->functions;
+    m->functions = f->next;
+    free(f);
+  }
+  free(m->image);
   free(m);
   return OK;
 }
@@ -131,7 +142,7 @@ static const char* find(const char* hay, size_t n, const char* needle) {
 }
 
 CUresult cuModuleGetFunction(void** out, void* mod, const char* name) {
-  const struct module* m = mod;
+  struct module* m = mod;
   char entry[300];
   snprintf(entry, sizeof entry, ".entry %s(", name);
   logf_("function %s", name, NULL, 0);
@@ -148,6 +159,8 @@ CUresult cuModuleGetFunction(void** out, void* mod, const char* name) {
     const char* end = memchr(at, ')', m->size - (size_t)(at - m->image));
     for (const char* p = at; end && (p = find(p, (size_t)(end - p), ".param")) != NULL; p += 6) ++f->params;
   }
+  f->next = m->functions;
+  m->functions = f;
   *out = f;
   return OK;
 }
