@@ -119,7 +119,6 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
       starc_cuda_clear_error();
       throw std::runtime_error("--device cuda: " + why);
     }
-    opts_.passes = passes_for(opts_.device, opts_.passes);
     // Objects of GPU modules embed their PTX and register it in global constructors,
     // which an object loaded from the disk cache would not run: always compile.
     cache_dir_.clear();
@@ -217,11 +216,21 @@ std::string default_cache_dir() {
   return "";
 }
 
+CompileOptions JitExecutor::compile_options() const {
+  CompileOptions o;
+  o.device = opts_.device;
+  o.passes = opts_.passes;
+  o.weights = opts_.weights;
+  return o;
+}
+
 // Emits MLIR; then loads the object from the disk cache, or compiles (and stores it).
 std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concrete) {
   auto c = std::make_shared<Compiled>();
   auto t0 = Clock::now();
-  std::string text = emit_mlir(optimize(concrete, opts_.passes), "forward", &c->sig, opts_.device, opts_.weights);
+  Compilation mlir = starc::compile(concrete, compile_options(), Stage::Mlir);
+  const std::string& text = mlir.mlir;
+  c->sig = mlir.sig;
   stats_.emit = since(t0);
   // The disk cache (runtime/jit_cache.h): keyed by the MLIR text, not the graph (a starc
   // whose lowerings changed must not load objects an older one compiled from the same
@@ -283,7 +292,7 @@ void JitExecutor::check_plan(const Graph& g, const std::vector<Dim>& symbols, co
   for (const TensorType& t : c.sig.output_types) outputs += num_elements(t.shape) * int64_t(dtype_size(t.dtype));
   const int64_t needed = c.plan->peak_bytes + outputs;
   check_memory(needed, [&](int64_t available, bool user_limit) {
-    Graph opt = optimize(specialize(g, symbols), opts_.passes);
+    Graph opt = starc::compile(g, symbols, compile_options(), Stage::Opt).optimized;
     std::string at = symbol_values_str(g, symbols);
     return fmt::format("model {} needs {}{} ({} of temporaries at their peak, {} of outputs; the largest: {}, {}); "
                        "{} {}",
@@ -296,7 +305,7 @@ void JitExecutor::check_plan(const Graph& g, const std::vector<Dim>& symbols, co
 void JitExecutor::throw_if_out_of_memory(const Graph& g, const std::vector<Dim>& symbols) const {
   int64_t bytes = 0, node = -1;
   if (!starc_mem_take_failure(&bytes, &node)) return;
-  Graph opt = optimize(specialize(g, symbols), opts_.passes);
+  Graph opt = starc::compile(g, symbols, compile_options(), Stage::Opt).optimized;
   throw OutOfMemoryError(fmt::format("out of memory: cannot allocate {} for {} in model {}", format_bytes(bytes),
                                      node_desc(opt, node), g.name),
                          bytes);
@@ -304,8 +313,10 @@ void JitExecutor::throw_if_out_of_memory(const Graph& g, const std::vector<Dim>&
 
 std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inputs, const OptOptions& passes,
                                   Device device) {
-  return emit_mlir(optimize(specialize(g, bind_symbols(g, inputs)), passes_for(device, passes)), "forward", nullptr,
-                   device);
+  CompileOptions o;
+  o.device = device;
+  o.passes = passes;
+  return starc::compile(g, bind_symbols(g, inputs), o, Stage::Mlir).mlir;
 }
 
 std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,

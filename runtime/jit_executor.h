@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 
+#include "compiler/driver/driver.h"
 #include "compiler/lower/emit.h"
 #include "compiler/lower/jit.h"
 #include "runtime/executor.h"
@@ -71,6 +72,7 @@ class JitExecutor : public Executor {
     std::optional<MemoryPlan> plan;  // CPU code's (its module's memory_plan)
   };
   std::shared_ptr<Compiled> compile(const Graph& concrete);
+  CompileOptions compile_options() const;  // the driver's options for this executor's code
   // Memory (memory_limit.h): refuses a run whose plan and outputs exceed the limit, and
   // turns an allocation that failed in the generated code into an OutOfMemoryError.
   void check_plan(const Graph& g, const std::vector<Dim>& symbols, const Compiled& c) const;

@@ -119,34 +119,89 @@ std::string describe(const PassReport& r) {
   return fmt::format("pass {}: {} node{} removed", r.pass, r.removed, r.removed == 1 ? "" : "s");
 }
 
+namespace {
+
+std::string count_of(int n, const char* what) { return fmt::format("{} node{} {}", n, n == 1 ? "" : "s", what); }
+
+}  // namespace
+
+// The registry: every pass once, in the order `optimize` runs them. Nothing else names a
+// pass, so a pass added here is known to --disable-pass, `starc opt --passes` and
+// --emit opt at once.
+const std::vector<Pass>& all_passes() {
+  static const std::vector<Pass> passes = {
+      {"simplify", "algebraic rewrites (transposes, reshapes, identities, log(softmax), ...)",
+       [](const Graph& g, const OptOptions&, PassReport& r) {
+         int n = 0;
+         Graph out = simplify(g, &n);
+         r.detail = count_of(n, "rewritten");
+         return out;
+       }},
+      {"fold", "constant folding by the reference kernels (results of at most 4096 elements)",
+       [](const Graph& g, const OptOptions&, PassReport& r) {
+         int n = 0;
+         Graph out = fold_constants(g, &n);
+         r.detail = count_of(n, "folded");
+         return out;
+       }},
+      {"cse", "common subexpressions are one node",
+       [](const Graph& g, const OptOptions&, PassReport& r) { return cse(g, &r.removed); }},
+      {"dce", "nodes no output depends on are removed",
+       [](const Graph& g, const OptOptions&, PassReport& r) { return dce(g, &r.removed); }},
+      {"conv_algo", "direct or FFT convolution per conv node, by a cost model",
+       [](const Graph& g, const OptOptions& o, PassReport& r) {
+         int fft = 0, direct = 0;
+         Graph out = choose_conv_algos(g, o.conv_algo, &fft, &direct);
+         r.detail = fmt::format("{} conv{} by FFT, {} direct", fft, fft == 1 ? "" : "s", direct);
+         return out;
+       }},
+  };
+  return passes;
+}
+
+const Pass* find_pass(const std::string& name) {
+  for (const Pass& p : all_passes())
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
 const std::vector<std::string>& pass_names() {
-  static const std::vector<std::string> names = {"simplify", "fold", "cse", "dce", "conv_algo"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> v;
+    for (const Pass& p : all_passes()) v.push_back(p.name);
+    return v;
+  }();
   return names;
 }
 
-Graph optimize(const Graph& g, const OptOptions& options, std::vector<PassReport>* report) {
-  const std::set<std::string>& disabled = options.disabled;
-  for (auto& d : disabled)
-    if (std::find(pass_names().begin(), pass_names().end(), d) == pass_names().end())
-      throw std::invalid_argument(fmt::format("unknown pass '{}' (passes: {})", d, fmt::join(pass_names(), ", ")));
+namespace {
+
+const Pass& pass_named(const std::string& name) {
+  if (const Pass* p = find_pass(name)) return *p;
+  throw std::invalid_argument(fmt::format("unknown pass '{}' (passes: {})", name, fmt::join(pass_names(), ", ")));
+}
+
+}  // namespace
+
+Graph run_passes(const Graph& g, const std::vector<std::string>& names, const OptOptions& options,
+                 std::vector<PassReport>* report) {
+  std::vector<const Pass*> pipeline;
+  for (const std::string& name : names) pipeline.push_back(&pass_named(name));  // all checked before any runs
   Graph cur = g;
-  for (auto& name : pass_names()) {
-    if (disabled.count(name)) continue;
-    PassReport r{name, 0, ""};
-    if (name == "conv_algo") {
-      int fft = 0, direct = 0;
-      cur = choose_conv_algos(cur, options.conv_algo, &fft, &direct);
-      r.detail = fmt::format("{} conv{} by FFT, {} direct", fft, fft == 1 ? "" : "s", direct);
-    } else if (name == "simplify" || name == "fold") {
-      int n = 0;
-      cur = name == "simplify" ? simplify(cur, &n) : fold_constants(cur, &n);
-      r.detail = fmt::format("{} node{} {}", n, n == 1 ? "" : "s", name == "simplify" ? "rewritten" : "folded");
-    } else {
-      cur = name == "cse" ? cse(cur, &r.removed) : dce(cur, &r.removed);
-    }
+  for (const Pass* p : pipeline) {
+    PassReport r{p->name, 0, ""};
+    cur = p->run(cur, options, r);
     if (report) report->push_back(r);
   }
   return cur;
+}
+
+Graph optimize(const Graph& g, const OptOptions& options, std::vector<PassReport>* report) {
+  for (const std::string& d : options.disabled) pass_named(d);
+  std::vector<std::string> names;
+  for (const std::string& name : pass_names())
+    if (!options.disabled.count(name)) names.push_back(name);
+  return run_passes(g, names, options, report);
 }
 
 }  // namespace starc

@@ -21,6 +21,7 @@
 //   conv_algo  direct or FFT convolution per conv node, by a cost model (conv_algo.h);
 //         disabled, every conv is direct.
 #pragma once
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -53,8 +54,22 @@ Graph dce(const Graph& g, int* removed = nullptr);
 // "pass NAME: what it did", one line for --emit opt.
 std::string describe(const PassReport& r);
 
-// The pass names, in the order optimize runs them.
-const std::vector<std::string>& pass_names();
+// A registered pass: its name (--disable-pass, `starc opt --passes`), one line saying what
+// it does, and the function (which fills the report's counts).
+struct Pass {
+  std::string name;
+  std::string description;
+  std::function<Graph(const Graph&, const OptOptions&, PassReport&)> run;
+};
+// Every pass, in the order optimize runs them (passes.cpp: the one list).
+const std::vector<Pass>& all_passes();
+const Pass* find_pass(const std::string& name);  // null if there is none
+const std::vector<std::string>& pass_names();    // all_passes()' names, in order
+
+// Runs the named passes in the given order (a name may repeat); throws
+// std::invalid_argument naming an unknown pass before running any.
+Graph run_passes(const Graph& g, const std::vector<std::string>& names, const OptOptions& options = {},
+                 std::vector<PassReport>* report = nullptr);
 // Runs every pass not disabled; throws std::invalid_argument naming an unknown pass.
 Graph optimize(const Graph& g, const OptOptions& options = {}, std::vector<PassReport>* report = nullptr);
 

@@ -18,6 +18,7 @@
 #include <random>
 #include <regex>
 
+#include "compiler/driver/driver.h"
 #include "compiler/autodiff/train_plan.h"
 #include "compiler/lower/aot_api.h"
 #include "compiler/lower/jit.h"
@@ -170,10 +171,13 @@ int run(const Options& o) {
   m.output_names = g.output_names;
   // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
   auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
-    Graph concrete = optimize(specialize(graph, std::vector<Dim>(graph.symbols.size(), batch)),
-                              passes_for(o.device, OptOptions({}, o.conv_algo)));
-    return compile_object(emit_mlir(concrete, "forward", sig, o.device), "forward",
-                          ObjectOptions{model, kernel, o.target, o.threads > 1, o.device});
+    CompileOptions co;
+    co.device = o.device;
+    co.passes = OptOptions({}, o.conv_algo);
+    co.object = ObjectOptions{model, kernel, o.target, o.threads > 1, o.device};
+    Compilation c = compile(graph, std::vector<Dim>(graph.symbols.size(), batch), co, Stage::Object);
+    *sig = c.sig;
+    return c.object;
   };
   std::vector<std::pair<std::string, std::string>> objects;  // file name, bytes
   objects.emplace_back(model + "_kernel.o", kernel_object(g, &m.sig, model + "_kernel"));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "compiler/driver/driver.h"
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/graph/text.h"
 #include "compiler/ops/builder.h"
@@ -25,6 +26,7 @@
 #include "tools/starc/compile_cmd.h"
 #include "tools/starc/convert_cmd.h"
 #include "tools/starc/eval_cmd.h"
+#include "tools/starc/opt_cmd.h"
 #include "tools/starc/repl_cmd.h"
 #include "tools/starc/simulate_cmd.h"
 #include "tools/starc/train_cmd.h"
@@ -209,8 +211,11 @@ std::string bytes_str(int64_t b) {
 // What the CPU code of an optimized graph does at the given batch: its kernels (fused
 // loop nests and kernel-library calls, with the nodes each computes) and its memory plan.
 void print_cpu_plan(const Graph& opt, int64_t batch) {
-  Graph concrete = specialize(opt, std::vector<Dim>(opt.symbols.size(), batch));  // keeps the node ids
-  CpuPlan plan = plan_cpu(emit_mlir(concrete, "forward"), true);
+  CompileOptions lower_only;
+  lower_only.optimize = false;  // keeps the node ids of `opt`, which the kernels name
+  Compilation c = compile(opt, std::vector<Dim>(opt.symbols.size(), batch), lower_only, Stage::Mlir);
+  const Graph& concrete = c.optimized;
+  CpuPlan plan = plan_cpu(c.mlir, true);
   auto op_of = [&](const std::string& name) -> std::string {  // "%7" -> "relu"; scan bodies: "%7/3" -> "scan/3"
     size_t slash = name.find('/');
     int id = std::stoi(name.substr(1, slash == std::string::npos ? std::string::npos : slash - 1));
@@ -243,12 +248,13 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   Graph g = build_graph(*l, model);
   if (emit == "opt") {  // what the passes did, then the graph the JIT lowers
     auto print_optimized = [&](const Graph& graph) {
-      std::vector<PassReport> report;
-      Graph opt = optimize(graph, passes, &report);
-      for (auto& r : report) fmt::print("# {}\n", describe(r));
+      CompileOptions o;
+      o.passes = passes;
+      Compilation c = compile(graph, o, Stage::Opt);
+      for (auto& r : c.report) fmt::print("# {}\n", describe(r));
       for (auto& d : passes.disabled) fmt::print("# pass {}: disabled\n", d);
-      fmt::print("{}", print_graph(opt));
-      print_cpu_plan(opt, batch);
+      fmt::print("{}", print_graph(c.optimized));
+      print_cpu_plan(c.optimized, batch);
     };
     print_optimized(g);
     // A trained model: its training steps too (forward, gradients and update, as the
@@ -266,13 +272,15 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   }
   if (emit == "mlir" || emit == "llvm" || emit == "ptx") {
     // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
-    if (emit == "ptx") device = Device::Cuda;
-    Graph concrete = optimize(specialize(g, std::vector<Dim>(g.symbols.size(), batch)), passes_for(device, passes));
-    std::string text = emit_mlir(concrete, "forward", nullptr, device);
-    if (emit == "ptx")
-      for (const PtxModule& m : lower_to_ptx(text)) fmt::print("// ---- kernel module {}\n{}\n", m.name, m.ptx);
+    CompileOptions o;
+    o.device = device;
+    o.passes = passes;
+    Stage stage = emit == "ptx" ? Stage::Ptx : emit == "llvm" ? Stage::Llvm : Stage::Mlir;
+    Compilation c = compile(g, std::vector<Dim>(g.symbols.size(), batch), o, stage);
+    if (stage == Stage::Ptx)
+      for (const PtxModule& m : c.ptx) fmt::print("// ---- kernel module {}\n{}\n", m.name, m.ptx);
     else
-      fmt::print("{}", emit == "mlir" ? text : lower_to_llvm_ir(text, device));
+      fmt::print("{}", stage == Stage::Mlir ? c.mlir : c.llvm);
     return 0;
   }
   if (emit == "graph") fmt::print("{}", print_graph(g));
@@ -354,6 +362,7 @@ int main(int argc, char** argv) {
   ReplCommand repl = add_repl_command(app);
   ConvertCommand convert = add_convert_command(app);
   SimulateCommand simulate = add_simulate_command(app);
+  OptCommand opt = add_opt_command(app);
 
   try {
     app.parse(argc, argv);
@@ -378,6 +387,7 @@ int main(int argc, char** argv) {
     if (*repl.app) return repl.run();
     if (*convert.app) return convert.run();
     if (*simulate.app) return simulate.run();
+    if (*opt.app) return opt.run();
     OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
     if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes, graph_device);
     pick_model();

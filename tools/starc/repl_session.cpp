@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "compiler/driver/driver.h"
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/graph/text.h"
 #include "compiler/lower/jit.h"
@@ -368,13 +369,17 @@ bool ReplSession::show(const std::string& what, const std::string& expr) {
     } else if (what == "graph") {
       out_ << print_graph(b.g);
     } else if (what == "opt") {
-      std::vector<PassReport> report;
-      Graph opt = optimize(b.g, OptOptions({}, opts_.conv_algo), &report);
-      for (auto& r : report) out_ << "# " << describe(r) << "\n";
-      out_ << print_graph(opt);
+      CompileOptions o;
+      o.passes = OptOptions({}, opts_.conv_algo);
+      Compilation c = compile(b.g, o, Stage::Opt);
+      for (auto& r : c.report) out_ << "# " << describe(r) << "\n";
+      out_ << print_graph(c.optimized);
     } else {
-      std::string mlir = JitExecutor::mlir_for(b.g, b.inputs, OptOptions({}, opts_.conv_algo), opts_.device);
-      out_ << (what == "mlir" ? mlir : lower_to_llvm_ir(mlir, opts_.device));
+      CompileOptions o;
+      o.device = opts_.device;
+      o.passes = OptOptions({}, opts_.conv_algo);
+      Compilation c = compile(b.g, bind_symbols(b.g, b.inputs), o, what == "mlir" ? Stage::Mlir : Stage::Llvm);
+      out_ << (what == "mlir" ? c.mlir : c.llvm);
     }
   } catch (const std::exception& e) {
     err_ << "error: " << e.what() << "\n";
