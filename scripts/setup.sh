@@ -11,8 +11,8 @@ PACKAGES=(
   libeigen3-dev libfmt-dev libgtest-dev libzip-dev zlib1g-dev libcli11-dev
   # BLAS behind the matmul and convolution kernels (linked statically into AOT libraries)
   libopenblas-dev
-  # the lowering layer (MLIR/LLVM 22) and later stages
-  libmlir-22-dev mlir-22-tools llvm-22-dev libomp-22-dev libedit-dev libcfitsio-dev libfftw3-dev
+  # the lowering layer (MLIR/LLVM 22) and later stages; llvm-22-tools: lit and FileCheck (tests/lit)
+  libmlir-22-dev mlir-22-tools llvm-22-dev llvm-22-tools libomp-22-dev libedit-dev libcfitsio-dev libfftw3-dev
   # the REPL's terminal test
   tmux
   # PyTorch for equivalence tests and benchmarks (run with /usr/bin/python3)

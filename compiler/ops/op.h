@@ -1,6 +1,7 @@
 // compiler/ops: the primitive ops. Each op is defined once, in one OpDef: its name,
-// inputs, attributes with defaults, shape rule, and reference kernel. Later stages
-// attach their part (gradient rule, lowering) to the same OpDef by name.
+// inputs, attributes with defaults, shape rule, reference kernel and gradient rule. Its
+// lowering is an entry of compiler/lower's lowering table, found by the op's name
+// (docs/design.md: adding an op).
 #pragma once
 #include <functional>
 #include <optional>
