@@ -23,7 +23,8 @@ struct Case {
   int64_t n, c, o, l, k, pad, dil;
 };
 
-template <class F> double median_seconds(F f) {
+template <class F>
+double median_seconds(F f) {
   std::vector<double> t;
   f();  // warm: plans, caches
   for (int r = 0; r < 7; ++r) {
@@ -83,8 +84,8 @@ int main(int argc, char** argv) {
   }
   std::mt19937 rng(1);
   std::uniform_real_distribution<float> u(-1, 1);
-  fmt::print("{:>8} {:>3} {:>3} {:>3} {:>5} {:>4} | {:>10} {:>10} | {:>10} {:>10} | {}\n", "op", "n", "c", "o", "L", "k",
-             "direct_ms", "fft_ms", "model_dir", "model_fft", "agree");
+  fmt::print("{:>8} {:>3} {:>3} {:>3} {:>5} {:>4} | {:>10} {:>10} | {:>10} {:>10} | {}\n", "op", "n", "c", "o", "L",
+             "k", "direct_ms", "fft_ms", "model_dir", "model_fft", "agree");
   int agree = 0;
   for (const Case& c : cases) {
     int64_t out_len = c.l + 2 * c.pad - c.dil * (c.k - 1);

@@ -19,9 +19,9 @@ using Block = std::vector<StmtP>;
 // `f32[B, 1, 4618]`, `[out, in]` (dtype taken from context), or a static type name.
 struct TypeExpr {
   SrcLoc loc;
-  std::string name;          // "int", "float", "bool", "str", "fn", or a dtype ("f32"...), or "" if omitted
+  std::string name;  // "int", "float", "bool", "str", "fn", or a dtype ("f32"...), or "" if omitted
   bool is_tensor = false;
-  std::vector<ExprP> dims;   // tensor dims: expressions; a bare unknown name binds a dim; `_` matches any
+  std::vector<ExprP> dims;  // tensor dims: expressions; a bare unknown name binds a dim; `_` matches any
 };
 
 struct Arg {
@@ -32,8 +32,8 @@ struct Arg {
 
 struct IndexItem {
   bool is_slice = false;
-  ExprP index;               // when !is_slice
-  ExprP start, end, step;    // when is_slice; each may be null
+  ExprP index;             // when !is_slice
+  ExprP start, end, step;  // when is_slice; each may be null
   SrcLoc loc;
 };
 
@@ -65,8 +65,8 @@ struct Stmt {
   // Assign: targets (1 = plain, >1 = tuple destructuring); is_let.
   std::vector<std::pair<std::string, SrcLoc>> targets;
   bool is_let = false;
-  ExprP value;  // Assign/Return/ExprStmt value; ParamDecl initializer; For range start/iterable; If/Assert condition
-  ExprP value2; // For: range end (null when iterating a list); Assert: message
+  ExprP value;   // Assign/Return/ExprStmt value; ParamDecl initializer; For range start/iterable; If/Assert condition
+  ExprP value2;  // For: range end (null when iterating a list); Assert: message
   // ParamDecl
   std::string name;
   bool trainable = true;
@@ -79,32 +79,32 @@ struct Stmt {
 
 struct FnDecl {
   std::string name;
-  SrcLoc loc;        // the name
+  SrcLoc loc;  // the name
   bool is_model = false;
   std::vector<Param> params;
   // model outputs: (name or "", type)
   std::vector<std::pair<std::string, TypeExpr>> outputs;
   SrcLoc outputs_loc;
   Block body;
-  int module = -1;   // index of the module that defines it
+  int module = -1;  // index of the module that defines it
 };
 
 // `train MODEL(extra inputs) { statements; step NAME(params: ...) { statements } ... }`:
 // how a model is trained (dsl/train.cpp). `train` and `step` are contextual keywords.
 struct TrainStep {
   std::string name;
-  SrcLoc loc;              // the step's name
-  std::vector<Arg> args;   // `(params: "disc.")`
+  SrcLoc loc;             // the step's name
+  std::vector<Arg> args;  // `(params: "disc.")`
   Block body;
 };
 
 struct TrainDecl {
   std::string model;
-  SrcLoc loc;                      // the model name after `train`
-  SrcLoc kw_loc;                   // the `train` keyword
-  std::vector<Param> params;       // extra data inputs (targets)
-  Block body;                      // the statements outside named steps, in order
-  std::vector<TrainStep> steps;    // named steps (empty: one step, "train")
+  SrcLoc loc;                    // the model name after `train`
+  SrcLoc kw_loc;                 // the `train` keyword
+  std::vector<Param> params;     // extra data inputs (targets)
+  Block body;                    // the statements outside named steps, in order
+  std::vector<TrainStep> steps;  // named steps (empty: one step, "train")
   int module = -1;
 };
 
@@ -114,7 +114,7 @@ struct UseDecl {
 };
 
 struct Module {
-  std::string path;      // file path
+  std::string path;  // file path
   int file = -1;
   std::vector<UseDecl> uses;
   std::vector<std::shared_ptr<FnDecl>> decls;

@@ -30,18 +30,42 @@ struct Printer {
   void expr(const Expr& e, int d, const std::string& label = "") {
     std::string p = label.empty() ? "" : label + ": ";
     switch (e.kind) {
-      case Expr::Int: line(d, fmt::format("{}Int {}", p, e.ival), e.loc); return;
-      case Expr::Float: line(d, fmt::format("{}Float {}", p, e.fval), e.loc); return;
-      case Expr::Str: line(d, fmt::format("{}Str \"{}\"", p, e.name), e.loc); return;
-      case Expr::Bool: line(d, fmt::format("{}Bool {}", p, e.bval), e.loc); return;
-      case Expr::Name: line(d, fmt::format("{}Name {}", p, e.name), e.loc); return;
-      case Expr::Tuple: line(d, p + "Tuple", e.loc); break;
-      case Expr::List: line(d, p + "List", e.loc); break;
-      case Expr::Unary: line(d, fmt::format("{}Unary {}", p, e.name), e.loc); break;
-      case Expr::Binary: line(d, fmt::format("{}Binary {}", p, e.name), e.loc); break;
-      case Expr::Member: line(d, fmt::format("{}Member .{}", p, e.name), e.loc); break;
-      case Expr::Index: line(d, p + "Index", e.loc); break;
-      case Expr::Call: line(d, p + "Call" + (e.as_name.empty() ? "" : " as " + e.as_name), e.loc); break;
+      case Expr::Int:
+        line(d, fmt::format("{}Int {}", p, e.ival), e.loc);
+        return;
+      case Expr::Float:
+        line(d, fmt::format("{}Float {}", p, e.fval), e.loc);
+        return;
+      case Expr::Str:
+        line(d, fmt::format("{}Str \"{}\"", p, e.name), e.loc);
+        return;
+      case Expr::Bool:
+        line(d, fmt::format("{}Bool {}", p, e.bval), e.loc);
+        return;
+      case Expr::Name:
+        line(d, fmt::format("{}Name {}", p, e.name), e.loc);
+        return;
+      case Expr::Tuple:
+        line(d, p + "Tuple", e.loc);
+        break;
+      case Expr::List:
+        line(d, p + "List", e.loc);
+        break;
+      case Expr::Unary:
+        line(d, fmt::format("{}Unary {}", p, e.name), e.loc);
+        break;
+      case Expr::Binary:
+        line(d, fmt::format("{}Binary {}", p, e.name), e.loc);
+        break;
+      case Expr::Member:
+        line(d, fmt::format("{}Member .{}", p, e.name), e.loc);
+        break;
+      case Expr::Index:
+        line(d, p + "Index", e.loc);
+        break;
+      case Expr::Call:
+        line(d, p + "Call" + (e.as_name.empty() ? "" : " as " + e.as_name), e.loc);
+        break;
       case Expr::Lambda: {
         std::string ps;
         for (auto& [n, l] : e.lambda_params) ps += (ps.empty() ? "" : ", ") + n;
@@ -52,7 +76,10 @@ struct Printer {
     for (auto& i : e.items) expr(*i, d + 1);
     for (auto& a : e.args) expr(*a.value, d + 1, a.name.empty() ? "arg" : a.name);
     for (auto& ix : e.index) {
-      if (!ix.is_slice) { expr(*ix.index, d + 1, "index"); continue; }
+      if (!ix.is_slice) {
+        expr(*ix.index, d + 1, "index");
+        continue;
+      }
       line(d + 1, "Slice", ix.loc);
       if (ix.start) expr(*ix.start, d + 2, "start");
       if (ix.end) expr(*ix.end, d + 2, "end");
@@ -96,7 +123,9 @@ struct Printer {
           block(s.else_body, d + 1);
         }
         return;
-      case Stmt::FnDef: fn(*s.fn, d); return;
+      case Stmt::FnDef:
+        fn(*s.fn, d);
+        return;
       case Stmt::Assert:
         line(d, "Assert", s.loc);
         expr(*s.value, d + 1);
@@ -110,10 +139,13 @@ struct Printer {
 
   void fn(const FnDecl& f, int d) {
     std::string ps;
-    for (auto& p : f.params) ps += (ps.empty() ? "" : ", ") + p.name + (p.type ? ": " + type(*p.type) : "") + (p.default_value ? " = ..." : "");
+    for (auto& p : f.params)
+      ps +=
+          (ps.empty() ? "" : ", ") + p.name + (p.type ? ": " + type(*p.type) : "") + (p.default_value ? " = ..." : "");
     std::string outs;
     for (auto& [n, t] : f.outputs) outs += (outs.empty() ? "" : ", ") + (n.empty() ? "" : n + ": ") + type(t);
-    line(d, fmt::format("{} {}({}){}", f.is_model ? "Model" : "Fn", f.name, ps, outs.empty() ? "" : " -> " + outs), f.loc);
+    line(d, fmt::format("{} {}({}){}", f.is_model ? "Model" : "Fn", f.name, ps, outs.empty() ? "" : " -> " + outs),
+         f.loc);
     block(f.body, d + 1);
   }
 

@@ -59,7 +59,8 @@ std::string DiagEngine::format(const Diagnostic& d) const {
     std::string under(std::max(col - 1, 0), ' ');
     for (int i = 0; i < col - 1 && i < int(text.size()); ++i)
       if (text[i] == '\t') under[i] = '\t';
-    int len = int(std::min<uint32_t>(std::max<uint32_t>(loc.length, 1), uint32_t(std::max<int>(int(text.size()) - col + 1, 1))));
+    int len = int(
+        std::min<uint32_t>(std::max<uint32_t>(loc.length, 1), uint32_t(std::max<int>(int(text.size()) - col + 1, 1))));
     under += "^" + std::string(len - 1, '~');
     return fmt::format("{}:{}:{}: {}: {}\n{}{}\n{:>5} | {}\n", path, line, col, kind, msg, gutter, text, "", under);
   };

@@ -13,19 +13,34 @@ namespace starc {
 
 const char* kind_name(const Value& v) {
   switch (v.kind) {
-    case Value::None: return "nothing";
-    case Value::Int: return "int";
-    case Value::Float: return "float";
-    case Value::Bool: return "bool";
-    case Value::Str: return "str";
-    case Value::DTypeV: return "dtype";
-    case Value::List: return "list";
-    case Value::Tuple: return "tuple";
-    case Value::Tensor: return "tensor";
-    case Value::Func: case Value::Prim: case Value::Builtin: return "function";
-    case Value::PrimNamespace: return "namespace";
-    case Value::Init: return "initializer";
-    case Value::Config: return find_optimizer(v.s) ? "optimizer" : "schedule";
+    case Value::None:
+      return "nothing";
+    case Value::Int:
+      return "int";
+    case Value::Float:
+      return "float";
+    case Value::Bool:
+      return "bool";
+    case Value::Str:
+      return "str";
+    case Value::DTypeV:
+      return "dtype";
+    case Value::List:
+      return "list";
+    case Value::Tuple:
+      return "tuple";
+    case Value::Tensor:
+      return "tensor";
+    case Value::Func:
+    case Value::Prim:
+    case Value::Builtin:
+      return "function";
+    case Value::PrimNamespace:
+      return "namespace";
+    case Value::Init:
+      return "initializer";
+    case Value::Config:
+      return find_optimizer(v.s) ? "optimizer" : "schedule";
   }
   return "?";
 }
@@ -80,12 +95,14 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
   for (auto& p : td.params) {
     if (inputs.count(p.name))
       throw CompileError(p.loc, fmt::format("'{}' is already an input of model '{}'; the train block's inputs are "
-                                            "extra data (targets) with other names", p.name, model.name));
+                                            "extra data (targets) with other names",
+                                            p.name, model.name));
     if (!p.type || !p.type->is_tensor || p.type->name.empty())
-      throw CompileError(p.type ? p.type->loc : p.loc,
-                         fmt::format("train input '{}' needs a tensor type with an element type, e.g. {}: f32[B, 1]",
-                                     p.name, p.name));
-    if (p.default_value) throw CompileError(p.default_value->loc, "a train block's inputs are data tensors and take no default");
+      throw CompileError(
+          p.type ? p.type->loc : p.loc,
+          fmt::format("train input '{}' needs a tensor type with an element type, e.g. {}: f32[B, 1]", p.name, p.name));
+    if (p.default_value)
+      throw CompileError(p.default_value->loc, "a train block's inputs are data tensors and take no default");
     TensorType t = declared_type(*p.type, *ts, /*new_syms=*/true);
     ts->vars[p.name] = add_graph_input(root, p.name, t, p.loc);
   }
@@ -95,7 +112,8 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
     try {
       exec_block(b, ts);
     } catch (ReturnSignal&) {
-      throw CompileError(return_loc_ ? *return_loc_ : td.loc, "'return' is not allowed in a train block (assign loss = ... instead)");
+      throw CompileError(return_loc_ ? *return_loc_ : td.loc,
+                         "'return' is not allowed in a train block (assign loss = ... instead)");
     }
   };
   run(td.body);
@@ -105,14 +123,17 @@ TrainElab Elaborator::build_train(const FnDecl& model, const TrainDecl& td, cons
         throw CompileError(a.name_loc, fmt::format("step has no argument '{}' (it takes: params)", a.name));
       Value v = eval(*a.value, ts);
       std::vector<Value> items = v.kind == Value::List || v.kind == Value::Tuple ? v.items : std::vector<Value>{v};
-      const std::vector<ExprP>* exprs = a.value->kind == Expr::List || a.value->kind == Expr::Tuple ? &a.value->items : nullptr;
+      const std::vector<ExprP>* exprs =
+          a.value->kind == Expr::List || a.value->kind == Expr::Tuple ? &a.value->items : nullptr;
       if (items.empty())
-        throw CompileError(a.value->loc, "params needs at least one name prefix (or leave it out to train every parameter)");
+        throw CompileError(a.value->loc,
+                           "params needs at least one name prefix (or leave it out to train every parameter)");
       for (size_t i = 0; i < items.size(); ++i) {
         SrcLoc at = exprs && exprs->size() == items.size() ? (*exprs)[i]->loc : a.value->loc;
         if (items[i].kind != Value::Str)
-          throw CompileError(at, fmt::format("params takes a name prefix (a string like \"disc.\") or a list of them, got {}",
-                                             describe(items[i])));
+          throw CompileError(
+              at, fmt::format("params takes a name prefix (a string like \"disc.\") or a list of them, got {}",
+                              describe(items[i])));
         out.prefixes.emplace_back(items[i].s, at);
       }
     }
@@ -236,12 +257,18 @@ std::shared_ptr<Scope> Elaborator::module_scope_for(int module) {
 
 std::string Elaborator::describe(const Value& v) const {
   switch (v.kind) {
-    case Value::Tensor: return tstr(type_of(v));
-    case Value::Int: return v.sym ? fmt::format("dim {}", dim_str(v.i, &root_->g.symbols)) : fmt::format("int {}", v.i);
-    case Value::Float: return fmt::format("float {}", v.f);
-    case Value::Bool: return v.b ? "bool true" : "bool false";
-    case Value::Str: return fmt::format("string \"{}\"", v.s);
-    default: return kind_name(v);
+    case Value::Tensor:
+      return tstr(type_of(v));
+    case Value::Int:
+      return v.sym ? fmt::format("dim {}", dim_str(v.i, &root_->g.symbols)) : fmt::format("int {}", v.i);
+    case Value::Float:
+      return fmt::format("float {}", v.f);
+    case Value::Bool:
+      return v.b ? "bool true" : "bool false";
+    case Value::Str:
+      return fmt::format("string \"{}\"", v.s);
+    default:
+      return kind_name(v);
   }
 }
 
@@ -249,8 +276,7 @@ std::string Elaborator::describe(const Value& v) const {
 int Elaborator::use(const Value& v) { return use_in(cur_, v); }
 int Elaborator::use_in(GraphCtx* ctx, const Value& v) {
   if (v.g == ctx) return v.id;
-  if (!ctx->parent)
-    throw CompileError(SrcLoc{}, "internal: a tensor escaped the scan body that created it");
+  if (!ctx->parent) throw CompileError(SrcLoc{}, "internal: a tensor escaped the scan body that created it");
   int outer = use_in(ctx->parent, v);
   if (auto it = ctx->captured.find(outer); it != ctx->captured.end()) return it->second;
   Node n;
@@ -309,8 +335,7 @@ Value Elaborator::as_tensor(const Value& v, DType dt, SrcLoc loc, const char* co
 }
 
 int64_t Elaborator::static_int(const Value& v, SrcLoc loc, const char* what, bool allow_sym) {
-  if (v.kind != Value::Int)
-    throw CompileError(loc, fmt::format("{} must be a static int, got {}", what, describe(v)));
+  if (v.kind != Value::Int) throw CompileError(loc, fmt::format("{} must be a static int, got {}", what, describe(v)));
   if (!allow_sym && v.sym)
     throw CompileError(loc, fmt::format("{} must be known at compile time, but {} is only known at run time", what,
                                         dim_str(v.i, &root_->g.symbols)));
@@ -328,16 +353,22 @@ int64_t Elaborator::attr_int(const Value& v, SrcLoc loc) const {
 
 Attr Elaborator::to_attr(const Value& v, SrcLoc loc) {
   switch (v.kind) {
-    case Value::Int: return attr_int(v, loc);
-    case Value::Float: return v.f;
-    case Value::Bool: return v.b;
-    case Value::Str: return v.s;
-    case Value::DTypeV: return v.dt;
+    case Value::Int:
+      return attr_int(v, loc);
+    case Value::Float:
+      return v.f;
+    case Value::Bool:
+      return v.b;
+    case Value::Str:
+      return v.s;
+    case Value::DTypeV:
+      return v.dt;
     case Value::List:
     case Value::Tuple: {
       bool all_int = true;
       for (auto& it : v.items) {
-        if (!it.is_num()) throw CompileError(loc, fmt::format("expected a list of numbers, got a list containing {}", describe(it)));
+        if (!it.is_num())
+          throw CompileError(loc, fmt::format("expected a list of numbers, got a list containing {}", describe(it)));
         all_int = all_int && it.kind == Value::Int;
       }
       if (all_int) {
@@ -350,7 +381,8 @@ Attr Elaborator::to_attr(const Value& v, SrcLoc loc) {
       return out;
     }
     default:
-      throw CompileError(loc, fmt::format("expected a static value (number, bool, string, list, dtype), got {}", describe(v)));
+      throw CompileError(
+          loc, fmt::format("expected a static value (number, bool, string, list, dtype), got {}", describe(v)));
   }
 }
 
@@ -368,7 +400,8 @@ std::optional<Graph> elaborate_model(Program& prog, const FnDecl& model, const B
   return el.build(model);
 }
 
-TrainElab elaborate_train(Program& prog, const FnDecl& model, const TrainDecl& td, const TrainStep* step, bool training) {
+TrainElab elaborate_train(Program& prog, const FnDecl& model, const TrainDecl& td, const TrainStep* step,
+                          bool training) {
   Elaborator el(prog, BuildOptions{training});
   return el.build_train(model, td, step);
 }

@@ -12,7 +12,8 @@
 
 namespace starc {
 
-const std::vector<std::string> kBuiltinFns = {"scan", "zeros", "ones", "full", "len", "int", "float", "print", "grad", "assign"};
+const std::vector<std::string> kBuiltinFns = {"scan", "zeros", "ones",  "full", "len",
+                                              "int",  "float", "print", "grad", "assign"};
 
 // ---------------------------------------------------------------- builtins
 Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& e) {
@@ -57,9 +58,11 @@ Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& 
   if (name == "int" || name == "float") {
     need(1);
     const Value& v = args.pos[0].first;
-    if (!v.is_num()) throw CompileError(args.pos[0].second, fmt::format("{} needs a number, got {}", name, describe(v)));
+    if (!v.is_num())
+      throw CompileError(args.pos[0].second, fmt::format("{} needs a number, got {}", name, describe(v)));
     if (name == "float" || v.kind == Value::Int) {
-      if (v.sym) throw CompileError(args.pos[0].second, fmt::format("{} needs a static number, got {}", name, describe(v)));
+      if (v.sym)
+        throw CompileError(args.pos[0].second, fmt::format("{} needs a static number, got {}", name, describe(v)));
       return name == "int" ? v : Value::number(v.as_double());
     }
     // Truncation toward zero, and only of floats that fit (2^63 is exactly representable).
@@ -100,12 +103,17 @@ Value Elaborator::grad(Args& args, const Expr& e) {
     wrt = &v, wloc = l;
   }
   if (args.pos.empty() || args.pos.size() > 2 || (args.pos.size() == 2 && wrt))
-    throw CompileError(e.loc, "grad takes the expression to differentiate and wrt: grad(loss, wrt: x) or grad(loss, wrt: [x, y])");
+    throw CompileError(
+        e.loc, "grad takes the expression to differentiate and wrt: grad(loss, wrt: x) or grad(loss, wrt: [x, y])");
   if (args.pos.size() == 2) wrt = &args.pos[1].first, wloc = args.pos[1].second;
-  if (!wrt) throw CompileError(e.loc, "grad needs wrt: the tensor (or list of tensors) to differentiate with respect to, e.g. grad(loss, wrt: x)");
+  if (!wrt)
+    throw CompileError(
+        e.loc,
+        "grad needs wrt: the tensor (or list of tensors) to differentiate with respect to, e.g. grad(loss, wrt: x)");
   const Value& y = args.pos[0].first;
   SrcLoc yloc = args.pos[0].second;
-  if (y.kind != Value::Tensor) throw CompileError(yloc, fmt::format("grad differentiates a tensor, got {}", describe(y)));
+  if (y.kind != Value::Tensor)
+    throw CompileError(yloc, fmt::format("grad differentiates a tensor, got {}", describe(y)));
   if (!is_float(type_of(y).dtype))
     throw CompileError(yloc, fmt::format("grad differentiates a float tensor, got {}", tstr(type_of(y))));
   bool single = wrt->kind == Value::Tensor;
@@ -116,8 +124,9 @@ Value Elaborator::grad(Args& args, const Expr& e) {
   for (auto& w : ws) {
     if (w.kind != Value::Tensor) throw CompileError(wloc, fmt::format("wrt must hold tensors, got {}", describe(w)));
     if (!is_float(type_of(w).dtype))
-      throw CompileError(wloc, fmt::format("cannot take a gradient with respect to {}: only float tensors have gradients",
-                                           tstr(type_of(w))));
+      throw CompileError(wloc,
+                         fmt::format("cannot take a gradient with respect to {}: only float tensors have gradients",
+                                     tstr(type_of(w))));
   }
   int yid = use(y);
   std::vector<int> wids;
@@ -152,13 +161,15 @@ Value Elaborator::assign_state(Args& args, const Expr& e) {
     throw CompileError(e.loc, "assign cannot be used inside a scan step (a state is updated once per training step)");
   if (st.g != root_ || !is_op(root_->g.node(st.id), "param"))
     throw CompileError(sl, fmt::format("assign updates a state buffer (declared with 'state'), but this is a computed "
-                                       "tensor {}", tstr(type_of(st))));
+                                       "tensor {}",
+                                       tstr(type_of(st))));
   const Node& n = root_->g.node(st.id);
   std::string name = attr_str(n.attrs, "name");
   TensorType want = n.type;
   if (attr_bool(n.attrs, "trainable"))
     throw CompileError(sl, fmt::format("'{}' is a trainable parameter (the optimizer updates it); assign updates state "
-                                       "buffers, declared with 'state'", name));
+                                       "buffers, declared with 'state'",
+                                       name));
   Value nv = as_tensor(args.pos[1].first, want.dtype, args.pos[1].second, "assign");
   if (type_of(nv) != want)
     throw CompileError(args.pos[1].second, fmt::format("assign: the new value of '{}' is {}, but the state is {}", name,
@@ -166,7 +177,8 @@ Value Elaborator::assign_state(Args& args, const Expr& e) {
   if (!opts_.training) return Value{};
   for (auto& u : state_updates_)
     if (u.name == name)
-      throw CompileError(Diagnostic{e.loc, fmt::format("state '{}' is assigned twice in one training step", name),
+      throw CompileError(Diagnostic{e.loc,
+                                    fmt::format("state '{}' is assigned twice in one training step", name),
                                     {{u.loc, "first assigned here"}}});
   state_updates_.push_back({name, use(nv), e.loc});
   return Value{};
@@ -180,17 +192,19 @@ Value Elaborator::metric(Args& args, const Expr& e) {
   if (args.pos.size() != 2) throw CompileError(e.loc, "metric takes a name and a scalar: metric(\"accuracy\", acc)");
   const Value& n = args.pos[0].first;
   if (n.kind != Value::Str || n.s.empty())
-    throw CompileError(args.pos[0].second, fmt::format("a metric's name must be a non-empty string, got {}", describe(n)));
+    throw CompileError(args.pos[0].second,
+                       fmt::format("a metric's name must be a non-empty string, got {}", describe(n)));
   if (n.s == "loss" || n.s == "lr" || n.s == "step")
     throw CompileError(args.pos[0].second, fmt::format("'{}' is reserved; give the metric another name", n.s));
   for (auto& m : metrics_)
     if (m.name == n.s)
-      throw CompileError(Diagnostic{args.pos[0].second, fmt::format("metric '{}' is defined twice", n.s), {{m.loc, "first defined here"}}});
+      throw CompileError(Diagnostic{
+          args.pos[0].second, fmt::format("metric '{}' is defined twice", n.s), {{m.loc, "first defined here"}}});
   if (cur_ != root_) throw CompileError(e.loc, "metric cannot be used inside a scan step");
   Value v = as_tensor(args.pos[1].first, default_float_, args.pos[1].second, "metric");
   if (type_of(v).rank() != 0)
-    throw CompileError(args.pos[1].second, fmt::format("metric '{}' must be a scalar, got {}; reduce it with mean(...)", n.s,
-                                                       tstr(type_of(v))));
+    throw CompileError(args.pos[1].second, fmt::format("metric '{}' must be a scalar, got {}; reduce it with mean(...)",
+                                                       n.s, tstr(type_of(v))));
   if (!is_float(type_of(v).dtype)) v = emit("cast", {v}, {{"dtype", default_float_}}, args.pos[1].second);
   metrics_.push_back({n.s, use(v), args.pos[0].second});
   return Value{};
@@ -199,23 +213,30 @@ Value Elaborator::metric(Args& args, const Expr& e) {
 // scan(step, xs, init, axis: 1, reverse: false): step(carries..., x_t) -> (carries'..., y_t).
 Value Elaborator::scan(Args& args, const Expr& e) {
   if (args.pos.size() != 3)
-    throw CompileError(e.loc, "scan takes (step, xs, init): a step function, the sequence, and the initial carry "
-                              "(a tensor or a tuple of tensors)");
+    throw CompileError(e.loc,
+                       "scan takes (step, xs, init): a step function, the sequence, and the initial carry "
+                       "(a tensor or a tuple of tensors)");
   int64_t axis = 1;
   bool reverse = false;
   for (auto& [k, v, l] : args.named) {
-    if (k == "axis") axis = static_int(v, l, "scan axis");
+    if (k == "axis")
+      axis = static_int(v, l, "scan axis");
     else if (k == "reverse") {
       if (v.kind != Value::Bool) throw CompileError(l, "scan reverse must be a bool");
       reverse = v.b;
-    } else throw CompileError(l, fmt::format("scan has no argument '{}' (it takes axis, reverse)", k));
+    } else
+      throw CompileError(l, fmt::format("scan has no argument '{}' (it takes axis, reverse)", k));
   }
   Value step = args.pos[0].first, xs = args.pos[1].first, init = args.pos[2].first;
-  if (step.kind != Value::Func) throw CompileError(args.pos[0].second, "scan needs a step function (a fn or a lambda |h, x| ...)");
-  if (xs.kind != Value::Tensor) throw CompileError(args.pos[1].second, fmt::format("scan runs over a tensor, got {}", describe(xs)));
-  std::vector<Value> carries = init.kind == Value::Tuple || init.kind == Value::List ? init.items : std::vector<Value>{init};
+  if (step.kind != Value::Func)
+    throw CompileError(args.pos[0].second, "scan needs a step function (a fn or a lambda |h, x| ...)");
+  if (xs.kind != Value::Tensor)
+    throw CompileError(args.pos[1].second, fmt::format("scan runs over a tensor, got {}", describe(xs)));
+  std::vector<Value> carries =
+      init.kind == Value::Tuple || init.kind == Value::List ? init.items : std::vector<Value>{init};
   for (auto& c : carries)
-    if (c.kind != Value::Tensor) throw CompileError(args.pos[2].second, fmt::format("scan carries must be tensors, got {}", describe(c)));
+    if (c.kind != Value::Tensor)
+      throw CompileError(args.pos[2].second, fmt::format("scan carries must be tensors, got {}", describe(c)));
   TensorType xt = type_of(xs);
   int ax;
   try {
@@ -253,12 +274,16 @@ Value Elaborator::scan(Args& args, const Expr& e) {
   cur_ = saved;
   std::vector<Value> outs = res.kind == Value::Tuple ? res.items : std::vector<Value>{res};
   if (outs.size() != carries.size() + 1)
-    throw CompileError(args.pos[0].second, fmt::format("the scan step must return {} values ({} new carr{} and the step output), got {}",
-                                          carries.size() + 1, carries.size(), carries.size() == 1 ? "y" : "ies", outs.size()));
+    throw CompileError(args.pos[0].second,
+                       fmt::format("the scan step must return {} values ({} new carr{} and the step output), got {}",
+                                   carries.size() + 1, carries.size(), carries.size() == 1 ? "y" : "ies", outs.size()));
   GraphCtx* saved2 = cur_;
   cur_ = &body;
   for (auto& o : outs) {
-    if (o.kind != Value::Tensor) { cur_ = saved2; throw CompileError(e.loc, fmt::format("the scan step must return tensors, got {}", describe(o))); }
+    if (o.kind != Value::Tensor) {
+      cur_ = saved2;
+      throw CompileError(e.loc, fmt::format("the scan step must return tensors, got {}", describe(o)));
+    }
     body.g.outputs.push_back(use(o));
     body.g.output_names.push_back(fmt::format("out{}", body.g.outputs.size() - 1));
   }
@@ -268,7 +293,8 @@ Value Elaborator::scan(Args& args, const Expr& e) {
   inputs.insert(inputs.end(), carries.begin(), carries.end());
   for (int src : body.capture_sources) inputs.push_back(Value::tensor(cur_, src));
   auto graph = std::make_shared<const Graph>(std::move(body.g));
-  return emit("scan", inputs, {{"body", graph}, {"n_carry", int64_t(carries.size())}, {"axis", axis}, {"reverse", reverse}}, e.loc);
+  return emit("scan", inputs,
+              {{"body", graph}, {"n_carry", int64_t(carries.size())}, {"axis", axis}, {"reverse", reverse}}, e.loc);
 }
 
 }  // namespace starc

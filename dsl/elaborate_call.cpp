@@ -56,11 +56,13 @@ Value Elaborator::call_prim(const OpDef* op, Args& args, SrcLoc loc) {
   size_t n_in = op->inputs.size();
   size_t p = 0;
   // A variadic op (concat) also takes its tensors as one list: concat([a, b], axis: 1).
-  if (op->variadic && !args.pos.empty() && (args.pos[0].first.kind == Value::List || args.pos[0].first.kind == Value::Tuple)) {
+  if (op->variadic && !args.pos.empty() &&
+      (args.pos[0].first.kind == Value::List || args.pos[0].first.kind == Value::Tuple)) {
     for (auto& v : args.pos[0].first.items) tensors.push_back(v);
     p = 1;
   } else {
-    while (p < args.pos.size() && (tensors.size() < n_in || (op->variadic && args.pos[p].first.kind == Value::Tensor))) {
+    while (p < args.pos.size() &&
+           (tensors.size() < n_in || (op->variadic && args.pos[p].first.kind == Value::Tensor))) {
       tensors.push_back(args.pos[p].first);
       ++p;
     }
@@ -71,9 +73,9 @@ Value Elaborator::call_prim(const OpDef* op, Args& args, SrcLoc loc) {
   size_t ai = 0;
   for (; p < args.pos.size(); ++p, ++ai) {
     if (ai >= settable.size())
-      throw CompileError(args.pos[p].second, fmt::format("{} takes {} tensor input{} and {} other argument{}; this one is extra",
-                                                         op->name, n_in, n_in == 1 ? "" : "s", settable.size(),
-                                                         settable.size() == 1 ? "" : "s"));
+      throw CompileError(args.pos[p].second,
+                         fmt::format("{} takes {} tensor input{} and {} other argument{}; this one is extra", op->name,
+                                     n_in, n_in == 1 ? "" : "s", settable.size(), settable.size() == 1 ? "" : "s"));
     attrs[settable[ai]->name] = to_attr(args.pos[p].first, args.pos[p].second);
     attr_locs[settable[ai]->name] = args.pos[p].second;
   }
@@ -82,7 +84,8 @@ Value Elaborator::call_prim(const OpDef* op, Args& args, SrcLoc loc) {
     if (in_it != op->inputs.end() && !op->variadic) {
       size_t k = size_t(in_it - op->inputs.begin());
       if (tensors.size() > k) throw CompileError(l, fmt::format("{}: input '{}' given twice", op->name, name));
-      if (tensors.size() != k) throw CompileError(l, fmt::format("{}: give the inputs before '{}' first", op->name, name));
+      if (tensors.size() != k)
+        throw CompileError(l, fmt::format("{}: give the inputs before '{}' first", op->name, name));
       tensors.push_back(v);
       continue;
     }
@@ -91,7 +94,8 @@ Value Elaborator::call_prim(const OpDef* op, Args& args, SrcLoc loc) {
       std::vector<std::string> names(op->inputs.begin(), op->inputs.end());
       for (auto& s : op->attrs) names.push_back(s.name);
       std::string hint = closest_name(name, names);
-      throw CompileError(l, fmt::format("{} has no argument '{}'{}", op->name, name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+      throw CompileError(l, fmt::format("{} has no argument '{}'{}", op->name, name,
+                                        hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
     }
     if (attrs.count(name)) throw CompileError(l, fmt::format("{}: argument '{}' given twice", op->name, name));
     attrs[name] = to_attr(v, l);
@@ -104,7 +108,10 @@ Value Elaborator::call_prim(const OpDef* op, Args& args, SrcLoc loc) {
   // argument (so where(cond, x, 0.0) gives 0.0 the dtype of x), else the model's float type.
   DType dt = default_float_;
   for (auto& t : tensors)
-    if (t.kind == Value::Tensor && type_of(t).dtype != DType::Bool) { dt = type_of(t).dtype; break; }
+    if (t.kind == Value::Tensor && type_of(t).dtype != DType::Bool) {
+      dt = type_of(t).dtype;
+      break;
+    }
   for (auto& t : tensors) t = as_tensor(t, dt, loc, op->name.c_str());
   bool has_stream = std::any_of(op->attrs.begin(), op->attrs.end(), [](auto& s) { return s.name == "stream"; });
   if (has_stream && !attrs.count("stream")) attrs["stream"] = auto_stream(op->name);
@@ -164,7 +171,8 @@ Value Elaborator::call_fn(const Closure& fn, Args& args, const Expr& e, bool sco
     const auto& ps = fn.lambda->lambda_params;
     if (!args.named.empty()) throw CompileError(std::get<2>(args.named[0]), "a lambda takes positional arguments only");
     if (args.pos.size() != ps.size())
-      throw CompileError(e.loc, fmt::format("the lambda takes {} argument{}, got {}", ps.size(), ps.size() == 1 ? "" : "s", args.pos.size()));
+      throw CompileError(e.loc, fmt::format("the lambda takes {} argument{}, got {}", ps.size(),
+                                            ps.size() == 1 ? "" : "s", args.pos.size()));
     for (size_t i = 0; i < ps.size(); ++i) scope->vars[ps[i].first] = args.pos[i].first;
     bool named_scope = !e.as_name.empty();
     if (named_scope) path_.push_back(e.as_name), sites_.push_back({call_site(e), next_site_++});
@@ -184,7 +192,8 @@ Value Elaborator::call_fn(const Closure& fn, Args& args, const Expr& e, bool sco
       std::string chain;
       for (const FnDecl* g : call_stack_) chain += g->name + " -> ";
       throw CompileError(e.loc, fmt::format("recursive call: {}{} (layers are expanded at compile time, so a function "
-                                            "cannot call itself; use a for loop)", chain, d.name));
+                                            "cannot call itself; use a for loop)",
+                                            chain, d.name));
     }
   if (args.pos.size() > d.params.size())
     throw CompileError(args.pos[d.params.size()].second,
@@ -221,8 +230,10 @@ Value Elaborator::call_fn(const Closure& fn, Args& args, const Expr& e, bool sco
       throw CompileError(e.loc, fmt::format("missing argument '{}' in call to {}", p.name, d.name));
     }
     if (p.type) {
-      if (v.kind == Value::Tensor) match_type(*p.type, type_of(v), *scope, fmt::format("argument '{}' of {}", p.name, d.name), vloc);
-      else check_static_type(*p.type, v, p.name, vloc);
+      if (v.kind == Value::Tensor)
+        match_type(*p.type, type_of(v), *scope, fmt::format("argument '{}' of {}", p.name, d.name), vloc);
+      else
+        check_static_type(*p.type, v, p.name, vloc);
     }
     scope->vars[p.name] = std::move(v);
   }
@@ -265,12 +276,17 @@ Value Elaborator::call_fn(const Closure& fn, Args& args, const Expr& e, bool sco
 
 // ---------------------------------------------------------------- parameters
 // Initializers a `param` may name, with their argument names.
-const std::map<std::string, std::vector<std::string>> kInits = {
-    {"zeros", {}},          {"ones", {}},           {"constant", {"value"}},
-    {"normal", {"mean", "std"}}, {"uniform", {"low", "high"}},
-    {"he_uniform", {"fan_in"}}, {"he_normal", {"fan_in"}},
-    {"glorot_uniform", {"fan_in", "fan_out"}}, {"glorot_normal", {"fan_in", "fan_out"}},
-    {"lecun_uniform", {"fan_in"}}, {"lecun_normal", {"fan_in"}}};
+const std::map<std::string, std::vector<std::string>> kInits = {{"zeros", {}},
+                                                                {"ones", {}},
+                                                                {"constant", {"value"}},
+                                                                {"normal", {"mean", "std"}},
+                                                                {"uniform", {"low", "high"}},
+                                                                {"he_uniform", {"fan_in"}},
+                                                                {"he_normal", {"fan_in"}},
+                                                                {"glorot_uniform", {"fan_in", "fan_out"}},
+                                                                {"glorot_normal", {"fan_in", "fan_out"}},
+                                                                {"lecun_uniform", {"fan_in"}},
+                                                                {"lecun_normal", {"fan_in"}}};
 
 std::string Elaborator::dotted(const std::string& leaf) const {
   std::string out;
@@ -282,8 +298,9 @@ void Elaborator::declare_param(const Stmt& s, Scope& scope) {
   TensorType t = declared_type(*s.type, scope, false);
   for (size_t i = 0; i < t.shape.size(); ++i)
     if (is_sym(t.shape[i]))
-      throw CompileError(s.type->dims[i]->loc, fmt::format("parameter shapes must be static, but {} is only known at run time",
-                                                           dim_str(t.shape[i], &root_->g.symbols)));
+      throw CompileError(s.type->dims[i]->loc,
+                         fmt::format("parameter shapes must be static, but {} is only known at run time",
+                                     dim_str(t.shape[i], &root_->g.symbols)));
   std::string name = dotted(s.name);
   if (auto it = param_names_.find(name); it != param_names_.end()) {
     const ParamSeen& first = it->second;
@@ -292,22 +309,25 @@ void Elaborator::declare_param(const Stmt& s, Scope& scope) {
     size_t k = 0;
     while (k < sites_.size() && k < first.sites.size() && sites_[k].id == first.sites[k].id) ++k;
     if (k < sites_.size() && k < first.sites.size())
-      throw CompileError(Diagnostic{sites_[k].loc,
-                                    fmt::format("parameter '{}' is declared twice: an earlier call has the same "
-                                                "name (give this layer call its own name with 'as')", name),
-                                    {{first.sites[k].loc, "the earlier call"}, {s.loc, fmt::format("'{}' is declared here", s.name)}}});
+      throw CompileError(Diagnostic{
+          sites_[k].loc,
+          fmt::format("parameter '{}' is declared twice: an earlier call has the same "
+                      "name (give this layer call its own name with 'as')",
+                      name),
+          {{first.sites[k].loc, "the earlier call"}, {s.loc, fmt::format("'{}' is declared here", s.name)}}});
     if (first.decl.file == s.loc.file && first.decl.offset == s.loc.offset)
       throw CompileError(s.loc, fmt::format("parameter '{}' is declared twice: this declaration runs more than once "
-                                            "(in a loop?); give each its own name", name));
-    throw CompileError(Diagnostic{s.loc, fmt::format("parameter '{}' is declared twice", name),
-                                  {{first.decl, "first declared here"}}});
+                                            "(in a loop?); give each its own name",
+                                            name));
+    throw CompileError(Diagnostic{
+        s.loc, fmt::format("parameter '{}' is declared twice", name), {{first.decl, "first declared here"}}});
   }
   param_names_[name] = ParamSeen{s.loc, sites_};
   auto [init, args] = init_spec(s.value.get(), t.shape, scope);
   Node n;
   n.op = find_op("param");
-  n.attrs = {{"name", name}, {"dtype", t.dtype}, {"shape", t.shape}, {"init", init}, {"init_args", args},
-             {"trainable", s.trainable}};
+  n.attrs = {{"name", name}, {"dtype", t.dtype},  {"shape", t.shape},
+             {"init", init}, {"init_args", args}, {"trainable", s.trainable}};
   n.type = t;
   n.loc = graph_loc(s.loc);
   int id = root_->g.add(std::move(n));
@@ -332,8 +352,9 @@ Value Elaborator::bind_init(Value init, Args& args) {
   }
   for (size_t i = 0; i < init.items.size(); ++i)
     if (!init.items[i].is_num())
-      throw CompileError(args.pos.empty() ? SrcLoc{} : args.pos[0].second,
-                         fmt::format("initializer argument '{}' must be a number, got {}", init.names[i], describe(init.items[i])));
+      throw CompileError(
+          args.pos.empty() ? SrcLoc{} : args.pos[0].second,
+          fmt::format("initializer argument '{}' must be a number, got {}", init.names[i], describe(init.items[i])));
   return init;
 }
 
@@ -346,14 +367,15 @@ std::pair<std::string, Floats> Elaborator::init_spec(const Expr* e, const Shape&
   if (init.kind != Value::Init) {
     std::vector<std::string> names;
     for (auto& [k, v] : kInits) names.push_back(k);
-    throw CompileError(e->loc, fmt::format("expected an initializer ({}), got {}", fmt::join(names, ", "), describe(init)));
+    throw CompileError(e->loc,
+                       fmt::format("expected an initializer ({}), got {}", fmt::join(names, ", "), describe(init)));
   }
   int64_t receptive = 1;
   for (size_t i = 2; i < shape.size(); ++i) receptive *= shape[i];
   double fan_in = shape.size() >= 2 ? double(shape[1] * receptive) : shape.empty() ? 1.0 : double(shape[0]);
   double fan_out = shape.size() >= 2 ? double(shape[0] * receptive) : fan_in;
-  std::map<std::string, double> vals = {{"mean", 0}, {"std", 1}, {"low", 0}, {"high", 1}, {"fan_in", fan_in},
-                                        {"fan_out", fan_out}};
+  std::map<std::string, double> vals = {{"mean", 0}, {"std", 1},         {"low", 0},
+                                        {"high", 1}, {"fan_in", fan_in}, {"fan_out", fan_out}};
   for (size_t i = 0; i < init.items.size(); ++i) vals[init.names[i]] = init.items[i].as_double();
   if (init.s == "constant" && !vals.count("value"))
     throw CompileError(e->loc, "constant initializer needs a value, e.g. constant(0.1)");

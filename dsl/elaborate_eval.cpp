@@ -60,7 +60,8 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
       if (v.kind != Value::Tuple && v.kind != Value::List)
         throw CompileError(s.value->loc, fmt::format("cannot unpack {} into {} names", describe(v), s.targets.size()));
       if (v.items.size() != s.targets.size())
-        throw CompileError(s.value->loc, fmt::format("cannot unpack {} values into {} names", v.items.size(), s.targets.size()));
+        throw CompileError(s.value->loc,
+                           fmt::format("cannot unpack {} values into {} names", v.items.size(), s.targets.size()));
       for (size_t i = 0; i < s.targets.size(); ++i) assign(s.targets[i].first, v.items[i], *scope, s.is_let);
       return;
     }
@@ -79,14 +80,17 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
         int64_t hi = static_int(eval(*s.value2, scope), s.value2->loc, "a loop bound");
         int64_t count = 0;
         if (__builtin_sub_overflow(hi, lo, &count))
-          throw CompileError(s.value2->loc, fmt::format("loop {}..{} is too long (limit {} iterations)", lo, hi, kMaxLoopIterations));
+          throw CompileError(s.value2->loc,
+                             fmt::format("loop {}..{} is too long (limit {} iterations)", lo, hi, kMaxLoopIterations));
         if (count > kMaxLoopIterations)
-          throw CompileError(s.value2->loc, fmt::format("loop of {} iterations is too long (limit {})", count, kMaxLoopIterations));
+          throw CompileError(s.value2->loc,
+                             fmt::format("loop of {} iterations is too long (limit {})", count, kMaxLoopIterations));
         for (int64_t i = lo; i < hi; ++i) seq.push_back(Value::integer(i));
       } else {
         Value it = eval(*s.value, scope);
         if (it.kind != Value::List && it.kind != Value::Tuple)
-          throw CompileError(s.value->loc, fmt::format("a for loop runs over a range 'a..b' or a list, got {}", describe(it)));
+          throw CompileError(s.value->loc,
+                             fmt::format("a for loop runs over a range 'a..b' or a list, got {}", describe(it)));
         seq = it.items;
       }
       for (auto& v : seq) {
@@ -100,9 +104,12 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
     case Stmt::If: {
       Value c = eval(*s.value, scope);
       if (c.kind == Value::Tensor)
-        throw CompileError(s.value->loc, fmt::format("'if' needs a static bool, got a tensor {}; use where(cond, a, b) to "
-                                                     "choose between tensors elementwise", tstr(type_of(c))));
-      if (c.kind != Value::Bool) throw CompileError(s.value->loc, fmt::format("'if' needs a bool, got {}", describe(c)));
+        throw CompileError(s.value->loc,
+                           fmt::format("'if' needs a static bool, got a tensor {}; use where(cond, a, b) to "
+                                       "choose between tensors elementwise",
+                                       tstr(type_of(c))));
+      if (c.kind != Value::Bool)
+        throw CompileError(s.value->loc, fmt::format("'if' needs a bool, got {}", describe(c)));
       auto body = new_scope();
       body->parent = scope;
       exec_block(c.b ? s.body : s.else_body, body);
@@ -117,7 +124,8 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
     }
     case Stmt::Assert: {
       Value c = eval(*s.value, scope);
-      if (c.kind != Value::Bool) throw CompileError(s.value->loc, fmt::format("assert needs a static bool, got {}", describe(c)));
+      if (c.kind != Value::Bool)
+        throw CompileError(s.value->loc, fmt::format("assert needs a static bool, got {}", describe(c)));
       if (!c.b) {
         std::string msg = "assertion failed";
         if (s.value2) {
@@ -131,7 +139,9 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
     case Stmt::ExprStmt: {
       Value v = eval(*s.value, scope);
       if (v.kind != Value::None)
-        throw CompileError(s.value->loc, fmt::format("the value of this expression ({}) is unused; assign it or return it", describe(v)));
+        throw CompileError(
+            s.value->loc,
+            fmt::format("the value of this expression ({}) is unused; assign it or return it", describe(v)));
       return;
     }
   }
@@ -141,19 +151,29 @@ void Elaborator::exec(const Stmt& s, std::shared_ptr<Scope> scope) {
 void Elaborator::spend(int64_t work, SrcLoc loc) {
   steps_ += work;
   if (steps_ > kMaxElabSteps)
-    throw CompileError(loc, fmt::format("compile-time work exceeds the budget of {} steps (static loops, calls and lists "
-                                        "are evaluated when the model is built); is a loop or a list unbounded?",
-                                        kMaxElabSteps));
+    throw CompileError(loc,
+                       fmt::format("compile-time work exceeds the budget of {} steps (static loops, calls and lists "
+                                   "are evaluated when the model is built); is a loop or a list unbounded?",
+                                   kMaxElabSteps));
 }
 
 Value Elaborator::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
   spend(1, e.loc);
   switch (e.kind) {
-    case Expr::Int: return Value::integer(e.ival);
-    case Expr::Float: return Value::number(e.fval);
-    case Expr::Bool: return Value::boolean(e.bval);
-    case Expr::Str: { Value v; v.kind = Value::Str; v.s = e.name; return v; }
-    case Expr::Name: return lookup(e.name, e.loc, *scope);
+    case Expr::Int:
+      return Value::integer(e.ival);
+    case Expr::Float:
+      return Value::number(e.fval);
+    case Expr::Bool:
+      return Value::boolean(e.bval);
+    case Expr::Str: {
+      Value v;
+      v.kind = Value::Str;
+      v.s = e.name;
+      return v;
+    }
+    case Expr::Name:
+      return lookup(e.name, e.loc, *scope);
     case Expr::Tuple:
     case Expr::List: {
       Value v;
@@ -161,11 +181,16 @@ Value Elaborator::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
       for (auto& it : e.items) v.items.push_back(eval(*it, scope));
       return v;
     }
-    case Expr::Unary: return unary(e, eval(*e.items[0], scope));
-    case Expr::Binary: return binary(e, scope);
-    case Expr::Call: return call(e, scope);
-    case Expr::Index: return index(e, scope);
-    case Expr::Member: return member(e, scope);
+    case Expr::Unary:
+      return unary(e, eval(*e.items[0], scope));
+    case Expr::Binary:
+      return binary(e, scope);
+    case Expr::Call:
+      return call(e, scope);
+    case Expr::Index:
+      return index(e, scope);
+    case Expr::Member:
+      return member(e, scope);
     case Expr::Lambda: {
       Value v;
       v.kind = Value::Func;
@@ -178,23 +203,44 @@ Value Elaborator::eval(const Expr& e, const std::shared_ptr<Scope>& scope) {
 
 Value Elaborator::lookup(const std::string& n, SrcLoc loc, Scope& scope) {
   if (Value* v = scope.find(n)) return *v;
-  if (auto dt = dtype_from_name(n)) { Value v; v.kind = Value::DTypeV; v.dt = *dt; return v; }
+  if (auto dt = dtype_from_name(n)) {
+    Value v;
+    v.kind = Value::DTypeV;
+    v.dt = *dt;
+    return v;
+  }
   if (n == "training") return Value::boolean(opts_.training);
   if (n == "pi") return Value::number(M_PI);
   if (n == "inf") return Value::number(INFINITY);
-  if (n == "prim") { Value v; v.kind = Value::PrimNamespace; return v; }
-  if (kInits.count(n)) { Value v; v.kind = Value::Init; v.s = n; return v; }
+  if (n == "prim") {
+    Value v;
+    v.kind = Value::PrimNamespace;
+    return v;
+  }
+  if (kInits.count(n)) {
+    Value v;
+    v.kind = Value::Init;
+    v.s = n;
+    return v;
+  }
   if (std::find(kBuiltinFns.begin(), kBuiltinFns.end(), n) != kBuiltinFns.end()) {
-    Value v; v.kind = Value::Builtin; v.s = n; return v;
+    Value v;
+    v.kind = Value::Builtin;
+    v.s = n;
+    return v;
   }
   if (const OpDef* op = find_op(n); op && n != "input" && n != "param" && n != "const") {
-    Value v; v.kind = Value::Prim; v.op = op; return v;
+    Value v;
+    v.kind = Value::Prim;
+    v.op = op;
+    return v;
   }
   std::vector<std::string> cands = builtin_names();
   for (Scope* s = &scope; s; s = s->parent.get())
     for (auto& [k, _] : s->vars) cands.push_back(k);
   std::string hint = closest_name(n, cands);
-  throw CompileError(loc, fmt::format("unknown name '{}'{}", n, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+  throw CompileError(
+      loc, fmt::format("unknown name '{}'{}", n, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
 }
 
 Value Elaborator::unary(const Expr& e, Value a) {
@@ -204,7 +250,8 @@ Value Elaborator::unary(const Expr& e, Value a) {
   }
   if (a.kind == Value::Tensor) return emit("neg", {a}, {}, e.loc);
   if (a.kind == Value::Int && !a.sym) {
-    if (a.i == INT64_MIN) throw CompileError(e.loc, fmt::format("integer overflow: -({}) does not fit in 64 bits", a.i));
+    if (a.i == INT64_MIN)
+      throw CompileError(e.loc, fmt::format("integer overflow: -({}) does not fit in 64 bits", a.i));
     return Value::integer(-a.i);
   }
   if (a.kind == Value::Float) return Value::number(-a.f);
@@ -215,17 +262,19 @@ Value Elaborator::binary(const Expr& e, const std::shared_ptr<Scope>& scope) {
   const std::string& op = e.name;
   if (op == "and" || op == "or") {
     Value a = eval(*e.items[0], scope);
-    if (a.kind != Value::Bool) throw CompileError(e.items[0]->loc, fmt::format("'{}' needs static bools, got {}", op, describe(a)));
+    if (a.kind != Value::Bool)
+      throw CompileError(e.items[0]->loc, fmt::format("'{}' needs static bools, got {}", op, describe(a)));
     if (op == "and" ? !a.b : a.b) return a;  // short-circuit
     Value b = eval(*e.items[1], scope);
-    if (b.kind != Value::Bool) throw CompileError(e.items[1]->loc, fmt::format("'{}' needs static bools, got {}", op, describe(b)));
+    if (b.kind != Value::Bool)
+      throw CompileError(e.items[1]->loc, fmt::format("'{}' needs static bools, got {}", op, describe(b)));
     return b;
   }
   Value a = eval(*e.items[0], scope), b = eval(*e.items[1], scope);
   if (a.kind == Value::Tensor || b.kind == Value::Tensor) {
-    static const std::map<std::string, const char*> ops = {
-        {"+", "add"}, {"-", "sub"}, {"*", "mul"}, {"/", "div"}, {"@", "matmul"}, {"**", "pow"}, {"==", "eq"},
-        {"!=", "ne"}, {"<", "lt"}, {"<=", "le"}, {">", "gt"}, {">=", "ge"}};
+    static const std::map<std::string, const char*> ops = {{"+", "add"},    {"-", "sub"},  {"*", "mul"}, {"/", "div"},
+                                                           {"@", "matmul"}, {"**", "pow"}, {"==", "eq"}, {"!=", "ne"},
+                                                           {"<", "lt"},     {"<=", "le"},  {">", "gt"},  {">=", "ge"}};
     auto it = ops.find(op);
     if (it == ops.end()) throw CompileError(e.loc, fmt::format("operator '{}' is not defined for tensors", op));
     DType dt = a.kind == Value::Tensor ? type_of(a).dtype : type_of(b).dtype;
@@ -247,15 +296,20 @@ Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   if (a.kind == Value::Str && b.kind == Value::Str) {
     if (op == "+") {
       if (a.s.size() + b.s.size() > kMaxStaticItems)
-        throw CompileError(e.loc, fmt::format("string of {} bytes is too long (limit {})", a.s.size() + b.s.size(), kMaxStaticItems));
+        throw CompileError(
+            e.loc, fmt::format("string of {} bytes is too long (limit {})", a.s.size() + b.s.size(), kMaxStaticItems));
       spend(int64_t(a.s.size() + b.s.size()) / 64, e.loc);
-      Value v; v.kind = Value::Str; v.s = a.s + b.s; return v;
+      Value v;
+      v.kind = Value::Str;
+      v.s = a.s + b.s;
+      return v;
     }
     if (op == "==" || op == "!=") return Value::boolean((a.s == b.s) == (op == "=="));
   }
   if (a.kind == Value::Bool && b.kind == Value::Bool && (op == "==" || op == "!="))
     return Value::boolean((a.b == b.b) == (op == "=="));
-  if ((a.kind == Value::List || a.kind == Value::Tuple) && (b.kind == Value::List || b.kind == Value::Tuple) && op == "+") {
+  if ((a.kind == Value::List || a.kind == Value::Tuple) && (b.kind == Value::List || b.kind == Value::Tuple) &&
+      op == "+") {
     size_t n = a.items.size() + b.items.size();
     if (n > kMaxStaticItems)
       throw CompileError(e.loc, fmt::format("list of {} items is too long (limit {})", n, kMaxStaticItems));
@@ -267,7 +321,8 @@ Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   if (!a.is_num() || !b.is_num())
     throw CompileError(e.loc, fmt::format("operator '{}' is not defined for {} and {}", op, describe(a), describe(b)));
   if (a.kind == Value::Int && b.kind == Value::Int) {
-    if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%" || op == "**") return static_int_binary(e, a.i, b.i);
+    if (op == "+" || op == "-" || op == "*" || op == "/" || op == "%" || op == "**")
+      return static_int_binary(e, a.i, b.i);
   } else {
     double x = a.as_double(), y = b.as_double();
     if (op == "+") return Value::number(x + y);
@@ -329,19 +384,29 @@ Value Elaborator::member(const Expr& e, const std::shared_ptr<Scope>& scope) {
       std::vector<std::string> names;
       for (auto* o : all_ops()) names.push_back(o->name);
       std::string hint = closest_name(e.name, names);
-      throw CompileError(e.loc, fmt::format("no primitive op '{}'{}", e.name, hint.empty() ? "" : fmt::format(" (did you mean 'prim.{}'?)", hint)));
+      throw CompileError(e.loc, fmt::format("no primitive op '{}'{}", e.name,
+                                            hint.empty() ? "" : fmt::format(" (did you mean 'prim.{}'?)", hint)));
     }
-    Value v; v.kind = Value::Prim; v.op = op; return v;
+    Value v;
+    v.kind = Value::Prim;
+    v.op = op;
+    return v;
   }
   if (base.kind == Value::Tensor) {
     const TensorType& t = type_of(base);
     if (e.name == "shape") {
-      Value v; v.kind = Value::List;
+      Value v;
+      v.kind = Value::List;
       for (Dim d : t.shape) v.items.push_back(Value::dim(d));
       return v;
     }
     if (e.name == "rank") return Value::integer(t.rank());
-    if (e.name == "dtype") { Value v; v.kind = Value::DTypeV; v.dt = t.dtype; return v; }
+    if (e.name == "dtype") {
+      Value v;
+      v.kind = Value::DTypeV;
+      v.dt = t.dtype;
+      return v;
+    }
     throw CompileError(e.loc, fmt::format("a tensor has no field '{}' (it has: shape, rank, dtype)", e.name));
   }
   throw CompileError(e.loc, fmt::format("{} has no field '{}'", describe(base), e.name));
@@ -368,7 +433,9 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
     }
     int64_t i = static_int(eval(*e.index[0].index, scope), e.index[0].loc, "an index");
     int64_t n = int64_t(base.items.size());
-    if (i < -n || i >= n) throw CompileError(e.index[0].loc, fmt::format("index {} is out of range for {} of {} items", i, kind_name(base), n));
+    if (i < -n || i >= n)
+      throw CompileError(e.index[0].loc,
+                         fmt::format("index {} is out of range for {} of {} items", i, kind_name(base), n));
     return base.items[i < 0 ? i + n : i];
   }
   if (base.kind != Value::Tensor) throw CompileError(e.loc, fmt::format("cannot index {}", describe(base)));
@@ -379,7 +446,10 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
   Shape keep;
   bool drop = false;
   for (int ax = 0; ax < t.rank(); ++ax) {
-    if (ax >= int(e.index.size())) { keep.push_back(type_of(cur).shape[ax]); continue; }
+    if (ax >= int(e.index.size())) {
+      keep.push_back(type_of(cur).shape[ax]);
+      continue;
+    }
     const IndexItem& it = e.index[ax];
     Dim len = type_of(cur).shape[ax];
     auto opt = [&](const ExprP& p, int64_t dflt) {
@@ -387,21 +457,28 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
     };
     if (!it.is_slice) {
       int64_t i = static_int(eval(*it.index, scope), it.loc, "an index");
-      if (is_sym(len)) throw CompileError(it.loc, fmt::format("cannot index the symbolic axis {}", dim_str(len, &root_->g.symbols)));
-      if (i < -len || i >= len) throw CompileError(it.loc, fmt::format("index {} is out of range for axis {} of {}", i, ax, tstr(t)));
+      if (is_sym(len))
+        throw CompileError(it.loc, fmt::format("cannot index the symbolic axis {}", dim_str(len, &root_->g.symbols)));
+      if (i < -len || i >= len)
+        throw CompileError(it.loc, fmt::format("index {} is out of range for axis {} of {}", i, ax, tstr(t)));
       if (i < 0) i += len;
       cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", i}, {"end", i + 1}, {"step", int64_t(1)}}, it.loc);
       drop = true;
       continue;
     }
-    if (!it.start && !it.end && !it.step) { keep.push_back(len); continue; }
-    if (is_sym(len)) throw CompileError(it.loc, fmt::format("cannot slice the symbolic axis {}", dim_str(len, &root_->g.symbols)));
+    if (!it.start && !it.end && !it.step) {
+      keep.push_back(len);
+      continue;
+    }
+    if (is_sym(len))
+      throw CompileError(it.loc, fmt::format("cannot slice the symbolic axis {}", dim_str(len, &root_->g.symbols)));
     int64_t start = opt(it.start, 0), end = opt(it.end, len);
-    cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", start}, {"end", end}, {"step", opt(it.step, 1)}}, it.loc);
+    cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", start}, {"end", end}, {"step", opt(it.step, 1)}},
+               it.loc);
     // Python semantics clamp the bounds; a slice that is left with nothing is a mistake.
     if (type_of(cur).shape[ax] == 0 && len > 0)
-      throw CompileError(it.loc, fmt::format("slice {}:{} selects nothing from axis {} of {} (length {})", start, end, ax,
-                                             tstr(t), len));
+      throw CompileError(it.loc, fmt::format("slice {}:{} selects nothing from axis {} of {} (length {})", start, end,
+                                             ax, tstr(t), len));
     keep.push_back(type_of(cur).shape[ax]);
   }
   if (drop) cur = emit("reshape", {cur}, {{"shape", Ints(keep.begin(), keep.end())}}, e.loc);

@@ -14,9 +14,12 @@ namespace starc {
 // A declared tensor type; in a model signature unknown dim names become symbols.
 TensorType Elaborator::declared_type(const TypeExpr& t, Scope& scope, bool new_syms) {
   TensorType out;
-  if (t.name.empty()) out.dtype = default_float_;
-  else if (auto dt = dtype_from_name(t.name)) out.dtype = *dt;
-  else throw CompileError(t.loc, fmt::format("unknown element type '{}' (expected f32, f64, i64 or bool)", t.name));
+  if (t.name.empty())
+    out.dtype = default_float_;
+  else if (auto dt = dtype_from_name(t.name))
+    out.dtype = *dt;
+  else
+    throw CompileError(t.loc, fmt::format("unknown element type '{}' (expected f32, f64, i64 or bool)", t.name));
   auto self = std::shared_ptr<Scope>(&scope, [](Scope*) {});
   for (auto& d : t.dims) {
     if (d->kind == Expr::Name && new_syms && !scope.find(d->name)) {
@@ -39,7 +42,8 @@ TensorType Elaborator::declared_type(const TypeExpr& t, Scope& scope, bool new_s
 
 // Checks a tensor against a type annotation; unbound names in it are bound to the
 // actual dims (so `x: f32[B, N]` makes N available in the function body).
-void Elaborator::match_type(const TypeExpr& t, const TensorType& actual, Scope& scope, const std::string& what, SrcLoc loc) {
+void Elaborator::match_type(const TypeExpr& t, const TensorType& actual, Scope& scope, const std::string& what,
+                            SrcLoc loc) {
   auto mismatch = [&](const std::string& why) {
     std::string want = t.name.empty() ? "" : t.name;
     want += "[";
@@ -55,7 +59,8 @@ void Elaborator::match_type(const TypeExpr& t, const TensorType& actual, Scope& 
     throw CompileError(loc, fmt::format("{} is a tensor ({}) but is declared '{}'", what, tstr(actual), t.name));
   if (!t.name.empty()) {
     auto dt = dtype_from_name(t.name);
-    if (!dt) throw CompileError(t.loc, fmt::format("unknown element type '{}' (expected f32, f64, i64 or bool)", t.name));
+    if (!dt)
+      throw CompileError(t.loc, fmt::format("unknown element type '{}' (expected f32, f64, i64 or bool)", t.name));
     if (*dt != actual.dtype) mismatch("element types differ");
   }
   if (int(t.dims.size()) != actual.rank()) mismatch(fmt::format("rank {} vs {}", actual.rank(), t.dims.size()));
@@ -85,17 +90,22 @@ void Elaborator::check_static_type(const TypeExpr& t, Value& v, const std::strin
     return;
   }
   const std::string& n = t.name;
-  bool ok = (n == "int" && v.kind == Value::Int) || (n == "float" && v.is_num()) || (n == "bool" && v.kind == Value::Bool) ||
-            (n == "str" && v.kind == Value::Str) || (n == "fn" && (v.kind == Value::Func || v.kind == Value::Prim || v.kind == Value::Builtin || v.kind == Value::Init)) ||
-            (n == "list" && (v.kind == Value::List || v.kind == Value::Tuple)) || (n == "dtype" && v.kind == Value::DTypeV);
+  bool ok = (n == "int" && v.kind == Value::Int) || (n == "float" && v.is_num()) ||
+            (n == "bool" && v.kind == Value::Bool) || (n == "str" && v.kind == Value::Str) ||
+            (n == "fn" &&
+             (v.kind == Value::Func || v.kind == Value::Prim || v.kind == Value::Builtin || v.kind == Value::Init)) ||
+            (n == "list" && (v.kind == Value::List || v.kind == Value::Tuple)) ||
+            (n == "dtype" && v.kind == Value::DTypeV);
   if (n == "float" && v.kind == Value::Int) v = Value::number(double(v.i));
   if (!ok) {
     static const std::vector<std::string> known = {"int", "float", "bool", "str", "fn", "list", "dtype"};
     if (std::find(known.begin(), known.end(), n) == known.end()) {
       if (dtype_from_name(n))
-        throw CompileError(t.loc, fmt::format("'{}' is an element type; a tensor type needs a shape, e.g. {}[N]", n, n));
+        throw CompileError(t.loc,
+                           fmt::format("'{}' is an element type; a tensor type needs a shape, e.g. {}[N]", n, n));
       std::string hint = closest_name(n, known);
-      throw CompileError(t.loc, fmt::format("unknown type '{}'{}", n, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+      throw CompileError(
+          t.loc, fmt::format("unknown type '{}'{}", n, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
     }
     throw CompileError(loc, fmt::format("'{}' must be {}, got {}", what, n, describe(v)));
   }
@@ -110,17 +120,22 @@ void Elaborator::bind_outputs(const FnDecl& model, const Value& result, Scope& s
       std::function<std::string(const Value&)> show = [&](const Value& v) -> std::string {
         std::vector<std::string> items;
         switch (v.kind) {
-          case Value::Int: return v.sym ? dim_str(v.i, &root_->g.symbols) : std::to_string(v.i);
-          case Value::Float: return fmt::format("{}", v.f);
-          case Value::Bool: return v.b ? "true" : "false";
-          case Value::Str: return fmt::format("\"{}\"", v.s);
+          case Value::Int:
+            return v.sym ? dim_str(v.i, &root_->g.symbols) : std::to_string(v.i);
+          case Value::Float:
+            return fmt::format("{}", v.f);
+          case Value::Bool:
+            return v.b ? "true" : "false";
+          case Value::Str:
+            return fmt::format("\"{}\"", v.s);
           case Value::List:
           case Value::Tuple: {
             for (auto& it : v.items) items.push_back(show(it));
             std::string inner = fmt::format("{}", fmt::join(items, ", "));
             return v.kind == Value::List ? "[" + inner + "]" : "(" + inner + ")";
           }
-          default: return describe(v);
+          default:
+            return describe(v);
         }
       };
       if (opts_.static_result) *opts_.static_result = show(result);
@@ -134,11 +149,11 @@ void Elaborator::bind_outputs(const FnDecl& model, const Value& result, Scope& s
     return;
   }
   if (outs.size() != model.outputs.size())
-    throw CompileError(Diagnostic{where, fmt::format("model '{}' returns {} value{} but declares {} output{}", model.name,
-                                                     outs.size(), outs.size() == 1 ? "" : "s", model.outputs.size(),
-                                                     model.outputs.size() == 1 ? "" : "s"),
-                                  {{SourceManager::span(model.outputs_loc, model.outputs.back().second.loc),
-                                    "the outputs are declared here"}}});
+    throw CompileError(Diagnostic{
+        where,
+        fmt::format("model '{}' returns {} value{} but declares {} output{}", model.name, outs.size(),
+                    outs.size() == 1 ? "" : "s", model.outputs.size(), model.outputs.size() == 1 ? "" : "s"),
+        {{SourceManager::span(model.outputs_loc, model.outputs.back().second.loc), "the outputs are declared here"}}});
   for (size_t i = 0; i < outs.size(); ++i) {
     auto& [name, type] = model.outputs[i];
     std::string oname = !name.empty() ? name : model.outputs.size() == 1 ? "output" : fmt::format("output{}", i);
@@ -152,7 +167,8 @@ void Elaborator::bind_outputs(const FnDecl& model, const Value& result, Scope& s
     try {
       match_type(type, type_of(outs[i]), scope, fmt::format("output '{}'", oname), at);
     } catch (CompileError& err) {
-      if (err.diag.loc.file == at.file && err.diag.loc.offset == at.offset) err.diag.notes.emplace_back(type.loc, "the output type is declared here");
+      if (err.diag.loc.file == at.file && err.diag.loc.offset == at.offset)
+        err.diag.notes.emplace_back(type.loc, "the output type is declared here");
       throw;
     }
     root_->g.outputs.push_back(outs[i].id);
@@ -165,13 +181,14 @@ void Elaborator::bind_model_call_outputs(const FnDecl& d, const Value& result, S
   std::vector<Value> outs = result.kind == Value::Tuple ? result.items : std::vector<Value>{result};
   SrcLoc where = return_loc_ ? *return_loc_ : d.loc;  // the callee's `return` (not yet restored)
   if (outs.size() != d.outputs.size())
-    throw CompileError(Diagnostic{where, fmt::format("model '{}' returns {} value{} but declares {} output{}", d.name,
-                                                     outs.size(), outs.size() == 1 ? "" : "s", d.outputs.size(),
-                                                     d.outputs.size() == 1 ? "" : "s"),
-                                  {{SourceManager::span(d.outputs_loc, d.outputs.back().second.loc),
-                                    "the outputs are declared here"}}});
+    throw CompileError(Diagnostic{
+        where,
+        fmt::format("model '{}' returns {} value{} but declares {} output{}", d.name, outs.size(),
+                    outs.size() == 1 ? "" : "s", d.outputs.size(), d.outputs.size() == 1 ? "" : "s"),
+        {{SourceManager::span(d.outputs_loc, d.outputs.back().second.loc), "the outputs are declared here"}}});
   for (size_t i = 0; i < outs.size(); ++i)
-    if (outs[i].kind == Value::Tensor) match_type(d.outputs[i].second, type_of(outs[i]), scope, fmt::format("output {} of {}", i, d.name), where);
+    if (outs[i].kind == Value::Tensor)
+      match_type(d.outputs[i].second, type_of(outs[i]), scope, fmt::format("output {} of {}", i, d.name), where);
 }
 
 }  // namespace starc

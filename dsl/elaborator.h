@@ -55,8 +55,8 @@ class Elaborator {
   GraphCtx* cur_ = nullptr;
   DType default_float_ = DType::F32;
   bool default_float_set_ = false;
-  std::vector<std::string> path_;                 // dotted parameter scope
-  std::map<std::string, int> counters_;           // "<path>/<fn>" -> calls so far
+  std::vector<std::string> path_;        // dotted parameter scope
+  std::map<std::string, int> counters_;  // "<path>/<fn>" -> calls so far
   std::vector<const FnDecl*> call_stack_;
   int call_depth_ = 0;  // calls in progress, lambdas included
   // Every scope made: a function's scope holds its closures, whose environment is that
@@ -64,7 +64,7 @@ class Elaborator {
   std::vector<std::weak_ptr<Scope>> scopes_;
   size_t prune_scopes_at_ = 1024;  // drop the expired ones when there are this many
   std::shared_ptr<Scope> new_scope();
-  int64_t steps_ = 0;   // elaboration work so far (expressions evaluated, list items built)
+  int64_t steps_ = 0;  // elaboration work so far (expressions evaluated, list items built)
   // The call that opened each parameter scope of path_ (for "declared twice" errors).
   struct Site {
     SrcLoc loc;

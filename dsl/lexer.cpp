@@ -10,21 +10,22 @@ namespace starc {
 
 std::string tok_name(Tok t) {
   static const char* names[] = {
-      "end of file", "end of line", "identifier", "integer", "number", "string", "'fn'", "'model'", "'param'",
-      "'state'", "'return'", "'for'", "'in'", "'if'", "'else'", "'let'", "'true'", "'false'", "'as'", "'and'",
-      "'or'", "'not'", "'assert'", "'use'", "'('", "')'", "'['", "']'", "'{'", "'}'", "','", "':'", "';'", "'.'",
-      "'..'", "'->'", "'|>'", "'|'", "'='", "'=='", "'!='", "'<'", "'<='", "'>'", "'>='", "'+'", "'-'", "'*'",
-      "'/'", "'%'", "'@'", "'**'"};
+      "end of file", "end of line", "identifier", "integer", "number",   "string", "'fn'",  "'model'", "'param'",
+      "'state'",     "'return'",    "'for'",      "'in'",    "'if'",     "'else'", "'let'", "'true'",  "'false'",
+      "'as'",        "'and'",       "'or'",       "'not'",   "'assert'", "'use'",  "'('",   "')'",     "'['",
+      "']'",         "'{'",         "'}'",        "','",     "':'",      "';'",    "'.'",   "'..'",    "'->'",
+      "'|>'",        "'|'",         "'='",        "'=='",    "'!='",     "'<'",    "'<='",  "'>'",     "'>='",
+      "'+'",         "'-'",         "'*'",        "'/'",     "'%'",      "'@'",    "'**'"};
   return names[int(t)];
 }
 
 namespace {
 
 const std::map<std::string, Tok, std::less<>> kKeywords = {
-    {"fn", Tok::KwFn},       {"model", Tok::KwModel}, {"param", Tok::KwParam}, {"state", Tok::KwState},
-    {"return", Tok::KwReturn}, {"for", Tok::KwFor},   {"in", Tok::KwIn},       {"if", Tok::KwIf},
-    {"else", Tok::KwElse},   {"let", Tok::KwLet},     {"true", Tok::KwTrue},   {"false", Tok::KwFalse},
-    {"as", Tok::KwAs},       {"and", Tok::KwAnd},     {"or", Tok::KwOr},       {"not", Tok::KwNot},
+    {"fn", Tok::KwFn},         {"model", Tok::KwModel}, {"param", Tok::KwParam}, {"state", Tok::KwState},
+    {"return", Tok::KwReturn}, {"for", Tok::KwFor},     {"in", Tok::KwIn},       {"if", Tok::KwIf},
+    {"else", Tok::KwElse},     {"let", Tok::KwLet},     {"true", Tok::KwTrue},   {"false", Tok::KwFalse},
+    {"as", Tok::KwAs},         {"and", Tok::KwAnd},     {"or", Tok::KwOr},       {"not", Tok::KwNot},
     {"assert", Tok::KwAssert}, {"use", Tok::KwUse}};
 
 // Length of the UTF-8 sequence starting at s[i], or 0 if it is malformed.
@@ -78,7 +79,8 @@ struct Lexer {
       while (e < s.size() && (isalnum((unsigned char)s[e]) || s[e] == '_')) ++e;
       diags.error(loc(b, e), fmt::format("malformed number '{}'", s.substr(b, e - b)));
       i = e;
-      out.push_back(Token{is_float ? Tok::Float : Tok::Int, loc(b, i), s.substr(b, i - b)});  // keeps the parser in step
+      out.push_back(
+          Token{is_float ? Tok::Float : Tok::Int, loc(b, i), s.substr(b, i - b)});  // keeps the parser in step
       return;
     }
     std::string text = s.substr(b, i - b);
@@ -100,10 +102,14 @@ struct Lexer {
     while (i < s.size() && s[i] != '"' && s[i] != '\n') {
       if (s[i] == '\\' && i + 1 < s.size()) {
         char c = s[i + 1];
-        if (c == 'n') val += '\n';
-        else if (c == 't') val += '\t';
-        else if (c == '"' || c == '\\') val += c;
-        else diags.error(loc(i, i + 2), fmt::format("unknown escape sequence '\\{}' in string", c));
+        if (c == 'n')
+          val += '\n';
+        else if (c == 't')
+          val += '\t';
+        else if (c == '"' || c == '\\')
+          val += c;
+        else
+          diags.error(loc(i, i + 2), fmt::format("unknown escape sequence '\\{}' in string", c));
         i += 2;
         continue;
       }
@@ -140,7 +146,10 @@ struct Lexer {
         if (depth == 0 && !out.empty() && out.back().kind != Tok::Newline) push(Tok::Newline, b);
         continue;
       }
-      if (c == ' ' || c == '\t' || c == '\r') { ++i; continue; }
+      if (c == ' ' || c == '\t' || c == '\r') {
+        ++i;
+        continue;
+      }
       if (c == '#') {
         while (i < s.size() && s[i] != '\n') {
           int n = utf8_len(s, i);
@@ -152,11 +161,15 @@ struct Lexer {
         }
         continue;
       }
-      if (isdigit((unsigned char)c)) { number(b); continue; }
+      if (isdigit((unsigned char)c)) {
+        number(b);
+        continue;
+      }
       if (isalpha((unsigned char)c) || c == '_') {
         while (i < s.size() && (isalnum((unsigned char)s[i]) || s[i] == '_')) ++i;
         if (i - b > kMaxIdentifier) {
-          diags.error(loc(b, b + kMaxIdentifier), fmt::format("identifier of {} characters is too long (limit {})", i - b, kMaxIdentifier));
+          diags.error(loc(b, b + kMaxIdentifier),
+                      fmt::format("identifier of {} characters is too long (limit {})", i - b, kMaxIdentifier));
           push(Tok::Ident, b, s.substr(b, kMaxIdentifier));  // keeps the parser in step
           continue;
         }
@@ -165,26 +178,61 @@ struct Lexer {
         push(kw == kKeywords.end() ? Tok::Ident : kw->second, b, word);
         continue;
       }
-      if (c == '"') { string(b); continue; }
+      if (c == '"') {
+        string(b);
+        continue;
+      }
       auto two = [&](char n) { return i + 1 < s.size() && s[i + 1] == n; };
       Tok k;
       int len = 1;
       switch (c) {
-        case '(': k = Tok::LParen; ++depth; break;
-        case ')': k = Tok::RParen; depth = std::max(0, depth - 1); break;
-        case '[': k = Tok::LBracket; ++depth; break;
-        case ']': k = Tok::RBracket; depth = std::max(0, depth - 1); break;
+        case '(':
+          k = Tok::LParen;
+          ++depth;
+          break;
+        case ')':
+          k = Tok::RParen;
+          depth = std::max(0, depth - 1);
+          break;
+        case '[':
+          k = Tok::LBracket;
+          ++depth;
+          break;
+        case ']':
+          k = Tok::RBracket;
+          depth = std::max(0, depth - 1);
+          break;
         // Braces never occur inside () or []: an unclosed bracket ends at the next brace, so
         // it does not swallow the newlines of the following statements and functions.
-        case '{': k = Tok::LBrace; depth = 0; break;
-        case '}': k = Tok::RBrace; depth = 0; break;
-        case ',': k = Tok::Comma; break;
-        case ':': k = Tok::Colon; break;
-        case ';': k = Tok::Semicolon; break;
-        case '.': k = two('.') ? (len = 2, Tok::DotDot) : Tok::Dot; break;
-        case '-': k = two('>') ? (len = 2, Tok::Arrow) : Tok::Minus; break;
-        case '|': k = two('>') ? (len = 2, Tok::Pipe) : Tok::Bar; break;
-        case '=': k = two('=') ? (len = 2, Tok::Eq) : Tok::Assign; break;
+        case '{':
+          k = Tok::LBrace;
+          depth = 0;
+          break;
+        case '}':
+          k = Tok::RBrace;
+          depth = 0;
+          break;
+        case ',':
+          k = Tok::Comma;
+          break;
+        case ':':
+          k = Tok::Colon;
+          break;
+        case ';':
+          k = Tok::Semicolon;
+          break;
+        case '.':
+          k = two('.') ? (len = 2, Tok::DotDot) : Tok::Dot;
+          break;
+        case '-':
+          k = two('>') ? (len = 2, Tok::Arrow) : Tok::Minus;
+          break;
+        case '|':
+          k = two('>') ? (len = 2, Tok::Pipe) : Tok::Bar;
+          break;
+        case '=':
+          k = two('=') ? (len = 2, Tok::Eq) : Tok::Assign;
+          break;
         case '!':
           if (!two('=')) {
             diags.error(loc(b, b + 1), "unexpected character '!' (use 'not' for logical negation)");
@@ -193,13 +241,27 @@ struct Lexer {
           }
           k = Tok::Ne, len = 2;
           break;
-        case '<': k = two('=') ? (len = 2, Tok::Le) : Tok::Lt; break;
-        case '>': k = two('=') ? (len = 2, Tok::Ge) : Tok::Gt; break;
-        case '+': k = Tok::Plus; break;
-        case '*': k = two('*') ? (len = 2, Tok::StarStar) : Tok::Star; break;
-        case '/': k = Tok::Slash; break;
-        case '%': k = Tok::Percent; break;
-        case '@': k = Tok::At; break;
+        case '<':
+          k = two('=') ? (len = 2, Tok::Le) : Tok::Lt;
+          break;
+        case '>':
+          k = two('=') ? (len = 2, Tok::Ge) : Tok::Gt;
+          break;
+        case '+':
+          k = Tok::Plus;
+          break;
+        case '*':
+          k = two('*') ? (len = 2, Tok::StarStar) : Tok::Star;
+          break;
+        case '/':
+          k = Tok::Slash;
+          break;
+        case '%':
+          k = Tok::Percent;
+          break;
+        case '@':
+          k = Tok::At;
+          break;
         default: {
           int n = utf8_len(s, i);
           if (n == 0) {
@@ -207,9 +269,11 @@ struct Lexer {
             size_t e = i + 1;
             while (e < s.size() && (unsigned char)s[e] >= 0x80 && utf8_len(s, e) == 0) ++e;
             std::string bytes;
-            for (size_t k = b; k < e && k < b + 8; ++k) bytes += fmt::format("{}0x{:02X}", k == b ? "" : " ", (unsigned char)s[k]);
+            for (size_t k = b; k < e && k < b + 8; ++k)
+              bytes += fmt::format("{}0x{:02X}", k == b ? "" : " ", (unsigned char)s[k]);
             if (e - b > 8) bytes += " ...";
-            diags.error(loc(b, e), fmt::format("invalid UTF-8 byte{} {} (source files must be UTF-8)", e - b == 1 ? "" : "s", bytes));
+            diags.error(loc(b, e), fmt::format("invalid UTF-8 byte{} {} (source files must be UTF-8)",
+                                               e - b == 1 ? "" : "s", bytes));
             n = int(e - b);
           } else if ((unsigned char)c < 0x20 || c == 0x7f)
             diags.error(loc(b, b + 1), fmt::format("unexpected control character 0x{:02X}", (unsigned char)c));

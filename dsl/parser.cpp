@@ -9,7 +9,7 @@
 namespace starc {
 namespace {
 
-constexpr int kMaxNesting = 400;  // deeper expressions are rejected instead of overflowing the stack
+constexpr int kMaxNesting = 400;       // deeper expressions are rejected instead of overflowing the stack
 constexpr int kMaxBlockNesting = 200;  // and so are deeper blocks (if/for/fn bodies)
 
 class Parser {
@@ -25,12 +25,15 @@ class Parser {
     while (!at(Tok::Eof)) {
       if (accept(Tok::Newline) || accept(Tok::Semicolon)) continue;
       try {
-        if (at(Tok::KwUse)) m.uses.push_back(use());
-        else if (at(Tok::KwFn) || at(Tok::KwModel)) m.decls.push_back(fn_decl());
+        if (at(Tok::KwUse))
+          m.uses.push_back(use());
+        else if (at(Tok::KwFn) || at(Tok::KwModel))
+          m.decls.push_back(fn_decl());
         else if (at(Tok::Ident) && peek().text == "train" &&
                  (peek(1).kind == Tok::Ident || peek(1).kind == Tok::LBrace || peek(1).kind == Tok::LParen))
           m.trains.push_back(train_decl());
-        else throw err(peek(), fmt::format("expected 'fn', 'model' or 'use' at top level, found {}", describe(peek())));
+        else
+          throw err(peek(), fmt::format("expected 'fn', 'model' or 'use' at top level, found {}", describe(peek())));
       } catch (const CompileError& e) {
         report(e.diag);
         if (diags_.count() > 50) return m;
@@ -75,15 +78,16 @@ class Parser {
   }
   CompileError err(const Token& tk, std::string msg) {
     Diagnostic d{tk.loc, std::move(msg), {}};
-    static const Tok kStatementStart[] = {Tok::KwReturn, Tok::KwFn, Tok::KwModel, Tok::KwParam, Tok::KwState,
-                                          Tok::KwLet, Tok::KwFor, Tok::KwIf, Tok::KwElse, Tok::KwUse,
-                                          Tok::KwAssert, Tok::LBrace, Tok::RBrace, Tok::Eof};
+    static const Tok kStatementStart[] = {Tok::KwReturn, Tok::KwFn,   Tok::KwModel, Tok::KwParam, Tok::KwState,
+                                          Tok::KwLet,    Tok::KwFor,  Tok::KwIf,    Tok::KwElse,  Tok::KwUse,
+                                          Tok::KwAssert, Tok::LBrace, Tok::RBrace,  Tok::Eof};
     if (!open_.empty() && tk.loc.known() &&
         std::find(std::begin(kStatementStart), std::end(kStatementStart), tk.kind) != std::end(kStatementStart)) {
       const SourceManager& sm = diags_.sources();
       const SrcLoc& open = open_.back();
       if (sm.line_col(tk.loc).first > sm.line_col(open).first)
-        d.notes.emplace_back(open, fmt::format("this '{}' is never closed", sm.file(open.file).text.substr(open.offset, 1)));
+        d.notes.emplace_back(open,
+                             fmt::format("this '{}' is never closed", sm.file(open.file).text.substr(open.offset, 1)));
     }
     return CompileError(std::move(d));
   }
@@ -148,7 +152,8 @@ class Parser {
       ty.name = next().text;
       if (!at(Tok::LBracket)) return ty;
     } else if (!at(Tok::LBracket)) {
-      throw err(peek(), fmt::format("expected a type {} (e.g. f32[B, 16], int, float), found {}", context, describe(peek())));
+      throw err(peek(),
+                fmt::format("expected a type {} (e.g. f32[B, 16], int, float), found {}", context, describe(peek())));
     }
     ty.is_tensor = true;
     Open open(*this, next());
@@ -174,8 +179,10 @@ class Parser {
       for (auto& q : ps)
         if (q.name == p.name) {
           auto [line, col] = diags_.sources().line_col(q.loc);
-          throw CompileError(Diagnostic{p.loc, fmt::format("parameter '{}' is declared twice (first at line {})", p.name, line),
-                                        {{q.loc, "first declared here"}}});
+          throw CompileError(
+              Diagnostic{p.loc,
+                         fmt::format("parameter '{}' is declared twice (first at line {})", p.name, line),
+                         {{q.loc, "first declared here"}}});
         }
       ps.push_back(std::move(p));
       if (!accept(Tok::Comma)) break;
@@ -202,8 +209,8 @@ class Parser {
             const Token& n = next();
             oname = n.text;
             if (auto it = named.find(oname); it != named.end())
-              throw CompileError(Diagnostic{n.loc, fmt::format("output '{}' is declared twice", oname),
-                                            {{it->second, "first declared here"}}});
+              throw CompileError(Diagnostic{
+                  n.loc, fmt::format("output '{}' is declared twice", oname), {{it->second, "first declared here"}}});
             named[oname] = n.loc;
             next();
           }
@@ -252,7 +259,8 @@ class Parser {
           st.name = sn.text;
           st.loc = sn.loc;
           if (auto it = step_names.find(st.name); it != step_names.end())
-            throw CompileError(Diagnostic{st.loc, fmt::format("step '{}' is defined twice in this train block", st.name),
+            throw CompileError(Diagnostic{st.loc,
+                                          fmt::format("step '{}' is defined twice in this train block", st.name),
                                           {{it->second, "first defined here"}}});
           step_names[st.name] = st.loc;
           if (at(Tok::LParen)) {
@@ -418,8 +426,10 @@ class Parser {
     s->value = expr();
     s->body = block();
     if (accept(Tok::KwElse)) {
-      if (at(Tok::KwIf)) s->else_body.push_back(if_stmt());
-      else s->else_body = block();
+      if (at(Tok::KwIf))
+        s->else_body.push_back(if_stmt());
+      else
+        s->else_body = block();
     }
     return s;
   }
@@ -431,7 +441,8 @@ class Parser {
     Depth(Parser& p, const Token& tk, bool block = false) : n(block ? p.block_nesting_ : p.nesting_) {
       int limit = block ? kMaxBlockNesting : kMaxNesting;
       if (n >= limit)
-        throw p.err(tk, fmt::format("{} nested too deeply (more than {} levels)", block ? "blocks are" : "expression is", limit));
+        throw p.err(tk, fmt::format("{} nested too deeply (more than {} levels)",
+                                    block ? "blocks are" : "expression is", limit));
       ++n;
     }
     ~Depth() { --n; }
@@ -445,7 +456,8 @@ class Parser {
     void link(const Token& tk) {
       if (p.nesting_ >= kMaxNesting)
         throw p.err(tk, fmt::format("expression is nested too deeply (more than {} levels; split a long chain of "
-                                    "operators or calls over several statements)", kMaxNesting));
+                                    "operators or calls over several statements)",
+                                    kMaxNesting));
       ++p.nesting_, ++n;
     }
     ~Chain() { p.nesting_ -= n; }
@@ -503,12 +515,27 @@ class Parser {
 
   static int precedence(Tok k) {
     switch (k) {
-      case Tok::KwOr: return 1;
-      case Tok::KwAnd: return 2;
-      case Tok::Eq: case Tok::Ne: case Tok::Lt: case Tok::Le: case Tok::Gt: case Tok::Ge: return 4;
-      case Tok::Plus: case Tok::Minus: return 5;
-      case Tok::Star: case Tok::Slash: case Tok::Percent: case Tok::At: return 6;
-      default: return -1;
+      case Tok::KwOr:
+        return 1;
+      case Tok::KwAnd:
+        return 2;
+      case Tok::Eq:
+      case Tok::Ne:
+      case Tok::Lt:
+      case Tok::Le:
+      case Tok::Gt:
+      case Tok::Ge:
+        return 4;
+      case Tok::Plus:
+      case Tok::Minus:
+        return 5;
+      case Tok::Star:
+      case Tok::Slash:
+      case Tok::Percent:
+      case Tok::At:
+        return 6;
+      default:
+        return -1;
     }
   }
 
@@ -523,7 +550,9 @@ class Parser {
       Depth d(*this, op);
       ExprP rhs = binary(prec + 1);
       auto e = make(Expr::Binary, SourceManager::span(lhs->loc, rhs->loc));
-      e->name = op.kind == Tok::KwAnd ? "and" : op.kind == Tok::KwOr ? "or" : tok_name(op.kind).substr(1, tok_name(op.kind).size() - 2);
+      e->name = op.kind == Tok::KwAnd  ? "and"
+                : op.kind == Tok::KwOr ? "or"
+                                       : tok_name(op.kind).substr(1, tok_name(op.kind).size() - 2);
       e->items.push_back(std::move(lhs));
       e->items.push_back(std::move(rhs));
       lhs = std::move(e);

@@ -93,11 +93,13 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
   // A binary file (or UTF-16 text) would give an error per byte: say once what it is.
   size_t nul = src->find('\0');
   if (nul != std::string::npos)
-    diags_.error(SrcLoc{file, uint32_t(nul), 1}, "this is not a text file (it contains NUL bytes); source files must be UTF-8 text");
-  std::vector<Token> toks = nul != std::string::npos ? std::vector<Token>{Token{Tok::Eof, SrcLoc{file, 0, 0}, {}}}
-                                                     : lex(file, *src, diags_);
-  if (!blank && diags_.count() == before_lex &&
-      std::all_of(toks.begin(), toks.end(), [](const Token& t) { return t.kind == Tok::Newline || t.kind == Tok::Eof; }))
+    diags_.error(SrcLoc{file, uint32_t(nul), 1},
+                 "this is not a text file (it contains NUL bytes); source files must be UTF-8 text");
+  std::vector<Token> toks =
+      nul != std::string::npos ? std::vector<Token>{Token{Tok::Eof, SrcLoc{file, 0, 0}, {}}} : lex(file, *src, diags_);
+  if (!blank && diags_.count() == before_lex && std::all_of(toks.begin(), toks.end(), [](const Token& t) {
+        return t.kind == Tok::Newline || t.kind == Tok::Eof;
+      }))
     diags_.error(SrcLoc{file, 0, 0}, "file has only comments: expected at least one 'model' or 'fn' definition");
   Module m = parse_module(file, path, std::move(toks), diags_);
 
@@ -137,7 +139,8 @@ int Program::load_module(const std::string& path, const std::string* text, SrcLo
     d->module = id;
     if (auto it = own.find(d->name); it != own.end()) {
       auto [line, col] = diags_.sources().line_col(it->second->loc);
-      diags_.add(Diagnostic{d->loc, fmt::format("'{}' is already defined at line {}", d->name, line),
+      diags_.add(Diagnostic{d->loc,
+                            fmt::format("'{}' is already defined at line {}", d->name, line),
                             {{it->second->loc, "first definition here"}}});
       continue;
     }
@@ -153,7 +156,8 @@ bool Program::load_file(const std::string& path) {
   std::vector<std::string> stack;
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
-    diags_.error(SrcLoc{}, fmt::format("cannot read '{}': {}", path, fs::exists(path, ec) ? "not a regular file" : "no such file"));
+    diags_.error(SrcLoc{}, fmt::format("cannot read '{}': {}", path,
+                                       fs::exists(path, ec) ? "not a regular file" : "no such file"));
     return false;
   }
   load_module(path, nullptr, SrcLoc{}, stack);
@@ -192,7 +196,8 @@ std::optional<Graph> Program::build(const std::string& model, const BuildOptions
     try {
       verify_graph(*built);
     } catch (const std::exception& e) {  // a front-end bug, not a user error: say so plainly
-      diags_.error(it->second->loc, fmt::format("internal error: the graph built for '{}' is invalid: {}", model, e.what()));
+      diags_.error(it->second->loc,
+                   fmt::format("internal error: the graph built for '{}' is invalid: {}", model, e.what()));
       return std::nullopt;
     }
   }

@@ -67,11 +67,13 @@ struct Resolver {
     }
     if (std::find(kStatic.begin(), kStatic.end(), t.name) != kStatic.end()) return;
     if (dtype_from_name(t.name)) {
-      prog.diags().error(t.loc, fmt::format("'{}' is an element type; a tensor type needs a shape, e.g. {}[N]", t.name, t.name));
+      prog.diags().error(
+          t.loc, fmt::format("'{}' is an element type; a tensor type needs a shape, e.g. {}[N]", t.name, t.name));
       return;
     }
     std::string hint = closest_name(t.name, kStatic);
-    prog.diags().error(t.loc, fmt::format("unknown type '{}'{}", t.name, hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+    prog.diags().error(t.loc, fmt::format("unknown type '{}'{}", t.name,
+                                          hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
   }
 
   void fn(const FnDecl& f) {
@@ -129,7 +131,8 @@ struct Resolver {
       if (s->kind == Stmt::FnDef) {
         if (auto it = fns.find(s->fn->name); it != fns.end()) {
           auto [line, col] = prog.diags().sources().line_col(it->second);
-          prog.diags().add(Diagnostic{s->fn->loc, fmt::format("'{}' is already defined at line {}", s->fn->name, line),
+          prog.diags().add(Diagnostic{s->fn->loc,
+                                      fmt::format("'{}' is already defined at line {}", s->fn->name, line),
                                       {{it->second, "first definition here"}}});
         } else {
           fns[s->fn->name] = s->fn->loc;

@@ -32,17 +32,30 @@ std::string unknown_config_message(const std::string& var, const std::string& na
 
 static std::string static_desc(const Value& v) {
   switch (v.kind) {
-    case Value::Int: return fmt::format("int {}", v.i);
-    case Value::Float: return fmt::format("float {}", v.f);
-    case Value::Bool: return v.b ? "bool true" : "bool false";
-    case Value::Str: return fmt::format("string \"{}\"", v.s);
-    case Value::Tensor: return "a tensor";
-    case Value::List: return "a list";
-    case Value::Tuple: return "a tuple";
-    case Value::Config: return fmt::format("{} {}", find_optimizer(v.s) ? "optimizer" : "schedule", v.s);
-    case Value::Func: case Value::Prim: case Value::Builtin: return "a function";
-    case Value::Init: return fmt::format("initializer {}", v.s);
-    default: return "nothing";
+    case Value::Int:
+      return fmt::format("int {}", v.i);
+    case Value::Float:
+      return fmt::format("float {}", v.f);
+    case Value::Bool:
+      return v.b ? "bool true" : "bool false";
+    case Value::Str:
+      return fmt::format("string \"{}\"", v.s);
+    case Value::Tensor:
+      return "a tensor";
+    case Value::List:
+      return "a list";
+    case Value::Tuple:
+      return "a tuple";
+    case Value::Config:
+      return fmt::format("{} {}", find_optimizer(v.s) ? "optimizer" : "schedule", v.s);
+    case Value::Func:
+    case Value::Prim:
+    case Value::Builtin:
+      return "a function";
+    case Value::Init:
+      return fmt::format("initializer {}", v.s);
+    default:
+      return "nothing";
   }
 }
 
@@ -56,8 +69,8 @@ Value make_train_config(const std::string& name, const std::vector<std::pair<Val
   for (auto& a : def->args) arg_names.push_back(a.name);
   std::map<std::string, std::pair<Value, SrcLoc>> given;
   if (pos.size() > def->args.size())
-    throw CompileError(pos[def->args.size()].second,
-                       fmt::format("too many arguments: {} takes {} ({})", name, def->args.size(), fmt::join(arg_names, ", ")));
+    throw CompileError(pos[def->args.size()].second, fmt::format("too many arguments: {} takes {} ({})", name,
+                                                                 def->args.size(), fmt::join(arg_names, ", ")));
   for (size_t i = 0; i < pos.size(); ++i) given[def->args[i].name] = pos[i];
   for (auto& [k, v, l] : named) {
     if (std::find(arg_names.begin(), arg_names.end(), k) == arg_names.end()) {
@@ -83,9 +96,9 @@ Value make_train_config(const std::string& name, const std::vector<std::pair<Val
     SrcLoc at = it->second.second;
     switch (a.kind) {
       case HyperArg::Float:
-        if (!v.is_num()) throw CompileError(at, fmt::format("{}: {} must be a number, got {}", name, a.name, static_desc(v)));
-        if (v.is_sym_dim())
-          throw CompileError(at, fmt::format("{}: {} must be known at compile time", name, a.name));
+        if (!v.is_num())
+          throw CompileError(at, fmt::format("{}: {} must be a number, got {}", name, a.name, static_desc(v)));
+        if (v.is_sym_dim()) throw CompileError(at, fmt::format("{}: {} must be known at compile time", name, a.name));
         args[a.name] = v.as_double();
         break;
       case HyperArg::Int:
@@ -94,7 +107,8 @@ Value make_train_config(const std::string& name, const std::vector<std::pair<Val
         args[a.name] = double(v.i);
         break;
       case HyperArg::Bool:
-        if (v.kind != Value::Bool) throw CompileError(at, fmt::format("{}: {} must be true or false, got {}", name, a.name, static_desc(v)));
+        if (v.kind != Value::Bool)
+          throw CompileError(at, fmt::format("{}: {} must be true or false, got {}", name, a.name, static_desc(v)));
         args[a.name] = v.b ? 1 : 0;
         break;
     }
@@ -141,9 +155,10 @@ ConfigSpec read_config(const TrainElab& e, const char* var) {
   if (v.kind != Value::Config || !ok_name) {
     std::vector<std::string> names;
     for (auto& d : optimizer ? optimizer_defs() : schedule_defs()) names.push_back(d.name);
-    throw CompileError(c.loc, fmt::format("{} must be {} ({}), got {}", var,
-                                          optimizer ? "an optimizer such as adam(lr: 1e-3)" : "a schedule such as cosine(warmup: 100)",
-                                          fmt::join(names, ", "), static_desc(v)));
+    throw CompileError(
+        c.loc, fmt::format("{} must be {} ({}), got {}", var,
+                           optimizer ? "an optimizer such as adam(lr: 1e-3)" : "a schedule such as cosine(warmup: 100)",
+                           fmt::join(names, ", "), static_desc(v)));
   }
   c.set = true;
   c.name = v.s;
@@ -157,12 +172,13 @@ int read_loss(const TrainElab& e, SrcLoc& loc) {
   if (it == e.assigned.end()) return -1;
   const Value& v = it->second.first;
   loc = it->second.second;
-  if (v.kind != Value::Tensor) throw CompileError(loc, fmt::format("loss must be a scalar float tensor, got {}", static_desc(v)));
+  if (v.kind != Value::Tensor)
+    throw CompileError(loc, fmt::format("loss must be a scalar float tensor, got {}", static_desc(v)));
   const TensorType& t = e.graph.type(v.id);
   if (!is_float(t.dtype) || t.rank() != 0)
-    throw CompileError(loc, fmt::format("loss must be a scalar float tensor ({}[]), got {}{}", dtype_name(e.float_type),
-                                        type_str(t, &e.graph.symbols),
-                                        t.rank() != 0 ? "; reduce it with mean(...) or sum(...)" : ""));
+    throw CompileError(
+        loc, fmt::format("loss must be a scalar float tensor ({}[]), got {}{}", dtype_name(e.float_type),
+                         type_str(t, &e.graph.symbols), t.rank() != 0 ? "; reduce it with mean(...) or sum(...)" : ""));
   return v.id;
 }
 
@@ -190,10 +206,14 @@ struct PlanBuilder {
 
   std::string loss_missing(const TrainStep* st) {
     if (st)
-      return fmt::format("step '{}' has no loss: assign loss = ... (a scalar float tensor) in the step or in the train "
-                         "block", st->name);
-    return fmt::format("the train block of '{}' has no loss: assign loss = ... (a scalar float tensor), e.g. "
-                       "loss = mse(output, target)", model.name);
+      return fmt::format(
+          "step '{}' has no loss: assign loss = ... (a scalar float tensor) in the step or in the train "
+          "block",
+          st->name);
+    return fmt::format(
+        "the train block of '{}' has no loss: assign loss = ... (a scalar float tensor), e.g. "
+        "loss = mse(output, target)",
+        model.name);
   }
 
   int add_input(Graph& g, const std::string& name, DType dt) {
@@ -207,8 +227,8 @@ struct PlanBuilder {
     try {
       verify_graph(g);
     } catch (const std::exception& e) {
-      throw CompileError(td.loc, fmt::format("internal error: the {} graph built for '{}' is invalid: {}", what, model.name,
-                                             e.what()));
+      throw CompileError(td.loc, fmt::format("internal error: the {} graph built for '{}' is invalid: {}", what,
+                                             model.name, e.what()));
     }
   }
 
@@ -222,9 +242,10 @@ struct PlanBuilder {
     Graph& g = e.graph;
     for (const char* reserved : {"lr", "step"})
       if (std::find(e.data_inputs.begin(), e.data_inputs.end(), reserved) != e.data_inputs.end())
-        throw CompileError(input_loc(reserved), fmt::format("the input name '{}' is reserved while training (the step "
-                                                            "graph's {} input); rename this input", reserved,
-                                                            std::string(reserved) == "lr" ? "learning-rate" : "update-count"));
+        throw CompileError(input_loc(reserved),
+                           fmt::format("the input name '{}' is reserved while training (the step "
+                                       "graph's {} input); rename this input",
+                                       reserved, std::string(reserved) == "lr" ? "learning-rate" : "update-count"));
 
     // The parameters this step trains.
     std::vector<int> all, chosen;
@@ -244,10 +265,14 @@ struct PlanBuilder {
         if (!any) {
           std::vector<std::string> names;
           for (int id : all) names.push_back(pname(id));
-          std::string list = names.empty() ? "there are none" : fmt::format("they are: {}", fmt::join(names.begin(),
-                                                                 names.begin() + std::min<size_t>(names.size(), 12), ", "));
+          std::string list =
+              names.empty()
+                  ? "there are none"
+                  : fmt::format("they are: {}",
+                                fmt::join(names.begin(), names.begin() + std::min<size_t>(names.size(), 12), ", "));
           if (names.size() > 12) list += ", ...";
-          throw CompileError(loc, fmt::format("params prefix \"{}\" matches no trainable parameter ({})", prefix, list));
+          throw CompileError(loc,
+                             fmt::format("params prefix \"{}\" matches no trainable parameter ({})", prefix, list));
         }
       }
       std::sort(chosen.begin(), chosen.end());  // creation order, like the unprefixed case
@@ -280,8 +305,9 @@ struct PlanBuilder {
         try {
           u = append_optimizer_update(b, opt, chosen[i], grads[i], lr, step);
         } catch (const std::exception& err) {
-          throw CompileError(optimizer.set ? optimizer.loc : where,
-                             fmt::format("internal: the {} update of '{}' failed: {}", opt.name, pname(chosen[i]), err.what()));
+          throw CompileError(
+              optimizer.set ? optimizer.loc : where,
+              fmt::format("internal: the {} update of '{}' failed: {}", opt.name, pname(chosen[i]), err.what()));
         }
         updates.insert(updates.end(), u.begin(), u.end());
       }
@@ -290,7 +316,8 @@ struct PlanBuilder {
     for (auto& m : e.metrics)
       for (int id : g.params())
         if (attr_str(g.node(id).attrs, "name") == m.name)
-          throw CompileError(m.loc, fmt::format("metric '{}' has the name of a parameter; give it another name", m.name));
+          throw CompileError(m.loc,
+                             fmt::format("metric '{}' has the name of a parameter; give it another name", m.name));
 
     TrainStepGraph out;
     out.name = st ? st->name : "train";
@@ -360,14 +387,17 @@ void Program::check_train_decls(int module) {
       for (auto& [n, d] : g)
         if (d->is_model) models.push_back(n);
       std::string hint = closest_name(t->model, models);
-      diags_.error(t->loc, it != g.end() ? fmt::format("'{}' is a function, not a model: a train block trains a model", t->model)
-                                         : fmt::format("train block for unknown model '{}'{}", t->model,
-                                                       hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
+      diags_.error(t->loc, it != g.end()
+                               ? fmt::format("'{}' is a function, not a model: a train block trains a model", t->model)
+                               : fmt::format("train block for unknown model '{}'{}", t->model,
+                                             hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint)));
       continue;
     }
     if (auto s = seen.find(t->model); s != seen.end()) {
-      diags_.add(Diagnostic{t->loc, fmt::format("model '{}' already has a train block (one per model; use named steps for "
-                                                "several updates)", t->model),
+      diags_.add(Diagnostic{t->loc,
+                            fmt::format("model '{}' already has a train block (one per model; use named steps for "
+                                        "several updates)",
+                                        t->model),
                             {{s->second->loc, "the first train block"}}});
       continue;
     }
@@ -390,8 +420,10 @@ std::optional<TrainPlan> Program::build_train(const std::string& model) {
   }
   const FnDecl& decl = *it->second;
   if (!td) {
-    diags_.error(decl.loc, fmt::format("model '{}' has no train block: add one, e.g. train {}(target: f32[B, 1]) {{ loss = "
-                                       "mse(output, target) }}", model, model));
+    diags_.error(decl.loc,
+                 fmt::format("model '{}' has no train block: add one, e.g. train {}(target: f32[B, 1]) {{ loss = "
+                             "mse(output, target) }}",
+                             model, model));
     return std::nullopt;
   }
   PlanBuilder pb{*this, decl, *td};
@@ -413,9 +445,10 @@ std::optional<TrainPlan> Program::build_train(const std::string& model) {
         const std::string& name = attr_str(n.attrs, "name");
         auto [s, fresh] = seen.emplace(name, std::make_pair(n.type, what));
         if (!fresh && s->second.first != n.type)
-          throw CompileError(td->loc, fmt::format("parameter '{}' is {} in the {} but {} in the {}: parameter shapes must "
-                                                  "agree across steps", name, type_str(s->second.first),
-                                                  s->second.second, type_str(n.type), what));
+          throw CompileError(td->loc,
+                             fmt::format("parameter '{}' is {} in the {} but {} in the {}: parameter shapes must "
+                                         "agree across steps",
+                                         name, type_str(s->second.first), s->second.second, type_str(n.type), what));
       }
     };
     for (auto& s : plan.steps) check(s.graph, fmt::format("step '{}'", s.name));

@@ -18,7 +18,7 @@ namespace starc {
 // A model and its train block, elaborated into one graph (outputs not set yet).
 struct TrainElab {
   Graph graph;
-  DType float_type = DType::F32;        // the model's float type (lr/step inputs)
+  DType float_type = DType::F32;         // the model's float type (lr/step inputs)
   std::vector<std::string> data_inputs;  // graph inputs in order: the model's, then the block's
   // What the block's statements assigned to `loss`, `optimizer` and `schedule` (absent
   // when not assigned), with the location of the expression. A tensor's id is in `graph`.
@@ -41,7 +41,8 @@ struct TrainElab {
 
 // Elaborates `model` (with `training` = training) followed by the block-level statements
 // of `td` and, if `step` is given, that step's body, in one graph. Throws CompileError.
-TrainElab elaborate_train(Program& prog, const FnDecl& model, const TrainDecl& td, const TrainStep* step, bool training);
+TrainElab elaborate_train(Program& prog, const FnDecl& model, const TrainDecl& td, const TrainStep* step,
+                          bool training);
 
 // `optimizer = adm(...)` (var "optimizer" or "schedule", name "adm"): the message for an
 // unknown optimizer or schedule, with a suggestion among them.

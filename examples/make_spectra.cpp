@@ -17,11 +17,16 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; i += 2) {
       std::string a = argv[i];
       if (i + 1 >= argc) throw std::invalid_argument(fmt::format("{} needs a value", a));
-      if (a == "--n") n = std::stoll(argv[i + 1]);
-      else if (a == "--seed") seed = std::stoull(argv[i + 1]);
-      else if (a == "-o") out = argv[i + 1];
-      else if (a == "--labels") labels = argv[i + 1];
-      else throw std::invalid_argument("unknown argument " + a);
+      if (a == "--n")
+        n = std::stoll(argv[i + 1]);
+      else if (a == "--seed")
+        seed = std::stoull(argv[i + 1]);
+      else if (a == "-o")
+        out = argv[i + 1];
+      else if (a == "--labels")
+        labels = argv[i + 1];
+      else
+        throw std::invalid_argument("unknown argument " + a);
     }
     auto data = starc::simulate("spectra", n, seed, {{"kind", "qso"}});
     if (n <= 8)

@@ -35,9 +35,11 @@ void put_rows(Tensor& dst, int64_t at, const Tensor& src, int64_t n) {
 
 Graph build_attribution_graph(const Graph& model, int input, int output) {
   if (input < 0 || input >= int(model.inputs.size()))
-    throw AttributionError(fmt::format("model '{}' has {} inputs; no input {}", model.name, model.inputs.size(), input));
+    throw AttributionError(
+        fmt::format("model '{}' has {} inputs; no input {}", model.name, model.inputs.size(), input));
   if (output < 0 || output >= int(model.outputs.size()))
-    throw AttributionError(fmt::format("model '{}' has {} outputs; no output {}", model.name, model.outputs.size(), output));
+    throw AttributionError(
+        fmt::format("model '{}' has {} outputs; no output {}", model.name, model.outputs.size(), output));
   Graph g = model;
   int x = g.inputs[input], y = g.outputs[output];
   TensorType xt = g.type(x), yt = g.type(y);
@@ -48,11 +50,11 @@ Graph build_attribution_graph(const Graph& model, int input, int output) {
   if (yt.rank() != 2 || is_sym(yt.shape[1]))
     throw AttributionError(out_desc + ": explain needs an output [B, C] (classes or regression targets per sample)");
   if (xt.rank() < 1 || !is_sym(xt.shape[0]) || xt.shape[0] != yt.shape[0])
-    throw AttributionError(fmt::format("{} and {}: explain needs the input's first dim to be the output's batch dim",
-                                       in_desc, out_desc));
+    throw AttributionError(
+        fmt::format("{} and {}: explain needs the input's first dim to be the output's batch dim", in_desc, out_desc));
   GraphBuilder b(g);
-  int target = b.op("input", {}, {{"name", std::string("attribution_target")}, {"dtype", DType::I64},
-                                  {"shape", Ints{yt.shape[0]}}});
+  int target = b.op("input", {},
+                    {{"name", std::string("attribution_target")}, {"dtype", DType::I64}, {"shape", Ints{yt.shape[0]}}});
   g.inputs.push_back(target);
   // A negative target means "the row's predicted column": chosen in the graph, so one run
   // both predicts and differentiates.
@@ -83,7 +85,8 @@ int64_t Attributor::check_inputs(std::vector<Tensor>& inputs) const {
     const TensorType& want = graph_.type(graph_.inputs[i]);
     Tensor& t = inputs[i];
     std::string name = graph_.input_name(int(i));
-    if (is_float(want.dtype) && is_float(t.dtype())) t = t.cast(want.dtype);
+    if (is_float(want.dtype) && is_float(t.dtype()))
+      t = t.cast(want.dtype);
     else if (t.dtype() != want.dtype)
       throw AttributionError(fmt::format("input '{}' is {}; the model declares {}", name, type_str(t.type()),
                                          type_str(want, &graph_.symbols)));
@@ -94,9 +97,9 @@ int64_t Attributor::check_inputs(std::vector<Tensor>& inputs) const {
   if (n < 1) throw AttributionError(fmt::format("{} has no samples ({})", input_desc_, type_str(x.type())));
   for (size_t i = 0; i < n_model; ++i)
     if (batched_[i] && (inputs[i].rank() < 1 || inputs[i].dim(0) != n))
-      throw AttributionError(fmt::format("input '{}' is {} but {} has {} samples ({}): batched inputs need one row per sample",
-                                         graph_.input_name(int(i)), type_str(inputs[i].type()), input_desc_, n,
-                                         type_str(x.type())));
+      throw AttributionError(
+          fmt::format("input '{}' is {} but {} has {} samples ({}): batched inputs need one row per sample",
+                      graph_.input_name(int(i)), type_str(inputs[i].type()), input_desc_, n, type_str(x.type())));
   // Shape errors now, naming the input, rather than from inside a run.
   std::vector<Tensor> with_target = inputs;
   with_target.push_back(Tensor(DType::I64, {n}));
@@ -131,9 +134,12 @@ Attributor::Rows Attributor::run_rows(const Tensor& x, const std::vector<Tensor>
     }
     std::vector<Tensor> run_inputs;
     for (size_t i = 0; i < inputs.size(); ++i) {
-      if (int(i) == input_) run_inputs.push_back(gather_rows(x, rows));
-      else if (batched_[i]) run_inputs.push_back(gather_rows(inputs[i], samples));
-      else run_inputs.push_back(inputs[i]);
+      if (int(i) == input_)
+        run_inputs.push_back(gather_rows(x, rows));
+      else if (batched_[i])
+        run_inputs.push_back(gather_rows(inputs[i], samples));
+      else
+        run_inputs.push_back(inputs[i]);
     }
     Tensor target(DType::I64, {chunk});
     for (int64_t r = 0; r < chunk; ++r) target.data<int64_t>()[r] = targets[size_t(rows[size_t(r)])];
@@ -185,7 +191,8 @@ AttributionResult Attributor::integrated_gradients(const std::vector<Tensor>& in
   std::vector<Tensor> inputs = inputs_in;
   int64_t n = check_inputs(inputs);
   targets = check_targets(std::move(targets), n);
-  if (opts.steps < 1) throw AttributionError(fmt::format("integrated gradients need at least 1 step, got {}", opts.steps));
+  if (opts.steps < 1)
+    throw AttributionError(fmt::format("integrated gradients need at least 1 step, got {}", opts.steps));
   const Tensor& x = inputs[size_t(input_)];
   Shape sample_shape = row_shape(x.shape());
   int64_t per_row = num_elements(sample_shape);
@@ -193,10 +200,12 @@ AttributionResult Attributor::integrated_gradients(const std::vector<Tensor>& in
   if (opts.baseline.defined()) {
     Shape with_batch = sample_shape;
     with_batch.insert(with_batch.begin(), 1);
-    if (!is_float(opts.baseline.dtype()) || (opts.baseline.shape() != sample_shape && opts.baseline.shape() != with_batch))
-      throw AttributionError(fmt::format("the baseline is {} but {} is {}: the baseline must be one float sample, {} or {}",
-                                         type_str(opts.baseline.type()), input_desc_, type_str(x.type()),
-                                         shape_str(sample_shape), shape_str(with_batch)));
+    if (!is_float(opts.baseline.dtype()) ||
+        (opts.baseline.shape() != sample_shape && opts.baseline.shape() != with_batch))
+      throw AttributionError(
+          fmt::format("the baseline is {} but {} is {}: the baseline must be one float sample, {} or {}",
+                      type_str(opts.baseline.type()), input_desc_, type_str(x.type()), shape_str(sample_shape),
+                      shape_str(with_batch)));
     baseline = opts.baseline.cast(x.dtype()).reshaped(sample_shape);
   }
   // Rows per run: x, x' (for the completeness check) and the m path points.
@@ -248,7 +257,8 @@ AttributionResult Attributor::integrated_gradients(const std::vector<Tensor>& in
 
 std::vector<Tensor> select_sample(const Graph& model, const std::vector<Tensor>& inputs, int input, int64_t index) {
   if (input < 0 || input >= int(model.inputs.size()) || inputs.size() != model.inputs.size())
-    throw AttributionError(fmt::format("model '{}' takes {} inputs, got {}", model.name, model.inputs.size(), inputs.size()));
+    throw AttributionError(
+        fmt::format("model '{}' takes {} inputs, got {}", model.name, model.inputs.size(), inputs.size()));
   const TensorType& xt = model.type(model.inputs[size_t(input)]);
   const Tensor& x = inputs[size_t(input)];
   int64_t n = x.rank() >= 1 ? x.dim(0) : 0;
@@ -259,8 +269,8 @@ std::vector<Tensor> select_sample(const Graph& model, const std::vector<Tensor>&
   std::vector<Tensor> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorType& t = model.type(model.inputs[i]);
-    bool batched = t.rank() >= 1 && xt.rank() >= 1 && t.shape[0] == xt.shape[0] && inputs[i].rank() >= 1 &&
-                   inputs[i].dim(0) == n;
+    bool batched =
+        t.rank() >= 1 && xt.rank() >= 1 && t.shape[0] == xt.shape[0] && inputs[i].rank() >= 1 && inputs[i].dim(0) == n;
     out.push_back(batched ? gather_rows(inputs[i], {index}) : inputs[i]);
   }
   return out;

@@ -30,8 +30,8 @@ Graph build_attribution_graph(const Graph& model, int input, int output);
 
 // One explained sample.
 struct SampleAttribution {
-  int64_t target = 0;        // the output column explained
-  double output = 0;         // f(x): output[target] at the sample
+  int64_t target = 0;          // the output column explained
+  double output = 0;           // f(x): output[target] at the sample
   double baseline_output = 0;  // IG: f(x') at the baseline
   double attribution_sum = 0;  // sum of the attribution over the sample's elements
   // IG completeness: |sum(IG) - (f(x) - f(x'))| / max(|f(x) - f(x')|, 1e-12).
@@ -44,8 +44,8 @@ struct AttributionResult {
 };
 
 struct IgOptions {
-  int steps = 64;      // m: alpha_k = (k - 0.5) / m, k = 1..m (midpoint Riemann sum)
-  Tensor baseline;     // x': the sample's shape (input shape without dim 0, or with dim 0 = 1); undefined = zeros
+  int steps = 64;         // m: alpha_k = (k - 0.5) / m, k = 1..m (midpoint Riemann sum)
+  Tensor baseline;        // x': the sample's shape (input shape without dim 0, or with dim 0 = 1); undefined = zeros
   int64_t max_batch = 0;  // rows per run (0: all m + 2 points of a sample in one run)
 };
 

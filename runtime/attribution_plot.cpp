@@ -26,12 +26,15 @@ std::string combine(const std::vector<std::string>& docs, bool vertical) {
     std::string placed = d;
     placed.insert(4, fmt::format(" x=\"{}\" y=\"{}\"", vertical ? 0.0 : w, vertical ? h : 0.0));  // after "<svg"
     body += placed;
-    if (vertical) w = std::max(w, dw), h += dh;
-    else w += dw, h = std::max(h, dh);
+    if (vertical)
+      w = std::max(w, dw), h += dh;
+    else
+      w += dw, h = std::max(h, dh);
   }
-  return fmt::format("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n"
-                     "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n{2}</svg>\n",
-                     w, h, body);
+  return fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\">\n"
+      "<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n{2}</svg>\n",
+      w, h, body);
 }
 
 std::vector<double> values(const Tensor& t, int64_t begin, int64_t n) {
@@ -73,10 +76,17 @@ std::string image_svg(const Tensor& input, const Tensor& attribution, const Attr
   std::vector<double> summed(static_cast<size_t>(plane), 0.0);
   for (int64_t c = 0; c < C; ++c)
     for (int64_t i = 0; i < plane; ++i) summed[size_t(i)] += attribution.get(c * plane + i);
-  plot::HeatMap image{.title = fmt::format("{}, channel 0", p.input_label), .rows = H, .cols = W,
-                      .values = values(input, 0, plane), .colorbar_label = p.input_label};
-  plot::HeatMap attr{.title = p.title + (C > 1 ? " (sum over channels)" : ""), .rows = H, .cols = W,
-                     .values = summed, .diverging = p.signed_values, .colorbar_label = p.attribution_label};
+  plot::HeatMap image{.title = fmt::format("{}, channel 0", p.input_label),
+                      .rows = H,
+                      .cols = W,
+                      .values = values(input, 0, plane),
+                      .colorbar_label = p.input_label};
+  plot::HeatMap attr{.title = p.title + (C > 1 ? " (sum over channels)" : ""),
+                     .rows = H,
+                     .cols = W,
+                     .values = summed,
+                     .diverging = p.signed_values,
+                     .colorbar_label = p.attribution_label};
   return combine({plot::heat_map_svg(image), plot::heat_map_svg(attr)}, false);
 }
 
@@ -89,9 +99,9 @@ std::string attribution_svg(const Tensor& input, const Tensor& attribution, cons
   if (input.size() == 0) throw std::invalid_argument("plot: the sample is empty");
   if (input.rank() == 1 || input.rank() == 2) return spectrum_svg(input, attribution, p);
   if (input.rank() == 3) return image_svg(input, attribution, p);
-  throw std::invalid_argument(fmt::format(
-      "--plot draws a sample of shape [L] or [C, L] (spectra) or [C, H, W] (images); this one is {}",
-      shape_str(input.shape())));
+  throw std::invalid_argument(
+      fmt::format("--plot draws a sample of shape [L] or [C, L] (spectra) or [C, H, W] (images); this one is {}",
+                  shape_str(input.shape())));
 }
 
 }  // namespace starc

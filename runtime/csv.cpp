@@ -46,8 +46,10 @@ std::vector<Record> split_records(const std::string& text, const std::string& pa
       char c = text[i];
       if (quoted) {
         if (c == '"') {
-          if (i + 1 < n && text[i + 1] == '"') field += '"', ++i;
-          else quoted = false;
+          if (i + 1 < n && text[i + 1] == '"')
+            field += '"', ++i;
+          else
+            quoted = false;
         } else {
           if (c == '\n') ++line;
           field += c;
@@ -103,7 +105,8 @@ CsvTable read_csv(const std::string& path, const std::vector<std::string>& colum
   for (size_t a = 0; a < names.size(); ++a)
     for (size_t b = a + 1; b < names.size(); ++b)
       if (!names[a].empty() && names[a] == names[b])
-        throw std::runtime_error(fmt::format("{}:{}: column '{}' appears twice in the header", path, header.line, names[a]));
+        throw std::runtime_error(
+            fmt::format("{}:{}: column '{}' appears twice in the header", path, header.line, names[a]));
   if (records.size() == 1) throw std::runtime_error(fmt::format("{}: no data rows after the header", path));
   for (size_t r = 1; r < records.size(); ++r)
     if (records[r].fields.size() != names.size())
@@ -115,18 +118,20 @@ CsvTable read_csv(const std::string& path, const std::vector<std::string>& colum
   double v = 0;
   if (columns.empty()) {
     for (size_t c = 0; c < names.size(); ++c) {
-      if (!names[c].empty() && parse_number(records[1].fields[c], &v)) picked.push_back(c);
-      else out.skipped.push_back(names[c].empty() ? fmt::format("column {} (unnamed)", c + 1) : names[c]);
+      if (!names[c].empty() && parse_number(records[1].fields[c], &v))
+        picked.push_back(c);
+      else
+        out.skipped.push_back(names[c].empty() ? fmt::format("column {} (unnamed)", c + 1) : names[c]);
     }
     if (picked.empty())
-      throw std::runtime_error(fmt::format("{}:{}: no numeric column (the first data row has no number in a named column)",
-                                           path, records[1].line));
+      throw std::runtime_error(fmt::format(
+          "{}:{}: no numeric column (the first data row has no number in a named column)", path, records[1].line));
   } else {
     for (auto& want : columns) {
       auto it = std::find(names.begin(), names.end(), want);
       if (it == names.end())
-        throw std::runtime_error(fmt::format("{}:{}: no column '{}' (the header has: {})", path, header.line, want,
-                                             fmt::join(names, ", ")));
+        throw std::runtime_error(
+            fmt::format("{}:{}: no column '{}' (the header has: {})", path, header.line, want, fmt::join(names, ", ")));
       picked.push_back(size_t(it - names.begin()));
     }
   }
@@ -140,15 +145,15 @@ CsvTable read_csv(const std::string& path, const std::vector<std::string>& colum
     for (int64_t k = 0; k < width; ++k) {
       const std::string& cell = rec.fields[picked[size_t(k)]];
       if (cell.empty())
-        throw std::runtime_error(fmt::format("{}:{}: column '{}' is empty (write nan for a missing value)", path, rec.line,
-                                             out.columns[size_t(k)]));
+        throw std::runtime_error(fmt::format("{}:{}: column '{}' is empty (write nan for a missing value)", path,
+                                             rec.line, out.columns[size_t(k)]));
       if (!parse_number(cell, &data[r * width + k]))
-        throw std::runtime_error(fmt::format("{}:{}: column '{}' is '{}', not a number", path, rec.line,
-                                             out.columns[size_t(k)], cell));
+        throw std::runtime_error(
+            fmt::format("{}:{}: column '{}' is '{}', not a number", path, rec.line, out.columns[size_t(k)], cell));
       double x = data[r * width + k];
       if (dtype == DType::I64 && !(std::isfinite(x) && x == std::floor(x)))
-        throw std::runtime_error(fmt::format("{}:{}: column '{}' is '{}', not an integer (i64 needs whole numbers)", path,
-                                             rec.line, out.columns[size_t(k)], cell));
+        throw std::runtime_error(fmt::format("{}:{}: column '{}' is '{}', not an integer (i64 needs whole numbers)",
+                                             path, rec.line, out.columns[size_t(k)], cell));
     }
   }
   out.values = convert_dtype(t, dtype, fmt::format("{} columns {}", path, fmt::join(out.columns, ",")));

@@ -70,7 +70,7 @@ bool write_all(int fd, std::string_view bytes) {
 // fails with EFBIG and becomes an error like any other.
 void ignore_sigxfsz() {
   static bool done = [] {
-    struct sigaction old {};
+    struct sigaction old{};
     if (::sigaction(SIGXFSZ, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) ::signal(SIGXFSZ, SIG_IGN);
     return true;
   }();
@@ -111,7 +111,7 @@ void replace(const std::string& target, std::string_view bytes, const std::strin
   std::lock_guard<std::mutex> lock(mu);
   const std::string dir = dir_of(target), name = base_of(target);
   const std::string tmp = fmt::format("{}/{}.tmp{}", dir, name, ::getpid());
-  struct stat old {};
+  struct stat old{};
   bool had_old = ::lstat(target.c_str(), &old) == 0 && S_ISREG(old.st_mode);
   remove_stale_temps(dir, name);
 
@@ -124,7 +124,8 @@ void replace(const std::string& target, std::string_view bytes, const std::strin
     };
     if (had_old) {  // keep the replaced file's permission bits (and, where allowed, its owner)
       ::fchmod(fd, old.st_mode & 07777);
-      if (::fchown(fd, old.st_uid, old.st_gid) != 0) { /* not ours to give away: keep ours */ }
+      if (::fchown(fd, old.st_uid, old.st_gid) != 0) { /* not ours to give away: keep ours */
+      }
     }
     if (!write_all(fd, bytes)) bail("cannot write");
     if (::fsync(fd) != 0) bail("cannot write (fsync)");
@@ -137,9 +138,12 @@ void replace(const std::string& target, std::string_view bytes, const std::strin
     finish(fd, false);
     std::string proc = fmt::format("/proc/self/fd/{}", fd);
     for (int attempt = 0; attempt < 2 && !linked; ++attempt) {
-      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0) linked = true;
-      else if (errno == EEXIST) ::unlink(tmp.c_str());  // our pid's leftover from an earlier process
-      else break;
+      if (::linkat(AT_FDCWD, proc.c_str(), AT_FDCWD, tmp.c_str(), AT_SYMLINK_FOLLOW) == 0)
+        linked = true;
+      else if (errno == EEXIST)
+        ::unlink(tmp.c_str());  // our pid's leftover from an earlier process
+      else
+        break;
     }
     if (!linked && errno != ENOENT && errno != EPERM && errno != EOPNOTSUPP && errno != EXDEV) {
       int e = errno;
@@ -202,11 +206,12 @@ void read_exactly(int fd, const std::string& path, std::string& out) {
 
 void write_file_atomic(const std::string& path, std::string_view bytes) {
   if (path.empty()) throw std::runtime_error("cannot write a file with an empty name");
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) == 0) {
     if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) return write_through(path, bytes);
     if (!S_ISREG(st.st_mode))
-      fail(path, fmt::format("is {}; starc writes only regular files, character devices and FIFOs", kind_of(st.st_mode)));
+      fail(path,
+           fmt::format("is {}; starc writes only regular files, character devices and FIFOs", kind_of(st.st_mode)));
   } else if (errno != ENOENT) {
     fail(path, fmt::format("cannot write: {}", errno_str(errno)));
   }
@@ -216,7 +221,7 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   std::string p = path;
   for (int hops = 0;; ++hops) {
     if (starts_with(p, "/proc/")) return write_through(path, bytes);
-    struct stat lst {};
+    struct stat lst{};
     if (::lstat(p.c_str(), &lst) != 0 || !S_ISLNK(lst.st_mode)) break;
     if (hops == 40) fail(path, "too many levels of symbolic links");
     std::string target(size_t(lst.st_size > 0 ? lst.st_size : 4096) + 1, '\0');
@@ -231,9 +236,10 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
 void replace_file_atomic(const std::string& path, std::string_view bytes) { replace(path, bytes, path); }
 
 std::string read_data_file(const std::string& path) {
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0) fail(path, fmt::format("cannot open for reading: {}", errno_str(errno)));
-  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) fail(path, fmt::format("is {}, not a data file", kind_of(st.st_mode)));
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    fail(path, fmt::format("is {}, not a data file", kind_of(st.st_mode)));
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) fail(path, fmt::format("cannot open for reading: {}", errno_str(errno)));
   struct Closer {
@@ -241,14 +247,15 @@ std::string read_data_file(const std::string& path) {
     ~Closer() { ::close(fd); }
   } closer{fd};
   if (::fstat(fd, &st) != 0) fail(path, fmt::format("cannot read: {}", errno_str(errno)));
-  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) fail(path, fmt::format("is {}, not a data file", kind_of(st.st_mode)));
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    fail(path, fmt::format("is {}, not a data file", kind_of(st.st_mode)));
   const uint64_t limit = max_read_bytes();
   std::string out;
   if (S_ISREG(st.st_mode)) {
     uint64_t size = uint64_t(st.st_size);
     if (size > limit)
-      fail(path, fmt::format("is {}, more than starc can read into memory here ({})", format_size(size),
-                             format_size(limit)));
+      fail(path,
+           fmt::format("is {}, more than starc can read into memory here ({})", format_size(size), format_size(limit)));
     out.resize(size_t(size));
     read_exactly(fd, path, out);
     return out;
@@ -269,7 +276,7 @@ std::string read_regular_file_nofollow(const std::string& path, uint64_t max_byt
   int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
     int e = errno;
-    struct stat lst {};
+    struct stat lst{};
     if (e == ELOOP && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) fail(path, "is a symbolic link");
     fail(path, fmt::format("cannot open for reading: {}", errno_str(e)));
   }
@@ -277,11 +284,12 @@ std::string read_regular_file_nofollow(const std::string& path, uint64_t max_byt
     int fd;
     ~Closer() { ::close(fd); }
   } closer{fd};
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) fail(path, fmt::format("cannot read: {}", errno_str(errno)));
   if (!S_ISREG(st.st_mode)) fail(path, fmt::format("is {}, not a regular file", kind_of(st.st_mode)));
   uint64_t size = uint64_t(st.st_size);
-  if (size > max_bytes) fail(path, fmt::format("is {}, more than the {} expected", format_size(size), format_size(max_bytes)));
+  if (size > max_bytes)
+    fail(path, fmt::format("is {}, more than the {} expected", format_size(size), format_size(max_bytes)));
   std::string out(size_t(size), '\0');
   read_exactly(fd, path, out);
   return out;
@@ -291,7 +299,7 @@ uint64_t max_allocation() {
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   uint64_t limit = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : uint64_t(1) << 40;
   for (int res : {RLIMIT_AS, RLIMIT_DATA}) {
-    struct rlimit rl {};
+    struct rlimit rl{};
     if (::getrlimit(res, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) limit = std::min<uint64_t>(limit, rl.rlim_cur);
   }
   return limit;

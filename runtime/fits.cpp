@@ -99,8 +99,10 @@ void check_gzip_size(const std::string& file) {
     rc = inflate(&z, Z_NO_FLUSH);
     total += dst.size() - z.avail_out;
     if (total > limit)
-      throw std::runtime_error(fmt::format("{}: inflates to more than {}, more than starc can read into memory here "
-                                           "(cfitsio inflates a .gz FITS file whole)", file, format_size(limit)));
+      throw std::runtime_error(
+          fmt::format("{}: inflates to more than {}, more than starc can read into memory here "
+                      "(cfitsio inflates a .gz FITS file whole)",
+                      file, format_size(limit)));
     if (rc == Z_STREAM_END) {  // a further gzip member may follow
       if (z.avail_in == 0 && std::feof(in)) return;
       if (inflateReset(&z) != Z_OK) return;
@@ -121,11 +123,14 @@ class FitsFile {
     if (fs::is_directory(file, ec)) throw std::runtime_error(fmt::format("{}: is a folder, not a FITS file", file));
     if (!fs::is_regular_file(file, ec))
       throw std::runtime_error(fmt::format("{}: is not a regular file (a device or FIFO), not a FITS file", file));
-    if (fs::file_size(file, ec) == 0) throw std::runtime_error(fmt::format("{}: the file is empty, not a FITS file", file));
+    if (fs::file_size(file, ec) == 0)
+      throw std::runtime_error(fmt::format("{}: the file is empty, not a FITS file", file));
     check_gzip_size(file);
     int status = 0;
-    if (first_data) fits_open_data(&f_, path.c_str(), READONLY, &status);
-    else fits_open_file(&f_, path.c_str(), READONLY, &status);
+    if (first_data)
+      fits_open_data(&f_, path.c_str(), READONLY, &status);
+    else
+      fits_open_file(&f_, path.c_str(), READONLY, &status);
     if (status) {
       // fits_open_data can fail after opening (no HDU with data): close, or the file
       // descriptor stays in cfitsio's table for the life of the process.
@@ -136,10 +141,11 @@ class FitsFile {
       f_ = nullptr;
       bool not_fits = status == NO_SIMPLE || status == UNKNOWN_REC || status == NO_XTENSION;
       std::string why = cfitsio_message(status, !not_fits);
-      if (path.find('[') != std::string::npos && (status == BAD_HDU_NUM || status == URL_PARSE_ERROR ||
-                                                   status == END_OF_FILE)) {
+      if (path.find('[') != std::string::npos &&
+          (status == BAD_HDU_NUM || status == URL_PARSE_ERROR || status == END_OF_FILE)) {
         std::string hdus = hdu_list(file);
-        if (!hdus.empty()) throw std::runtime_error(fmt::format("{}: no such HDU in {} (it has: {})", path, file, hdus));
+        if (!hdus.empty())
+          throw std::runtime_error(fmt::format("{}: no such HDU in {} (it has: {})", path, file, hdus));
       }
       if (not_fits) throw std::runtime_error(fmt::format("{}: not a FITS file (cfitsio: {})", path, why));
       throw std::runtime_error(fmt::format("{}: cannot read as FITS: {}", path, why));
@@ -208,8 +214,7 @@ Shape image_shape(FitsFile& f, int* naxis_out = nullptr) {
   LONGLONG naxes[kMaxDims] = {0};
   f.check(fits_get_img_paramll(f.get(), kMaxDims, &bitpix, &naxis, naxes, &status), "reading the image size");
   if (naxis > kMaxDims) f.fail(fmt::format("the image has {} axes; at most {} are supported", naxis, kMaxDims));
-  if (naxis == 0)
-    f.fail("this HDU has no data (NAXIS = 0); name the HDU that has it, e.g. FILE.fits[1]");
+  if (naxis == 0) f.fail("this HDU has no data (NAXIS = 0); name the HDU that has it, e.g. FILE.fits[1]");
   Shape s;
   for (int i = naxis - 1; i >= 0; --i) s.push_back(naxes[i]);  // NAXIS1 varies fastest: the last C dim
   if (naxis_out) *naxis_out = naxis;
@@ -225,8 +230,10 @@ void check_data_in_file(FitsFile& f, uint64_t bytes, const std::string& what, co
   LONGLONG size = f.get()->Fptr->logfilesize;
   uint64_t present = size > start ? uint64_t(size - start) : 0;
   if (bytes > present)
-    f.fail(fmt::format("reading the {}: {} need {} bytes of data, but the file holds {} after the header "
-                       "(truncated, or a corrupt header)", kind, what, bytes, present));
+    f.fail(
+        fmt::format("reading the {}: {} need {} bytes of data, but the file holds {} after the header "
+                    "(truncated, or a corrupt header)",
+                    kind, what, bytes, present));
 }
 
 Tensor read_image(FitsFile& f, DType dtype) {
@@ -312,7 +319,8 @@ Column read_column(FitsFile& f, int col, const std::string& name, int64_t rows) 
   if (rows < 0 || repeat < 0 || !checked_mul(uint64_t(rows), uint64_t(repeat), &n64) || n64 > uint64_t(INT64_MAX))
     bad(fmt::format("has {} rows of {} values: the count overflows", rows, repeat));
   int64_t n = int64_t(n64);
-  check_allocation(n64 * sizeof(double), fmt::format("{}: reading column '{}' ({} rows x {})", f.where(), name, rows, repeat));
+  check_allocation(n64 * sizeof(double),
+                   fmt::format("{}: reading column '{}' ({} rows x {})", f.where(), name, rows, repeat));
   c.values.resize(size_t(n));
   if (n == 0) return c;
   int anynul = 0;
@@ -372,7 +380,8 @@ Tensor read_table_columns(FitsFile& f, const std::vector<std::string>& columns, 
 
 // Builds the FITS file in memory, lets `fill` write it, and writes the bytes with
 // write_file_atomic (runtime/file_io.h): replaced atomically, through links, to devices.
-template <class Fill> void write_fits_file(const std::string& path, Fill&& fill) {
+template <class Fill>
+void write_fits_file(const std::string& path, Fill&& fill) {
   void* buf = nullptr;
   size_t size = 0;
   fitsfile* f = nullptr;
@@ -396,10 +405,14 @@ template <class Fill> void write_fits_file(const std::string& path, Fill&& fill)
 
 int fits_datatype(DType t) {
   switch (t) {
-    case DType::F32: return TFLOAT;
-    case DType::F64: return TDOUBLE;
-    case DType::I64: return TLONGLONG;
-    case DType::Bool: return TLOGICAL;
+    case DType::F32:
+      return TFLOAT;
+    case DType::F64:
+      return TDOUBLE;
+    case DType::I64:
+      return TLONGLONG;
+    case DType::Bool:
+      return TLOGICAL;
   }
   return TDOUBLE;
 }
@@ -438,20 +451,23 @@ FitsSpectrum read_fits_spectrum(const std::string& path) {
       if (find_column(names, w)) wave_col = w;
     bool has_loglam = find_column(names, "loglam") != 0;
     if (!flux || (!has_loglam && wave_col.empty()))
-      f.fail(fmt::format("is not a spectrum table: it needs columns 'flux' and 'loglam' (or 'wave' in Angstrom); it has: {}",
-                         fmt::join(names, ", ")));
+      f.fail(fmt::format(
+          "is not a spectrum table: it needs columns 'flux' and 'loglam' (or 'wave' in Angstrom); it has: {}",
+          fmt::join(names, ", ")));
     s.flux = flat("flux");
     if (has_loglam) {
       s.loglam = flat("loglam");
     } else {
       s.loglam = flat(wave_col);
       for (size_t i = 0; i < s.loglam.size(); ++i) {
-        if (!(s.loglam[i] > 0)) f.fail(fmt::format("column '{}' element {} is {}: wavelengths must be positive", wave_col, i, s.loglam[i]));
+        if (!(s.loglam[i] > 0))
+          f.fail(fmt::format("column '{}' element {} is {}: wavelengths must be positive", wave_col, i, s.loglam[i]));
         s.loglam[i] = std::log10(s.loglam[i]);
       }
     }
     if (find_column(names, "ivar")) s.ivar = flat("ivar");
-    s.source = fmt::format("{} (table: {}, flux{})", f.where(), has_loglam ? "loglam" : wave_col, s.ivar.empty() ? "" : ", ivar");
+    s.source = fmt::format("{} (table: {}, flux{})", f.where(), has_loglam ? "loglam" : wave_col,
+                           s.ivar.empty() ? "" : ", ivar");
   } else {
     Tensor img = read_image(f, DType::F64);
     if (img.rank() > 2 || img.rank() == 0)
@@ -475,7 +491,8 @@ FitsSpectrum read_fits_spectrum(const std::string& path) {
       bool log_axis = f.key_double("DC-FLAG").value_or(0) == 1 || ctype.find("log") != std::string::npos;
       for (int64_t i = 0; i < n; ++i) {
         double v = *crval + *step * (double(i + 1) - crpix);
-        if (!log_axis && !(v > 0)) f.fail(fmt::format("pixel {} has wavelength {} from CRVAL1/CDELT1: not positive", i, v));
+        if (!log_axis && !(v > 0))
+          f.fail(fmt::format("pixel {} has wavelength {} from CRVAL1/CDELT1: not positive", i, v));
         s.loglam[size_t(i)] = log_axis ? v : std::log10(v);
       }
       grid = log_axis ? "CRVAL1/CDELT1, log10 Angstrom" : "CRVAL1/CDELT1, Angstrom";
@@ -502,9 +519,10 @@ FitsSpectrum read_fits_spectrum(const std::string& path) {
 
 void write_fits_image(const std::string& path, const Tensor& t) {
   write_fits_file(path, [&](fitsfile* f, int* status) {
-    int bitpix = t.dtype() == DType::F32 ? FLOAT_IMG
+    int bitpix = t.dtype() == DType::F32   ? FLOAT_IMG
                  : t.dtype() == DType::F64 ? DOUBLE_IMG
-                 : t.dtype() == DType::I64 ? LONGLONG_IMG : BYTE_IMG;
+                 : t.dtype() == DType::I64 ? LONGLONG_IMG
+                                           : BYTE_IMG;
     std::vector<LONGLONG> naxes(t.shape().rbegin(), t.shape().rend());
     if (naxes.empty()) naxes.push_back(1);  // a scalar: one pixel
     fits_create_imgll(f, bitpix, int(naxes.size()), naxes.data(), status);
@@ -521,10 +539,11 @@ void write_fits_table(const std::string& path, const std::vector<FitsColumn>& co
   for (auto& c : columns) {
     if (c.name.empty()) throw std::runtime_error(fmt::format("{}: a table column has no name", path));
     if (c.values.rank() == 0)
-      throw std::runtime_error(fmt::format("{}: column '{}' is a scalar; columns are [rows] or [rows, ...]", path, c.name));
+      throw std::runtime_error(
+          fmt::format("{}: column '{}' is a scalar; columns are [rows] or [rows, ...]", path, c.name));
     if (rows >= 0 && c.values.dim(0) != rows)
-      throw std::runtime_error(fmt::format("{}: column '{}' has {} rows, the first column {}", path, c.name,
-                                           c.values.dim(0), rows));
+      throw std::runtime_error(
+          fmt::format("{}: column '{}' has {} rows, the first column {}", path, c.name, c.values.dim(0), rows));
     rows = c.values.dim(0);
     for (auto& o : columns)
       if (&o != &c && lower(o.name) == lower(c.name))
@@ -534,9 +553,12 @@ void write_fits_table(const std::string& path, const std::vector<FitsColumn>& co
     std::vector<std::string> forms, units;
     std::vector<char*> ttype, tform, tunit;
     for (auto& c : columns) {
-      int64_t per_row = rows ? c.values.size() / rows : num_elements(Shape(c.values.shape().begin() + 1, c.values.shape().end()));
-      const char* code = c.values.dtype() == DType::F32 ? "E" : c.values.dtype() == DType::F64 ? "D"
-                         : c.values.dtype() == DType::I64 ? "K" : "L";
+      int64_t per_row =
+          rows ? c.values.size() / rows : num_elements(Shape(c.values.shape().begin() + 1, c.values.shape().end()));
+      const char* code = c.values.dtype() == DType::F32   ? "E"
+                         : c.values.dtype() == DType::F64 ? "D"
+                         : c.values.dtype() == DType::I64 ? "K"
+                                                          : "L";
       forms.push_back(fmt::format("{}{}", per_row, code));
       units.push_back(c.unit);
     }

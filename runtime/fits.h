@@ -27,8 +27,7 @@ Tensor read_fits(const std::string& path, const std::vector<std::string>& column
 // Table columns side by side: [rows, width] where a scalar column adds 1 to the width and
 // a vector column its element count; a single column keeps its cell shape ([rows, 1],
 // [rows, n], or [rows, d2, d1] for TDIMn = (d1, d2)). Names match case-insensitively.
-Tensor read_fits_columns(const std::string& path, const std::vector<std::string>& columns,
-                         DType dtype = DType::F32);
+Tensor read_fits_columns(const std::string& path, const std::vector<std::string>& columns, DType dtype = DType::F32);
 
 // A 1-D spectrum on a log10-wavelength grid (Angstrom). Read from
 //  - a table with `loglam` (or `wave`/`wavelength`/`lambda` in Angstrom) and `flux`

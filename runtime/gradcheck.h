@@ -9,11 +9,11 @@
 namespace starc {
 
 struct GradcheckOptions {
-  double eps = 1e-5;             // finite-difference step (f64)
-  int max_samples = 0;           // elements checked per tensor (0 = all; else a random sample)
-  uint64_t seed = 0;             // run seed (random ops) and sampling seed
-  bool include_inputs = true;    // float graph inputs
-  bool include_params = true;    // trainable params
+  double eps = 1e-5;           // finite-difference step (f64)
+  int max_samples = 0;         // elements checked per tensor (0 = all; else a random sample)
+  uint64_t seed = 0;           // run seed (random ops) and sampling seed
+  bool include_inputs = true;  // float graph inputs
+  bool include_params = true;  // trainable params
 };
 
 // The worst disagreement found in one tensor. rel = |analytic - numeric| /

@@ -27,7 +27,8 @@ Tensor init_param(const Node& n, uint64_t seed) {
     for (int64_t i = 0; i < t.size(); ++i) t.set(i, mean + std * standard_normal(seed, stream, uint64_t(i)));
   };
   auto arg = [&](size_t i) {
-    if (i >= a.size()) throw std::runtime_error(fmt::format("param '{}': initializer {} is missing arguments", name, init));
+    if (i >= a.size())
+      throw std::runtime_error(fmt::format("param '{}': initializer {} is missing arguments", name, init));
     return a[i];
   };
   if (init == "zeros") {
@@ -75,13 +76,13 @@ void check_weights(const Graph& g, const TensorMap& weights, const std::string& 
       throw std::runtime_error(fmt::format("{}: missing weight '{}' (expected {})", source, name, type_str(n->type)));
     if (it->second.type() != n->type)
       throw std::runtime_error(fmt::format("{}: weight '{}' has the wrong {}: expected {}, got {}", source, name,
-                                           it->second.shape() == n->type.shape ? "dtype" : "shape",
-                                           type_str(n->type), type_str(it->second.type())));
+                                           it->second.shape() == n->type.shape ? "dtype" : "shape", type_str(n->type),
+                                           type_str(it->second.type())));
   }
   for (auto& [name, t] : weights)
     if (!want.count(name))
-      throw std::runtime_error(fmt::format("{}: unexpected weight '{}' ({}): the model has no such parameter", source, name,
-                                           type_str(t.type())));
+      throw std::runtime_error(fmt::format("{}: unexpected weight '{}' ({}): the model has no such parameter", source,
+                                           name, type_str(t.type())));
 }
 
 }  // namespace starc

@@ -25,8 +25,7 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
     const TensorType& want = g.type(g.inputs[i]);
     const Tensor& got = inputs[i];
     std::string what = fmt::format("input '{}'", g.input_name(int(i)));
-    if (want.rank() != got.rank() || want.dtype != got.dtype())
-      check_tensor(what, want, got, &g.symbols);
+    if (want.rank() != got.rank() || want.dtype != got.dtype()) check_tensor(what, want, got, &g.symbols);
     for (int d = 0; d < want.rank(); ++d) {
       Dim w = want.shape[d], h = got.shape()[d];
       if (!is_sym(w)) {
@@ -39,9 +38,9 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
         bound_by[sym_index(w)] = i;
       } else if (v != h) {
         size_t j = bound_by[sym_index(w)];
-        throw std::runtime_error(fmt::format("{}: expected {}, got {}: dim {} is {} here but {} in input '{}' ({})", what,
-                                             type_str(want, &g.symbols), type_str(got.type()), dim_str(w, &g.symbols),
-                                             h, v, g.input_name(int(j)), type_str(inputs[j].type())));
+        throw std::runtime_error(fmt::format(
+            "{}: expected {}, got {}: dim {} is {} here but {} in input '{}' ({})", what, type_str(want, &g.symbols),
+            type_str(got.type()), dim_str(w, &g.symbols), h, v, g.input_name(int(j)), type_str(inputs[j].type())));
       }
     }
   }
@@ -72,8 +71,8 @@ static void check_finite(const Graph& g, int id, const Tensor& t, bool top) {
                       attr_str(n.attrs, "name"), scope, val, i, type_str(t.type()));
   else
     msg = fmt::format("{}{} (node %{}){} produced {} at index {} of {}",
-                      n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "", n.op->name,
-                      id, scope, val, i, type_str(t.type()));
+                      n.loc.known() ? fmt::format("{}:{}:{}: ", n.loc.file, n.loc.line, n.loc.col) : "", n.op->name, id,
+                      scope, val, i, type_str(t.type()));
   throw NonFiniteError(msg, id, n.op ? n.op->name : "?", n.loc, t.type(), i, v);
 }
 
@@ -100,10 +99,11 @@ static void check_values_fit(const Graph& g, const std::vector<Dim>& syms) {
     for (size_t i = 0; i < g.symbols.size() && i < syms.size(); ++i)
       at += fmt::format("{}{}={}", at.empty() ? " at " : ", ", g.symbols[i], syms[i]);
     const Node& n = g.nodes[size_t(largest_id)];
-    return fmt::format("model {} needs {}{} for the values of its nodes (the reference interpreter keeps every one; "
-                       "the largest: node %{} ({}{}, {}), {}); {} {}",
-                       g.name, format_bytes(total), at, largest_id, n.op->name, where_of(n), type_str(n.type),
-                       format_bytes(largest), format_bytes(available), user_limit ? "allowed" : "available");
+    return fmt::format(
+        "model {} needs {}{} for the values of its nodes (the reference interpreter keeps every one; "
+        "the largest: node %{} ({}{}, {}), {}); {} {}",
+        g.name, format_bytes(total), at, largest_id, n.op->name, where_of(n), type_str(n.type), format_bytes(largest),
+        format_bytes(available), user_limit ? "allowed" : "available");
   });
 }
 
@@ -165,7 +165,8 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<Tensor>& inputs,
   std::vector<Dim> syms = bind_symbols(g, inputs);
   Graph concrete = specialize(g, syms);
   for (size_t i = 0; i < inputs.size(); ++i)
-    check_tensor(fmt::format("input '{}'", g.input_name(int(i))), concrete.type(concrete.inputs[i]), inputs[i], nullptr);
+    check_tensor(fmt::format("input '{}'", g.input_name(int(i))), concrete.type(concrete.inputs[i]), inputs[i],
+                 nullptr);
   check_values_fit(concrete, syms);
   RefCtx ctx;
   ctx.seed = opts.seed;

@@ -22,9 +22,15 @@ struct RunOptions {
 // "t.net:4:9: log (node %12) produced nan at index 7 of f32[32,1]" (or "input 'x'
 // contains ..." / "weight 'w' contains ..." when a bound tensor already was).
 struct NonFiniteError : std::runtime_error {
-  NonFiniteError(const std::string& msg, int node, std::string op, Loc loc, TensorType type, int64_t index, double value)
-      : std::runtime_error(msg), node(node), op(std::move(op)), loc(std::move(loc)), type(std::move(type)),
-        index(index), value(value) {}
+  NonFiniteError(const std::string& msg, int node, std::string op, Loc loc, TensorType type, int64_t index,
+                 double value)
+      : std::runtime_error(msg),
+        node(node),
+        op(std::move(op)),
+        loc(std::move(loc)),
+        type(std::move(type)),
+        index(index),
+        value(value) {}
   int node;         // node id in the graph passed to run_graph
   std::string op;   // op name ("input" / "param" for a bound tensor)
   Loc loc;          // Node::loc (unknown for derived nodes without one)

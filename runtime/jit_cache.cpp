@@ -33,8 +33,12 @@ Digest blake3(std::string_view a, std::string_view b = {}) {
   return d;
 }
 
-template <class T> void put(std::string& out, size_t at, T v) { std::memcpy(out.data() + at, &v, sizeof v); }
-template <class T> T get(std::string_view in, size_t at) {
+template <class T>
+void put(std::string& out, size_t at, T v) {
+  std::memcpy(out.data() + at, &v, sizeof v);
+}
+template <class T>
+T get(std::string_view in, size_t at) {
   T v;
   std::memcpy(&v, in.data() + at, sizeof v);
   return v;
@@ -70,7 +74,8 @@ std::optional<std::string_view> decode(std::string_view entry, std::string_view 
                            entry.size() - kHeaderBytes));
   std::string_view object = entry.substr(kHeaderBytes);
   Digest sum = blake3(entry.substr(0, kSumAt), object);
-  if (std::memcmp(sum.data(), entry.data() + kSumAt, sum.size()) != 0) return bad("checksum mismatch (the file is corrupt)");
+  if (std::memcmp(sum.data(), entry.data() + kSumAt, sum.size()) != 0)
+    return bad("checksum mismatch (the file is corrupt)");
   Digest k = blake3(key);
   if (std::memcmp(k.data(), entry.data() + kKeyDigestAt, k.size()) != 0)
     return bad("written for another compilation (key mismatch)");
@@ -98,7 +103,7 @@ void warn(const std::string& message) {
 
 std::optional<std::string> load(const std::string& folder, std::string_view key) {
   const std::string path = entry_path(folder, key);
-  struct stat st {};
+  struct stat st{};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno != ENOENT && errno != ENOTDIR) warn(fmt::format("{}: {}; compiling instead", path, std::strerror(errno)));
     return std::nullopt;

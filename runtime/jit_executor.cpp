@@ -77,13 +77,17 @@ struct Fnv128 {
         std::visit(
             [&](const auto& x) {
               using X = std::decay_t<decltype(x)>;
-              if constexpr (std::is_same_v<X, std::string>) str(x);
-              else if constexpr (std::is_same_v<X, Ints> || std::is_same_v<X, Floats>) list(x);
-              else if constexpr (std::is_same_v<X, Tensor>) tensor(x);
+              if constexpr (std::is_same_v<X, std::string>)
+                str(x);
+              else if constexpr (std::is_same_v<X, Ints> || std::is_same_v<X, Floats>)
+                list(x);
+              else if constexpr (std::is_same_v<X, Tensor>)
+                tensor(x);
               else if constexpr (std::is_same_v<X, GraphRef>) {
                 pod(bool(x));
                 if (x) graph(*x);
-              } else pod(x);
+              } else
+                pod(x);
             },
             v);
       }
@@ -135,7 +139,7 @@ uint16_t narrow_float(float v, WeightStorage w) {
   uint32_t u;
   std::memcpy(&u, &v, 4);
   if ((u & 0x7fffffffu) > 0x7f800000u) return uint16_t((u >> 16) | 0x40);  // NaN: keep it quiet and NaN
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
+  u += 0x7fffu + ((u >> 16) & 1u);                                         // round to nearest, ties to even
   return uint16_t(u >> 16);
 }
 
@@ -188,20 +192,21 @@ Tensor device_visible(const Tensor& t) {
 
 std::string format_timings(const JitRunStats& s) {
   if (s.cache_hit)
-    return fmt::format("in-memory cache hit; specialise+lookup {:.3f} ms, run {:.3f} ms", (s.specialize + s.lookup) * 1e3,
-                       s.run * 1e3);
+    return fmt::format("in-memory cache hit; specialise+lookup {:.3f} ms, run {:.3f} ms",
+                       (s.specialize + s.lookup) * 1e3, s.run * 1e3);
   if (s.disk_hit)
-    return fmt::format("disk cache hit; specialise {:.1f} ms, emit MLIR {:.1f} ms, load object {:.1f} ms "
-                       "(total {:.1f} ms), run {:.2f} ms",
-                       s.specialize * 1e3, s.emit * 1e3, (s.load + s.lookup) * 1e3,
-                       (s.specialize + s.compile_seconds()) * 1e3, s.run * 1e3);
+    return fmt::format(
+        "disk cache hit; specialise {:.1f} ms, emit MLIR {:.1f} ms, load object {:.1f} ms "
+        "(total {:.1f} ms), run {:.2f} ms",
+        s.specialize * 1e3, s.emit * 1e3, (s.load + s.lookup) * 1e3, (s.specialize + s.compile_seconds()) * 1e3,
+        s.run * 1e3);
   // The engine optimises and generates machine code lazily, at the first lookup: that
   // is most of "LLVM", the engine's creation the rest.
-  return fmt::format("compiled; specialise {:.1f} ms, emit MLIR {:.1f} ms, parse {:.1f} ms, passes {:.1f} ms, "
-                     "LLVM {:.1f} ms (compile total {:.1f} ms), run {:.2f} ms",
-                     s.specialize * 1e3, s.emit * 1e3, s.compile.parse * 1e3, s.compile.passes * 1e3,
-                     (s.compile.codegen + s.load + s.lookup) * 1e3, (s.specialize + s.compile_seconds()) * 1e3,
-                     s.run * 1e3);
+  return fmt::format(
+      "compiled; specialise {:.1f} ms, emit MLIR {:.1f} ms, parse {:.1f} ms, passes {:.1f} ms, "
+      "LLVM {:.1f} ms (compile total {:.1f} ms), run {:.2f} ms",
+      s.specialize * 1e3, s.emit * 1e3, s.compile.parse * 1e3, s.compile.passes * 1e3,
+      (s.compile.codegen + s.load + s.lookup) * 1e3, (s.specialize + s.compile_seconds()) * 1e3, s.run * 1e3);
 }
 
 int default_threads() {
@@ -255,8 +260,10 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compile(const Graph& concret
   if (!c->module) {
     std::string object;
     c->module = JitModule::compile(text, opts_, &stats_.compile, key.empty() ? nullptr : &object);
-    if (!key.empty() && !object.empty()) jit_cache::store(cache_dir_, key, object);
-    else if (!key.empty()) jit_cache::warn("the compiled object could not be captured (a file size limit?); it is not cached");
+    if (!key.empty() && !object.empty())
+      jit_cache::store(cache_dir_, key, object);
+    else if (!key.empty())
+      jit_cache::warn("the compiled object could not be captured (a file size limit?); it is not cached");
   }
   t0 = Clock::now();
   c->fn = c->module->lookup("forward");
@@ -294,11 +301,12 @@ void JitExecutor::check_plan(const Graph& g, const std::vector<Dim>& symbols, co
   check_memory(needed, [&](int64_t available, bool user_limit) {
     Graph opt = starc::compile(g, symbols, compile_options(), Stage::Opt).optimized;
     std::string at = symbol_values_str(g, symbols);
-    return fmt::format("model {} needs {}{} ({} of temporaries at their peak, {} of outputs; the largest: {}, {}); "
-                       "{} {}",
-                       g.name, format_bytes(needed), at.empty() ? "" : " at " + at, format_bytes(c.plan->peak_bytes),
-                       format_bytes(outputs), node_desc(opt, c.plan->largest_node), format_bytes(c.plan->largest_bytes),
-                       format_bytes(available), user_limit ? "allowed" : "available");
+    return fmt::format(
+        "model {} needs {}{} ({} of temporaries at their peak, {} of outputs; the largest: {}, {}); "
+        "{} {}",
+        g.name, format_bytes(needed), at.empty() ? "" : " at " + at, format_bytes(c.plan->peak_bytes),
+        format_bytes(outputs), node_desc(opt, c.plan->largest_node), format_bytes(c.plan->largest_bytes),
+        format_bytes(available), user_limit ? "allowed" : "available");
   });
 }
 
@@ -373,7 +381,8 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   std::vector<std::shared_ptr<std::byte>> narrow_copies;
   auto pass_narrowed = [&](const Tensor& t) {
     size_t bytes = std::max<size_t>(size_t(t.size()) * 2, 2);
-    narrow_copies.push_back(gpu ? managed_bytes(bytes) : std::shared_ptr<std::byte>(new std::byte[bytes], std::default_delete<std::byte[]>()));
+    narrow_copies.push_back(gpu ? managed_bytes(bytes)
+                                : std::shared_ptr<std::byte>(new std::byte[bytes], std::default_delete<std::byte[]>()));
     auto* out = reinterpret_cast<uint16_t*>(narrow_copies.back().get());
     const float* in = t.data<float>();
     for (int64_t k = 0; k < t.size(); ++k) out[k] = narrow_float(in[k], opts_.weights);
@@ -386,7 +395,8 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   for (size_t i = 0; i < sig.param_names.size(); ++i) {
     auto it = params.find(sig.param_names[i]);
     if (it == params.end())
-      throw std::runtime_error(fmt::format("missing weight '{}' ({})", sig.param_names[i], type_str(sig.param_types[i])));
+      throw std::runtime_error(
+          fmt::format("missing weight '{}' ({})", sig.param_names[i], type_str(sig.param_types[i])));
     check_bound(fmt::format("weight '{}'", sig.param_names[i]), sig.param_types[i], it->second);
     if (weight_is_narrowed(opts_.weights, sig.param_types[i]))
       pass_narrowed(it->second);
@@ -397,7 +407,8 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   for (size_t i = 0; i < sig.output_types.size(); ++i) {
     const TensorType& t = sig.output_types[i];
     if (gpu) {
-      outputs.push_back(Tensor::adopt(t.dtype, t.shape, managed_bytes(size_t(num_elements(t.shape)) * dtype_size(t.dtype))));
+      outputs.push_back(
+          Tensor::adopt(t.dtype, t.shape, managed_bytes(size_t(num_elements(t.shape)) * dtype_size(t.dtype))));
     } else {
       try {
         outputs.emplace_back(t.dtype, t.shape);

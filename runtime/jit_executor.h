@@ -21,10 +21,10 @@ namespace starc {
 
 // What the last run() did, for `--timings`.
 struct JitRunStats {
-  bool cache_hit = false;  // in memory
-  bool disk_hit = false;   // loaded from the disk cache instead of compiling
+  bool cache_hit = false;                                          // in memory
+  bool disk_hit = false;                                           // loaded from the disk cache instead of compiling
   double specialize = 0, emit = 0, lookup = 0, load = 0, run = 0;  // seconds
-  JitTimings compile;                                               // zero on a cache hit
+  JitTimings compile;                                              // zero on a cache hit
   double compile_seconds() const { return emit + compile.parse + compile.passes + compile.codegen + load + lookup; }
 };
 

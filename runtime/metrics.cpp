@@ -55,9 +55,12 @@ double logit(double p) { return std::log(p) - std::log1p(-p); }
 
 const char* score_kind_name(ScoreKind k) {
   switch (k) {
-    case ScoreKind::Auto: return "auto";
-    case ScoreKind::Logits: return "logits";
-    case ScoreKind::Probabilities: return "probabilities";
+    case ScoreKind::Auto:
+      return "auto";
+    case ScoreKind::Logits:
+      return "logits";
+    case ScoreKind::Probabilities:
+      return "probabilities";
   }
   return "?";
 }
@@ -176,8 +179,8 @@ struct ReadScores {
 
 ReadScores read_scores(const Tensor& scores, ScoreKind kind, const std::string& name) {
   if (!is_float(scores.dtype()))
-    throw MetricsError(fmt::format("{} {}: class scores must be floats (logits or probabilities)", name,
-                                   type_str(scores.type())));
+    throw MetricsError(
+        fmt::format("{} {}: class scores must be floats (logits or probabilities)", name, type_str(scores.type())));
   if (scores.rank() != 1 && scores.rank() != 2)
     throw MetricsError(fmt::format("{} {}: expected class scores [N, C] or one binary score [N, 1] / [N]", name,
                                    type_str(scores.type())));
@@ -205,9 +208,9 @@ ReadScores read_scores(const Tensor& scores, ScoreKind kind, const std::string& 
   int64_t classes = std::max<int64_t>(c, 2);
   // Probabilities and ranking scores as doubles: 16 bytes per score, checked before
   // allocating (scores of millions of classes would otherwise end in std::bad_alloc).
-  check_allocation(uint64_t(n) * uint64_t(classes) * 16 + uint64_t(n) * 48,
-                   fmt::format("{} {}: the probabilities of {} samples x {} classes", name, type_str(scores.type()), n,
-                               classes));
+  check_allocation(
+      uint64_t(n) * uint64_t(classes) * 16 + uint64_t(n) * 48,
+      fmt::format("{} {}: the probabilities of {} samples x {} classes", name, type_str(scores.type()), n, classes));
   r.prob.assign(size_t(n), std::vector<double>(size_t(classes)));
   r.rank = r.prob;
   for (int64_t i = 0; i < n; ++i) {
@@ -258,8 +261,8 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
   if (labels.rank() != 1 && !(labels.rank() == 2 && labels.dim(1) == 1))
     throw MetricsError(fmt::format("{} {}: expected labels [N] or [N, 1]", labels_name, type_str(labels.type())));
   if (scores.rank() < 1 || scores.dim(0) != labels.dim(0))
-    throw MetricsError(fmt::format("{} {} and {} {} have different sample counts", scores_name,
-                                   type_str(scores.type()), labels_name, type_str(labels.type())));
+    throw MetricsError(fmt::format("{} {} and {} {} have different sample counts", scores_name, type_str(scores.type()),
+                                   labels_name, type_str(labels.type())));
   if (labels.dim(0) == 0) throw MetricsError(fmt::format("{} is empty: nothing to evaluate", labels_name));
   if (!(threshold >= 0 && threshold <= 1))
     throw MetricsError(fmt::format("threshold {} is not a probability in [0, 1]", threshold));
@@ -272,7 +275,8 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
         !checked_add(conf, curves, &total))
       total = UINT64_MAX;
     check_allocation(total, fmt::format("{} {}: the metrics of {} classes (a {} x {} confusion matrix, a ROC curve per "
-                                        "class)", scores_name, type_str(scores.type()), c, c, c));
+                                        "class)",
+                                        scores_name, type_str(scores.type()), c, c, c));
   }
   ReadScores r = read_scores(scores, kind, scores_name);
   ClassificationMetrics m;

@@ -29,11 +29,11 @@ struct RegressionMetrics {
   double bias = 0;  // mean(pred - true)
   // Redshift only (`redshift` true): dz_i = (pred_i - true_i) / (1 + true_i).
   bool redshift = false;
-  double dz_bias = 0;                // mean(dz)
-  double sigma_nmad = 0;             // 1.4826 * median(|dz - median(dz)|)
-  double outlier_threshold = 0.05;   // |dz| > this is an outlier
-  double outlier_fraction = 0;       // share of samples with |dz| > threshold
-  double accurate_fraction = 0;      // 1 - outlier_fraction
+  double dz_bias = 0;               // mean(dz)
+  double sigma_nmad = 0;            // 1.4826 * median(|dz - median(dz)|)
+  double outlier_threshold = 0.05;  // |dz| > this is an outlier
+  double outlier_fraction = 0;      // share of samples with |dz| > threshold
+  double accurate_fraction = 0;     // 1 - outlier_fraction
 };
 
 // `pred` and `truth` have equal sizes (one value per sample, or flattened outputs).
@@ -57,9 +57,9 @@ double sigma_nmad(const std::vector<double>& v);
 enum class ScoreKind { Auto, Logits, Probabilities };
 
 struct ClassificationMetrics {
-  int64_t n = 0, classes = 0;  // classes >= 2 (a [N, 1] score is binary)
+  int64_t n = 0, classes = 0;            // classes >= 2 (a [N, 1] score is binary)
   ScoreKind scores = ScoreKind::Logits;  // how they were read (never Auto)
-  double threshold = 0.5;  // binary: class 1 when P(class 1) > threshold; C > 2: argmax
+  double threshold = 0.5;                // binary: class 1 when P(class 1) > threshold; C > 2: argmax
   double accuracy = 0;
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
   std::vector<int64_t> support;                 // samples per true class

@@ -36,9 +36,9 @@ struct PyVal {
   std::string s;
   bool b = false;
   int64_t i = 0;
-  std::vector<PyVal> items;                           // Seq (tuple or list)
-  std::vector<PyField> fields;                        // Dict (a vector of an incomplete type, allowed since C++17;
-                                                      // a std::pair of one is not, and clang refuses it)
+  std::vector<PyVal> items;     // Seq (tuple or list)
+  std::vector<PyField> fields;  // Dict (a vector of an incomplete type, allowed since C++17;
+                                // a std::pair of one is not, and clang refuses it)
 };
 
 struct PyField {
@@ -195,21 +195,30 @@ void convert_one(const SrcType& s, const unsigned char* p, Tensor& out, int64_t 
     return v;
   };
   switch (s.kind) {
-    case 'b': out.data<uint8_t>()[idx] = b[0] != 0; return;
+    case 'b':
+      out.data<uint8_t>()[idx] = b[0] != 0;
+      return;
     case 'f':
-      if (s.size == 2) out.data<float>()[idx] = half_to_float(load.operator()<uint16_t>());
-      else if (s.size == 4) out.data<float>()[idx] = load.operator()<float>();
-      else out.data<double>()[idx] = load.operator()<double>();
+      if (s.size == 2)
+        out.data<float>()[idx] = half_to_float(load.operator()<uint16_t>());
+      else if (s.size == 4)
+        out.data<float>()[idx] = load.operator()<float>();
+      else
+        out.data<double>()[idx] = load.operator()<double>();
       return;
     case 'i': {
-      int64_t v = s.size == 1 ? load.operator()<int8_t>() : s.size == 2 ? load.operator()<int16_t>()
-                : s.size == 4 ? load.operator()<int32_t>() : load.operator()<int64_t>();
+      int64_t v = s.size == 1   ? load.operator()<int8_t>()
+                  : s.size == 2 ? load.operator()<int16_t>()
+                  : s.size == 4 ? load.operator()<int32_t>()
+                                : load.operator()<int64_t>();
       out.data<int64_t>()[idx] = v;
       return;
     }
     case 'u': {
-      uint64_t v = s.size == 1 ? load.operator()<uint8_t>() : s.size == 2 ? load.operator()<uint16_t>()
-                 : s.size == 4 ? load.operator()<uint32_t>() : load.operator()<uint64_t>();
+      uint64_t v = s.size == 1   ? load.operator()<uint8_t>()
+                   : s.size == 2 ? load.operator()<uint16_t>()
+                   : s.size == 4 ? load.operator()<uint32_t>()
+                                 : load.operator()<uint64_t>();
       if (v > uint64_t(INT64_MAX)) fail(what, fmt::format("u8 value {} does not fit in i64", v));
       out.data<int64_t>()[idx] = int64_t(v);
       return;
@@ -224,7 +233,7 @@ std::string stored_dtype_name(const SrcType& s, DType read_as) {
               (s.kind == 'f' && s.size == 8 && read_as == DType::F64) ||
               (s.kind == 'i' && s.size == 8 && read_as == DType::I64) || (s.kind == 'b' && read_as == DType::Bool);
   if (same) return "";
-  return s.kind == 'b' ? "bool"
+  return s.kind == 'b'   ? "bool"
          : s.kind == 'f' ? fmt::format("float{}", s.size * 8)
                          : fmt::format("{}int{}", s.kind == 'u' ? "u" : "", s.size * 8);
 }
@@ -234,11 +243,11 @@ std::string stored_dtype_name(const SrcType& s, DType read_as) {
 constexpr uint64_t kMaxHeaderBytes = 1 << 20;
 
 struct NpyHeader {
-  std::string descr;       // as written: '<i4'
+  std::string descr;  // as written: '<i4'
   SrcType src{};
   bool fortran = false;
   Shape dims;
-  int64_t count = 0;       // elements
+  int64_t count = 0;         // elements
   uint64_t data_offset = 0;  // where the data starts
   uint64_t data_bytes = 0;   // count * element size
 };
@@ -266,11 +275,12 @@ std::optional<NpyHeader> parse_npy_header(std::string_view bytes, const std::str
   size_t hstart = 8 + len_size;
   if (hlen > kMaxHeaderBytes)
     fail(what, fmt::format("the header claims {} bytes; starc reads headers of up to {} (numpy writes a few "
-                           "hundred)", hlen, format_size(kMaxHeaderBytes)));
+                           "hundred)",
+                           hlen, format_size(kMaxHeaderBytes)));
   if (hlen > bytes.size() - hstart) {
     if (!complete) return std::nullopt;
-    fail(what, fmt::format("truncated header: header length is {} bytes but only {} remain", hlen,
-                           bytes.size() - hstart));
+    fail(what,
+         fmt::format("truncated header: header length is {} bytes but only {} remain", hlen, bytes.size() - hstart));
   }
   std::string_view header = bytes.substr(hstart, hlen);
   PyVal dict = PyParser(header, what).parse_top();
@@ -284,11 +294,11 @@ std::optional<NpyHeader> parse_npy_header(std::string_view bytes, const std::str
   if (!descr || !fortran || !shape)
     fail(what, fmt::format("cannot parse the header dict: it needs the keys 'descr', 'fortran_order' and 'shape': {}",
                            header));
-  if (descr->kind != PyVal::Str)
-    fail(what, "unsupported dtype: structured (record) arrays are not supported");
+  if (descr->kind != PyVal::Str) fail(what, "unsupported dtype: structured (record) arrays are not supported");
   if (fortran->kind != PyVal::Bool) fail(what, "cannot parse the header dict: 'fortran_order' must be True or False");
   if (shape->kind != PyVal::Seq) fail(what, "cannot parse the header dict: 'shape' must be a tuple");
-  if (shape->items.size() > 32) fail(what, fmt::format("the shape has {} dims; at most 32 are supported", shape->items.size()));
+  if (shape->items.size() > 32)
+    fail(what, fmt::format("the shape has {} dims; at most 32 are supported", shape->items.size()));
   NpyHeader h;
   h.descr = descr->s;
   h.src = parse_descr(descr->s, what);
@@ -299,12 +309,13 @@ std::optional<NpyHeader> parse_npy_header(std::string_view bytes, const std::str
   uint64_t count = 1, nonzero = 1;
   bool zero = false;
   for (const PyVal& d : shape->items) {
-    if (d.kind != PyVal::Int || d.i < 0) fail(what, "cannot parse the header dict: 'shape' must hold non-negative ints");
+    if (d.kind != PyVal::Int || d.i < 0)
+      fail(what, "cannot parse the header dict: 'shape' must hold non-negative ints");
     h.dims.push_back(d.i);
     zero |= d.i == 0;
     if (d.i > 0 && (!checked_mul(nonzero, uint64_t(d.i), &nonzero) || nonzero > uint64_t(INT64_MAX)))
-      fail(what, fmt::format("data shorter than the shape says: shape {} has more than 2^63 elements",
-                             shape_str(h.dims)));
+      fail(what,
+           fmt::format("data shorter than the shape says: shape {} has more than 2^63 elements", shape_str(h.dims)));
   }
   count = zero ? 0 : nonzero;
   h.count = int64_t(count);
@@ -357,10 +368,18 @@ std::string serialize_npy(const Tensor& t) {
   if (!t.defined()) throw std::runtime_error("serialize_npy: tensor is undefined");
   std::string_view descr;
   switch (t.dtype()) {
-    case DType::F32: descr = "<f4"; break;
-    case DType::F64: descr = "<f8"; break;
-    case DType::I64: descr = "<i8"; break;
-    case DType::Bool: descr = "|b1"; break;
+    case DType::F32:
+      descr = "<f4";
+      break;
+    case DType::F64:
+      descr = "<f8";
+      break;
+    case DType::I64:
+      descr = "<i8";
+      break;
+    case DType::Bool:
+      descr = "|b1";
+      break;
   }
   std::string shape = "(";
   for (size_t i = 0; i < t.shape().size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape()[i]);
@@ -461,7 +480,7 @@ Tensor read_npz_entry(zip_t* za, zip_uint64_t index, const std::string& what, st
 }  // namespace
 
 std::map<std::string, Tensor> read_npz(const std::string& path, std::map<std::string, std::string>* stored) {
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0) fail(path, fmt::format("cannot open for reading: {}", std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) fail(path, "cannot open for reading: not a regular file");
   if (st.st_size == 0) fail(path, "not a zip archive (an .npz must be a zip file); it is empty");
@@ -487,7 +506,8 @@ std::map<std::string, Tensor> read_npz(const std::string& path, std::map<std::st
     if (zip_stat_index(za.get(), zip_uint64_t(i), 0, &zs) == 0 && (zs.valid & ZIP_STAT_SIZE) &&
         (!checked_add(total, zs.size, &total) || total > max_read_bytes()))
       fail(path, fmt::format("its entries hold {} uncompressed (up to '{}'), more than starc can read into memory "
-                             "here ({})", format_size(total), name, format_size(max_read_bytes())));
+                             "here ({})",
+                             format_size(total), name, format_size(max_read_bytes())));
     out[key] = read_npz_entry(za.get(), zip_uint64_t(i), path + ":" + name, stored ? &dtype : nullptr);
     if (stored) (*stored)[key] = dtype;
   }
@@ -532,7 +552,8 @@ void write_npz(const std::string& path, const std::map<std::string, Tensor>& arr
   if (zip_close(za.get()) < 0) fail(path, fmt::format("cannot write zip: {}", zip_strerror(za.get())));
   za.release();  // zip_close freed it
   std::string bytes;
-  if (zip_source_open(mem) < 0) fail(path, fmt::format("cannot read back the zip: {}", zip_error_strerror(zip_source_error(mem))));
+  if (zip_source_open(mem) < 0)
+    fail(path, fmt::format("cannot read back the zip: {}", zip_error_strerror(zip_source_error(mem))));
   char buf[1 << 16];
   for (;;) {
     zip_int64_t got = zip_source_read(mem, buf, sizeof buf);

@@ -13,11 +13,20 @@ std::string xml_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -34,7 +43,8 @@ std::vector<double> linear_ticks(double lo, double hi, int target) {
       break;
     }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step)
+    t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
   return t;
 }
 
@@ -111,7 +121,8 @@ std::string axes(const Frame& f, const std::string& title, const std::string& xl
     if (y < f.y0 || y > f.y1) continue;
     s += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"#e5e5e5\"/>\n", f.L, f.py(y),
                      f.L + f.pw(), f.py(y));
-    s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", f.L - 6, f.py(y) + 4, tick_label(y));
+    s +=
+        fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", f.L - 6, f.py(y) + 4, tick_label(y));
   }
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", f.L, f.T,
                    f.pw(), f.ph());
@@ -184,8 +195,8 @@ std::string line_plot_svg(const LinePlot& p) {
   std::vector<const std::vector<double>*> xs, ys;
   for (auto& se : p.series) {
     if (se.x.size() != se.y.size())
-      throw std::invalid_argument(fmt::format("line plot series '{}': {} x values but {} y values", se.label,
-                                              se.x.size(), se.y.size()));
+      throw std::invalid_argument(
+          fmt::format("line plot series '{}': {} x values but {} y values", se.label, se.x.size(), se.y.size()));
     xs.push_back(&se.x), ys.push_back(&se.y);
   }
   bool any_label = std::any_of(p.series.begin(), p.series.end(), [](const Series& s) { return !s.label.empty(); });
@@ -210,11 +221,11 @@ std::string line_plot_svg(const LinePlot& p) {
 
 std::string heat_map_svg(const HeatMap& h) {
   if (h.rows <= 0 || h.cols <= 0 || int64_t(h.values.size()) != h.rows * h.cols)
-    throw std::invalid_argument(fmt::format("heat map '{}': {} values for {} x {} cells", h.title, h.values.size(),
-                                            h.rows, h.cols));
+    throw std::invalid_argument(
+        fmt::format("heat map '{}': {} values for {} x {} cells", h.title, h.values.size(), h.rows, h.cols));
   if (!h.cell_text.empty() && h.cell_text.size() != h.values.size())
-    throw std::invalid_argument(fmt::format("heat map '{}': {} cell texts for {} cells", h.title, h.cell_text.size(),
-                                            h.values.size()));
+    throw std::invalid_argument(
+        fmt::format("heat map '{}': {} cell texts for {} cells", h.title, h.cell_text.size(), h.values.size()));
   double cell = h.cell > 0 ? h.cell : std::clamp(480.0 / double(std::max(h.rows, h.cols)), 0.5, 90.0);
   double L = h.row_labels.empty() ? 70 : 110;
   Frame f{0, 0, L, 130, 44, 60, 0, double(h.cols), double(h.rows), 0};
@@ -245,9 +256,9 @@ std::string heat_map_svg(const HeatMap& h) {
                        cell + 0.02, cell + 0.02, std::isfinite(v) ? color(v) : "#ff00ff");
       if (!h.cell_text.empty()) {
         double t = h.diverging ? std::abs(v) / (amax > 0 ? amax : 1) : (v - lo) / (hi - lo);
-        s += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"{}\">{}</text>\n",
-                         x + cell / 2, y + cell / 2 + 4, t > 0.6 ? "white" : "black",
-                         xml_escape(h.cell_text[size_t(r * h.cols + c)]));
+        s +=
+            fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"{}\">{}</text>\n", x + cell / 2,
+                        y + cell / 2 + 4, t > 0.6 ? "white" : "black", xml_escape(h.cell_text[size_t(r * h.cols + c)]));
       }
     }
   double ph = cell * double(h.rows);
@@ -260,12 +271,13 @@ std::string heat_map_svg(const HeatMap& h) {
       for (int64_t i = 0; i < count && i < int64_t(names.size()); ++i) t.push_back({double(i) + 0.5, names[size_t(i)]});
     } else {
       for (double v : linear_ticks(0, double(count - 1), 6))
-        if (v >= 0 && v <= double(count - 1) && std::abs(v - std::round(v)) < 1e-9) t.push_back({v + 0.5, tick_label(v)});
+        if (v >= 0 && v <= double(count - 1) && std::abs(v - std::round(v)) < 1e-9)
+          t.push_back({v + 0.5, tick_label(v)});
     }
     for (auto& [pos, label] : t) {
       if (is_x)
-        s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", f.L + pos * cell, f.T + ph + 16,
-                         xml_escape(label));
+        s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", f.L + pos * cell,
+                         f.T + ph + 16, xml_escape(label));
       else
         s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", f.L - 6, f.T + pos * cell + 4,
                          xml_escape(label));
@@ -321,9 +333,10 @@ std::string pred_vs_true_svg(const PredVsTrue& p) {
         f.py(edge(lo, 1)));
     entries.push_back({fmt::format("±{:g}(1+z)", p.band), "#c6d9ef", false, true});
   }
-  s += fmt::format("<line clip-path=\"url(#area)\" x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" "
-                   "stroke=\"#333\" stroke-dasharray=\"6 4\"/>\n",
-                   f.px(lo), f.py(lo), f.px(hi), f.py(hi));
+  s += fmt::format(
+      "<line clip-path=\"url(#area)\" x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" "
+      "stroke=\"#333\" stroke-dasharray=\"6 4\"/>\n",
+      f.px(lo), f.py(lo), f.px(hi), f.py(hi));
   entries.push_back({"1:1", "#333", true});
   s += "<g fill=\"#1f77b4\" fill-opacity=\"0.5\">\n";
   for (size_t i = 0; i < n; i += stride)
@@ -332,9 +345,10 @@ std::string pred_vs_true_svg(const PredVsTrue& p) {
   s += "</g>\n";
   if (p.band > 0)  // the band's edges again, above the points that may hide it
     for (double sign : {-1.0, 1.0})
-      s += fmt::format("<line clip-path=\"url(#area)\" x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" "
-                       "stroke=\"#4a7fc0\" stroke-width=\"1\"/>\n",
-                       f.px(lo), f.py(lo + sign * p.band * (1 + lo)), f.px(hi), f.py(hi + sign * p.band * (1 + hi)));
+      s += fmt::format(
+          "<line clip-path=\"url(#area)\" x1=\"{:.2f}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" "
+          "stroke=\"#4a7fc0\" stroke-width=\"1\"/>\n",
+          f.px(lo), f.py(lo + sign * p.band * (1 + lo)), f.px(hi), f.py(hi + sign * p.band * (1 + hi)));
   entries.push_back({"samples", "#1f77b4", false, true});
   return s + legend(f, entries) + "</svg>\n";
 }

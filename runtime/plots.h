@@ -26,9 +26,9 @@ const char* series_color(size_t i);
 // ---- generic plots ------------------------------------------------------------------
 
 struct Series {
-  std::string label{};  // legend entry (empty: none)
+  std::string label{};           // legend entry (empty: none)
   std::vector<double> x{}, y{};  // equal lengths
-  std::string color{};  // empty: series_color(index)
+  std::string color{};           // empty: series_color(index)
   bool dashed = false;
   bool markers = false;  // a dot at every point (else a line only)
 };
@@ -84,9 +84,9 @@ std::string confusion_matrix_svg(const std::vector<std::vector<int64_t>>& confus
                                  const std::string& title = "confusion matrix");
 
 struct RocCurve {
-  std::string label{};                         // "class 1"
+  std::string label{};                              // "class 1"
   std::vector<std::pair<double, double>> points{};  // (FPR, TPR)
-  double auc = 0;                            // shown in the legend
+  double auc = 0;                                   // shown in the legend
 };
 
 // ROC curves with the chance diagonal; the legend gives each curve's AUC.

@@ -47,12 +47,14 @@ std::vector<SimTaskSpec> make_tasks() {
         {"mc-max", "40", K::Positive, "highest chirp mass (solar masses)", {}}}},
       {"star_galaxy",
        "ugriz cut-outs of stars (the PSF) and Sersic galaxies, half each",
-       {{"img", "f32[N,5,44,44]", "u g r i z, in units of the r-band sky noise"}, {"label", "i64[N]", "0 star, 1 galaxy"}},
+       {{"img", "f32[N,5,44,44]", "u g r i z, in units of the r-band sky noise"},
+        {"label", "i64[N]", "0 star, 1 galaxy"}},
        {snr("30", "median r-band matched-filter S/N (each object: log-uniform in [snr/3, 3 snr])")}},
       {"supernova",
        "multi-band light curves of type Ia, II and Ibc supernovae, a third each",
-       {{"lc", "f32[N,40,13]", "per epoch: days/100 since the first observation, g r i z flux, 4 errors, RA, Dec, "
-                               "E(B-V), host photo-z; epochs past the last are zero"},
+       {{"lc", "f32[N,40,13]",
+         "per epoch: days/100 since the first observation, g r i z flux, 4 errors, RA, Dec, "
+         "E(B-V), host photo-z; epochs past the last are zero"},
         {"label", "i64[N]", "0 Ia, 1 II, 2 Ibc"}},
        {{"depth", "24.5", K::Positive, "5-sigma limiting magnitude of one epoch", {}}}},
       {"transients",
@@ -92,13 +94,17 @@ std::vector<SimTaskSpec> make_tasks() {
 using Generator = sim::TensorsByName (*)(int64_t, uint64_t, const sim::SimArgs&);
 
 Generator generator_for(const std::string& task) {
-  static const std::map<std::string, Generator> table = {
-      {"spectra", sim::simulate_spectra},   {"gw", sim::simulate_gw},
-      {"star_galaxy", sim::simulate_star_galaxy}, {"supernova", sim::simulate_supernova},
-      {"transients", sim::simulate_transients},   {"galaxies", sim::simulate_galaxies},
-      {"lenses", sim::simulate_lenses},     {"transits", sim::simulate_transits},
-      {"flares", sim::simulate_flares},     {"seds", sim::simulate_seds},
-      {"photoz", sim::simulate_photoz}};
+  static const std::map<std::string, Generator> table = {{"spectra", sim::simulate_spectra},
+                                                         {"gw", sim::simulate_gw},
+                                                         {"star_galaxy", sim::simulate_star_galaxy},
+                                                         {"supernova", sim::simulate_supernova},
+                                                         {"transients", sim::simulate_transients},
+                                                         {"galaxies", sim::simulate_galaxies},
+                                                         {"lenses", sim::simulate_lenses},
+                                                         {"transits", sim::simulate_transits},
+                                                         {"flares", sim::simulate_flares},
+                                                         {"seds", sim::simulate_seds},
+                                                         {"photoz", sim::simulate_photoz}};
   return table.at(task);
 }
 
@@ -164,8 +170,8 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
   // Cross-option checks: ranges whose ends are separate options.
   auto check_range = [&](const char* lo, const char* hi) {
     if (args.given(lo) && args.given(hi) && !(args.number(lo) < args.number(hi)))
-      throw std::invalid_argument(fmt::format("{}: --{} ({}) must be below --{} ({})", task, lo, args.text(lo), hi,
-                                              args.text(hi)));
+      throw std::invalid_argument(
+          fmt::format("{}: --{} ({}) must be below --{} ({})", task, lo, args.text(lo), hi, args.text(hi)));
   };
   if (task == "spectra") {
     check_range("z-min", "z-max");
@@ -176,11 +182,13 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
     for (auto [name, lo, hi] : {std::tuple{"quasars", 0.5, 4.0}, std::tuple{"galaxies", 0.05, 1.0}}) {
       if ((kind == "qso" && name[0] != 'q') || (kind == "galaxy" && name[0] != 'g')) continue;
       if (args.given("z-min") && !args.given("z-max") && args.number("z-min") >= hi)
-        throw std::invalid_argument(fmt::format("spectra: --z-min {} is not below the default --z-max {} for {}; give --z-max too",
-                                                args.text("z-min"), hi, name));
+        throw std::invalid_argument(
+            fmt::format("spectra: --z-min {} is not below the default --z-max {} for {}; give --z-max too",
+                        args.text("z-min"), hi, name));
       if (args.given("z-max") && !args.given("z-min") && args.number("z-max") <= lo)
-        throw std::invalid_argument(fmt::format("spectra: --z-max {} is not above the default --z-min {} for {}; give --z-min too",
-                                                args.text("z-max"), lo, name));
+        throw std::invalid_argument(
+            fmt::format("spectra: --z-max {} is not above the default --z-min {} for {}; give --z-min too",
+                        args.text("z-max"), lo, name));
     }
   }
   if (task == "gw") {
@@ -197,14 +205,14 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
   return generator_for(task)(n, seed, args);
 }
 
-std::vector<std::pair<std::string, TensorType>> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed, const SimOptions& options,
-                                         const std::string& dir) {
+std::vector<std::pair<std::string, TensorType>> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed,
+                                                                const SimOptions& options, const std::string& dir) {
   auto tensors = simulate(task, n, seed, options);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir))
-    throw std::runtime_error(fmt::format("cannot create output folder '{}': {}", dir,
-                                         ec ? ec.message() : "a file of that name exists"));
+    throw std::runtime_error(
+        fmt::format("cannot create output folder '{}': {}", dir, ec ? ec.message() : "a file of that name exists"));
   std::vector<std::pair<std::string, TensorType>> paths;
   for (auto& f : find_simulation_task(task)->files) {
     std::string path = (fs::path(dir) / (f.name + ".npy")).string();

@@ -53,7 +53,7 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
 // simulate(), then each tensor written to `dir`/<name>.npy (the folder is created).
 // Returns the paths written and their types, in the task's file order. Throws
 // std::runtime_error naming the folder when it cannot be created or written.
-std::vector<std::pair<std::string, TensorType>> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed, const SimOptions& options,
-                                         const std::string& dir);
+std::vector<std::pair<std::string, TensorType>> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed,
+                                                                const SimOptions& options, const std::string& dir);
 
 }  // namespace starc

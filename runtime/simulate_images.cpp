@@ -116,7 +116,8 @@ std::pair<double, double> second_moments(const Image& img) {
     for (int x = 0; x < img.width; ++x) sw += img.at(x, y), sx += x * img.at(x, y), sy += y * img.at(x, y);
   double mx = sx / sw, my = sy / sw, xx = 0, yy = 0;
   for (int y = 0; y < img.height; ++y)
-    for (int x = 0; x < img.width; ++x) xx += (x - mx) * (x - mx) * img.at(x, y), yy += (y - my) * (y - my) * img.at(x, y);
+    for (int x = 0; x < img.width; ++x)
+      xx += (x - mx) * (x - mx) * img.at(x, y), yy += (y - my) * (y - my) * img.at(x, y);
   return {xx / sw, yy / sw};
 }
 
@@ -138,7 +139,8 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
       int type = int(rng.integer(0, kSedTemplates - 1));
       double z = rng.uniform(0.02, 0.5), av = rng.uniform(0, 0.4);
       for (int b = 0; b < 5; ++b)
-        colour[b] = sed_band_fnu(type, 0, z, av, kUgrizCentre[b] - kUgrizWidth[b] / 2, kUgrizCentre[b] + kUgrizWidth[b] / 2);
+        colour[b] =
+            sed_band_fnu(type, 0, z, av, kUgrizCentre[b] - kUgrizWidth[b] / 2, kUgrizCentre[b] + kUgrizWidth[b] / 2);
       // Early types are bulge-dominated, late types disks; sizes shrink with distance.
       bt = std::clamp(1.0 - 0.25 * type + rng.uniform(-0.15, 0.15), 0.0, 1.0);
       re = rng.log_uniform(1.0, 6.0);
@@ -149,12 +151,12 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
       // Black-body stellar colours, effective temperature 3500-10000 K (cool stars commonest).
       double t = 3500 * std::pow(10000.0 / 3500, rng.uniform() * rng.uniform());
       for (int b = 0; b < 5; ++b) {
-        double lam = kUgrizCentre[b] * 1e-8;  // cm
+        double lam = kUgrizCentre[b] * 1e-8;                                 // cm
         colour[b] = std::pow(lam, -3) / (std::exp(1.4388 / (lam * t)) - 1);  // B_nu up to constants
       }
     }
     double snr_obj = snr * std::pow(3.0, rng.uniform(-1, 1));
-    Image unit[5];  // each band's noiseless image of unit r-band flux
+    Image unit[5];      // each band's noiseless image of unit r-band flux
     Image model(S, S);  // the galaxy's morphology (the same in every band)
     if (galaxy && bt < 1) add_sersic(model, x0, y0, 1 - bt, re, 1, q, pa);
     if (galaxy && bt > 0) add_sersic(model, x0, y0, bt, bulge_re, 4, std::max(q, 0.6), pa);

@@ -13,22 +13,21 @@ constexpr double kLyA = 1215.67, kLyB = 1025.72, kLymanLimit = 911.75;  // Angst
 constexpr double kC = 299792.458;                                       // km/s
 
 struct Line {
-  double rest;       // Angstrom
-  double strength;   // peak over the continuum at the line, typical
-  bool broad;        // broad (quasar BLR) or narrow
+  double rest;      // Angstrom
+  double strength;  // peak over the continuum at the line, typical
+  bool broad;       // broad (quasar BLR) or narrow
 };
 
 // Quasar emission lines (Vanden Berk et al. 2001 composite, rounded strengths).
-const Line kQuasarLines[] = {{1033.8, 0.5, true}, {1215.67, 4.0, true}, {1240.1, 1.0, true}, {1399.8, 0.4, true},
-                             {1549.1, 1.6, true}, {1908.7, 0.6, true}, {2798.8, 0.8, true}, {4341.7, 0.2, true},
+const Line kQuasarLines[] = {{1033.8, 0.5, true}, {1215.67, 4.0, true}, {1240.1, 1.0, true},  {1399.8, 0.4, true},
+                             {1549.1, 1.6, true}, {1908.7, 0.6, true},  {2798.8, 0.8, true},  {4341.7, 0.2, true},
                              {4862.7, 0.6, true}, {4960.3, 0.3, false}, {5008.2, 0.9, false}, {6564.6, 2.0, true}};
 // Galaxy nebular emission lines, strength per unit star formation (young fraction).
-const Line kGalaxyEmission[] = {{3727.4, 2.0, false}, {4102.9, 0.2, false}, {4341.7, 0.4, false},
-                                {4862.7, 1.0, false}, {4960.3, 0.6, false}, {5008.2, 1.8, false},
-                                {6549.9, 0.4, false}, {6564.6, 3.0, false}, {6585.3, 1.1, false},
-                                {6718.3, 0.6, false}, {6732.7, 0.5, false}};
+const Line kGalaxyEmission[] = {{3727.4, 2.0, false}, {4102.9, 0.2, false}, {4341.7, 0.4, false}, {4862.7, 1.0, false},
+                                {4960.3, 0.6, false}, {5008.2, 1.8, false}, {6549.9, 0.4, false}, {6564.6, 3.0, false},
+                                {6585.3, 1.1, false}, {6718.3, 0.6, false}, {6732.7, 0.5, false}};
 // Absorption of old stars: Ca II K, H, H-delta, G band, Mg b, Na D (depth, width A).
-const double kGalaxyAbsorption[][3] = {{3934.8, 0.45, 7}, {3969.6, 0.4, 7}, {4102.9, 0.15, 8},
+const double kGalaxyAbsorption[][3] = {{3934.8, 0.45, 7},  {3969.6, 0.4, 7},   {4102.9, 0.15, 8},
                                        {4305.0, 0.15, 15}, {5176.7, 0.15, 12}, {5895.6, 0.12, 8}};
 
 double gauss(double x, double mu, double sigma) { return std::exp(-0.5 * (x - mu) * (x - mu) / (sigma * sigma)); }
@@ -53,8 +52,8 @@ Spectrum quasar_spectrum(double z, Rng& rng, bool forest) {
   Spectrum s;
   s.flux.resize(kSpectrumPixels);
   s.continuum.resize(kSpectrumPixels);
-  double slope = rng.normal(-1.5, 0.3);                    // f_lambda ~ lambda^slope
-  double fwhm = rng.uniform(2500, 6000);                   // km/s, broad lines
+  double slope = rng.normal(-1.5, 0.3);                                       // f_lambda ~ lambda^slope
+  double fwhm = rng.uniform(2500, 6000);                                      // km/s, broad lines
   double sigma_broad = fwhm / 2.3548 / kC, sigma_narrow = 400 / 2.3548 / kC;  // fractional
   double strengths[std::size(kQuasarLines)];
   double baldwin = rng.normal(0, 0.25);  // line strengths vary together (Baldwin effect) and apart
@@ -76,7 +75,8 @@ Spectrum quasar_spectrum(double z, Rng& rng, bool forest) {
     for (size_t l = 0; l < std::size(kQuasarLines); ++l) {
       const Line& ln = kQuasarLines[l];
       double sig = ln.rest * (ln.broad ? sigma_broad : sigma_narrow);
-      if (std::abs(rest - ln.rest) < 6 * sig) lines += strengths[l] * std::pow(ln.rest / 1450.0, slope) * gauss(rest, ln.rest, sig);
+      if (std::abs(rest - ln.rest) < 6 * sig)
+        lines += strengths[l] * std::pow(ln.rest / 1450.0, slope) * gauss(rest, ln.rest, sig);
     }
     double f = cont + lines;
     if (forest && rest < kLyA) {
@@ -96,7 +96,8 @@ Spectrum quasar_spectrum(double z, Rng& rng, bool forest) {
 double galaxy_continuum(double rest, double old_fraction, double d4000) {
   double x = rest / 5500.0;
   // Old: f_lambda of a 4500 K black body, stepped down by 1/d4000 below 4000 A over ~60 A.
-  double bb = std::pow(x, -5) / (std::exp(1.4388e8 / (rest * 4500.0)) - 1) / (1 / (std::exp(1.4388e8 / (5500.0 * 4500.0)) - 1));
+  double bb =
+      std::pow(x, -5) / (std::exp(1.4388e8 / (rest * 4500.0)) - 1) / (1 / (std::exp(1.4388e8 / (5500.0 * 4500.0)) - 1));
   double step = 1.0 / (1 + std::exp(-(rest - 4000.0) / 25.0));
   double old = bb * (1 / d4000 + (1 - 1 / d4000) * step);
   if (rest < 2800) old *= std::pow(rest / 2800.0, 3);

@@ -113,12 +113,12 @@ struct Feature {
   double size, twist;
 };
 const Feature kFeatures[25] = {
-    {"USFLUX", 0.95, 0.15}, {"MEANGAM", 0.10, 0.45}, {"MEANGBT", 0.20, 0.35}, {"MEANGBZ", 0.25, 0.35},
-    {"MEANGBH", 0.15, 0.40}, {"MEANJZD", 0.05, 0.35}, {"TOTUSJZ", 0.85, 0.40}, {"MEANALP", 0.05, 0.45},
-    {"MEANJZH", 0.05, 0.40}, {"TOTUSJH", 0.70, 0.60}, {"ABSNJZH", 0.50, 0.70}, {"SAVNCPP", 0.55, 0.65},
-    {"MEANPOT", 0.20, 0.60}, {"TOTPOT", 0.75, 0.55}, {"MEANSHR", 0.10, 0.65}, {"SHRGT45", 0.20, 0.70},
-    {"R_VALUE", 0.60, 0.55}, {"AREA_ACR", 0.85, 0.25}, {"SIZE", 0.80, 0.10}, {"SIZE_ACR", 0.85, 0.20},
-    {"NACR", 0.80, 0.20}, {"NPIX", 0.75, 0.05}, {"LAT_FWT", 0.00, 0.05}, {"LON_FWT", 0.00, 0.00},
+    {"USFLUX", 0.95, 0.15},  {"MEANGAM", 0.10, 0.45},  {"MEANGBT", 0.20, 0.35}, {"MEANGBZ", 0.25, 0.35},
+    {"MEANGBH", 0.15, 0.40}, {"MEANJZD", 0.05, 0.35},  {"TOTUSJZ", 0.85, 0.40}, {"MEANALP", 0.05, 0.45},
+    {"MEANJZH", 0.05, 0.40}, {"TOTUSJH", 0.70, 0.60},  {"ABSNJZH", 0.50, 0.70}, {"SAVNCPP", 0.55, 0.65},
+    {"MEANPOT", 0.20, 0.60}, {"TOTPOT", 0.75, 0.55},   {"MEANSHR", 0.10, 0.65}, {"SHRGT45", 0.20, 0.70},
+    {"R_VALUE", 0.60, 0.55}, {"AREA_ACR", 0.85, 0.25}, {"SIZE", 0.80, 0.10},    {"SIZE_ACR", 0.85, 0.20},
+    {"NACR", 0.80, 0.20},    {"NPIX", 0.75, 0.05},     {"LAT_FWT", 0.00, 0.05}, {"LON_FWT", 0.00, 0.00},
     {"EPSZ", -0.10, 0.30}};
 
 }  // namespace

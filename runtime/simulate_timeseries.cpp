@@ -173,8 +173,10 @@ std::vector<double> transit_model(double k, double b, double period_days, double
     double sum = 0;
     for (int i = 0; i < sub; ++i) {
       double phase = std::abs((j - (length - 1) / 2.0 + (i + 0.5) / sub - 0.5) / length);
-      if (phase < t23 / 2) sum -= depth;
-      else if (phase < t14 / 2) sum -= depth * (t14 / 2 - phase) / ((t14 - t23) / 2);
+      if (phase < t23 / 2)
+        sum -= depth;
+      else if (phase < t14 / 2)
+        sum -= depth * (t14 / 2 - phase) / ((t14 - t23) / 2);
     }
     f[j] = sum / sub;
   }
@@ -240,7 +242,7 @@ TensorsByName simulate_transits(int64_t n, uint64_t seed, const SimArgs& a) {
 // ---- supernova
 namespace {
 
-constexpr double kBands[4] = {4770, 6215, 7545, 8700};  // g r i z effective wavelengths (A)
+constexpr double kBands[4] = {4770, 6215, 7545, 8700};    // g r i z effective wavelengths (A)
 constexpr double kExtinctionR[4] = {3.3, 2.3, 1.7, 1.3};  // A_band / E(B-V)
 
 // Luminosity distance modulus, flat LambdaCDM (Omega_m 0.3, H0 70).
@@ -314,7 +316,7 @@ TensorsByName simulate_supernova(int64_t n, uint64_t seed, const SimArgs& a) {
         double tr = (t - t_peak) / dilation;
         double fall = fall0 * (type == 1 ? std::pow(rest / 4000, 1.0) : 1 + 0.3 * red);
         double shape = bazin(tr, 1.5 * red, rise, fall) / bazin(0, 0, rise, fall);
-        if (type == 0 && rest > 6000) shape += 0.4 * bazin(tr, 25, 4, 15);      // Ia secondary maximum
+        if (type == 0 && rest > 6000) shape += 0.4 * bazin(tr, 25, 4, 15);             // Ia secondary maximum
         if (type == 1) shape *= 0.25 + 0.75 / (1 + std::exp((tr - plateau_end) / 5));  // end of the plateau
         double flux = amp * shape * std::pow(10.0, -0.4 * kExtinctionR[b] * ebv);
         double err = std::sqrt(sky * sky + std::max(flux, 0.0) * sky * sky / f_lim);

@@ -28,8 +28,10 @@ std::vector<double> edges_of(const std::vector<double>& x) {
 LogLamGrid parse_loglam_grid(const std::string& text) {
   if (text == "sdss") return {};
   auto bad = [&](const char* why) {
-    return std::runtime_error(fmt::format("--resample-loglam {}: {} (expected START,STOP,N in log10 Angstrom, e.g. "
-                                          "3.5522,4.0139,4618, or sdss)", text, why));
+    return std::runtime_error(
+        fmt::format("--resample-loglam {}: {} (expected START,STOP,N in log10 Angstrom, e.g. "
+                    "3.5522,4.0139,4618, or sdss)",
+                    text, why));
   };
   double v[3] = {0, 0, 0};
   size_t start = 0;

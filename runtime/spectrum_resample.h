@@ -26,10 +26,10 @@ struct LogLamGrid {
 LogLamGrid parse_loglam_grid(const std::string& text);
 
 struct ResampledSpectrum {
-  std::vector<double> flux;    // grid.n values
+  std::vector<double> flux;      // grid.n values
   std::vector<uint8_t> covered;  // 1 where usable input overlapped the pixel
-  int64_t outside = 0;         // pixels beyond the observed wavelength range (0)
-  int64_t masked = 0;          // pixels inside it with no usable input (0)
+  int64_t outside = 0;           // pixels beyond the observed wavelength range (0)
+  int64_t masked = 0;            // pixels inside it with no usable input (0)
 };
 
 // `loglam` strictly increasing, same length as `flux` (and `ivar` unless empty).

@@ -59,7 +59,8 @@ TensorFormat detect_format(const std::string& spec, const std::string& path) {
   if (magic.rfind("SIMPLE  =", 0) == 0) return TensorFormat::Fits;
   throw std::runtime_error(fmt::format(
       "{}: unknown format: name it .npy, .npz, .fits (.fit, .fts, .fz, .gz) or .csv (the contents are none of NumPy, "
-      "zip or FITS)", spec));
+      "zip or FITS)",
+      spec));
 }
 
 }  // namespace
@@ -76,11 +77,14 @@ TensorSpec parse_tensor_spec(const std::string& text) {
     // input of any length).
     size_t colon = rest.rfind(':');
     if (colon != std::string::npos) {
-      std::string tail = rest.substr(colon + 1), type = tail.substr(0, 3), brackets = tail.size() > 3 ? tail.substr(3) : "";
+      std::string tail = rest.substr(colon + 1), type = tail.substr(0, 3),
+                  brackets = tail.size() > 3 ? tail.substr(3) : "";
       bool typed = type == "f32" || type == "f64" || type == "i64";
-      bool dims_ok = brackets.empty() || (brackets.size() >= 2 && brackets.front() == '[' && brackets.back() == ']' &&
-                                          brackets.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                                                                     "0123456789_, ", 1) == brackets.size() - 1);
+      bool dims_ok =
+          brackets.empty() || (brackets.size() >= 2 && brackets.front() == '[' && brackets.back() == ']' &&
+                               brackets.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                                          "0123456789_, ",
+                                                          1) == brackets.size() - 1);
       if (typed && dims_ok) {
         s.dtype = dtype_from_name(type);
         if (!brackets.empty()) {
@@ -110,8 +114,10 @@ TensorSpec parse_tensor_spec(const std::string& text) {
     throw std::runtime_error(fmt::format("{}: [{} selects a FITS HDU, but {} is not a FITS file", text,
                                          s.file.substr(s.path.size() + 1), s.path));
   if (s.format == TensorFormat::Npy && !s.columns.empty())
-    throw std::runtime_error(fmt::format("{}: a .npy file holds one array; '#{}' selects columns of a FITS table or "
-                                         "CSV file", text, fmt::join(s.columns, ",")));
+    throw std::runtime_error(
+        fmt::format("{}: a .npy file holds one array; '#{}' selects columns of a FITS table or "
+                    "CSV file",
+                    text, fmt::join(s.columns, ",")));
   if (s.format == TensorFormat::Npz && s.columns.size() > 1)
     throw std::runtime_error(fmt::format("{}: name one array of the .npz after '#'", text));
   return s;
@@ -123,7 +129,8 @@ Tensor convert_dtype(const Tensor& t, DType dtype, const std::string& what) {
     for (int64_t i = 0; i < t.size(); ++i) {
       double v = t.get(i);
       if (!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9.2e18)
-        throw std::runtime_error(fmt::format("{}: element {} is {}, not an integer (i64 needs whole numbers)", what, i, v));
+        throw std::runtime_error(
+            fmt::format("{}: element {} is {}, not an integer (i64 needs whole numbers)", what, i, v));
     }
   }
   return t.cast(dtype);
@@ -142,8 +149,8 @@ Tensor reshape_to(const Tensor& t, const std::vector<std::string>& dims, const s
       known *= v;
     } else if (std::isalpha(static_cast<unsigned char>(d[0])) || d[0] == '_') {
       if (free_dim >= 0)
-        throw std::runtime_error(fmt::format("{}: at most one named dim in [{}] (the rest of the elements)", what,
-                                             fmt::join(dims, ",")));
+        throw std::runtime_error(
+            fmt::format("{}: at most one named dim in [{}] (the rest of the elements)", what, fmt::join(dims, ",")));
       free_dim = int(shape.size());
       shape.push_back(-1);
     } else {
@@ -152,8 +159,8 @@ Tensor reshape_to(const Tensor& t, const std::vector<std::string>& dims, const s
   }
   if (free_dim >= 0) {
     if (known == 0 || t.size() % known != 0)
-      throw std::runtime_error(fmt::format("{}: {} does not split into [{}]: {} elements are not a multiple of {}", what,
-                                           type_str(t.type()), fmt::join(dims, ","), t.size(), known));
+      throw std::runtime_error(fmt::format("{}: {} does not split into [{}]: {} elements are not a multiple of {}",
+                                           what, type_str(t.type()), fmt::join(dims, ","), t.size(), known));
     shape[size_t(free_dim)] = t.size() / known;
   } else if (known != t.size()) {
     throw std::runtime_error(fmt::format("{}: {} cannot be viewed as [{}]: {} elements, not {}", what,

@@ -31,7 +31,9 @@ std::vector<Column> value_columns(const TrainPlan& plan) {
   return cols;
 }
 
-std::string num(double v) { return std::isfinite(v) ? fmt::format("{}", v) : std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf"; }
+std::string num(double v) {
+  return std::isfinite(v) ? fmt::format("{}", v) : std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+}
 
 using plot::linear_ticks;
 using plot::tick_label;
@@ -120,8 +122,10 @@ std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRec
   std::vector<double> xt = linear_ticks(x0, x1, std::min<int>(10, int(x1 - x0) + 1));
   for (double x : xt) {
     if (std::abs(x - std::round(x)) > 1e-9) continue;  // whole epochs only
-    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#e5e5e5\"/>\n", px(x), T, T + ph);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", px(x), T + ph + 18, tick_label(x));
+    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#e5e5e5\"/>\n", px(x), T,
+                     T + ph);
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", px(x), T + ph + 18,
+                     tick_label(x));
   }
   std::vector<std::pair<double, bool>> yt;  // value, labelled
   if (logy) {
@@ -142,7 +146,8 @@ std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRec
     if (label)
       s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", L - 6, py(v) + 4, tick_label(v));
   }
-  s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
+  s +=
+      fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
   s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">epoch</text>\n", L + pw / 2, H - 16);
   s += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">loss{1}</text>\n",
                    T + ph / 2, logy ? " (log scale)" : "");
@@ -168,8 +173,8 @@ std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRec
     }
     flush();
     double ly = T + 16 + 22 * double(i);
-    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", L + pw + 14, ly,
-                     L + pw + 44, ly, se.color, dash);
+    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
+                     L + pw + 14, ly, L + pw + 44, ly, se.color, dash);
     s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", L + pw + 50, ly + 4, xml_escape(se.label));
   }
   s += "</svg>\n";

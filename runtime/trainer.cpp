@@ -181,8 +181,8 @@ void check_plan(const TrainPlan& plan) {
     if (!names.insert(s.name).second) throw TrainError(fmt::format("training plan: two steps are named '{}'", s.name));
     size_t nd = s.data_inputs.size();
     if (g.inputs.size() != nd + 2)
-      throw TrainError(fmt::format("{}: the graph has {} inputs, expected {} data inputs + lr + step", where,
-                                   g.inputs.size(), nd));
+      throw TrainError(
+          fmt::format("{}: the graph has {} inputs, expected {} data inputs + lr + step", where, g.inputs.size(), nd));
     for (size_t i = 0; i < nd; ++i)
       if (g.input_name(int(i)) != s.data_inputs[i])
         throw TrainError(fmt::format("{}: graph input {} is '{}', expected data input '{}'", where, i,
@@ -212,8 +212,10 @@ void check_plan(const TrainPlan& plan) {
       const std::string& n = g.output_names[k];
       auto it = ps.find(n);
       if (it == ps.end())
-        throw TrainError(fmt::format("{}: output {} '{}' is not a param of the step graph; updates must be named like "
-                                     "the tensor they replace", where, k, n));
+        throw TrainError(
+            fmt::format("{}: output {} '{}' is not a param of the step graph; updates must be named like "
+                        "the tensor they replace",
+                        where, k, n));
       if (g.type(g.outputs[k]) != it->second->type)
         throw TrainError(fmt::format("{}: output '{}' is {} but the param is {}", where, n,
                                      type_str(g.type(g.outputs[k]), &g.symbols), type_str(it->second->type)));
@@ -261,15 +263,16 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
   };
   for (auto& [name, t] : data)
     if (!want.count(name))
-      throw TrainError(fmt::format("{}: the model has no data input '{}' (it takes: {})", src(name), name,
-                                   fmt::join(order, ", ")));
+      throw TrainError(
+          fmt::format("{}: the model has no data input '{}' (it takes: {})", src(name), name, fmt::join(order, ", ")));
   int64_t n = -1;
   std::string first;
   for (auto& name : order) {
     auto& [ty, syms] = want.at(name);
     auto it = data.find(name);
     if (it == data.end())
-      throw TrainError(fmt::format("missing {} {} ({}): pass {} {}=FILE.npy", flag, name, type_str(ty, syms), flag, name));
+      throw TrainError(
+          fmt::format("missing {} {} ({}): pass {} {}=FILE.npy", flag, name, type_str(ty, syms), flag, name));
     const Tensor& t = it->second;
     auto mismatch = [&](const std::string& why) {
       throw TrainError(fmt::format("{}: {} does not match the model's input '{}' {}: {}", src(name), type_str(t.type()),
@@ -280,16 +283,20 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
       mismatch(fmt::format("rank {} vs {} (the first axis is the sample axis)", t.rank(), ty.rank()));
     if (t.dtype() != ty.dtype)
       mismatch(fmt::format("element type {} vs {}{}", dtype_name(t.dtype()), dtype_name(ty.dtype),
-                           ty.dtype == DType::F32 && is_float(t.dtype()) ? " (save float32 arrays: a.astype(np.float32))"
-                           : ty.dtype == DType::I64 ? " (save integer arrays: a.astype(np.int64))" : ""));
+                           ty.dtype == DType::F32 && is_float(t.dtype())
+                               ? " (save float32 arrays: a.astype(np.float32))"
+                           : ty.dtype == DType::I64 ? " (save integer arrays: a.astype(np.int64))"
+                                                    : ""));
     for (int d = 1; d < ty.rank(); ++d)
       if (!is_sym(ty.shape[size_t(d)]) && ty.shape[size_t(d)] != t.dim(d))
         mismatch(fmt::format("dim {} is {}, expected {}", d, t.dim(d), ty.shape[size_t(d)]));
     if (n < 0) {
       n = t.dim(0), first = name;
     } else if (t.dim(0) != n) {
-      throw TrainError(fmt::format("{}: different sample counts: '{}' has {} samples ({}) but '{}' has {} (the first "
-                                   "axis is the sample axis)", flag, name, t.dim(0), type_str(t.type()), first, n));
+      throw TrainError(
+          fmt::format("{}: different sample counts: '{}' has {} samples ({}) but '{}' has {} (the first "
+                      "axis is the sample axis)",
+                      flag, name, t.dim(0), type_str(t.type()), first, n));
     }
   }
   if (n == 0) throw TrainError(fmt::format("{}: the data has no samples (the first axis is empty)", flag));
@@ -316,8 +323,8 @@ TensorMap initial_params(const TrainPlan& plan, uint64_t seed, const TensorMap* 
     }
     for (auto& name : model_weight_names(plan))
       if (!weights->count(name))
-        throw TrainError(fmt::format("{}: missing weight '{}' (expected {})", source, name,
-                                     type_str(nodes.at(name)->type)));
+        throw TrainError(
+            fmt::format("{}: missing weight '{}' (expected {})", source, name, type_str(nodes.at(name)->type)));
   }
   for (auto& [name, node] : nodes) {
     if (weights)
@@ -433,8 +440,7 @@ Checkpoint read_checkpoint(const std::string& path) {
   }
   auto scalar = [&](const std::string& key) -> int64_t {
     auto it = a.find(key);
-    if (it == a.end())
-      throw TrainError(fmt::format("{}: not a starc training checkpoint (no '{}' entry)", path, key));
+    if (it == a.end()) throw TrainError(fmt::format("{}: not a starc training checkpoint (no '{}' entry)", path, key));
     if (it->second.dtype() != DType::I64 || it->second.size() != 1)
       throw TrainError(fmt::format("{}: checkpoint entry '{}' must be an i64 scalar, got {}", path, key,
                                    type_str(it->second.type())));
@@ -451,8 +457,10 @@ Checkpoint read_checkpoint(const std::string& path) {
   c.epochs = scalar("starc.epochs");
   if (a.count("starc.data_fingerprint")) c.data_fingerprint = uint64_t(scalar("starc.data_fingerprint"));
   for (auto& [key, t] : a) {
-    if (key.rfind("starc.updates.", 0) == 0) c.updates[key.substr(14)] = scalar(key);
-    else if (key.rfind("starc.", 0) != 0) c.params[key] = t;
+    if (key.rfind("starc.updates.", 0) == 0)
+      c.updates[key.substr(14)] = scalar(key);
+    else if (key.rfind("starc.", 0) != 0)
+      c.params[key] = t;
   }
   if (auto it = a.find("starc.epoch_sums"); it != a.end())
     for (int64_t i = 0; i < it->second.size(); ++i) c.epoch_sums.push_back(it->second.get(i));
@@ -484,8 +492,10 @@ std::vector<double> history_row(const TrainPlan& plan, const EpochRecord& r) {
 EpochRecord history_record(const TrainPlan& plan, const std::vector<double>& row, const std::string& path) {
   size_t nt = n_train_values(plan), nv = n_val_values(plan);
   if (row.size() != 4 + nt + nv)
-    throw TrainError(fmt::format("{}: the checkpoint's history has {} columns; this training plan needs {} (was it "
-                                 "written for another model?)", path, row.size(), 4 + nt + nv));
+    throw TrainError(
+        fmt::format("{}: the checkpoint's history has {} columns; this training plan needs {} (was it "
+                    "written for another model?)",
+                    path, row.size(), 4 + nt + nv));
   EpochRecord r;
   r.epoch = int64_t(row[0]);
   r.updates = int64_t(row[1]);
@@ -517,7 +527,8 @@ std::string summary_line(const TrainPlan& plan, const EpochRecord& r, int64_t ep
   if (!r.val.empty()) {
     s += fmt::format("  | val loss {}", fmt_num(r.val[0]));
     auto ms = eval_metric_names(plan);
-    for (size_t i = 0; i < ms.size() && i + 1 < r.val.size(); ++i) s += fmt::format(" {} {}", ms[i], fmt_num(r.val[i + 1]));
+    for (size_t i = 0; i < ms.size() && i + 1 < r.val.size(); ++i)
+      s += fmt::format(" {} {}", ms[i], fmt_num(r.val[i + 1]));
   }
   s += fmt::format("  | lr {}  {:.2f}s", fmt_num(r.lr), r.seconds);
   return s;
@@ -533,7 +544,8 @@ std::string first_nonfinite_output(const TrainStepGraph& s, const std::vector<Te
     double v = outs[k].get(i);
     std::string val = std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
     if (k == 0) return fmt::format("the loss is {}", val);
-    return fmt::format("the updated '{}' has {} at index {} of {}", g.output_names[k], val, i, type_str(outs[k].type()));
+    return fmt::format("the updated '{}' has {} at index {} of {}", g.output_names[k], val, i,
+                       type_str(outs[k].type()));
   }
   return "";
 }
@@ -588,27 +600,30 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
 
   if (opts.resume) {
     if (!std::filesystem::exists(ckpt))
-      throw TrainError(fmt::format("--resume: no checkpoint at {} (a run with --checkpoint {} writes one at the end of "
-                                   "every epoch)", ckpt, opts.checkpoint_dir));
+      throw TrainError(
+          fmt::format("--resume: no checkpoint at {} (a run with --checkpoint {} writes one at the end of "
+                      "every epoch)",
+                      ckpt, opts.checkpoint_dir));
     Checkpoint c = read_checkpoint(ckpt);
     if (opts.seed_given && c.seed != opts.seed)
       throw TrainError(fmt::format("--seed {} differs from the checkpoint's seed {}; a resumed run keeps its seed",
                                    opts.seed, c.seed));
     if (c.samples != N)
-      throw TrainError(fmt::format("--resume: the checkpoint was written for {} training samples, --data has {}",
-                                   c.samples, N));
+      throw TrainError(
+          fmt::format("--resume: the checkpoint was written for {} training samples, --data has {}", c.samples, N));
     if (c.batch_size != B)
-      throw TrainError(fmt::format("--resume: the checkpoint was written with --batch {}, got --batch {}", c.batch_size, B));
+      throw TrainError(
+          fmt::format("--resume: the checkpoint was written with --batch {}, got --batch {}", c.batch_size, B));
     if (c.batch < 0 || c.batch > nb || c.epoch < 0)
       throw TrainError(fmt::format("{}: bad position epoch {} batch {}", ckpt, c.epoch, c.batch));
     for (auto& [name, node] : all_params) {
       auto it = c.params.find(name);
       if (it == c.params.end())
-        throw TrainError(fmt::format("{}: missing '{}' ({}); was it written for another model?", ckpt, name,
-                                     type_str(node->type)));
+        throw TrainError(
+            fmt::format("{}: missing '{}' ({}); was it written for another model?", ckpt, name, type_str(node->type)));
       if (it->second.type() != node->type)
-        throw TrainError(fmt::format("{}: '{}' is {}, expected {}", ckpt, name, type_str(it->second.type()),
-                                     type_str(node->type)));
+        throw TrainError(
+            fmt::format("{}: '{}' is {}, expected {}", ckpt, name, type_str(it->second.type()), type_str(node->type)));
     }
     for (auto& [name, t] : c.params)
       if (!all_params.count(name) && !params_of(plan.eval).count(name))
@@ -617,8 +632,10 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
     // After the model checks: another model's checkpoint is the likelier mistake, and its
     // message is the more useful one.
     if (c.data_fingerprint && c.data_fingerprint != fingerprint)
-      throw TrainError(fmt::format("--resume: the training data differs from the data the checkpoint was written for "
-                                   "(same sample count, {}, but other values, dtypes or shapes)", N));
+      throw TrainError(
+          fmt::format("--resume: the training data differs from the data the checkpoint was written for "
+                      "(same sample count, {}, but other values, dtypes or shapes)",
+                      N));
     params = std::move(c.params);
     seed = c.seed;
     epoch = c.epoch;
@@ -631,11 +648,10 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
   } else {
     for (auto& [name, node] : all_params) {
       auto it = params.find(name);
-      if (it == params.end())
-        throw TrainError(fmt::format("missing param '{}' ({})", name, type_str(node->type)));
+      if (it == params.end()) throw TrainError(fmt::format("missing param '{}' ({})", name, type_str(node->type)));
       if (it->second.type() != node->type)
-        throw TrainError(fmt::format("param '{}' is {}, expected {}", name, type_str(it->second.type()),
-                                     type_str(node->type)));
+        throw TrainError(
+            fmt::format("param '{}' is {}, expected {}", name, type_str(it->second.type()), type_str(node->type)));
     }
   }
   res.seed = seed;
@@ -709,13 +725,16 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
         size_t nd = s.data_inputs.size();
         inputs.push_back(Tensor::scalar(g.type(g.inputs[nd]).dtype, lr));
         Tensor step_t(g.type(g.inputs[nd + 1]).dtype, {});
-        if (step_t.dtype() == DType::I64) step_t.data<int64_t>()[0] = upd;
-        else step_t.set(0, double(upd));
+        if (step_t.dtype() == DType::I64)
+          step_t.data<int64_t>()[0] = upd;
+        else
+          step_t.set(0, double(upd));
         inputs.push_back(step_t);
         uint64_t run_seed = update_seed(seed, (epoch * nb + b) * n_steps + si);
         std::vector<Tensor> outs = exec->run(g, inputs, params, run_seed);
         if (outs.size() != g.outputs.size())
-          throw std::runtime_error(fmt::format("executor returned {} results for {} outputs", outs.size(), g.outputs.size()));
+          throw std::runtime_error(
+              fmt::format("executor returned {} results for {} outputs", outs.size(), g.outputs.size()));
         if (std::string bad = first_nonfinite_output(s, outs); !bad.empty()) {
           std::string first;
           try {
@@ -724,13 +743,14 @@ TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data
           } catch (const NonFiniteError& e) {
             first = fmt::format("the first non-finite value: {}", e.what());
           }
-          std::string where = fmt::format("epoch {}, batch {}/{} (update {} of step '{}')", epoch + 1, b + 1, nb, upd,
-                                          s.name);
+          std::string where =
+              fmt::format("epoch {}, batch {}/{} (update {} of step '{}')", epoch + 1, b + 1, nb, upd, s.name);
           std::string kept = res.checkpoint.empty()
                                  ? "no checkpoint had been written yet"
                                  : fmt::format("the last good checkpoint, {}, is kept", res.checkpoint);
-          res.message = fmt::format("non-finite values at {}: {}\n  {}\n  training stopped without saving this state; {}",
-                                    where, bad, first, kept);
+          res.message =
+              fmt::format("non-finite values at {}: {}\n  {}\n  training stopped without saving this state; {}", where,
+                          bad, first, kept);
           return finish(TrainResult::Status::NonFinite, epoch, b);
         }
         for (size_t o = size_t(1 + s.n_metrics); o < outs.size(); ++o) params[g.output_names[o]] = outs[o];

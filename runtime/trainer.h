@@ -32,7 +32,7 @@ enum class ProgressMode { Auto, Bar, Plain, None };
 struct TrainOptions {
   int64_t epochs = 1;  // total, counting the epochs a resumed run already did
   int64_t batch = 32;
-  uint64_t seed = 0;   // shuffles, per-update run seeds, and (outside) initialisation
+  uint64_t seed = 0;  // shuffles, per-update run seeds, and (outside) initialisation
   // Folder for DIR/checkpoint.npz, written at the end of every epoch and when stopped
   // by `stop`. Empty: no checkpoints.
   std::string checkpoint_dir;
@@ -80,7 +80,7 @@ struct TrainResult {
   std::string checkpoint;            // the last checkpoint written (or resumed from), if any
   int64_t epoch = 0, batch = 0;      // where the run stopped (0-based epoch, batches done in it)
   int64_t batches_per_epoch = 0;
-  uint64_t seed = 0;                 // the seed used (the checkpoint's on resume)
+  uint64_t seed = 0;  // the seed used (the checkpoint's on resume)
 };
 
 // Names of the model's weights in a plan: every param of the step and eval graphs that
@@ -129,13 +129,13 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& idx, int64_t beg
 struct Checkpoint {
   TensorMap params;  // trainable, optimizer slots, state
   uint64_t seed = 0;
-  int64_t epoch = 0;  // epoch in progress (0-based) = completed epochs when batch == 0
-  int64_t batch = 0;  // batches of that epoch already done
+  int64_t epoch = 0;                       // epoch in progress (0-based) = completed epochs when batch == 0
+  int64_t batch = 0;                       // batches of that epoch already done
   std::map<std::string, int64_t> updates;  // per step name: updates so far
   int64_t batch_size = 0, samples = 0, epochs = 0;
   // data_fingerprint of the training data (0 in checkpoints written before it existed).
   uint64_t data_fingerprint = 0;
-  std::vector<double> epoch_sums;  // partial sums of the epoch in progress
+  std::vector<double> epoch_sums;            // partial sums of the epoch in progress
   std::vector<std::vector<double>> history;  // one row per completed epoch (history_row)
 };
 std::string checkpoint_path(const std::string& dir);

@@ -12,7 +12,10 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'T', 'A', 'R', 'C', 'W', 'T', '1'};
 
-template <class T> void put(std::string& out, T v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); }
+template <class T>
+void put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
 
 }  // namespace
 

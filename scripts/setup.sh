@@ -21,6 +21,8 @@ PACKAGES=(
   python3-astropy
   # the ASan/UBSan build and the libFuzzer harnesses (scripts/asan_test.sh, scripts/fuzz.sh)
   clang-22 libclang-rt-22-dev
+  # the code style (.clang-format; scripts/format.sh --check in CI)
+  clang-format-22
 )
 
 missing=()

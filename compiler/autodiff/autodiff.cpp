@@ -41,8 +41,9 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
   for (int w : wrt) {
     if (w < 0 || w >= n_fwd) throw GradError(fmt::format("internal: gradient with respect to unknown value %{}", w));
     if (!is_float(g.type(w).dtype))
-      throw GradError(fmt::format("cannot take a gradient with respect to {}: it is {}; only float tensors have gradients",
-                                  value_name(g, w), type_str(g.type(w), &g.symbols)));
+      throw GradError(
+          fmt::format("cannot take a gradient with respect to {}: it is {}; only float tensors have gradients",
+                      value_name(g, w), type_str(g.type(w), &g.symbols)));
   }
 
   // relevant = depends on some wrt value and lies on a path to y.
@@ -56,7 +57,7 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
       for (int in : g.nodes[i].inputs) needed[in] = 1;
   auto relevant = [&](int i) { return depends[i] && needed[i] && is_float(g.type(i).dtype); };
 
-  std::map<int, int> adj;  // value -> accumulated gradient
+  std::map<int, int> adj;             // value -> accumulated gradient
   std::map<int, std::string> cut_by;  // value -> the non-differentiable op that stopped its gradient
   for (size_t k = 0; k < ys.size(); ++k) {
     int v = ys[k], d = dys.at(k);
@@ -82,8 +83,8 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
     const Node n = g.nodes[i];  // a copy: the rule appends to g.nodes
     if (is_op(n, "input") || is_op(n, "param") || is_op(n, "const")) continue;
     if (!n.op->grad)
-      throw GradError(fmt::format("no gradient rule for op '{}'{}: cannot differentiate through it", n.op->name,
-                                  where(n.loc)));
+      throw GradError(
+          fmt::format("no gradient rule for op '{}'{}: cannot differentiate through it", n.op->name, where(n.loc)));
     GraphBuilder b(g, n.loc);
     std::vector<int> grads;
     try {
@@ -101,7 +102,8 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
       }
       if (g.type(d) != g.type(in))
         throw GradError(fmt::format("internal: gradient rule of '{}'{} gave {} for input {} of type {}", n.op->name,
-                                    where(n.loc), type_str(g.type(d), &g.symbols), k, type_str(g.type(in), &g.symbols)));
+                                    where(n.loc), type_str(g.type(d), &g.symbols), k,
+                                    type_str(g.type(in), &g.symbols)));
       auto it = adj.find(in);
       if (it == adj.end())
         adj[in] = d;
@@ -124,9 +126,10 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
           op = c->second;
           break;
         }
-      throw GradError(fmt::format("the gradient of {} with respect to {} is undefined: every path between them passes "
-                                  "through {}, which has no gradient",
-                                  value_name(g, y), value_name(g, w), op));
+      throw GradError(
+          fmt::format("the gradient of {} with respect to {} is undefined: every path between them passes "
+                      "through {}, which has no gradient",
+                      value_name(g, y), value_name(g, w), op));
     }
     GraphBuilder b(g, g.node(w).loc);
     out.push_back(b.zeros_like(w));

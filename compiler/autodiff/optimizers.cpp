@@ -49,7 +49,8 @@ const OptimizerDef* find_schedule(std::string_view name) { return find_in(schedu
 
 double OptimizerConfig::arg(const std::string& n) const {
   auto it = args.find(n);
-  if (it == args.end()) throw std::invalid_argument(fmt::format("internal: optimizer {} has no argument '{}'", name, n));
+  if (it == args.end())
+    throw std::invalid_argument(fmt::format("internal: optimizer {} has no argument '{}'", name, n));
   return it->second;
 }
 
@@ -68,7 +69,8 @@ std::string check_optimizer(const OptimizerConfig& c) {
   for (const char* n : {"lr", "eps", "weight_decay", "momentum", "initial_accumulator_value", "lr_decay"})
     if (has(n) && !(get(n) >= 0)) return fmt::format("{}: {} must be >= 0, got {}", c.name, n, get(n));
   for (const char* n : {"beta1", "beta2"})
-    if (has(n) && !(get(n) >= 0 && get(n) < 1)) return fmt::format("{}: {} must be in [0, 1), got {}", c.name, n, get(n));
+    if (has(n) && !(get(n) >= 0 && get(n) < 1))
+      return fmt::format("{}: {} must be in [0, 1), got {}", c.name, n, get(n));
   if (has("alpha") && !(get("alpha") >= 0)) return fmt::format("{}: alpha must be >= 0, got {}", c.name, get("alpha"));
   if (c.name == "sgd" && get("nesterov") != 0 && (get("momentum") <= 0 || get("dampening") != 0))
     return "sgd: nesterov momentum needs momentum > 0 and dampening 0";
@@ -124,8 +126,11 @@ struct Updater {
   int c(double v) { return b.scalar_like(v, p); }
   int slot(const std::string& s, double init = 0) {
     TensorType t = b.type(p);
-    Attrs attrs = {{"name", fmt::format("opt.{}.{}", s, name)}, {"dtype", t.dtype}, {"shape", Ints(t.shape)},
-                   {"init", std::string(init == 0 ? "zeros" : "constant")}, {"trainable", false}};
+    Attrs attrs = {{"name", fmt::format("opt.{}.{}", s, name)},
+                   {"dtype", t.dtype},
+                   {"shape", Ints(t.shape)},
+                   {"init", std::string(init == 0 ? "zeros" : "constant")},
+                   {"trainable", false}};
     if (init != 0) attrs["init_args"] = Floats{init};
     return b.op("param", {}, std::move(attrs));
   }
@@ -234,12 +239,18 @@ std::vector<UpdatedValue> append_optimizer_update(GraphBuilder& b, const Optimiz
                                             type_str(b.type(grad)), type_str(b.type(param))));
   DType dt = b.dtype(param);
   Updater u{b, opt, param, grad, b.cast(lr, dt), b.cast(step, dt), name, {}};
-  if (opt.name == "sgd") u.sgd();
-  else if (opt.name == "rmsprop") u.rmsprop();
-  else if (opt.name == "adagrad") u.adagrad();
-  else if (opt.name == "adam") u.adam(false);
-  else if (opt.name == "adamw") u.adam(true);
-  else throw std::invalid_argument(fmt::format("unknown optimizer '{}'", opt.name));
+  if (opt.name == "sgd")
+    u.sgd();
+  else if (opt.name == "rmsprop")
+    u.rmsprop();
+  else if (opt.name == "adagrad")
+    u.adagrad();
+  else if (opt.name == "adam")
+    u.adam(false);
+  else if (opt.name == "adamw")
+    u.adam(true);
+  else
+    throw std::invalid_argument(fmt::format("unknown optimizer '{}'", opt.name));
   return u.out;
 }
 

@@ -15,11 +15,11 @@ namespace starc {
 struct Schedule {
   enum class Kind { Constant, Step, Cosine };
   Kind kind = Kind::Constant;
-  double base_lr = 1e-3;        // the optimizer's lr
-  int64_t warmup_steps = 0;     // linear warm-up from base_lr/warmup_steps to base_lr
-  int64_t every_epochs = 1;     // Step: multiply by gamma every N epochs
+  double base_lr = 1e-3;     // the optimizer's lr
+  int64_t warmup_steps = 0;  // linear warm-up from base_lr/warmup_steps to base_lr
+  int64_t every_epochs = 1;  // Step: multiply by gamma every N epochs
   double gamma = 0.1;
-  double min_lr = 0;            // Cosine: decays from base_lr to min_lr over the whole run
+  double min_lr = 0;  // Cosine: decays from base_lr to min_lr over the whole run
 };
 
 // lr for update `step` (0-based) in `epoch` (0-based) of a run of `total_steps` updates.

@@ -26,9 +26,14 @@ Compilation compile(const Graph& concrete, const CompileOptions& options, Stage 
   c.emit_seconds = seconds_since(t0);
   switch (stop_at) {
     case Stage::Opt:
-    case Stage::Mlir: break;
-    case Stage::Llvm: c.llvm = lower_to_llvm_ir(c.mlir, o.device); break;
-    case Stage::Ptx: c.ptx = lower_to_ptx(c.mlir); break;
+    case Stage::Mlir:
+      break;
+    case Stage::Llvm:
+      c.llvm = lower_to_llvm_ir(c.mlir, o.device);
+      break;
+    case Stage::Ptx:
+      c.ptx = lower_to_ptx(c.mlir);
+      break;
     case Stage::Object: {
       ObjectOptions object = o.object;
       object.device = o.device;

@@ -30,8 +30,8 @@ enum class Stage {
 
 struct CompileOptions {
   Device device = Device::Cpu;
-  OptOptions passes = {};        // which graph passes to skip, the conv algorithm
-  bool optimize = true;          // false: the graph is optimized already (its node ids are kept)
+  OptOptions passes = {};                      // which graph passes to skip, the conv algorithm
+  bool optimize = true;                        // false: the graph is optimized already (its node ids are kept)
   WeightStorage weights = WeightStorage::F32;  // f32 weights stored in 16 bits (inference)
   std::string entry = "forward";               // the entry function's name
   ObjectOptions object = {};                   // Stage::Object (its device is `device`)

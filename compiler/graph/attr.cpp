@@ -6,22 +6,32 @@ namespace starc {
 
 std::string_view attr_kind_name(AttrKind k) {
   switch (k) {
-    case AttrKind::Int: return "int";
-    case AttrKind::Float: return "float";
-    case AttrKind::Bool: return "bool";
-    case AttrKind::String: return "str";
-    case AttrKind::Ints: return "int list";
-    case AttrKind::Floats: return "float list";
-    case AttrKind::DType: return "dtype";
-    case AttrKind::Tensor: return "tensor";
-    case AttrKind::Graph: return "graph";
+    case AttrKind::Int:
+      return "int";
+    case AttrKind::Float:
+      return "float";
+    case AttrKind::Bool:
+      return "bool";
+    case AttrKind::String:
+      return "str";
+    case AttrKind::Ints:
+      return "int list";
+    case AttrKind::Floats:
+      return "float list";
+    case AttrKind::DType:
+      return "dtype";
+    case AttrKind::Tensor:
+      return "tensor";
+    case AttrKind::Graph:
+      return "graph";
   }
   return "?";
 }
 
 AttrKind attr_kind(const Attr& a) { return AttrKind(a.index()); }
 
-template <class T> static const T& get(const Attrs& a, const std::string& name, AttrKind kind) {
+template <class T>
+static const T& get(const Attrs& a, const std::string& name, AttrKind kind) {
   auto it = a.find(name);
   if (it == a.end()) throw std::runtime_error("missing attribute '" + name + "'");
   if (auto* v = std::get_if<T>(&it->second)) return *v;

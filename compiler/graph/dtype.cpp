@@ -6,10 +6,14 @@ namespace starc {
 
 std::string_view dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F64: return "f64";
-    case DType::I64: return "i64";
-    case DType::Bool: return "bool";
+    case DType::F32:
+      return "f32";
+    case DType::F64:
+      return "f64";
+    case DType::I64:
+      return "i64";
+    case DType::Bool:
+      return "bool";
   }
   return "?";
 }
@@ -24,10 +28,14 @@ std::optional<DType> dtype_from_name(std::string_view n) {
 
 uint32_t dtype_code(DType t) {
   switch (t) {
-    case DType::F32: return 0;
-    case DType::F64: return 1;
-    case DType::I64: return 2;
-    case DType::Bool: return 3;
+    case DType::F32:
+      return 0;
+    case DType::F64:
+      return 1;
+    case DType::I64:
+      return 2;
+    case DType::Bool:
+      return 3;
   }
   return 3;
 }
@@ -40,10 +48,14 @@ std::optional<DType> dtype_from_code(uint32_t code) {
 
 size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: return 4;
-    case DType::F64: return 8;
-    case DType::I64: return 8;
-    case DType::Bool: return 1;
+    case DType::F32:
+      return 4;
+    case DType::F64:
+      return 8;
+    case DType::I64:
+      return 8;
+    case DType::Bool:
+      return 1;
   }
   return 0;
 }

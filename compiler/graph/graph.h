@@ -29,10 +29,10 @@ struct Node {
 
 struct Graph {
   std::string name;
-  SymbolNames symbols;             // names of symbolic dims (index = sym_index)
+  SymbolNames symbols;  // names of symbolic dims (index = sym_index)
   std::vector<Node> nodes;
-  std::vector<int> inputs;         // node ids of the `input` nodes, in call order
-  std::vector<int> outputs;        // value ids returned
+  std::vector<int> inputs;   // node ids of the `input` nodes, in call order
+  std::vector<int> outputs;  // value ids returned
   std::vector<std::string> output_names;
 
   const Node& node(int id) const { return nodes.at(id); }

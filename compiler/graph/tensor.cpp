@@ -62,8 +62,10 @@ int64_t float_to_i64(double x) {
 // a pass may lie outside the i64 range.
 void Tensor::set(int64_t i, double v) {
   dispatch_any(dtype_, [&]<class T>() {
-    if constexpr (std::is_same_v<T, int64_t>) data<T>()[i] = float_to_i64(v);
-    else data<T>()[i] = T(v);
+    if constexpr (std::is_same_v<T, int64_t>)
+      data<T>()[i] = float_to_i64(v);
+    else
+      data<T>()[i] = T(v);
   });
 }
 

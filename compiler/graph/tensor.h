@@ -37,8 +37,14 @@ class Tensor {
 
   void* raw() { return storage_.get(); }
   const void* raw() const { return storage_.get(); }
-  template <class T> T* data() { return static_cast<T*>(raw()); }
-  template <class T> const T* data() const { return static_cast<const T*>(raw()); }
+  template <class T>
+  T* data() {
+    return static_cast<T*>(raw());
+  }
+  template <class T>
+  const T* data() const {
+    return static_cast<const T*>(raw());
+  }
 
   Tensor clone() const;
   // Same data, new shape with the same element count.
@@ -59,20 +65,29 @@ class Tensor {
 
 // Calls f.template operator()<T>() with T the C++ type of a float dtype. Kernels are
 // written once as templates and instantiated for f32 and f64.
-template <class F> decltype(auto) dispatch_float(DType t, F&& f) {
+template <class F>
+decltype(auto) dispatch_float(DType t, F&& f) {
   switch (t) {
-    case DType::F32: return f.template operator()<float>();
-    case DType::F64: return f.template operator()<double>();
-    default: throw std::runtime_error("expected a floating-point tensor, got " + std::string(dtype_name(t)));
+    case DType::F32:
+      return f.template operator()<float>();
+    case DType::F64:
+      return f.template operator()<double>();
+    default:
+      throw std::runtime_error("expected a floating-point tensor, got " + std::string(dtype_name(t)));
   }
 }
 // Any dtype: bool is uint8_t storage.
-template <class F> decltype(auto) dispatch_any(DType t, F&& f) {
+template <class F>
+decltype(auto) dispatch_any(DType t, F&& f) {
   switch (t) {
-    case DType::F32: return f.template operator()<float>();
-    case DType::F64: return f.template operator()<double>();
-    case DType::I64: return f.template operator()<int64_t>();
-    case DType::Bool: return f.template operator()<uint8_t>();
+    case DType::F32:
+      return f.template operator()<float>();
+    case DType::F64:
+      return f.template operator()<double>();
+    case DType::I64:
+      return f.template operator()<int64_t>();
+    case DType::Bool:
+      return f.template operator()<uint8_t>();
   }
   throw std::runtime_error("bad dtype");
 }

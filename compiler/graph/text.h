@@ -4,8 +4,9 @@
 // Text form (stable; print -> parse -> print reproduces the text exactly):
 //
 //   graph RedshiftCNN(%0: f32[B,1,4618] "flux") symbols(B) {
-//     %1 = param {dtype=f32, init="he_uniform", init_args=[500.0], name="conv1d0.weight", shape=[16,1,500], trainable=true} : f32[16,1,500]
-//     %2 = conv1d(%0, %1) {dilation=[1], padding=[0], stride=[1]} : f32[B,16,4119]  # redshift.net:5:17
+//     %1 = param {dtype=f32, init="he_uniform", init_args=[500.0], name="conv1d0.weight", shape=[16,1,500],
+//     trainable=true} : f32[16,1,500] %2 = conv1d(%0, %1) {dilation=[1], padding=[0], stride=[1]} : f32[B,16,4119]  #
+//     redshift.net:5:17
 //     ...
 //     return %9 "output"
 //   }

@@ -45,11 +45,21 @@ std::string read_string(std::string_view s, size_t& i, int line, int& col) {
     if (i >= s.size()) bad("unterminated string");
     char e = s[i++];
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
       case 'x': {
         unsigned v = 0;
         if (i + 2 > s.size() || std::from_chars(s.data() + i, s.data() + i + 2, v, 16).ptr != s.data() + i + 2)
@@ -58,7 +68,8 @@ std::string read_string(std::string_view s, size_t& i, int line, int& col) {
         i += 2;
         break;
       }
-      default: bad(fmt::format("unknown escape '\\{}'", e));
+      default:
+        bad(fmt::format("unknown escape '\\{}'", e));
     }
   }
   col += int(i - start);
@@ -92,8 +103,8 @@ std::vector<Token> lex(std::string_view s) {
       ++i;
       while (i < s.size() && is_digit(s[i])) ++i;
       t.kind = c == '%' ? Tk::Value : Tk::Sym, t.text = std::string(s.substr(start + 1, i - start - 1));
-    } else if (is_digit(c) || (c == '-' && i + 1 < s.size() && (is_digit(s[i + 1]) || s.substr(i + 1, 3) == "inf" ||
-                                                                s.substr(i + 1, 3) == "nan"))) {
+    } else if (is_digit(c) || (c == '-' && i + 1 < s.size() &&
+                               (is_digit(s[i + 1]) || s.substr(i + 1, 3) == "inf" || s.substr(i + 1, 3) == "nan"))) {
       if (c == '-') ++i;
       if (!is_digit(s[i])) {
         i += 3;
@@ -159,11 +170,16 @@ class Parser {
   }
   static std::string describe(const Token& t) {
     switch (t.kind) {
-      case Tk::End: return "end of input";
-      case Tk::String: return "a string";
-      case Tk::Value: return "%" + t.text;
-      case Tk::Sym: return "?" + t.text;
-      default: return "'" + t.text + "'";
+      case Tk::End:
+        return "end of input";
+      case Tk::String:
+        return "a string";
+      case Tk::Value:
+        return "%" + t.text;
+      case Tk::Sym:
+        return "?" + t.text;
+      default:
+        return "'" + t.text + "'";
     }
   }
   const Token& expect(char c, const char* context) {
@@ -193,7 +209,8 @@ class Parser {
     if (v > INT32_MAX) error(t, "value id out of range");
     return int(v);
   }
-  template <class F> F to_float(const Token& t) {
+  template <class F>
+  F to_float(const Token& t) {
     std::string_view s = t.text;
     bool neg = !s.empty() && s[0] == '-';
     std::string_view body = neg ? s.substr(1) : s;
@@ -292,23 +309,28 @@ class Parser {
         if (n >= want) error(v, fmt::format("too many values for tensor<{}> (needs {})", type_str(ty), want));
         bool word = v.kind == Tk::Ident && (v.text == "inf" || v.text == "nan");
         if (ty.dtype == DType::Bool) {
-          if (v.kind == Tk::Ident && (v.text == "true" || v.text == "false")) out.data<uint8_t>()[n] = v.text == "true";
-          else if (v.kind == Tk::Number && (v.text == "0" || v.text == "1")) out.data<uint8_t>()[n] = v.text == "1";
-          else error(v, fmt::format("expected true or false, got {}", describe(v)));
+          if (v.kind == Tk::Ident && (v.text == "true" || v.text == "false"))
+            out.data<uint8_t>()[n] = v.text == "true";
+          else if (v.kind == Tk::Number && (v.text == "0" || v.text == "1"))
+            out.data<uint8_t>()[n] = v.text == "1";
+          else
+            error(v, fmt::format("expected true or false, got {}", describe(v)));
         } else if (ty.dtype == DType::I64) {
-          if (v.kind != Tk::Number || is_float_text(v.text)) error(v, fmt::format("expected an integer, got {}", describe(v)));
+          if (v.kind != Tk::Number || is_float_text(v.text))
+            error(v, fmt::format("expected an integer, got {}", describe(v)));
           out.data<int64_t>()[n] = to_int(v);
         } else {
           if (v.kind != Tk::Number && !word) error(v, fmt::format("expected a number, got {}", describe(v)));
-          if (ty.dtype == DType::F32) out.data<float>()[n] = to_float<float>(v);
-          else out.data<double>()[n] = to_float<double>(v);
+          if (ty.dtype == DType::F32)
+            out.data<float>()[n] = to_float<float>(v);
+          else
+            out.data<double>()[n] = to_float<double>(v);
         }
         ++n;
       } while (accept(','));
       expect(']', "to close the tensor values");
     }
-    if (n != want)
-      error(open, fmt::format("tensor<{}> needs {} values, got {}", type_str(ty), want, n));
+    if (n != want) error(open, fmt::format("tensor<{}> needs {} values, got {}", type_str(ty), want, n));
     return out;
   }
 
@@ -417,7 +439,8 @@ class Parser {
     if (!accept(')')) {
       for (;;) {
         const Token& t = next();
-        if (t.kind != Tk::Value) error(t, fmt::format("expected a graph input '%N: type \"name\"', got {}", describe(t)));
+        if (t.kind != Tk::Value)
+          error(t, fmt::format("expected a graph input '%N: type \"name\"', got {}", describe(t)));
         HeaderInput h{id_of(t), false, {}, "", {}, t};
         if (accept(':')) {
           h.typed = true;
@@ -453,7 +476,8 @@ class Parser {
       add_header_inputs();
       const Token& t = peek();
       if (t.kind == Tk::Ident && t.text == "return") break;
-      if (t.kind != Tk::Value) error(t, fmt::format("expected a statement '%N = op(...) : type' or 'return', got {}", describe(t)));
+      if (t.kind != Tk::Value)
+        error(t, fmt::format("expected a statement '%N = op(...) : type' or 'return', got {}", describe(t)));
       statement(g, scope);
     }
     next();  // return

@@ -18,14 +18,26 @@ std::string quote(std::string_view s) {
   std::string o = "\"";
   for (unsigned char c : s) {
     switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\t': o += "\\t"; break;
-      case '\r': o += "\\r"; break;
+      case '"':
+        o += "\\\"";
+        break;
+      case '\\':
+        o += "\\\\";
+        break;
+      case '\n':
+        o += "\\n";
+        break;
+      case '\t':
+        o += "\\t";
+        break;
+      case '\r':
+        o += "\\r";
+        break;
       default:
-        if (c < 0x20 || c == 0x7f) o += fmt::format("\\x{:02x}", c);
-        else o += char(c);
+        if (c < 0x20 || c == 0x7f)
+          o += fmt::format("\\x{:02x}", c);
+        else
+          o += char(c);
     }
   }
   return o + "\"";
@@ -74,10 +86,18 @@ std::string tensor_str(const Tensor& t) {
   for (int64_t i = 0, n = t.size(); i < n; ++i) {
     if (i) o += ",";
     switch (t.dtype()) {
-      case DType::F32: o += fmt::format("{}", t.data<float>()[i]); break;
-      case DType::F64: o += fmt::format("{}", t.data<double>()[i]); break;
-      case DType::I64: o += fmt::format("{}", t.data<int64_t>()[i]); break;
-      case DType::Bool: o += t.data<uint8_t>()[i] ? "true" : "false"; break;
+      case DType::F32:
+        o += fmt::format("{}", t.data<float>()[i]);
+        break;
+      case DType::F64:
+        o += fmt::format("{}", t.data<double>()[i]);
+        break;
+      case DType::I64:
+        o += fmt::format("{}", t.data<int64_t>()[i]);
+        break;
+      case DType::Bool:
+        o += t.data<uint8_t>()[i] ? "true" : "false";
+        break;
     }
   }
   return o + "]";
@@ -119,8 +139,10 @@ class Printer {
     out += "graph " + name_str(g.name) + "(";
     for (size_t i = 0; i < entries.size(); ++i) {
       bool last = i + 1 == entries.size();
-      if (multiline) out += "\n" + pad + "    " + entries[i] + (last ? "" : ",") + locs[i];
-      else out += (i ? ", " : "") + entries[i];
+      if (multiline)
+        out += "\n" + pad + "    " + entries[i] + (last ? "" : ",") + locs[i];
+      else
+        out += (i ? ", " : "") + entries[i];
     }
     if (multiline) out += "\n" + pad;
     out += ")";
@@ -164,11 +186,21 @@ class Printer {
 
   void value(const Attr& a, const SymbolNames* syms, int indent) {
     switch (attr_kind(a)) {
-      case AttrKind::Int: out += dim_text(std::get<int64_t>(a), syms); break;
-      case AttrKind::Float: out += float_str(std::get<double>(a)); break;
-      case AttrKind::Bool: out += std::get<bool>(a) ? "true" : "false"; break;
-      case AttrKind::String: out += quote(std::get<std::string>(a)); break;
-      case AttrKind::Ints: out += ints_str(std::get<Ints>(a), syms); break;
+      case AttrKind::Int:
+        out += dim_text(std::get<int64_t>(a), syms);
+        break;
+      case AttrKind::Float:
+        out += float_str(std::get<double>(a));
+        break;
+      case AttrKind::Bool:
+        out += std::get<bool>(a) ? "true" : "false";
+        break;
+      case AttrKind::String:
+        out += quote(std::get<std::string>(a));
+        break;
+      case AttrKind::Ints:
+        out += ints_str(std::get<Ints>(a), syms);
+        break;
       case AttrKind::Floats: {
         const Floats& f = std::get<Floats>(a);
         out += "[";
@@ -176,12 +208,18 @@ class Printer {
         out += "]";
         break;
       }
-      case AttrKind::DType: out += dtype_name(std::get<DType>(a)); break;
-      case AttrKind::Tensor: out += tensor_str(std::get<Tensor>(a)); break;
+      case AttrKind::DType:
+        out += dtype_name(std::get<DType>(a));
+        break;
+      case AttrKind::Tensor:
+        out += tensor_str(std::get<Tensor>(a));
+        break;
       case AttrKind::Graph: {
         const GraphRef& g = std::get<GraphRef>(a);
-        if (!g) out += "null";
-        else graph(*g, syms, indent + 2);
+        if (!g)
+          out += "null";
+        else
+          graph(*g, syms, indent + 2);
         break;
       }
     }
@@ -194,8 +232,10 @@ std::string dot_escape(std::string_view s) {
   std::string o;
   for (char c : s) {
     if (c == '"' || c == '\\') o += '\\';
-    if (c == '\n') o += "\\n";
-    else o += c;
+    if (c == '\n')
+      o += "\\n";
+    else
+      o += c;
   }
   return o;
 }
@@ -214,9 +254,12 @@ void dot_graph(std::string& out, const Graph& g, const std::string& prefix, cons
         label += " " + std::get<std::string>(it->second);
     }
     label += "\n" + type_str(n.type, syms);
-    if (is_op(n, "input")) style = ", shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
-    else if (is_op(n, "param")) style = ", shape=box, style=\"filled,dashed\", fillcolor=\"#fff3bf\"";
-    else if (is_op(n, "const")) style = ", shape=box, style=filled, fillcolor=\"#e9ecef\"";
+    if (is_op(n, "input"))
+      style = ", shape=ellipse, style=filled, fillcolor=\"#cfe2ff\"";
+    else if (is_op(n, "param"))
+      style = ", shape=box, style=\"filled,dashed\", fillcolor=\"#fff3bf\"";
+    else if (is_op(n, "const"))
+      style = ", shape=box, style=filled, fillcolor=\"#e9ecef\"";
     out += fmt::format("{}{} [label=\"{}\"{}];\n", pad, nid, dot_escape(label), style);
     for (size_t i = 0; i < n.inputs.size(); ++i) {
       std::string elabel;

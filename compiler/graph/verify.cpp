@@ -29,8 +29,10 @@ struct Verifier {
       for (size_t i = 0; i < n.inputs.size(); ++i) {
         int in = n.inputs[i];
         if (in < 0 || in >= id)
-          node_fail(fmt::format("input {} refers to %{}, which is not defined before this node "
-                                "(nodes must be in topological order)", i, in));
+          node_fail(
+              fmt::format("input {} refers to %{}, which is not defined before this node "
+                          "(nodes must be in topological order)",
+                          i, in));
         in_types.push_back(g.nodes[in].type);
       }
       for (Dim d : n.type.shape) {
@@ -48,7 +50,8 @@ struct Verifier {
           node_fail(fmt::format("attribute '{}' holds an undefined tensor", k));
       }
       for (const AttrSpec& spec : n.op->attrs)
-        if (!n.attrs.count(spec.name)) node_fail(fmt::format("attribute '{}' is missing (attrs must be completed)", spec.name));
+        if (!n.attrs.count(spec.name))
+          node_fail(fmt::format("attribute '{}' is missing (attrs must be completed)", spec.name));
       TensorType inferred;
       try {
         Attrs full = complete_attrs(*n.op, n.attrs);
@@ -57,7 +60,8 @@ struct Verifier {
         node_fail(fmt::format("the shape rule fails: {}", e.what()));
       }
       if (inferred != n.type)
-        node_fail(fmt::format("type is {} but the shape rule gives {}", type_str(n.type, syms), type_str(inferred, syms)));
+        node_fail(
+            fmt::format("type is {} but the shape rule gives {}", type_str(n.type, syms), type_str(inferred, syms)));
       if (is_op(n, "param")) {
         const std::string& name = attr_str(n.attrs, "name");
         auto [it, fresh] = param_names.emplace(name, id);

@@ -20,10 +20,14 @@ std::string subst(std::string text, const std::string& prefix) { return replace_
 
 std::string c_type(DType t) {
   switch (t) {
-    case DType::F32: return "float";
-    case DType::F64: return "double";
-    case DType::I64: return "int64_t";
-    case DType::Bool: return "uint8_t";
+    case DType::F32:
+      return "float";
+    case DType::F64:
+      return "double";
+    case DType::I64:
+      return "int64_t";
+    case DType::Bool:
+      return "uint8_t";
   }
   return "void";
 }
@@ -50,10 +54,9 @@ std::string info_table(const std::string& table, const std::vector<std::string>&
     std::vector<int64_t> dims(t.shape.begin(), t.shape.end());
     shapes += fmt::format("static const int64_t {}_shape{}[] = {{{}}};\n", table, i,
                           dims.empty() ? "0" : fmt::format("{}", fmt::join(dims, ", ")));
-    rows += fmt::format("    {{\"{}\", \"{}\", \"{}\", {}, {}_shape{}, {}, {}, {}}},\n", names[i],
-                        dtype_name(t.dtype), dynamic ? type_str(t) + " per sample" : type_str(t), t.rank(), table, i,
-                        num_elements(t.shape), dtype_size(t.dtype),
-                        dtype_code(t.dtype));
+    rows += fmt::format("    {{\"{}\", \"{}\", \"{}\", {}, {}_shape{}, {}, {}, {}}},\n", names[i], dtype_name(t.dtype),
+                        dynamic ? type_str(t) + " per sample" : type_str(t), t.rank(), table, i, num_elements(t.shape),
+                        dtype_size(t.dtype), dtype_code(t.dtype));
   }
   if (names.empty()) rows = "    {0}\n";  // C has no empty arrays; the count stays 0
   return shapes + fmt::format("static const tensor_info {}[] = {{\n{}}};\n", table, rows);
@@ -443,8 +446,8 @@ std::string forward_params(const AotModel& m) {
     ps.push_back(fmt::format("const {}* {}, size_t {}_count", c_type(m.sig.input_types[i].dtype),
                              ident(m.input_names[i]), ident(m.input_names[i])));
   for (size_t i = 0; i < m.output_names.size(); ++i)
-    ps.push_back(fmt::format("{}* {}, size_t {}_count", c_type(m.sig.output_types[i].dtype),
-                             ident(m.output_names[i]), ident(m.output_names[i])));
+    ps.push_back(fmt::format("{}* {}, size_t {}_count", c_type(m.sig.output_types[i].dtype), ident(m.output_names[i]),
+                             ident(m.output_names[i])));
   return fmt::format("{}", fmt::join(ps, ", "));
 }
 
@@ -485,10 +488,10 @@ std::string staged_call(const std::string& M, const std::vector<StagedBuffer>& i
       frees += fmt::format("  buffer_free({});\n", b.name);
       nested_frees += fmt::format("    buffer_free({});\n", b.name);
     }
-  s += fmt::format("  if ({}) {{\n{}    rc = fail({}_ERR_NOMEM, \"%s: out of GPU memory: %s\", fn, {}_cuda_error());\n"
-                   "    {}_cuda_clear_error();\n    return rc;\n  }}\n",
-                   missing.empty() ? std::string("0") : fmt::format("{}", fmt::join(missing, " || ")), nested_frees, M, M,
-                   M);
+  s += fmt::format(
+      "  if ({}) {{\n{}    rc = fail({}_ERR_NOMEM, \"%s: out of GPU memory: %s\", fn, {}_cuda_error());\n"
+      "    {}_cuda_clear_error();\n    return rc;\n  }}\n",
+      missing.empty() ? std::string("0") : fmt::format("{}", fmt::join(missing, " || ")), nested_frees, M, M, M);
   s += call + "  rc = gpu_finish(fn);\n";
   for (const StagedBuffer& b : outs) s += fmt::format("  if (!rc) memcpy({}, {}, {});\n", b.host, b.name, b.bytes);
   return s + frees + "  if (rc) return rc;\n";
@@ -507,9 +510,10 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
   body += fmt::format("  {0} lr_v = ({0})lr, step_v = ({0})step;\n", ft);
   // As the language checks an optimizer's lr (docs/language.md): not negative, not NaN,
   // and finite in the model's float type.
-  body += fmt::format("  if (!(lr >= 0) || !isfinite(lr_v))\n"
-                      "    return fail({}_ERR_RANGE, \"%s: lr is %g; it must be >= 0 and finite\", fn, lr);\n",
-                      M);
+  body += fmt::format(
+      "  if (!(lr >= 0) || !isfinite(lr_v))\n"
+      "    return fail({}_ERR_RANGE, \"%s: lr is %g; it must be >= 0 and finite\", fn, lr);\n",
+      M);
   const int nvals = 1 + st.n_metrics;
   body += fmt::format("  {} values[{}];\n", c_type(st.sig.output_types[0].dtype), nvals);
   std::vector<std::string> kargs;
@@ -546,7 +550,8 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
       finite += fmt::format(
           "  for (size_t e = 0; e < {0}; ++e)\n"
           "    if (!isfinite((({1}*)m->scratch[{2}])[e]))\n"
-          "      return fail({3}_ERR_NONFINITE, \"%s: the update of '{4}' is not finite at update %lld; the weights \"\n"
+          "      return fail({3}_ERR_NONFINITE, \"%s: the update of '{4}' is not finite at update %lld; the weights "
+          "\"\n"
           "                  \"are unchanged\", fn, (long long)step);\n",
           num_elements(t.shape), c_type(t.dtype), k, M, m.param_names[k]);
     swaps += fmt::format("  tmp = m->params[{0}], m->params[{0}] = m->scratch[{0}], m->scratch[{0}] = tmp;\n", k);
@@ -554,11 +559,14 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
   const std::string call =
       fmt::format("  {}({});\n  if ((rc = out_of_memory(fn))) return rc;\n", st.kernel, fmt::join(kargs, ", "));
   std::string out = tables;
-  out += fmt::format("\nvoid {}({});\n", st.kernel, fmt::format("{}", fmt::join(std::vector<std::string>(kargs.size() - 1, "void*"), ", ")) + ", int64_t");
+  out += fmt::format(
+      "\nvoid {}({});\n", st.kernel,
+      fmt::format("{}", fmt::join(std::vector<std::string>(kargs.size() - 1, "void*"), ", ")) + ", int64_t");
   out += fmt::format(
       "\nAPI int {0}({1}* m, {2}) {{\n  const char* fn = \"{0}\";\n  int rc;\n  void* tmp;\n"
       "  if (!m) return fail({1}_ERR_NULL, \"%s: the model is NULL\", fn);\n"
-      "  if (step < 1) return fail({1}_ERR_RANGE, \"%s: step is %lld; it counts updates from 1\", fn, (long long)step);\n"
+      "  if (step < 1) return fail({1}_ERR_RANGE, \"%s: step is %lld; it counts updates from 1\", fn, (long "
+      "long)step);\n"
       "{3}{4}{5}{6}"
       "  if (loss) *loss = (double)values[0];\n"
       "  for (int v = 1; metrics && v < {7}; ++v) metrics[v - 1] = (double)values[v];\n"
@@ -571,12 +579,12 @@ std::string metric_names_source(const AotModel& m) {
   std::vector<std::string> names;
   for (auto& n : m.metric_names) names.push_back("\"" + n + "\"");
   int n = int(m.metric_names.size());
-  return fmt::format("\nstatic const char* metric_names[] = {{{}}};\nAPI int {}_num_metrics(void) {{ return {}; }}\n"
-                     "API const char* {}_metric_name(int i) {{\n  if (i < 0 || i >= {}) {{\n"
-                     "    fail({}_ERR_RANGE, \"{}_metric_name: index %d out of range (0..%d)\", i, {});\n"
-                     "    return NULL;\n  }}\n  return metric_names[i];\n}}\n",
-                     names.empty() ? "NULL" : fmt::format("{}", fmt::join(names, ", ")), m.name, n, m.name, n, m.name,
-                     m.name, n - 1);
+  return fmt::format(
+      "\nstatic const char* metric_names[] = {{{}}};\nAPI int {}_num_metrics(void) {{ return {}; }}\n"
+      "API const char* {}_metric_name(int i) {{\n  if (i < 0 || i >= {}) {{\n"
+      "    fail({}_ERR_RANGE, \"{}_metric_name: index %d out of range (0..%d)\", i, {});\n"
+      "    return NULL;\n  }}\n  return metric_names[i];\n}}\n",
+      names.empty() ? "NULL" : fmt::format("{}", fmt::join(names, ", ")), m.name, n, m.name, n, m.name, m.name, n - 1);
 }
 
 }  // namespace
@@ -686,13 +694,14 @@ int @M@_abi_version(void);
   rep("@PARAMS@", forward_params(m));
   std::string train;
   if (!m.steps.empty())
-    train = "/* Training (the model's train block): one optimizer update on a batch, written into the\n"
-            "   instance's weights and optimizer state (which the weights files then hold too).\n"
-            "   lr: this update's learning rate (schedules are the caller's); step: 1-based count of\n"
-            "   this step's updates including this one (Adam's bias correction). loss and metrics\n"
-            "   (num_metrics values; either may be NULL) receive the batch's values. A NaN or\n"
-            "   infinite loss, metric or update returns @M@_ERR_NONFINITE and changes nothing. Needs\n"
-            "   the instance to itself. */\n";
+    train =
+        "/* Training (the model's train block): one optimizer update on a batch, written into the\n"
+        "   instance's weights and optimizer state (which the weights files then hold too).\n"
+        "   lr: this update's learning rate (schedules are the caller's); step: 1-based count of\n"
+        "   this step's updates including this one (Adam's bias correction). loss and metrics\n"
+        "   (num_metrics values; either may be NULL) receive the batch's values. A NaN or\n"
+        "   infinite loss, metric or update returns @M@_ERR_NONFINITE and changes nothing. Needs\n"
+        "   the instance to itself. */\n";
   for (const AotStep& st : m.steps) train += fmt::format("int {}(@M@* model, {});\n", st.function, train_params(m, st));
   rep("@TRAIN@", train);
   rep("@OMP@", m.omp_library.empty() ? "" : " -lomp");
@@ -703,10 +712,11 @@ int @M@_abi_version(void);
 std::string aot_source(const AotModel& m) {
   const EntrySignature& s = m.sig;
   std::string M = m.name;
-  std::string out = fmt::format("#define NUM_INPUTS {}\n#define NUM_OUTPUTS {}\n#define NUM_PARAMS {}\n"
-                                "#define HAS_TRAINING {}\n#define BLAS_THREADS {}\n#define ON_GPU {}\n",
-                                s.input_types.size(), s.output_types.size(), m.param_names.size(), m.steps.empty() ? 0 : 1,
-                                m.threads, m.cuda ? 1 : 0);
+  std::string out = fmt::format(
+      "#define NUM_INPUTS {}\n#define NUM_OUTPUTS {}\n#define NUM_PARAMS {}\n"
+      "#define HAS_TRAINING {}\n#define BLAS_THREADS {}\n#define ON_GPU {}\n",
+      s.input_types.size(), s.output_types.size(), m.param_names.size(), m.steps.empty() ? 0 : 1, m.threads,
+      m.cuda ? 1 : 0);
   std::string runtime = subst(kRuntime, M);
   // The tables go after the includes and tensor_info, before the code that uses them.
   size_t at = runtime.find("static _Thread_local");
@@ -715,17 +725,19 @@ std::string aot_source(const AotModel& m) {
                        info_table("outputs", m.output_names, s.output_types, dynamic) +
                        info_table("params", m.param_names, m.param_types);
   tables += m.embedded_weights
-                ? subst("extern const unsigned char @M@_weights_blob[], @M@_weights_blob_end[];\n"
-                        "static int load_blob(void* const* dst, const unsigned char* data, size_t n, const char* what);\n"
-                        "static int load_embedded(void* const* dst) {\n"
-                        "  return load_blob(dst, @M@_weights_blob, (size_t)(@M@_weights_blob_end - @M@_weights_blob),\n"
-                        "                   \"the weights embedded in lib@M@\");\n}\n",
-                        M)
-                : subst("static int fail(int code, const char* fmt, ...);\n"
-                        "static int load_embedded(void* const* dst) {\n  (void)dst;\n"
-                        "  return fail(@M@_ERR_WEIGHTS, \"lib@M@ was built with --weights-file: pass the weights file's "
-                        "path to @M@_create\");\n}\n",
-                        M);
+                ? subst(
+                      "extern const unsigned char @M@_weights_blob[], @M@_weights_blob_end[];\n"
+                      "static int load_blob(void* const* dst, const unsigned char* data, size_t n, const char* what);\n"
+                      "static int load_embedded(void* const* dst) {\n"
+                      "  return load_blob(dst, @M@_weights_blob, (size_t)(@M@_weights_blob_end - @M@_weights_blob),\n"
+                      "                   \"the weights embedded in lib@M@\");\n}\n",
+                      M)
+                : subst(
+                      "static int fail(int code, const char* fmt, ...);\n"
+                      "static int load_embedded(void* const* dst) {\n  (void)dst;\n"
+                      "  return fail(@M@_ERR_WEIGHTS, \"lib@M@ was built with --weights-file: pass the weights file's "
+                      "path to @M@_create\");\n}\n",
+                      M);
   runtime.insert(at, out + tables + "\n");
   runtime += accessors(M, "input", "inputs", "NUM_INPUTS") + accessors(M, "output", "outputs", "NUM_OUTPUTS") +
              accessors(M, "param", "params", "NUM_PARAMS");
@@ -772,15 +784,17 @@ std::string aot_source(const AotModel& m) {
   runtime += fmt::format("\nvoid {}_kernel({});\n\n", M, fmt::join(kparams, ", "));
   // A dynamic batch runs the one-sample kernel per sample (starc compile checked that
   // the model treats samples independently).
-  std::string call = dynamic ? fmt::format("  for (size_t b = 0; b < batch; ++b) {{\n    {}_kernel({});\n"
-                                           "    if ((rc = out_of_memory(fn))) return rc;\n  }}\n",
-                                           M, fmt::join(kargs, ", "))
+  std::string call = dynamic ? fmt::format(
+                                   "  for (size_t b = 0; b < batch; ++b) {{\n    {}_kernel({});\n"
+                                   "    if ((rc = out_of_memory(fn))) return rc;\n  }}\n",
+                                   M, fmt::join(kargs, ", "))
                              : fmt::format("  {}_kernel({});\n  if ((rc = out_of_memory(fn))) return rc;\n", M,
                                            fmt::join(kargs, ", "));
-  runtime += fmt::format("API int {0}_forward({0}* m, {1}) {{\n  const char* fn = \"{0}_forward\";\n  int rc;\n"
-                         "  if (!m) return fail({0}_ERR_NULL, \"%s: the model is NULL\", fn);\n{2}{3}"
-                         "  return {0}_OK;\n}}\n",
-                         M, forward_params(m), checks, m.cuda ? staged_call(M, ins, outs, call) : call);
+  runtime += fmt::format(
+      "API int {0}_forward({0}* m, {1}) {{\n  const char* fn = \"{0}_forward\";\n  int rc;\n"
+      "  if (!m) return fail({0}_ERR_NULL, \"%s: the model is NULL\", fn);\n{2}{3}"
+      "  return {0}_OK;\n}}\n",
+      M, forward_params(m), checks, m.cuda ? staged_call(M, ins, outs, call) : call);
   for (const AotStep& st : m.steps) runtime += train_step_source(m, st);
   runtime += metric_names_source(m);
   return runtime;
@@ -829,11 +843,12 @@ set(@M@_BATCH {1})
 }
 
 std::string aot_pkgconfig(const AotModel& m, const std::string& dir) {
-  return subst(fmt::format("# Generated by starc compile (docs/aot.md).\nprefix={}\nlibdir=${{prefix}}\n"
-                           "includedir=${{prefix}}\n\nName: @M@\nDescription: model @M@ compiled ahead of time by starc\n"
-                           "Version: 1\nLibs: -L${{libdir}} -l@M@\nLibs.private: -lm{}\nCflags: -I${{includedir}}\n",
-                           dir, m.omp_library.empty() ? "" : " " + m.omp_library),
-               m.name);
+  return subst(
+      fmt::format("# Generated by starc compile (docs/aot.md).\nprefix={}\nlibdir=${{prefix}}\n"
+                  "includedir=${{prefix}}\n\nName: @M@\nDescription: model @M@ compiled ahead of time by starc\n"
+                  "Version: 1\nLibs: -L${{libdir}} -l@M@\nLibs.private: -lm{}\nCflags: -I${{includedir}}\n",
+                  dir, m.omp_library.empty() ? "" : " " + m.omp_library),
+      m.name);
 }
 
 }  // namespace starc

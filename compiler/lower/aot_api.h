@@ -24,7 +24,7 @@ struct AotStep {
 };
 
 struct AotModel {
-  std::string name;  // the C prefix: every exported symbol is NAME_*
+  std::string name;    // the C prefix: every exported symbol is NAME_*
   EntrySignature sig;  // of the forward kernel (kernel NAME_kernel)
   std::vector<std::string> input_names, output_names;
   // The instance's tensors, in weights-file order: every param of every kernel (with

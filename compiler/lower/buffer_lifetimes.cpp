@@ -158,9 +158,11 @@ struct Rewriter {
   void record(const MemoryPlan& plan) {
     mlir::OpBuilder b(module.getBodyRegion());
     auto type = mlir::LLVM::LLVMArrayType::get(i64, 3);
-    auto value = mlir::DenseIntElementsAttr::get(mlir::RankedTensorType::get({3}, i64),
-                                                 llvm::ArrayRef<int64_t>{plan.peak_bytes, plan.largest_bytes, plan.largest_node});
-    mlir::LLVM::GlobalOp::create(b, module.getLoc(), type, true, mlir::LLVM::Linkage::External, kMemoryPlanSymbol, value);
+    auto value = mlir::DenseIntElementsAttr::get(
+        mlir::RankedTensorType::get({3}, i64),
+        llvm::ArrayRef<int64_t>{plan.peak_bytes, plan.largest_bytes, plan.largest_node});
+    mlir::LLVM::GlobalOp::create(b, module.getLoc(), type, true, mlir::LLVM::Linkage::External, kMemoryPlanSymbol,
+                                 value);
   }
 };
 

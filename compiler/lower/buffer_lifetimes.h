@@ -38,11 +38,11 @@ namespace starc {
 int free_buffers_after_last_use(mlir::Operation* root);
 
 struct MemoryPlan {
-  int64_t peak_bytes = 0;     // most temporary bytes alive at once
-  int64_t largest_bytes = 0;  // the largest temporary
-  int64_t largest_node = -1;  // the graph node that allocates it (-1: unknown)
-  int64_t total_bytes = 0;    // all temporaries: the peak if nothing were freed early
-  int64_t argument_bytes = 0; // the entry's buffers: inputs, parameters, outputs
+  int64_t peak_bytes = 0;                // most temporary bytes alive at once
+  int64_t largest_bytes = 0;             // the largest temporary
+  int64_t largest_node = -1;             // the graph node that allocates it (-1: unknown)
+  int64_t total_bytes = 0;               // all temporaries: the peak if nothing were freed early
+  int64_t argument_bytes = 0;            // the entry's buffers: inputs, parameters, outputs
   int temporaries = 0, kept_to_end = 0;  // allocations; those not freed before the end
 };
 

@@ -59,10 +59,14 @@ std::vector<std::string> ops_without_lowering() {
 
 std::string MlirEmitter::elem(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F64: return "f64";
-    case DType::I64: return "i64";
-    case DType::Bool: return "i1";
+    case DType::F32:
+      return "f32";
+    case DType::F64:
+      return "f64";
+    case DType::I64:
+      return "i64";
+    case DType::Bool:
+      return "i1";
   }
   return "?";
 }
@@ -76,8 +80,12 @@ static std::string shape_prefix(const Shape& s) {
   return out;
 }
 
-std::string MlirEmitter::tensor_type(const TensorType& t) { return "tensor<" + shape_prefix(t.shape) + elem(t.dtype) + ">"; }
-std::string MlirEmitter::memref_type(const TensorType& t) { return "memref<" + shape_prefix(t.shape) + elem(t.dtype) + ">"; }
+std::string MlirEmitter::tensor_type(const TensorType& t) {
+  return "tensor<" + shape_prefix(t.shape) + elem(t.dtype) + ">";
+}
+std::string MlirEmitter::memref_type(const TensorType& t) {
+  return "memref<" + shape_prefix(t.shape) + elem(t.dtype) + ">";
+}
 
 std::string MlirEmitter::val(int id) const {
   auto it = vals_.find(id);
@@ -124,8 +132,12 @@ std::string MlirEmitter::constant_scalar(double v, DType t) {
       lit = fmt::format("0x{:016X}", bits);
       break;
     }
-    case DType::I64: lit = fmt::format("{}", s.data<int64_t>()[0]); break;
-    case DType::Bool: lit = v != 0 ? "true" : "false"; break;
+    case DType::I64:
+      lit = fmt::format("{}", s.data<int64_t>()[0]);
+      break;
+    case DType::Bool:
+      lit = v != 0 ? "true" : "false";
+      break;
   }
   if (t == DType::Bool)  // `true`/`false` carry their type (i1); a `: i1` suffix does not parse
     line(fmt::format("{} = arith.constant {} {}", name, lit, loc_));
@@ -282,7 +294,8 @@ std::string MlirEmitter::view(const std::string& memref, const TensorType& t) {
 
 std::string MlirEmitter::address(const std::string& value, const TensorType& t) {
   std::string m = fresh("buf");
-  line(fmt::format("{} = bufferization.to_buffer {} read_only : {} to {} {}", m, value, tensor_type(t), memref_type(t), loc()));
+  line(fmt::format("{} = bufferization.to_buffer {} read_only : {} to {} {}", m, value, tensor_type(t), memref_type(t),
+                   loc()));
   return view(m, t);
 }
 
@@ -343,22 +356,25 @@ std::string emit_mlir(const Graph& g, const std::string& fn_name, EntrySignature
   e.indent_ = 4;
   auto to_tensor = [&](const std::string& memref, const TensorType& t) {
     std::string name = e.fresh("arg");
-    e.line(fmt::format("{} = bufferization.to_tensor {} restrict : {} to {}", name, memref,
-                       MlirEmitter::memref_type(t), MlirEmitter::tensor_type(t)));
+    e.line(fmt::format("{} = bufferization.to_tensor {} restrict : {} to {}", name, memref, MlirEmitter::memref_type(t),
+                       MlirEmitter::tensor_type(t)));
     return name;
   };
-  for (size_t i = 0; i < g.inputs.size(); ++i) e.bind(g.inputs[i], to_tensor(fmt::format("%in{}", i), sig.input_types[i]));
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    e.bind(g.inputs[i], to_tensor(fmt::format("%in{}", i), sig.input_types[i]));
   // A narrowed weight: its 16-bit buffer as a tensor, widened to f32 by one elementwise op.
   auto widen = [&](const std::string& memref, const TensorType& t) {
     std::string mt = MlirEmitter::memref_type(t), tt = MlirEmitter::tensor_type(t);
     std::string half = e.fresh("arg"), init = e.empty(t), r = e.fresh("w"), a = e.fresh("a"), b = e.fresh("a"),
                 x = e.fresh("s");
-    e.line(fmt::format("{} = bufferization.to_tensor {} restrict : {} to {}", half, memref, narrowed(mt), narrowed(tt)));
+    e.line(
+        fmt::format("{} = bufferization.to_tensor {} restrict : {} to {}", half, memref, narrowed(mt), narrowed(tt)));
     std::string id = MlirEmitter::identity_map(t.rank());
     std::vector<std::string> iters(size_t(t.rank()), "\"parallel\"");
-    e.line(fmt::format("{} = linalg.generic {{indexing_maps = [affine_map<{}>, affine_map<{}>], iterator_types = [{}]}} "
-                       "ins({} : {}) outs({} : {}) {{",
-                       r, id, id, fmt::join(iters, ", "), half, narrowed(tt), init, tt));
+    e.line(
+        fmt::format("{} = linalg.generic {{indexing_maps = [affine_map<{}>, affine_map<{}>], iterator_types = [{}]}} "
+                    "ins({} : {}) outs({} : {}) {{",
+                    r, id, id, fmt::join(iters, ", "), half, narrowed(tt), init, tt));
     e.line(fmt::format("^bb0({}: {}, {}: f32):", a, narrow, b));
     e.line(fmt::format("  {} = arith.extf {} : {} to f32", x, a, narrow));
     e.line(fmt::format("  linalg.yield {} : f32", x));

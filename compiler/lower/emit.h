@@ -37,13 +37,13 @@ using LowerFn = std::function<void(MlirEmitter& e, const Node& n, int id)>;
 class MlirEmitter {
  public:
   // --- types and names -----------------------------------------------------------
-  static std::string elem(DType t);                    // f32 f64 i64 i1
+  static std::string elem(DType t);                     // f32 f64 i64 i1
   static std::string tensor_type(const TensorType& t);  // tensor<2x3xf32>, tensor<f32>
   static std::string memref_type(const TensorType& t);  // memref<2x3xf32>
   std::string ty(int id) const { return tensor_type(g_->type(id)); }
   const TensorType& type(int id) const { return g_->type(id); }
   const Graph& graph() const { return *g_; }
-  std::string val(int id) const;   // the SSA value of node id
+  std::string val(int id) const;  // the SSA value of node id
   void bind(int id, std::string value) { vals_[id] = std::move(value); }
   // Nodes with several results (scan): binds all of them (val(id) is result 0);
   // result(id, i) reads one back (for scan_result nodes).
@@ -57,10 +57,10 @@ class MlirEmitter {
   void indent(int d) { indent_ += d; }
 
   // --- building blocks ------------------------------------------------------------------
-  std::string constant_scalar(double v, DType t);                // arith.constant, exact
-  std::string splat(double v, const TensorType& t);              // a constant tensor filled with v
-  std::string empty(const TensorType& t);                        // tensor.empty()
-  std::string fill(double v, const TensorType& t);               // linalg.fill of a tensor.empty()
+  std::string constant_scalar(double v, DType t);    // arith.constant, exact
+  std::string splat(double v, const TensorType& t);  // a constant tensor filled with v
+  std::string empty(const TensorType& t);            // tensor.empty()
+  std::string fill(double v, const TensorType& t);   // linalg.fill of a tensor.empty()
   // A linalg.generic over the iteration space of rank `loops`. Each input has a value,
   // type and affine map (text "(d0, d1) -> (d1)" without "affine_map<>"); the single
   // output is `init` of type `out` with map `out_map`. `iterators`: "parallel" or
@@ -112,7 +112,7 @@ class MlirEmitter {
   std::string node_name_, node_prefix_;  // "%7", "%7/3" in a scan body: loc_of
   int indent_ = 2, counter_ = 0;
   Device device_ = Device::Cpu;
-  std::map<std::string, std::string> externs_;  // kernel name -> its declaration
+  std::map<std::string, std::string> externs_;           // kernel name -> its declaration
   std::map<std::string, std::string> buffer_view_type_;  // kernel buffer argument -> its memref type
   std::string view(const std::string& memref, const TensorType& t);
 };

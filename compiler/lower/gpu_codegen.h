@@ -76,11 +76,11 @@ class Code {
   int indent_, next_ = 0;
 };
 
-
 // The aligned pointer of a memref (of a memref<1xT> view: the bare pointer the CPU gets).
 inline std::string pointer(Code& b, const std::string& memref, const std::string& type) {
   std::string i = b.let(fmt::format("memref.extract_aligned_pointer_as_index {} : {} -> index", memref, type));
-  return b.let(fmt::format("llvm.inttoptr {} : i64 to !llvm.ptr", b.let(fmt::format("arith.index_cast {} : index to i64", i))));
+  return b.let(
+      fmt::format("llvm.inttoptr {} : i64 to !llvm.ptr", b.let(fmt::format("arith.index_cast {} : index to i64", i))));
 }
 
 // The reductions (gpu_reduce_kernels.cpp): for a starc_reduce_* name, adds its host

@@ -56,11 +56,11 @@ struct Operand {
   std::function<Addr(Code&, const Ctx&, const std::string& k)> at;
 };
 struct GemmKernel {
-  std::string name, t;  // kernel symbol, element type
-  std::string params;   // its arguments after %M, %N, %K, %nb (batch count)
+  std::string name, t;                  // kernel symbol, element type
+  std::string params;                   // its arguments after %M, %N, %K, %nb (batch count)
   std::function<void(Code&)> prologue;  // named values (products of sizes) for the hooks
   Operand a, b;
-  std::string out;  // the buffer C is written to (overwritten, never accumulated)
+  std::string out;       // the buffer C is written to (overwritten, never accumulated)
   bool split_k = false;  // the batch index is a K split of %kchunk (a multiple of 16)
   std::function<std::string(Code&, const std::string& batch, const std::string& m, const std::string& n)> out_index;
 };
@@ -119,9 +119,10 @@ std::string gemm_kernel(const GemmKernel& g) {
   const std::string& t = g.t;
   const std::string tile_type = fmt::format("memref<{}x{}x{}, #gpu.address_space<workgroup>>", kTileK, kPad, t);
   const int acc_n = kMicro * kMicro;
-  b.open(fmt::format("gpu.func @{}(%M: index, %N: index, %K: index, %nb: index, {}) workgroup(%As : {}, %Bs : {}) "
-                     "kernel attributes {{known_block_size = array<i32: {}, {}, 1>}} {{",
-                     g.name, g.params, tile_type, tile_type, kThreads, kThreads));
+  b.open(
+      fmt::format("gpu.func @{}(%M: index, %N: index, %K: index, %nb: index, {}) workgroup(%As : {}, %Bs : {}) "
+                  "kernel attributes {{known_block_size = array<i32: {}, {}, 1>}} {{",
+                  g.name, g.params, tile_type, tile_type, kThreads, kThreads));
   for (const char* d : {"x", "y", "z"}) b.line(fmt::format("%b{} = gpu.block_id {}", d, d));
   for (const char* d : {"x", "y"}) b.line(fmt::format("%t{} = gpu.thread_id {}", d, d));
   for (const char* d : {"y", "z"}) b.line(fmt::format("%g{} = gpu.grid_dim {}", d, d));
@@ -141,8 +142,7 @@ std::string gemm_kernel(const GemmKernel& g) {
   std::vector<std::string> init, types, acc(acc_n);
   for (int i = 0; i < acc_n; ++i) init.push_back(fmt::format("%acc{} = {}", i, zero)), types.push_back(t);
   std::string k_begin = b.c(0), k_end = "%K";
-  if (g.split_k)
-    k_begin = b.mul("%bi", "%kchunk"), k_end = b.bin("minui", b.add(k_begin, "%kchunk"), "%K");
+  if (g.split_k) k_begin = b.mul("%bi", "%kchunk"), k_end = b.bin("minui", b.add(k_begin, "%kchunk"), "%K");
   std::string res = b.fresh(), ck = b.c(kTileK);
   b.open(fmt::format("{}:{} = scf.for %k0 = {} to {} step {} iter_args({}) -> ({}) {{", res, acc_n, k_begin, k_end, ck,
                      fmt::join(init, ", "), fmt::join(types, ", ")));
@@ -160,7 +160,8 @@ std::string gemm_kernel(const GemmKernel& g) {
     for (int i = 0; i < kMicro; ++i)
       for (int j = 0; j < kMicro; ++j) {
         std::string p = b.let(fmt::format("arith.mulf {}, {} fastmath<contract> : {}", av[i], bv[j], t));
-        acc[i * kMicro + j] = b.let(fmt::format("arith.addf {}, {} fastmath<contract> : {}", acc[i * kMicro + j], p, t));
+        acc[i * kMicro + j] =
+            b.let(fmt::format("arith.addf {}, {} fastmath<contract> : {}", acc[i * kMicro + j], p, t));
       }
   }
   b.line("gpu.barrier");  // before the next tile overwrites what others still read
@@ -199,16 +200,12 @@ GemmKernel matmul_kernel(const std::string& t, bool ta, bool tb) {
          [ta](Code& b, const std::string& bi, const std::string& m) {
            return Ctx{b.add(b.mul(bi, "%sa"), ta ? m : b.mul(m, "%K"))};
          },
-         [ta](Code& b, const Ctx& x, const std::string& k) {
-           return Addr{b.add(x[0], ta ? b.mul(k, "%M") : k), ""};
-         }};
+         [ta](Code& b, const Ctx& x, const std::string& k) { return Addr{b.add(x[0], ta ? b.mul(k, "%M") : k), ""}; }};
   g.b = {"%pb", tb,
          [tb](Code& b, const std::string& bi, const std::string& n) {
            return Ctx{b.add(b.mul(bi, "%sb"), tb ? b.mul(n, "%K") : n)};
          },
-         [tb](Code& b, const Ctx& x, const std::string& k) {
-           return Addr{b.add(x[0], tb ? k : b.mul(k, "%N")), ""};
-         }};
+         [tb](Code& b, const Ctx& x, const std::string& k) { return Addr{b.add(x[0], tb ? k : b.mul(k, "%N")), ""}; }};
   g.out = "%pc";
   g.out_index = [](Code& b, const std::string& bi, const std::string& m, const std::string& n) {
     return b.add(b.mul(bi, "%sc"), b.add(b.mul(m, "%N"), n));
@@ -303,8 +300,9 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
              // negative quotient, which the unsigned compare with oh rejects.
              std::string oy = b.bin("divsi", ny, "%sh"), ox = b.bin("divsi", nx, "%sw");
              std::string c0 = b.c(0);
-             std::string ok = b.all({b.cmp("eq", b.bin("remsi", ny, "%sh"), c0), b.cmp("eq", b.bin("remsi", nx, "%sw"), c0),
-                                     b.cmp("ult", oy, "%oh"), b.cmp("ult", ox, "%ow")});
+             std::string ok =
+                 b.all({b.cmp("eq", b.bin("remsi", ny, "%sh"), c0), b.cmp("eq", b.bin("remsi", nx, "%sw"), c0),
+                        b.cmp("ult", oy, "%oh"), b.cmp("ult", ox, "%ow")});
              return Addr{b.add(x[2], b.add(b.mul(b.add(b.mul(m, "%oh"), oy), "%ow"), ox)), ok};
            }};
     g.out = "%x";
@@ -347,9 +345,10 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
 // out[i] = sum over s < splits of ws[s][i], in order, for i < total.
 std::string sum_splits_kernel(const std::string& t) {
   Code b(4);
-  b.open(fmt::format("gpu.func @starc_gpu_sum_splits_{0}(%total: index, %splits: index, %ws: {1}, %out: {1}) kernel "
-                     "attributes {{known_block_size = array<i32: {2}, 1, 1>}} {{",
-                     t, kPtrParam, kSumThreads));
+  b.open(
+      fmt::format("gpu.func @starc_gpu_sum_splits_{0}(%total: index, %splits: index, %ws: {1}, %out: {1}) kernel "
+                  "attributes {{known_block_size = array<i32: {2}, 1, 1>}} {{",
+                  t, kPtrParam, kSumThreads));
   b.line("%bx = gpu.block_id x");
   b.line("%tx = gpu.thread_id x");
   std::string i = b.add(b.mul("%bx", b.c(kSumThreads)), "%tx");
@@ -357,7 +356,8 @@ std::string sum_splits_kernel(const std::string& t) {
   std::string sum = b.fresh(), zero = b.let(fmt::format("arith.constant 0.0 : {}", t));
   b.open(fmt::format("{} = scf.for %s = {} to %splits step {} iter_args(%acc = {}) -> ({}) {{", sum, b.c(0), b.c(1),
                      zero, t));
-  std::string v = b.let(fmt::format("llvm.load {} : !llvm.ptr -> {}", b.element("%ws", b.add(b.mul("%s", "%total"), i), t), t));
+  std::string v =
+      b.let(fmt::format("llvm.load {} : !llvm.ptr -> {}", b.element("%ws", b.add(b.mul("%s", "%total"), i), t), t));
   b.line(fmt::format("scf.yield {} : {}", b.let(fmt::format("arith.addf %acc, {} : {}", v, t)), t));
   b.close();
   b.line(fmt::format("llvm.store {}, {} : {}, !llvm.ptr", sum, b.element("%out", i, t), t));
@@ -409,13 +409,13 @@ void launch(Code& b, const Grid& g, const std::string& kernel, const std::vector
                      kGpuKernelModule, kernel, g.x, g.y, g.z, "%c16", "%c16", "%c1", fmt::join(args, ", ")));
 }
 
-
 std::string matmul_host(const std::string& name, const std::string& t) {
   Code b(2);
-  b.open(fmt::format("func.func private @{0}(%batch: i64, %m: i64, %n: i64, %k: i64, %ta: i64, %tb: i64, "
-                     "%a: memref<1x{1}>, %stride_a: i64, %b: memref<1x{1}>, %stride_b: i64, %c: memref<1x{1}>, "
-                     "%stride_c: i64) {{",
-                     name, t));
+  b.open(
+      fmt::format("func.func private @{0}(%batch: i64, %m: i64, %n: i64, %k: i64, %ta: i64, %tb: i64, "
+                  "%a: memref<1x{1}>, %stride_a: i64, %b: memref<1x{1}>, %stride_b: i64, %c: memref<1x{1}>, "
+                  "%stride_c: i64) {{",
+                  name, t));
   b.line("%c16 = arith.constant 16 : index");
   b.line("%c1 = arith.constant 1 : index");
   std::string nb = b.index_cast("%batch"), m = b.index_cast("%m"), n = b.index_cast("%n"), k = b.index_cast("%k");
@@ -466,7 +466,8 @@ std::string conv_host(const std::string& name, const Fn& f) {
   std::vector<std::string> args;
   for (const auto& v : {m, n, k, std::string("%c1")}) args.push_back(v + " : index");
   for (const char* v : kGeo) args.push_back(fmt::format("%{} : index", v));
-  for (int i = 0; i < 3; ++i) args.push_back(pointer(b, fmt::format("%p{}", i), "memref<1x" + t + ">") + " : !llvm.ptr");
+  for (int i = 0; i < 3; ++i)
+    args.push_back(pointer(b, fmt::format("%p{}", i), "memref<1x" + t + ">") + " : !llvm.ptr");
   Grid g = grid(b, m, n, "%c1");
   b.open(fmt::format("scf.if {} {{", g.ok));
   if (f.op == Op::ConvWeightGrad) {
@@ -489,9 +490,10 @@ std::string conv_host(const std::string& name, const Fn& f) {
     split_args.push_back(wsp + " : !llvm.ptr");
     launch(b, Grid{g.x, g.y, splits, ""}, conv_kernel(f.op, t, true).name, split_args);
     std::string weight = args.back().substr(0, args.back().find(' '));
-    b.line(fmt::format("gpu.launch_func @{}::@starc_gpu_sum_splits_{} blocks in ({}, %c1, %c1) threads in ({}, %c1, %c1) "
-                       "args({} : index, {} : index, {} : !llvm.ptr, {} : !llvm.ptr)",
-                       kGpuKernelModule, t, ceil_div(mn, b.c(kSumThreads)), b.c(kSumThreads), mn, splits, wsp, weight));
+    b.line(
+        fmt::format("gpu.launch_func @{}::@starc_gpu_sum_splits_{} blocks in ({}, %c1, %c1) threads in ({}, %c1, %c1) "
+                    "args({} : index, {} : index, {} : !llvm.ptr, {} : !llvm.ptr)",
+                    kGpuKernelModule, t, ceil_div(mn, b.c(kSumThreads)), b.c(kSumThreads), mn, splits, wsp, weight));
     b.line(fmt::format("memref.dealloc {} : memref<?x{}>", ws, t));
     b.mid("} else {");
     launch(b, g, conv_kernel(f.op, t).name, args);

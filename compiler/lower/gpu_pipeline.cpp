@@ -44,7 +44,8 @@ bool run_passes(mlir::ModuleOp module, const std::string& pipeline, std::string*
 // are small, large splats are linalg.fill already).
 void copy_globals_to_managed_memory(mlir::ModuleOp module) {
   llvm::SmallVector<mlir::memref::GetGlobalOp> globals;
-  for (auto fn : module.getOps<mlir::func::FuncOp>()) fn.walk([&](mlir::memref::GetGlobalOp g) { globals.push_back(g); });
+  for (auto fn : module.getOps<mlir::func::FuncOp>())
+    fn.walk([&](mlir::memref::GetGlobalOp g) { globals.push_back(g); });
   for (mlir::memref::GetGlobalOp g : globals) {
     mlir::OpBuilder b(g->getContext());
     b.setInsertionPointAfter(g);
@@ -121,7 +122,8 @@ void map_parallel_loops(mlir::ModuleOp module) {
     const int64_t tx = std::min<int64_t>(256, pow2_at_least(std::max<int64_t>(extent[rank - 1], 1)));
     tile[rank - 1] = tx;
     if (rank >= 2) tile[rank - 2] = std::min<int64_t>(256 / tx, pow2_at_least(std::max<int64_t>(extent[rank - 2], 1)));
-    auto [outer, inner] = mlir::scf::tileParallelLoop(loop, tile, /*noMinMaxBounds=*/true);  // constant thread bounds, guarded body
+    auto [outer, inner] =
+        mlir::scf::tileParallelLoop(loop, tile, /*noMinMaxBounds=*/true);  // constant thread bounds, guarded body
 
     mlir::MLIRContext* ctx = module.getContext();
     auto id = mlir::AffineMap::getMultiDimIdentityMap(1, ctx);
@@ -180,8 +182,8 @@ bool lower_gpu_module(mlir::ModuleOp module, std::string* why, bool fatbin) {
           "expand-strided-metadata,finalize-memref-to-llvm{use-generic-functions=1},convert-math-to-llvm,"
           "convert-math-to-libm,convert-arith-to-llvm,convert-cf-to-llvm,"
           "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},gpu-to-llvm,"
-          "gpu-module-to-binary{format=" + (fatbin ? "fatbin" : "isa") +
-          (toolkit.empty() ? std::string() : " toolkit=" + toolkit) +
+          "gpu-module-to-binary{format=" +
+          (fatbin ? "fatbin" : "isa") + (toolkit.empty() ? std::string() : " toolkit=" + toolkit) +
           "},convert-index-to-llvm,convert-ub-to-llvm,reconcile-unrealized-casts",
       why);
 }

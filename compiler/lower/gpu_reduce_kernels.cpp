@@ -37,9 +37,9 @@ constexpr int kRedThreads = 256;
 constexpr int64_t kLaneWork = 16, kFastLanes = 8, kMinChunk = 4096, kWarp = 32;
 // The kernels' index arguments. out_blocks = ceil(n_out / (256 / lanes)), the grid-stride
 // loop's bound (computed by the host: a 64-bit division in the kernel costs a spill).
-const char* const kRedParams[] = {"n_out", "n_red", "n_chunks", "chunk", "lanes", "ls",  "gs",  "out_blocks",
-                                  "ke0",   "ke1",   "ke2",      "kt0",   "kt1",   "kt2", "re0", "re1",
-                                  "re2",   "rt0",   "rt1",      "rt2"};
+const char* const kRedParams[] = {"n_out",      "n_red", "n_chunks", "chunk", "lanes", "ls",  "gs",
+                                  "out_blocks", "ke0",   "ke1",      "ke2",   "kt0",   "kt1", "kt2",
+                                  "re0",        "re1",   "re2",      "rt0",   "rt1",   "rt2"};
 
 struct Reduction {
   Red kind;
@@ -176,9 +176,10 @@ std::string reduce_kernel(const Reduction& r, bool mixed) {
   std::vector<std::string> params;
   for (const char* p : kRedParams) params.push_back(fmt::format("%{}: index", p));
   for (const char* p : {"%x", "%out"}) params.push_back(fmt::format("{}: {}", p, kPtrParam));
-  b.open(fmt::format("gpu.func @{}({}) workgroup(%part : {}) kernel "
-                     "attributes {{known_block_size = array<i32: {}, 1, 1>}} {{",
-                     r.kernel(mixed), fmt::join(params, ", "), part_type, kRedThreads));
+  b.open(
+      fmt::format("gpu.func @{}({}) workgroup(%part : {}) kernel "
+                  "attributes {{known_block_size = array<i32: {}, 1, 1>}} {{",
+                  r.kernel(mixed), fmt::join(params, ", "), part_type, kRedThreads));
   for (const char* d : {"x", "y"}) b.line(fmt::format("%b{0} = gpu.block_id {0}", d));
   for (const char* d : {"x", "y"}) b.line(fmt::format("%g{0} = gpu.grid_dim {0}", d));
   b.line("%tid = gpu.thread_id x");
@@ -291,10 +292,11 @@ void launch_partials(Code& b, const Reduction& r, const std::string& n_out, cons
   RedLaunch l;
   std::string c0 = b.c(0), c1 = b.c(1), lanes = pow2_at_least(b, b.ceil_div(chunks, b.c(kLaneWork)));
   std::string blocks = b.ceil_div(n_out, b.div(b.c(kRedThreads), lanes));
-  l.arg = {{"n_out", n_out}, {"n_red", chunks}, {"n_chunks", c1}, {"chunk", chunks}, {"lanes", lanes},
-           {"ls", c1},       {"gs", lanes},     {"out_blocks", blocks}, {"ke0", n_out},  {"ke1", c1},
-           {"ke2", c1},      {"kt0", chunks},   {"kt1", c0},      {"kt2", c0},      {"re0", chunks},
-           {"re1", c1},      {"re2", c1},       {"rt0", c1},      {"rt1", c0},      {"rt2", c0}};
+  l.arg = {{"n_out", n_out}, {"n_red", chunks}, {"n_chunks", c1}, {"chunk", chunks},
+           {"lanes", lanes}, {"ls", c1},        {"gs", lanes},    {"out_blocks", blocks},
+           {"ke0", n_out},   {"ke1", c1},       {"ke2", c1},      {"kt0", chunks},
+           {"kt1", c0},      {"kt2", c0},       {"re0", chunks},  {"re1", c1},
+           {"re2", c1},      {"rt0", c1},       {"rt1", c0},      {"rt2", c0}};
   l.x = partials, l.out = out;
   launch_reduce(b, Reduction{r.kind, r.acc()}.kernel(false), l);
 }
@@ -313,8 +315,13 @@ RedLaunch plan_reduction(Code& b, const std::string& n_out, const std::string& n
   // evened out so that none is empty.
   std::string want = b.bin("minui", b.ceil_div(b.c(kFillBlocks), blocks), b.div(n_red, b.c(kMinChunk)));
   std::string chunk = b.ceil_div(n_red, b.bin("maxui", want, "%c1"));
-  l.arg.insert({{"n_out", n_out}, {"n_red", n_red}, {"n_chunks", b.ceil_div(n_red, chunk)}, {"chunk", chunk},
-                {"lanes", lanes}, {"ls", b.sel(fast, segments, "%c1")}, {"gs", b.sel(fast, "%c1", lanes)},
+  l.arg.insert({{"n_out", n_out},
+                {"n_red", n_red},
+                {"n_chunks", b.ceil_div(n_red, chunk)},
+                {"chunk", chunk},
+                {"lanes", lanes},
+                {"ls", b.sel(fast, segments, "%c1")},
+                {"gs", b.sel(fast, "%c1", lanes)},
                 {"out_blocks", blocks}});
   return l;
 }
@@ -332,9 +339,10 @@ std::string reduce_host(const std::string& name, const Reduction& r) {
   std::string x = pointer(b, "%x", "memref<1x" + r.t + ">"), out = pointer(b, "%out", "memref<1x" + a + ">");
   b.open(fmt::format("scf.if {} {{", b.all({b.cmp("ugt", n_out, b.c(0)), b.cmp("ugt", n_red, b.c(0))})));
   std::vector<std::string> types(13, "index");
-  b.line(fmt::format("{}:13 = func.call @{}(%a_d0, %a_d1, %a_d2, %a_d3, %a_d4, %a_d5, %a_mask) : (i64, i64, i64, i64, "
-                     "i64, i64, i64) -> ({})",
-                     g, kGroupsFn, fmt::join(types, ", ")));
+  b.line(
+      fmt::format("{}:13 = func.call @{}(%a_d0, %a_d1, %a_d2, %a_d3, %a_d4, %a_d5, %a_mask) : (i64, i64, i64, i64, "
+                  "i64, i64, i64) -> ({})",
+                  g, kGroupsFn, fmt::join(types, ", ")));
   RedLaunch l = plan_reduction(b, n_out, n_red, g);
   std::string mixed = b.cmp("ugt", g + "#12", "%c1"), chunks = l.arg["n_chunks"];
   auto launch_pass = [&](const std::string& dest) {
@@ -360,7 +368,6 @@ std::string reduce_host(const std::string& name, const Reduction& r) {
   b.close();
   return b.text;
 }
-
 
 // Which reduction `name` is (kind and element type), if it is one.
 std::optional<Reduction> parse_reduction(const std::string& name) {

@@ -72,9 +72,10 @@ std::string cpu_pipeline_to_loops(bool threads) {
   // loop-invariant-code-motion: ops of a scan step that depend on no carry or x_t (an
   // LSTM's weight transposes) run once, before the loop. eliminate-empty-tensors: the op
   // that makes an output writes the caller's buffer instead of a copy made afterwards.
-  return std::string("func.func(linalg-fuse-elementwise-ops,loop-invariant-code-motion),"
-                     "eliminate-empty-tensors,one-shot-bufferize,"
-                     "buffer-deallocation-pipeline,convert-bufferization-to-memref,") +
+  return std::string(
+             "func.func(linalg-fuse-elementwise-ops,loop-invariant-code-motion),"
+             "eliminate-empty-tensors,one-shot-bufferize,"
+             "buffer-deallocation-pipeline,convert-bufferization-to-memref,") +
          (threads ? "func.func(convert-linalg-to-parallel-loops)" : "func.func(convert-linalg-to-loops)");
 }
 std::string cpu_pipeline_to_llvm(bool threads) {
@@ -160,7 +161,8 @@ void run_pipeline(mlir::MLIRContext& ctx, mlir::ModuleOp module, const std::stri
   mlir::PassManager pm(&ctx);
   std::string err;
   llvm::raw_string_ostream err_os(err);
-  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, err_os))) throw LowerError("internal: bad pass pipeline: " + err);
+  if (mlir::failed(mlir::parsePassPipeline(pipeline, pm, err_os)))
+    throw LowerError("internal: bad pass pipeline: " + err);
   if (mlir::failed(pm.run(module))) throw LowerError("lowering to LLVM failed:\n" + diags.text);
 }
 
@@ -226,7 +228,8 @@ void memref_copy(int64_t elem_size, UnrankedDesc* src, UnrankedDesc* dst) {
     if (sin == 1 && din == 1)  // contiguous rows (a slice or stacking along an outer axis)
       std::memcpy(dp, sp, size_t(inner * elem_size));
     else
-      for (int64_t j = 0; j < inner; ++j) std::memcpy(dp + j * din * elem_size, sp + j * sin * elem_size, size_t(elem_size));
+      for (int64_t j = 0; j < inner; ++j)
+        std::memcpy(dp + j * din * elem_size, sp + j * sin * elem_size, size_t(elem_size));
     int64_t d = rank - 2;  // odometer over the outer dims
     for (; d >= 0; --d) {
       sp += ss[d] * elem_size, dp += ds[d] * elem_size;
@@ -313,7 +316,7 @@ std::string captured_object(mlir::ExecutionEngine& engine) {
   // A memfd's writes count against RLIMIT_FSIZE too (`ulimit -f`): past it, LLVM's write
   // fails, fatally. The soft limit is raised to the hard one for the dump; under a finite
   // hard limit nothing is captured (the run goes on, uncached).
-  struct rlimit fsize {};
+  struct rlimit fsize{};
   if (::getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_max != RLIM_INFINITY) return "";
   struct RestoreLimit {
     struct rlimit saved;
@@ -330,7 +333,7 @@ std::string captured_object(mlir::ExecutionEngine& engine) {
   if (probe >= 0) {
     ::close(probe);
     engine.dumpToObjectFile(name);
-    struct stat st {};
+    struct stat st{};
     if (::fstat(fd, &st) == 0 && st.st_size > 0) {
       out.resize(size_t(st.st_size));
       for (size_t done = 0; done < out.size();) {
@@ -372,8 +375,10 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
   // reduction train step ran 2.5x slower).
   // (It lives in impl: the engine may optimise lazily, at the first lookup.)
   if (auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost()) {
-    if (auto made = jtmb->createTargetMachine()) impl->host_tm = std::move(*made);
-    else llvm::consumeError(made.takeError());
+    if (auto made = jtmb->createTargetMachine())
+      impl->host_tm = std::move(*made);
+    else
+      llvm::consumeError(made.takeError());
   } else {
     llvm::consumeError(jtmb.takeError());
   }
@@ -488,14 +493,17 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
   std::string cpu = o.cpu, features;
   if (cpu.empty() || cpu == "host") {
     cpu = llvm::sys::getHostCPUName().str();
-    for (auto& f : llvm::sys::getHostCPUFeatures()) features += (features.empty() ? "" : ",") + std::string(f.second ? "+" : "-") + f.first().str();
+    for (auto& f : llvm::sys::getHostCPUFeatures())
+      features += (features.empty() ? "" : ",") + std::string(f.second ? "+" : "-") + f.first().str();
   } else {
     std::unique_ptr<llvm::MCSubtargetInfo> sti(target->createMCSubtargetInfo(triple, cpu, ""));
     if (!sti || !sti->isCPUStringValid(cpu))
-      throw LowerError("unknown --target CPU '" + o.cpu + "' (examples: host, x86-64, x86-64-v2, x86-64-v3, x86-64-v4, skylake-avx512)");
+      throw LowerError("unknown --target CPU '" + o.cpu +
+                       "' (examples: host, x86-64, x86-64-v2, x86-64-v3, x86-64-v4, skylake-avx512)");
   }
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
-      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(triple, cpu, features, llvm::TargetOptions(),
+                                                                      llvm::Reloc::PIC_, std::nullopt,
+                                                                      llvm::CodeGenOptLevel::Aggressive));
   if (!tm) throw LowerError("cannot create an LLVM target machine for " + cpu);
   m->setDataLayout(tm->createDataLayout());
   m->setTargetTriple(triple);
@@ -519,10 +527,14 @@ std::string compile_object(const std::string& mlir_text, const std::string& entr
   for (llvm::Function& f : *m) {
     if (!f.isDeclaration()) continue;
     std::string name = f.getName().str(), to;
-    if (name.rfind("starc_", 0) == 0) to = o.prefix + "_" + name.substr(6);
-    else if (name.rfind("mgpu", 0) == 0) to = o.prefix + "_" + name;
-    else if (name == "_mlir_memref_to_llvm_alloc") to = o.prefix + "_cuda_memref_alloc";
-    else if (name == "_mlir_memref_to_llvm_free") to = o.prefix + "_cuda_memref_free";
+    if (name.rfind("starc_", 0) == 0)
+      to = o.prefix + "_" + name.substr(6);
+    else if (name.rfind("mgpu", 0) == 0)
+      to = o.prefix + "_" + name;
+    else if (name == "_mlir_memref_to_llvm_alloc")
+      to = o.prefix + "_cuda_memref_alloc";
+    else if (name == "_mlir_memref_to_llvm_free")
+      to = o.prefix + "_cuda_memref_free";
     if (to.empty()) continue;
     f.setName(to);
     f.setVisibility(llvm::GlobalValue::HiddenVisibility);
@@ -565,9 +577,9 @@ std::string cpu_pipeline_id() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   std::string build = ec ? "?" : fmt_build_id(exe);
-  return build + "|" + cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) + "|free-after-last-use|approximate-f32-math|parallel_loops " +
-         std::to_string(p.min_parallel_work) + " " + std::to_string(p.min_outer_iterations) + "|ir-target " +
-         llvm::sys::getHostCPUName().str();
+  return build + "|" + cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) +
+         "|free-after-last-use|approximate-f32-math|parallel_loops " + std::to_string(p.min_parallel_work) + " " +
+         std::to_string(p.min_outer_iterations) + "|ir-target " + llvm::sys::getHostCPUName().str();
 }
 
 std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {
@@ -650,8 +662,10 @@ KernelReaders kernel_readers(mlir::ModuleOp module) {
       mlir::Value v = work.pop_back_val();
       if (!seen.insert(v).second) continue;
       for (mlir::Operation* user : v.getUsers()) {
-        if (ref.count(user)) kr.readers[me.first].insert(ref[user]);
-        else if (!is_kernel(user)) for (mlir::Value r : user->getResults()) work.push_back(r);
+        if (ref.count(user))
+          kr.readers[me.first].insert(ref[user]);
+        else if (!is_kernel(user))
+          for (mlir::Value r : user->getResults()) work.push_back(r);
       }
     }
   }

@@ -104,10 +104,10 @@ struct CpuPlan {
     std::vector<std::string> nodes;  // "%7", "%12/3" (a scan body's node), in the graph's order
   };
   std::vector<Kernel> kernels;
-  int64_t argument_bytes = 0;        // the caller's buffers: inputs, parameters, outputs
-  int64_t temporary_peak_bytes = 0;  // most temporary bytes alive at once
-  int64_t temporary_total_bytes = 0; // all temporaries: the peak if nothing were freed early
-  int temporaries = 0, kept_to_end = 0;  // allocations; those not freed before the end
+  int64_t argument_bytes = 0;                    // the caller's buffers: inputs, parameters, outputs
+  int64_t temporary_peak_bytes = 0;              // most temporary bytes alive at once
+  int64_t temporary_total_bytes = 0;             // all temporaries: the peak if nothing were freed early
+  int temporaries = 0, kept_to_end = 0;          // allocations; those not freed before the end
   int64_t largest_bytes = 0, largest_node = -1;  // the largest temporary and its graph node
 };
 CpuPlan plan_cpu(const std::string& mlir_text, bool threads);
@@ -124,11 +124,12 @@ bool cuda_assembles_cubins();
 
 // Ahead-of-time compilation (starc compile).
 struct ObjectOptions {
-  std::string prefix;  // symbol prefix (the model name): PREFIX_memrefCopy
-  std::string kernel;  // the entry's symbol (default PREFIX_kernel)
-  std::string cpu = "host";  // "host" or an LLVM CPU name (x86-64-v3, skylake-avx512, ...)
-  bool threads = false;      // parallel loops as OpenMP (the library then needs libomp)
-  Device device = Device::Cpu;  // Cuda: the object embeds the kernels (PTX, and a cubin: cuda_assembles_cubins) and calls PREFIX_mgpu*
+  std::string prefix;           // symbol prefix (the model name): PREFIX_memrefCopy
+  std::string kernel;           // the entry's symbol (default PREFIX_kernel)
+  std::string cpu = "host";     // "host" or an LLVM CPU name (x86-64-v3, skylake-avx512, ...)
+  bool threads = false;         // parallel loops as OpenMP (the library then needs libomp)
+  Device device = Device::Cpu;  // Cuda: the object embeds the kernels (PTX, and a cubin: cuda_assembles_cubins) and
+                                // calls PREFIX_mgpu*
 };
 // Lowers MLIR text and returns a relocatable, position-independent ELF object holding
 // function `entry` as the kernel symbol (bare-pointer memref arguments, then the seed) and

@@ -142,7 +142,8 @@ void register_elementwise_lowerings(LoweringTable& t) {
   t["sin"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.sin", x, t); });
   t["cos"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.cos", x, t); });
   t["sqrt"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.sqrt", x, t); });
-  t["rsqrt"] = unary([](E e, auto& x, auto&, DType t) { return op2(e, "arith.divf", one(e, t), op1(e, "math.sqrt", x, t), t); });
+  t["rsqrt"] =
+      unary([](E e, auto& x, auto&, DType t) { return op2(e, "arith.divf", one(e, t), op1(e, "math.sqrt", x, t), t); });
   t["abs"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.absf", x, t); });
   t["square"] = unary([](E e, auto& x, auto&, DType t) { return op2(e, "arith.mulf", x, x, t); });
   // sigmoid: e^x / (1 + e^x) for x < 0, 1 / (1 + e^-x) otherwise (no overflow), as the reference.
@@ -159,7 +160,8 @@ void register_elementwise_lowerings(LoweringTable& t) {
     return select(e, gt0(e, x, t), x, ax, t);
   });
   t["elu"] = unary([](E e, auto& x, const Node& n, DType t) {
-    std::string ax = op2(e, "arith.mulf", e.constant_scalar(attr_float(n.attrs, "alpha"), t), op1(e, "math.expm1", x, t), t);
+    std::string ax =
+        op2(e, "arith.mulf", e.constant_scalar(attr_float(n.attrs, "alpha"), t), op1(e, "math.expm1", x, t), t);
     return select(e, gt0(e, x, t), x, ax, t);
   });
   t["softplus"] = unary([](E e, auto& x, auto&, DType t) {
@@ -174,10 +176,14 @@ void register_elementwise_lowerings(LoweringTable& t) {
   t["add"] = binary(arith("arith.addf", "arith.addi"));
   t["sub"] = binary(arith("arith.subf", "arith.subi"));
   t["mul"] = binary(arith("arith.mulf", "arith.muli"));
-  t["div"] = binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "arith.divf", a, b, t) : int_div(e, a, b); });
-  t["pow"] = binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "math.powf", a, b, t) : int_pow(e, a, b); });
-  t["maximum"] = binary([](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "ogt" : "sgt", a, b, t), a, b, t); });
-  t["minimum"] = binary([](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "olt" : "slt", a, b, t), a, b, t); });
+  t["div"] =
+      binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "arith.divf", a, b, t) : int_div(e, a, b); });
+  t["pow"] =
+      binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "math.powf", a, b, t) : int_pow(e, a, b); });
+  t["maximum"] = binary(
+      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "ogt" : "sgt", a, b, t), a, b, t); });
+  t["minimum"] = binary(
+      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "olt" : "slt", a, b, t), a, b, t); });
   t["eq"] = binary(compare("oeq", "eq", "eq"));
   t["ne"] = binary(compare("une", "ne", "ne"));
   t["lt"] = binary(compare("olt", "slt", "ult"));

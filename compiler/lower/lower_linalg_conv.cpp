@@ -129,9 +129,10 @@ std::vector<std::string> generic_n(E e, const std::vector<MlirEmitter::GenericIn
   for (auto& it : iterators) its.push_back(fmt::format("\"{}\"", it));
   std::string name = e.fresh("g");
   std::string lhs = outs.size() == 1 ? name : fmt::format("{}:{}", name, outs.size());
-  e.line(fmt::format("{} = linalg.generic {{indexing_maps = [{}], iterator_types = [{}]}} ins({} : {}) outs({} : {}) {{",
-                     lhs, fmt::join(maps, ", "), fmt::join(its, ", "), fmt::join(in_vals, ", "),
-                     fmt::join(in_types, ", "), fmt::join(out_vals, ", "), fmt::join(out_types, ", ")));
+  e.line(
+      fmt::format("{} = linalg.generic {{indexing_maps = [{}], iterator_types = [{}]}} ins({} : {}) outs({} : {}) {{",
+                  lhs, fmt::join(maps, ", "), fmt::join(its, ", "), fmt::join(in_vals, ", "), fmt::join(in_types, ", "),
+                  fmt::join(out_vals, ", "), fmt::join(out_types, ", ")));
   for (size_t i = 0; i < ins.size() + outs.size(); ++i) {
     std::string a = e.fresh("a");
     DType dt = i < ins.size() ? ins[i].type.dtype : outs[i - ins.size()].type.dtype;
@@ -181,7 +182,8 @@ std::string window_pos(E e, const std::vector<int>& loops, const Ints& k) {
   for (size_t i = 0; i < k.size(); ++i) {
     std::string ix = e.fresh("s");
     e.line(fmt::format("{} = linalg.index {} : index", ix, loops[i]));
-    acc = acc.empty() ? ix : bin(e, "arith.addi", bin(e, "arith.muli", acc, index_const(e, k[i]), "index"), ix, "index");
+    acc =
+        acc.empty() ? ix : bin(e, "arith.addi", bin(e, "arith.muli", acc, index_const(e, k[i]), "index"), ix, "index");
   }
   std::string r = e.fresh("s");
   e.line(fmt::format("{} = arith.index_cast {} : index to i64", r, acc));
@@ -236,7 +238,8 @@ bool gemm_reads_transposed(const Graph& g, const Node& mm, int slot) {
     return false;
   if (slot == 1) return true;
   const TensorType &at = g.type(mm.inputs[0]), &bt = g.type(mm.inputs[1]);
-  bool folds = all_ones(Shape(bt.shape.begin(), bt.shape.end() - 2)) && !all_ones(Shape(at.shape.begin(), at.shape.end() - 2));
+  bool folds =
+      all_ones(Shape(bt.shape.begin(), bt.shape.end() - 2)) && !all_ones(Shape(at.shape.begin(), at.shape.end() - 2));
   return !folds;
 }
 
@@ -261,11 +264,11 @@ void lower_matmul(E e, const Node& n, int id) {
       if (gemm_reads_transposed(e.graph(), n, slot))
         trans[slot] = true, operand[slot] = e.graph().nodes[size_t(operand[slot])].inputs[0];
     std::string out_addr, buf = e.alloc_buffer(out, &out_addr);
-    e.call_kernel(std::string("matmul_") + (dt == DType::F64 ? "f64" : "f32"),
-                  {e.i64(P), e.i64(rows), e.i64(N), e.i64(K), e.i64(trans[0]), e.i64(trans[1]),
-                   e.address(e.val(operand[0]), e.type(operand[0])), e.i64(rows * K),
-                   e.address(e.val(operand[1]), e.type(operand[1])), e.i64(all_ones(bb) ? 0 : K * N), out_addr,
-                   e.i64(rows * N)});
+    e.call_kernel(
+        std::string("matmul_") + (dt == DType::F64 ? "f64" : "f32"),
+        {e.i64(P), e.i64(rows), e.i64(N), e.i64(K), e.i64(trans[0]), e.i64(trans[1]),
+         e.address(e.val(operand[0]), e.type(operand[0])), e.i64(rows * K),
+         e.address(e.val(operand[1]), e.type(operand[1])), e.i64(all_ones(bb) ? 0 : K * N), out_addr, e.i64(rows * N)});
     e.bind(id, e.tensor_of(buf, out));
     return;
   }
@@ -324,8 +327,8 @@ ConvGeo conv_geo(int nsp, int64_t n, int64_t c, int64_t o, const Shape& x, const
 // Calls starc_KIND_f32/f64(geometry, in0, in1, out) and binds what it wrote to `out`;
 // with algo "fft" (set by the conv_algo pass) starc_KIND_fft_*, which takes the graph
 // value of the weight (`site` >= 0: conv and conv_adjoint) as its spectrum-cache key.
-void conv_kernel(E e, int id, const std::string& kind, const ConvGeo& g, const std::string& in0,
-                 const TensorType& t0, const std::string& in1, const TensorType& t1, bool fft, int site) {
+void conv_kernel(E e, int id, const std::string& kind, const ConvGeo& g, const std::string& in0, const TensorType& t0,
+                 const std::string& in1, const TensorType& t1, bool fft, int site) {
   const TensorType& out = e.type(id);
   std::vector<std::string> args;
   for (int64_t v : {g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw})
@@ -366,8 +369,8 @@ LowerFn conv_weight_grad(int nsp) {
     const TensorType &xt = e.type(n.inputs[0]), &dyt = e.type(n.inputs[1]);
     Ints k = per_dim(n.attrs, "kernel", nsp), s = per_dim(n.attrs, "stride", nsp), p = per_dim(n.attrs, "padding", nsp),
          d = per_dim(n.attrs, "dilation", nsp);
-    ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], dyt.shape[1], xt.shape, Shape(k.begin(), k.end()), dyt.shape,
-                         s, p, d);
+    ConvGeo g =
+        conv_geo(nsp, xt.shape[0], xt.shape[1], dyt.shape[1], xt.shape, Shape(k.begin(), k.end()), dyt.shape, s, p, d);
     conv_kernel(e, id, "conv_weight_grad", g, e.val(n.inputs[0]), xt, e.val(n.inputs[1]), dyt, use_fft(n), -1);
   };
 }
@@ -439,20 +442,21 @@ LowerFn maxpool(int nsp) {
     const DType dt = n.type.dtype;
     if (unroll_window(P)) {
       auto taps = window_taps(P, e.val(n.inputs[0]), xt);
-      e.bind(id, e.generic(taps, e.empty(n.type), n.type, MlirEmitter::identity_map(2 + nsp), iters(2 + nsp, 0), [&](E e, Args a) {
-        std::string m = a[0];
-        for (size_t t = 1; t < taps.size(); ++t) m = sel(e, max_takes(e, a[t], m, dt), a[t], m, el(dt));
-        return m;
-      }));
+      e.bind(id, e.generic(taps, e.empty(n.type), n.type, MlirEmitter::identity_map(2 + nsp), iters(2 + nsp, 0),
+                           [&](E e, Args a) {
+                             std::string m = a[0];
+                             for (size_t t = 1; t < taps.size(); ++t)
+                               m = sel(e, max_takes(e, a[t], m, dt), a[t], m, el(dt));
+                             return m;
+                           }));
       return;
     }
     TensorType pt;
     std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, P.p, P.p, -std::numeric_limits<double>::infinity(), &pt);
     std::string init = e.fill(-std::numeric_limits<double>::infinity(), n.type);
     e.bind(id, e.generic({{xp, pt, window_in_map(P)}, window_operand(e, P, dt)}, init, n.type, window_out_map(P),
-                         iters(2 + nsp, nsp), [dt](E e, Args a) {
-                           return sel(e, max_takes(e, a[0], a[2], dt), a[0], a[2], el(dt));
-                         }));
+                         iters(2 + nsp, nsp),
+                         [dt](E e, Args a) { return sel(e, max_takes(e, a[0], a[2], dt), a[0], a[2], el(dt)); }));
   };
 }
 
@@ -465,14 +469,14 @@ LowerFn avgpool(int nsp) {
     std::string xp = pad_spatial(e, e.val(n.inputs[0]), xt, P.p, P.p, 0, &pt);
     TensorType wt{dt, Shape(P.k.begin(), P.k.end())};
     std::string win = e.empty(wt), init = e.fill(0, n.type), sum = e.fresh("pool");
-    e.line(fmt::format("{} = linalg.{} {{dilations = dense<1> : tensor<{}xi64>, strides = dense<[{}]> : tensor<{}xi64>}} "
-                       "ins({}, {} : {}, {}) outs({} : {}) -> {} {}",
-                       sum, nsp == 1 ? "pooling_ncw_sum" : "pooling_nchw_sum", nsp, ints_list(P.s), nsp, xp, win,
-                       tt(pt), tt(wt), init, tt(n.type), tt(n.type), e.loc()));
+    e.line(
+        fmt::format("{} = linalg.{} {{dilations = dense<1> : tensor<{}xi64>, strides = dense<[{}]> : tensor<{}xi64>}} "
+                    "ins({}, {} : {}, {}) outs({} : {}) -> {} {}",
+                    sum, nsp == 1 ? "pooling_ncw_sum" : "pooling_nchw_sum", nsp, ints_list(P.s), nsp, xp, win, tt(pt),
+                    tt(wt), init, tt(n.type), tt(n.type), e.loc()));
     double count = double(product(Shape(P.k.begin(), P.k.end())));
     std::string div = e.generic({{sum, n.type, MlirEmitter::identity_map(n.type.rank())}}, e.empty(n.type), n.type,
-                                MlirEmitter::identity_map(n.type.rank()), iters(n.type.rank(), 0),
-                                [&](E e, Args a) {
+                                MlirEmitter::identity_map(n.type.rank()), iters(n.type.rank(), 0), [&](E e, Args a) {
                                   return bin(e, "arith.divf", a[0], e.constant_scalar(count, dt), el(dt));
                                 });
     e.bind(id, div);
@@ -532,8 +536,7 @@ std::vector<std::string> window_argmax(E e, const Pool& P, const std::string& x,
   }
   ins.push_back(window_operand(e, P, dt));
   TensorType it{DType::I64, pooled.shape};
-  std::vector<Out> outs = {{e.fill(ninf, pooled), pooled, window_out_map(P)},
-                           {e.fill(-1, it), it, window_out_map(P)}};
+  std::vector<Out> outs = {{e.fill(ninf, pooled), pooled, window_out_map(P)}, {e.fill(-1, it), it, window_out_map(P)}};
   if (v) outs.push_back({e.fill(0, pooled), pooled, window_out_map(P)});
   const int nin = int(ins.size());
   auto rs = generic_n(e, ins, outs, iters(2 + P.nsp, P.nsp), [&](E e, Args a) {
@@ -649,12 +652,12 @@ std::string disjoint_window_scatter(E e, const Pool& P, const std::string& w, co
     return take.empty() ? a[0] : sel(e, take, a[0], e.constant_scalar(0, dt), el(dt));
   });
   std::string r = e.fresh("v");
-  e.line(fmt::format("{} = tensor.collapse_shape {} {} : {} into {} {}", r, dx, groups, tt(full), tt(flat),
-                     e.loc()));
+  e.line(fmt::format("{} = tensor.collapse_shape {} {} : {} into {} {}", r, dx, groups, tt(full), tt(flat), e.loc()));
   if (!sliced) return r;
   std::string s = e.fresh("v");
-  e.line(fmt::format("{} = tensor.extract_slice {}[{}] [{}] [{}] : {} to {} {}", s, r, ints_list(Ints(size_t(2 + nsp), 0)),
-                     ints_list(Ints(xt.shape)), ints_list(Ints(size_t(2 + nsp), 1)), tt(flat), tt(xt), e.loc()));
+  e.line(fmt::format("{} = tensor.extract_slice {}[{}] [{}] [{}] : {} to {} {}", s, r,
+                     ints_list(Ints(size_t(2 + nsp), 0)), ints_list(Ints(xt.shape)),
+                     ints_list(Ints(size_t(2 + nsp), 1)), tt(flat), tt(xt), e.loc()));
   return s;
 }
 

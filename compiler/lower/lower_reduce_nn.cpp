@@ -104,7 +104,8 @@ std::string flat_index(E e, const Shape& shape) {
 std::vector<std::string> philox_block(E e, uint64_t stream, const std::string& index) {
   auto lo = [&](const std::string& v) { return conv(e, "arith.trunci", v, "i64", "i32"); };
   auto hi = [&](const std::string& v) { return lo(op2(e, "arith.shrui", v, iconst(e, 32, "i64"), "i64")); };
-  std::vector<std::string> ctr = {lo(index), hi(index), u32const(e, uint32_t(stream)), u32const(e, uint32_t(stream >> 32))};
+  std::vector<std::string> ctr = {lo(index), hi(index), u32const(e, uint32_t(stream)),
+                                  u32const(e, uint32_t(stream >> 32))};
   std::string k0 = lo(e.seed()), k1 = hi(e.seed());
   std::string m0 = iconst(e, int64_t(kPhiloxM0), "i64"), m1 = iconst(e, int64_t(kPhiloxM1), "i64");
   std::string w0 = u32const(e, kPhiloxW0), w1 = u32const(e, kPhiloxW1);
@@ -176,7 +177,8 @@ std::string reduce(E e, std::vector<GenericIn> ins, const Shape& space, const st
   std::string full, part;
   for (int i = 0; i < rank; ++i) full += fmt::format("{}d{}", i ? ", " : "", pos[size_t(i)]);
   for (int i = 0; i < kept; ++i) part += fmt::format("{}d{}", i ? ", " : "", i);
-  std::string full_map = fmt::format("({}) -> ({})", dims(rank), full), kept_map = fmt::format("({}) -> ({})", dims(rank), part);
+  std::string full_map = fmt::format("({}) -> ({})", dims(rank), full),
+              kept_map = fmt::format("({}) -> ({})", dims(rank), part);
   for (auto& in : ins) in.map = in.type.rank() == rank ? full_map : kept_map;
   std::vector<std::string> iters(size_t(rank), "reduction");
   for (int i = 0; i < kept; ++i) iters[size_t(i)] = "parallel";
@@ -236,7 +238,8 @@ std::string extreme(E e, const std::string& x, const TensorType& xt, const std::
   DType t = xt.dtype;
   std::string init;
   if (is_f(t))
-    init = float_bits_const(e, is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(), t);
+    init = float_bits_const(
+        e, is_max ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity(), t);
   else
     init = iconst(e, is_max ? std::numeric_limits<int64_t>::min() : std::numeric_limits<int64_t>::max(), "i64");
   return reduce(e, {same(x, xt)}, xt.shape, red, t, init, [&](E e, Args a) {
@@ -379,7 +382,8 @@ void lower_argmax(E e, const Node& n, int id) {
                            const std::string &v = a[0], &mx = a[1], &acc = a[2];
                            std::string hit;
                            if (is_f(t)) {
-                             std::string both_nan = op2(e, "arith.andi", cmpf(e, "uno", v, v, t), cmpf(e, "uno", mx, mx, t), "i1");
+                             std::string both_nan =
+                                 op2(e, "arith.andi", cmpf(e, "uno", v, v, t), cmpf(e, "uno", mx, mx, t), "i1");
                              hit = op2(e, "arith.ori", cmpf(e, "oeq", v, mx, t), both_nan, "i1");
                            } else {
                              hit = cmpi(e, "eq", v, mx, "i64");
@@ -464,10 +468,10 @@ void lower_layer_norm(E e, const Node& n, int id) {
   TensorType k64{DType::F64, kept_shape(xt.shape, red)};
   std::string km = kept_map(red);
   e.bind(id, map(e, {same(x, xt), {mean, k64, km}, {var, k64, km}}, xt, [&](E e, Args a) {
-    std::string d = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
-    std::string sd = op1(e, "math.sqrt", op2(e, "arith.addf", a[2], f64c(e, eps), "f64"), DType::F64);
-    return from_f64(e, op2(e, "arith.divf", d, sd, "f64"), t);
-  }));
+           std::string d = op2(e, "arith.subf", to_f64(e, a[0], t), a[1], "f64");
+           std::string sd = op1(e, "math.sqrt", op2(e, "arith.addf", a[2], f64c(e, eps), "f64"), DType::F64);
+           return from_f64(e, op2(e, "arith.divf", d, sd, "f64"), t);
+         }));
 }
 
 // gamma * (x - mean) / sqrt(var + eps) + beta per channel (axis 1), mean/var from the
@@ -494,15 +498,15 @@ void lower_batch_norm(E e, const Node& n, int id) {
     stat_t = t;
   }
   TensorType st{stat_t, {xt.shape[1]}};
-  std::vector<GenericIn> ins = {same(x, xt), {e.val(n.inputs[1]), ct, cmap}, {e.val(n.inputs[2]), ct, cmap},
-                                {mean, st, cmap}, {var, st, cmap}};
+  std::vector<GenericIn> ins = {
+      same(x, xt), {e.val(n.inputs[1]), ct, cmap}, {e.val(n.inputs[2]), ct, cmap}, {mean, st, cmap}, {var, st, cmap}};
   e.bind(id, map(e, ins, xt, [&](E e, Args a) {
-    std::string xv = to_f64(e, a[0], t), g = to_f64(e, a[1], t), b = to_f64(e, a[2], t);
-    std::string mu = to_f64(e, a[3], stat_t), v = to_f64(e, a[4], stat_t);
-    std::string num = op2(e, "arith.mulf", g, op2(e, "arith.subf", xv, mu, "f64"), "f64");
-    std::string sd = op1(e, "math.sqrt", op2(e, "arith.addf", v, f64c(e, eps), "f64"), DType::F64);
-    return from_f64(e, op2(e, "arith.addf", op2(e, "arith.divf", num, sd, "f64"), b, "f64"), t);
-  }));
+           std::string xv = to_f64(e, a[0], t), g = to_f64(e, a[1], t), b = to_f64(e, a[2], t);
+           std::string mu = to_f64(e, a[3], stat_t), v = to_f64(e, a[4], stat_t);
+           std::string num = op2(e, "arith.mulf", g, op2(e, "arith.subf", xv, mu, "f64"), "f64");
+           std::string sd = op1(e, "math.sqrt", op2(e, "arith.addf", v, f64c(e, eps), "f64"), DType::F64);
+           return from_f64(e, op2(e, "arith.addf", op2(e, "arith.divf", num, sd, "f64"), b, "f64"), t);
+         }));
 }
 
 // x * (u >= p ? 1/(1-p) : 0) with u = uniform01(seed, stream, flat index).
@@ -514,26 +518,28 @@ void lower_dropout(E e, const Node& n, int id) {
   double scale = 1.0 / (1.0 - p);
   uint64_t stream = uint64_t(attr_int(n.attrs, "stream"));
   e.bind(id, map(e, {same(e.val(xid), xt)}, xt, [&](E e, Args a) {
-    std::string u = u24(e, philox_block(e, stream, flat_index(e, xt.shape))[0], false);
-    std::string keep = cmpf(e, "oge", u, f64c(e, p), DType::F64);
-    std::string factor = select(e, keep, f64c(e, scale), f64c(e, 0), "f64");
-    return from_f64(e, op2(e, "arith.mulf", to_f64(e, a[0], t), factor, "f64"), t);
-  }));
+           std::string u = u24(e, philox_block(e, stream, flat_index(e, xt.shape))[0], false);
+           std::string keep = cmpf(e, "oge", u, f64c(e, p), DType::F64);
+           std::string factor = select(e, keep, f64c(e, scale), f64c(e, 0), "f64");
+           return from_f64(e, op2(e, "arith.mulf", to_f64(e, a[0], t), factor, "f64"), t);
+         }));
 }
 
 void lower_random_normal(E e, const Node& n, int id) {
   double mean = attr_float(n.attrs, "mean"), sd = attr_float(n.attrs, "std");
   uint64_t stream = uint64_t(attr_int(n.attrs, "stream"));
   DType t = n.type.dtype;
-  e.bind(id, map(e, {}, n.type, [&](E e, Args) {
-    std::vector<std::string> w = philox_block(e, stream, flat_index(e, n.type.shape));
-    std::string u1 = u24(e, w[0], true), u2 = u24(e, w[1], false);
-    std::string r = op1(e, "math.sqrt", op2(e, "arith.mulf", f64c(e, -2.0), op1(e, "math.log", u1, DType::F64), "f64"),
-                        DType::F64);
-    std::string c = op1(e, "math.cos", op2(e, "arith.mulf", f64c(e, 2.0 * std::numbers::pi), u2, "f64"), DType::F64);
-    std::string z = op2(e, "arith.mulf", r, c, "f64");
-    return from_f64(e, op2(e, "arith.addf", f64c(e, mean), op2(e, "arith.mulf", f64c(e, sd), z, "f64"), "f64"), t);
-  }));
+  e.bind(
+      id, map(e, {}, n.type, [&](E e, Args) {
+        std::vector<std::string> w = philox_block(e, stream, flat_index(e, n.type.shape));
+        std::string u1 = u24(e, w[0], true), u2 = u24(e, w[1], false);
+        std::string r = op1(e, "math.sqrt",
+                            op2(e, "arith.mulf", f64c(e, -2.0), op1(e, "math.log", u1, DType::F64), "f64"), DType::F64);
+        std::string c =
+            op1(e, "math.cos", op2(e, "arith.mulf", f64c(e, 2.0 * std::numbers::pi), u2, "f64"), DType::F64);
+        std::string z = op2(e, "arith.mulf", r, c, "f64");
+        return from_f64(e, op2(e, "arith.addf", f64c(e, mean), op2(e, "arith.mulf", f64c(e, sd), z, "f64"), "f64"), t);
+      }));
 }
 
 void lower_random_uniform(E e, const Node& n, int id) {
@@ -543,12 +549,13 @@ void lower_random_uniform(E e, const Node& n, int id) {
   // The largest value below `high` in the element type (the reference's clamp).
   double below = t == DType::F32 ? double(std::nextafter(float(hi), float(lo))) : std::nextafter(hi, lo);
   e.bind(id, map(e, {}, n.type, [&](E e, Args) {
-    std::string u = u24(e, philox_block(e, stream, flat_index(e, n.type.shape))[0], false);
-    std::string y = from_f64(e, op2(e, "arith.addf", f64c(e, lo), op2(e, "arith.mulf", f64c(e, hi - lo), u, "f64"), "f64"), t);
-    if (!(lo < hi)) return y;
-    std::string ge = cmpf(e, "oge", y, e.constant_scalar(hi, t), t);
-    return select(e, ge, e.constant_scalar(below, t), y, t);
-  }));
+           std::string u = u24(e, philox_block(e, stream, flat_index(e, n.type.shape))[0], false);
+           std::string y = from_f64(
+               e, op2(e, "arith.addf", f64c(e, lo), op2(e, "arith.mulf", f64c(e, hi - lo), u, "f64"), "f64"), t);
+           if (!(lo < hi)) return y;
+           std::string ge = cmpf(e, "oge", y, e.constant_scalar(hi, t), t);
+           return select(e, ge, e.constant_scalar(below, t), y, t);
+         }));
 }
 
 }  // namespace

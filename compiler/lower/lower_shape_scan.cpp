@@ -24,7 +24,9 @@ using E = MlirEmitter&;
 std::string join_ints(const std::vector<int64_t>& v) { return fmt::format("{}", fmt::join(v, ", ")); }
 std::string join_strs(const std::vector<std::string>& v) { return fmt::format("{}", fmt::join(v, ", ")); }
 
-bool has_zero(const Shape& s) { return std::any_of(s.begin(), s.end(), [](Dim d) { return d == 0; }); }
+bool has_zero(const Shape& s) {
+  return std::any_of(s.begin(), s.end(), [](Dim d) { return d == 0; });
+}
 
 // An output with no elements: nothing to compute.
 bool bind_if_empty(E e, const Node& n, int id) {
@@ -327,8 +329,8 @@ TensorType stacked(TensorType t, int axis, Dim len) {
 // The carry (body input index < k) that body value `id` may share a buffer with, through
 // ops whose lowering can be a view or the input itself; -1 if none.
 int aliased_carry(const Graph& body, int id, int k) {
-  static const std::set<std::string> views = {"reshape", "slice",   "transpose", "broadcast_to", "concat",
-                                              "pad",     "flip",    "rot90",     "upsample"};
+  static const std::set<std::string> views = {"reshape", "slice", "transpose", "broadcast_to", "concat",
+                                              "pad",     "flip",  "rot90",     "upsample"};
   for (;;) {
     for (int j = 0; j < k; ++j)
       if (body.inputs[size_t(j)] == id) return j;
@@ -426,7 +428,8 @@ void lower_scan(E e, const Node& n, int id) {
     }
   std::vector<std::string> outs = e.inline_graph(body, args);
   for (int j = 0; j < n_ys; ++j)
-    yields[size_t(j)] = stack_into(iter[size_t(j)], types[size_t(j)], outs[size_t(k + j)], body.type(body.outputs[k + j]));
+    yields[size_t(j)] =
+        stack_into(iter[size_t(j)], types[size_t(j)], outs[size_t(k + j)], body.type(body.outputs[k + j]));
   // The new carries are copied into the carries' own buffers (after every read of the
   // old ones), so each yield is equivalent to its iter_arg and bufferization needs no
   // allocation that outlives a step (one-shot-bufferize rejects those by default). A new

@@ -23,7 +23,7 @@ namespace starc {
 
 struct ParallelLoopPolicy {
   int64_t min_parallel_work = int64_t(1) << 18;  // body ops x iterations below which a loop runs on one thread
-  int64_t min_outer_iterations = 32;            // kept parallel dims: their product reaches this
+  int64_t min_outer_iterations = 32;             // kept parallel dims: their product reaches this
 };
 
 // Rewrites the scf.parallel ops under `root` (a module, after linalg -> parallel loops).

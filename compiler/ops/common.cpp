@@ -48,7 +48,8 @@ int normalize_axis(const std::string& op, int64_t axis, int rank) {
 void require_same_dtype(const std::string& op, std::span<const TensorType> in, const InferCtx& ctx) {
   for (size_t i = 1; i < in.size(); ++i)
     if (in[i].dtype != in[0].dtype)
-      throw OpError(fmt::format("{}: element types differ: {} vs {} (convert with cast)", op, ctx.t(in[0]), ctx.t(in[i])));
+      throw OpError(
+          fmt::format("{}: element types differ: {} vs {} (convert with cast)", op, ctx.t(in[0]), ctx.t(in[i])));
 }
 
 void require_float(const std::string& op, const TensorType& t, const InferCtx& ctx) {
@@ -56,8 +57,7 @@ void require_float(const std::string& op, const TensorType& t, const InferCtx& c
 }
 
 void require_rank(const std::string& op, const TensorType& t, int rank, const InferCtx& ctx, const char* what) {
-  if (t.rank() != rank)
-    throw OpError(fmt::format("{}: {} must have rank {}, got {}", op, what, rank, ctx.t(t)));
+  if (t.rank() != rank) throw OpError(fmt::format("{}: {} must have rank {}, got {}", op, what, rank, ctx.t(t)));
 }
 
 Dim window_out_len(const std::string& op, Dim in, int64_t kernel, int64_t stride, int64_t pad_lo, int64_t pad_hi,

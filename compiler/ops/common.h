@@ -21,10 +21,12 @@ int normalize_axis(const std::string& op, int64_t axis, int rank);
 // Requires all inputs to have the same dtype.
 void require_same_dtype(const std::string& op, std::span<const TensorType> in, const InferCtx& ctx);
 void require_float(const std::string& op, const TensorType& t, const InferCtx& ctx);
-void require_rank(const std::string& op, const TensorType& t, int rank, const InferCtx& ctx, const char* what = "input");
+void require_rank(const std::string& op, const TensorType& t, int rank, const InferCtx& ctx,
+                  const char* what = "input");
 
 // Visits every multi-index of `shape` in row-major order: f(const std::vector<int64_t>& idx, int64_t linear).
-template <class F> void for_each_index(const Shape& shape, F&& f) {
+template <class F>
+void for_each_index(const Shape& shape, F&& f) {
   int64_t n = num_elements(shape);
   std::vector<int64_t> idx(shape.size(), 0);
   for (int64_t lin = 0; lin < n; ++lin) {

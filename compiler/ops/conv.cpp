@@ -33,8 +33,7 @@ std::string ints_str(const Ints& v) {
 
 void require_static(const std::string& op, const TensorType& t, int from, const char* what, const InferCtx& ctx) {
   for (int i = from; i < t.rank(); ++i)
-    if (is_sym(t.shape[i]))
-      throw OpError(fmt::format("{}: the {} must be static, got {}", op, what, ctx.t(t)));
+    if (is_sym(t.shape[i])) throw OpError(fmt::format("{}: the {} must be static, got {}", op, what, ctx.t(t)));
 }
 
 // Window geometry of one op application, normalised to 2 spatial dims (index 0 = H, 1 = W).
@@ -71,13 +70,14 @@ Dim transpose_out_len(const std::string& op, Dim in, int64_t k, int64_t s, int64
     throw OpError(fmt::format("{}: kernel, stride and dilation must be positive and padding non-negative", op));
   if (is_sym(in)) throw OpError(fmt::format("{}: the spatial length must be static", op));
   if (op_pad >= s && op_pad >= d)
-    throw OpError(fmt::format("{}: output_padding {} must be smaller than either stride {} or dilation {}", op, op_pad,
-                              s, d));
+    throw OpError(
+        fmt::format("{}: output_padding {} must be smaller than either stride {} or dilation {}", op, op_pad, s, d));
   Dim len = (in - 1) * s - 2 * p + d * (k - 1) + op_pad + 1;
   if (len <= 0)
-    throw OpError(fmt::format("{}: output length would be {} (input length {}, kernel {}, stride {}, padding {}, "
-                              "dilation {}, output_padding {})",
-                              op, len, in, k, s, p, d, op_pad));
+    throw OpError(
+        fmt::format("{}: output length would be {} (input length {}, kernel {}, stride {}, padding {}, "
+                    "dilation {}, output_padding {})",
+                    op, len, in, k, s, p, d, op_pad));
   return len;
 }
 
@@ -129,7 +129,8 @@ Geo conv_geo(const std::string& op, int nsp, bool transpose, const Tensor& x, co
 
 // y[n,o,oh,ow] = sum_{c,kh,kw} x[n,c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] * w[o,c,kh,kw]
 // (terms whose input position falls in the zero padding are skipped).
-template <class T> void conv2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
+template <class T>
+void conv2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], OH = g.out[0], OW = g.out[1];
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t o = 0; o < g.O; ++o)
@@ -152,7 +153,8 @@ template <class T> void conv2d_kernel(const Geo& g, const T* x, const T* w, T* y
 
 // Transposed convolution as a scatter: every input element x[n,c,ih,iw] adds
 // x * w[c,o,kh,kw] to y[n,o, ih*sh - ph + kh*dh, iw*sw - pw + kw*dw] when that lies in y.
-template <class T> void conv_transpose2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
+template <class T>
+void conv_transpose2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], OH = g.out[0], OW = g.out[1];
   std::vector<double> acc(size_t(g.N * g.O * OH * OW), 0.0);
   for (int64_t n = 0; n < g.N; ++n)
@@ -167,8 +169,7 @@ template <class T> void conv_transpose2d_kernel(const Geo& g, const T* x, const 
               for (int64_t kw = 0; kw < KW; ++kw) {
                 int64_t ow = iw * g.s[1] - g.p[1] + kw * g.d[1];
                 if (ow < 0 || ow >= OW) continue;
-                acc[size_t(((n * g.O + o) * OH + oh) * OW + ow)] +=
-                    xv * double(w[((c * g.O + o) * KH + kh) * KW + kw]);
+                acc[size_t(((n * g.O + o) * OH + oh) * OW + ow)] += xv * double(w[((c * g.O + o) * KH + kh) * KW + kw]);
               }
             }
         }
@@ -194,8 +195,10 @@ OpDef conv_op(std::string name, int nsp, bool transpose, std::string doc) {
     for (int i = 2 - nsp; i < 2; ++i) out_shape.push_back(g.out[i]);
     Tensor out(in[0].dtype(), out_shape);
     dispatch_float(in[0].dtype(), [&]<class T>() {
-      if (transpose) conv_transpose2d_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>());
-      else conv2d_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>());
+      if (transpose)
+        conv_transpose2d_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>());
+      else
+        conv2d_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), out.data<T>());
     });
     return out;
   };
@@ -230,7 +233,8 @@ Shape weight_grad_shape(const std::string& op, int nsp, const TensorType& x, con
   return out;
 }
 
-template <class T> void weight_grad_kernel(const Geo& g, const T* x, const T* dy, T* r) {
+template <class T>
+void weight_grad_kernel(const Geo& g, const T* x, const T* dy, T* r) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], TH = g.out[0], TW = g.out[1];
   std::vector<double> acc(size_t(g.O * g.C * KH * KW), 0.0);
   for (int64_t n = 0; n < g.N; ++n)
@@ -261,9 +265,10 @@ OpDef weight_grad_op(int nsp) {
              {"padding", AttrKind::Ints, Ints{0}},
              {"dilation", AttrKind::Ints, Ints{1}},
              {"algo", AttrKind::String, std::string("auto")}};
-  d.doc = fmt::format("weight gradient of conv{0}d: x [N,P,*L], dy [N,Q,*T] -> [Q,P,*kernel], "
-                      "r[q,p,k] = sum over n,t of x[n,p,k*dilation-padding+t*stride] dy[n,q,t]",
-                      nsp);
+  d.doc = fmt::format(
+      "weight gradient of conv{0}d: x [N,P,*L], dy [N,Q,*T] -> [Q,P,*kernel], "
+      "r[q,p,k] = sum over n,t of x[n,p,k*dilation-padding+t*stride] dy[n,q,t]",
+      nsp);
   std::string name = d.name;
   d.infer = [name, nsp](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
     return TensorType{in[0].dtype, weight_grad_shape(name, nsp, in[0], in[1], a, ctx)};
@@ -285,7 +290,8 @@ OpDef weight_grad_op(int nsp) {
       g.d[off + i] = sa.dil[i];
     }
     Tensor r(in[0].dtype(), out);
-    dispatch_float(in[0].dtype(), [&]<class T>() { weight_grad_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), r.data<T>()); });
+    dispatch_float(in[0].dtype(),
+                   [&]<class T>() { weight_grad_kernel<T>(g, in[0].data<T>(), in[1].data<T>(), r.data<T>()); });
     return r;
   };
   return d;
@@ -331,7 +337,8 @@ Geo pool_geo(const std::string& op, int nsp, const TensorType& x, const Attrs& a
 
 // Max (NaN propagates, padding acts as -inf) or mean with count_include_pad (the
 // divisor is always KH*KW: in floor mode no window reaches past the padding).
-template <class T> void pool2d_kernel(const Geo& g, bool is_max, const T* x, T* y) {
+template <class T>
+void pool2d_kernel(const Geo& g, bool is_max, const T* x, T* y) {
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   for (int64_t nc = 0; nc < g.N * g.C; ++nc)
     for (int64_t oh = 0; oh < OH; ++oh)
@@ -378,7 +385,8 @@ OpDef pool_op(std::string name, int nsp, bool is_max, std::string doc) {
 
 // Offset within its [H,W] plane of the first maximal element of window (oh, ow) (a NaN
 // counts as maximal; padding never wins): where pool2d_kernel's max comes from.
-template <class T> int64_t window_argmax(const Geo& g, const T* plane, int64_t oh, int64_t ow) {
+template <class T>
+int64_t window_argmax(const Geo& g, const T* plane, int64_t oh, int64_t ow) {
   const int64_t H = g.in[0], W = g.in[1];
   int64_t best = -1;
   double m = 0;
@@ -403,7 +411,8 @@ enum class PoolGrad { MaxGrad, MaxGather, AvgGrad };
 // maxpool_grad:   dx[argmax of window w] += dy[w]           (x, dy) -> shape of x
 // maxpool_gather: out[w] = v[argmax of window w]            (x, v)  -> pooled shape
 // avgpool_grad:   dx[i] += dy[w] / (KH*KW) for i in window w  (dy)  -> [N,C,*input_size]
-template <class T> void pool_grad_kernel(const Geo& g, PoolGrad kind, const T* x, const T* in, T* out) {
+template <class T>
+void pool_grad_kernel(const Geo& g, PoolGrad kind, const T* x, const T* in, T* out) {
   const int64_t H = g.in[0], W = g.in[1], OH = g.out[0], OW = g.out[1];
   const int64_t plane = H * W, oplane = OH * OW;
   std::vector<double> acc(size_t(kind == PoolGrad::MaxGather ? 0 : g.N * g.C * plane), 0.0);
@@ -424,14 +433,18 @@ template <class T> void pool_grad_kernel(const Geo& g, PoolGrad kind, const T* x
           continue;
         }
         int64_t at = nc * plane + window_argmax(g, x + nc * plane, oh, ow);
-        if (kind == PoolGrad::MaxGather) out[o] = in[at];
-        else acc[size_t(at)] += double(in[o]);
+        if (kind == PoolGrad::MaxGather)
+          out[o] = in[at];
+        else
+          acc[size_t(at)] += double(in[o]);
       }
   if (kind != PoolGrad::MaxGather)
     for (size_t i = 0; i < acc.size(); ++i) out[i] = T(acc[i]);
 }
 
-std::string pool_name(bool is_max, int nsp) { return std::string(is_max ? "maxpool" : "avgpool") + (nsp == 1 ? "1d" : "2d"); }
+std::string pool_name(bool is_max, int nsp) {
+  return std::string(is_max ? "maxpool" : "avgpool") + (nsp == 1 ? "1d" : "2d");
+}
 
 void require_type(const std::string& op, const TensorType& t, const TensorType& want, const char* what,
                   const InferCtx& ctx) {
@@ -445,7 +458,8 @@ TensorType avgpool_grad_input(const std::string& op, int nsp, const TensorType& 
   require_float(op, dy, ctx);
   const Ints& size = attr_ints(a, "input_size");
   if (int(size.size()) != nsp)
-    throw OpError(fmt::format("{}: input_size must have one value per spatial dim ({}), got {}", op, nsp, ints_str(size)));
+    throw OpError(
+        fmt::format("{}: input_size must have one value per spatial dim ({}), got {}", op, nsp, ints_str(size)));
   TensorType x{dy.dtype, {dy.shape[0], dy.shape[1]}};
   for (int64_t v : size) {
     if (v < 1) throw OpError(fmt::format("{}: input_size must be positive, got {}", op, ints_str(size)));
@@ -487,14 +501,21 @@ OpDef pool_grad_op(PoolGrad kind, int nsp) {
     TensorType x = kind == PoolGrad::AvgGrad ? avgpool_grad_input(name, nsp, in[0], a, ctx) : in[0];
     TensorType pooled{x.dtype, pool_shape(name, nsp, x, a, ctx)};
     switch (kind) {
-      case PoolGrad::MaxGrad: require_type(name, in[1], pooled, "dy", ctx); return x;
-      case PoolGrad::MaxGather: require_type(name, in[1], x, "v", ctx); return pooled;
-      case PoolGrad::AvgGrad: require_type(name, in[0], pooled, "dy", ctx); return x;
+      case PoolGrad::MaxGrad:
+        require_type(name, in[1], pooled, "dy", ctx);
+        return x;
+      case PoolGrad::MaxGather:
+        require_type(name, in[1], x, "v", ctx);
+        return pooled;
+      case PoolGrad::AvgGrad:
+        require_type(name, in[0], pooled, "dy", ctx);
+        return x;
     }
     return x;
   };
   d.ref = [name, nsp, kind](std::span<const Tensor> in, const Attrs& a, RefCtx&) {
-    TensorType x = kind == PoolGrad::AvgGrad ? avgpool_grad_input(name, nsp, in[0].type(), a, InferCtx{}) : in[0].type();
+    TensorType x =
+        kind == PoolGrad::AvgGrad ? avgpool_grad_input(name, nsp, in[0].type(), a, InferCtx{}) : in[0].type();
     Geo g = pool_geo(name, nsp, x, a);
     Shape out_shape = x.shape;
     if (kind == PoolGrad::MaxGather) out_shape = pool_shape(name, nsp, x, a, InferCtx{});
@@ -510,9 +531,12 @@ OpDef pool_grad_op(PoolGrad kind, int nsp) {
   // in x, which gets no gradient.
   d.grad = [nsp, kind](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
     switch (kind) {
-      case PoolGrad::MaxGrad: return {kNoGrad, b.op(pool_name(true, nsp) + "_gather", {n.inputs[0], dy}, n.attrs)};
-      case PoolGrad::MaxGather: return {kNoGrad, b.op(pool_name(true, nsp) + "_grad", {n.inputs[0], dy}, n.attrs)};
-      case PoolGrad::AvgGrad: return {b.op(pool_name(false, nsp), {dy}, without(n.attrs, "input_size"))};
+      case PoolGrad::MaxGrad:
+        return {kNoGrad, b.op(pool_name(true, nsp) + "_gather", {n.inputs[0], dy}, n.attrs)};
+      case PoolGrad::MaxGather:
+        return {kNoGrad, b.op(pool_name(true, nsp) + "_grad", {n.inputs[0], dy}, n.attrs)};
+      case PoolGrad::AvgGrad:
+        return {b.op(pool_name(false, nsp), {dy}, without(n.attrs, "input_size"))};
     }
     return {kNoGrad};
   };
@@ -639,8 +663,9 @@ OpDef with_grad(OpDef d, GradFn g) {
 }  // namespace
 
 void register_conv_ops(OpRegistry& r) {
-  r.add(with_grad(conv_op("conv1d", 1, false, "1-D convolution (cross-correlation): x [N,C,L], w [O,C,K] -> [N,O,Lout]"),
-                  conv_grad("conv1d", 1, false)));
+  r.add(
+      with_grad(conv_op("conv1d", 1, false, "1-D convolution (cross-correlation): x [N,C,L], w [O,C,K] -> [N,O,Lout]"),
+                conv_grad("conv1d", 1, false)));
   r.add(with_grad(
       conv_op("conv2d", 2, false, "2-D convolution (cross-correlation): x [N,C,H,W], w [O,C,KH,KW] -> [N,O,Ho,Wo]"),
       conv_grad("conv2d", 2, false)));
@@ -657,9 +682,9 @@ void register_conv_ops(OpRegistry& r) {
                   pool_grad(2, true)));
   r.add(with_grad(pool_op("avgpool1d", 1, false, "1-D average pooling over [N,C,L] (zero padding counted, floor mode)"),
                   pool_grad(1, false)));
-  r.add(with_grad(
-      pool_op("avgpool2d", 2, false, "2-D average pooling over [N,C,H,W] (zero padding counted, floor mode)"),
-      pool_grad(2, false)));
+  r.add(
+      with_grad(pool_op("avgpool2d", 2, false, "2-D average pooling over [N,C,H,W] (zero padding counted, floor mode)"),
+                pool_grad(2, false)));
   for (int nsp : {1, 2}) {
     r.add(with_grad(weight_grad_op(nsp), weight_grad_grad(nsp)));
     r.add(pool_grad_op(PoolGrad::MaxGrad, nsp));

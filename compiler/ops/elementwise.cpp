@@ -8,7 +8,8 @@ namespace starc {
 namespace {
 
 // Unary float -> float op from a generic scalar function.
-template <class Fn> OpDef unary(std::string name, std::string doc, Fn fn, std::vector<AttrSpec> attrs = {}) {
+template <class Fn>
+OpDef unary(std::string name, std::string doc, Fn fn, std::vector<AttrSpec> attrs = {}) {
   OpDef d;
   d.name = name;
   d.inputs = {"x"};
@@ -31,7 +32,8 @@ template <class Fn> OpDef unary(std::string name, std::string doc, Fn fn, std::v
 }
 
 // Broadcasting binary op. `compare` ops produce bool.
-template <class Fn> OpDef binary(std::string name, std::string doc, Fn fn, bool compare) {
+template <class Fn>
+OpDef binary(std::string name, std::string doc, Fn fn, bool compare) {
   OpDef d;
   d.name = name;
   d.inputs = {"a", "b"};
@@ -71,7 +73,8 @@ OpDef with_grad(OpDef d, GradFn g) {
 }
 
 // Gradient rules of unary ops as dy * f'(x), given x and y = f(x).
-template <class Fn> GradFn unary_grad(Fn local) {
+template <class Fn>
+GradFn unary_grad(Fn local) {
   return [local](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
     return {local(b, n, n.inputs[0], y, dy)};
   };
@@ -79,7 +82,8 @@ template <class Fn> GradFn unary_grad(Fn local) {
 
 // Gradient rules of broadcasting binary ops: the local gradients are summed back to
 // each operand's shape.
-template <class Fn> GradFn binary_grad(Fn local) {
+template <class Fn>
+GradFn binary_grad(Fn local) {
   return [local](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
     int a = n.inputs[0], bb = n.inputs[1];
     auto [da, db] = local(b, a, bb, y, dy);
@@ -95,19 +99,29 @@ int zero_where(GraphBuilder& b, int cond, int dy, bool keep_if) {
 // i64 arithmetic, defined for every operand (docs/language.md, "Integer arithmetic"): it
 // wraps modulo 2^64 like the generated code's (computed unsigned, where C++ defines the
 // wrap), and division never traps: x / 0 = 0 and INT64_MIN / -1 = INT64_MIN.
-template <class T> T add_of(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return T(uint64_t(a) + uint64_t(b));
-  else return a + b;
+template <class T>
+T add_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return T(uint64_t(a) + uint64_t(b));
+  else
+    return a + b;
 }
-template <class T> T sub_of(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return T(uint64_t(a) - uint64_t(b));
-  else return a - b;
+template <class T>
+T sub_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return T(uint64_t(a) - uint64_t(b));
+  else
+    return a - b;
 }
-template <class T> T mul_of(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return T(uint64_t(a) * uint64_t(b));
-  else return a * b;
+template <class T>
+T mul_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return T(uint64_t(a) * uint64_t(b));
+  else
+    return a * b;
 }
-template <class T> T div_of(T a, T b) {
+template <class T>
+T div_of(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     if (b == 0) return 0;
     if (b == -1) return T(0 - uint64_t(a));  // -a, wrapping: INT64_MIN / -1 = INT64_MIN
@@ -127,16 +141,23 @@ int64_t int_pow(int64_t a, int64_t b) {
   }
   return int64_t(r);
 }
-template <class T> T pow_of(T a, T b) {
-  if constexpr (std::is_integral_v<T>) return T(int_pow(a, b));
-  else return std::pow(a, b);
+template <class T>
+T pow_of(T a, T b) {
+  if constexpr (std::is_integral_v<T>)
+    return T(int_pow(a, b));
+  else
+    return std::pow(a, b);
 }
 
 // One element converted as the cast op defines it (one rounding; i64 -> f32 directly).
-template <class From, class To> To convert(From x) {
-  if constexpr (std::is_same_v<To, uint8_t>) return To(x != From(0));
-  else if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>) return float_to_i64(double(x));
-  else return To(x);
+template <class From, class To>
+To convert(From x) {
+  if constexpr (std::is_same_v<To, uint8_t>)
+    return To(x != From(0));
+  else if constexpr (std::is_floating_point_v<From> && std::is_same_v<To, int64_t>)
+    return float_to_i64(double(x));
+  else
+    return To(x);
 }
 
 Tensor cast_tensor(const Tensor& in, DType to) {
@@ -163,61 +184,86 @@ void register_elementwise_ops(OpRegistry& r) {
   using N = const Node&;
   int (*positive)(B, int) = [](B b, int x) { return b.op("gt", {x, b.scalar_like(0, x)}); };
   r.add(with_grad(unary("neg", "-x", [](double x, A) { return -x; }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.neg(dy); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.neg(dy); })));
   r.add(with_grad(unary("exp", "e^x", [](double x, A) { return std::exp(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, y); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, y); })));
   r.add(with_grad(unary("log", "natural logarithm", [](double x, A) { return std::log(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(dy, x); })));
-  r.add(with_grad(unary("tanh", "hyperbolic tangent", [](double x, A) { return std::tanh(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.sub(b.scalar_like(1, y), b.mul(y, y))); })));
-  r.add(with_grad(unary("sigmoid", "1 / (1 + e^-x)", [](double x, A) { return sigmoid(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.mul(y, b.sub(b.scalar_like(1, y), y))); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(dy, x); })));
+  r.add(with_grad(
+      unary("tanh", "hyperbolic tangent", [](double x, A) { return std::tanh(x); }),
+      unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.sub(b.scalar_like(1, y), b.mul(y, y))); })));
+  r.add(with_grad(
+      unary("sigmoid", "1 / (1 + e^-x)", [](double x, A) { return sigmoid(x); }),
+      unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.mul(y, b.sub(b.scalar_like(1, y), y))); })));
   r.add(with_grad(unary("relu", "max(x, 0)", [](double x, A) { return x > 0 ? x : 0.0; }),
-                   // relu(x) > 0 exactly where x > 0: reading the result lets the pre-activation
-                   // (often a bias add) fuse into the relu instead of living until the backward pass.
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return zero_where(b, positive(b, y), dy, true); })));
-  r.add(with_grad(unary("leaky_relu", "x if x > 0 else alpha * x",
-              [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * x; },
-              {{"alpha", AttrKind::Float, 0.01}}),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.op("where", {positive(b, x), dy, b.mul(dy, attr_float(n.attrs, "alpha"))}); })));
+                  // relu(x) > 0 exactly where x > 0: reading the result lets the pre-activation
+                  // (often a bias add) fuse into the relu instead of living until the backward pass.
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return zero_where(b, positive(b, y), dy, true); })));
+  r.add(with_grad(
+      unary("leaky_relu", "x if x > 0 else alpha * x",
+            [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * x; }, {{"alpha", AttrKind::Float, 0.01}}),
+      unary_grad([=](B b, N n, int x, int y, int dy) {
+        return b.op("where", {positive(b, x), dy, b.mul(dy, attr_float(n.attrs, "alpha"))});
+      })));
   r.add(with_grad(unary("elu", "x if x > 0 else alpha * (e^x - 1)",
-              [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * std::expm1(x); },
-              {{"alpha", AttrKind::Float, 1.0}}),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.op("where", {positive(b, x), dy, b.mul(dy, b.add(y, attr_float(n.attrs, "alpha")))}); })));
+                        [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * std::expm1(x); },
+                        {{"alpha", AttrKind::Float, 1.0}}),
+                  unary_grad([=](B b, N n, int x, int y, int dy) {
+                    return b.op("where", {positive(b, x), dy, b.mul(dy, b.add(y, attr_float(n.attrs, "alpha")))});
+                  })));
   r.add(with_grad(unary("softplus", "log(1 + e^x)", [](double x, A) { return softplus(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
   r.add(with_grad(unary("sqrt", "square root", [](double x, A) { return std::sqrt(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(b.mul(dy, 0.5), y); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(b.mul(dy, 0.5), y); })));
   r.add(with_grad(unary("rsqrt", "1 / sqrt(x)", [](double x, A) { return 1 / std::sqrt(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, -0.5), b.div(y, x)); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, -0.5), b.div(y, x)); })));
   r.add(with_grad(unary("abs", "|x|", [](double x, A) { return std::abs(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sign", {x})); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sign", {x})); })));
   r.add(with_grad(unary("sign", "-1, 0 or 1", [](double x, A) { return double((x > 0) - (x < 0)); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.zeros_like(x); })));  // piecewise constant
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.zeros_like(x); })));  // piecewise constant
   r.add(with_grad(unary("sin", "sine", [](double x, A) { return std::sin(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("cos", {x})); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("cos", {x})); })));
   r.add(with_grad(unary("cos", "cosine", [](double x, A) { return std::cos(x); }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.neg(b.mul(dy, b.op("sin", {x}))); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.neg(b.mul(dy, b.op("sin", {x}))); })));
   r.add(with_grad(unary("square", "x * x", [](double x, A) { return x * x; }),
-                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, 2.0), x); })));
+                  unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, 2.0), x); })));
 
-  r.add(with_grad(binary("add", "a + b (broadcasting)", [](auto a, auto b) { return add_of(a, b); }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, dy}; })));
-  r.add(with_grad(binary("sub", "a - b (broadcasting)", [](auto a, auto b) { return sub_of(a, b); }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, b.neg(dy)}; })));
-  r.add(with_grad(binary("mul", "a * b (broadcasting)", [](auto a, auto b) { return mul_of(a, b); }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.mul(dy, bb), b.mul(dy, a)}; })));
-  r.add(with_grad(binary("div", "a / b (broadcasting; integer division truncates, x / 0 = 0)", [](auto a, auto b) { return div_of(a, b); }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.div(dy, bb), b.neg(b.div(b.mul(dy, y), bb))}; })));
-  r.add(with_grad(binary("pow", "a ^ b (broadcasting)", [](auto a, auto b) { return pow_of(a, b); }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { int da = b.mul(dy, b.mul(bb, b.op("pow", {a, b.sub(bb, b.scalar_like(1, bb))})));
-          // d/db = y log a, taken as 0 where a <= 0 (where y is 0 or NaN anyway)
-          int db = zero_where(b, positive(b, a), b.mul(dy, b.mul(y, b.op("log", {b.op("abs", {a})}))), true);
-          return std::pair{da, db}; })));
-  r.add(with_grad(binary("maximum", "elementwise max (broadcasting)", [](auto a, auto b) { return a > b ? a : b; }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { int c = b.op("ge", {a, bb}); return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)}; })));
-  r.add(with_grad(binary("minimum", "elementwise min (broadcasting)", [](auto a, auto b) { return a < b ? a : b; }, false),
-                   binary_grad([=](B b, int a, int bb, int y, int dy) { int c = b.op("le", {a, bb}); return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)}; })));
+  r.add(with_grad(binary(
+                      "add", "a + b (broadcasting)", [](auto a, auto b) { return add_of(a, b); }, false),
+                  binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, dy}; })));
+  r.add(with_grad(binary(
+                      "sub", "a - b (broadcasting)", [](auto a, auto b) { return sub_of(a, b); }, false),
+                  binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{dy, b.neg(dy)}; })));
+  r.add(with_grad(
+      binary(
+          "mul", "a * b (broadcasting)", [](auto a, auto b) { return mul_of(a, b); }, false),
+      binary_grad([=](B b, int a, int bb, int y, int dy) { return std::pair{b.mul(dy, bb), b.mul(dy, a)}; })));
+  r.add(with_grad(binary(
+                      "div", "a / b (broadcasting; integer division truncates, x / 0 = 0)",
+                      [](auto a, auto b) { return div_of(a, b); }, false),
+                  binary_grad([=](B b, int a, int bb, int y, int dy) {
+                    return std::pair{b.div(dy, bb), b.neg(b.div(b.mul(dy, y), bb))};
+                  })));
+  r.add(with_grad(binary(
+                      "pow", "a ^ b (broadcasting)", [](auto a, auto b) { return pow_of(a, b); }, false),
+                  binary_grad([=](B b, int a, int bb, int y, int dy) {
+                    int da = b.mul(dy, b.mul(bb, b.op("pow", {a, b.sub(bb, b.scalar_like(1, bb))})));
+                    // d/db = y log a, taken as 0 where a <= 0 (where y is 0 or NaN anyway)
+                    int db = zero_where(b, positive(b, a), b.mul(dy, b.mul(y, b.op("log", {b.op("abs", {a})}))), true);
+                    return std::pair{da, db};
+                  })));
+  r.add(with_grad(binary(
+                      "maximum", "elementwise max (broadcasting)", [](auto a, auto b) { return a > b ? a : b; }, false),
+                  binary_grad([=](B b, int a, int bb, int y, int dy) {
+                    int c = b.op("ge", {a, bb});
+                    return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)};
+                  })));
+  r.add(with_grad(binary(
+                      "minimum", "elementwise min (broadcasting)", [](auto a, auto b) { return a < b ? a : b; }, false),
+                  binary_grad([=](B b, int a, int bb, int y, int dy) {
+                    int c = b.op("le", {a, bb});
+                    return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)};
+                  })));
   r.add(binary("eq", "a == b", [](auto a, auto b) { return a == b; }, true));
   r.add(binary("ne", "a != b", [](auto a, auto b) { return a != b; }, true));
   r.add(binary("lt", "a < b", [](auto a, auto b) { return a < b; }, true));
@@ -265,7 +311,9 @@ void register_elementwise_ops(OpRegistry& r) {
   cast.infer = [](std::span<const TensorType> in, const Attrs& a, const InferCtx&) {
     return TensorType{attr_dtype(a, "dtype"), in[0].shape};
   };
-  cast.ref = [](std::span<const Tensor> in, const Attrs& a, RefCtx&) { return cast_tensor(in[0], attr_dtype(a, "dtype")); };
+  cast.ref = [](std::span<const Tensor> in, const Attrs& a, RefCtx&) {
+    return cast_tensor(in[0], attr_dtype(a, "dtype"));
+  };
   cast.grad = [](GraphBuilder& b, const Node& n, int y, int dy) -> std::vector<int> {
     DType from = b.dtype(n.inputs[0]);
     if (!is_float(from) || !is_float(b.dtype(y))) return {kNoGrad};  // through an integer: no gradient

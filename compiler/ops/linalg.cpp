@@ -32,7 +32,8 @@ TensorType matmul_infer(std::span<const TensorType> in, const Attrs&, const Infe
   return TensorType{a.dtype, batch};
 }
 
-template <class T> using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <class T>
+using RowMat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 Tensor matmul_ref(std::span<const Tensor> in, const Attrs&, RefCtx&) {
   const Tensor &a = in[0], &b = in[1];
@@ -50,8 +51,10 @@ Tensor matmul_ref(std::span<const Tensor> in, const Attrs&, RefCtx&) {
       Eigen::Map<const RowMat<T>> am(a.data<T>() + dot_index(idx, sa) * m * k, m, k);
       Eigen::Map<const RowMat<T>> bm(b.data<T>() + dot_index(idx, sb) * k * n, k, n);
       Eigen::Map<RowMat<T>> cm(out.data<T>() + lin * m * n, m, n);
-      if (k == 0) cm.setZero();
-      else cm.noalias() = am * bm;
+      if (k == 0)
+        cm.setZero();
+      else
+        cm.noalias() = am * bm;
     });
   });
   return out;

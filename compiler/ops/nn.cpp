@@ -97,20 +97,18 @@ GroupStats group_stats(const Tensor& x, const Shape& group_shape) {
 void check_param(const std::string& op, const TensorType& x, const TensorType& p, const char* what,
                  const InferCtx& ctx) {
   if (p.dtype != x.dtype)
-    throw OpError(fmt::format("{}: {} has element type {} but the input is {}", op, what, dtype_name(p.dtype),
-                              ctx.t(x)));
+    throw OpError(
+        fmt::format("{}: {} has element type {} but the input is {}", op, what, dtype_name(p.dtype), ctx.t(x)));
   if (p.rank() != 1 || p.shape[0] != x.shape[1])
-    throw OpError(fmt::format("{}: {} must have shape [C] = [{}] for input {}, got {}", op, what, x.shape[1],
-                              ctx.t(x), ctx.t(p)));
+    throw OpError(fmt::format("{}: {} must have shape [C] = [{}] for input {}, got {}", op, what, x.shape[1], ctx.t(x),
+                              ctx.t(p)));
 }
 
 TensorType batch_norm_infer(std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
   const TensorType& x = in[0];
   require_float("batch_norm", x, ctx);
-  if (x.rank() < 2)
-    throw OpError(fmt::format("batch_norm: input must have rank >= 2 ([N,C,...]), got {}", ctx.t(x)));
-  if (is_sym(x.shape[1]))
-    throw OpError(fmt::format("batch_norm: the channel dim must be static, got {}", ctx.t(x)));
+  if (x.rank() < 2) throw OpError(fmt::format("batch_norm: input must have rank >= 2 ([N,C,...]), got {}", ctx.t(x)));
+  if (is_sym(x.shape[1])) throw OpError(fmt::format("batch_norm: the channel dim must be static, got {}", ctx.t(x)));
   const char* names[] = {"gamma", "beta", "running_mean", "running_var"};
   for (int i = 0; i < 4; ++i) check_param("batch_norm", x, in[1 + i], names[i], ctx);
   if (!(attr_float(a, "eps") >= 0))
@@ -121,8 +119,10 @@ TensorType batch_norm_infer(std::span<const TensorType> in, const Attrs& a, cons
     int64_t per_channel = 1;
     for (int i = 0; i < x.rank(); ++i)
       if (i != 1) {
-        if (is_sym(x.shape[i])) all_static = false;
-        else per_channel *= x.shape[i];
+        if (is_sym(x.shape[i]))
+          all_static = false;
+        else
+          per_channel *= x.shape[i];
       }
     if (all_static && per_channel == 1)
       throw OpError(fmt::format("batch_norm: training needs more than 1 value per channel, got input {}", ctx.t(x)));

@@ -45,8 +45,8 @@ using RefFn = std::function<Tensor(std::span<const Tensor> in, const Attrs& attr
 
 // Reverse-mode gradient rule, written with graph ops through the builder (so gradients
 // can be differentiated again). `n` is (a copy of) the forward node, `y` its id in b.g
-// (its result, usable in the rule: d exp = dy * y), and `dy` the gradient of the result. Returns one entry per input: the gradient's node id (same type
-// as the input), or kNoGrad where the input gets none (integer/bool inputs, or inputs
+// (its result, usable in the rule: d exp = dy * y), and `dy` the gradient of the result. Returns one entry per input:
+// the gradient's node id (same type as the input), or kNoGrad where the input gets none (integer/bool inputs, or inputs
 // the result does not depend on smoothly, e.g. argmax). An op without a rule cannot be
 // differentiated through (autodiff reports it by name).
 class GraphBuilder;

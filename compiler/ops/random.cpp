@@ -13,8 +13,7 @@ namespace {
 
 TensorType random_type(const std::string& op, const Attrs& a) {
   DType dt = attr_dtype(a, "dtype");
-  if (!is_float(dt))
-    throw OpError(fmt::format("{}: dtype must be f32 or f64, got {}", op, dtype_name(dt)));
+  if (!is_float(dt)) throw OpError(fmt::format("{}: dtype must be f32 or f64, got {}", op, dtype_name(dt)));
   const Ints& shape = attr_ints(a, "shape");
   for (Dim d : shape)
     if (!is_sym(d) && d < 0)
@@ -23,7 +22,8 @@ TensorType random_type(const std::string& op, const Attrs& a) {
 }
 
 // Fills a tensor of the attribute shape with f(index) (computed in double, then rounded).
-template <class F> Tensor fill(const Attrs& a, F&& f) {
+template <class F>
+Tensor fill(const Attrs& a, F&& f) {
   Tensor out(attr_dtype(a, "dtype"), attr_ints(a, "shape"));
   dispatch_float(out.dtype(), [&]<class T>() {
     T* y = out.data<T>();

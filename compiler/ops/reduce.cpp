@@ -25,8 +25,10 @@ std::vector<bool> reduced_axes(const std::string& op, const Ints& axes, int rank
 Shape reduced_shape(const Shape& in, const std::vector<bool>& red, bool keepdims) {
   Shape out;
   for (size_t i = 0; i < in.size(); ++i) {
-    if (!red[i]) out.push_back(in[i]);
-    else if (keepdims) out.push_back(1);
+    if (!red[i])
+      out.push_back(in[i]);
+    else if (keepdims)
+      out.push_back(1);
   }
   return out;
 }
@@ -34,13 +36,15 @@ Shape reduced_shape(const Shape& in, const std::vector<bool>& red, bool keepdims
 bool is_numeric(DType t) { return t == DType::F32 || t == DType::F64 || t == DType::I64; }
 
 void require_numeric(const std::string& op, const TensorType& t, const InferCtx& ctx) {
-  if (!is_numeric(t.dtype))
-    throw OpError(fmt::format("{}: expected a float or i64 tensor, got {}", op, ctx.t(t)));
+  if (!is_numeric(t.dtype)) throw OpError(fmt::format("{}: expected a float or i64 tensor, got {}", op, ctx.t(t)));
 }
 
-template <class T> bool isnan_any(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  else return false;
+template <class T>
+bool isnan_any(T v) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(v);
+  else
+    return false;
 }
 
 OpDef reduction(std::string name, std::string doc, Kind kind) {
@@ -51,14 +55,16 @@ OpDef reduction(std::string name, std::string doc, Kind kind) {
   d.doc = std::move(doc);
   d.infer = [name, kind](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
     const TensorType& x = in[0];
-    if (kind == Kind::Mean || kind == Kind::LogSumExp) require_float(name, x, ctx);
-    else require_numeric(name, x, ctx);
+    if (kind == Kind::Mean || kind == Kind::LogSumExp)
+      require_float(name, x, ctx);
+    else
+      require_numeric(name, x, ctx);
     auto red = reduced_axes(name, attr_ints(a, "axes"), x.rank(), ctx);
     if (kind == Kind::Max || kind == Kind::Min)
       for (int i = 0; i < x.rank(); ++i)
         if (red[i] && x.shape[i] == 0)
-          throw OpError(fmt::format("{}: cannot reduce over axis {} of {}: it is empty and {} has no identity", name,
-                                    i, ctx.t(x), name));
+          throw OpError(fmt::format("{}: cannot reduce over axis {} of {}: it is empty and {} has no identity", name, i,
+                                    ctx.t(x), name));
     return TensorType{x.dtype, reduced_shape(x.shape, red, attr_bool(a, "keepdims"))};
   };
   d.ref = [name, kind](std::span<const Tensor> in, const Attrs& a, RefCtx&) {
@@ -82,7 +88,8 @@ OpDef reduction(std::string name, std::string doc, Kind kind) {
         const T* px = x.data<T>();
         T* py = out.data<T>();
         auto each = [&](auto&& f) {
-          for_each_index(x.shape(), [&](const std::vector<int64_t>& idx, int64_t lin) { f(dot_index(idx, ostr), px[lin]); });
+          for_each_index(x.shape(),
+                         [&](const std::vector<int64_t>& idx, int64_t lin) { f(dot_index(idx, ostr), px[lin]); });
         };
         if (kind == Kind::Sum || kind == Kind::Mean) {
           std::vector<Acc> acc(n_out, Acc(0));
@@ -174,14 +181,18 @@ GradFn reduction_grad(Kind kind) {
     int x = n.inputs[0];
     int g = expand_back(b, n, dy);
     switch (kind) {
-      case Kind::Sum: return {g};
-      case Kind::Mean: return {b.div(g, b.count(x, attr_ints(n.attrs, "axes"), b.dtype(x)))};
-      case Kind::LogSumExp: return {b.mul(g, b.op("exp", {b.sub(x, expand_back(b, n, y))}))};
+      case Kind::Sum:
+        return {g};
+      case Kind::Mean:
+        return {b.div(g, b.count(x, attr_ints(n.attrs, "axes"), b.dtype(x)))};
+      case Kind::LogSumExp:
+        return {b.mul(g, b.op("exp", {b.sub(x, expand_back(b, n, y))}))};
       case Kind::Max:
       case Kind::Min: {
         // Shared equally among tied extremes (like torch.amax).
         int hit = b.cast(b.op("eq", {x, expand_back(b, n, y)}), b.dtype(x));
-        int ties = expand_back(b, n, b.op("sum", {hit}, {{"axes", n.attrs.at("axes")}, {"keepdims", n.attrs.at("keepdims")}}));
+        int ties =
+            expand_back(b, n, b.op("sum", {hit}, {{"axes", n.attrs.at("axes")}, {"keepdims", n.attrs.at("keepdims")}}));
         return {b.mul(g, b.div(hit, ties))};
       }
     }
@@ -201,8 +212,9 @@ void register_reduce_ops(OpRegistry& r) {
   r.add(with_grad(reduction("mean", "arithmetic mean over axes (empty axes = all)", Kind::Mean), Kind::Mean));
   r.add(with_grad(reduction("max", "maximum over axes (empty axes = all); NaN propagates", Kind::Max), Kind::Max));
   r.add(with_grad(reduction("min", "minimum over axes (empty axes = all); NaN propagates", Kind::Min), Kind::Min));
-  r.add(with_grad(reduction("logsumexp", "log(sum(exp(x))) over axes (empty axes = all), computed stably",
-                            Kind::LogSumExp), Kind::LogSumExp));
+  r.add(with_grad(
+      reduction("logsumexp", "log(sum(exp(x))) over axes (empty axes = all), computed stably", Kind::LogSumExp),
+      Kind::LogSumExp));
   r.add(argmax());
 }
 

@@ -59,13 +59,12 @@ Attrs complete_attrs(const OpDef& op, Attrs given) {
     if (spec.kind == AttrKind::Ints && attr_kind(v) == AttrKind::Int) v = Ints{std::get<int64_t>(v)};
     if (spec.kind == AttrKind::Floats && attr_kind(v) == AttrKind::Float) v = Floats{std::get<double>(v)};
     if (!kind_accepts(spec.kind, v))
-      throw OpError(fmt::format("{}: argument '{}' must be {}, got {}", op.name, spec.name,
-                                attr_kind_name(spec.kind), attr_kind_name(attr_kind(it->second))));
+      throw OpError(fmt::format("{}: argument '{}' must be {}, got {}", op.name, spec.name, attr_kind_name(spec.kind),
+                                attr_kind_name(attr_kind(it->second))));
     out[spec.name] = v;
     given.erase(it);
   }
-  if (!given.empty())
-    throw OpError(fmt::format("{}: unknown argument '{}'", op.name, given.begin()->first));
+  if (!given.empty()) throw OpError(fmt::format("{}: unknown argument '{}'", op.name, given.begin()->first));
   return out;
 }
 

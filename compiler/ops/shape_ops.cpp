@@ -59,8 +59,10 @@ Shape reshape_target(const TensorType& x, const Ints& target, const InferCtx& ct
   int64_t px = 1, pt = 1;
   int infer_at = -1;
   for (Dim d : x.shape) {
-    if (is_sym(d)) sx.insert(d);
-    else px *= d;
+    if (is_sym(d))
+      sx.insert(d);
+    else
+      px *= d;
   }
   for (size_t i = 0; i < target.size(); ++i) {
     Dim d = target[i];
@@ -76,8 +78,9 @@ Shape reshape_target(const TensorType& x, const Ints& target, const InferCtx& ct
     }
   }
   if (sx != st) {
-    std::string why = "the symbolic dims must carry over unchanged (a symbolic dim cannot be merged, split or "
-                      "introduced by reshape)";
+    std::string why =
+        "the symbolic dims must carry over unchanged (a symbolic dim cannot be merged, split or "
+        "introduced by reshape)";
     if (infer_at >= 0 && st.size() < sx.size())
       why += "; -1 may only stand for a static size, so keep each symbolic dim as its own dim in the target";
     throw fail(why);
@@ -85,8 +88,7 @@ Shape reshape_target(const TensorType& x, const Ints& target, const InferCtx& ct
   Shape out(target.begin(), target.end());
   if (infer_at >= 0) {
     if (pt == 0) throw fail("cannot infer -1 when another target dim is 0");
-    if (px % pt != 0)
-      throw fail(fmt::format("-1 cannot be inferred: {} elements are not divisible by {}", px, pt));
+    if (px % pt != 0) throw fail(fmt::format("-1 cannot be inferred: {} elements are not divisible by {}", px, pt));
     out[infer_at] = px / pt;
   } else if (px != pt) {
     throw fail(sx.empty() ? fmt::format("element counts differ ({} vs {})", px, pt)
@@ -124,8 +126,8 @@ std::vector<int> permutation(const Ints& perm, const TensorType& x, const InferC
   try {
     p = unique_axes("transpose", perm, x, ctx);
   } catch (const OpError&) {
-    throw OpError(fmt::format("transpose: perm {} is not a permutation of the {} axes of {}", ctx.s(perm), x.rank(),
-                              ctx.t(x)));
+    throw OpError(
+        fmt::format("transpose: perm {} is not a permutation of the {} axes of {}", ctx.s(perm), x.rank(), ctx.t(x)));
   }
   return p;
 }
@@ -250,8 +252,10 @@ OpDef concat() {
         throw OpError(fmt::format("concat: ranks differ: input 0 is {} but input {} is {}", ctx.t(t0), i, ctx.t(t)));
       for (int k = 0; k < t.rank(); ++k)
         if (k != axis && t.shape[k] != t0.shape[k])
-          throw OpError(fmt::format("concat: input 0 is {} but input {} is {}: dim {} differs (only the concat axis {} "
-                                    "may differ)", ctx.t(t0), i, ctx.t(t), k, axis));
+          throw OpError(
+              fmt::format("concat: input 0 is {} but input {} is {}: dim {} differs (only the concat axis {} "
+                          "may differ)",
+                          ctx.t(t0), i, ctx.t(t), k, axis));
       if (is_sym(t.shape[axis]))
         throw OpError(fmt::format("concat: the concat axis {} must be static, but input {} is {}", axis, i, ctx.t(t)));
       out.shape[axis] += t.shape[axis];
@@ -434,8 +438,7 @@ OpDef upsample() {
 
 void check_target_dims(const std::string& op, const Ints& shape, const InferCtx& ctx) {
   for (Dim d : shape)
-    if (!is_sym(d) && d < 0)
-      throw OpError(fmt::format("{}: shape {} has a negative dim", op, ctx.s(shape)));
+    if (!is_sym(d) && d < 0) throw OpError(fmt::format("{}: shape {} has a negative dim", op, ctx.s(shape)));
 }
 
 OpDef broadcast_to() {
@@ -449,14 +452,15 @@ OpDef broadcast_to() {
     const Ints& target = attr_ints(a, "shape");
     check_target_dims("broadcast_to", target, ctx);
     if (target.size() < x.shape.size())
-      throw OpError(fmt::format("broadcast_to: cannot broadcast {} to {}: the target has fewer dims", ctx.t(x),
-                                ctx.s(target)));
+      throw OpError(
+          fmt::format("broadcast_to: cannot broadcast {} to {}: the target has fewer dims", ctx.t(x), ctx.s(target)));
     for (size_t k = 0; k < x.shape.size(); ++k) {
       Dim xd = x.shape[x.shape.size() - 1 - k], td = target[target.size() - 1 - k];
       if (xd != td && xd != 1)
-        throw OpError(fmt::format("broadcast_to: cannot broadcast {} to {}: dim {} vs {} (input dims must equal the "
-                                  "target dim or be 1)", ctx.t(x), ctx.s(target), dim_str(xd, ctx.syms),
-                                  dim_str(td, ctx.syms)));
+        throw OpError(
+            fmt::format("broadcast_to: cannot broadcast {} to {}: dim {} vs {} (input dims must equal the "
+                        "target dim or be 1)",
+                        ctx.t(x), ctx.s(target), dim_str(xd, ctx.syms), dim_str(td, ctx.syms)));
     }
     return TensorType{x.dtype, Shape(target.begin(), target.end())};
   };
@@ -470,9 +474,8 @@ OpDef broadcast_to() {
 OpDef full() {
   OpDef d;
   d.name = "full";
-  d.attrs = {{"shape", AttrKind::Ints, std::nullopt},
-             {"value", AttrKind::Float, 0.0},
-             {"dtype", AttrKind::DType, DType::F32}};
+  d.attrs = {
+      {"shape", AttrKind::Ints, std::nullopt}, {"value", AttrKind::Float, 0.0}, {"dtype", AttrKind::DType, DType::F32}};
   d.doc = "a tensor of the given shape (symbolic dims allowed) and dtype filled with value";
   d.infer = [](Span, const Attrs& a, const InferCtx& ctx) {
     const Ints& shape = attr_ints(a, "shape");
@@ -495,8 +498,8 @@ OpDef one_hot() {
   d.infer = [](Span in, const Attrs& a, const InferCtx& ctx) {
     if (in[0].dtype != DType::I64) throw OpError(fmt::format("one_hot: labels must be i64, got {}", ctx.t(in[0])));
     int64_t depth = attr_int(a, "depth");
-    if (depth < 1 || is_sym(depth)) throw OpError(fmt::format("one_hot: depth must be a static size >= 1, got {}",
-                                                              dim_str(depth, ctx.syms)));
+    if (depth < 1 || is_sym(depth))
+      throw OpError(fmt::format("one_hot: depth must be a static size >= 1, got {}", dim_str(depth, ctx.syms)));
     TensorType out{attr_dtype(a, "dtype"), in[0].shape};
     out.shape.push_back(depth);
     return out;

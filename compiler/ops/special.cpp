@@ -36,7 +36,8 @@ ScanSig scan_sig(size_t n_inputs, const Attrs& a) {
   s.n_caps = int(n_inputs) - s.n_xs - s.k;
   s.n_ys = int(body.outputs.size()) - s.k;
   if (s.n_xs < 1 || s.k < 0) throw OpError("scan: needs n_xs >= 1 and n_carry >= 0");
-  if (s.n_caps < 0) throw OpError(fmt::format("scan: {} inputs, fewer than {} sequences + {} carries", n_inputs, s.n_xs, s.k));
+  if (s.n_caps < 0)
+    throw OpError(fmt::format("scan: {} inputs, fewer than {} sequences + {} carries", n_inputs, s.n_xs, s.k));
   if (int(body.inputs.size()) != s.k + s.n_xs + s.n_caps)
     throw OpError(fmt::format("scan: body takes {} inputs, expected {} (carries, x_t, captures)", body.inputs.size(),
                               s.k + s.n_xs + s.n_caps));
@@ -67,17 +68,19 @@ std::vector<TensorType> scan_result_types(std::span<const TensorType> in, const 
     const TensorType& c = in[s.n_xs + i];
     expect(i, c, fmt::format("initial carry {}", i));
     if (body.type(body.outputs[i]) != c)
-      throw OpError(fmt::format("scan: the step returns carry {} as {} but it came in as {}; a carry must keep its type",
-                                i, ctx.t(body.type(body.outputs[i])), ctx.t(c)));
+      throw OpError(
+          fmt::format("scan: the step returns carry {} as {} but it came in as {}; a carry must keep its type", i,
+                      ctx.t(body.type(body.outputs[i])), ctx.t(c)));
   }
   for (int j = 0; j < s.n_xs; ++j) {
     const TensorType& x = in[j];
     if (x.rank() <= axis || x.shape[axis] != T)
-      throw OpError(fmt::format("scan: sequence {} is {} but sequence 0 has length {} along axis {}", j, ctx.t(x),
-                                T, axis));
+      throw OpError(
+          fmt::format("scan: sequence {} is {} but sequence 0 has length {} along axis {}", j, ctx.t(x), T, axis));
     TensorType xt = x;
     xt.shape.erase(xt.shape.begin() + axis);
-    expect(s.k + j, xt, s.n_xs == 1 ? std::string("a time step of the sequence") : fmt::format("a time step of sequence {}", j));
+    expect(s.k + j, xt,
+           s.n_xs == 1 ? std::string("a time step of the sequence") : fmt::format("a time step of sequence {}", j));
   }
   for (int i = 0; i < s.n_caps; ++i)
     expect(s.k + s.n_xs + i, in[s.n_xs + s.k + i], fmt::format("captured value {}", i));
@@ -104,8 +107,7 @@ Tensor take_step(const Tensor& xs, int axis, int64_t t) {
   size_t es = dtype_size(xs.dtype());
   auto* src = static_cast<const std::byte*>(xs.raw());
   auto* dst = static_cast<std::byte*>(out.raw());
-  for (int64_t o = 0; o < outer; ++o)
-    std::memcpy(dst + o * inner * es, src + (o * len + t) * inner * es, inner * es);
+  for (int64_t o = 0; o < outer; ++o) std::memcpy(dst + o * inner * es, src + (o * len + t) * inner * es, inner * es);
   return out;
 }
 
@@ -187,13 +189,15 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
   ScanSig s = scan_sig(n.inputs.size(), n.attrs);
   int axis = normalize_axis("scan", attr_int(n.attrs, "axis"), in_types[0].rank());
   if (s.n_ys != 1)
-    throw OpError("the gradient of a scan with several step outputs is not supported (second-order gradients "
-                  "through a recurrent scan)");
+    throw OpError(
+        "the gradient of a scan with several step outputs is not supported (second-order gradients "
+        "through a recurrent scan)");
   for (size_t id = 0; id < b.g.nodes.size(); ++id)
     if (is_op(b.g.nodes[id], "scan_result") && b.g.nodes[id].inputs[0] == y &&
         attr_int(b.g.nodes[id].attrs, "index") < s.n_ys + s.k)
-      throw OpError("the gradient through a scan's final carries is not supported (second-order gradients through a "
-                    "recurrent scan)");
+      throw OpError(
+          "the gradient through a scan's final carries is not supported (second-order gradients through a "
+          "recurrent scan)");
   for (int i = 0; i < s.k; ++i)
     if (in_types[s.n_xs + i].rank() < axis)
       throw OpError(fmt::format("scan gradient: carry {} ({}) has fewer dims than the scan axis {}", i,
@@ -280,10 +284,8 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
   int n_rys = std::max<int>(1, int(fx.size()));
 
   std::vector<int> grads(n.inputs.size(), kNoGrad);
-  for (size_t q = 0; q < fx.size(); ++q)
-    grads[fx[q]] = q == 0 ? rev : scan_result(b, rev, int(q), rt[q]);
-  for (size_t q = 0; q < fc.size(); ++q)
-    grads[s.n_xs + fc[q]] = scan_result(b, rev, n_rys + int(q), rt[n_rys + q]);
+  for (size_t q = 0; q < fx.size(); ++q) grads[fx[q]] = q == 0 ? rev : scan_result(b, rev, int(q), rt[q]);
+  for (size_t q = 0; q < fc.size(); ++q) grads[s.n_xs + fc[q]] = scan_result(b, rev, n_rys + int(q), rt[n_rys + q]);
   for (size_t q = 0; q < fcap.size(); ++q)
     grads[s.n_xs + s.k + fcap[q]] = scan_result(b, rev, n_rys + int(fc.size() + q), rt[n_rys + fc.size() + q]);
   return grads;
@@ -304,12 +306,9 @@ void register_special_ops(OpRegistry& r) {
 
   OpDef param;
   param.name = "param";
-  param.attrs = {{"name", AttrKind::String, std::nullopt},
-                 {"dtype", AttrKind::DType, std::nullopt},
-                 {"shape", AttrKind::Ints, std::nullopt},
-                 {"init", AttrKind::String, std::string("zeros")},
-                 {"init_args", AttrKind::Floats, Floats{}},
-                 {"trainable", AttrKind::Bool, true}};
+  param.attrs = {{"name", AttrKind::String, std::nullopt},  {"dtype", AttrKind::DType, std::nullopt},
+                 {"shape", AttrKind::Ints, std::nullopt},   {"init", AttrKind::String, std::string("zeros")},
+                 {"init_args", AttrKind::Floats, Floats{}}, {"trainable", AttrKind::Bool, true}};
   param.doc = "a model parameter (trainable) or state buffer, bound by its dotted name";
   param.infer = type_from_attrs;
   param.ref = [](std::span<const Tensor>, const Attrs&, RefCtx&) { return no_kernel("param"); };
@@ -319,7 +318,9 @@ void register_special_ops(OpRegistry& r) {
   cst.name = "const";
   cst.attrs = {{"value", AttrKind::Tensor, std::nullopt}};
   cst.doc = "a constant tensor";
-  cst.infer = [](std::span<const TensorType>, const Attrs& a, const InferCtx&) { return attr_tensor(a, "value").type(); };
+  cst.infer = [](std::span<const TensorType>, const Attrs& a, const InferCtx&) {
+    return attr_tensor(a, "value").type();
+  };
   cst.ref = [](std::span<const Tensor>, const Attrs& a, RefCtx&) { return attr_tensor(a, "value"); };
   r.add(std::move(cst));
 
@@ -327,12 +328,9 @@ void register_special_ops(OpRegistry& r) {
   scan.name = "scan";
   scan.inputs = {"xs"};
   scan.variadic = true;
-  scan.attrs = {{"body", AttrKind::Graph, std::nullopt},
-                {"n_carry", AttrKind::Int, std::nullopt},
-                {"axis", AttrKind::Int, int64_t(1)},
-                {"reverse", AttrKind::Bool, false},
-                {"n_xs", AttrKind::Int, int64_t(1)},
-                {"save_carries", AttrKind::Bool, false}};
+  scan.attrs = {{"body", AttrKind::Graph, std::nullopt}, {"n_carry", AttrKind::Int, std::nullopt},
+                {"axis", AttrKind::Int, int64_t(1)},     {"reverse", AttrKind::Bool, false},
+                {"n_xs", AttrKind::Int, int64_t(1)},     {"save_carries", AttrKind::Bool, false}};
   scan.doc = "recurrent loop over an axis: (carries, x_t) -> (carries', y_t); returns the stacked y_t";
   scan.infer = scan_infer;
   scan.ref = [](std::span<const Tensor> in, const Attrs& a, RefCtx& ctx) { return scan_ref_all(in, a, ctx)[0]; };

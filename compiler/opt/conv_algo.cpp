@@ -92,8 +92,8 @@ ConvCost conv_cost(const Graph& g, int id, bool kernel_cached) {
   double macs = double(N) * double(O) * double(C);
   cost.direct_s = 2 * macs * window * outputs / kDirectFlops + kDirectCallS;
   double transforms = double(N * transforms_per_batch + weight_transforms);
-  cost.fft_s = transforms * kFftUnitS * period * std::log2(std::max(2.0, period)) + macs * spectrum / kMixMacs +
-               kFftCallS;
+  cost.fft_s =
+      transforms * kFftUnitS * period * std::log2(std::max(2.0, period)) + macs * spectrum / kMixMacs + kFftCallS;
   return cost;
 }
 

@@ -19,9 +19,10 @@ bool in(std::string_view name, std::initializer_list<std::string_view> names) {
 }
 
 bool is_elementwise(const Node& n) {
-  return in(n.op->name, {"neg", "exp", "log", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "sqrt",
-                         "rsqrt", "abs", "sign", "sin", "cos", "square", "cast", "add", "sub", "mul", "div", "pow",
-                         "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "where"});
+  return in(n.op->name,
+            {"neg",     "exp",     "log", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "sqrt", "rsqrt",
+             "abs",     "sign",    "sin", "cos",  "square",  "cast", "add",        "sub", "mul",      "div",  "pow",
+             "maximum", "minimum", "eq",  "ne",   "lt",      "le",   "gt",         "ge",  "where"});
 }
 
 // The transpose's permutation with the default (empty = reverse all dims) spelled out.
@@ -64,7 +65,8 @@ class Rewriter {
     for (int o : src.outputs) is_output_[size_t(o)] = true;
   }
 
-  template <class Rule> Graph run(Rule rule, int* rewritten) {
+  template <class Rule>
+  Graph run(Rule rule, int* rewritten) {
     remap_.assign(src_.nodes.size(), -1);
     int count = 0;
     for (size_t id = 0; id < src_.nodes.size(); ++id) {

@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
     write_file(path, buf, n / 2);
   }
   expect(RedshiftCNN_load_weights(m, path), RedshiftCNN_ERR_WEIGHTS, "load a truncated file", "truncated");
-  expect(RedshiftCNN_load_weights(m, argv[2]), RedshiftCNN_ERR_WEIGHTS, "load another model's weights", "model RedshiftCNN has 10");
+  expect(RedshiftCNN_load_weights(m, argv[2]), RedshiftCNN_ERR_WEIGHTS, "load another model's weights",
+         "model RedshiftCNN has 10");
   expect(RedshiftCNN_load_weights(m, NULL), RedshiftCNN_ERR_NULL, "load from NULL", "path is NULL");
   /* Files that are not weights files of this size: a device (read until memory ran out),
      a FIFO (blocked), a folder, a file longer than the model's weights. */

@@ -25,8 +25,8 @@ namespace starc::fuzz {
 // Removed at exit (a crash leaves it: it is the input libFuzzer also saved).
 inline std::string temp_name(std::string_view suffix) {
   static const std::string dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm"
-                                 : std::getenv("TMPDIR")         ? std::getenv("TMPDIR")
-                                                                 : "/tmp";
+                                 : std::getenv("TMPDIR")       ? std::getenv("TMPDIR")
+                                                               : "/tmp";
   static struct Files {
     std::vector<std::string> paths;
     ~Files() {

@@ -32,8 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (twice != once) fail("print -> parse -> print differs:\n" + once + "\n----\n" + twice);
   try {
     starc::verify_graph(g);
-  } catch (const std::runtime_error&) {
-  }
+  } catch (const std::runtime_error&) {}
   (void)starc::to_dot(g);
   return 0;
 }

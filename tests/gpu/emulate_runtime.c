@@ -20,7 +20,7 @@
 #include <ucontext.h>
 
 void emu_dispatch(int64_t kid, int64_t* ctx, int64_t tid); /* generated */
-int64_t emu_grid_yz_limit(void);                          /* generated */
+int64_t emu_grid_yz_limit(void);                           /* generated */
 
 enum { kMaxThreads = 1024, kStackBytes = 64 * 1024, kGuardBytes = 64 * 1024 };
 

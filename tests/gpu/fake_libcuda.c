@@ -16,14 +16,7 @@
 typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 
-enum {
-  OK = 0,
-  INVALID_VALUE = 1,
-  INVALID_IMAGE = 200,
-  INVALID_PTX = 218,
-  NOT_FOUND = 500,
-  ILLEGAL_ADDRESS = 700
-};
+enum { OK = 0, INVALID_VALUE = 1, INVALID_IMAGE = 200, INVALID_PTX = 218, NOT_FOUND = 500, ILLEGAL_ADDRESS = 700 };
 
 static void logf_(const char* fmt, const char* s, const long* v, int nv) {
   const char* path = getenv("FAKE_CUDA_LOG");
@@ -214,7 +207,7 @@ static long find_live(CUdeviceptr p) {
 CUresult cuMemAllocManaged(CUdeviceptr* p, size_t bytes, unsigned flags) {
   if (flags != 1 || bytes == 0) return INVALID_VALUE;
   void* b = aligned_alloc(256, ((bytes + 255) / 256) * 256);
-  if (!b) return 2; /* CUDA_ERROR_OUT_OF_MEMORY */
+  if (!b) return 2;    /* CUDA_ERROR_OUT_OF_MEMORY */
   memset(b, 0, bytes); /* no kernel runs here: zeros keep a training loop finite */
   if (n_live == cap_live) {
     cap_live = cap_live ? 2 * cap_live : 1024;

@@ -294,9 +294,9 @@ void reduce_case(RedKind kind, const RedCase& c) {
     double abs_sum = 0;  // a bound on the rounding of any order of summation
     for (int64_t i = 0; i < n; ++i) abs_sum += std::isfinite((double)x.p[i]) ? std::fabs((double)x.p[i]) : 0;
     for (int64_t i = 0; i < n_out; ++i) {
-      bool ok = std::isfinite(want[i])  ? std::fabs(out.p[i] - want[i]) <= 1e-13 * (1 + abs_sum)
-                : std::isnan(want[i]) ? std::isnan(out.p[i])
-                                      : out.p[i] == want[i];
+      bool ok = std::isfinite(want[i]) ? std::fabs(out.p[i] - want[i]) <= 1e-13 * (1 + abs_sum)
+                : std::isnan(want[i])  ? std::isnan(out.p[i])
+                                       : out.p[i] == want[i];
       if (!ok && !bad++) first = i, gv = out.p[i], wv = want[i];
     }
   } else {

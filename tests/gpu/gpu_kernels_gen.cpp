@@ -10,8 +10,8 @@
 int main() {
   std::set<std::string> names;
   for (const char* t : {"f32", "f64"})
-    for (const char* base : {"matmul", "conv", "conv_adjoint", "conv_weight_grad", "conv_fft", "conv_adjoint_fft",
-                             "conv_weight_grad_fft"})
+    for (const char* base :
+         {"matmul", "conv", "conv_adjoint", "conv_weight_grad", "conv_fft", "conv_adjoint_fft", "conv_weight_grad_fft"})
       names.insert(std::string("starc_") + base + "_" + t);
   for (const char* t : {"f32", "f64"})
     for (const char* kind : {"sum", "max", "min"}) names.insert(std::string("starc_reduce_") + kind + "_" + t);

@@ -56,7 +56,8 @@ class AotRedshift : public ::testing::Test {
     ASSERT_EQ(r.code, 0) << r.out;
     r = run_starc(dir.string(), "run " + quote(kModel) + " --in s.npy --weights w.npz --out z.npy");
     ASSERT_EQ(r.code, 0) << r.out;
-    std::ofstream(dir / "other.net") << "use std.nn\nmodel Other(x: f32[B, 3]) -> f32[B, 2] {\n  return x |> dense(2)\n}\n";
+    std::ofstream(dir / "other.net")
+        << "use std.nn\nmodel Other(x: f32[B, 3]) -> f32[B, 2] {\n  return x |> dense(2)\n}\n";
   }
   static void TearDownTestSuite() { fs::remove_all(dir); }
   static std::string at(const std::string& name) { return (dir / name).string(); }
@@ -65,9 +66,9 @@ fs::path AotRedshift::dir;
 std::string AotRedshift::lib;
 
 TEST_F(AotRedshift, CProgramMatchesJit) {
-  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/examples/aot/redshift.c") + " -I " + quote(lib) +
-                      " -I " + quote(kSrc + "/examples/aot") + " " + quote(lib + "/libRedshiftCNN.a") + " -lm -o " +
-                      quote(at("redshift_c")));
+  ShellResult cc =
+      sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/examples/aot/redshift.c") + " -I " + quote(lib) + " -I " +
+         quote(kSrc + "/examples/aot") + " " + quote(lib + "/libRedshiftCNN.a") + " -lm -o " + quote(at("redshift_c")));
   ASSERT_EQ(cc.code, 0) << cc.out;
   ShellResult r = sh(quote(at("redshift_c")) + " " + quote(at("s.npy")));
   ASSERT_EQ(r.code, 0) << r.out;
@@ -94,7 +95,8 @@ TEST_F(AotRedshift, SharedLibraryNeedsOnlyLibcAndExportsOnlyTheApi) {
   std::istringstream lines(ldd.out);
   for (std::string line; std::getline(lines, line);) {
     bool allowed = false;
-    for (const char* ok : {"linux-vdso", "libc.so", "libm.so", "ld-linux"}) allowed |= line.find(ok) != std::string::npos;
+    for (const char* ok : {"linux-vdso", "libc.so", "libm.so", "ld-linux"})
+      allowed |= line.find(ok) != std::string::npos;
     EXPECT_TRUE(allowed) << "unexpected dependency: " << line;
   }
   ShellResult nm = sh("nm -D --defined-only " + quote(so) + " | awk '{print $3}'");
@@ -177,18 +179,22 @@ int main(int argc, char** argv) {
   return 0;
 }
 )C";
-  ShellResult cc = sh("cc -std=c11 " + quote(at("dyn.c")) + " -I " + quote(at("dyn")) + " -I " +
-                      quote(kSrc + "/examples/aot") + " " + quote(at("dyn/libRedshiftCNN.a")) + " -lm -o " + quote(at("dyn_prog")));
+  ShellResult cc =
+      sh("cc -std=c11 " + quote(at("dyn.c")) + " -I " + quote(at("dyn")) + " -I " + quote(kSrc + "/examples/aot") +
+         " " + quote(at("dyn/libRedshiftCNN.a")) + " -lm -o " + quote(at("dyn_prog")));
   ASSERT_EQ(cc.code, 0) << cc.out;
   r = sh(quote(at("dyn_prog")) + " " + quote(at("s.npy")) + " 2>" + quote(at("dyn_err.txt")));
   ASSERT_EQ(r.code, 0) << r.out;
   expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "dynamic batch");
   std::string err = sh("cat " + quote(at("dyn_err.txt"))).out;
-  EXPECT_NE(err.find("has 13853 elements, expected 13854 (batch 3 of f32[1,1,4618] per sample)"), std::string::npos) << err;
+  EXPECT_NE(err.find("has 13853 elements, expected 13854 (batch 3 of f32[1,1,4618] per sample)"), std::string::npos)
+      << err;
   EXPECT_NE(err.find("batch 9223372036854775809 of f32[1,1,4618] per sample does not fit in memory"), std::string::npos)
       << err;
-  std::ofstream(dir / "mix.net") << "model Mix(x: f32[B, 3]) -> f32[B, 3] {\n  return x - mean(x, axes: [0], keepdims: true)\n}\n";
-  expect_starc_error(dir.string(), "compile mix.net --batch dynamic -o mix", "does not treat the samples of a batch independently");
+  std::ofstream(dir / "mix.net")
+      << "model Mix(x: f32[B, 3]) -> f32[B, 3] {\n  return x - mean(x, axes: [0], keepdims: true)\n}\n";
+  expect_starc_error(dir.string(), "compile mix.net --batch dynamic -o mix",
+                     "does not treat the samples of a batch independently");
 }
 
 // --entry train_step: 3 Adam updates inside the library give the weights `starc train`
@@ -201,18 +207,21 @@ TEST_F(AotRedshift, TrainStepMatchesStarcTrain) {
   ShellResult r = sh(quote(fs::path(STARC_BINARY).parent_path().string() + "/examples/make_spectra") +
                      " --n 1 --seed 9 -o " + quote(at("tf.npy")) + " --labels " + quote(at("tz.npy")));
   ASSERT_EQ(r.code, 0) << r.out;
-  r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz --entry forward,train_step --batch 1 -o tr");
+  r = run_starc(dir.string(),
+                "compile " + quote(kModel) + " --weights w.npz --entry forward,train_step --batch 1 -o tr");
   ASSERT_EQ(r.code, 0) << r.out;
-  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/train_steps.c") + " -I " + quote(at("tr")) +
-                      " -I " + quote(kSrc + "/examples/aot") + " " + quote(at("tr/libRedshiftCNN.a")) + " -lm -o " +
-                      quote(at("train_steps")));
+  ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/train_steps.c") + " -I " +
+                      quote(at("tr")) + " -I " + quote(kSrc + "/examples/aot") + " " +
+                      quote(at("tr/libRedshiftCNN.a")) + " -lm -o " + quote(at("train_steps")));
   ASSERT_EQ(cc.code, 0) << cc.out;
-  r = sh(quote(at("train_steps")) + " " + quote(at("tf.npy")) + " " + quote(at("tz.npy")) + " 3 " + quote(at("aot.weights")));
+  r = sh(quote(at("train_steps")) + " " + quote(at("tf.npy")) + " " + quote(at("tz.npy")) + " 3 " +
+         quote(at("aot.weights")));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("refused steps changed nothing"), std::string::npos) << r.out;
-  ShellResult t = run_starc(dir.string(), "train " + quote(kModel) +
-                                              " --weights w.npz --data flux=tf.npy --data z=tz.npy --epochs 3 --batch 4 "
-                                              "--progress none --threads 1 --out trained.npz");
+  ShellResult t =
+      run_starc(dir.string(), "train " + quote(kModel) +
+                                  " --weights w.npz --data flux=tf.npy --data z=tz.npy --epochs 3 --batch 4 "
+                                  "--progress none --threads 1 --out trained.npz");
   ASSERT_EQ(t.code, 0) << t.out;
   std::map<std::string, Tensor> want = read_npz(at("trained.npz"));
   NamedTensors got = read_weights_file(at("aot.weights"));
@@ -261,14 +270,17 @@ int main(void) {
   ASSERT_EQ(cc.code, 0) << cc.out;
   r = sh("ulimit -v 2000000 && " + quote(at("huge_prog")));
   EXPECT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("code 6: Huge_forward: out of memory: cannot allocate 4000000064 bytes for node %2 of the graph"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("code 6: Huge_forward: out of memory: cannot allocate 4000000064 bytes for node %2 of the graph"),
+      std::string::npos)
       << r.out;
 }
 
 TEST_F(AotRedshift, BadCompileOptionsAreClearErrors) {
-  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch 0 -o x", "--batch 0: expected a positive integer");
-  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --target pentium9 -o x", "unknown --target CPU 'pentium9'");
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --batch 0 -o x",
+                     "--batch 0: expected a positive integer");
+  expect_starc_error(dir.string(), "compile " + quote(kModel) + " --target pentium9 -o x",
+                     "unknown --target CPU 'pentium9'");
   expect_starc_error(dir.string(), "compile other.net --weights w.npz -o x", "w.npz");
   expect_starc_error(dir.string(), "compile other.net --entry train_step -o x", "train");
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --entry backward -o x", "--entry backward");

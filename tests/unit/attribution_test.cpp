@@ -84,7 +84,8 @@ struct F64Model {
 };
 
 // Central differences of output[row, col] with respect to every element of row `row` of x.
-std::vector<double> finite_differences(const F64Model& m, const Tensor& x, int64_t row, int64_t col, double eps = 1e-6) {
+std::vector<double> finite_differences(const F64Model& m, const Tensor& x, int64_t row, int64_t col,
+                                       double eps = 1e-6) {
   int64_t per_row = x.size() / x.dim(0);
   std::vector<double> d;
   for (int64_t j = row * per_row; j < (row + 1) * per_row; ++j) {
@@ -193,7 +194,8 @@ TEST(Attribution, IntegratedGradientsCompletenessGapShrinksWithSteps) {
   }
   EXPECT_LT(gaps[2], 0.01) << "64 steps";
   // The midpoint rule's error falls as 1/m^2: at least 4x per 4x more steps.
-  for (size_t i = 1; i < gaps.size(); ++i) EXPECT_LT(gaps[i], gaps[i - 1] / 4) << "gaps " << gaps[i - 1] << " " << gaps[i];
+  for (size_t i = 1; i < gaps.size(); ++i)
+    EXPECT_LT(gaps[i], gaps[i - 1] / 4) << "gaps " << gaps[i - 1] << " " << gaps[i];
   EXPECT_GT(gaps[0], 1e-6);  // the smallest m is visibly inexact: the check can fail
 }
 
@@ -223,7 +225,8 @@ TEST(Attribution, JitAndReferenceAgree) {
   o.max_batch = 4;  // 10 points in runs of 4 rows: the last run is padded
   AttributionResult i_jit = a_jit.integrated_gradients({x}, {}, o);
   EXPECT_LT(rel_err(i_jit.attribution, i_ref.attribution), 1e-5);
-  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(i_jit.samples[i].completeness_gap, i_ref.samples[i].completeness_gap, 1e-4);
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_NEAR(i_jit.samples[i].completeness_gap, i_ref.samples[i].completeness_gap, 1e-4);
 }
 
 TEST(Attribution, OtherInputsAreHeldAtTheSample) {
@@ -326,8 +329,9 @@ TEST_F(ExplainCli, IntegratedGradientsOfASpectrumReportCompleteness) {
   Tensor loglam(DType::F64, {32});
   for (int64_t i = 0; i < 32; ++i) loglam.set(i, 3.55 + 1e-4 * double(i));
   write_npy(path("loglam.npy"), loglam);
-  test::ShellResult r = run("explain m.net --model Spectrum --weights " + w +
-                            " --in flux.npy --index 1 --method ig --steps 32 -o ig.npy --plot ig.svg --loglam loglam.npy");
+  test::ShellResult r =
+      run("explain m.net --model Spectrum --weights " + w +
+          " --in flux.npy --index 1 --method ig --steps 32 -o ig.npy --plot ig.svg --loglam loglam.npy");
   ASSERT_EQ(r.code, 0) << r.out;
   Tensor a = read_npy(path("ig.npy"));
   EXPECT_EQ(a.shape(), (Shape{1, 1, 32}));
@@ -337,7 +341,8 @@ TEST_F(ExplainCli, IntegratedGradientsOfASpectrumReportCompleteness) {
 
   // The same through the JIT, with a baseline: the attribution sums to f(x) - f(x').
   write_npy(path("base.npy"), random_tensor(DType::F32, {1, 32}, 8));
-  r = run("explain m.net --model Spectrum --weights " + w + " --in flux.npy --method ig --baseline base.npy -o ig2.npy");
+  r = run("explain m.net --model Spectrum --weights " + w +
+          " --in flux.npy --method ig --baseline base.npy -o ig2.npy");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(read_npy(path("ig2.npy")).shape(), (Shape{2, 1, 32}));
 }
@@ -351,7 +356,8 @@ TEST_F(ExplainCli, BadArgumentsGiveOneClearLine) {
   std::string sc = "explain m.net --model SmallConv --weights " + w + " -o o.npy ";
   expect_error(sc + "--in img.npy --target 3",
                "--target 3 is out of range: output output: f32[B,3] has 3 columns (0..2)");
-  expect_error(sc + "--in img.npy --index 2", "sample index 2 is out of range: input 'img' is f32[2,2,6,6] (2 samples, 0..1)");
+  expect_error(sc + "--in img.npy --index 2",
+               "sample index 2 is out of range: input 'img' is f32[2,2,6,6] (2 samples, 0..1)");
   expect_error(sc + "--in ints.npy", "input 'img' must be float to be explained, but the file holds i64[2,2,6,6]");
   expect_error(sc + "--in img.npy --method ig --baseline base.npy",
                "the baseline is f32[6,6] but input 'img' (f32[B,2,6,6]) is f32[2,2,6,6]");

@@ -107,7 +107,8 @@ TEST_F(Cli, BadInputGivesOneClearLine) {
   expect_error("check " + path("nope.net"), "nope.net");
   expect_error("run " + path("nope.net") + " --model Tiny", "nope.net");
   expect_error("run " + tiny + " --model Tiny --in " + path("missing.npy"), "missing.npy");
-  expect_error("run " + tiny + " --model Tiny --in " + path("rank.npy"), "input 'x': expected f32[B,3], got f32[2,3,1]");
+  expect_error("run " + tiny + " --model Tiny --in " + path("rank.npy"),
+               "input 'x': expected f32[B,3], got f32[2,3,1]");
   expect_error("run " + tiny + " --model Tiny --in " + path("wide.npy"), "input 'x': expected f32[B,3], got f32[2,4]");
   expect_error("run " + tiny + " --model Tiny --in " + path("f64.npy"), "input 'x': expected f32[B,3], got f64[2,3]");
   expect_error("run " + tiny + " --model Tiny", "missing input 'x'");

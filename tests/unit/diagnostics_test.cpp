@@ -113,7 +113,7 @@ std::string check_caret(const Diag& d) {
 
 struct Expect {
   bool note = false;
-  std::string path;  // "" = the case file itself
+  std::string path;       // "" = the case file itself
   std::string line, col;  // numbers or "*"
   std::string message;
   std::string spec;  // as written, for messages
@@ -216,14 +216,13 @@ class DiagEdge : public starc::test::TempDirTest {
   }
   static bool has(const std::vector<Diag>& ds, const std::string& path, int line, int col, const std::string& msg) {
     return std::any_of(ds.begin(), ds.end(), [&](const Diag& d) {
-      return d.kind == "error" && d.path == path && d.line == line && d.col == col && d.message.find(msg) != std::string::npos;
+      return d.kind == "error" && d.path == path && d.line == line && d.col == col &&
+             d.message.find(msg) != std::string::npos;
     });
   }
 };
 
-TEST(DiagCases, ThereAreEnoughCases) {
-  EXPECT_GE(case_names().size(), 65u) << "cases are read from " << kCaseDir;
-}
+TEST(DiagCases, ThereAreEnoughCases) { EXPECT_GE(case_names().size(), 65u) << "cases are read from " << kCaseDir; }
 
 TEST_F(DiagEdge, EmptyFile) {
   write("empty.net", "");
@@ -239,8 +238,8 @@ TEST_F(DiagEdge, WhitespaceOnlyFile) {
 
 TEST_F(DiagEdge, HundredThousandNestedParentheses) {
   const int n = 100000;
-  write("deep.net", "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return " + std::string(n, '(') + "x" + std::string(n, ')') +
-                        "\n}\n");
+  write("deep.net", "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return " + std::string(n, '(') + "x" +
+                        std::string(n, ')') + "\n}\n");
   auto start = std::chrono::steady_clock::now();
   CheckRun r;
   auto ds = check_bad("deep.net", &r);
@@ -268,8 +267,8 @@ TEST_F(DiagEdge, HundredThousandTermExpressionChains) {
   const int n = 100000;
   std::string sum, pipe, index;
   for (int i = 0; i < n; ++i) sum += " + x", pipe += " |> relu", index += "[:]";
-  write("chains.net", "fn a(x) {\n    return x" + sum + "\n}\nfn b(x) {\n    return x" + pipe + "\n}\nfn c(x) {\n    return x" +
-                          index + "\n}\n");
+  write("chains.net", "fn a(x) {\n    return x" + sum + "\n}\nfn b(x) {\n    return x" + pipe +
+                          "\n}\nfn c(x) {\n    return x" + index + "\n}\n");
   CheckRun r;
   auto ds = check_bad("chains.net", &r);
   ASSERT_EQ(ds.size(), 3u) << r.out.substr(0, 3000);
@@ -285,7 +284,9 @@ TEST_F(DiagEdge, MissingFile) {
 }
 
 TEST_F(DiagEdge, BinaryFileGivesOneError) {
-  std::string bytes = "\x7f" "ELF";
+  std::string bytes =
+      "\x7f"
+      "ELF";
   bytes += std::string(4, '\0');
   for (int i = 0; i < 200000; ++i) bytes += char((i * 7919) % 256);
   write("binary.net", bytes);
@@ -297,7 +298,10 @@ TEST_F(DiagEdge, BinaryFileGivesOneError) {
 
 TEST_F(DiagEdge, Latin1FileStopsAfterFiftyErrors) {
   std::string text;
-  for (int i = 0; i < 1000; ++i) text += "# caf\xe9 cr\xe8me br\xfbl\xe9" "e\n";
+  for (int i = 0; i < 1000; ++i)
+    text +=
+        "# caf\xe9 cr\xe8me br\xfbl\xe9"
+        "e\n";
   text += "model M(x: f32[B, 4]) -> f32[B, 4] {\n    return x\n}\n";
   write("latin1.net", text);
   CheckRun r;

@@ -71,7 +71,9 @@ TEST(Driver, EachStageIsWhatItsFunctionMakes) {
   EXPECT_NE(llvm.llvm.find("define"), std::string::npos);
   Compilation object = compile(g, {Dim(3)}, o, Stage::Object);
   ASSERT_GT(object.object.size(), 4u);
-  EXPECT_EQ(object.object.substr(0, 4), "\x7f" "ELF");
+  EXPECT_EQ(object.object.substr(0, 4),
+            "\x7f"
+            "ELF");
 }
 
 TEST(Driver, UnoptimizedKeepsTheNodeIdsAndPtxIsForTheGpu) {

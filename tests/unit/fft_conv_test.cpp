@@ -32,10 +32,10 @@ std::vector<FftCase> fft_cases() {
       {"conv1d", {2, 1, 4618}, {16, 1, 500}, {0}, {1}},  // the redshift CNN's first layer
       {"conv1d", {2, 3, 1999}, {4, 3, 1000}, {0}, {1}},  // kernel 1000, odd length
       {"conv1d", {3, 2, 101}, {5, 2, 3}, {1}, {1}},
-      {"conv1d", {1, 4, 257}, {3, 4, 33}, {16}, {1}},    // "same" padding
-      {"conv1d", {2, 2, 301}, {2, 2, 17}, {5}, {3}},     // padding and dilation
-      {"conv1d", {2, 3, 64}, {2, 3, 64}, {0}, {1}},      // the kernel as long as the input
-      {"conv1d", {1, 1, 9}, {1, 1, 3}, {4}, {2}},        // windows reaching into both paddings
+      {"conv1d", {1, 4, 257}, {3, 4, 33}, {16}, {1}},  // "same" padding
+      {"conv1d", {2, 2, 301}, {2, 2, 17}, {5}, {3}},   // padding and dilation
+      {"conv1d", {2, 3, 64}, {2, 3, 64}, {0}, {1}},    // the kernel as long as the input
+      {"conv1d", {1, 1, 9}, {1, 1, 3}, {4}, {2}},      // windows reaching into both paddings
       {"conv2d", {2, 2, 31, 29}, {3, 2, 7, 5}, {3, 2}, {1, 1}},
       {"conv2d", {1, 3, 17, 40}, {2, 3, 3, 9}, {1, 0}, {2, 3}},
       {"conv_transpose1d", {2, 4, 150}, {4, 3, 51}, {7}, {2}},
@@ -121,7 +121,8 @@ TEST(FftConv, GradcheckThroughTheFftPath) {
       Tensor up = base.clone(), down = base.clone();
       up.set(k, base.get(k) + eps);
       down.set(k, base.get(k) - eps);
-      double numeric = which == 0 ? (loss(up, w) - loss(down, w)) / (2 * eps) : (loss(x, up) - loss(x, down)) / (2 * eps);
+      double numeric =
+          which == 0 ? (loss(up, w) - loss(down, w)) / (2 * eps) : (loss(x, up) - loss(x, down)) / (2 * eps);
       double analytic = grads[size_t(1 + which)].get(k);
       EXPECT_NEAR(analytic, numeric, 1e-6 * std::max(1.0, std::abs(numeric))) << (which ? "dw" : "dx") << " at " << k;
     }

@@ -33,7 +33,8 @@ class Fits : public test::TempDirTest {
     return probe.code == 0;
   }
   static std::string astropy_missing() {
-    return std::string(test::kPython) + " cannot import astropy.io.fits and numpy (install python3-astropy "
+    return std::string(test::kPython) +
+           " cannot import astropy.io.fits and numpy (install python3-astropy "
            "python3-numpy, see scripts/setup.sh)";
   }
   // Runs a Python script in the test folder; ASSERTs in the caller on its exit code.
@@ -214,7 +215,8 @@ print('img shape', d['img'].shape)
   EXPECT_EQ(side.get(7 * 3 + 6), 1);
   expect_error([&] { read_tensor_file(path("t.fits#name")); }, {"t.fits (HDU 1", "column 'name'", "text"});
   expect_error([&] { read_tensor_file(path("t.fits#nope")); }, {"no column 'nope'", "mags, img, id, flag, name"});
-  expect_error([&] { read_tensor_file(path("t.fits#mags:f32[3,N]")); }, {"t.fits#mags:f32[3,N]", "not a multiple of 3"});
+  expect_error([&] { read_tensor_file(path("t.fits#mags:f32[3,N]")); },
+               {"t.fits#mags:f32[3,N]", "not a multiple of 3"});
 }
 
 TEST_F(Fits, StarcWritesAstropyReadsTheSameNumbers) {
@@ -232,11 +234,16 @@ TEST_F(Fits, StarcWritesAstropyReadsTheSameNumbers) {
   Tensor cube(DType::F32, {3, 2, 4});
   for (int64_t i = 0; i < cube.size(); ++i) cube.set(i, double(i) / 4);
   Tensor flag = Tensor::from_vector(DType::Bool, {3}, {1, 0, 1});
-  expect_error([&] { write_fits_table(path("bad.fits"), {{"a", vec, ""}, {"b", i64, ""}}); }, {"bad.fits", "'b' has 4 rows"});
-  write_fits_table(path("t.fits"), {{"flux", Tensor::from_vector(DType::F32, {3}, {1.5, -2, 7}), "1e-17 erg/s/cm2/A"},
-                                    {"vec", vec, ""}, {"cube", cube, ""}, {"ok", flag, ""}}, "CAT");
-  for (auto [name, t] : std::vector<std::pair<std::string, Tensor>>{{"f32", f32}, {"f64", f64}, {"i64", i64},
-                                                                    {"vec", vec}, {"cube", cube}, {"flag", flag}})
+  expect_error([&] { write_fits_table(path("bad.fits"), {{"a", vec, ""}, {"b", i64, ""}}); },
+               {"bad.fits", "'b' has 4 rows"});
+  write_fits_table(path("t.fits"),
+                   {{"flux", Tensor::from_vector(DType::F32, {3}, {1.5, -2, 7}), "1e-17 erg/s/cm2/A"},
+                    {"vec", vec, ""},
+                    {"cube", cube, ""},
+                    {"ok", flag, ""}},
+                   "CAT");
+  for (auto [name, t] : std::vector<std::pair<std::string, Tensor>>{
+           {"f32", f32}, {"f64", f64}, {"i64", i64}, {"vec", vec}, {"cube", cube}, {"flag", flag}})
     write_npy(path(name + ".npy"), t);
   auto r = python(R"(
 def same(a, b, what):
@@ -326,8 +333,10 @@ TEST_F(Fits, ResamplingMasksBadPixelsAndNormalises) {
   ASSERT_TRUE(normalize_spectrum(z, SpectrumNorm::ZeroMean));
   double sum = 0, sq = 0, n = 0;
   for (size_t i = 0; i < z.flux.size(); ++i)
-    if (z.covered[i]) sum += z.flux[i], sq += z.flux[i] * z.flux[i], n += 1;
-    else EXPECT_EQ(z.flux[i], 0);
+    if (z.covered[i])
+      sum += z.flux[i], sq += z.flux[i] * z.flux[i], n += 1;
+    else
+      EXPECT_EQ(z.flux[i], 0);
   EXPECT_NEAR(sum / n, 0, 1e-12);
   EXPECT_GT(std::sqrt(sq / n), 1.5) << "zero-mean does not scale";
   ASSERT_TRUE(normalize_spectrum(r, SpectrumNorm::Standardize));
@@ -366,7 +375,8 @@ TEST_F(Fits, BadFilesGiveOneClearLine) {
   write_fits_image(path("nogrid.fits"), one);
   expect_error([&] { read_fits_spectrum(path("nogrid.fits")); }, {"nogrid.fits (HDU 0)", "without a wavelength grid"});
   write_fits_table(path("notspec.fits"), {{"a", one, ""}});
-  expect_error([&] { read_fits_spectrum(path("notspec.fits")); }, {"notspec.fits (HDU 1)", "'flux' and 'loglam'", "it has: a"});
+  expect_error([&] { read_fits_spectrum(path("notspec.fits")); },
+               {"notspec.fits (HDU 1)", "'flux' and 'loglam'", "it has: a"});
   expect_error([&] { read_tensor_file(path("notspec.fits[2]")); }, {"notspec.fits[2]", "no such HDU"});
   expect_error([&] { read_tensor_file(path("notspec.fits#b")); }, {"notspec.fits (HDU 1)", "no column 'b'"});
 }

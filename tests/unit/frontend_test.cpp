@@ -71,7 +71,8 @@ model M(x: f32[B, 4]) -> f32[B, 2] {
     h = x |> dense(3) |> relu
     return dense(h, 2)
 }
-)", "M");
+)",
+                    "M");
   EXPECT_EQ(param_names(g), (std::vector<std::string>{"dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias"}));
   EXPECT_EQ(type_str(param(g, "dense0.weight").type), "f32[3,4]");  // PyTorch layout [out, in]
   EXPECT_EQ(type_str(param(g, "dense0.bias").type), "f32[3]");
@@ -89,7 +90,8 @@ model M(x: f32[B, 4]) -> f32[B, 1] {
     h = h |> relu |> dense(2)
     return h |> dense(1) as head
 }
-)", "M");
+)",
+                    "M");
   EXPECT_EQ(param_names(g), (std::vector<std::string>{"body.weight", "body.bias", "dense0.weight", "dense0.bias",
                                                       "head.weight", "head.bias"}));
   EXPECT_EQ(type_str(param(g, "head.weight").type), "f32[1,2]");
@@ -110,7 +112,8 @@ model M(x: f32[B, 4]) -> f32[B, 4] {
     h = block(h, 4)
     return tower(h)
 }
-)", "M");
+)",
+                    "M");
   std::vector<std::string> want;
   for (std::string p : {"block0.", "second.", "block1.", "tower0.block0.", "tower0.block1."})
     for (std::string l : {"dense0.", "dense1."})
@@ -129,7 +132,8 @@ model M(x: f32[B, 4]) -> f32[B, 4] {
     for i in 0..5 { h = unit(h) }
     return h
 }
-)", "M");
+)",
+                    "M");
   auto names = param_names(g);
   ASSERT_EQ(names.size(), 20u);
   EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), 20u);
@@ -148,7 +152,8 @@ model M(x: f32[B, 2, 8]) -> f32[B, 4, 8] {
     for i in 0..5 { h = residual1d(h, out: 4) }
     return h
 }
-)", "M");
+)",
+                    "M");
   auto names = param_names(g);
   std::set<std::string> uniq(names.begin(), names.end());
   EXPECT_EQ(uniq.size(), names.size());
@@ -199,11 +204,13 @@ model N(x: f32[B, 4]) -> f32[B, 4] {
   Graph n = compile(src, "N");
   TensorMap pn = init_params(n, 42);
   EXPECT_EQ(std::memcmp(pn.at("unit0.dense1.weight").raw(), pa.at("unit0.dense1.weight").raw(),
-                        pa.at("unit0.dense1.weight").nbytes()), 0);
+                        pa.at("unit0.dense1.weight").nbytes()),
+            0);
   // Another seed gives other values.
   TensorMap pc = init_params(a, 43);
   EXPECT_NE(std::memcmp(pc.at("unit0.dense1.weight").raw(), pa.at("unit0.dense1.weight").raw(),
-                        pa.at("unit0.dense1.weight").nbytes()), 0);
+                        pa.at("unit0.dense1.weight").nbytes()),
+            0);
 }
 
 TEST(FrontendNames, SameLayerNameTwiceIsAnError) {
@@ -213,7 +220,8 @@ model M(x: f32[B, 4]) -> f32[B, 4] {
     h = dense(x, 4) as a
     return dense(h, 4) as a
 }
-)", "M");
+)",
+                                  "M");
   EXPECT_CONTAINS(err, "parameter 'a.weight' is declared twice");
 }
 
@@ -235,7 +243,8 @@ model M(x: f32[B, 4]) -> f32[B, 3] {
     param n: [5] = normal(1.0, 0.5)
     return dense(x, 3) + reshape(lstm(reshape(x, [x.shape[0], 2, 2]), 3), [x.shape[0], 6])[:, 0:3] + n[0:3]
 }
-)", "M");
+)",
+                    "M");
   const uint64_t seed = 1234;
   TensorMap p = init_params(g, seed);
   // dense0.weight [3, 4]: he_uniform with fan_in = 4
@@ -263,7 +272,8 @@ use std.nn
 model M(x: f32[B, 4]) -> f32[B, 2] {
     return x |> dense(3) |> relu |> dense(2)
 }
-)", "M");
+)",
+                    "M");
   ASSERT_EQ(g.symbols, (SymbolNames{"B"}));
   EXPECT_EQ(type_str(g.type(g.inputs[0]), &g.symbols), "f32[B,4]");
   EXPECT_EQ(out_type(g, 0), "f32[B,2]");
@@ -285,7 +295,8 @@ model M(x: f32[B, 4]) -> (z: f32[B, 1], p: f32[B, 2]) {
 model U(x: f32[B, 4]) -> (f32[B, 4], f32[B, 4]) {
     return (x, -x)
 }
-)", "M");
+)",
+                    "M");
   EXPECT_EQ(g.output_names, (std::vector<std::string>{"z", "p"}));
   EXPECT_EQ(out_type(g, 0), "f32[B,1]");
   EXPECT_EQ(out_type(g, 1), "f32[B,2]");
@@ -297,7 +308,8 @@ model U(x: f32[B, 4]) -> (f32[B, 4], f32[B, 4]) {
 model U(x: f32[B, 4]) -> (f32[B, 4], f32[B, 4]) {
     return (x, -x)
 }
-)", "U");
+)",
+                    "U");
   EXPECT_EQ(u.output_names, (std::vector<std::string>{"output0", "output1"}));
 }
 
@@ -306,7 +318,8 @@ TEST(FrontendShapes, WrongDeclaredOutputIsACompileError) {
 model M(x: f32[B, 4]) -> f32[B, 3] {
     return x
 }
-)", "M");
+)",
+                                  "M");
   EXPECT_CONTAINS(err, "output 'output' is f32[B,4]");
 }
 
@@ -323,7 +336,8 @@ model M(x: f32[B, 4]) -> f32[B, 2] {
     pair = (a, b)
     return pair[0] * s + pair[1] * u
 }
-)", "M");
+)",
+                    "M");
   auto y = run_graph(g, {T({2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}, DType::F32)}, {});
   // a + 3 b: [1 + 9, 2 + 12], [5 + 21, 6 + 24]
   test::expect_near(y[0], {10, 14, 26, 30});
@@ -347,7 +361,8 @@ model M(x: f32[B, 3, 4]) -> f32[B, 12] {
     assert 4119 / 2 == 2059, "pool length"
     return reshape(x, [x.shape[0], n])
 }
-)", "M");
+)",
+                    "M");
   EXPECT_EQ(out_type(g, 0), "f32[B,12]");
   std::vector<double> v(24);
   for (int i = 0; i < 24; ++i) v[i] = i;
@@ -361,7 +376,8 @@ model M(x: f32[B, 4]) -> f32[B, 4] {
     assert x.shape[-1] / 3 == 2, "four channels"
     return x
 }
-)", "M");
+)",
+                                  "M");
   EXPECT_CONTAINS(err, "assertion failed: four channels");
 }
 
@@ -370,7 +386,8 @@ TEST(FrontendShapes, SlicingAndIntegerIndexValues) {
 model M(x: f32[B, 4]) -> (mid: f32[B, 2], first: f32[B], last: f32[B], even: f32[B, 2], tail: f32[B, 3]) {
     return (x[:, 1:3], x[:, 0], x[:, -1], x[:, ::2], x[:, 1:])
 }
-)", "M");
+)",
+                    "M");
   auto y = run_graph(g, {T({2, 4}, {1, 2, 3, 4, 5, 6, 7, 8}, DType::F32)}, {});
   test::expect_near(y[0], {2, 3, 6, 7});
   EXPECT_EQ(type_str(y[1].type()), "f32[2]");
@@ -385,7 +402,8 @@ TEST(FrontendShapes, IndexOnTheBatchAxisIsRejected) {
 model M(x: f32[B, 4]) -> f32[4] {
     return x[0]
 }
-)", "M");
+)",
+                                  "M");
   EXPECT_CONTAINS(err, "cannot index the symbolic axis B");
 }
 
@@ -399,7 +417,8 @@ model M(x: f32[B, 2]) -> (a: f32[B, 2], b: f32[B, 2], c: f32[B, 2]) {
     add = |u, v| u + v
     return (double_plus_one(x), apply(x, scale), apply(x, |v| add(v, v)))
 }
-)", "M");
+)",
+                    "M");
   auto y = run_graph(g, {T({1, 2}, {1, -3}, DType::F32)}, {});
   test::expect_near(y[0], {3, -5});
   test::expect_near(y[1], {10, -30});
@@ -455,7 +474,8 @@ model M(x: f64[B, 2]) -> f64[B, 2] {
     param b: [2] = zeros
     return x * a + b + zeros([B, 2], dtype: f64) + ones([2], dtype: f64) + full([2], 0.5, dtype: f64)
 }
-)", "M");
+)",
+                    "M");
   EXPECT_EQ(attr_str(param(g, "a").attrs, "init"), "ones");
   EXPECT_EQ(attr_str(param(g, "b").attrs, "init"), "zeros");
   test::expect_near(run_graph(g, {T({1, 2}, {1, 2})}, init_params(g, 0))[0], {2.5, 3.5});
@@ -474,7 +494,8 @@ model M(x: f32[B, 3]) -> f32[B, 2] {
 model D(x: f32[B, 3]) -> f32[B, 2] {
     return relu(dense(x, 2))
 }
-)", "M");
+)",
+                    "M");
   EXPECT_EQ(param_names(g), (std::vector<std::string>{"w", "b"}));
   Tensor x = T({2, 3}, {1, 2, 3, -1, 0, -2}, DType::F32);
   Tensor w = T({2, 3}, {1, 0, -1, 0.5, 0.5, 0.5}, DType::F32);
@@ -487,7 +508,8 @@ use std.nn
 model D(x: f32[B, 3]) -> f32[B, 2] {
     return relu(dense(x, 2))
 }
-)", "D");
+)",
+                    "D");
   test::expect_near(run_graph(d, {x}, {{"dense0.weight", w}, {"dense0.bias", b}})[0], {0, 2, 1.5, 0}, 1e-6);
 }
 
@@ -496,11 +518,12 @@ TEST(FrontendNumbers, Broadcasting) {
 model M(a: f32[2, 1], b: f32[3], c: f32[B, 2, 3]) -> (y: f32[B, 2, 3], z: f32[B, 2, 3]) {
     return (c * a + b, 1 - c / 2)
 }
-)", "M");
-  auto y = run_graph(g,
-                     {T({2, 1}, {1, 2}, DType::F32), T({3}, {10, 20, 30}, DType::F32),
-                      T({1, 2, 3}, {1, 2, 3, 4, 5, 6}, DType::F32)},
-                     {});
+)",
+                    "M");
+  auto y = run_graph(
+      g,
+      {T({2, 1}, {1, 2}, DType::F32), T({3}, {10, 20, 30}, DType::F32), T({1, 2, 3}, {1, 2, 3, 4, 5, 6}, DType::F32)},
+      {});
   test::expect_near(y[0], {11, 22, 33, 18, 30, 42});
   test::expect_near(y[1], {0.5, 0, -0.5, -1, -1.5, -2});
 }
@@ -513,7 +536,8 @@ model S(x: f32[B, 4]) -> (fwd: f32[B, 4], bwd: f32[B, 4]) {
     bwd = scan(|c, v| (c + v, c + v), x, c0, axis: 1, reverse: true)
     return (fwd, bwd)
 }
-)", "S");
+)",
+                    "S");
   auto y = run_graph(g, {T({2, 4}, {1, 2, 3, 4, 0, -1, 5, 2}, DType::F32)}, {});
   test::expect_near(y[0], {1, 3, 6, 10, 0, -1, 4, 6});
   // reverse: suffix sums, each kept at its own time step
@@ -527,7 +551,8 @@ model S(x: f64[B, 3], w: f64[B]) -> f64[B, 3] {
     step = |s, k, v| (s + v, k + 1.0, (s + v) * w + k)
     return scan(step, x, (zeros([B], dtype: f64), zeros([B], dtype: f64)), axis: 1)
 }
-)", "S");
+)",
+                    "S");
   auto y = run_graph(g, {T({2, 3}, {1, 2, 3, 4, 5, 6}), T({2}, {1, 10})}, {});
   // row 0 (w=1): s = 1,3,6; k before = 0,1,2 -> 1, 4, 8
   // row 1 (w=10): s = 4,9,15 -> 40, 91, 152
@@ -608,7 +633,8 @@ use std.nn
 model L(xs: f64[B, 4, 3]) -> (f: f64[B, 4, 5], r: f64[B, 4, 5]) {
     return (lstm(xs, 5), lstm(xs, 5, reverse: true))
 }
-)", "L");
+)",
+                    "L");
   EXPECT_EQ(param_names(g), (std::vector<std::string>{"lstm0.weight_ih", "lstm0.weight_hh", "lstm0.bias",
                                                       "lstm1.weight_ih", "lstm1.weight_hh", "lstm1.bias"}));
   EXPECT_EQ(type_str(param(g, "lstm0.weight_ih").type), "f64[20,3]");
@@ -618,8 +644,10 @@ model L(xs: f64[B, 4, 3]) -> (f: f64[B, 4, 5], r: f64[B, 4, 5]) {
   perturb(p, "lstm1.bias");
   Tensor xs = sequence(2, 4, 3);
   auto y = run_graph(g, {xs}, p);
-  test::expect_near(y[0], ref_lstm(xs, p.at("lstm0.weight_ih"), p.at("lstm0.weight_hh"), p.at("lstm0.bias"), 5, false), 1e-12);
-  test::expect_near(y[1], ref_lstm(xs, p.at("lstm1.weight_ih"), p.at("lstm1.weight_hh"), p.at("lstm1.bias"), 5, true), 1e-12);
+  test::expect_near(y[0], ref_lstm(xs, p.at("lstm0.weight_ih"), p.at("lstm0.weight_hh"), p.at("lstm0.bias"), 5, false),
+                    1e-12);
+  test::expect_near(y[1], ref_lstm(xs, p.at("lstm1.weight_ih"), p.at("lstm1.weight_hh"), p.at("lstm1.bias"), 5, true),
+                    1e-12);
 }
 
 TEST(FrontendNumbers, GruMatchesIndependentImplementation) {
@@ -628,20 +656,25 @@ use std.nn
 model G(xs: f64[B, 4, 3]) -> (f: f64[B, 4, 2], r: f64[B, 4, 2]) {
     return (gru(xs, 2), gru(xs, 2, reverse: true) as back)
 }
-)", "G");
-  EXPECT_EQ(param_names(g), (std::vector<std::string>{"gru0.weight_ih", "gru0.weight_hh", "gru0.bias_ih",
-                                                      "gru0.bias_hh", "back.weight_ih", "back.weight_hh",
-                                                      "back.bias_ih", "back.bias_hh"}));
+)",
+                    "G");
+  EXPECT_EQ(param_names(g),
+            (std::vector<std::string>{"gru0.weight_ih", "gru0.weight_hh", "gru0.bias_ih", "gru0.bias_hh",
+                                      "back.weight_ih", "back.weight_hh", "back.bias_ih", "back.bias_hh"}));
   EXPECT_EQ(type_str(param(g, "gru0.weight_ih").type), "f64[6,3]");
   TensorMap p = init_params(g, 5);
   for (auto n : {"gru0.bias_ih", "gru0.bias_hh", "back.bias_ih", "back.bias_hh"}) perturb(p, n);
   p.at("gru0.bias_hh").set(4, 0.4);  // make bias_ih and bias_hh differ
   Tensor xs = sequence(3, 4, 3);
   auto y = run_graph(g, {xs}, p);
-  test::expect_near(y[0], ref_gru(xs, p.at("gru0.weight_ih"), p.at("gru0.weight_hh"), p.at("gru0.bias_ih"),
-                                  p.at("gru0.bias_hh"), 2, false), 1e-12);
-  test::expect_near(y[1], ref_gru(xs, p.at("back.weight_ih"), p.at("back.weight_hh"), p.at("back.bias_ih"),
-                                  p.at("back.bias_hh"), 2, true), 1e-12);
+  test::expect_near(
+      y[0],
+      ref_gru(xs, p.at("gru0.weight_ih"), p.at("gru0.weight_hh"), p.at("gru0.bias_ih"), p.at("gru0.bias_hh"), 2, false),
+      1e-12);
+  test::expect_near(
+      y[1],
+      ref_gru(xs, p.at("back.weight_ih"), p.at("back.weight_hh"), p.at("back.bias_ih"), p.at("back.bias_hh"), 2, true),
+      1e-12);
 }
 
 TEST(FrontendNumbers, LstmInF32) {
@@ -650,14 +683,16 @@ use std.nn
 model L(xs: f32[B, 3, 2]) -> f32[B, 3, 4] {
     return lstm(xs, 4)
 }
-)", "L");
+)",
+                    "L");
   EXPECT_EQ(type_str(param(g, "lstm0.weight_ih").type), "f32[16,2]");
   TensorMap p = init_params(g, 9);
   perturb(p, "lstm0.bias");
   Tensor xs = sequence(2, 3, 2).cast(DType::F32);
   auto y = run_graph(g, {xs}, p);
   EXPECT_EQ(type_str(y[0].type()), "f32[2,3,4]");
-  test::expect_near(y[0], ref_lstm(xs, p.at("lstm0.weight_ih"), p.at("lstm0.weight_hh"), p.at("lstm0.bias"), 4, false), 1e-5);
+  test::expect_near(y[0], ref_lstm(xs, p.at("lstm0.weight_ih"), p.at("lstm0.weight_hh"), p.at("lstm0.bias"), 4, false),
+                    1e-5);
 }
 
 TEST(FrontendNumbers, BidirectionalLstm) {
@@ -705,8 +740,8 @@ model M(x: f64[B, 2, 3]) -> f64[B, 2, 3] {
 }
 )";
   Graph g = compile(src, "M");
-  EXPECT_EQ(param_names(g), (std::vector<std::string>{"batchnorm0.weight", "batchnorm0.bias",
-                                                      "batchnorm0.running_mean", "batchnorm0.running_var"}));
+  EXPECT_EQ(param_names(g), (std::vector<std::string>{"batchnorm0.weight", "batchnorm0.bias", "batchnorm0.running_mean",
+                                                      "batchnorm0.running_var"}));
   EXPECT_FALSE(attr_bool(param(g, "batchnorm0.running_mean").attrs, "trainable"));
   EXPECT_EQ(attr_str(param(g, "batchnorm0.running_var").attrs, "init"), "ones");
   TensorMap p = {{"batchnorm0.weight", T({2}, {2, 1})},
@@ -758,8 +793,10 @@ model M(x: f32[B, 64]) -> f32[B, 64] {
   auto d = run_graph(t, {x}, {})[0];
   int dropped = 0;
   for (int64_t i = 0; i < x.size(); ++i) {
-    if (d.get(i) == 0) ++dropped;
-    else EXPECT_FLOAT_EQ(d.get(i), 2 * x.get(i)) << "inverted dropout scales kept values by 1/(1-p)";
+    if (d.get(i) == 0)
+      ++dropped;
+    else
+      EXPECT_FLOAT_EQ(d.get(i), 2 * x.get(i)) << "inverted dropout scales kept values by 1/(1-p)";
   }
   EXPECT_GT(dropped, 20);
   EXPECT_LT(dropped, 108);
@@ -803,9 +840,9 @@ TEST(FrontendRuntimeErrors, InconsistentBatchBetweenInputs) {
   Graph g = compile(kTwoInputs, "M");
   std::string err = run_error(g, {Tensor(DType::F32, {2, 2}), Tensor(DType::F32, {3, 3})}, init_params(g, 0));
   EXPECT_CONTAINS(err, "input 'b'");
-  EXPECT_CONTAINS(err, "f32[3,3]");  // the shape given for b
+  EXPECT_CONTAINS(err, "f32[3,3]");   // the shape given for b
   EXPECT_CONTAINS(err, "input 'a'");  // where B was bound ...
-  EXPECT_CONTAINS(err, "f32[2,2]");  // ... and its shape
+  EXPECT_CONTAINS(err, "f32[2,2]");   // ... and its shape
   EXPECT_CONTAINS(err, "B");
 }
 
@@ -815,7 +852,8 @@ use std.nn
 model M(x: f32[B, 3]) -> f32[B, 2] {
     return dense(x, 2)
 }
-)", "M");
+)",
+                    "M");
   TensorMap good = init_params(g, 0);
   EXPECT_NO_THROW(check_weights(g, good, "w.npz"));
 

@@ -55,7 +55,8 @@ TEST_P(GpuStdlibFile, EveryModelAndTrainStepAssemblesForSm90) {
       ASSERT_TRUE(plan) << diags.format_all();
       for (const TrainStepGraph& step : plan->steps) {
         std::string module = cuda_module(step.graph);
-        if (assembled.insert(module).second) expect_ptxas_accepts(module, name + " " + model + " train step " + step.name);
+        if (assembled.insert(module).second)
+          expect_ptxas_accepts(module, name + " " + model + " train step " + step.name);
       }
     }
   });
@@ -304,8 +305,8 @@ TEST_F(GpuCli, TrainingKeepsWeightsInManagedMemoryAndFinishes) {
 // `starc run` of the photo-z MLP on 2 samples through the stand-in driver, failing `fail`.
 ShellResult photoz_on_fake_gpu(const std::string& dir, const std::string& fail) {
   write_npy(dir + "/mags.npy", Tensor(DType::F32, {2, 5}));
-  return starc_on_fake_gpu(dir, "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --device cuda --in mags.npy",
-                           fail);
+  return starc_on_fake_gpu(
+      dir, "run " + quote(STARC_SOURCE_DIR "/stdlib/astro/photoz.net") + " --device cuda --in mags.npy", fail);
 }
 
 TEST_F(GpuCli, AFailingKernelIsReportedWithTheDriversMessage) {
@@ -330,8 +331,8 @@ TEST_F(GpuCli, CompiledLibraryStagesBuffersThroughTheDriver) {
                                               " --device cuda --batch 4 --entry forward,train_step -o lib");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("CUDA: PTX for sm_90"), std::string::npos) << r.out;
-  r = sh("cc -std=c11 -Wall -Werror " + quote(STARC_SOURCE_DIR "/tests/aot/cuda_photoz.c") + " -I " + quote(path("lib")) +
-         " " + quote(path("lib/libPhotozMLP.a")) + " -lm -o " + quote(path("prog")));
+  r = sh("cc -std=c11 -Wall -Werror " + quote(STARC_SOURCE_DIR "/tests/aot/cuda_photoz.c") + " -I " +
+         quote(path("lib")) + " " + quote(path("lib/libPhotozMLP.a")) + " -lm -o " + quote(path("prog")));
   ASSERT_EQ(r.code, 0) << r.out;
   r = sh("STARC_CUDA_DRIVER=/nonexistent/libcuda.so.1 " + quote(path("prog")) + " no-device");
   EXPECT_EQ(r.code, 0) << r.out;
@@ -346,7 +347,8 @@ TEST_F(GpuCli, CompiledLibraryStagesBuffersThroughTheDriver) {
   EXPECT_GE(log.launches.size(), 30u);
   r = sh("STARC_CUDA_DRIVER=" + quote(STARC_FAKE_CUDA) + " FAKE_CUDA_FAIL=launch " + quote(path("prog")) + " run");
   EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("forward: 9 PhotozMLP_forward: the GPU failed: cuLaunchKernel(grid"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("forward: 9 PhotozMLP_forward: the GPU failed: cuLaunchKernel(grid"), std::string::npos)
+      << r.out;
 }
 
 }  // namespace

@@ -85,7 +85,8 @@ TEST(GradConv, WeightGrad) {
   expect_op_gradient("conv1d_weight_grad", {rnd({2, 2, 17}, 33), rnd({2, 3, 8}, 34)}, a({3}, {2}, {1}, {2}));
   expect_op_gradient("conv1d_weight_grad", {rnd({1, 2, 5}, 35), rnd({1, 2, 4}, 36)}, a({3}, {2}, {0}, {1}));
   expect_op_gradient("conv1d_weight_grad", {rnd({1, 2, 9}, 37), rnd({1, 1, 3}, 38)}, a({2}, {3}, {0}, {1}));
-  expect_op_gradient("conv2d_weight_grad", {rnd({2, 2, 7, 6}, 39), rnd({2, 3, 4, 3}, 40)}, a({3, 2}, {2, 1}, {1, 0}, {1, 2}));
+  expect_op_gradient("conv2d_weight_grad", {rnd({2, 2, 7, 6}, 39), rnd({2, 3, 4, 3}, 40)},
+                     a({3, 2}, {2, 1}, {1, 0}, {1, 2}));
 }
 
 TEST(GradConv, WeightGradShapesAndErrors) {
@@ -145,7 +146,7 @@ struct Pool1dCase {
 };
 
 const std::vector<Pool1dCase> kPool1d = {
-    {{2, 2, 1}, {1}, {}, {0}},  {{1, 2, 3}, {3}, {}, {1}},    {{2, 2, 17}, {3}, {2}, {1}},
+    {{2, 2, 1}, {1}, {}, {0}},  {{1, 2, 3}, {3}, {}, {1}},   {{2, 2, 17}, {3}, {2}, {1}},
     {{1, 3, 17}, {2}, {}, {0}}, {{2, 1, 17}, {4}, {3}, {2}}, {{1, 2, 17}, {5}, {1}, {2}},
 };
 
@@ -225,8 +226,8 @@ TEST(GradPool, PoolGradOpsAreDifferentiable) {
   Shape ys = run_op("maxpool2d", {x2}, a2).shape();
   expect_gradcheck(pool_grad_graph("maxpool2d_grad", x2, rnd(ys, 41), a2), {rnd(ys, 41)}, {}, 1e-6, 0,
                    "maxpool2d_grad");
-  expect_gradcheck(pool_grad_graph("maxpool2d_gather", x2, rnd(x2.shape(), 42), a2), {rnd(x2.shape(), 42)}, {}, 1e-6,
-                   0, "maxpool2d_gather");
+  expect_gradcheck(pool_grad_graph("maxpool2d_gather", x2, rnd(x2.shape(), 42), a2), {rnd(x2.shape(), 42)}, {}, 1e-6, 0,
+                   "maxpool2d_gather");
   expect_op_grad_of_grad("avgpool2d", {x2}, a2);
 }
 
@@ -374,12 +375,16 @@ TEST(GradConv, MatchesPyTorch) {
   std::vector<Case> cases = {
       {"conv1d", {rnd({2, 3, 17}, 70), rnd({2, 3, 4}, 71)}, conv_attrs({2}, {1}, {2}), "conv1d 2 1 2 0"},
       {"conv1d", {rnd({1, 2, 3}, 72), rnd({3, 2, 3}, 73)}, conv_attrs({3}, {1}, {1}), "conv1d 3 1 1 0"},
-      {"conv_transpose1d", {rnd({2, 3, 5}, 74), rnd({3, 2, 3}, 75)}, conv_attrs({3}, {1}, {2}, {2}),
+      {"conv_transpose1d",
+       {rnd({2, 3, 5}, 74), rnd({3, 2, 3}, 75)},
+       conv_attrs({3}, {1}, {2}, {2}),
        "conv_transpose1d 3 1 2 2"},
       {"maxpool1d", {ties}, pool_attrs({3}, {2}, {1}), "maxpool1d 3 2 1"},
       {"maxpool1d", {rnd({2, 2, 17}, 76)}, pool_attrs({4}, {3}, {2}), "maxpool1d 4 3 2"},
       {"avgpool1d", {rnd({2, 2, 17}, 77)}, pool_attrs({5}, {2}, {2}), "avgpool1d 5 2 2"},
-      {"conv2d", {rnd({2, 2, 7, 6}, 78), rnd({3, 2, 3, 2}, 79)}, conv_attrs({2, 1}, {1, 0}, {1, 2}),
+      {"conv2d",
+       {rnd({2, 2, 7, 6}, 78), rnd({3, 2, 3, 2}, 79)},
+       conv_attrs({2, 1}, {1, 0}, {1, 2}),
        "conv2d 2,1 1,0 1,2 0"},
       {"maxpool2d", {ties2}, pool_attrs({3, 2}, {2, 1}, {1, 0}), "maxpool2d 3,2 2,1 1,0"},
   };

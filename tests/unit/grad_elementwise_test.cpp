@@ -7,10 +7,9 @@ namespace starc::test {
 namespace {
 
 TEST(GradElementwise, UnaryOps) {
-  for (const char* op : {"neg", "exp", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "abs", "sin", "cos",
-                         "square"})
-    for (Shape s : {Shape{}, Shape{7}, Shape{3, 5}})
-      expect_op_gradient(op, {random_tensor(s, DType::F64, 11, -2, 2)});
+  for (const char* op :
+       {"neg", "exp", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "abs", "sin", "cos", "square"})
+    for (Shape s : {Shape{}, Shape{7}, Shape{3, 5}}) expect_op_gradient(op, {random_tensor(s, DType::F64, 11, -2, 2)});
   // Domain-restricted ops on positive inputs.
   for (const char* op : {"log", "sqrt", "rsqrt"})
     expect_op_gradient(op, {random_tensor({4, 3}, DType::F64, 12, 0.3, 3)});

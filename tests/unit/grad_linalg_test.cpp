@@ -18,8 +18,10 @@ int input(GraphBuilder& b, const std::string& name, DType dt, Ints shape) {
 
 TEST(GradLinalg, Matmul) {
   std::vector<std::pair<Shape, Shape>> shapes = {
-      {{3, 4}, {4, 5}},       {{1, 1}, {1, 1}},       {{17, 3}, {3, 1}},       {{1, 17}, {17, 3}},
-      {{2, 3, 4}, {4, 5}},    {{3, 4}, {2, 4, 5}},    {{1, 3, 4}, {2, 4, 2}},  {{2, 1, 3, 4}, {5, 4, 1}},
+      {{3, 4}, {4, 5}},       {{1, 1}, {1, 1}},
+      {{17, 3}, {3, 1}},      {{1, 17}, {17, 3}},
+      {{2, 3, 4}, {4, 5}},    {{3, 4}, {2, 4, 5}},
+      {{1, 3, 4}, {2, 4, 2}}, {{2, 1, 3, 4}, {5, 4, 1}},
       {{2, 3, 4}, {2, 4, 3}}, {{3, 1, 2, 3}, {1, 2, 3, 2}},
   };
   uint32_t seed = 100;
@@ -43,9 +45,9 @@ TEST(GradLinalg, SymbolicBatchDim) {
   GraphBuilder b(g);
   int x = input(b, "x", DType::F32, {B, 3});
   int w = input(b, "w", DType::F32, {2, 5});
-  int t = b.transpose(b.reshape(x, {B, 3, 1}), {0, 2, 1});                  // [B,1,3]
+  int t = b.transpose(b.reshape(x, {B, 3, 1}), {0, 2, 1});                 // [B,1,3]
   int c = b.op("concat", {t, b.op("tanh", {t})}, {{"axis", int64_t(1)}});  // [B,2,3]
-  int m = b.op("matmul", {b.transpose(c, {0, 2, 1}), w});                   // [B,3,5]
+  int m = b.op("matmul", {b.transpose(c, {0, 2, 1}), w});                  // [B,3,5]
   int s = b.op("slice", {m}, {{"axis", int64_t(2)}, {"start", int64_t(-4)}, {"end", int64_t(5)}, {"step", int64_t(2)}});
   int y = b.op("mean", {b.mul(s, s)});
   g.outputs = {y};
@@ -80,8 +82,8 @@ TEST(GradLinalg, NestedGradient) {
   int x = input(b, "x", DType::F64, {3, 4});
   int w = input(b, "w", DType::F64, {2, 4, 5});
   int v = input(b, "v", DType::F64, {5, 3});
-  int h = b.op("tanh", {b.op("matmul", {x, w})});                            // [2,3,5]
-  int z = b.op("matmul", {h, b.op("sigmoid", {v})});                         // [2,3,3]
+  int h = b.op("tanh", {b.op("matmul", {x, w})});     // [2,3,5]
+  int z = b.op("matmul", {h, b.op("sigmoid", {v})});  // [2,3,3]
   int f = b.sum(b.mul(z, b.transpose(z, {0, 2, 1})), {}, false);
   int dx = append_gradients(g, f, {x})[0];
   g.outputs = {dx};

@@ -15,9 +15,11 @@ struct Red {
 };
 
 const std::vector<Red> kCases = {
-    {{7}, {}, false},          {{7}, {0}, true},           {{3, 4}, {}, true},       {{3, 4}, {1}, false},
-    {{3, 4}, {-2}, true},      {{3, 1, 17}, {0, 2}, false}, {{3, 1, 17}, {-1}, true}, {{2, 3, 4}, {2, 0, 1}, false},
-    {{1, 1}, {0, 1}, true},    {{}, {}, false},
+    {{7}, {}, false},         {{7}, {0}, true},
+    {{3, 4}, {}, true},       {{3, 4}, {1}, false},
+    {{3, 4}, {-2}, true},     {{3, 1, 17}, {0, 2}, false},
+    {{3, 1, 17}, {-1}, true}, {{2, 3, 4}, {2, 0, 1}, false},
+    {{1, 1}, {0, 1}, true},   {{}, {}, false},
 };
 
 TEST(GradReduce, SmoothReductions) {

@@ -34,7 +34,8 @@ model S(x: f64[4, 2, 3]) -> f64[4, 2, 3] {
     param w: f64[2, 3] = normal
     return scan(|h, x_t| (sin(h + x_t * w), h * x_t), x, zeros([2, 3], dtype: f64), axis: 0)
 }
-)", "S");
+)",
+                    "S");
   expect_gradcheck(g, {random_tensor({4, 2, 3}, DType::F64, 3)}, init_params(g, 3));
 }
 

@@ -42,16 +42,16 @@ TEST(GradShape, Slice) {
   };
   for (Case c : std::vector<Case>{{{7, 3}, 0, 1, 5, 1},
                                   {{7, 3}, 0, 0, 7, 2},
-                                  {{17}, 0, 1, 17, 2},     // ends on the last element
-                                  {{17}, 0, 2, 16, 3},     // trailing zeros trimmed
-                                  {{17}, 0, 0, 100, 3},    // end clamped
+                                  {{17}, 0, 1, 17, 2},   // ends on the last element
+                                  {{17}, 0, 2, 16, 3},   // trailing zeros trimmed
+                                  {{17}, 0, 0, 100, 3},  // end clamped
                                   {{3, 17}, -1, -9, -1, 2},
                                   {{3, 17}, 1, -100, 5, 3},
                                   {{3, 4, 5}, 1, 1, 3, 1},
                                   {{3, 4, 5}, -2, -3, 4, 2},
-                                  {{6, 2}, 0, 4, 6, 5},    // one element with a large step
+                                  {{6, 2}, 0, 4, 6, 5},  // one element with a large step
                                   {{1, 3}, 0, 0, 1, 1},
-                                  {{4, 3}, 0, 3, 1, 1}})   // empty slice
+                                  {{4, 3}, 0, 3, 1, 1}})  // empty slice
   {
     Attrs a{{"axis", c.axis}, {"start", c.start}, {"end", c.end}, {"step", c.step}};
     check("slice", {rnd(c.shape, uint32_t(20 + c.step + c.start))}, a);
@@ -100,10 +100,10 @@ TEST(GradShape, ChainWithFanOut) {
   GraphBuilder b(g);
   int x = b.op("input", {}, {{"name", std::string("x")}, {"dtype", DType::F64}, {"shape", Ints{3, 4}}});
   g.inputs = {x};
-  int t = b.transpose(x, {1, 0});                                                        // [4,3]
+  int t = b.transpose(x, {1, 0});  // [4,3]
   int s = b.op("slice", {t}, {{"axis", int64_t(0)}, {"start", int64_t(1)}, {"end", int64_t(4)}, {"step", int64_t(2)}});
-  int p = b.op("pad", {s}, {{"pads", Ints{1, 0, 0, 1}}});                                // [3,4]
-  int c = b.op("concat", {p, x, b.op("flip", {x}, {{"axes", Ints{1}}})});              // [9,4]
+  int p = b.op("pad", {s}, {{"pads", Ints{1, 0, 0, 1}}});                  // [3,4]
+  int c = b.op("concat", {p, x, b.op("flip", {x}, {{"axes", Ints{1}}})});  // [9,4]
   int r = b.op("rot90", {b.reshape(c, {3, 3, 4})}, {{"k", int64_t(3)}, {"axes", Ints{0, 2}}});
   g.outputs = {b.mul(r, r)};
   g.output_names = {"y"};
@@ -120,13 +120,13 @@ TEST(GradShape, SymbolicBatchDim) {
   GraphBuilder b(g);
   int x = b.op("input", {}, {{"name", std::string("x")}, {"dtype", DType::F32}, {"shape", Ints{B, 2, 3, 4}}});
   g.inputs = {x};
-  int u = b.op("upsample", {x}, {{"scale", Ints{2, 1}}});                                     // [B,2,6,4]
-  int p = b.op("pad", {u}, {{"pads", Ints{0, 0, 0, 0, 1, 0, 0, 2}}});                       // [B,2,7,6]
-  int r = b.op("rot90", {p}, {{"k", int64_t(1)}, {"axes", Ints{2, 3}}});                    // [B,2,6,7]
+  int u = b.op("upsample", {x}, {{"scale", Ints{2, 1}}});                 // [B,2,6,4]
+  int p = b.op("pad", {u}, {{"pads", Ints{0, 0, 0, 0, 1, 0, 0, 2}}});     // [B,2,7,6]
+  int r = b.op("rot90", {p}, {{"k", int64_t(1)}, {"axes", Ints{2, 3}}});  // [B,2,6,7]
   int f = b.op("flip", {r}, {{"axes", Ints{0, 3}}});
   int s = b.op("slice", {f}, {{"axis", int64_t(3)}, {"start", int64_t(0)}, {"end", int64_t(7)}, {"step", int64_t(3)}});
-  int t = b.transpose(s, {2, 0, 3, 1});                                                       // [6,B,3,2]
-  int c = b.op("concat", {t, b.op("tanh", {t})}, {{"axis", int64_t(-1)}});                  // [6,B,3,4]
+  int t = b.transpose(s, {2, 0, 3, 1});                                     // [6,B,3,2]
+  int c = b.op("concat", {t, b.op("tanh", {t})}, {{"axis", int64_t(-1)}});  // [6,B,3,4]
   int q = b.op("rot90", {b.reshape(c, {6, B, 12})}, {{"k", int64_t(2)}, {"axes", Ints{0, 1}}});
   g.outputs = {b.op("mean", {b.mul(q, q)})};
   g.output_names = {"y"};

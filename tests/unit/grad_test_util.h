@@ -38,8 +38,8 @@ inline void expect_gradcheck(const Graph& g, const std::vector<Tensor>& inputs, 
   auto entries = gradcheck(g, inputs, params, opts);
   EXPECT_FALSE(entries.empty()) << what << ": nothing to check";
   for (auto& e : entries)
-    EXPECT_LT(e.max_rel_err, tol) << what << " d/d" << e.name << " at flat index " << e.worst_index
-                                  << ": analytic " << e.analytic << " vs numeric " << e.numeric;
+    EXPECT_LT(e.max_rel_err, tol) << what << " d/d" << e.name << " at flat index " << e.worst_index << ": analytic "
+                                  << e.analytic << " vs numeric " << e.numeric;
 }
 
 inline void expect_op_gradient(const std::string& name, const std::vector<Tensor>& inputs, Attrs attrs = {},

@@ -54,7 +54,6 @@ struct Builder {
 
 Dim B = make_sym(0);
 
-
 // print -> parse -> print is identical, both graphs verify, and the structure survived.
 void expect_round_trip(const Graph& g) {
   verify_graph(g);
@@ -149,8 +148,10 @@ TEST(GraphText, EveryAttributeKindRoundTripsExactly) {
   const Floats& got = attr_floats(back.nodes[0].attrs, "init_args");
   ASSERT_EQ(got.size(), weird.size());
   for (size_t i = 0; i < weird.size(); ++i) {
-    if (std::isnan(weird[i])) EXPECT_TRUE(std::isnan(got[i]));
-    else EXPECT_EQ(got[i], weird[i]);
+    if (std::isnan(weird[i]))
+      EXPECT_TRUE(std::isnan(got[i]));
+    else
+      EXPECT_EQ(got[i], weird[i]);
     EXPECT_EQ(std::signbit(got[i]), std::signbit(weird[i])) << i;
   }
   EXPECT_EQ(attr_str(back.nodes[0].attrs, "name"), "odd \"name\"\\ with\nnewline\t\x01 and é");
@@ -197,7 +198,8 @@ TEST(GraphText, ScanBodyPrintsInlineAndRoundTrips) {
     expect_round_trip(g);
     Graph back = parse_graph(print_graph(g));
     const Graph& body = attr_graph(back.nodes[4].attrs, "body");
-    EXPECT_EQ(body.symbols, g.nodes[4].attrs.count("body") ? attr_graph(g.nodes[4].attrs, "body").symbols : SymbolNames{});
+    EXPECT_EQ(body.symbols,
+              g.nodes[4].attrs.count("body") ? attr_graph(g.nodes[4].attrs, "body").symbols : SymbolNames{});
     EXPECT_EQ(body.nodes.size(), 8u);
     EXPECT_EQ(body.nodes[1].loc.line, 7);
     EXPECT_EQ(back.type(4), (TensorType{DType::F32, {B, 5, 8}}));
@@ -211,7 +213,8 @@ TEST(GraphText, ScanBodyPrintsInlineAndRoundTrips) {
                       "      %3 = param"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("      return %7 \"h\", %7 \"y\"\n    }, n_carry=1, n_xs=1, reverse=false, save_carries=false} : f32[B,5,8]  # rnn.net:12:3\n"),
+  EXPECT_NE(text.find("      return %7 \"h\", %7 \"y\"\n    }, n_carry=1, n_xs=1, reverse=false, save_carries=false} : "
+                      "f32[B,5,8]  # rnn.net:12:3\n"),
             std::string::npos)
       << text;
 }
@@ -245,13 +248,15 @@ TEST(GraphText, OddNamesSymbolsAndNestedScansRoundTrip) {
   top.ret(top.op("scan", {xs, s0}, {{"body", std::make_shared<const Graph>(l1.g)}, {"n_carry", int64_t(1)}}), "ys");
   expect_round_trip(top.g);
   std::string text = print_graph(top.g);
-  EXPECT_NE(text.find("  %2 = scan(%0, %1) {axis=1, body=graph level1(%0: f32[B,8] \"h\", %1: f32[B,4,8] \"x_t\") {\n"
-                      "      %2 = scan(%1, %0) {axis=1, body=graph level2(%0: f32[B,8] \"h\", %1: f32[B,8] \"x_t\") symbols(B) {\n"
-                      "          %2 = add(%0, %1) : f32[B,8]  # deep.net:3:5\n"
-                      "          return %2 \"h\", %2 \"y\"\n"
-                      "        }, n_carry=1, n_xs=1, reverse=false, save_carries=false} : f32[B,4,8]\n"
-                      "      %3 = tanh(%0) : f32[B,8]\n"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "  %2 = scan(%0, %1) {axis=1, body=graph level1(%0: f32[B,8] \"h\", %1: f32[B,4,8] \"x_t\") {\n"
+          "      %2 = scan(%1, %0) {axis=1, body=graph level2(%0: f32[B,8] \"h\", %1: f32[B,8] \"x_t\") symbols(B) {\n"
+          "          %2 = add(%0, %1) : f32[B,8]  # deep.net:3:5\n"
+          "          return %2 \"h\", %2 \"y\"\n"
+          "        }, n_carry=1, n_xs=1, reverse=false, save_carries=false} : f32[B,4,8]\n"
+          "      %3 = tanh(%0) : f32[B,8]\n"),
+      std::string::npos)
       << text;
 }
 
@@ -288,7 +293,8 @@ TEST(GraphText, ParseErrorsNameLineAndColumn) {
   expect_error(parse("  %1 = const {value=tensor<f32[2]>[1,2,3]} : f32[2]"), {"2:", "too many values"});
   expect_error(parse("  %1 = const {value=tensor<f32[2]>[1]} : f32[2]"), {"2:", "needs 2 values, got 1"});
   expect_error(parse("  %1 = relu(%0) : f32[B,3] $"), {"2:28:", "unexpected character '$'"});
-  expect_error([] { parse_graph("graph g(%0: f32[3] \"x\") {\n  return %0 \"y\"\n}\ngraph"); }, {"4:1:", "unexpected text"});
+  expect_error([] { parse_graph("graph g(%0: f32[3] \"x\") {\n  return %0 \"y\"\n}\ngraph"); },
+               {"4:1:", "unexpected text"});
   expect_error([] { parse_graph("graph g(%1: f32[3] \"x\") {\n  return\n}"); }, {"1:9:", "never defined"});
   expect_error([] { parse_graph("graph g(%0: f32[3] \"x\") {\n  return %0 \"y\"\n"); }, {"3:1:", "expected '}'"});
   expect_error([] { parse_graph(""); }, {"1:1:", "expected 'graph'"});
@@ -303,8 +309,7 @@ TEST(GraphText, DamagedTextNeverCrashes) {
       t.replace(i, 1, repl);
       try {
         parse_graph(t);
-      } catch (const std::runtime_error&) {
-      }
+      } catch (const std::runtime_error&) {}
     }
   }
 }

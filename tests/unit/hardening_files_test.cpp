@@ -234,7 +234,7 @@ TEST_F(WriteOutput, ReplacesARegularFileKeepingItsMode) {
   ::chmod(path("a.txt").c_str(), 0600);
   write_file_atomic(path("a.txt"), "new");
   EXPECT_EQ(slurp(path("a.txt")), "new");
-  struct stat st {};
+  struct stat st{};
   ASSERT_EQ(::stat(path("a.txt").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_EQ(names(), std::vector<std::string>{"a.txt"});  // no temporary left
@@ -243,9 +243,9 @@ TEST_F(WriteOutput, ReplacesARegularFileKeepingItsMode) {
 TEST_F(WriteOutput, FollowsSymlinksAndKeepsThem) {
   fs::create_directories(dir / "real");
   spit(path("real/w.npy"), "old");
-  fs::create_symlink("real/w.npy", dir / "link.npy");          // relative
-  fs::create_symlink(dir / "link.npy", dir / "link2.npy");     // a chain, absolute
-  fs::create_symlink("real/new.npy", dir / "dangling.npy");    // target not there yet
+  fs::create_symlink("real/w.npy", dir / "link.npy");        // relative
+  fs::create_symlink(dir / "link.npy", dir / "link2.npy");   // a chain, absolute
+  fs::create_symlink("real/new.npy", dir / "dangling.npy");  // target not there yet
   write_file_atomic(path("link2.npy"), "via link");
   EXPECT_TRUE(fs::is_symlink(dir / "link.npy"));
   EXPECT_TRUE(fs::is_symlink(dir / "link2.npy"));
@@ -341,9 +341,10 @@ std::string npy_bytes(const std::string& dict, std::string_view data) {
 }
 
 TEST_F(DataFiles, NpyShapeOverflowIsAnError) {
-  for (const char* shape : {"(4294967296, 4294967296, 4)", "(0, 9223372036854775807, 9223372036854775807)",
-                            "(9223372036854775807,)"}) {
-    spit(path("x.npy"), npy_bytes(fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape), "abcd"));
+  for (const char* shape :
+       {"(4294967296, 4294967296, 4)", "(0, 9223372036854775807, 9223372036854775807)", "(9223372036854775807,)"}) {
+    spit(path("x.npy"),
+         npy_bytes(fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape), "abcd"));
     std::string e = error_of([&] { read_npy(path("x.npy")); });
     EXPECT_NE(e.find("x.npy"), std::string::npos) << e;
     EXPECT_EQ(e.find("bad_alloc"), std::string::npos) << e;
@@ -371,8 +372,8 @@ TEST_F(DataFiles, FifoIsReadToItsEnd) {
 // An .npz entry whose .npy header says 10 floats but which inflates to 64 MB (a zip
 // bomb): refused from the header, without inflating the rest.
 TEST_F(DataFiles, NpzBombIsRefusedFromItsHeader) {
-  std::string member = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (10,), }",
-                                 std::string(64 << 20, '\0'));
+  std::string member =
+      npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (10,), }", std::string(64 << 20, '\0'));
   int err = 0;
   zip_t* za = zip_open(path("bomb.npz").c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
   ASSERT_TRUE(za);
@@ -415,15 +416,18 @@ TEST_F(DataFiles, StoredDtypeIsReported) {
 std::string fits_header(const std::vector<std::pair<std::string, std::string>>& cards) {
   std::string h;
   for (auto& [k, v] : cards)  // strings start in column 11, numbers end in column 30
-    h += fmt::format(fmt::runtime(v[0] == '\'' ? "{:<8}= {:<20}" : "{:<8}= {:>20}"), k, v).append(80, ' ').substr(0, 80);
+    h +=
+        fmt::format(fmt::runtime(v[0] == '\'' ? "{:<8}= {:<20}" : "{:<8}= {:>20}"), k, v).append(80, ' ').substr(0, 80);
   h += std::string("END").append(77, ' ');
   h.append((2880 - h.size() % 2880) % 2880, ' ');
   return h;
 }
 
 TEST_F(DataFiles, FitsHeaderSizesAreChecked) {
-  spit(path("huge.fits"), fits_header({{"SIMPLE", "T"}, {"BITPIX", "-32"}, {"NAXIS", "2"}, {"NAXIS1", "4000000000"},
-                                       {"NAXIS2", "4000000000"}}) + std::string(2880, '\0'));
+  spit(path("huge.fits"),
+       fits_header(
+           {{"SIMPLE", "T"}, {"BITPIX", "-32"}, {"NAXIS", "2"}, {"NAXIS1", "4000000000"}, {"NAXIS2", "4000000000"}}) +
+           std::string(2880, '\0'));
   std::string e = error_of([&] { read_fits(path("huge.fits")); });
   EXPECT_NE(e.find("huge.fits (HDU 0)"), std::string::npos) << e;
   EXPECT_NE(e.find("NAXISn = 4000000000 x 4000000000"), std::string::npos) << e;
@@ -432,9 +436,16 @@ TEST_F(DataFiles, FitsHeaderSizesAreChecked) {
   EXPECT_EQ(e.find("bad_alloc"), std::string::npos) << e;
   // A binary table of 10^12 rows in one block.
   std::string table = fits_header({{"SIMPLE", "T"}, {"BITPIX", "8"}, {"NAXIS", "0"}, {"EXTEND", "T"}}) +
-                      fits_header({{"XTENSION", "'BINTABLE'"}, {"BITPIX", "8"}, {"NAXIS", "2"}, {"NAXIS1", "8"},
-                                   {"NAXIS2", "1000000000000"}, {"PCOUNT", "0"}, {"GCOUNT", "1"}, {"TFIELDS", "1"},
-                                   {"TTYPE1", "'flux'"}, {"TFORM1", "'1D'"}}) +
+                      fits_header({{"XTENSION", "'BINTABLE'"},
+                                   {"BITPIX", "8"},
+                                   {"NAXIS", "2"},
+                                   {"NAXIS1", "8"},
+                                   {"NAXIS2", "1000000000000"},
+                                   {"PCOUNT", "0"},
+                                   {"GCOUNT", "1"},
+                                   {"TFIELDS", "1"},
+                                   {"TTYPE1", "'flux'"},
+                                   {"TFORM1", "'1D'"}}) +
                       std::string(2880, '\0');
   spit(path("rows.fits"), table);
   e = error_of([&] { read_fits(path("rows.fits"), {"flux"}); });
@@ -471,7 +482,9 @@ TEST_F(DataFiles, WeightsFileShapesAreChecked) {
 }
 
 TEST_F(DataFiles, CsvWithByteOrderMark) {
-  spit(path("bom.csv"), "\xEF\xBB\xBF" "a,b\n1,2\n3,4\n");
+  spit(path("bom.csv"),
+       "\xEF\xBB\xBF"
+       "a,b\n1,2\n3,4\n");
   CsvTable t = read_csv(path("bom.csv"), {"a"});
   EXPECT_EQ(t.columns, std::vector<std::string>{"a"});
   EXPECT_EQ(t.values.get(1), 3);
@@ -479,7 +492,8 @@ TEST_F(DataFiles, CsvWithByteOrderMark) {
 }
 
 TEST_F(DataFiles, SizesFromOptionsAreChecked) {
-  expect_error_has([] { parse_loglam_grid("3.5,4.0,1e12"); }, "--resample-loglam 3.5,4.0,1e12: a grid of 1000000000000 pixels: needs");
+  expect_error_has([] { parse_loglam_grid("3.5,4.0,1e12"); },
+                   "--resample-loglam 3.5,4.0,1e12: a grid of 1000000000000 pixels: needs");
   expect_error_has([] { parse_loglam_grid("3.5,4.0,1e300"); }, "whole N");
   // Scores of 3 million classes for one sample: a confusion matrix of 9e12 counts.
   Tensor scores(DType::F32, {1, 3000000}), labels = Tensor::from_vector(DType::I64, {1}, {0});

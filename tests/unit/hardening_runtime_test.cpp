@@ -80,12 +80,18 @@ TEST(IntegerFaults, EdgeValuesGiveTheDocumentedNumbersOnBothBackends) {
   expect_both(g, {ints({n, 1}, kEdges), ints({1, n}, kEdges)}, [&](size_t out, int64_t i) -> int64_t {
     int64_t a = kEdges[size_t(i / n)], b = kEdges[size_t(i % n)];
     switch (out) {
-      case 0: return wrap(uint64_t(a) + uint64_t(b));
-      case 1: return wrap(uint64_t(a) - uint64_t(b));
-      case 2: return wrap(uint64_t(a) * uint64_t(b));
-      case 3: return want_div(a, b);
-      case 4: return want_pow(a, b);
-      default: return a > b ? a : b;
+      case 0:
+        return wrap(uint64_t(a) + uint64_t(b));
+      case 1:
+        return wrap(uint64_t(a) - uint64_t(b));
+      case 2:
+        return wrap(uint64_t(a) * uint64_t(b));
+      case 3:
+        return want_div(a, b);
+      case 4:
+        return want_pow(a, b);
+      default:
+        return a > b ? a : b;
     }
   });
 }
@@ -109,8 +115,8 @@ model S(a: i64[3], x: f64[12], y: f32[12]) -> (s: i64[], cx: i64[12], cy: i64[12
 )",
                     "S");
   const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
-  const std::vector<double> xs = {nan, inf, -inf, 1e19, -1e19, 9.2e18, -9.3e18, 2.5, -2.5, -0.0,
-                                  9223372036854775808.0, -9223372036854775808.0};
+  const std::vector<double> xs = {
+      nan, inf, -inf, 1e19, -1e19, 9.2e18, -9.3e18, 2.5, -2.5, -0.0, 9223372036854775808.0, -9223372036854775808.0};
   Tensor x(DType::F64, {12}), y(DType::F32, {12});
   for (size_t i = 0; i < xs.size(); ++i) x.data<double>()[i] = xs[i], y.data<float>()[i] = float(xs[i]);
   expect_both(g, {ints({3}, {kMax, kMax, 2}), x, y}, [&](size_t out, int64_t i) -> int64_t {
@@ -154,7 +160,8 @@ TEST(IntegerFaults, TensorCastToI64Saturates) {
 // and the saturating cast lower to PTX (and ptxas accepts it, where it is installed).
 TEST(IntegerFaults, GpuLoweringAssembles) {
   Graph g = compile(kIntOps, "Ints");
-  std::string text = emit_mlir(optimize(specialize(g, {}), passes_for(Device::Cuda, {})), "forward", nullptr, Device::Cuda);
+  std::string text =
+      emit_mlir(optimize(specialize(g, {}), passes_for(Device::Cuda, {})), "forward", nullptr, Device::Cuda);
   if (!ptxas_binary().empty()) {
     expect_ptxas_accepts(text, "i64 edge-value ops");
   } else {

@@ -51,7 +51,11 @@ std::vector<GradCase> cases() {
       {"conv_transpose2d", {{2, 2, 3, 4}, {2, 3, 3, 2}}, convt({2, 1}, {1, 0}, {1, 2}, {1, 1})},
       {"conv_transpose2d", {{1, 2, 1, 3}, {2, 1, 2, 3}}, convt({3, 2}, {0, 1}, {1}, {2, 0})},
       {"maxpool1d", {{2, 3, 17}}, pool({2}, {}, {0})},
-      {"maxpool1d", {{1, 2, 17}, }, pool({3}, {2}, {1})},
+      {"maxpool1d",
+       {
+           {1, 2, 17},
+       },
+       pool({3}, {2}, {1})},
       {"maxpool1d", {{2, 16, 4119}}, pool({2}, {}, {0})},  // the redshift CNN's pooling
       {"maxpool2d", {{1, 2, 7, 9}}, pool({3, 2}, {2, 1}, {1, 0})},
       {"avgpool1d", {{1, 2, 17}}, pool({3}, {2}, {1})},

@@ -84,7 +84,8 @@ TEST(JitGrad, ReduceNnGradientGraphsMatchReference) {
       std::string what = "gradient of " + c.op;
       for (auto& t : in) what += " " + type_str(t.type());
       if (auto missing = unlowered_ops(g); !missing.empty()) {
-        ADD_FAILURE() << what << ": the gradient graph uses ops without a lowering: " << fmt::format("{}", fmt::join(missing, ", "));
+        ADD_FAILURE() << what << ": the gradient graph uses ops without a lowering: "
+                      << fmt::format("{}", fmt::join(missing, ", "));
         continue;
       }
       ++checked;
@@ -97,7 +98,8 @@ TEST(JitGrad, ReduceNnGradientGraphsMatchReference) {
         std::vector<Tensor> got;
         if (!jit_run_or_fail(jit, g, in, run_seed, what, &got)) break;
         ASSERT_EQ(got.size(), ref.size()) << what;
-        for (size_t k = 0; k < ref.size(); ++k) expect_close(got[k], ref[k], tolerance(ft), what + fmt::format(" d{}", k), true);
+        for (size_t k = 0; k < ref.size(); ++k)
+          expect_close(got[k], ref[k], tolerance(ft), what + fmt::format(" d{}", k), true);
       }
     }
   EXPECT_EQ(checked, 2 * int(grad_cases().size()));
@@ -116,11 +118,20 @@ TEST(JitGrad, ReductionsWithNaNsInfinitiesAndTies) {
     Attrs attrs;
   };
   std::vector<C> cases = {
-      {"max", {{"axes", Ints{1}}}},      {"min", {{"axes", Ints{1}}}},          {"max", {{"axes", Ints{0}}}},
-      {"min", {{"axes", Ints{}}}},       {"sum", {{"axes", Ints{1}}}},          {"logsumexp", {{"axes", Ints{1}}}},
-      {"logsumexp", {{"axes", Ints{0}}}}, {"argmax", {{"axis", int64_t(1)}}},   {"argmax", {{"axis", int64_t(0)}}},
-      {"softmax", {{"axis", int64_t(1)}}}, {"log_softmax", {{"axis", int64_t(1)}}}, {"softmax", {{"axis", int64_t(0)}}},
-      {"mean", {{"axes", Ints{1}}}},     {"layer_norm", {{"axes", Ints{1}}}},
+      {"max", {{"axes", Ints{1}}}},
+      {"min", {{"axes", Ints{1}}}},
+      {"max", {{"axes", Ints{0}}}},
+      {"min", {{"axes", Ints{}}}},
+      {"sum", {{"axes", Ints{1}}}},
+      {"logsumexp", {{"axes", Ints{1}}}},
+      {"logsumexp", {{"axes", Ints{0}}}},
+      {"argmax", {{"axis", int64_t(1)}}},
+      {"argmax", {{"axis", int64_t(0)}}},
+      {"softmax", {{"axis", int64_t(1)}}},
+      {"log_softmax", {{"axis", int64_t(1)}}},
+      {"softmax", {{"axis", int64_t(0)}}},
+      {"mean", {{"axes", Ints{1}}}},
+      {"layer_norm", {{"axes", Ints{1}}}},
   };
   for (DType dt : {DType::F32, DType::F64})
     for (auto& c : cases) {

@@ -27,8 +27,8 @@ TEST(JitMatmul, TransposedOperandsAreReadInPlace) {
   JitExecutor jit;
   uint32_t seed = 1;
   for (DType ft : {DType::F32, DType::F64})
-    for (const Case& c : std::vector<Case>{{{5, 7}, {3, 7}, false, true, {}},      // x @ transpose(w): dense
-                                           {{7, 5}, {7, 3}, true, false, {}},      // transpose(x) @ y
+    for (const Case& c : std::vector<Case>{{{5, 7}, {3, 7}, false, true, {}},  // x @ transpose(w): dense
+                                           {{7, 5}, {7, 3}, true, false, {}},  // transpose(x) @ y
                                            {{7, 5}, {3, 7}, true, true, {}},
                                            {{2, 4, 6}, {2, 5, 6}, false, true, {0, 2, 1}},  // batched
                                            {{2, 6, 4}, {2, 6, 5}, true, false, {0, 2, 1}},

@@ -158,13 +158,13 @@ TEST_P(JitStdlibFile, TrainBlockTrainsLikeTheReference) {
       ASSERT_EQ(ref.status, TrainResult::Status::Done) << ref.message;
       ASSERT_EQ(got.status, TrainResult::Status::Done) << got.message;
       double lj = got.history.at(0).train.at(0), lr = ref.history.at(0).train.at(0);
-      EXPECT_LT(std::abs(lj - lr), kTol * std::max(1.0, std::abs(lr))) << model << ": loss jit " << lj << " vs reference " << lr;
+      EXPECT_LT(std::abs(lj - lr), kTol * std::max(1.0, std::abs(lr)))
+          << model << ": loss jit " << lj << " vs reference " << lr;
       // The same two updates in f64: the weights agree.
       expect_f64_training_agrees(*plan, init, data, opts, kTolAfterAdamF64, file + " " + model);
     }
   });
 }
-
 
 // FNet's residual units (stdlib/astro/fnet.net: kernels 500, 200 and 15, batch norm,
 // 1x1-conv and identity shortcuts) on 700-pixel spectra with 3 channels: forward and two

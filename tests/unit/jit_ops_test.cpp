@@ -21,8 +21,8 @@ struct OpCase {
   std::vector<Shape> shapes;  // one per input
   Attrs attrs = {};
   std::vector<std::optional<DType>> dtypes = {};  // per input; nullopt/absent: the run's float type
-  double lo = -2, hi = 2;          // input range
-  double f32_tol = 0;              // f32 relative tolerance if not the default (long f32 sums)
+  double lo = -2, hi = 2;                         // input range
+  double f32_tol = 0;                             // f32 relative tolerance if not the default (long f32 sums)
 };
 
 // The table, one function per op family (compiler/lower/lower_<family>.cpp). Shapes
@@ -36,12 +36,14 @@ std::vector<OpCase> elementwise_cases() {
   c.push_back({"leaky_relu", {{17}}, {{"alpha", 0.2}}});
   c.push_back({"elu", {{17}}, {{"alpha", 0.5}}});
   for (const char* op : {"add", "sub", "mul", "div", "maximum", "minimum", "pow", "eq", "ne", "lt", "le", "gt", "ge"})
-    for (auto sh : std::vector<std::vector<Shape>>{{{3, 17}, {3, 17}}, {{3, 17}, {17}}, {{2, 1, 5}, {3, 1}}, {{}, {4618}}})
+    for (auto sh :
+         std::vector<std::vector<Shape>>{{{3, 17}, {3, 17}}, {{3, 17}, {17}}, {{2, 1, 5}, {3, 1}}, {{}, {4618}}})
       c.push_back({op, sh, {}, {}, 0.5, 2});
   for (const char* op : {"add", "sub", "mul", "div", "maximum", "minimum", "lt", "eq"})
     c.push_back({op, {{3, 5}, {5}}, {}, {DType::I64, DType::I64}, 1, 9});
   c.push_back({"where", {{3, 17}, {3, 17}, {17}}, {}, {DType::Bool}});
-  for (DType to : {DType::F32, DType::F64, DType::I64, DType::Bool}) c.push_back({"cast", {{3, 17}}, {{"dtype", to}}, {}, -5, 5});
+  for (DType to : {DType::F32, DType::F64, DType::I64, DType::Bool})
+    c.push_back({"cast", {{3, 17}}, {{"dtype", to}}, {}, -5, 5});
   c.push_back({"cast", {{3, 17}}, {{"dtype", DType::F32}}, {DType::I64}, -5, 5});
   c.push_back({"cast", {{3, 17}}, {{"dtype", DType::F64}}, {DType::Bool}});
   return c;
@@ -53,12 +55,12 @@ std::vector<OpCase> reduce_nn_cases() {
   std::vector<OpCase> c;
   auto axes = [](Ints a, bool keep = false) { return Attrs{{"axes", a}, {"keepdims", keep}}; };
   for (const char* op : {"sum", "mean", "max", "min", "logsumexp"}) {
-    for (Shape s : {Shape{}, Shape{1}, Shape{17}}) c.push_back({op, {s}});               // all axes
-    c.push_back({op, {{3, 4618}}, axes({1})});                                          // long axis
+    for (Shape s : {Shape{}, Shape{1}, Shape{17}}) c.push_back({op, {s}});  // all axes
+    c.push_back({op, {{3, 4618}}, axes({1})});                              // long axis
     c.push_back({op, {{3, 4618}}, axes({0}, true)});
     c.push_back({op, {{3, 17, 5}}, axes({0, 2})});
     c.push_back({op, {{3, 17, 5}}, axes({-1, 0}, true)});
-    c.push_back({op, {{3, 1, 17}}, axes({}, true)});                                    // all axes, kept
+    c.push_back({op, {{3, 1, 17}}, axes({}, true)});  // all axes, kept
     c.push_back({op, {{2, 3, 4, 5}}, axes({1, 3}, true)});
     c.push_back({op, {{2, 3, 4, 5}}, axes({2})});
   }
@@ -104,8 +106,12 @@ std::vector<OpCase> reduce_nn_cases() {
       c.push_back({"random_normal", {}, {{"shape", Ints(s)}, {"dtype", dt}}});
       c.push_back({"random_uniform", {}, {{"shape", Ints(s)}, {"dtype", dt}}});
     }
-    c.push_back({"random_normal", {}, {{"shape", Ints{3, 17}}, {"dtype", dt}, {"mean", 1.5}, {"std", 0.25}, {"stream", int64_t(3)}}});
-    c.push_back({"random_uniform", {}, {{"shape", Ints{3, 17}}, {"dtype", dt}, {"low", -3.0}, {"high", 0.1}, {"stream", int64_t(5)}}});
+    c.push_back({"random_normal",
+                 {},
+                 {{"shape", Ints{3, 17}}, {"dtype", dt}, {"mean", 1.5}, {"std", 0.25}, {"stream", int64_t(3)}}});
+    c.push_back({"random_uniform",
+                 {},
+                 {{"shape", Ints{3, 17}}, {"dtype", dt}, {"low", -3.0}, {"high", 0.1}, {"stream", int64_t(5)}}});
     c.push_back({"random_uniform", {}, {{"shape", Ints{5}}, {"dtype", dt}, {"low", 2.0}, {"high", 2.0}}});
   }
   return c;
@@ -178,10 +184,10 @@ std::vector<OpCase> linalg_conv_cases() {
     Shape x;
     Attrs a;
   };
-  std::vector<P> p1 = {{{2, 3, 17}, pool({2}, {}, {0})},   {{1, 2, 17}, pool({3}, {2}, {1})},
-                       {{1, 1, 1}, pool({1}, {}, {0})},    {{2, 2, 17}, pool({2}, {3}, {1})},
-                       {{1, 2, 17}, pool({5}, {1}, {2})},  {{2, 16, 4119}, pool({2}, {}, {0})},
-                       {{2, 2, 17}, pool({2}, {3}, {0})},  {{1, 2, 33}, pool({4}, {}, {0})}};
+  std::vector<P> p1 = {{{2, 3, 17}, pool({2}, {}, {0})},  {{1, 2, 17}, pool({3}, {2}, {1})},
+                       {{1, 1, 1}, pool({1}, {}, {0})},   {{2, 2, 17}, pool({2}, {3}, {1})},
+                       {{1, 2, 17}, pool({5}, {1}, {2})}, {{2, 16, 4119}, pool({2}, {}, {0})},
+                       {{2, 2, 17}, pool({2}, {3}, {0})}, {{1, 2, 33}, pool({4}, {}, {0})}};
   std::vector<P> p2 = {{{2, 3, 7, 6}, pool({2}, {}, {0})},
                        {{1, 2, 7, 9}, pool({2, 2}, {3, 4}, {0})},
                        {{1, 2, 11, 12}, pool({5}, {}, {0})},
@@ -233,8 +239,8 @@ std::vector<OpCase> shape_scan_cases() {
     });
   };
   auto scan = [](GraphRef g, i64 n_carry, i64 axis, bool reverse, i64 n_xs = 1, bool save = false) {
-    return Attrs{{"body", g}, {"n_carry", n_carry}, {"axis", axis}, {"reverse", reverse}, {"n_xs", n_xs},
-                 {"save_carries", save}};
+    return Attrs{{"body", g},          {"n_carry", n_carry}, {"axis", axis},
+                 {"reverse", reverse}, {"n_xs", n_xs},       {"save_carries", save}};
   };
   std::vector<std::optional<DType>> f64s(4, DType::F64);
   for (bool rev : {false, true}) {
@@ -386,7 +392,7 @@ TEST(JitOps, F32TranscendentalsStayWithinUlpsAndKeepSpecialValues) {
   JitExecutor jit;
   const double inf = std::numeric_limits<double>::infinity(), nan = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> v = {inf, -inf, nan, 0.0, -0.0, 1e-45, -1e-45, 1e-38, 3e38, -3e38, 88.7, 89.0, -87.3, -104.0};
-  for (int i = 0; i <= 4000; ++i) v.push_back(-100.0 + 0.05 * i);         // exp's and tanh's ranges
+  for (int i = 0; i <= 4000; ++i) v.push_back(-100.0 + 0.05 * i);        // exp's and tanh's ranges
   for (int i = -40; i <= 40; ++i) v.push_back(std::ldexp(1.37, i * 3));  // log's: 2^-120 .. 2^120
   const double ulp = std::ldexp(1.0, -23);
   for (const char* op : {"exp", "log", "tanh", "sigmoid", "elu", "softplus"}) {
@@ -398,7 +404,8 @@ TEST(JitOps, F32TranscendentalsStayWithinUlpsAndKeepSpecialValues) {
     for (int64_t i = 0; i < ref[0].size(); ++i) {
       double a = got[0].get(i), b = ref[0].get(i);
       if (std::isnan(b) || std::isinf(b) || b == 0) {
-        EXPECT_TRUE(std::isnan(b) ? std::isnan(a) : a == b) << op << "(" << v[i] << "): jit " << a << ", reference " << b;
+        EXPECT_TRUE(std::isnan(b) ? std::isnan(a) : a == b)
+            << op << "(" << v[i] << "): jit " << a << ", reference " << b;
         continue;
       }
       // relative to the value; a denormal result may flush to zero (below the smallest normal)
@@ -417,8 +424,9 @@ TEST(GpuOps, EveryOpAssemblesForSm90) {
   if (ptxas_binary().empty()) GTEST_SKIP() << "ptxas not found (CUDA toolkit at $CUDA_HOME or /usr/local/cuda)";
   uint32_t seed = 1;
   int cases_run = 0, with_kernels = 0;
-  const std::set<std::string> f64_too = {"matmul", "conv1d", "conv2d", "conv1d_transpose", "conv1d_weight_grad",
-                                         "conv2d_weight_grad", "exp", "tanh", "pow", "logsumexp", "softmax"};
+  const std::set<std::string> f64_too = {
+      "matmul", "conv1d", "conv2d",    "conv1d_transpose", "conv1d_weight_grad", "conv2d_weight_grad", "exp",
+      "tanh",   "pow",    "logsumexp", "softmax"};
   for (DType ft : {DType::F32, DType::F64})
     for (const OpCase& c : cases()) {
       if (ft == DType::F64 && !f64_too.count(c.op)) continue;

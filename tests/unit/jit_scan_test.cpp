@@ -72,12 +72,11 @@ Outcome compare(const Graph& g, const std::vector<Tensor>& inputs, const TensorM
   return Outcome::Same;
 }
 
-#define COMPARE_OR_SKIP(...)                                                                       \
-  do {                                                                                             \
-    std::string why_;                                                                              \
-    if (compare(__VA_ARGS__, &why_) == Outcome::MissingLowering)                                   \
-      GTEST_SKIP() << "an op of another family has no MLIR lowering yet (re-run when it does): " \
-                   << why_;                                                                        \
+#define COMPARE_OR_SKIP(...)                                                                              \
+  do {                                                                                                    \
+    std::string why_;                                                                                     \
+    if (compare(__VA_ARGS__, &why_) == Outcome::MissingLowering)                                          \
+      GTEST_SKIP() << "an op of another family has no MLIR lowering yet (re-run when it does): " << why_; \
   } while (0)
 
 // The source with every f64 turned into `ft`'s name.
@@ -109,7 +108,8 @@ model S(x: f64[4, 2, 3]) -> f64[4, 2, 3] {
     param w: f64[2, 3] = normal
     return scan(|h, x_t| (sin(h + x_t * w), h * x_t), x, zeros([2, 3], dtype: f64), axis: 0, reverse: true)
 }
-)", "S");
+)",
+                    "S");
   compare(g, {random_tensor({4, 2, 3}, DType::F64, 3)}, init_params(g, 3), 1e-12, "scan over axis 0");
 }
 
@@ -153,7 +153,7 @@ TEST(JitScan, SeveralSequencesCarriesOutputsAndSavedCarries) {
         int h2 = b.op("tanh", {b.add(b.mul(h, w), b.sub(x1, b.mul(x2, c)))});
         int c2 = b.add(b.mul(c, 0.5), w);
         int y0 = b.mul(h2, x2);
-        int y1 = b.op("exp", {c2});                                 // rank 1: stacked along min(axis, 1)
+        int y1 = b.op("exp", {c2});  // rank 1: stacked along min(axis, 1)
         int y2 = b.op("full", {}, {{"shape", Ints{}}, {"value", 1.5}, {"dtype", f}});  // rank 0: along 0
         body->outputs = {h2, c2, y0, y1, b.add(y2, b.op("sin", {x1}))};
       }
@@ -164,18 +164,22 @@ TEST(JitScan, SeveralSequencesCarriesOutputsAndSavedCarries) {
       int wv = add_input(g, "w", {f, vec});
       GraphBuilder b(g);
       int s = b.op("scan", {xs1, xs2, h0, c0, wv},
-                   {{"body", GraphRef(body)}, {"n_carry", int64_t(2)}, {"axis", axis}, {"reverse", rev},
-                    {"n_xs", int64_t(2)}, {"save_carries", true}});
+                   {{"body", GraphRef(body)},
+                    {"n_carry", int64_t(2)},
+                    {"axis", axis},
+                    {"reverse", rev},
+                    {"n_xs", int64_t(2)},
+                    {"save_carries", true}});
       auto stacked = [&](Shape sh) {
         sh.insert(sh.begin() + std::min<int64_t>(axis, int64_t(sh.size())), T);
         return TensorType{f, sh};
       };
       Shape y2_shape = step;  // y2 = 1.5 + sin(x1) broadcasts to the step shape
-      std::vector<TensorType> types = {stacked(step), stacked(vec), stacked(y2_shape), {f, step}, {f, vec},
-                                       stacked(step), stacked(vec)};
+      std::vector<TensorType> types = {stacked(step), stacked(vec),  stacked(y2_shape), {f, step},
+                                       {f, vec},      stacked(step), stacked(vec)};
       output_all(g, s, types);
-      std::vector<Tensor> in = {random_tensor(xs_shape, f, 1), random_tensor(xs_shape, f, 2),
-                                random_tensor(step, f, 3), random_tensor(vec, f, 4), random_tensor(vec, f, 5)};
+      std::vector<Tensor> in = {random_tensor(xs_shape, f, 1), random_tensor(xs_shape, f, 2), random_tensor(step, f, 3),
+                                random_tensor(vec, f, 4), random_tensor(vec, f, 5)};
       compare(g, in, {}, 1e-12, fmt::format("multi-result scan, axis {}{}", axis, rev ? ", reverse" : ""));
     }
 }
@@ -199,10 +203,18 @@ TEST(JitScan, CarriesSwappedPassedThroughAndReturnedAsOutputs) {
   GraphBuilder b(g);
   int s = b.op("scan", {xs, a0, b0, c0},
                {{"body", GraphRef(body)}, {"n_carry", int64_t(3)}, {"axis", int64_t(1)}, {"save_carries", true}});
-  output_all(g, s, {{f, {2, 5, 3}}, {f, {2, 5, 3}}, {f, {2, 3}}, {f, {2, 3}}, {f, {3}}, {f, {2, 5, 3}},
-                    {f, {2, 5, 3}}, {f, {3, 5}}});
-  compare(g, {random_tensor({2, 5, 3}, f, 1), random_tensor({2, 3}, f, 2), random_tensor({2, 3}, f, 3),
-              random_tensor({3}, f, 4)},
+  output_all(g, s,
+             {{f, {2, 5, 3}},
+              {f, {2, 5, 3}},
+              {f, {2, 3}},
+              {f, {2, 3}},
+              {f, {3}},
+              {f, {2, 5, 3}},
+              {f, {2, 5, 3}},
+              {f, {3, 5}}});
+  compare(g,
+          {random_tensor({2, 5, 3}, f, 1), random_tensor({2, 3}, f, 2), random_tensor({2, 3}, f, 3),
+           random_tensor({3}, f, 4)},
           {}, 1e-12, "swapped carries");
 }
 
@@ -290,14 +302,14 @@ void check_recurrent(const std::string& model, DType ft, bool gradient) {
     throw std::runtime_error(why);
 }
 
-#define CHECK_RECURRENT_OR_SKIP(model, ft, grad)                                                         \
-  do {                                                                                                   \
-    try {                                                                                                \
-      check_recurrent(model, ft, grad);                                                                  \
-    } catch (const std::runtime_error& e) {                                                              \
-      if (std::string(e.what()).find("has no MLIR lowering") == std::string::npos) throw;                \
+#define CHECK_RECURRENT_OR_SKIP(model, ft, grad)                                                  \
+  do {                                                                                            \
+    try {                                                                                         \
+      check_recurrent(model, ft, grad);                                                           \
+    } catch (const std::runtime_error& e) {                                                       \
+      if (std::string(e.what()).find("has no MLIR lowering") == std::string::npos) throw;         \
       GTEST_SKIP() << "an op of another family has no MLIR lowering yet (matmul?): " << e.what(); \
-    }                                                                                                    \
+    }                                                                                             \
   } while (0)
 
 TEST(JitScan, LstmFromTheObjectCache) {

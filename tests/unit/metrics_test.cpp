@@ -19,7 +19,8 @@ namespace {
 Tensor f64(Shape s, const std::vector<double>& v) { return Tensor::from_vector(DType::F64, std::move(s), v); }
 Tensor i64(const std::vector<double>& v) { return Tensor::from_vector(DType::I64, {int64_t(v.size())}, v); }
 
-template <class F> std::string error_of(F&& f) {
+template <class F>
+std::string error_of(F&& f) {
   try {
     f();
   } catch (const MetricsError& e) {
@@ -67,14 +68,17 @@ TEST(Metrics, RedshiftSigmaNmadAndOutliersOnAConstructedSet) {
 }
 
 TEST(Metrics, RegressionErrorsNameTheTensors) {
-  EXPECT_NE(error_of([] { regression_metrics({1, 2}, {1}, false, 0.05, "p.npy", "t.npy"); })
-                .find("p.npy has 2 values but t.npy has 1"),
+  EXPECT_NE(error_of([] {
+              regression_metrics({1, 2}, {1}, false, 0.05, "p.npy", "t.npy");
+            }).find("p.npy has 2 values but t.npy has 1"),
             std::string::npos);
-  EXPECT_NE(error_of([] { regression_metrics({1, NAN, 3}, {1, 2, 3}, false, 0.05, "p.npy"); })
-                .find("p.npy: sample 1 is nan (1 non-finite value of 3)"),
+  EXPECT_NE(error_of([] {
+              regression_metrics({1, NAN, 3}, {1, 2, 3}, false, 0.05, "p.npy");
+            }).find("p.npy: sample 1 is nan (1 non-finite value of 3)"),
             std::string::npos);
-  EXPECT_NE(error_of([] { regression_metrics({1, 2}, {0.5, -1}, true, 0.05, "p", "t.npy"); })
-                .find("t.npy: sample 1 is z = -1"),
+  EXPECT_NE(error_of([] {
+              regression_metrics({1, 2}, {0.5, -1}, true, 0.05, "p", "t.npy");
+            }).find("t.npy: sample 1 is z = -1"),
             std::string::npos);
 }
 
@@ -195,26 +199,32 @@ TEST(Metrics, MulticlassConfusionF1AndOneVsRestAuc) {
 
 TEST(Metrics, ClassificationErrorsNameTensorsAndShapes) {
   Tensor two = f64({3, 2}, {0.1, 0.9, 0.5, 0.5, 0.2, 0.8});
-  EXPECT_NE(error_of([&] { classification_metrics(two, i64({0, 2, 1}), ScoreKind::Auto, 0.5, "p.npy", "y.npy"); })
-                .find("y.npy i64[3]: sample 1 has label 2, outside [0, 2) for p.npy f64[3,2]"),
+  EXPECT_NE(error_of([&] {
+              classification_metrics(two, i64({0, 2, 1}), ScoreKind::Auto, 0.5, "p.npy", "y.npy");
+            }).find("y.npy i64[3]: sample 1 has label 2, outside [0, 2) for p.npy f64[3,2]"),
             std::string::npos);
   EXPECT_NE(error_of([&] { classification_metrics(two, i64({0, -1, 1}), ScoreKind::Auto, 0.5); }).find("label -1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { classification_metrics(two, i64({0, 1}), ScoreKind::Auto, 0.5, "p.npy", "y.npy"); })
-                .find("p.npy f64[3,2] and y.npy i64[2] have different sample counts"),
+  EXPECT_NE(error_of([&] {
+              classification_metrics(two, i64({0, 1}), ScoreKind::Auto, 0.5, "p.npy", "y.npy");
+            }).find("p.npy f64[3,2] and y.npy i64[2] have different sample counts"),
             std::string::npos);
   Tensor nan = f64({2, 2}, {0.1, 0.9, NAN, 0.5});
-  EXPECT_NE(error_of([&] { classification_metrics(nan, i64({0, 1}), ScoreKind::Auto, 0.5, "p.npy"); })
-                .find("p.npy f64[2,2]: element [1,0] is nan (1 non-finite value of 4)"),
+  EXPECT_NE(error_of([&] {
+              classification_metrics(nan, i64({0, 1}), ScoreKind::Auto, 0.5, "p.npy");
+            }).find("p.npy f64[2,2]: element [1,0] is nan (1 non-finite value of 4)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { classification_metrics(two, f64({3}, {0, 1, 1}), ScoreKind::Auto, 0.5, "p", "y.npy"); })
-                .find("y.npy f64[3]: class labels must be integers (i64)"),
+  EXPECT_NE(error_of([&] {
+              classification_metrics(two, f64({3}, {0, 1, 1}), ScoreKind::Auto, 0.5, "p", "y.npy");
+            }).find("y.npy f64[3]: class labels must be integers (i64)"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { classification_metrics(i64({0, 1}), i64({0, 1}), ScoreKind::Auto, 0.5, "p.npy"); })
-                .find("p.npy i64[2]: class scores must be floats"),
+  EXPECT_NE(error_of([&] {
+              classification_metrics(i64({0, 1}), i64({0, 1}), ScoreKind::Auto, 0.5, "p.npy");
+            }).find("p.npy i64[2]: class scores must be floats"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { classification_metrics(f64({2, 1}, {2, 0.5}), i64({0, 1}), ScoreKind::Probabilities); })
-                .find("read as probabilities, but a value is outside [0, 1]"),
+  EXPECT_NE(error_of([&] {
+              classification_metrics(f64({2, 1}, {2, 0.5}), i64({0, 1}), ScoreKind::Probabilities);
+            }).find("read as probabilities, but a value is outside [0, 1]"),
             std::string::npos);
   EXPECT_NE(error_of([&] { classification_metrics(two, i64({0, 1, 1}), ScoreKind::Auto, 1.5); }).find("threshold 1.5"),
             std::string::npos);
@@ -226,7 +236,8 @@ namespace {
 
 // Parse-lite: the document is one <svg> element whose tags nest and close properly.
 ::testing::AssertionResult well_formed_svg(const std::string& s) {
-  if (s.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) != 0) return ::testing::AssertionFailure() << "no <svg at start";
+  if (s.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0) != 0)
+    return ::testing::AssertionFailure() << "no <svg at start";
   if (s.size() < 7 || s.substr(s.size() - 7) != "</svg>\n") return ::testing::AssertionFailure() << "no </svg> at end";
   std::vector<std::string> stack;
   for (size_t i = s.find('<'); i != std::string::npos; i = s.find('<', i + 1)) {
@@ -238,7 +249,8 @@ namespace {
     std::string name = tag.substr(closing ? 1 : 0, tag.find_first_of(" /", 1) - (closing ? 1 : 0));
     if (closing) {
       if (stack.empty() || stack.back() != name)
-        return ::testing::AssertionFailure() << "</" << name << "> closes " << (stack.empty() ? "nothing" : stack.back());
+        return ::testing::AssertionFailure()
+               << "</" << name << "> closes " << (stack.empty() ? "nothing" : stack.back());
       stack.pop_back();
     } else if (!self) {
       stack.push_back(name);
@@ -257,8 +269,8 @@ size_t count(const std::string& s, const std::string& needle) {
 }  // namespace
 
 TEST(Plots, PredVsTrueHasOnePointPerSampleTheDiagonalAndTheBand) {
-  std::string s = plot::pred_vs_true_svg({.title = "z <test> & co", .truth = {0.5, 1, 2, 3}, .pred = {0.6, 1.1, 1.7, 3.4},
-                                          .band = 0.05});
+  std::string s = plot::pred_vs_true_svg(
+      {.title = "z <test> & co", .truth = {0.5, 1, 2, 3}, .pred = {0.6, 1.1, 1.7, 3.4}, .band = 0.05});
   EXPECT_TRUE(well_formed_svg(s));
   EXPECT_EQ(count(s, "<circle"), 4u);
   EXPECT_NE(s.find(">1:1<"), std::string::npos);
@@ -295,7 +307,9 @@ TEST(Plots, RocCurveLegendCarriesTheAuc) {
 TEST(Plots, LinePlotAndHeatMapForAttributions) {
   std::vector<double> wl, sal;
   for (int i = 0; i < 100; ++i) wl.push_back(3600 + 10 * i), sal.push_back(i == 50 ? NAN : std::sin(0.1 * i));
-  std::string s = plot::line_plot_svg({.title = "saliency", .x_label = "wavelength [Å]", .y_label = "|dz/dflux|",
+  std::string s = plot::line_plot_svg({.title = "saliency",
+                                       .x_label = "wavelength [Å]",
+                                       .y_label = "|dz/dflux|",
                                        .series = {{.label = "spectrum 0", .x = wl, .y = sal}}});
   EXPECT_TRUE(well_formed_svg(s));
   EXPECT_EQ(count(s, "<polyline"), 2u);  // the NaN breaks the line
@@ -348,12 +362,13 @@ TEST_F(EvalCli, RedshiftFromSavedPredictions) {
   for (size_t i = 0; i < z.size(); ++i) pred.push_back(z[i] + dz[i] * (1 + z[i]));
   write_npy(path("p.npy"), Tensor::from_vector(DType::F64, {5, 1}, pred));
   write_npy(path("z.npy"), Tensor::from_vector(DType::F64, {5, 1}, z));
-  test::ShellResult r = starc("eval --pred " + path("p.npy") + " --truth " + path("z.npy") + " --task redshift --json " +
-                              path("m.json") + " --plots " + path("plots"));
+  test::ShellResult r = starc("eval --pred " + path("p.npy") + " --truth " + path("z.npy") +
+                              " --task redshift --json " + path("m.json") + " --plots " + path("plots"));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("sigma_nmad         0.029652"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("outlier_fraction   0.2"), std::string::npos) << r.out;
-  EXPECT_EQ(json_field("m.json", "d['task'], d['n'], round(d['sigma_nmad'], 9), d['outlier_fraction'], d['accurate_fraction']"),
+  EXPECT_EQ(json_field("m.json",
+                       "d['task'], d['n'], round(d['sigma_nmad'], 9), d['outlier_fraction'], d['accurate_fraction']"),
             "redshift 5 0.029652 0.2 0.8");
   std::string svg = read("plots/pred_vs_true.svg");
   EXPECT_TRUE(well_formed_svg(svg));
@@ -363,8 +378,9 @@ TEST_F(EvalCli, RedshiftFromSavedPredictions) {
 TEST_F(EvalCli, ClassificationFromSavedLogitsIsTheDefaultForLabels) {
   write_npy(path("p.npy"), Tensor::from_vector(DType::F32, {4, 2}, {0, 1, 1, 0, 0, 0.5, 2, 0}));
   write_npy(path("y.npy"), i64({1, 0, 0, 1}));
-  test::ShellResult r = starc("eval --pred " + path("p.npy") + " --truth " + path("y.npy") + " --threshold 0.7 --json " +
-                              path("m.json") + " --plots " + path("plots") + " --class-names noise,chirp");
+  test::ShellResult r =
+      starc("eval --pred " + path("p.npy") + " --truth " + path("y.npy") + " --threshold 0.7 --json " + path("m.json") +
+            " --plots " + path("plots") + " --class-names noise,chirp");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("task classification"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("scores read as logits"), std::string::npos) << r.out;
@@ -385,8 +401,8 @@ TEST_F(EvalCli, PhotozModelInBatchesMatchesStarcRun) {
   for (int64_t i = 0; i < z.size(); ++i) z.set(i, 0.5 + 0.4 * std::cos(0.11 * double(i)));
   write_npy(path("mags.npy"), mags);
   write_npy(path("z.npy"), z);
-  test::ShellResult run = starc("run stdlib/astro/photoz.net --in mags=" + path("mags.npy") + " --seed 4 --out " +
-                                path("y.npy"));
+  test::ShellResult run =
+      starc("run stdlib/astro/photoz.net --in mags=" + path("mags.npy") + " --seed 4 --out " + path("y.npy"));
   ASSERT_EQ(run.code, 0) << run.out;
   test::ShellResult r = starc("eval stdlib/astro/photoz.net --in mags=" + path("mags.npy") + " --seed 4 --truth " +
                               path("z.npy") + " --batch 256 --task redshift --json " + path("m.json"));
@@ -439,11 +455,12 @@ model Fixed(x: f32[4, 3]) -> f32[4, 1] {
   write_npy(path("x.npy"), x);
   write_npy(path("y.npy"), i64(labels));
   std::string net = path("two.net"), xs = " --in x=" + path("x.npy"), ys = " --truth " + path("y.npy");
-  expect_error("eval " + net + " --model Two" + xs + ys, "model 'Two' has 2 outputs (logits, score); choose one with --output");
+  expect_error("eval " + net + " --model Two" + xs + ys,
+               "model 'Two' has 2 outputs (logits, score); choose one with --output");
   // 20 samples in batches of 7, 7, 6 give the numbers of the whole set run at once.
   ASSERT_EQ(starc("run " + net + " --model Two --seed 2" + xs + " --out logits=" + path("l.npy")).code, 0);
-  test::ShellResult a = starc("eval " + net + " --model Two --seed 2 --output logits --batch 7" + xs + ys + " --json " +
-                              path("a.json"));
+  test::ShellResult a =
+      starc("eval " + net + " --model Two --seed 2 --output logits --batch 7" + xs + ys + " --json " + path("a.json"));
   ASSERT_EQ(a.code, 0) << a.out;
   test::ShellResult b = starc("eval --pred " + path("l.npy") + ys + " --json " + path("b.json"));
   ASSERT_EQ(b.code, 0) << b.out;
@@ -453,8 +470,8 @@ model Fixed(x: f32[4, 3]) -> f32[4, 1] {
   // A model whose first dim is fixed runs in one piece whatever --batch says.
   write_npy(path("x4.npy"), Tensor::from_vector(DType::F32, {4, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2}));
   write_npy(path("z4.npy"), Tensor::from_vector(DType::F32, {4, 1}, {0.1, 0.2, 0.3, 0.4}));
-  test::ShellResult f = starc("eval " + net + " --model Fixed --batch 2 --in x=" + path("x4.npy") + " --truth " +
-                              path("z4.npy"));
+  test::ShellResult f =
+      starc("eval " + net + " --model Fixed --batch 2 --in x=" + path("x4.npy") + " --truth " + path("z4.npy"));
   EXPECT_EQ(f.code, 0) << f.out;
   EXPECT_NE(f.out.find("4 values"), std::string::npos) << f.out;
 }

@@ -26,8 +26,8 @@ using namespace npy_fixtures;
 // A fresh directory per test.
 fs::path temp_dir() {
   auto* info = testing::UnitTest::GetInstance()->current_test_info();
-  fs::path p = fs::temp_directory_path() /
-               fmt::format("starc_npy_{}_{}_{}", info->test_suite_name(), info->name(), getpid());
+  fs::path p =
+      fs::temp_directory_path() / fmt::format("starc_npy_{}_{}_{}", info->test_suite_name(), info->name(), getpid());
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -37,7 +37,6 @@ void write_bytes(const fs::path& p, std::string_view bytes) {
   std::ofstream f(p, std::ios::binary);
   f.write(bytes.data(), std::streamsize(bytes.size()));
 }
-
 
 void expect_values(const Tensor& t, DType dt, Shape shape, const std::vector<double>& want) {
   EXPECT_EQ(t.dtype(), dt);
@@ -168,8 +167,9 @@ TEST(NpyErrors, MalformedHeaders) {
                {"x.npy", "fortran_order"});
   expect_error([] { parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3), }"), "x.npy"); },
                {"x.npy", "non-negative"});
-  expect_error([] { parse_npy(with_header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"), "x.npy"); },
-               {"x.npy", "structured"});
+  expect_error(
+      [] { parse_npy(with_header("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (2,), }"), "x.npy"); },
+      {"x.npy", "structured"});
   expect_error([] { parse_npy(with_header("[1, 2]"), "x.npy"); }, {"x.npy", "not a dict"});
   expect_error([] { parse_npy(with_header("(((((((((((((((((((((((((((((((("), "x.npy"); },
                {"x.npy", "nested too deeply"});
@@ -187,8 +187,12 @@ TEST(NpyErrors, UnsupportedDTypes) {
 TEST(NpyErrors, DataShorterThanShape) {
   expect_error([] { parse_npy(kNumpyF4.substr(0, kNumpyF4.size() - 1), "x.npy"); },
                {"x.npy", "data shorter than the shape says", "needs 24 bytes, got 23"});
-  expect_error([] { parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"), "x.npy"); },
-               {"x.npy", "data shorter than the shape says"});
+  expect_error(
+      [] {
+        parse_npy(with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }"),
+                  "x.npy");
+      },
+      {"x.npy", "data shorter than the shape says"});
 }
 
 TEST(NpyErrors, MissingFile) {
@@ -201,8 +205,7 @@ TEST(NpyErrors, NeverCrashesOnDamagedInput) {
     for (size_t n = 0; n < f->size(); ++n) {
       try {
         parse_npy(f->substr(0, n), "cut");
-      } catch (const std::runtime_error&) {
-      }
+      } catch (const std::runtime_error&) {}
     }
     for (size_t i = 0; i < f->size(); ++i) {
       for (char c : {'\0', '\xff', '(', '\'', '9', ','}) {
@@ -210,8 +213,7 @@ TEST(NpyErrors, NeverCrashesOnDamagedInput) {
         b[i] = c;
         try {
           parse_npy(b, "flip");
-        } catch (const std::runtime_error&) {
-        }
+        } catch (const std::runtime_error&) {}
       }
     }
   }
@@ -222,8 +224,8 @@ std::string entry_compression(const std::string& path, const std::string& name) 
   zip_t* z = zip_open(path.c_str(), ZIP_RDONLY, &err);
   if (!z) return "open failed";
   zip_stat_t st;
-  std::string out = zip_stat(z, name.c_str(), 0, &st) == 0 ? (st.comp_method == ZIP_CM_DEFLATE ? "deflate" : "other")
-                                                           : "missing";
+  std::string out =
+      zip_stat(z, name.c_str(), 0, &st) == 0 ? (st.comp_method == ZIP_CM_DEFLATE ? "deflate" : "other") : "missing";
   zip_discard(z);
   return out;
 }

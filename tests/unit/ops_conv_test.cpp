@@ -59,7 +59,8 @@ std::vector<double> naive_conv1d(const Tensor& x, const Tensor& w, int64_t s, in
       for (int64_t t = 0; t < Lout; ++t) {
         double acc = 0;
         for (int64_t c = 0; c < C; ++c)
-          for (int64_t k = 0; k < K; ++k) acc += xp[size_t((n * C + c) * Lp + t * s + k * d)] * w.get((o * C + c) * K + k);
+          for (int64_t k = 0; k < K; ++k)
+            acc += xp[size_t((n * C + c) * Lp + t * s + k * d)] * w.get((o * C + c) * K + k);
         y.push_back(acc);
       }
   return y;
@@ -160,36 +161,34 @@ TEST(Conv, Conv1dMatchesPyTorch) {
   Tensor y = run_op("conv1d", {Int({2, 3, 10}), IntW({4, 3, 3})},
                     {{"stride", int64_t(2)}, {"padding", int64_t(1)}, {"dilation", int64_t(2)}});
   EXPECT_EQ(y.shape(), (Shape{2, 4, 4}));
-  expect_near(y, {-6, 14, -33, 19, 18, -37, 1, 28, -14, 38, 28, -26, 3, -34, 20, -3,
-                  -1, -31, 32, 29, -20, 5, -1, 4, 3, 20, -34, 0, -23, 28, 38, -18});
+  expect_near(y, {-6, 14,  -33, 19, 18,  -37, 1,  28, -14, 38, 28,  -26, 3,   -34, 20, -3,
+                  -1, -31, 32,  29, -20, 5,   -1, 4,  3,   20, -34, 0,   -23, 28,  38, -18});
 }
 
 TEST(Conv, Conv2dMatchesPyTorch) {
   Tensor y = run_op("conv2d", {Int({1, 2, 7, 6}), IntW({3, 2, 3, 2})},
                     {{"stride", Ints{2, 1}}, {"padding", Ints{1, 0}}, {"dilation", Ints{1, 2}}});
   EXPECT_EQ(y.shape(), (Shape{1, 3, 4, 4}));
-  expect_near(y, {28,  -3,  -45, 23,  -36, -36, 41, -36, -36, 41, -36, -14, 28,  -40, 24, 33,
-                  33,  -13, 29,  -28, 2,   17,  -23, 3,  17,  -23, 3,  7,   -33, 15,  -3, -32,
-                  -32, 5,   -2,  -9,  -23, 7,   4,   -21, 7,  4,   -21, 42, 32,  -35, 19, 29});
+  expect_near(y, {28,  -3,  -45, 23,  -36, -36, 41,  -36, -36, 41,  -36, -14, 28,  -40, 24, 33,
+                  33,  -13, 29,  -28, 2,   17,  -23, 3,   17,  -23, 3,   7,   -33, 15,  -3, -32,
+                  -32, 5,   -2,  -9,  -23, 7,   4,   -21, 7,   4,   -21, 42,  32,  -35, 19, 29});
 }
 
 TEST(Conv, ConvTranspose1dMatchesPyTorch) {
   Tensor y = run_op("conv_transpose1d", {Int({2, 3, 5}), IntW({3, 2, 3})},
                     {{"stride", int64_t(2)}, {"padding", int64_t(1)}, {"output_padding", int64_t(1)}});
   EXPECT_EQ(y.shape(), (Shape{2, 2, 10}));
-  expect_near(y, {0,   -18, -3, 31,  -6, -19, 24, -3, -12, -9,  -9, -26, -2, 32, -6, -20, 23, 5,  -3, 0,
-                  -12, 2,   -4, -15, 26, 1,   -10, 6, -2,  -4,  -3, 8,   -7, -22, 22, 3,  -4, 6, -8, -10});
+  expect_near(y, {0,   -18, -3, 31,  -6, -19, 24,  -3, -12, -9, -9, -26, -2, 32,  -6, -20, 23, 5, -3, 0,
+                  -12, 2,   -4, -15, 26, 1,   -10, 6,  -2,  -4, -3, 8,   -7, -22, 22, 3,   -4, 6, -8, -10});
 }
 
 TEST(Conv, ConvTranspose2dMatchesPyTorch) {
-  Tensor y = run_op("conv_transpose2d", {Int({1, 2, 3, 3}), IntW({2, 1, 2, 2})},
-                    {{"stride", Ints{2, 3}},
-                     {"padding", Ints{1, 0}},
-                     {"output_padding", Ints{1, 1}},
-                     {"dilation", Ints{1, 2}}});
+  Tensor y = run_op(
+      "conv_transpose2d", {Int({1, 2, 3, 3}), IntW({2, 1, 2, 2})},
+      {{"stride", Ints{2, 3}}, {"padding", Ints{1, 0}}, {"output_padding", Ints{1, 1}}, {"dilation", Ints{1, 2}}});
   EXPECT_EQ(y.shape(), (Shape{1, 1, 5, 10}));
-  expect_near(y, {-3, 0, 1,   1, 0, -1, 5,  0,  19, 0, -9, 0, 12, -9, 0, 0,  24, 0, -1, 0, -2, 0,  -16, 2,  0,
-                  4,  -5, 0, -9, 0, -9, 0, 9, -9, 0,  -3, 24, 0, -4, 0,  -1, 0, -11, 3, 0,  9, -4, 0,  -4, 0});
+  expect_near(y, {-3, 0,  1, 1,  0, -1, 5, 0, 19, 0, -9, 0,  12, -9, 0, 0,  24, 0,   -1, 0, -2, 0,  -16, 2,  0,
+                  4,  -5, 0, -9, 0, -9, 0, 9, -9, 0, -3, 24, 0,  -4, 0, -1, 0,  -11, 3,  0, 9,  -4, 0,   -4, 0});
 }
 
 TEST(Conv, Conv1dMatchesNaiveLoopOverGeometries) {
@@ -350,16 +349,16 @@ TEST(Pool, AvgPoolHandComputed) {
 // Expected values: torch 1.13 F.max_pool1d(X,3,2,1), F.max_pool2d(X,(3,2),None,(1,1)),
 // F.avg_pool1d(X,3,2,1), F.avg_pool2d(X,3,2,1) in float64 with X = Int(shape).
 TEST(Pool, MatchesPyTorch) {
-  expect_near(run_op("maxpool1d", {Int({1, 2, 9})},
-                     {{"kernel", int64_t(3)}, {"stride", int64_t(2)}, {"padding", int64_t(1)}}),
-              {2, 5, 5, 4, 0, 3, 2, 5, 5, 4});
+  expect_near(
+      run_op("maxpool1d", {Int({1, 2, 9})}, {{"kernel", int64_t(3)}, {"stride", int64_t(2)}, {"padding", int64_t(1)}}),
+      {2, 5, 5, 4, 0, 3, 2, 5, 5, 4});
   expect_near(run_op("maxpool2d", {Int({1, 1, 5, 6})}, {{"kernel", Ints{3, 2}}, {"padding", Ints{1, 1}}}),
               {4, 2, 5, -3, 2, 5, 4, 4});
-  expect_near(run_op("avgpool1d", {Int({1, 2, 7})},
-                     {{"kernel", int64_t(3)}, {"stride", int64_t(2)}, {"padding", int64_t(1)}}),
-              {-1.0, 1.6666666666666667, 1.0, 0.3333333333333333, -1.3333333333333333, -0.6666666666666666,
-               -1.3333333333333333, 0.0},
-              1e-15);
+  expect_near(
+      run_op("avgpool1d", {Int({1, 2, 7})}, {{"kernel", int64_t(3)}, {"stride", int64_t(2)}, {"padding", int64_t(1)}}),
+      {-1.0, 1.6666666666666667, 1.0, 0.3333333333333333, -1.3333333333333333, -0.6666666666666666, -1.3333333333333333,
+       0.0},
+      1e-15);
   expect_near(run_op("avgpool2d", {Int({1, 1, 5, 5})},
                      {{"kernel", int64_t(3)}, {"stride", int64_t(2)}, {"padding", int64_t(1)}}),
               {-0.2222222222222222, 0.5555555555555556, 0.5555555555555556, -0.7777777777777778, -0.4444444444444444,
@@ -376,8 +375,8 @@ TEST(Pool, MatchesNaiveLoopOverGeometries) {
             Ints st = s.empty() ? k : s;
             if (p[0] > k[0] / 2 || p[1] > k[1] / 2 || hw[0] + 2 * p[0] < k[0] || hw[1] + 2 * p[1] < k[1]) continue;
             Tensor x = Rand({2, 3, hw[0], hw[1]}, uint64_t(hw[0] * 17 + k[0] * 5 + k[1] + p[1] * 3));
-            SCOPED_TRACE(fmt::format("max={} hw={},{} k={},{} s={},{} p={},{}", is_max, hw[0], hw[1], k[0], k[1],
-                                     st[0], st[1], p[0], p[1]));
+            SCOPED_TRACE(fmt::format("max={} hw={},{} k={},{} s={},{} p={},{}", is_max, hw[0], hw[1], k[0], k[1], st[0],
+                                     st[1], p[0], p[1]));
             Tensor y = run_op(is_max ? "maxpool2d" : "avgpool2d", {x}, {{"kernel", k}, {"stride", s}, {"padding", p}});
             expect_near(y, naive_pool2d(x, k, st, p, is_max), 1e-12);
             // The 1-D op on a single row agrees with the 2-D op with a 1-high window.

@@ -9,8 +9,8 @@ TEST(Elementwise, UnaryMatchesFormula) {
   Tensor x = T({4}, {-2.0, -0.5, 0.5, 3.0});
   expect_near(run_op("relu", {x}), {0, 0, 0.5, 3});
   expect_near(run_op("exp", {x}), {std::exp(-2.0), std::exp(-0.5), std::exp(0.5), std::exp(3.0)});
-  expect_near(run_op("sigmoid", {x}), {1 / (1 + std::exp(2.0)), 1 / (1 + std::exp(0.5)), 1 / (1 + std::exp(-0.5)),
-                                       1 / (1 + std::exp(-3.0))});
+  expect_near(run_op("sigmoid", {x}),
+              {1 / (1 + std::exp(2.0)), 1 / (1 + std::exp(0.5)), 1 / (1 + std::exp(-0.5)), 1 / (1 + std::exp(-3.0))});
   expect_near(run_op("leaky_relu", {x}, {{"alpha", 0.1}}), {-0.2, -0.05, 0.5, 3});
   expect_near(run_op("elu", {x}), {std::expm1(-2.0), std::expm1(-0.5), 0.5, 3});
   expect_near(run_op("softplus", {x}), {std::log1p(std::exp(-2.0)), std::log1p(std::exp(-0.5)),

@@ -7,8 +7,6 @@ using namespace starc::test;
 
 namespace {
 
-
-
 // Naive reference: batch dims broadcast by hand (index modulo a size-1 dim -> 0), then a
 // triple loop in double.
 std::vector<double> naive_matmul(const Tensor& a, const Tensor& b, Shape& out_shape) {
@@ -98,8 +96,7 @@ TEST(Matmul, SymbolicDims) {
   EXPECT_EQ(infer_op("matmul", {{DType::F32, {B, 3, 4}}, {DType::F32, {4, 5}}}).shape, (Shape{B, 3, 5}));
   EXPECT_EQ(infer_op("matmul", {{DType::F32, {B, 3, 4}}, {DType::F32, {1, 4, 5}}}).shape, (Shape{B, 3, 5}));
   // A symbolic inner dim is fine when it is the same symbol on both sides.
-  EXPECT_EQ(infer_op("matmul", {{DType::F64, {3, L}}, {DType::F64, {L, 2}}}),
-            (TensorType{DType::F64, {3, 2}}));
+  EXPECT_EQ(infer_op("matmul", {{DType::F64, {3, L}}, {DType::F64, {L, 2}}}), (TensorType{DType::F64, {3, 2}}));
   EXPECT_THROW(infer_op("matmul", {{DType::F32, {3, L}}, {DType::F32, {B, 2}}}), OpError);
   EXPECT_THROW(infer_op("matmul", {{DType::F32, {B, 3, 4}}, {DType::F32, {L, 4, 5}}}), OpError);
 }

@@ -31,9 +31,10 @@ TEST(NN, SoftmaxLastAxis) {
   expect_near(run_op("softmax", {x}),
               {std::exp(1) / s0, std::exp(2) / s0, std::exp(3) / s0, std::exp(-1) / s1, 1 / s1, std::exp(0.5) / s1},
               1e-15);
-  expect_near(run_op("log_softmax", {x}), {1 - std::log(s0), 2 - std::log(s0), 3 - std::log(s0), -1 - std::log(s1),
-                                           -std::log(s1), 0.5 - std::log(s1)},
-              1e-14);
+  expect_near(
+      run_op("log_softmax", {x}),
+      {1 - std::log(s0), 2 - std::log(s0), 3 - std::log(s0), -1 - std::log(s1), -std::log(s1), 0.5 - std::log(s1)},
+      1e-14);
 }
 
 TEST(NN, SoftmaxOtherAxes) {
@@ -87,9 +88,7 @@ Tensor bn_x() {
 }
 const std::vector<double> kGamma = {1.0, 2.0, -0.5}, kBeta = {0.5, 0.0, 1.0}, kRMean = {0.1, -0.2, 0.3},
                           kRVar = {1.5, 0.5, 2.0};
-std::vector<Tensor> bn_inputs() {
-  return {bn_x(), T({3}, kGamma), T({3}, kBeta), T({3}, kRMean), T({3}, kRVar)};
-}
+std::vector<Tensor> bn_inputs() { return {bn_x(), T({3}, kGamma), T({3}, kBeta), T({3}, kRMean), T({3}, kRVar)}; }
 }  // namespace
 
 TEST(NN, BatchNormEvalUsesRunningStats) {
@@ -100,12 +99,12 @@ TEST(NN, BatchNormEvalUsesRunningStats) {
     EXPECT_NEAR(y.get(i), kGamma[c] * (x.get(i) - kRMean[c]) / std::sqrt(kRVar[c] + 1e-5) + kBeta[c], 1e-14);
   }
   // torch 1.13: F.batch_norm(x, rm, rv, g, b, training=False, eps=1e-5) in float64.
-  expect_near(y, {-0.6022667100361869, 0.8265975437144257, 0.010103684428361348, 1.4389679381789742,
-                  1.27277947840464,    -1.55561936249456,  3.39407860907904,     0.56567976817984,
-                  1.4596182587270454,  0.8409013719790998, 1.1944538786922116,   1.5480063854053234,
-                  0.8265975437144257,  0.010103684428361348, 1.4389679381789742, 0.6224740788929097,
-                  -1.55561936249456,   3.39407860907904,   0.56567976817984,     -2.26271907271936,
-                  0.8409013719790998,  1.1944538786922116, 1.5480063854053234,   0.9292894986573778},
+  expect_near(y,
+              {-0.6022667100361869, 0.8265975437144257, 0.010103684428361348, 1.4389679381789742,   1.27277947840464,
+               -1.55561936249456,   3.39407860907904,   0.56567976817984,     1.4596182587270454,   0.8409013719790998,
+               1.1944538786922116,  1.5480063854053234, 0.8265975437144257,   0.010103684428361348, 1.4389679381789742,
+               0.6224740788929097,  -1.55561936249456,  3.39407860907904,     0.56567976817984,     -2.26271907271936,
+               0.8409013719790998,  1.1944538786922116, 1.5480063854053234,   0.9292894986573778},
               1e-13);
 }
 
@@ -127,17 +126,35 @@ TEST(NN, BatchNormTrainingUsesBatchStats) {
   }
   // torch 1.13: F.batch_norm(x, rm, rv, g, b, training=True, eps=1e-5) in float64.
   expect_near(run_op("batch_norm", bn_inputs(), {{"training", true}}),
-              {-1.2386238590972969, 0.8779617084994125, -0.33151575869870725, 1.7850698088980022,
-               0.778200414685749,   -1.988734393085803, 2.8534015205144128,   0.086466712742861,
-               1.4685176289571307,  0.3753098280571593, 1.0,                  1.6246901719428408,
-               0.8779617084994125,  -0.33151575869870725, 1.7850698088980022, 0.5755923416998825,
-               -1.988734393085803,  2.8534015205144128, 0.086466712742861,    -2.680468095028691,
-               0.3753098280571593,  1.0,                1.6246901719428408,   0.5314823710428696},
+              {-1.2386238590972969,
+               0.8779617084994125,
+               -0.33151575869870725,
+               1.7850698088980022,
+               0.778200414685749,
+               -1.988734393085803,
+               2.8534015205144128,
+               0.086466712742861,
+               1.4685176289571307,
+               0.3753098280571593,
+               1.0,
+               1.6246901719428408,
+               0.8779617084994125,
+               -0.33151575869870725,
+               1.7850698088980022,
+               0.5755923416998825,
+               -1.988734393085803,
+               2.8534015205144128,
+               0.086466712742861,
+               -2.680468095028691,
+               0.3753098280571593,
+               1.0,
+               1.6246901719428408,
+               0.5314823710428696},
               1e-13);
   // Rank 2 ([N,C], BatchNorm1d on features): per-column statistics.
-  Tensor y2 = run_op("batch_norm", {T({2, 2}, {1, 10, 3, 30}), T({2}, {1, 1}), T({2}, {0, 0}), T({2}, {0, 0}),
-                                    T({2}, {1, 1})},
-                     {{"training", true}, {"eps", 0.0}});
+  Tensor y2 =
+      run_op("batch_norm", {T({2, 2}, {1, 10, 3, 30}), T({2}, {1, 1}), T({2}, {0, 0}), T({2}, {0, 0}), T({2}, {1, 1})},
+             {{"training", true}, {"eps", 0.0}});
   expect_near(y2, {-1, -1, 1, 1}, 1e-12);
 }
 
@@ -214,11 +231,14 @@ TEST(NN, DropoutMaskFollowsPhilox) {
   double p0 = uniform01(42, 5, 0);
   EXPECT_DOUBLE_EQ(run_op("dropout", {x}, {{"p", p0}, {"stream", int64_t(5)}}, 42).get(0), x.get(0) / (1 - p0));
   // Deterministic for a given (seed, stream); other seeds or streams give other masks.
-  expect_near(run_op("dropout", {x}, {{"p", p}, {"stream", int64_t(5)}}, 42), [&] {
-    std::vector<double> v;
-    for (int64_t i = 0; i < y.size(); ++i) v.push_back(y.get(i));
-    return v;
-  }(), 0.0);
+  expect_near(
+      run_op("dropout", {x}, {{"p", p}, {"stream", int64_t(5)}}, 42),
+      [&] {
+        std::vector<double> v;
+        for (int64_t i = 0; i < y.size(); ++i) v.push_back(y.get(i));
+        return v;
+      }(),
+      0.0);
   auto differs = [&](const Tensor& z) {
     for (int64_t i = 0; i < z.size(); ++i)
       if (z.get(i) != y.get(i)) return true;
@@ -238,8 +258,10 @@ TEST(NN, DropoutStatistics) {
     double sum = 0;
     for (int64_t i = 0; i < n; ++i) {
       double v = y.get(i);
-      if (v == 0) ++dropped;
-      else EXPECT_FLOAT_EQ(float(v), float(1 / (1 - p)));
+      if (v == 0)
+        ++dropped;
+      else
+        EXPECT_FLOAT_EQ(float(v), float(1 / (1 - p)));
       sum += v;
     }
     double sd = std::sqrt(p * (1 - p) / double(n));  // of the dropped fraction

@@ -9,8 +9,6 @@ using namespace starc::test;
 
 namespace {
 
-
-
 // Independent reference: explicit triple loop over a [D0,D1,D2] tensor; each output cell
 // collects its values, then the reduction is applied to the collected list.
 std::vector<double> reduce3(const Tensor& x, unsigned mask, const std::string& op) {
@@ -53,9 +51,8 @@ TEST(ReduceOps, HandComputed) {
   expect_near(run_op("mean", {x}, {{"axes", Ints{1}}}), {3, 4});
   expect_near(run_op("max", {x}, {{"axes", Ints{0}}}), {4, 5, 6});
   expect_near(run_op("min", {x}, {{"axes", Ints{1}}}), {1, 2});
-  expect_near(run_op("logsumexp", {x}, {{"axes", Ints{1}}}),
-              {std::log(std::exp(1.0) + std::exp(5.0) + std::exp(3.0)),
-               std::log(std::exp(4.0) + std::exp(2.0) + std::exp(6.0))});
+  expect_near(run_op("logsumexp", {x}, {{"axes", Ints{1}}}), {std::log(std::exp(1.0) + std::exp(5.0) + std::exp(3.0)),
+                                                              std::log(std::exp(4.0) + std::exp(2.0) + std::exp(6.0))});
   // A single int promotes to an axes list.
   expect_near(run_op("sum", {x}, {{"axes", int64_t(1)}}), {9, 12});
   // Scalar input with the default axes.
@@ -171,8 +168,7 @@ TEST(ReduceOps, SymbolicDims) {
   EXPECT_EQ(infer_op("sum", {{DType::F32, {B, 3}}}, {{"axes", Ints{0}}}).shape, (Shape{3}));
   EXPECT_EQ(infer_op("mean", {{DType::F32, {B, 3}}}, {{"keepdims", true}}).shape, (Shape{1, 1}));
   EXPECT_EQ(infer_op("max", {{DType::F32, {B, 3}}}, {{"axes", Ints{0}}, {"keepdims", true}}).shape, (Shape{1, 3}));
-  EXPECT_EQ(infer_op("argmax", {{DType::F32, {B, 3}}}, {{"axis", int64_t(1)}}),
-            (TensorType{DType::I64, {B}}));
+  EXPECT_EQ(infer_op("argmax", {{DType::F32, {B, 3}}}, {{"axis", int64_t(1)}}), (TensorType{DType::I64, {B}}));
   EXPECT_EQ(infer_op("argmax", {{DType::F32, {B, 3}}}, {{"axis", int64_t(0)}}).shape, (Shape{3}));
 }
 

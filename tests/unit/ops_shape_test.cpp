@@ -17,8 +17,6 @@ Tensor iota(Shape shape, DType dt = DType::F64) {
   return Tensor::from_vector(dt, std::move(shape), v);
 }
 
-
-
 #define EXPECT_MSG_HAS(msg, part) EXPECT_NE((msg).find(part), std::string::npos) << (msg)
 
 const Dim B = make_sym(0);
@@ -45,10 +43,8 @@ TEST(ShapeOps, Reshape) {
 TEST(ShapeOps, ReshapeSymbolic) {
   EXPECT_EQ(infer_op("reshape", {{DType::F32, {B, 4, 6}}}, {{"shape", Ints{B, 24}}}).shape, (Shape{B, 24}));
   EXPECT_EQ(infer_op("reshape", {{DType::F32, {B, 4, 6}}}, {{"shape", Ints{B, -1}}}).shape, (Shape{B, 24}));
-  EXPECT_EQ(infer_op("reshape", {{DType::F32, {B, 4, 6}}}, {{"shape", Ints{2, -1, B, 3}}}).shape,
-            (Shape{2, 4, B, 3}));
-  EXPECT_EQ(infer_op("reshape", {{DType::F32, {B, 4, L}}}, {{"shape", Ints{L, 2, B, 2}}}).shape,
-            (Shape{L, 2, B, 2}));
+  EXPECT_EQ(infer_op("reshape", {{DType::F32, {B, 4, 6}}}, {{"shape", Ints{2, -1, B, 3}}}).shape, (Shape{2, 4, B, 3}));
+  EXPECT_EQ(infer_op("reshape", {{DType::F32, {B, 4, L}}}, {{"shape", Ints{L, 2, B, 2}}}).shape, (Shape{L, 2, B, 2}));
   // -1 would have to absorb B.
   std::string m = what([] { infer_op("reshape", {{DType::F32, {B, 4}}}, {{"shape", Ints{-1}}}); });
   EXPECT_MSG_HAS(m, "f32[?0,4]");
@@ -186,8 +182,8 @@ TEST(ShapeOps, SlicePythonSemantics) {
 TEST(ShapeOps, SliceAlongAxis) {
   for (DType dt : {DType::F32, DType::F64, DType::I64}) {
     Tensor x = iota({3, 5, 2}, dt);
-    Tensor y = run_op("slice", {x}, {{"axis", int64_t(-2)}, {"start", int64_t(1)}, {"end", int64_t(5)},
-                                     {"step", int64_t(2)}});
+    Tensor y =
+        run_op("slice", {x}, {{"axis", int64_t(-2)}, {"start", int64_t(1)}, {"end", int64_t(5)}, {"step", int64_t(2)}});
     EXPECT_EQ(y.shape(), (Shape{3, 2, 2}));
     EXPECT_EQ(y.dtype(), dt);
     expect_near(y, {2, 3, 6, 7, 12, 13, 16, 17, 22, 23, 26, 27});
@@ -256,7 +252,7 @@ TEST(ShapeOps, Rot90MatchesNumpy) {
   expect_near(rot(4), {1, 2, 3, 4, 5, 6});
   expect_near(rot(5), {3, 6, 2, 5, 1, 4});
   expect_near(rot(-6), {6, 5, 4, 3, 2, 1});
-  expect_near(rot(1, {1, 0}), {4, 1, 5, 2, 6, 3});  // rot90(m, k, (1,0)) == rot90(m, -k, (0,1))
+  expect_near(rot(1, {1, 0}), {4, 1, 5, 2, 6, 3});        // rot90(m, k, (1,0)) == rot90(m, -k, (0,1))
   expect_near(run_op("rot90", {x}), {3, 6, 2, 5, 1, 4});  // defaults k=1, axes (-2,-1)
   // numpy docs: np.rot90(np.arange(8).reshape((2,2,2)), 1, (1,2)).
   expect_near(run_op("rot90", {iota({2, 2, 2})}, {{"axes", Ints{1, 2}}}), {1, 3, 0, 2, 5, 7, 4, 6});

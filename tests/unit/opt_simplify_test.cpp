@@ -21,7 +21,8 @@ std::string body(const Graph& g) {
 
 // Runs `pass` then dce on `before`; checks the values on random inputs and returns the
 // optimized graph.
-template <class Pass> Graph rewrite(const std::string& before, Pass pass, int* count) {
+template <class Pass>
+Graph rewrite(const std::string& before, Pass pass, int* count) {
   Graph g = parse_graph(before);
   Graph o = dce(pass(g, count));
   verify_graph(o);

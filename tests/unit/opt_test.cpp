@@ -30,9 +30,9 @@ TEST(OptCse, MergesEqualNodesAndKeepsDifferentOnes) {
   g.name = "cse";
   GraphBuilder b(g);
   int x = input(b, "x", {2, 3});
-  int e1 = b.op("exp", {x}), e2 = b.op("exp", {x});        // equal
+  int e1 = b.op("exp", {x}), e2 = b.op("exp", {x});            // equal
   int s1 = b.sum(e1, {1}, false), s2 = b.sum(e2, {1}, false);  // equal once e2 is e1
-  int s3 = b.sum(e1, {0}, false);                           // other attributes
+  int s3 = b.sum(e1, {0}, false);                              // other attributes
   int c1 = b.scalar(2, DType::F32), c2 = b.scalar(2, DType::F32), c3 = b.scalar(3, DType::F32);
   g.outputs = {b.add(b.mul(s1, c1), b.mul(s2, c2)), b.mul(s3, c3)};
   g.output_names = {"a", "b"};
@@ -54,8 +54,8 @@ TEST(OptCse, NeverMergesInputsOrParams) {
   g.name = "params";
   GraphBuilder b(g);
   int x = input(b, "x", {3}), y = input(b, "y", {3});
-  Attrs p = {{"name", std::string("w")}, {"dtype", DType::F32}, {"shape", Ints{3}}, {"init", std::string("zeros")},
-             {"init_args", Floats{}}, {"trainable", true}};
+  Attrs p = {{"name", std::string("w")},     {"dtype", DType::F32},   {"shape", Ints{3}},
+             {"init", std::string("zeros")}, {"init_args", Floats{}}, {"trainable", true}};
   int w1 = b.op("param", {}, p);
   p["name"] = std::string("v");
   int w2 = b.op("param", {}, p);
@@ -120,7 +120,8 @@ TEST(OptPasses, RedshiftTrainStepIsSmallerAndComputesTheSame) {
   auto before = run_graph(g, in, params, RunOptions{5}), after = run_graph(o, in, params, RunOptions{5});
   ASSERT_EQ(before.size(), after.size());
   for (size_t i = 0; i < before.size(); ++i)
-    for (int64_t k = 0; k < before[i].size(); k += 97) ASSERT_EQ(before[i].get(k), after[i].get(k)) << g.output_names[i];
+    for (int64_t k = 0; k < before[i].size(); k += 97)
+      ASSERT_EQ(before[i].get(k), after[i].get(k)) << g.output_names[i];
   // The dense layers' weight gradients are computed in the weights' layout: no transpose
   // of a matmul's result is left.
   for (auto& n : o.nodes)

@@ -31,7 +31,8 @@ TEST(ParallelLoops, BigLoopKeepsOnlyItsLeadingDimsParallel) {
   Tensor x = Tensor(DType::F32, {64, 16, 513});
   std::string text = loops_of("relu", {x});
   ASSERT_EQ(count(text, "scf.parallel"), 1) << text;
-  EXPECT_TRUE(std::regex_search(text, std::regex(R"(scf\.parallel \(%\w+\) = )"))) << "one induction variable:\n" << text;
+  EXPECT_TRUE(std::regex_search(text, std::regex(R"(scf\.parallel \(%\w+\) = )"))) << "one induction variable:\n"
+                                                                                   << text;
   EXPECT_EQ(count(text, "scf.for"), 2) << text;
 }
 

@@ -113,8 +113,7 @@ TEST_F(Repl, FilesModelsAndTraining) {
         "use std.nn\nuse std.losses\n"
         "model Tiny(x: f32[B, 2]) -> f32[B, 1] {\n  return x |> dense(1)\n}\n"
         "train Tiny(y: f32[B, 1]) {\n  loss = mse(output, y)\n  optimizer = sgd(lr: 0.1)\n}\n");
-  ShellResult r = repl(
-      "x = load(\"x.npy\")\n", "tiny.net");  // a missing file: a clear error
+  ShellResult r = repl("x = load(\"x.npy\")\n", "tiny.net");  // a missing file: a clear error
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("x.npy"), std::string::npos) << r.out;
   r = repl(

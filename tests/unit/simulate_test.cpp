@@ -28,9 +28,12 @@ std::string expected_shape(std::string shape, int64_t n, const std::map<std::str
     char c = shape[i];
     bool symbol = std::isupper(uint8_t(c)) && (shape[i - 1] == '[' || shape[i - 1] == ',') &&
                   (shape[i + 1] == ']' || shape[i + 1] == ',');
-    if (!symbol) out += c;
-    else if (c == 'N') out += std::to_string(n);
-    else out += dims.at(std::string(1, c));
+    if (!symbol)
+      out += c;
+    else if (c == 'N')
+      out += std::to_string(n);
+    else
+      out += dims.at(std::string(1, c));
   }
   return out;
 }
@@ -49,7 +52,8 @@ double label_fraction(const Tensor& labels, int64_t value) {
 
 // Index of the grid pixel nearest log10(lambda).
 int pixel_of(double loglam) {
-  return int(std::lround((loglam - sim::kLoglamMin) / (sim::kLoglamMax - sim::kLoglamMin) * (sim::kSpectrumPixels - 1)));
+  return int(
+      std::lround((loglam - sim::kLoglamMin) / (sim::kLoglamMax - sim::kLoglamMin) * (sim::kSpectrumPixels - 1)));
 }
 
 }  // namespace
@@ -126,7 +130,8 @@ TEST(SimulateOptions, BadValuesGiveOneLineErrors) {
   EXPECT_NE(message("gw", 1, {{"kind", "qso"}}).find("gw has no option --kind"), std::string::npos);
   EXPECT_NE(message("spectra", 1, {{"kind", "star"}}).find("expected one of qso, galaxy, mixed"), std::string::npos);
   EXPECT_NE(message("spectra", 1, {{"z-min", "2"}, {"z-max", "1"}}).find("must be below --z-max"), std::string::npos);
-  EXPECT_NE(message("spectra", 1, {{"z-min", "5"}}).find("not below the default --z-max 4 for quasars"), std::string::npos);
+  EXPECT_NE(message("spectra", 1, {{"z-min", "5"}}).find("not below the default --z-max 4 for quasars"),
+            std::string::npos);
   EXPECT_NE(message("spectra", 1, {{"kind", "mixed"}, {"z-min", "2"}}).find("default --z-max 1 for galaxies"),
             std::string::npos);
   EXPECT_EQ(message("spectra", 1, {{"kind", "qso"}, {"z-min", "2"}}), "no error");
@@ -208,8 +213,10 @@ TEST(SimulateSpectra, FluxIsZeroMeanUnitVarianceAndLabelsMatchKind) {
     EXPECT_NEAR(mean, 0, 1e-4);
     EXPECT_NEAR(var, 1, 1e-3);
     double z = d["z"].get(s);
-    if (d["label"].get(s) == 1) EXPECT_TRUE(z >= 0.5 && z <= 4) << z;
-    else EXPECT_TRUE(z >= 0.05 && z <= 1) << z;
+    if (d["label"].get(s) == 1)
+      EXPECT_TRUE(z >= 0.5 && z <= 4) << z;
+    else
+      EXPECT_TRUE(z >= 0.05 && z <= 1) << z;
   }
   EXPECT_NEAR(label_fraction(d["label"], 1), 0.5, 0.25);
   EXPECT_NEAR(d["loglam"].get(0), 3.5522, 1e-6);
@@ -240,7 +247,8 @@ TEST(SimulateGw, ChirpFollowsTheInspiralLaws) {
   }
   ASSERT_GT(log_tau.size(), 20u);
   auto slope = [](const std::vector<double>& x, const std::vector<double>& y) {
-    double mx = std::accumulate(x.begin(), x.end(), 0.0) / x.size(), my = std::accumulate(y.begin(), y.end(), 0.0) / y.size();
+    double mx = std::accumulate(x.begin(), x.end(), 0.0) / x.size(),
+           my = std::accumulate(y.begin(), y.end(), 0.0) / y.size();
     double sxy = 0, sxx = 0;
     for (size_t i = 0; i < x.size(); ++i) sxy += (x[i] - mx) * (y[i] - my), sxx += (x[i] - mx) * (x[i] - mx);
     return sxy / sxx;
@@ -286,8 +294,10 @@ TEST(SimulateGw, LabelsAreBalancedAndChirpMassesInRange) {
   EXPECT_NEAR(label_fraction(d["label"], 1), 0.5, 0.09);
   for (int s = 0; s < 300; ++s) {
     double mc = d["chirp_mass"].get(s);
-    if (d["label"].get(s) == 1) EXPECT_TRUE(mc >= 5 && mc <= 40) << mc;
-    else EXPECT_EQ(mc, 0);
+    if (d["label"].get(s) == 1)
+      EXPECT_TRUE(mc >= 5 && mc <= 40) << mc;
+    else
+      EXPECT_EQ(mc, 0);
   }
 }
 
@@ -311,8 +321,10 @@ TEST(SimulateTransits, DepthIsTheRadiusRatioSquaredAndDurationTheOrbits) {
   int np = 0, no = 0;
   for (int s = 0; s < 200; ++s) {
     double centre = d["flux"].get(s * L + (L - 1) / 2);
-    if (d["label"].get(s) == 1) planet += centre, ++np;
-    else other += centre, ++no;
+    if (d["label"].get(s) == 1)
+      planet += centre, ++np;
+    else
+      other += centre, ++no;
   }
   EXPECT_NEAR(double(np) / 200, 0.5, 0.11);
   EXPECT_LT(planet / np, -2.0);
@@ -372,7 +384,7 @@ TEST(SimulateImages, TransientsGalaxiesAndLensesAreBalancedAndSane) {
     const float* mask = g["mask"].data<float>() + s * 64 * 64;
     double on = 0, off = 0, n_on = 0;
     for (int i = 0; i < 64 * 64; ++i) (mask[i] > 0 ? on : off) += img[i], n_on += mask[i];
-    EXPECT_GT(n_on, 20) << s;                                   // the galaxy covers pixels
+    EXPECT_GT(n_on, 20) << s;                                    // the galaxy covers pixels
     EXPECT_GT(on / n_on, 5 * std::abs(off) / (64 * 64 - n_on));  // and they are the bright ones
     EXPECT_EQ(mask[(31 * 64) + 31] + mask[32 * 64 + 32] > 0, true);
   }
@@ -419,12 +431,14 @@ class SimulateCli : public test::TempDirTest {
 TEST_F(SimulateCli, WritesTheTaskFilesAndFailsCleanly) {
   auto r = test::run_starc(STARC_SOURCE_DIR, "simulate spectra --n 4 --seed 3 -o " + test::quote(path("out")));
   ASSERT_EQ(r.code, 0) << r.out;
-  for (const char* f : {"flux", "z", "label", "loglam"}) EXPECT_TRUE(fs::exists(path("out/" + std::string(f) + ".npy"))) << r.out;
+  for (const char* f : {"flux", "z", "label", "loglam"})
+    EXPECT_TRUE(fs::exists(path("out/" + std::string(f) + ".npy"))) << r.out;
   Tensor flux = read_npy(path("out/flux.npy"));
   EXPECT_EQ(type_str(flux.type()), "f32[4,1,4618]");
   EXPECT_EQ(serialize_npy(flux), serialize_npy(simulate("spectra", 4, 3, {})["flux"]));
   // Task options in any position.
-  r = test::run_starc(STARC_SOURCE_DIR, "simulate --snr 5 gw --length 512 --sample-rate 2048 --n 2 -o " + test::quote(path("gw")));
+  r = test::run_starc(STARC_SOURCE_DIR,
+                      "simulate --snr 5 gw --length 512 --sample-rate 2048 --n 2 -o " + test::quote(path("gw")));
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_EQ(type_str(read_npy(path("gw/strain.npy")).type()), "f32[2,1,512]");
   r = test::run_starc(STARC_SOURCE_DIR, "simulate --list");

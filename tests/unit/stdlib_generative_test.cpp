@@ -88,7 +88,9 @@ Tensor simulated(const std::string& task, const std::string& name, int64_t n, ui
 }
 
 // Training options without progress output; seed 3 unless given.
-TrainOptions quiet(int64_t epochs, int64_t batch, uint64_t seed = 3) { return test::quiet_options(epochs, batch, seed); }
+TrainOptions quiet(int64_t epochs, int64_t batch, uint64_t seed = 3) {
+  return test::quiet_options(epochs, batch, seed);
+}
 
 // Trains through the JIT; returns the first and last epoch's loss of steps[0].
 std::pair<double, double> train_losses(const TrainPlan& plan, const TensorMap& data, int64_t epochs, int64_t batch) {
@@ -206,8 +208,8 @@ TEST(StdlibGenerative, ParameterCountsAndOutputsFollowTheArchitectures) {
     // (32832 + 110720) + (8224 + 27712) + (2064 + 6944) + 17 = 1940817.
     auto dc = [&](int64_t in, int64_t c) { return conv(in, c, 9) + conv(c, c, 9); };
     int64_t encoder = dc(1, 16) + dc(16, 32) + dc(32, 64) + dc(64, 128);
-    int64_t decoder = conv(256, 128, 4) + dc(256, 128) + conv(128, 64, 4) + dc(128, 64) + conv(64, 32, 4) +
-                      dc(64, 32) + conv(32, 16, 4) + dc(32, 16);
+    int64_t decoder = conv(256, 128, 4) + dc(256, 128) + conv(128, 64, 4) + dc(128, 64) + conv(64, 32, 4) + dc(64, 32) +
+                      conv(32, 16, 4) + dc(32, 16);
     std::unique_ptr<Loaded> l = load("galaxy_unet.net");
     Graph g = build(*l, "GalaxyUNet");
     EXPECT_EQ(encoder + dc(128, 256) + decoder + conv(16, 1, 1), 1940817);

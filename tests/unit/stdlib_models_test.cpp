@@ -30,15 +30,15 @@ using test::run_starc;
 const std::string kAstro = STARC_SOURCE_DIR "/stdlib/astro/";
 
 struct ModelCase {
-  std::string file;     // in stdlib/astro
+  std::string file;  // in stdlib/astro
   std::string model;
-  int64_t params;       // by hand from the published architecture
-  Shape input;          // the documented input, batch dim first (any size)
-  Shape output;         // per sample, after the batch dim
-  std::string task;     // the simulator (starc simulate) of its data
-  SimOptions sim;       // its options
-  int updates = 6;      // training updates that lower its loss by 10 % (the small LSTM/GRU
-                        // at Adam's lr 1e-3 and the lens finder at 1e-4 learn slowest)
+  int64_t params;    // by hand from the published architecture
+  Shape input;       // the documented input, batch dim first (any size)
+  Shape output;      // per sample, after the batch dim
+  std::string task;  // the simulator (starc simulate) of its data
+  SimOptions sim;    // its options
+  int updates = 6;   // training updates that lower its loss by 10 % (the small LSTM/GRU
+                     // at Adam's lr 1e-3 and the lens finder at 1e-4 learn slowest)
 };
 
 // Parameter counts, by hand. conv: out*in*k(*k) + out; dense: out*in + out.
@@ -144,7 +144,8 @@ TEST(StdlibModels, ForwardRunsAtTheDocumentedShape) {
       Shape want = {c.input[0]};
       want.insert(want.end(), c.output.begin(), c.output.end());
       EXPECT_EQ(out[0].shape(), want) << c.model;
-      for (int64_t i = 0; i < out[0].size(); ++i) ASSERT_TRUE(std::isfinite(out[0].get(i))) << c.model << " element " << i;
+      for (int64_t i = 0; i < out[0].size(); ++i)
+        ASSERT_TRUE(std::isfinite(out[0].get(i))) << c.model << " element " << i;
       bool log_probs = c.model != "GWDetectorCNN" && c.model != "FlareSVM" && c.model != "TransitCNN" &&
                        c.model != "DeepFilterDeep" && c.model != "LensFinder";
       if (!log_probs) return;
@@ -201,7 +202,9 @@ TEST(StdlibModels, DeepHiTSSharedStackMakesEqualBlocksRotationInvariant) {
 // images of its input, chosen per image (16 images show several different choices), and
 // the same seed repeats the choice.
 TEST(StdlibModels, RandomDihedralTurnsEachImageByASymmetryOfTheSquare) {
-  Graph g = test::compile("use astro.lens_finder\nmodel Aug(img: f32[B, 1, 5, 5]) -> f32[B, 1, 5, 5] { return random_dihedral(img) }\n", "Aug");
+  Graph g = test::compile(
+      "use astro.lens_finder\nmodel Aug(img: f32[B, 1, 5, 5]) -> f32[B, 1, 5, 5] { return random_dihedral(img) }\n",
+      "Aug");
   std::mt19937_64 rng(21);
   Tensor x = random_input({16, 1, 5, 5}, rng);
   JitExecutor jit(JitOptions{.threads = 1});

@@ -18,8 +18,8 @@ class TempDirTest : public ::testing::Test {
   std::filesystem::path dir;
 
   void SetUp() override {
-    dir = std::filesystem::temp_directory_path() /
-          (prefix_ + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = std::filesystem::temp_directory_path() / (prefix_ + std::to_string(::getpid()) + "_" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir);  // left over by a killed run with the same pid
     std::filesystem::create_directories(dir);
   }

@@ -76,7 +76,8 @@ TEST_F(Csv, AllNumericColumnsLeaveOutText) {
 
 TEST_F(Csv, ErrorsNameFileAndLine) {
   write("ragged.csv", "a,b,c\n1,2,3\n4,5\n");
-  expect_error([&] { read_csv(path("ragged.csv"), {"a"}); }, "ragged.csv:3: 2 fields, but the header (line 1) has 3 columns");
+  expect_error([&] { read_csv(path("ragged.csv"), {"a"}); },
+               "ragged.csv:3: 2 fields, but the header (line 1) has 3 columns");
   write("text.csv", "# comment\na,g\n1,2\n2,abc\n");
   expect_error([&] { read_csv(path("text.csv"), {"g"}); }, "text.csv:4: column 'g' is 'abc', not a number");
   expect_error([&] { read_csv(path("text.csv")); }, "text.csv:4: column 'g' is 'abc', not a number");
@@ -84,7 +85,8 @@ TEST_F(Csv, ErrorsNameFileAndLine) {
   write("empty_cell.csv", "a,b\n1,\n");
   expect_error([&] { read_csv(path("empty_cell.csv"), {"b"}); }, "empty_cell.csv:2: column 'b' is empty");
   write("half.csv", "label\n1\n0.5\n");
-  expect_error([&] { read_csv(path("half.csv"), {"label"}, DType::I64); }, "half.csv:3: column 'label' is '0.5', not an integer");
+  expect_error([&] { read_csv(path("half.csv"), {"label"}, DType::I64); },
+               "half.csv:3: column 'label' is '0.5', not an integer");
   write("quote.csv", "a\n\"1\n");
   expect_error([&] { read_csv(path("quote.csv")); }, "quote.csv:2: a quoted field is not closed");
   write("header_only.csv", "a,b\n");
@@ -187,10 +189,11 @@ TEST_F(TensorFile, ConvertSpectraIntoOneModelInput) {
                      {{"flux", flux, ""}, {"loglam", loglam, ""}, {"ivar", ivar, ""}}, "COADD");
   }
   write("list.txt", "# spectra\nspec0.fits\nspec1.fits[COADD]\n");
-  test::ShellResult r = test::run_starc(
-      dir.string(), "convert @list.txt -o flux.npy --resample-loglam sdss --normalize zero-mean");
+  test::ShellResult r =
+      test::run_starc(dir.string(), "convert @list.txt -o flux.npy --resample-loglam sdss --normalize zero-mean");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("spec0.fits (HDU 1 COADD) (table: loglam, flux, ivar): 2000 pixels"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("spec0.fits (HDU 1 COADD) (table: loglam, flux, ivar): 2000 pixels"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.out.find("outside the observed range"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wrote f32[2,1,4618] to flux.npy"), std::string::npos) << r.out;
   Tensor f = read_npy(path("flux.npy"));
@@ -213,7 +216,8 @@ TEST_F(TensorFile, ConvertSpectraIntoOneModelInput) {
   EXPECT_EQ(type_str(read_npy(path("label.npy")).type()), "i64[2]");
   test::expect_starc_error(dir.string(), "convert 'spec0.fits[1]#flux' 'spec1.fits[1]#flux' -o s.npy",
                            "stacked inputs need one shape");
-  test::expect_starc_error(dir.string(), "convert missing.fits -o m.npy --resample-loglam sdss", "missing.fits: no such file");
+  test::expect_starc_error(dir.string(), "convert missing.fits -o m.npy --resample-loglam sdss",
+                           "missing.fits: no such file");
   test::expect_starc_error(dir.string(), "convert labels.csv -o m.npy --resample-loglam 1,2", "START,STOP,N");
   test::expect_starc_error(dir.string(), "convert spec0.fits -o m.npy --normalize zero-mean", "give --resample-loglam");
   test::expect_starc_error(dir.string(), "convert spec0.fits -o m.npy --resample-loglam 2.0,2.5,100",

@@ -38,7 +38,8 @@ TEST(TorchEquivalence, RedshiftCnnMatchesPyTorch) {
   auto probe = starc::test::python_imports("torch, numpy");
   if (probe.code != 0)
     GTEST_SKIP() << kPython << " cannot import torch and numpy (install python3-torch python3-numpy, see "
-                 << "scripts/setup.sh); PyTorch comparison skipped:\n" << probe.out;
+                 << "scripts/setup.sh); PyTorch comparison skipped:\n"
+                 << probe.out;
   expect_script_passes("torch_redshift.py", "starc_torch_eq_",
                        "ok   redshift CNN [2,1,4618] -> [2,1], starc init weights");
 }

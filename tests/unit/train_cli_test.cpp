@@ -176,8 +176,9 @@ TEST_F(TrainCli, MlpRegressionReachesLowValidationLoss) {
   write("reg.net", kReg);
   write_data("train_", test::regression_data(200, 2, 1));
   write_data("val_", test::regression_data(50, 2, 2));
-  Result r = sh("train reg.net --data x=train_x.npy --data y=train_y.npy --val x=val_x.npy --val y=val_y.npy "
-                "--epochs 20 --batch 20 --history h.csv --out w.npz");
+  Result r =
+      sh("train reg.net --data x=train_x.npy --data y=train_y.npy --val x=val_x.npy --val y=val_y.npy "
+         "--epochs 20 --batch 20 --history h.csv --out w.npz");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("epoch 20/20  train loss"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("wrote 4 weight tensors to w.npz"), std::string::npos) << r.out;
@@ -200,8 +201,9 @@ TEST_F(TrainCli, MlpClassifierReaches95PercentAccuracy) {
   write("cls.net", kCls);
   write_data("train_", test::blob_data(150, 3, 3));
   write_data("val_", test::blob_data(60, 3, 11));
-  Result r = sh("train cls.net --data x=train_x.npy --data label=train_label.npy --val x=val_x.npy "
-                "--val label=val_label.npy --epochs 8 --batch 16 --seed 2 --checkpoint ck");
+  Result r =
+      sh("train cls.net --data x=train_x.npy --data label=train_label.npy --val x=val_x.npy "
+         "--val label=val_label.npy --epochs 8 --batch 16 --seed 2 --checkpoint ck");
   ASSERT_EQ(r.code, 0) << r.out;
   auto row = last_row("ck/history.csv");
   EXPECT_GE(row["val_accuracy"], 0.95);
@@ -291,14 +293,17 @@ TEST_F(TrainCli, UsageErrors) {
   expect_error("train reg.net --data x=x.npy --data y=y9.npy",
                "different sample counts: 'y' has 9 samples (f32[9,1]) but 'x' has 20");
   expect_error("train reg.net --data x=x.npy --data y=missing.npy", "missing.npy: cannot open for reading");
-  expect_error("train reg.net --data x.npy --data y=y.npy", "--data x.npy: the model takes 2 data inputs (x, y); write NAME=PATH");
+  expect_error("train reg.net --data x.npy --data y=y.npy",
+               "--data x.npy: the model takes 2 data inputs (x, y); write NAME=PATH");
   expect_error("train reg.net" + d + " --val x=x.npy", "missing --val y (f32[B,1])");
   expect_error("train reg.net" + d + " --resume", "--resume needs --checkpoint DIR");
-  expect_error("train reg.net" + d + " --resume --checkpoint ck --weights w.npz", "--weights and --resume cannot be combined");
+  expect_error("train reg.net" + d + " --resume --checkpoint ck --weights w.npz",
+               "--weights and --resume cannot be combined");
   expect_error("train reg.net" + d + " --resume --checkpoint ck", "--resume: no checkpoint at ck/checkpoint.npz");
   expect_error("train reg.net" + d + " --epochs 0", "--epochs must be at least 1, got 0");
   expect_error("train reg.net" + d + " --batch 0", "--batch must be at least 1, got 0");
   expect_error("train nan.net -m Untrained" + d, "model 'Untrained' has no train block");
   ASSERT_EQ(sh("init cls.net -o cw.npz").code, 0);
-  expect_error("train reg.net" + d + " --weights cw.npz", "cw.npz: weight 'dense1.bias' has the wrong shape: expected f32[1], got f32[3]");
+  expect_error("train reg.net" + d + " --weights cw.npz",
+               "cw.npz: weight 'dense1.bias' has the wrong shape: expected f32[1], got f32[3]");
 }

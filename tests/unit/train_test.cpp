@@ -121,11 +121,11 @@ TEST(TrainBlock, StepGraphFollowsThePlanInterface) {
   EXPECT_EQ(input_names(s.graph), (std::vector<std::string>{"x", "y", "lr", "step"}));
   EXPECT_EQ(s.graph.type(s.graph.inputs[2]), (TensorType{DType::F32, {}}));
   EXPECT_EQ(s.n_metrics, 1);
-  EXPECT_EQ(s.graph.output_names,
-            (std::vector<std::string>{"loss", "mae", "dense0.weight", "opt.momentum_buffer.dense0.weight", "dense0.bias",
-                                      "opt.momentum_buffer.dense0.bias", "dense1.weight",
-                                      "opt.momentum_buffer.dense1.weight", "dense1.bias",
-                                      "opt.momentum_buffer.dense1.bias"}));
+  EXPECT_EQ(
+      s.graph.output_names,
+      (std::vector<std::string>{"loss", "mae", "dense0.weight", "opt.momentum_buffer.dense0.weight", "dense0.bias",
+                                "opt.momentum_buffer.dense0.bias", "dense1.weight", "opt.momentum_buffer.dense1.weight",
+                                "dense1.bias", "opt.momentum_buffer.dense1.bias"}));
   // Every output after the metrics replaces a param of the same type.
   for (size_t i = 2; i < s.graph.outputs.size(); ++i) {
     const Node& p = param(s.graph, s.graph.output_names[i]);
@@ -143,7 +143,8 @@ TEST(TrainBlock, StepGraphFollowsThePlanInterface) {
   EXPECT_EQ(input_names(plan.eval), (std::vector<std::string>{"x", "y"}));
   EXPECT_EQ(plan.eval.output_names, (std::vector<std::string>{"loss", "mae"}));
   EXPECT_EQ(plan.metric_names, (std::vector<std::string>{"mae"}));
-  EXPECT_EQ(param_names(plan.eval), (std::vector<std::string>{"dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias"}));
+  EXPECT_EQ(param_names(plan.eval),
+            (std::vector<std::string>{"dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias"}));
   EXPECT_NO_THROW(verify_graph(plan.eval));
 }
 
@@ -160,13 +161,14 @@ TEST(TrainBlock, DefaultsAreAdamAndConstant) {
   TrainPlan plan = train_plan(R"(use std.nn
 model M(x: f32[B, 3]) -> f32[B, 1] { return dense(x, 1) }
 train M(t: f32[B, 1]) { loss = mean(square(output - t)) }
-)", "M");
+)",
+                              "M");
   const TrainStepGraph& s = plan.steps[0];
   EXPECT_EQ(s.schedule.kind, Schedule::Kind::Constant);
   EXPECT_DOUBLE_EQ(s.schedule.base_lr, 1e-3);
-  EXPECT_EQ(s.graph.output_names,
-            (std::vector<std::string>{"loss", "dense0.weight", "opt.exp_avg.dense0.weight", "opt.exp_avg_sq.dense0.weight",
-                                      "dense0.bias", "opt.exp_avg.dense0.bias", "opt.exp_avg_sq.dense0.bias"}));
+  EXPECT_EQ(s.graph.output_names, (std::vector<std::string>{"loss", "dense0.weight", "opt.exp_avg.dense0.weight",
+                                                            "opt.exp_avg_sq.dense0.weight", "dense0.bias",
+                                                            "opt.exp_avg.dense0.bias", "opt.exp_avg_sq.dense0.bias"}));
   EXPECT_TRUE(plan.metric_names.empty());
 }
 
@@ -219,15 +221,17 @@ std::pair<int, int> loc_of(const std::string& src, const std::string& needle, in
   if (at == std::string::npos) throw std::runtime_error("test bug: no '" + needle + "' in the source");
   int line = 1, col = 1;
   for (size_t i = 0; i < at; ++i) {
-    if (src[i] == '\n') ++line, col = 1;
-    else ++col;
+    if (src[i] == '\n')
+      ++line, col = 1;
+    else
+      ++col;
   }
   return {line, col};
 }
 
 // The diagnostics must hold an error at the location of `needle` whose message contains `msg`.
-void expect_error_at(const std::string& diags, const std::string& src, const std::string& needle, const std::string& msg,
-                     int occurrence = 0) {
+void expect_error_at(const std::string& diags, const std::string& src, const std::string& needle,
+                     const std::string& msg, int occurrence = 0) {
   auto [line, col] = loc_of(src, needle, occurrence);
   std::string head = fmt::format("train_inline.net:{}:{}: error: ", line, col);
   size_t at = diags.find(head);
@@ -253,43 +257,77 @@ struct ErrorCase {
 TEST(TrainErrors, ReportedAtTheirSourceLocation) {
   std::vector<ErrorCase> cases = {
       {"train M(t: f32[B, 2]) {\n    optimizer = adam(lr: 0.1)\n}\n", "M(t", "the train block of 'M' has no loss"},
-      {"train M(t: f32[B, 2]) {\n    loss = square(output - t)\n}\n", "square(output", "loss must be a scalar float tensor (f32[]), got f32[B,2]"},
+      {"train M(t: f32[B, 2]) {\n    loss = square(output - t)\n}\n", "square(output",
+       "loss must be a scalar float tensor (f32[]), got f32[B,2]"},
       {"train M(t: f32[B, 2]) {\n    loss = 3\n}\n", "3\n}", "loss must be a scalar float tensor, got int 3"},
-      {"train M(t: i64[B]) {\n    loss = sum(t)\n}\n", "sum(t)", "loss must be a scalar float tensor (f32[]), got i64[]"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adm(lr: 0.1)\n}\n", "adm", "unknown optimizer 'adm' (did you mean 'adam'?) (the optimizers are: sgd, rmsprop, adagrad, adam, adamw)"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adam(betas: 0.5)\n}\n", "betas", "adam has no argument 'betas'"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adam(lr: \"fast\")\n}\n", "lr: \"fast\"", "adam: lr must be a number, got string \"fast\""},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adam(beta1: 1.0)\n}\n", "adam(beta1", "adam: beta1 must be in [0, 1), got 1"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = sgd(momentum: 0.9)\n}\n", "sgd(", "sgd needs lr"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = sgd(lr: 0.1, nesterov: true)\n}\n", "sgd(", "nesterov momentum needs momentum > 0"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = 3\n}\n", "3\n}", "optimizer must be an optimizer such as adam(lr: 1e-3) (sgd, rmsprop, adagrad, adam, adamw), got int 3"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    schedule = adam()\n}\n", "adam()", "schedule must be a schedule such as cosine(warmup: 100) (constant, step, cosine), got optimizer adam"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    schedule = step(gamma: 0.5)\n}\n", "step(gamma", "step needs every"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    schedule = cosine(warmup: 1.5)\n}\n", "warmup: 1.5", "cosine: warmup must be a static int, got float 1.5"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    step a(params: \"dens.\") { }\n}\n", "\"dens.\"", "params prefix \"dens.\" matches no trainable parameter (they are: dense0.weight, dense0.bias, dense1.weight, dense1.bias)"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    step a(params: [\"dense0.\", 3]) { }\n}\n", "3]) {", "params takes a name prefix"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    step a(prefix: \"dense0.\") { }\n}\n", "prefix:", "step has no argument 'prefix' (it takes: params)"},
-      {"train M(t: f32[B, 2]) {\n    step a { loss = mse(output, t) }\n    step b { optimizer = sgd(lr: 0.1) }\n}\n", "b {", "step 'b' has no loss"},
-      {"train M(t: f32[B, 2]) {\n    step a { loss = mse(output, t) }\n    step a { loss = mae(output, t) }\n}\n", "a {", "step 'a' is defined twice", 1},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"err\", abs(output - t))\n}\n", "abs(output", "metric 'err' must be a scalar, got f32[B,2]"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"err\", mse(output, t))\n    metric(\"err\", mae(output, t))\n}\n", "\"err\"", "metric 'err' is defined twice", 1},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"loss\", mae(output, t))\n}\n", "\"loss\"", "'loss' is reserved"},
-      {"train M(t: f32[B, 2]) {\n    loss = mean(cast(argmax(output, axis: 1), f32))\n}\n", "mean(cast", "cannot differentiate the loss: the gradient of"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    return loss\n}\n", "loss\n}", "'return' is not allowed in a train block"},
-      {"train M(lr: f32[B, 2]) {\n    loss = mse(output, lr)\n}\n", "lr:", "the input name 'lr' is reserved while training"},
-      {"train M(x: f32[B, 2]) {\n    loss = mse(output, x)\n}\n", "x: f32[B, 2]", "'x' is already an input of model 'M'"},
-      {"train M(t) {\n    loss = mse(output, t)\n}\n", "t)", "train input 't' needs a tensor type with an element type"},
-      {"train M(t: f32[C, 2]) {\n    loss = mean(square(output - t))\n}\n", "output - t", "sub: cannot broadcast f32[B,2] and f32[C,2]"},
-      {"train Mm(t: f32[B, 2]) {\n    loss = mse(output, t)\n}\n", "Mm", "train block for unknown model 'Mm' (did you mean 'M'?)"},
+      {"train M(t: i64[B]) {\n    loss = sum(t)\n}\n", "sum(t)",
+       "loss must be a scalar float tensor (f32[]), got i64[]"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adm(lr: 0.1)\n}\n", "adm",
+       "unknown optimizer 'adm' (did you mean 'adam'?) (the optimizers are: sgd, rmsprop, adagrad, adam, adamw)"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adam(betas: 0.5)\n}\n", "betas",
+       "adam has no argument 'betas'"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adam(lr: \"fast\")\n}\n", "lr: \"fast\"",
+       "adam: lr must be a number, got string \"fast\""},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = adam(beta1: 1.0)\n}\n", "adam(beta1",
+       "adam: beta1 must be in [0, 1), got 1"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = sgd(momentum: 0.9)\n}\n", "sgd(",
+       "sgd needs lr"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = sgd(lr: 0.1, nesterov: true)\n}\n", "sgd(",
+       "nesterov momentum needs momentum > 0"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    optimizer = 3\n}\n", "3\n}",
+       "optimizer must be an optimizer such as adam(lr: 1e-3) (sgd, rmsprop, adagrad, adam, adamw), got int 3"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    schedule = adam()\n}\n", "adam()",
+       "schedule must be a schedule such as cosine(warmup: 100) (constant, step, cosine), got optimizer adam"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    schedule = step(gamma: 0.5)\n}\n", "step(gamma",
+       "step needs every"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    schedule = cosine(warmup: 1.5)\n}\n", "warmup: 1.5",
+       "cosine: warmup must be a static int, got float 1.5"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    step a(params: \"dens.\") { }\n}\n", "\"dens.\"",
+       "params prefix \"dens.\" matches no trainable parameter (they are: dense0.weight, dense0.bias, dense1.weight, "
+       "dense1.bias)"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    step a(params: [\"dense0.\", 3]) { }\n}\n", "3]) {",
+       "params takes a name prefix"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    step a(prefix: \"dense0.\") { }\n}\n",
+       "prefix:", "step has no argument 'prefix' (it takes: params)"},
+      {"train M(t: f32[B, 2]) {\n    step a { loss = mse(output, t) }\n    step b { optimizer = sgd(lr: 0.1) }\n}\n",
+       "b {", "step 'b' has no loss"},
+      {"train M(t: f32[B, 2]) {\n    step a { loss = mse(output, t) }\n    step a { loss = mae(output, t) }\n}\n",
+       "a {", "step 'a' is defined twice", 1},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"err\", abs(output - t))\n}\n", "abs(output",
+       "metric 'err' must be a scalar, got f32[B,2]"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"err\", mse(output, t))\n    metric(\"err\", "
+       "mae(output, t))\n}\n",
+       "\"err\"", "metric 'err' is defined twice", 1},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"loss\", mae(output, t))\n}\n", "\"loss\"",
+       "'loss' is reserved"},
+      {"train M(t: f32[B, 2]) {\n    loss = mean(cast(argmax(output, axis: 1), f32))\n}\n", "mean(cast",
+       "cannot differentiate the loss: the gradient of"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    return loss\n}\n", "loss\n}",
+       "'return' is not allowed in a train block"},
+      {"train M(lr: f32[B, 2]) {\n    loss = mse(output, lr)\n}\n",
+       "lr:", "the input name 'lr' is reserved while training"},
+      {"train M(x: f32[B, 2]) {\n    loss = mse(output, x)\n}\n", "x: f32[B, 2]",
+       "'x' is already an input of model 'M'"},
+      {"train M(t) {\n    loss = mse(output, t)\n}\n", "t)",
+       "train input 't' needs a tensor type with an element type"},
+      {"train M(t: f32[C, 2]) {\n    loss = mean(square(output - t))\n}\n", "output - t",
+       "sub: cannot broadcast f32[B,2] and f32[C,2]"},
+      {"train Mm(t: f32[B, 2]) {\n    loss = mse(output, t)\n}\n", "Mm",
+       "train block for unknown model 'Mm' (did you mean 'M'?)"},
       {"train dense(t: f32[B, 2]) {\n    loss = mse(output, t)\n}\n", "dense(t", "'dense' is a function, not a model"},
-      {"train M(t: f32[B, 2]) { loss = mse(output, t) }\ntrain M(u: f32[B, 2]) { loss = mae(output, u) }\n", "M(u", "model 'M' already has a train block"},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    assign(t, t)\n}\n", "t, t)", "assign updates a state buffer (declared with 'state'), but this is a computed tensor f32[B,2]", 1},
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    x2 = grad(loss, wrt: 3)\n}\n", "wrt: 3", "wrt must be a tensor or a list of tensors, got int 3"},
-      {"model N(loss: f32[B, 2]) -> f32[B, 2] { return loss }\ntrain N(t: f32[B, 2]) {\n    metric(\"m\", mean(t))\n}\n",
+      {"train M(t: f32[B, 2]) { loss = mse(output, t) }\ntrain M(u: f32[B, 2]) { loss = mae(output, u) }\n", "M(u",
+       "model 'M' already has a train block"},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    assign(t, t)\n}\n", "t, t)",
+       "assign updates a state buffer (declared with 'state'), but this is a computed tensor f32[B,2]", 1},
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    x2 = grad(loss, wrt: 3)\n}\n", "wrt: 3",
+       "wrt must be a tensor or a list of tensors, got int 3"},
+      {"model N(loss: f32[B, 2]) -> f32[B, 2] { return loss }\ntrain N(t: f32[B, 2]) {\n    metric(\"m\", "
+       "mean(t))\n}\n",
        "N(t", "the train block of 'N' has no loss"},  // a model input named loss is not the loss
-      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"dense0.bias\", mean(t))\n}\n", "\"dense0.bias\"",
-       "metric 'dense0.bias' has the name of a parameter"},
-      {"train M(t: f32[B, 2]) {\n    step a { param s: [2] = ones\n loss = mse(output * s, t) }\n    step b { param s: [3] = ones\n loss = mse(output, t) + sum(s) }\n}\n",
+      {"train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    metric(\"dense0.bias\", mean(t))\n}\n",
+       "\"dense0.bias\"", "metric 'dense0.bias' has the name of a parameter"},
+      {"train M(t: f32[B, 2]) {\n    step a { param s: [2] = ones\n loss = mse(output * s, t) }\n    step b { param s: "
+       "[3] = ones\n loss = mse(output, t) + sum(s) }\n}\n",
        "M(t", "parameter 's' is f32[2] in the step 'a' but f32[3] in the step 'b'"},
   };
   for (auto& c : cases) {
@@ -306,14 +344,17 @@ TEST(TrainErrors, CheckReportsTrainBlocksOnce) {
   expect_error_at(d, src, "square(output", "loss must be a scalar");
   EXPECT_EQ(d.find("error:"), d.rfind("error:")) << "exactly one error:\n" << d;
   // A model that does not build reports its error once, not again for its train block.
-  std::string bad = "model M(x: f32[B, 3]) -> f32[B, 2] { return x @ x }\ntrain M(t: f32[B, 2]) { loss = mean(output) }\n";
+  std::string bad =
+      "model M(x: f32[B, 3]) -> f32[B, 2] { return x @ x }\ntrain M(t: f32[B, 2]) { loss = mean(output) }\n";
   d = check_error(bad);
   EXPECT_EQ(d.find("error:"), d.rfind("error:")) << "exactly one error:\n" << d;
   EXPECT_EQ(check_error(std::string(kModel) + "train M(t: f32[B, 2]) { loss = mse(output, t) }\n"), "<no error>");
   // Names are resolved in code that never runs, too.
-  src = std::string(kModel) + "train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    if false { metric(\"m\", mae(outptu, t)) }\n}\n";
+  src = std::string(kModel) +
+        "train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    if false { metric(\"m\", mae(outptu, t)) }\n}\n";
   expect_error_at(check_error(src), src, "outptu", "unknown name 'outptu' (did you mean 'output'?)");
-  src = std::string(kModel) + "train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    if false { schedule = cosin() }\n}\n";
+  src = std::string(kModel) +
+        "train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n    if false { schedule = cosin() }\n}\n";
   expect_error_at(check_error(src), src, "cosin", "unknown schedule 'cosin' (did you mean 'cosine'?)");
 }
 
@@ -324,7 +365,8 @@ TEST(TrainErrors, ParseErrors) {
   src = std::string(kModel) + "train M(t: f32[B, 2]) {\n    step a(params \"x\") { loss = mse(output, t) }\n}\n";
   expect_error_at(train_error(src, "M"), src, "\"x\"", "expected ':' after the step argument's name");
   // `train` and `step` stay ordinary names elsewhere.
-  Graph g = compile("fn step(x) { return x }\nmodel M(train: f32[3]) -> f32[3] { let step2 = step\n return step2(train) }\n", "M");
+  Graph g = compile(
+      "fn step(x) { return x }\nmodel M(train: f32[3]) -> f32[3] { let step2 = step\n return step2(train) }\n", "M");
   EXPECT_EQ(g.outputs.size(), 1u);
   Compiled c;
   ASSERT_TRUE(c.prog.load_text(kPath, kModel));
@@ -351,16 +393,17 @@ model M(x: f64[4], y: f64[4]) -> (d1: f64[4], d2: f64[4], gx: f64[4], gy: f64[4]
     let z = grad(sum(y * y), wrt: x)
     return (d1, d2, gx, gy, sq, z)
 }
-)", "M");
+)",
+                    "M");
   EXPECT_NO_THROW(verify_graph(g));
   Tensor x = T({4}, {-1.5, 0.5, 2, 3}), y = T({4}, {4, -3, 0.25, 1});
   auto out = run_graph(g, {x, y}, {});
-  test::expect_near(out[0], {6.75, 0.75, 12, 27});   // 3x^2
-  test::expect_near(out[1], {-9, 3, 12, 18});        // 6x (nested grad)
-  test::expect_near(out[2], values(y));              // d(x.y)/dx = y
+  test::expect_near(out[0], {6.75, 0.75, 12, 27});  // 3x^2
+  test::expect_near(out[1], {-9, 3, 12, 18});       // 6x (nested grad)
+  test::expect_near(out[2], values(y));             // d(x.y)/dx = y
   test::expect_near(out[3], values(x));
-  test::expect_near(out[4], {-3, 1, 4, 6});          // non-scalar: grad of sum(x*x)
-  test::expect_near(out[5], {0, 0, 0, 0});           // independent: zeros
+  test::expect_near(out[4], {-3, 1, 4, 6});  // non-scalar: grad of sum(x*x)
+  test::expect_near(out[5], {0, 0, 0, 0});   // independent: zeros
 }
 
 // grad inside a scan step: h' = h + d(sum(h * h * x_t))/dh = h + 2 h x_t.
@@ -373,7 +416,8 @@ model M(xs: f64[2, 3]) -> f64[2, 3] {
     }
     return scan(step, xs, ones([2], dtype: f64), axis: 1)
 }
-)", "M");
+)",
+                    "M");
   Tensor xs = T({2, 3}, {0.5, -1, 2, 0.25, 1, -0.5});
   auto out = run_graph(g, {xs}, {});
   std::vector<double> want(6);
@@ -461,7 +505,8 @@ train G(real: f64[B, 2], eps: f64[B, 1]) {
   Tensor eps = test::random_tensor({3, 1}, DType::F64, 3, 0, 1);
   GradcheckOptions o;
   o.include_inputs = false;
-  for (auto& e : gradcheck(lossg, {z, real, eps, Tensor::scalar(DType::F64, 0.1), Tensor::scalar(DType::F64, 1)}, params, o))
+  for (auto& e :
+       gradcheck(lossg, {z, real, eps, Tensor::scalar(DType::F64, 0.1), Tensor::scalar(DType::F64, 1)}, params, o))
     EXPECT_LT(e.max_rel_err, 1e-6) << "d/d" << e.name << ": " << e.analytic << " vs " << e.numeric;
   // One update of each step runs and changes only its own params.
   TensorMap p = params;
@@ -567,8 +612,10 @@ TEST(TrainState, AssignErrors) {
   };
   EXPECT_EQ(err("    assign(s, s * 0.5 + x)"), "<no error>");
   EXPECT_CONTAINS(err("    assign(w, x)"), "4:12: error: 'w' is a trainable parameter");
-  EXPECT_CONTAINS(err("    assign(s, sum(x))"), "4:15: error: assign: the new value of 's' is f32[], but the state is f32[3]");
-  EXPECT_CONTAINS(err("    assign(s, x)\n    assign(s, x)"), "5:5: error: state 's' is assigned twice in one training step");
+  EXPECT_CONTAINS(err("    assign(s, sum(x))"),
+                  "4:15: error: assign: the new value of 's' is f32[], but the state is f32[3]");
+  EXPECT_CONTAINS(err("    assign(s, x)\n    assign(s, x)"),
+                  "5:5: error: state 's' is assigned twice in one training step");
   EXPECT_CONTAINS(err("    assign(s)"), "4:5: error: assign takes two arguments");
 }
 
@@ -588,8 +635,9 @@ model L(x: f64[B, 3], y: i64[B]) -> (a: f64[], b: f64[], c: f64[]) {
   EXPECT_NEAR(out[1].get(0), 0.5974787589860007, 1e-12);
   EXPECT_NEAR(out[2].get(0), 0.47880951273769556, 1e-12);
   Compiled c;
-  ASSERT_TRUE(c.prog.load_text(kPath, "use std.losses\nmodel L(x: f64[B, 3], y: i64[B]) -> f64[] {\n"
-                                      "    return cross_entropy(x, y, weight: [1.0, 2.0])\n}\n"));
+  ASSERT_TRUE(c.prog.load_text(kPath,
+                               "use std.losses\nmodel L(x: f64[B, 3], y: i64[B]) -> f64[] {\n"
+                               "    return cross_entropy(x, y, weight: [1.0, 2.0])\n}\n"));
   EXPECT_FALSE(c.prog.build("L"));
   EXPECT_CONTAINS(c.diags.format_all(), "weight needs one number per class");
 }
@@ -598,8 +646,10 @@ model L(x: f64[B, 3], y: i64[B]) -> (a: f64[], b: f64[], c: f64[]) {
 // binds C even when the importing file defines a model named C.
 TEST(TrainLosses, ImportedFunctionsDoNotSeeTheImportersNames) {
   Graph g = compile("use std.losses\nmodel C(x: f64[B, 3], y: i64[B]) -> f64[] { return cross_entropy(x, y) }\n", "C");
-  auto out = run_graph(g, {T({4, 3}, {0.5, -1, 2, 1.5, 0.25, -0.75, 0.1, 0.2, 0.3, -1, 2, 0.5}),
-                           Tensor::from_vector(DType::I64, {4}, {2, 0, 1, 1})}, {});
+  auto out = run_graph(g,
+                       {T({4, 3}, {0.5, -1, 2, 1.5, 0.25, -0.75, 0.1, 0.2, 0.3, -1, 2, 0.5}),
+                        Tensor::from_vector(DType::I64, {4}, {2, 0, 1, 1})},
+                       {});
   EXPECT_NEAR(out[0].get(0), 0.47880951273769556, 1e-12);
 }
 
@@ -616,15 +666,18 @@ TEST(TrainSchedule, LearningRates) {
   EXPECT_DOUBLE_EQ(learning_rate(st, 10, 3, 100), 0.5);
   EXPECT_DOUBLE_EQ(learning_rate(st, 10, 7, 100), 0.25);
   Schedule co = make_schedule("cosine", {{"warmup", 10}, {"min_lr", 0.0}}, 1.0);
-  EXPECT_DOUBLE_EQ(learning_rate(co, 0, 0, 111), 0.1);   // warm-up: 1/10 of lr
-  EXPECT_DOUBLE_EQ(learning_rate(co, 9, 0, 111), 1.0);   // end of warm-up
-  EXPECT_DOUBLE_EQ(learning_rate(co, 10, 0, 111), 1.0);  // cosine starts at lr
-  EXPECT_NEAR(learning_rate(co, 60, 0, 111), 0.5, 1e-12);  // half-way
+  EXPECT_DOUBLE_EQ(learning_rate(co, 0, 0, 111), 0.1);      // warm-up: 1/10 of lr
+  EXPECT_DOUBLE_EQ(learning_rate(co, 9, 0, 111), 1.0);      // end of warm-up
+  EXPECT_DOUBLE_EQ(learning_rate(co, 10, 0, 111), 1.0);     // cosine starts at lr
+  EXPECT_NEAR(learning_rate(co, 60, 0, 111), 0.5, 1e-12);   // half-way
   EXPECT_NEAR(learning_rate(co, 110, 0, 111), 0.0, 1e-12);  // min_lr at the last update
   EXPECT_NEAR(learning_rate(co, 500, 0, 111), 0.0, 1e-12);  // and after
   // The plan carries the schedule given in the block.
-  TrainPlan plan = train_plan(std::string(kModel) + "train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n"
-                                                    "    optimizer = rmsprop(lr: 0.5)\n    schedule = step(every: 2, gamma: 0.3, warmup: 5)\n}\n", "M");
+  TrainPlan plan =
+      train_plan(std::string(kModel) +
+                     "train M(t: f32[B, 2]) {\n    loss = mse(output, t)\n"
+                     "    optimizer = rmsprop(lr: 0.5)\n    schedule = step(every: 2, gamma: 0.3, warmup: 5)\n}\n",
+                 "M");
   const Schedule& s = plan.steps[0].schedule;
   EXPECT_EQ(s.kind, Schedule::Kind::Step);
   EXPECT_DOUBLE_EQ(s.base_lr, 0.5);
@@ -679,8 +732,9 @@ std::string torch_ctor(const OptimizerConfig& c) {
     return fmt::format("torch.optim.RMSprop([p], lr={}, alpha={}, eps={}, momentum={}, centered={}, weight_decay={})",
                        a("lr"), a("alpha"), a("eps"), a("momentum"), b("centered"), a("weight_decay"));
   if (c.name == "adagrad")
-    return fmt::format("torch.optim.Adagrad([p], lr={}, lr_decay={}, weight_decay={}, initial_accumulator_value={}, eps={})",
-                       a("lr"), a("lr_decay"), a("weight_decay"), a("initial_accumulator_value"), a("eps"));
+    return fmt::format(
+        "torch.optim.Adagrad([p], lr={}, lr_decay={}, weight_decay={}, initial_accumulator_value={}, eps={})", a("lr"),
+        a("lr_decay"), a("weight_decay"), a("initial_accumulator_value"), a("eps"));
   return fmt::format("torch.optim.{}([p], lr={}, betas=({}, {}), eps={}, weight_decay={}, amsgrad={})",
                      c.name == "adam" ? "Adam" : "AdamW", a("lr"), a("beta1"), a("beta2"), a("eps"), a("weight_decay"),
                      b("amsgrad"));
@@ -729,15 +783,17 @@ TEST(Optimizers, ThreeUpdatesMatchPyTorch) {
     int lr = b.op("input", {}, {{"name", std::string("lr")}, {"dtype", DType::F64}, {"shape", Ints{}}});
     int st = b.op("input", {}, {{"name", std::string("step")}, {"dtype", DType::F64}, {"shape", Ints{}}});
     g.inputs = {gi, lr, st};
-    for (auto& u : append_optimizer_update(b, cfg, p, gi, lr, st)) g.outputs.push_back(u.value), g.output_names.push_back(u.name);
+    for (auto& u : append_optimizer_update(b, cfg, p, gi, lr, st))
+      g.outputs.push_back(u.value), g.output_names.push_back(u.name);
     ASSERT_NO_THROW(verify_graph(g));
     ASSERT_EQ(g.output_names[0], "p");
     TensorMap params = init_params(g, 0);
     params["p"] = p0;
     std::vector<std::vector<double>> traj;
     for (int k = 0; k < 3; ++k) {
-      auto out = run_graph(g, {grads[k], Tensor::scalar(DType::F64, cfg.arg("lr") * lr_scale[k]), Tensor::scalar(DType::F64, k + 1)},
-                           params);
+      auto out = run_graph(
+          g, {grads[k], Tensor::scalar(DType::F64, cfg.arg("lr") * lr_scale[k]), Tensor::scalar(DType::F64, k + 1)},
+          params);
       for (size_t i = 0; i < out.size(); ++i) params[g.output_names[i]] = out[i];
       traj.push_back(values(out[0]));
     }
@@ -778,7 +834,8 @@ train Lin(y: f64[B]) {
     loss = mean(square(output - y))
     optimizer = sgd(lr: 0.1)
 }
-)", "Lin");
+)",
+                              "Lin");
   Tensor x = T({3, 2}, {1, 2, -1, 0.5, 3, -2}), y = T({3}, {1, 0, 2});
   TensorMap params = {{"w", T({2}, {0.5, -0.25})}};
   TensorMap out = run_step(plan.steps[0], {x, y}, params, 0.1, 1, DType::F64);
@@ -806,7 +863,8 @@ train Net(y: f64[B, 1]) {
     optimizer = adamw(lr: 0.05, weight_decay: 0.1)
     schedule = constant(warmup: 2)
 }
-)", "Net");
+)",
+                              "Net");
   const TrainStepGraph& s = plan.steps[0];
   TensorMap params = init_params(s.graph, 5);
   const std::vector<std::string> names = {"dense0.weight", "dense0.bias", "dense1.weight", "dense1.bias"};
@@ -823,17 +881,18 @@ train Net(y: f64[B, 1]) {
   }
   py += fmt::format("x = torch.tensor({}).reshape(5, 3)\ny = torch.tensor({}).reshape(5, 1)\n", py_list(values(x)),
                     py_list(values(y)));
-  py += "ps = [dense0_weight, dense0_bias, dense1_weight, dense1_bias]\n"
-        "opt = torch.optim.AdamW(ps, lr=0.05, weight_decay=0.1)\n"
-        "for k in range(3):\n"
-        "    for g in opt.param_groups: g['lr'] = 0.05 * min(1.0, (k + 1) / 2)\n"
-        "    opt.zero_grad()\n"
-        "    out = F.linear(torch.tanh(F.linear(x, dense0_weight, dense0_bias)), dense1_weight, dense1_bias)\n"
-        "    loss = F.mse_loss(out, y)\n"
-        "    loss.backward()\n"
-        "    print(repr(loss.item()))\n"
-        "    opt.step()\n"
-        "for p in ps: print(' '.join(repr(v) for v in p.detach().flatten().tolist()))\n";
+  py +=
+      "ps = [dense0_weight, dense0_bias, dense1_weight, dense1_bias]\n"
+      "opt = torch.optim.AdamW(ps, lr=0.05, weight_decay=0.1)\n"
+      "for k in range(3):\n"
+      "    for g in opt.param_groups: g['lr'] = 0.05 * min(1.0, (k + 1) / 2)\n"
+      "    opt.zero_grad()\n"
+      "    out = F.linear(torch.tanh(F.linear(x, dense0_weight, dense0_bias)), dense1_weight, dense1_bias)\n"
+      "    loss = F.mse_loss(out, y)\n"
+      "    loss.backward()\n"
+      "    print(repr(loss.item()))\n"
+      "    opt.step()\n"
+      "for p in ps: print(' '.join(repr(v) for v in p.detach().flatten().tolist()))\n";
   std::vector<double> losses;
   for (int k = 0; k < 3; ++k) {
     TensorMap out = run_step(s, {x, y}, params, learning_rate(s.schedule, k, 0, 3), k + 1, DType::F64);
@@ -872,7 +931,8 @@ train Mlp(y: f32[B, 1]) {
     schedule = cosine(warmup: 20, min_lr: 0.001)
     metric("mae", mae(output, y))
 }
-)", "Mlp");
+)",
+                              "Mlp");
   std::mt19937 rng(3);
   std::uniform_real_distribution<double> u(-1, 1);
   const int n = 64;

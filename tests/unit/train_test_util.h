@@ -24,8 +24,13 @@ inline int plan_input(GraphBuilder& b, const std::string& name, DType dt, Shape 
 
 inline int plan_param(GraphBuilder& b, const std::string& name, Shape shape, const std::string& init = "zeros",
                       Floats init_args = {}, bool trainable = true) {
-  return b.op("param", {}, {{"name", name}, {"dtype", DType::F32}, {"shape", Ints(shape)}, {"init", init},
-                             {"init_args", init_args}, {"trainable", trainable}});
+  return b.op("param", {},
+              {{"name", name},
+               {"dtype", DType::F32},
+               {"shape", Ints(shape)},
+               {"init", init},
+               {"init_args", init_args},
+               {"trainable", trainable}});
 }
 
 struct DataSpec {
@@ -113,18 +118,19 @@ inline TrainPlan make_plan(const std::string& model, const std::vector<DataSpec>
 
 // y = x @ w + b with mse loss and an mae metric; x f32[B,D], y f32[B,1].
 inline TrainPlan linear_regression_plan(int64_t D, const PlanOptions& o = {}) {
-  return make_plan("Linear", {{"x", DType::F32, {0, D}}, {"y", DType::F32, {0, 1}}},
-                   [D](GraphBuilder& b, const std::vector<int>& in, bool, int) {
-                     int w = plan_param(b, "dense0.weight", {D, 1}, "normal", {0, 0.1});
-                     int bias = plan_param(b, "dense0.bias", {1});
-                     int pred = b.add(b.op("matmul", {in[0], w}), bias);
-                     int err = b.sub(pred, in[1]);
-                     Forward f;
-                     f.loss = b.op("mean", {b.op("square", {err})});
-                     f.metrics = {{"mae", b.op("mean", {b.op("abs", {err})})}};
-                     return f;
-                   },
-                   o);
+  return make_plan(
+      "Linear", {{"x", DType::F32, {0, D}}, {"y", DType::F32, {0, 1}}},
+      [D](GraphBuilder& b, const std::vector<int>& in, bool, int) {
+        int w = plan_param(b, "dense0.weight", {D, 1}, "normal", {0, 0.1});
+        int bias = plan_param(b, "dense0.bias", {1});
+        int pred = b.add(b.op("matmul", {in[0], w}), bias);
+        int err = b.sub(pred, in[1]);
+        Forward f;
+        f.loss = b.op("mean", {b.op("square", {err})});
+        f.metrics = {{"mae", b.op("mean", {b.op("abs", {err})})}};
+        return f;
+      },
+      o);
 }
 
 // A 2-layer MLP classifier over K classes with softmax cross-entropy and accuracy;
@@ -132,29 +138,30 @@ inline TrainPlan linear_regression_plan(int64_t D, const PlanOptions& o = {}) {
 // matters) and keeps a state buffer `stats.updates` = the step input (so state and
 // `step` are checked).
 inline TrainPlan classifier_plan(int64_t F, int64_t H, int64_t K, const PlanOptions& o = {}, double dropout = 0.1) {
-  return make_plan("Classifier", {{"x", DType::F32, {0, F}}, {"label", DType::I64, {0}}},
-                   [=](GraphBuilder& b, const std::vector<int>& in, bool training, int step) {
-                     int x = in[0];
-                     if (training && dropout > 0) x = b.op("dropout", {x}, {{"p", dropout}, {"stream", int64_t(7)}});
-                     int w1 = plan_param(b, "dense0.weight", {F, H}, "he_uniform", {double(F)});
-                     int b1 = plan_param(b, "dense0.bias", {H});
-                     int w2 = plan_param(b, "dense1.weight", {H, K}, "he_uniform", {double(H)});
-                     int b2 = plan_param(b, "dense1.bias", {K});
-                     int count = plan_param(b, "stats.updates", {}, "zeros", {}, false);
-                     int h = b.op("relu", {b.add(b.op("matmul", {x, w1}), b1)});
-                     int logits = b.add(b.op("matmul", {h, w2}), b2);
-                     int onehot = b.op("one_hot", {in[1]}, {{"depth", K}});
-                     int lse = b.op("logsumexp", {logits}, {{"axes", Ints{1}}});
-                     int picked = b.op("sum", {b.mul(logits, onehot)}, {{"axes", Ints{1}}});
-                     Forward f;
-                     f.loss = b.op("mean", {b.sub(lse, picked)});
-                     int hit = b.op("eq", {b.op("argmax", {logits}, {{"axis", int64_t(1)}}), in[1]});
-                     f.metrics = {{"accuracy", b.op("mean", {b.cast(hit, DType::F32)})}};
-                     (void)count;
-                     if (training) f.state_updates = {{"stats.updates", step}};
-                     return f;
-                   },
-                   o);
+  return make_plan(
+      "Classifier", {{"x", DType::F32, {0, F}}, {"label", DType::I64, {0}}},
+      [=](GraphBuilder& b, const std::vector<int>& in, bool training, int step) {
+        int x = in[0];
+        if (training && dropout > 0) x = b.op("dropout", {x}, {{"p", dropout}, {"stream", int64_t(7)}});
+        int w1 = plan_param(b, "dense0.weight", {F, H}, "he_uniform", {double(F)});
+        int b1 = plan_param(b, "dense0.bias", {H});
+        int w2 = plan_param(b, "dense1.weight", {H, K}, "he_uniform", {double(H)});
+        int b2 = plan_param(b, "dense1.bias", {K});
+        int count = plan_param(b, "stats.updates", {}, "zeros", {}, false);
+        int h = b.op("relu", {b.add(b.op("matmul", {x, w1}), b1)});
+        int logits = b.add(b.op("matmul", {h, w2}), b2);
+        int onehot = b.op("one_hot", {in[1]}, {{"depth", K}});
+        int lse = b.op("logsumexp", {logits}, {{"axes", Ints{1}}});
+        int picked = b.op("sum", {b.mul(logits, onehot)}, {{"axes", Ints{1}}});
+        Forward f;
+        f.loss = b.op("mean", {b.sub(lse, picked)});
+        int hit = b.op("eq", {b.op("argmax", {logits}, {{"axis", int64_t(1)}}), in[1]});
+        f.metrics = {{"accuracy", b.op("mean", {b.cast(hit, DType::F32)})}};
+        (void)count;
+        if (training) f.state_updates = {{"stats.updates", step}};
+        return f;
+      },
+      o);
 }
 
 // Deterministic pseudo-random numbers in [0, 1).
@@ -173,7 +180,7 @@ inline TensorMap regression_data(int64_t n, int64_t D, uint64_t salt = 1, double
     for (int64_t d = 0; d < D; ++d) {
       double v = 2 * hash01(uint64_t(i * D + d), salt) - 1;
       x.set(i * D + d, v);
-      s += v * (1.5 - double(d)) ;
+      s += v * (1.5 - double(d));
     }
     y.set(i, s + noise * (hash01(uint64_t(i), salt + 99) - 0.5));
   }

@@ -243,7 +243,7 @@ TEST_F(Trainer, CheckpointSurvivesSigkillAtAnyMoment) {
     int status = 0;
     ::waitpid(pid, &status, 0);
     ASSERT_TRUE(WIFSIGNALED(status));
-    if (!fs::exists(path)) continue;  // killed before the first rename
+    if (!fs::exists(path)) continue;       // killed before the first rename
     Checkpoint c = read_checkpoint(path);  // throws if torn
     int64_t v = c.epoch;
     EXPECT_EQ(c.updates.at("train"), v);
@@ -264,14 +264,15 @@ TEST_F(Trainer, NonFiniteLossNamesTheFirstBadNodeAndKeepsTheLastGoodCheckpoint) 
   PlanOptions o;
   o.lr = 3;
   o.loc = Loc{"test.net", 7, 3};
-  TrainPlan plan = make_plan("Logs", {{"x", DType::F32, {0, 2}}},
-                             [](GraphBuilder& b, const std::vector<int>& in, bool, int) {
-                               int w = plan_param(b, "w", {2, 1}, "ones");
-                               Forward f;
-                               f.loss = b.op("mean", {b.op("log", {b.op("matmul", {in[0], w})})});
-                               return f;
-                             },
-                             o);
+  TrainPlan plan = make_plan(
+      "Logs", {{"x", DType::F32, {0, 2}}},
+      [](GraphBuilder& b, const std::vector<int>& in, bool, int) {
+        int w = plan_param(b, "w", {2, 1}, "ones");
+        Forward f;
+        f.loss = b.op("mean", {b.op("log", {b.op("matmul", {in[0], w})})});
+        return f;
+      },
+      o);
   Tensor x = Tensor::from_vector(DType::F32, {4, 2}, {1, 2, 1.5, 1, 2, 2, 1, 1});
   TrainOptions opts = quiet_options(5, 4);
   opts.checkpoint_dir = (dir / "ck").string();
@@ -331,21 +332,26 @@ TEST(TrainChecks, DataErrorsNameTheInputAndBothTypes) {
                      "missing --data y (f32[B,1]): pass --data y=FILE.npy");
   auto extra = good;
   extra["z"] = good.at("y");
-  expect_train_error([&] { check_data(plan, extra, false); }, "--data z: the model has no data input 'z' (it takes: x, y)");
+  expect_train_error([&] { check_data(plan, extra, false); },
+                     "--data z: the model has no data input 'z' (it takes: x, y)");
   auto f64 = good;
   f64["x"] = good.at("x").cast(DType::F64);
-  expect_train_error([&] { check_data(plan, f64, false, "--data", src); },
-                     "--data x=tx.npy: f64[10,3] does not match the model's input 'x' f32[B,3]: element type f64 vs f32 "
-                     "(save float32 arrays");
+  expect_train_error(
+      [&] { check_data(plan, f64, false, "--data", src); },
+      "--data x=tx.npy: f64[10,3] does not match the model's input 'x' f32[B,3]: element type f64 vs f32 "
+      "(save float32 arrays");
   auto wide = good;
   wide["x"] = Tensor(DType::F32, {10, 4});
-  expect_train_error([&] { check_data(plan, wide, false); }, "f32[10,4] does not match the model's input 'x' f32[B,3]: dim 1 is 4, expected 3");
+  expect_train_error([&] { check_data(plan, wide, false); },
+                     "f32[10,4] does not match the model's input 'x' f32[B,3]: dim 1 is 4, expected 3");
   auto flat = good;
   flat["y"] = Tensor(DType::F32, {10});
-  expect_train_error([&] { check_data(plan, flat, false); }, "f32[10] does not match the model's input 'y' f32[B,1]: rank 1 vs 2");
+  expect_train_error([&] { check_data(plan, flat, false); },
+                     "f32[10] does not match the model's input 'y' f32[B,1]: rank 1 vs 2");
   auto fewer = good;
   fewer["y"] = Tensor(DType::F32, {9, 1});
-  expect_train_error([&] { check_data(plan, fewer, false); }, "different sample counts: 'y' has 9 samples (f32[9,1]) but 'x' has 10");
+  expect_train_error([&] { check_data(plan, fewer, false); },
+                     "different sample counts: 'y' has 9 samples (f32[9,1]) but 'x' has 10");
   TensorMap empty = {{"x", Tensor(DType::F32, {0, 3})}, {"y", Tensor(DType::F32, {0, 1})}};
   expect_train_error([&] { check_data(plan, empty, false); }, "no samples");
   expect_train_error([&] { check_data(plan, {{"x", good.at("x")}}, true, "--val"); }, "missing --val y");
@@ -362,7 +368,8 @@ TEST(TrainChecks, WeightsOptionsAndPlanErrors) {
   EXPECT_EQ(p.at("opt.momentum_buffer.dense0.weight").get(0), 0);
   auto missing = w;
   missing.erase("dense0.bias");
-  expect_train_error([&] { initial_params(plan, 0, &missing, "w.npz"); }, "w.npz: missing weight 'dense0.bias' (expected f32[1])");
+  expect_train_error([&] { initial_params(plan, 0, &missing, "w.npz"); },
+                     "w.npz: missing weight 'dense0.bias' (expected f32[1])");
   auto extra = w;
   extra["head.weight"] = Tensor(DType::F32, {2});
   expect_train_error([&] { initial_params(plan, 0, &extra, "w.npz"); }, "w.npz: unexpected weight 'head.weight'");
@@ -400,13 +407,15 @@ TEST_F(Trainer, ResumeRefusesADifferentRun) {
   auto b = o;
   b.batch = 4;
   expect_train_error([&] { train(plan, {}, data, nullptr, b); }, "written with --batch 5, got --batch 4");
-  expect_train_error([&] { train(plan, {}, regression_data(21, 3), nullptr, o); }, "written for 20 training samples, --data has 21");
+  expect_train_error([&] { train(plan, {}, regression_data(21, 3), nullptr, o); },
+                     "written for 20 training samples, --data has 21");
   auto s = o;
   s.seed = 9;
   s.seed_given = true;
   expect_train_error([&] { train(plan, {}, data, nullptr, s); }, "--seed 9 differs from the checkpoint's seed 3");
   TrainPlan other = linear_regression_plan(4);
-  expect_train_error([&] { train(other, {}, regression_data(20, 4), nullptr, o); }, "'dense0.weight' is f32[3,1], expected f32[4,1]");
+  expect_train_error([&] { train(other, {}, regression_data(20, 4), nullptr, o); },
+                     "'dense0.weight' is f32[3,1], expected f32[4,1]");
   EXPECT_EQ(train(plan, {}, data, nullptr, o).history.size(), 2u);
 }
 
@@ -456,7 +465,8 @@ TEST_F(Trainer, SeveralStepsPerBatch) {
   second.name = "second";
   second.schedule.base_lr = 0.05;
   plan.steps.push_back(second);
-  EXPECT_EQ(train_value_names(plan), (std::vector<std::string>{"loss.train", "mae.train", "loss.second", "mae.second"}));
+  EXPECT_EQ(train_value_names(plan),
+            (std::vector<std::string>{"loss.train", "mae.train", "loss.second", "mae.second"}));
   EXPECT_EQ(history_columns(plan),
             (std::vector<std::string>{"epoch", "step", "train_loss.train", "train_loss.second", "val_loss",
                                       "train_mae.train", "train_mae.second", "val_mae", "lr", "seconds"}));

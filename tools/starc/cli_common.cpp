@@ -89,15 +89,15 @@ std::string error_text(const std::exception& e) {
 
 void add_max_memory_option(CLI::App* app) {
   app->add_option_function<std::string>(
-         "--max-memory",
-         [](const std::string& s) {
-           std::optional<int64_t> bytes = parse_memory_size(s);
-           if (!bytes)
-             throw CLI::ValidationError("--max-memory", "expected a size such as 8G or 512M, or none; got '" + s + "'");
-           set_memory_limit(*bytes);
-         },
-         "memory a run may allocate (temporaries and outputs), e.g. 8G; a run that needs more is refused before it "
-         "starts (default: what the machine has available; none: no check)");
+      "--max-memory",
+      [](const std::string& s) {
+        std::optional<int64_t> bytes = parse_memory_size(s);
+        if (!bytes)
+          throw CLI::ValidationError("--max-memory", "expected a size such as 8G or 512M, or none; got '" + s + "'");
+        set_memory_limit(*bytes);
+      },
+      "memory a run may allocate (temporaries and outputs), e.g. 8G; a run that needs more is refused before it "
+      "starts (default: what the machine has available; none: no check)");
 }
 
 std::map<std::string, std::string> name_paths(const std::vector<std::string>& specs,
@@ -118,7 +118,8 @@ std::map<std::string, std::string> name_paths(const std::vector<std::string>& sp
     if (std::find(names.begin(), names.end(), name) == names.end()) {
       std::string hint = closest_name(name, names);
       throw CliError(fmt::format("{} {}: the model has no {} '{}'{} (it takes: {})", flag, s, what, name,
-                                 hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(names, ", ")));
+                                 hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint),
+                                 fmt::join(names, ", ")));
     }
     if (path.empty()) throw CliError(fmt::format("{} {}: no file after '='", flag, s));
     if (out.count(name)) throw CliError(fmt::format("{}: {} '{}' given twice", flag, what, name));

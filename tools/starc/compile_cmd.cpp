@@ -74,7 +74,8 @@ std::string tool(const char* env, const char* fallback) {
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   size_t at = 0;
-  for (size_t comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1) out.push_back(s.substr(at, comma - at));
+  for (size_t comma; (comma = s.find(',', at)) != std::string::npos; at = comma + 1)
+    out.push_back(s.substr(at, comma - at));
   out.push_back(s.substr(at));
   return out;
 }
@@ -91,16 +92,19 @@ void check_samples_independent(const Graph& g, const TensorMap& params) {
     return true;
   };
   if (g.symbols.size() != 1)
-    throw CliError(fmt::format("--batch dynamic needs exactly one symbolic (batch) dim; the model has {}",
-                               g.symbols.size()));
+    throw CliError(
+        fmt::format("--batch dynamic needs exactly one symbolic (batch) dim; the model has {}", g.symbols.size()));
   for (size_t i = 0; i < g.inputs.size(); ++i)
     if (!leads_with_batch(g.type(g.inputs[i])))
-      throw CliError(fmt::format("--batch dynamic: input '{}' is {}; every input and output must lead with the batch dim",
-                                 g.input_name(int(i)), type_str(g.type(g.inputs[i]), &g.symbols)));
+      throw CliError(
+          fmt::format("--batch dynamic: input '{}' is {}; every input and output must lead with the batch dim",
+                      g.input_name(int(i)), type_str(g.type(g.inputs[i]), &g.symbols)));
   for (size_t i = 0; i < g.outputs.size(); ++i)
     if (!leads_with_batch(g.type(g.outputs[i])))
-      throw CliError(fmt::format("--batch dynamic: output '{}' is {}; every input and output must lead with the batch "
-                                 "dim", g.output_names[i], type_str(g.type(g.outputs[i]), &g.symbols)));
+      throw CliError(
+          fmt::format("--batch dynamic: output '{}' is {}; every input and output must lead with the batch "
+                      "dim",
+                      g.output_names[i], type_str(g.type(g.outputs[i]), &g.symbols)));
   const int64_t n = 3;
   std::mt19937_64 rng(12345);
   std::uniform_real_distribution<double> u(-1, 1);
@@ -123,10 +127,11 @@ void check_samples_independent(const Graph& g, const TensorMap& params) {
       for (int64_t k = 0; k < per; ++k) {
         double a = got[o].get(k), w = whole[o].get(b * per + k);
         if (!(std::abs(a - w) <= 1e-4 * std::max(1.0, std::abs(w))))
-          throw CliError(fmt::format("--batch dynamic: model {} does not treat the samples of a batch independently "
-                                     "(output '{}' of sample {} is {} in a batch of {} but {} alone); compile for a "
-                                     "fixed --batch N",
-                                     g.name, g.output_names[o], b, w, n, a));
+          throw CliError(
+              fmt::format("--batch dynamic: model {} does not treat the samples of a batch independently "
+                          "(output '{}' of sample {} is {} in a batch of {} but {} alone); compile for a "
+                          "fixed --batch N",
+                          g.name, g.output_names[o], b, w, n, a));
       }
     }
   }
@@ -141,8 +146,10 @@ int run(const Options& o) {
   const bool dynamic = o.batch == "dynamic";
   bool train = false;
   for (auto& e : split_list(o.entries)) {
-    if (e == "train_step") train = true;
-    else if (e != "forward") throw CliError(fmt::format("--entry {}: expected forward and/or train_step", e));
+    if (e == "train_step")
+      train = true;
+    else if (e != "forward")
+      throw CliError(fmt::format("--entry {}: expected forward and/or train_step", e));
   }
   int64_t batch = 1;  // the kernel's batch; a dynamic library runs the batch-1 kernel per sample
   if (!dynamic) try {
@@ -152,7 +159,8 @@ int run(const Options& o) {
     } catch (const std::exception&) {
       throw CliError(fmt::format("--batch {}: expected a positive integer or 'dynamic'", o.batch));
     }
-  if (train && dynamic) throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
+  if (train && dynamic)
+    throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
 
   TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
 
@@ -252,9 +260,19 @@ int run(const Options& o) {
   // gcc's GOMP_* calls, which libomp implements); without, they run on one thread.
   for (const std::string& src : kernel_sources) {
     objs.push_back((work / (model + "_" + src + ".o")).string());
-    std::vector<std::string> cmd = {cc, "-std=c11", "-O3", "-ffp-contract=fast", "-fPIC", "-fvisibility=hidden",
-                                    "-DSTARC_KERNEL_PREFIX=" + model + "_", "-I", STARC_OPENBLAS_INCLUDE, "-c",
-                                    std::string(STARC_KERNELS_DIR) + "/" + src + ".c", "-o", objs.back()};
+    std::vector<std::string> cmd = {cc,
+                                    "-std=c11",
+                                    "-O3",
+                                    "-ffp-contract=fast",
+                                    "-fPIC",
+                                    "-fvisibility=hidden",
+                                    "-DSTARC_KERNEL_PREFIX=" + model + "_",
+                                    "-I",
+                                    STARC_OPENBLAS_INCLUDE,
+                                    "-c",
+                                    std::string(STARC_KERNELS_DIR) + "/" + src + ".c",
+                                    "-o",
+                                    objs.back()};
     if (!m.omp_library.empty()) cmd.insert(cmd.begin() + 1, "-fopenmp");
     run_tool(cmd);
   }
@@ -280,10 +298,13 @@ int run(const Options& o) {
   write_text(dir / (model + "Config.cmake"), aot_cmake_config(m));
   write_text(dir / (model + ".pc"), aot_pkgconfig(m, dir.string()));
 
-  fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n", model,
-             dynamic ? std::string("dynamic") : std::to_string(batch), o.target,
-             cuda ? fmt::format(", CUDA: PTX for sm_90{}", cuda_assembles_cubins() ? " and its cubin" : ", JIT-compiled by the driver")
-                  : o.threads > 1 ? ", OpenMP" : "", dir.string(), model, model, model, model, model,
+  fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n",
+             model, dynamic ? std::string("dynamic") : std::to_string(batch), o.target,
+             cuda            ? fmt::format(", CUDA: PTX for sm_90{}",
+                                           cuda_assembles_cubins() ? " and its cubin" : ", JIT-compiled by the driver")
+             : o.threads > 1 ? ", OpenMP"
+                             : "",
+             dir.string(), model, model, model, model, model,
              o.weights_file ? fmt::format(", {}.weights", model) : std::string(" (weights embedded)"));
   return 0;
 }
@@ -295,11 +316,14 @@ CompileCommand add_compile_command(CLI::App& app) {
   CompileCommand c;
   c.app = app.add_subcommand("compile", "Compile a model ahead of time into a static and a shared C library");
   c.app->add_option("file", o->file, "the .net file")->required()->check(CLI::ExistingFile);
-  c.app->add_option("--model,-m", o->model, "the model (default: the only model in the file); it prefixes every symbol");
+  c.app->add_option("--model,-m", o->model,
+                    "the model (default: the only model in the file); it prefixes every symbol");
   c.app->add_option("--weights,-w", o->weights, "weights .npz to build in (default: initialise with --seed)");
   c.app->add_option("--seed", o->seed, "seed for initial weights when --weights is not given (default 0)");
-  c.app->add_option("--batch", o->batch, "the batch size the library is compiled for (default 1), or dynamic (given per call)");
-  c.app->add_option("--target", o->target, "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
+  c.app->add_option("--batch", o->batch,
+                    "the batch size the library is compiled for (default 1), or dynamic (given per call)");
+  c.app->add_option("--target", o->target,
+                    "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
   cli::add_conv_algo_option(c.app, &o->conv_algo);
   cli::add_device_option(c.app, &o->device);
   cli::check_int_range(c.app->add_option("--threads", o->threads,

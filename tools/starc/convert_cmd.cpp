@@ -72,13 +72,16 @@ Tensor convert_spectra(const std::vector<std::string>& inputs, const Options& o,
     std::copy(r.flux.begin(), r.flux.end(), data + int64_t(k) * grid.n);
     total_outside += r.outside;
     if (r.outside + r.masked == grid.n)
-      throw CliError(fmt::format("{}: no pixel of the spectrum (log10 lambda {:.4f}..{:.4f}) falls on the grid "
-                                 "{:.4f}..{:.4f}", s.source, s.loglam.front(), s.loglam.back(), grid.start, grid.stop));
+      throw CliError(
+          fmt::format("{}: no pixel of the spectrum (log10 lambda {:.4f}..{:.4f}) falls on the grid "
+                      "{:.4f}..{:.4f}",
+                      s.source, s.loglam.front(), s.loglam.back(), grid.start, grid.stop));
     if (!o.quiet)
-      fmt::print("{}: {} pixels, log10 lambda {:.4f}..{:.4f} -> {} pixels; {} outside the observed range, {} without "
-                 "usable data (set to 0){}\n",
-                 s.source, s.flux.size(), s.loglam.front(), s.loglam.back(), grid.n, r.outside, r.masked,
-                 scaled ? "" : "; constant spectrum: centred, not scaled");
+      fmt::print(
+          "{}: {} pixels, log10 lambda {:.4f}..{:.4f} -> {} pixels; {} outside the observed range, {} without "
+          "usable data (set to 0){}\n",
+          s.source, s.flux.size(), s.loglam.front(), s.loglam.back(), grid.n, r.outside, r.masked,
+          scaled ? "" : "; constant spectrum: centred, not scaled");
   }
   if (o.quiet && total_outside)
     fmt::print("{} pixels in all fell outside the observed ranges (set to 0)\n", total_outside);
@@ -99,9 +102,10 @@ Tensor convert_tensors(const std::vector<std::string>& inputs, std::optional<DTy
       throw CliError(fmt::format("{} is {} but {} is {}: stacked inputs need one element type (--dtype)", in,
                                  type_str(parts.back().type()), inputs[0], type_str(parts[0].type())));
     if (parts.back().shape() != parts[0].shape())
-      throw CliError(fmt::format("{} is {} but {} is {}: stacked inputs need one shape (spectra of different grids: "
-                                 "--resample-loglam)", in, type_str(parts.back().type()), inputs[0],
-                                 type_str(parts[0].type())));
+      throw CliError(
+          fmt::format("{} is {} but {} is {}: stacked inputs need one shape (spectra of different grids: "
+                      "--resample-loglam)",
+                      in, type_str(parts.back().type()), inputs[0], type_str(parts[0].type())));
   }
   Shape shape = parts[0].shape();
   shape.insert(shape.begin(), int64_t(parts.size()));
@@ -135,19 +139,22 @@ ConvertCommand add_convert_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   ConvertCommand c;
   c.app = app.add_subcommand("convert", "Convert FITS / CSV / .npy inputs (spectra: resampled) into one .npy");
-  c.app->add_option("inputs", o->inputs,
-                    "tensor specs (docs/data.md: file.fits[HDU]#COLUMNS:TYPE, cat.csv#a,b, x.npy) or @LIST, a file "
-                    "of them")
+  c.app
+      ->add_option("inputs", o->inputs,
+                   "tensor specs (docs/data.md: file.fits[HDU]#COLUMNS:TYPE, cat.csv#a,b, x.npy) or @LIST, a file "
+                   "of them")
       ->required();
   c.app->add_option("-o,--output", o->out, "the .npy to write")->required();
   c.app->add_option("--resample-loglam", o->grid,
                     "read each input as a spectrum and resample it (flux-conserving) onto START,STOP,N in log10 "
                     "Angstrom, or sdss = 3.5522,4.0139,4618; output [N, 1, L]");
-  c.app->add_option("--normalize", o->normalize,
-                    "with --resample-loglam, per spectrum: none (default), zero-mean (subtract the mean), "
-                    "standardize (also divide by the standard deviation)")
+  c.app
+      ->add_option("--normalize", o->normalize,
+                   "with --resample-loglam, per spectrum: none (default), zero-mean (subtract the mean), "
+                   "standardize (also divide by the standard deviation)")
       ->check(CLI::IsMember({"none", "zero-mean", "standardize"}));
-  c.app->add_option("--dtype", o->dtype, "element type written: f32 or f64 (default: spectra f32, other inputs as read)")
+  c.app
+      ->add_option("--dtype", o->dtype, "element type written: f32 or f64 (default: spectra f32, other inputs as read)")
       ->check(CLI::IsMember({"f32", "f64"}));
   c.app->add_flag("--quiet,-q", o->quiet, "no line per spectrum (a total of pixels outside the observed ranges only)");
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };

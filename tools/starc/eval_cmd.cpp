@@ -76,7 +76,8 @@ Tensor model_predictions(const Options& o, std::string* pred_name) {
     const TensorType& t = g.type(g.inputs[i]);
     auto it = in_paths.find(name);
     if (it == in_paths.end())
-      throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name, type_str(t, &g.symbols), name));
+      throw CliError(
+          fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name, type_str(t, &g.symbols), name));
     Tensor x = cli::read_model_input("--in", name, it->second, t, &g.symbols);
     if (x.rank() == 0)
       throw CliError(fmt::format("--in {}={}: {} has no sample axis (the model expects {})", name, it->second,
@@ -105,7 +106,8 @@ Tensor model_predictions(const Options& o, std::string* pred_name) {
     std::vector<Tensor> part;
     for (auto& x : inputs) part.push_back(batchable ? row_slice(x, begin, end) : x);
     if (begin == 0) bind_symbols(g, part);  // input errors name the input before any compilation
-    std::vector<Tensor> results = jit ? jit->run(g, part, params, o.seed) : run_graph(g, part, params, RunOptions{o.seed});
+    std::vector<Tensor> results =
+        jit ? jit->run(g, part, params, o.seed) : run_graph(g, part, params, RunOptions{o.seed});
     Tensor y = results[out_index];
     if (y.rank() == 0 || y.dim(0) != end - begin)
       throw CliError(fmt::format("{} is {} for a batch of {} samples: eval needs one output row per sample", *pred_name,
@@ -144,9 +146,12 @@ std::string jnum(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "n
 std::string jstr(const std::string& s) {
   std::string out = "\"";
   for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", int(c));
-    else out += c;
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += fmt::format("\\u{:04x}", int(c));
+    else
+      out += c;
   }
   return out + "\"";
 }
@@ -183,19 +188,20 @@ int run(const Options& o) {
   fmt::print("eval: {} {} vs {} {}, task {}\n", pred_name, type_str(pred.type()), truth_name, type_str(truth.type()),
              task);
   if (task == "classification") {
-    ScoreKind kind = o.scores == "logits" ? ScoreKind::Logits
+    ScoreKind kind = o.scores == "logits"          ? ScoreKind::Logits
                      : o.scores == "probabilities" ? ScoreKind::Probabilities
                                                    : ScoreKind::Auto;
     if (truth.dtype() != DType::I64)
-      throw CliError(fmt::format("{} {}: classification needs integer labels (i64); for a float target use --task "
-                                 "regression",
-                                 truth_name, type_str(truth.type())));
+      throw CliError(
+          fmt::format("{} {}: classification needs integer labels (i64); for a float target use --task "
+                      "regression",
+                      truth_name, type_str(truth.type())));
     ClassificationMetrics m;
     try {
       m = classification_metrics(pred, truth, kind, o.threshold, pred_name, truth_name);
     } catch (const std::bad_alloc&) {
-      throw CliError(fmt::format("{} {}: out of memory computing the classification metrics", pred_name,
-                                 type_str(pred.type())));
+      throw CliError(
+          fmt::format("{} {}: out of memory computing the classification metrics", pred_name, type_str(pred.type())));
     }
     std::vector<std::string> names;
     if (!o.class_names.empty()) {
@@ -209,8 +215,8 @@ int run(const Options& o) {
     for (int64_t k = int64_t(names.size()); k < m.classes; ++k) names.push_back(fmt::format("{}", k));
     fmt::print("{} samples, {} classes, scores read as {}, {}\n", m.n, m.classes, score_kind_name(m.scores),
                m.classes == 2 ? fmt::format("class 1 when P(class 1) > {:g}", m.threshold) : "argmax");
-    fmt::print("  {:<10} {}\n  {:<10} {}\n  {:<10} {}{}\n", "accuracy", fixed(m.accuracy), "macro_f1", fixed(m.macro_f1),
-               "roc_auc", fixed(m.roc_auc), m.classes > 2 ? "  (one-vs-rest, macro)" : "");
+    fmt::print("  {:<10} {}\n  {:<10} {}\n  {:<10} {}{}\n", "accuracy", fixed(m.accuracy), "macro_f1",
+               fixed(m.macro_f1), "roc_auc", fixed(m.roc_auc), m.classes > 2 ? "  (one-vs-rest, macro)" : "");
     if (m.classes == 2) fmt::print("  {:<10} {}  (TPR - FPR)\n", "tss", fixed(m.tss));
     size_t w = 5;
     for (auto& s : names) w = std::max(w, s.size());
@@ -275,9 +281,11 @@ int run(const Options& o) {
     }
     json += "\n}\n";
     if (!o.plots.empty())
-      plots.push_back({"pred_vs_true.svg",
-                       plot::pred_vs_true_svg({.x_label = z ? "true z" : "true", .y_label = z ? "predicted z" : "predicted",
-                                               .truth = t, .pred = p, .band = z ? o.outlier_threshold : 0})});
+      plots.push_back({"pred_vs_true.svg", plot::pred_vs_true_svg({.x_label = z ? "true z" : "true",
+                                                                   .y_label = z ? "predicted z" : "predicted",
+                                                                   .truth = t,
+                                                                   .pred = p,
+                                                                   .band = z ? o.outlier_threshold : 0})});
   }
   if (!o.json.empty()) {
     write_text(o.json, json);
@@ -298,7 +306,8 @@ int run(const Options& o) {
 EvalCommand add_eval_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   EvalCommand c;
-  c.app = app.add_subcommand("eval", "Evaluate a model's predictions (or a --pred file) against --truth: metrics, JSON, plots");
+  c.app = app.add_subcommand("eval",
+                             "Evaluate a model's predictions (or a --pred file) against --truth: metrics, JSON, plots");
   c.app->add_option("file", o->file, "the .net file (omit with --pred)")->check(CLI::ExistingFile);
   c.app->add_option("--model,-m", o->model, "the model (default: the only model in the file)");
   c.app->add_option("--in", o->ins, "an input NAME=FILE.npy (or FILE.npy for a one-input model); first axis = samples")
@@ -307,16 +316,21 @@ EvalCommand add_eval_command(CLI::App& app) {
   c.app->add_option("--seed", o->seed, "seed for initialisation and random ops (default 0)");
   c.app->add_option("--output", o->output, "the model output to evaluate (default: the only one)");
   c.app->add_option("--pred", o->pred, "saved predictions .npy instead of a model");
-  c.app->add_option("--truth", o->truth, "true values (.npy, or a FITS/CSV spec: docs/data.md): i64 labels [N] or float targets [N, ...]")
+  c.app
+      ->add_option("--truth", o->truth,
+                   "true values (.npy, or a FITS/CSV spec: docs/data.md): i64 labels [N] or float targets [N, ...]")
       ->required();
-  c.app->add_option("--task", o->task, "regression | redshift | classification (default: classification for i64 "
-                                       "truth, else regression)")
+  c.app
+      ->add_option("--task", o->task,
+                   "regression | redshift | classification (default: classification for i64 "
+                   "truth, else regression)")
       ->check(CLI::IsMember({"regression", "redshift", "classification"}));
   c.app->add_option("--batch", o->batch, "samples per forward pass (default 256)");
   c.app->add_option("--scores", o->scores, "classification: auto (default) | logits | probabilities")
       ->check(CLI::IsMember({"auto", "logits", "probabilities"}));
   c.app->add_option("--threshold", o->threshold, "binary: class 1 when P(class 1) > T (default 0.5)");
-  c.app->add_option("--outlier-threshold", o->outlier_threshold, "redshift: |dz|/(1+z) above this is an outlier (default 0.05)");
+  c.app->add_option("--outlier-threshold", o->outlier_threshold,
+                    "redshift: |dz|/(1+z) above this is an outlier (default 0.05)");
   c.app->add_option("--class-names", o->class_names, "classification: names for the table and plots, comma-separated");
   c.app->add_option("--plots", o->plots, "folder for SVG plots (pred_vs_true.svg, or confusion.svg and roc.svg)");
   c.app->add_option("--json", o->json, "write the metrics as JSON to this file");

@@ -69,15 +69,17 @@ int run(const Options& o) {
   }
   auto paths = cli::name_paths(o.ins, in_names, "--in", "input");
   if (float_names.empty())
-    throw CliError(fmt::format("model '{}' has no float input to explain (it takes {})", model, fmt::join(in_described, ", ")));
+    throw CliError(
+        fmt::format("model '{}' has no float input to explain (it takes {})", model, fmt::join(in_described, ", ")));
   int x_index;
   if (o.wrt.empty() && float_names.size() == 1) {
     x_index = int(std::find(in_names.begin(), in_names.end(), float_names[0]) - in_names.begin());
   } else {
     x_index = pick(in_names, in_described, o.wrt, "input", "--wrt", model);
     if (!is_float(g.type(g.inputs[size_t(x_index)]).dtype))
-      throw CliError(fmt::format("--wrt {}: input {} is not float; only float inputs can be explained (float inputs: {})",
-                                 o.wrt, in_described[size_t(x_index)], fmt::join(float_described, ", ")));
+      throw CliError(
+          fmt::format("--wrt {}: input {} is not float; only float inputs can be explained (float inputs: {})", o.wrt,
+                      in_described[size_t(x_index)], fmt::join(float_described, ", ")));
   }
   std::vector<std::string> out_described;
   for (size_t i = 0; i < g.outputs.size(); ++i)
@@ -98,8 +100,10 @@ int run(const Options& o) {
                                  in_names[i], cli::file_type_str(t, stored)));
     cli::check_model_input("--in", in_names[i], it->second, t, stored, g.type(g.inputs[i]), &g.symbols);
   }
-  if (o.index >= 0) inputs = select_sample(g, inputs, x_index, o.index);
-  else if (o.index != -1) throw CliError(fmt::format("--index {}: a sample index is >= 0", o.index));
+  if (o.index >= 0)
+    inputs = select_sample(g, inputs, x_index, o.index);
+  else if (o.index != -1)
+    throw CliError(fmt::format("--index {}: a sample index is >= 0", o.index));
   TensorMap params = cli::weights_or_init(g, o.weights, 0);
 
   // The plot's settings are checked before the (possibly long) attribution runs.
@@ -122,8 +126,10 @@ int run(const Options& o) {
   }
 
   std::unique_ptr<Executor> exec;
-  if (o.backend == "ref") exec = std::make_unique<InterpreterExecutor>();
-  else exec = std::make_unique<JitExecutor>(JitOptions{}, default_cache_dir());
+  if (o.backend == "ref")
+    exec = std::make_unique<InterpreterExecutor>();
+  else
+    exec = std::make_unique<JitExecutor>(JitOptions{}, default_cache_dir());
   Attributor attr(g, x_index, y_index, *exec, params);
   if (o.target >= attr.classes() || o.target < -1)
     throw CliError(fmt::format("--target {} is out of range: output {} has {} column{} (0..{})", o.target,
@@ -151,13 +157,16 @@ int run(const Options& o) {
     write_file_atomic(o.plot, attribution_svg(first_sample, first_row(res.attribution), plot));
   }
   fmt::print("explain {}: {} of {}[target] with respect to {} ({}), {} sample{}\n", model,
-             ig ? fmt::format("integrated gradients ({} steps, {} baseline)", o.steps, o.baseline.empty() ? "zero" : o.baseline)
+             ig ? fmt::format("integrated gradients ({} steps, {} baseline)", o.steps,
+                              o.baseline.empty() ? "zero" : o.baseline)
                 : (o.signed_gradient ? "signed gradient" : "saliency |gradient|"),
              y_name, x_name, type_str(inputs[size_t(x_index)].type()), res.samples.size(),
              res.samples.size() == 1 ? "" : "s");
-  if (ig) fmt::print("  {:>6}  {:>6}  {:>13}  {:>13}  {:>13}  {:>13}  {:>9}\n", "sample", "target", "f(x)", "f(x')",
-                     "f(x)-f(x')", "sum(IG)", "rel gap");
-  else fmt::print("  {:>6}  {:>6}  {:>13}  {:>13}\n", "sample", "target", "f(x)", "sum");
+  if (ig)
+    fmt::print("  {:>6}  {:>6}  {:>13}  {:>13}  {:>13}  {:>13}  {:>9}\n", "sample", "target", "f(x)", "f(x')",
+               "f(x)-f(x')", "sum(IG)", "rel gap");
+  else
+    fmt::print("  {:>6}  {:>6}  {:>13}  {:>13}\n", "sample", "target", "f(x)", "sum");
   double worst_gap = 0;
   const size_t shown = 20;
   for (size_t i = 0; i < res.samples.size(); ++i) {
@@ -193,12 +202,14 @@ ExplainCommand add_explain_command(CLI::App& app) {
   c.app->add_option("--wrt", o->wrt, "the input to explain (default: the only float input)");
   c.app->add_option("--output", o->output, "the output to explain, [B, C] (default: the only output)");
   c.app->add_option("--index", o->index, "explain only this sample (row of the input; default: all)");
-  c.app->add_option("--target", o->target, "the output column explained (default: the predicted class, argmax; 0 for one column)");
+  c.app->add_option("--target", o->target,
+                    "the output column explained (default: the predicted class, argmax; 0 for one column)");
   c.app->add_option("--method", o->method, "saliency (|gradient|, default) or ig (integrated gradients)")
       ->check(CLI::IsMember({"saliency", "ig"}));
   c.app->add_flag("--signed", o->signed_gradient, "saliency: the signed gradient instead of its absolute value");
   c.app->add_option_function<int>(
-      "--steps", [o](int m) { o->steps = m, o->steps_given = true; }, "ig: path points m (midpoint Riemann sum; default 64)");
+      "--steps", [o](int m) { o->steps = m, o->steps_given = true; },
+      "ig: path points m (midpoint Riemann sum; default 64)");
   c.app->add_option("--baseline", o->baseline, "ig: the baseline x' as one sample .npy (default: zeros)")
       ->check(CLI::ExistingFile);
   c.app->add_option("--max-batch", o->max_batch, "rows per run (default: all samples, or all m + 2 IG points)");

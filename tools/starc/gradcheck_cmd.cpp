@@ -60,7 +60,7 @@ int run(const Options& o) {
       inputs.push_back(random_input(t, o.batch, rng));
     } else {
       throw CliError(fmt::format("input '{}' is {}: pass it with --in {}=FILE.npy (only float inputs are generated)",
-                                name, type_str(t, &g.symbols), name));
+                                 name, type_str(t, &g.symbols), name));
     }
   }
   TensorMap params = cli::weights_or_init(g, o.weights, o.seed, false);
@@ -71,8 +71,9 @@ int run(const Options& o) {
   opts.seed = o.seed;
   std::vector<GradcheckEntry> entries = gradcheck(g, inputs, params, opts);
 
-  fmt::print("gradcheck {}: f64, central differences (eps {:g}), {} per tensor, loss = sum(outputs * R) with random R\n",
-             model, o.eps, o.samples > 0 ? fmt::format("up to {} elements", o.samples) : std::string("every element"));
+  fmt::print(
+      "gradcheck {}: f64, central differences (eps {:g}), {} per tensor, loss = sum(outputs * R) with random R\n",
+      model, o.eps, o.samples > 0 ? fmt::format("up to {} elements", o.samples) : std::string("every element"));
   size_t w = 6;
   for (auto& e : entries) w = std::max(w, e.name.size());
   fmt::print("  {:<{}}  {:>7}  {:>11}  {:>13}  {:>13}\n", "tensor", w, "checked", "max rel err", "analytic", "numeric");
@@ -86,8 +87,9 @@ int run(const Options& o) {
   bool ok = worst <= o.tol;
   fmt::print("{}: worst relative error {:.3e} ({}), tolerance {:g}\n", ok ? "PASS" : "FAIL", worst, worst_name, o.tol);
   if (!ok)
-    fmt::print("note: a kink (relu at 0, a max-pooling tie) within --eps of a checked point also gives a large error; "
-               "if only a few elements fail, retry with a smaller --eps or another --seed\n");
+    fmt::print(
+        "note: a kink (relu at 0, a max-pooling tie) within --eps of a checked point also gives a large error; "
+        "if only a few elements fail, retry with a smaller --eps or another --seed\n");
   return ok ? 0 : 1;
 }
 

@@ -42,7 +42,6 @@ using cli::fail_with_diags;
 using cli::Loaded;
 using cli::name_paths;
 
-
 int cmd_check(const std::vector<std::string>& files) {
   int failed = 0;
   for (auto& f : files) {
@@ -57,7 +56,8 @@ int cmd_check(const std::vector<std::string>& files) {
     fmt::print("{}: ok ({} model{}{})\n", f, models.size(), models.size() == 1 ? "" : "s",
                models.empty() ? "" : fmt::format(": {}", fmt::join(models, ", ")));
   }
-  if (failed) throw CliError(fmt::format("{} of {} file{} failed to check", failed, files.size(), files.size() == 1 ? "" : "s"));
+  if (failed)
+    throw CliError(fmt::format("{} of {} file{} failed to check", failed, files.size(), files.size() == 1 ? "" : "s"));
   return 0;
 }
 
@@ -119,7 +119,8 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
   if (a.gpu_weights != "f32" && a.device != Device::Cuda)
     throw CliError(fmt::format("--gpu-weights {} needs --device cuda", a.gpu_weights));
   if (a.backend == "ref") {
-    if (a.timings) fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");
+    if (a.timings)
+      fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");
     for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
   } else {
     bind_symbols(g, inputs);  // input errors name the input before any compilation
@@ -148,15 +149,23 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
 
 std::string attr_default(const AttrSpec& s) {
   if (!s.default_value) return "required";
-  return std::visit([](const auto& v) -> std::string {
-    using T = std::decay_t<decltype(v)>;
-    if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>) return fmt::format("{}", v);
-    else if constexpr (std::is_same_v<T, bool>) return v ? "true" : "false";
-    else if constexpr (std::is_same_v<T, std::string>) return fmt::format("\"{}\"", v);
-    else if constexpr (std::is_same_v<T, Ints> || std::is_same_v<T, Floats>) return fmt::format("[{}]", fmt::join(v, ", "));
-    else if constexpr (std::is_same_v<T, DType>) return std::string(dtype_name(v));
-    else return "?";
-  }, *s.default_value);
+  return std::visit(
+      [](const auto& v) -> std::string {
+        using T = std::decay_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, double>)
+          return fmt::format("{}", v);
+        else if constexpr (std::is_same_v<T, bool>)
+          return v ? "true" : "false";
+        else if constexpr (std::is_same_v<T, std::string>)
+          return fmt::format("\"{}\"", v);
+        else if constexpr (std::is_same_v<T, Ints> || std::is_same_v<T, Floats>)
+          return fmt::format("[{}]", fmt::join(v, ", "));
+        else if constexpr (std::is_same_v<T, DType>)
+          return std::string(dtype_name(v));
+        else
+          return "?";
+      },
+      *s.default_value);
 }
 
 // `starc ops`: the primitive op table, as markdown (docs/language.md embeds it).
@@ -165,7 +174,8 @@ int cmd_ops() {
   for (const OpDef* op : all_ops()) {
     if (op->name == "input" || op->name == "param" || op->name == "const") continue;
     std::vector<std::string> attrs;
-    for (auto& a : op->attrs) attrs.push_back(fmt::format("{}: {} ({})", a.name, attr_kind_name(a.kind), attr_default(a)));
+    for (auto& a : op->attrs)
+      attrs.push_back(fmt::format("{}: {} ({})", a.name, attr_kind_name(a.kind), attr_default(a)));
     fmt::print("| `{}` | {}{} | {} | {} |\n", op->name, fmt::join(op->inputs, ", "), op->variadic ? "..." : "",
                fmt::join(attrs, "; "), op->doc);
   }
@@ -230,11 +240,12 @@ void print_cpu_plan(const Graph& opt, int64_t batch) {
     for (auto& n : k.nodes) parts.push_back(n + " " + op_of(n));
     fmt::print("#   {:>3}. {:<24} {}\n", i + 1, k.what, fmt::join(parts, ", "));
   }
-  fmt::print("# memory plan: arguments (inputs, parameters, outputs) {}; {} temporaries, at most {} alive at once "
-             "({} if each lived to the end{})\n",
-             bytes_str(plan.argument_bytes), plan.temporaries, bytes_str(plan.temporary_peak_bytes),
-             bytes_str(plan.temporary_total_bytes),
-             plan.kept_to_end ? fmt::format("; {} held to the end", plan.kept_to_end) : "");
+  fmt::print(
+      "# memory plan: arguments (inputs, parameters, outputs) {}; {} temporaries, at most {} alive at once "
+      "({} if each lived to the end{})\n",
+      bytes_str(plan.argument_bytes), plan.temporaries, bytes_str(plan.temporary_peak_bytes),
+      bytes_str(plan.temporary_total_bytes),
+      plan.kept_to_end ? fmt::format("; {} held to the end", plan.kept_to_end) : "");
 }
 
 int cmd_graph(const std::string& file, const std::string& model, const std::string& emit, int64_t batch,
@@ -283,8 +294,10 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
       fmt::print("{}", stage == Stage::Mlir ? c.mlir : c.llvm);
     return 0;
   }
-  if (emit == "graph") fmt::print("{}", print_graph(g));
-  else if (emit == "dot") fmt::print("{}", to_dot(g));
+  if (emit == "graph")
+    fmt::print("{}", print_graph(g));
+  else if (emit == "dot")
+    fmt::print("{}", to_dot(g));
   return 0;
 }
 
@@ -317,11 +330,15 @@ int main(int argc, char** argv) {
   init->add_option("-o,--output", out, "output .npz")->required();
   auto* run = app.add_subcommand("run", "Run a model's forward pass on .npy inputs");
   add_model(run);
-  run->add_option("--in", run_args.ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")->take_all();
+  run->add_option("--in", run_args.ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")
+      ->take_all();
   run->add_option("--weights,-w", run_args.weights, "weights .npz (default: initialise with --seed)");
   run->add_option("--seed", run_args.seed, "seed for initialisation and random ops (default 0)");
-  run->add_option("--out", run_args.outs, "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")->take_all();
-  run->add_option("--backend", run_args.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
+  run->add_option("--out", run_args.outs,
+                  "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")
+      ->take_all();
+  run->add_option("--backend", run_args.backend,
+                  "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
       ->check(CLI::IsMember({"ref", "jit"}));
   run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
   cli::add_conv_algo_option(run, &run_args.conv_algo);
@@ -334,15 +351,18 @@ int main(int argc, char** argv) {
   cli::check_int_range(
       run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)"), 1,
       cli::kMaxThreads);
-  cli::check_int_range(run->add_option("--repeat", run_args.repeat,
-                                       "run the forward pass N times (the first compiles; timing the rest shows the cache)"),
-                       1, INT32_MAX);
+  cli::check_int_range(
+      run->add_option("--repeat", run_args.repeat,
+                      "run the forward pass N times (the first compiles; timing the rest shows the cache)"),
+      1, INT32_MAX);
   auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
   add_model(graph);
   std::vector<std::string> disabled_passes;
   graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm | ptx (the GPU kernels)")
       ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm", "ptx"}));
-  graph->add_option("--disable-pass", disabled_passes, "opt/mlir/llvm: skip a graph pass (simplify, fold, cse, dce, conv_algo); repeatable")
+  graph
+      ->add_option("--disable-pass", disabled_passes,
+                   "opt/mlir/llvm: skip a graph pass (simplify, fold, cse, dce, conv_algo); repeatable")
       ->check(CLI::IsMember(pass_names()));
   cli::check_int_range(
       graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)"), 1,

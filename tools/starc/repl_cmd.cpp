@@ -87,7 +87,7 @@ int run_terminal(ReplSession& s) {
   rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,[+-*/%)]}";
   std::string hist = history_file();
   if (!hist.empty()) ::read_history(hist.c_str());
-  struct sigaction sa {}, old {};
+  struct sigaction sa{}, old{};
   sa.sa_handler = on_repl_sigint;  // no SA_RESTART: readline returns on Ctrl-C
   sigemptyset(&sa.sa_mask);
   ::sigaction(SIGINT, &sa, &old);
@@ -145,7 +145,8 @@ int run(const Options& o) {
 ReplCommand add_repl_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   ReplCommand c;
-  c.app = app.add_subcommand("repl", "Interactive session: type layers and models, see shapes, run, differentiate, train");
+  c.app =
+      app.add_subcommand("repl", "Interactive session: type layers and models, see shapes, run, differentiate, train");
   c.app->add_option("files", o->files, "the .net files whose definitions the session starts with")
       ->check(CLI::ExistingFile);
   c.app->add_option("-c", o->command, "run these inputs (lines) and exit; exit 1 on the first error");

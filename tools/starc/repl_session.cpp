@@ -88,8 +88,10 @@ std::vector<std::string> words(const std::string& s) {
   char quote = 0;
   for (char c : s) {
     if (quote) {
-      if (c == quote) quote = 0;
-      else cur += c;
+      if (c == quote)
+        quote = 0;
+      else
+        cur += c;
     } else if (c == '"' || c == '\'') {
       quote = c, any = true;
     } else if (std::isspace(static_cast<unsigned char>(c))) {
@@ -106,8 +108,8 @@ std::vector<std::string> words(const std::string& s) {
 std::vector<std::string> stdlib_modules() {
   std::vector<std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(STARC_STDLIB_DIR, ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(STARC_STDLIB_DIR, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->path().extension() != ".net") continue;
     fs::path rel = fs::relative(it->path(), STARC_STDLIB_DIR, ec);
     std::string dotted;
@@ -167,7 +169,10 @@ void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, ui
 }  // namespace
 
 ReplSession::ReplSession(std::ostream& out, std::ostream& err, ReplOptions opts)
-    : out_(out), err_(err), opts_(std::move(opts)), jit_(JitOptions{.passes = OptOptions({}, opts_.conv_algo), .threads = opts_.threads, .device = opts_.device},
+    : out_(out),
+      err_(err),
+      opts_(std::move(opts)),
+      jit_(JitOptions{.passes = OptOptions({}, opts_.conv_algo), .threads = opts_.threads, .device = opts_.device},
            opts_.cache_dir) {
   std::error_code ec;
   prepend_search_dir(fs::current_path(ec).string());  // `use mymodel` finds ./mymodel.net
@@ -346,7 +351,8 @@ bool ReplSession::load(const std::string& path) {
   prepend_search_dir(fs::absolute(path, ec).parent_path().string());
   std::string uses_text, body;
   std::istringstream lines(*text);
-  for (std::string line; std::getline(lines, line);) (trim(line).rfind("use ", 0) == 0 ? uses_text : body) += line + "\n";
+  for (std::string line; std::getline(lines, line);)
+    (trim(line).rfind("use ", 0) == 0 ? uses_text : body) += line + "\n";
   std::istringstream us(uses_text);
   for (std::string u; std::getline(us, u);)
     if (!trim(u).empty() && !declare(trim(u))) return false;
@@ -525,7 +531,8 @@ bool ReplSession::command(const std::string& text) {
   std::vector<std::string> names;
   for (auto& [c, what] : kCommands) names.push_back(words(c)[0]);
   std::string hint = closest_name(name, names);
-  err_ << "error: unknown command " << name << (hint.empty() ? "" : "; did you mean " + hint + "?") << " (:help lists them)\n";
+  err_ << "error: unknown command " << name << (hint.empty() ? "" : "; did you mean " + hint + "?")
+       << " (:help lists them)\n";
   return false;
 }
 
@@ -557,8 +564,9 @@ bool ReplSession::feed_line(const std::string& input) {
         if (load->key.empty() || !arrays.count(load->key)) {
           std::vector<std::string> keys;
           for (auto& [k, v] : arrays) keys.push_back(k);
-          throw std::runtime_error(fmt::format("{} holds several arrays; name one: load(\"{}\", \"NAME\") with NAME one of: {}",
-                                               path, path, fmt::join(keys, ", ")));
+          throw std::runtime_error(
+              fmt::format("{} holds several arrays; name one: load(\"{}\", \"NAME\") with NAME one of: {}", path, path,
+                          fmt::join(keys, ", ")));
         }
         t = arrays.at(load->key);
       } else {

@@ -21,7 +21,7 @@ struct ReplOptions {
   int threads = 1;
   ConvAlgo conv_algo = ConvAlgo::Auto;  // --conv-algo
   Device device = Device::Cpu;          // --device
-  std::string cache_dir;  // the JIT's disk cache ("" = none)
+  std::string cache_dir;                // the JIT's disk cache ("" = none)
 };
 
 class ReplSession {
@@ -61,10 +61,10 @@ class ReplSession {
   std::ostream& err_;
   ReplOptions opts_;
   std::vector<std::string> uses_ = {"use std.nn", "use std.losses"};
-  std::string defs_;                            // fn / model / train declarations, in order
-  std::vector<std::string> statics_;            // static assignments, replayed before each expression
-  std::map<std::string, Tensor> vars_;          // session tensors
-  std::map<std::string, TensorMap> trained_;    // model -> weights from :train
+  std::string defs_;                          // fn / model / train declarations, in order
+  std::vector<std::string> statics_;          // static assignments, replayed before each expression
+  std::map<std::string, Tensor> vars_;        // session tensors
+  std::map<std::string, TensorMap> trained_;  // model -> weights from :train
   mutable JitExecutor jit_;
   bool quit_ = false;
 };

@@ -65,8 +65,8 @@ SimulateCommand add_simulate_command(CLI::App& app) {
         for (auto& u : simulation_tasks())
           for (auto& uo : u.options)
             if (uo.name == opt.name) used.push_back(u.name);
-        o->flags[opt.name] =
-            c.app->add_option("--" + opt.name, o->values[opt.name], fmt::format("task option of {}", fmt::join(used, ", ")));
+        o->flags[opt.name] = c.app->add_option("--" + opt.name, o->values[opt.name],
+                                               fmt::format("task option of {}", fmt::join(used, ", ")));
       }
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;

@@ -51,10 +51,10 @@ double peak_resident_mib() {
 }
 
 struct SigintGuard {
-  struct sigaction old {};
+  struct sigaction old{};
   SigintGuard() {
     g_stop = false;
-    struct sigaction sa {};
+    struct sigaction sa{};
     sa.sa_handler = on_sigint;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
@@ -110,7 +110,6 @@ void check_data_of(const TrainPlan& plan, const TensorMap& data, bool eval_only,
   }
 }
 
-
 // The command line that continues an interrupted run: the same arguments without
 // --weights, plus --checkpoint DIR (if it was defaulted) and --resume.
 std::string resume_command(const Args& a, const std::string& dir) {
@@ -136,10 +135,12 @@ void require_writable_dir(const fs::path& dir, bool create, const std::string& f
   std::error_code ec;
   if (create) fs::create_directories(dir, ec);
   if (ec) throw CliError(fmt::format("{} {}: cannot create the folder: {}", flag, path, ec.message()));
-  if (!fs::is_directory(dir, ec)) throw CliError(fmt::format("{} {}: folder '{}' does not exist", flag, path, dir.string()));
+  if (!fs::is_directory(dir, ec))
+    throw CliError(fmt::format("{} {}: folder '{}' does not exist", flag, path, dir.string()));
   std::string probe = (dir / ".starc-write-test-XXXXXX").string();
   int fd = ::mkstemp(probe.data());
-  if (fd < 0) throw CliError(fmt::format("{} {}: cannot write in '{}': {}", flag, path, dir.string(), std::strerror(errno)));
+  if (fd < 0)
+    throw CliError(fmt::format("{} {}: cannot write in '{}': {}", flag, path, dir.string(), std::strerror(errno)));
   ::close(fd);
   ::unlink(probe.c_str());
 }
@@ -165,19 +166,22 @@ int run(Args& a) {
     throw CliError("--weights and --resume cannot be combined: a resumed run takes its weights from the checkpoint");
   if (a.epochs < 1) throw CliError(fmt::format("--epochs must be at least 1, got {}", a.epochs));
   if (a.batch < 1) throw CliError(fmt::format("--batch must be at least 1, got {}", a.batch));
-  const std::string history_csv =
-      !a.history.empty() ? a.history : a.checkpoint.empty() ? "" : (fs::path(a.checkpoint) / "history.csv").string();
+  const std::string history_csv = !a.history.empty()     ? a.history
+                                  : a.checkpoint.empty() ? ""
+                                                         : (fs::path(a.checkpoint) / "history.csv").string();
   check_output_paths(a, history_csv);
 
   Loaded l;
   if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
   if (a.model.empty()) {  // the only model with a train block, or the only model
     auto trained = l.prog.trained_models(), names = l.prog.model_names();
-    if (trained.size() == 1) a.model = trained[0];
-    else if (trained.empty() && names.size() == 1) a.model = names[0];
+    if (trained.size() == 1)
+      a.model = trained[0];
+    else if (trained.empty() && names.size() == 1)
+      a.model = names[0];
     else
       throw CliError(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
-                                trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
+                                 trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
   }
   TrainPlan plan = build_plan(l, a.model);
 
@@ -217,8 +221,10 @@ int run(Args& a) {
   o.resume = a.resume;
   o.history_csv = history_csv;
   o.stop_checkpoint_dir = "starc-checkpoint";
-  o.progress = a.progress == "bar" ? ProgressMode::Bar : a.progress == "plain" ? ProgressMode::Plain
-             : a.progress == "none" ? ProgressMode::None : ProgressMode::Auto;
+  o.progress = a.progress == "bar"     ? ProgressMode::Bar
+               : a.progress == "plain" ? ProgressMode::Plain
+               : a.progress == "none"  ? ProgressMode::None
+                                       : ProgressMode::Auto;
   o.log_every = a.log_every;
   o.stop = &g_stop;
 
@@ -255,7 +261,8 @@ int run(Args& a) {
         fmt::print(stderr, "interrupted in epoch {} after batch {} of {}; no checkpoint was written\n", r.epoch + 1,
                    r.batch, r.batches_per_epoch);
       } else {
-        fmt::print(stderr, "interrupted in epoch {} after batch {} of {}: checkpoint written to {}\nresume with:\n  {}\n",
+        fmt::print(stderr,
+                   "interrupted in epoch {} after batch {} of {}: checkpoint written to {}\nresume with:\n  {}\n",
                    r.epoch + 1, r.batch, r.batches_per_epoch, r.checkpoint, resume_command(a, dir));
       }
       return 130;
@@ -263,7 +270,8 @@ int run(Args& a) {
     case TrainResult::Status::NonFinite:
       fmt::print(stderr, "error: {}\n", r.message);
       return 1;
-    case TrainResult::Status::Done: break;
+    case TrainResult::Status::Done:
+      break;
   }
   if (!a.out.empty()) {
     TensorMap w;
@@ -299,21 +307,26 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
   c->add_option("--batch", a.batch, "mini-batch size (default 32; the last partial batch is used)");
   a.seed_opt = c->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (default 0)");
   c->add_option("--weights,-w", a.weights, "initial weights .npz (default: initialise with --seed)");
-  a.checkpoint_opt = c->add_option("--checkpoint", a.checkpoint,
-                                   "folder for checkpoint.npz (written after every epoch and on Ctrl-C) and history.csv");
+  a.checkpoint_opt =
+      c->add_option("--checkpoint", a.checkpoint,
+                    "folder for checkpoint.npz (written after every epoch and on Ctrl-C) and history.csv");
   c->add_flag("--resume", a.resume, "continue from the checkpoint in --checkpoint DIR");
   c->add_option("--out,-o", a.out, "where to write the trained weights (.npz, loadable by `starc run --weights`)");
-  c->add_option("--history", a.history, "CSV history (default DIR/history.csv with --checkpoint); an .svg learning curve goes next to it");
-  c->add_option("--backend", a.backend, "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
+  c->add_option("--history", a.history,
+                "CSV history (default DIR/history.csv with --checkpoint); an .svg learning curve goes next to it");
+  c->add_option("--backend", a.backend,
+                "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
       ->check(CLI::IsMember({"ref", "jit"}));
   cli::add_conv_algo_option(c, &a.conv_algo);
   cli::add_device_option(c, &a.device);
   cli::add_max_memory_option(c);
-  cli::check_int_range(c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)"),
-                       1, cli::kMaxThreads);
+  cli::check_int_range(
+      c->add_option("--threads", a.threads, "JIT: threads for the generated code (default: all cores)"), 1,
+      cli::kMaxThreads);
   c->add_option("--progress", a.progress, "auto | bar | plain | none (default auto: a bar on a terminal)")
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
-  c->add_flag("--timings", a.timings, "JIT: print compile times (and the first cache hit) of each step graph to stderr");
+  c->add_flag("--timings", a.timings,
+              "JIT: print compile times (and the first cache hit) of each step graph to stderr");
   c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");
   return {c, [args]() { return cli::run_guarded([&] { return run(*args); }); }};
 }

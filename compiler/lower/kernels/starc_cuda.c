@@ -153,8 +153,8 @@ static void load_driver(void) {
   if (r == CUDA_SUCCESS) r = cu.DeviceGetCount(&count);
   if (r != CUDA_SUCCESS || count == 0) {
     if (r != CUDA_SUCCESS) cu.GetErrorName(r, &name), cu.GetErrorString(r, &text);
-    snprintf(init_error, sizeof init_error, "no CUDA device: %s%s%s", r == CUDA_SUCCESS ? "the driver sees no GPU" : name,
-             r == CUDA_SUCCESS ? "" : ": ", text);
+    snprintf(init_error, sizeof init_error, "no CUDA device: %s%s%s",
+             r == CUDA_SUCCESS ? "the driver sees no GPU" : name, r == CUDA_SUCCESS ? "" : ": ", text);
     return;
   }
   int dev = 0, major = 0, minor = 0, managed = 0;

@@ -94,8 +94,10 @@ static void parallel_for(int64_t n, range_fn fn, void* ctx) {
   for (int i = 1; i < t; ++i) started[i] = pthread_create(&ids[i], NULL, run_range, &jobs[i]) == 0;
   run_range(&jobs[0]);
   for (int i = 1; i < t; ++i) {
-    if (started[i]) pthread_join(ids[i], NULL);
-    else run_range(&jobs[i]); /* no thread to be had: do its share here */
+    if (started[i])
+      pthread_join(ids[i], NULL);
+    else
+      run_range(&jobs[i]); /* no thread to be had: do its share here */
   }
 #endif
 }
@@ -160,8 +162,10 @@ static void cache_drop(spectrum_entry** link) {
   *link = e->next;
   cache_bytes -= e->bytes;
   cache_entries--;
-  if (e->refs > 0) e->stale = 1;
-  else entry_free(e);
+  if (e->refs > 0)
+    e->stale = 1;
+  else
+    entry_free(e);
 }
 
 static spectrum_entry* cache_find(const spectrum_key* k, const void* weight, size_t weight_bytes) {
@@ -192,8 +196,10 @@ static void cache_insert(spectrum_entry* n) {
     }
   int64_t now = ++cache_clock, cold_after = 4 * (cache_entries + 1);
   for (spectrum_entry** link = &cache_head; *link && cache_bytes + n->bytes > cache_limit();)
-    if (now - (*link)->last_use > cold_after) cache_drop(link);
-    else link = &(*link)->next;
+    if (now - (*link)->last_use > cold_after)
+      cache_drop(link);
+    else
+      link = &(*link)->next;
   n->refs = 1;
   n->last_use = now;
   if (cache_bytes + n->bytes <= cache_limit()) {
@@ -231,8 +237,8 @@ int64_t STARC_KERNEL(fft_cache_entries)(void) {
 
 typedef struct {
   int64_t n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw;
-  int64_t mh, mw;      /* transform sizes: no wrap-around for any of the three ops */
-  int64_t fw, f, fs;   /* complex columns (mw/2+1), per-row spectrum size mh*fw, its stride */
+  int64_t mh, mw;         /* transform sizes: no wrap-around for any of the three ops */
+  int64_t fw, f, fs;      /* complex columns (mw/2+1), per-row spectrum size mh*fw, its stride */
   _Atomic int64_t* nomem; /* the call's failed workspace (workspace()) */
 } fft_geo;
 

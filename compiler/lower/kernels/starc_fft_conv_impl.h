@@ -96,7 +96,8 @@ static void LOCAL(forward_rows)(void* ctx, int64_t begin, int64_t end) {
     for (int64_t i = 0; i < j->rh; ++i) {
       T* to = buf + (j->off_h + i * j->step_h) * g->mw + j->off_w;
       const T* from = row + i * j->rw;
-      if (j->step_w == 1) memcpy(to, from, sizeof(T) * (size_t)j->rw);
+      if (j->step_w == 1)
+        memcpy(to, from, sizeof(T) * (size_t)j->rw);
       else
         for (int64_t k = 0; k < j->rw; ++k) to[k * j->step_w] = from[k];
     }
@@ -194,30 +195,30 @@ typedef struct {
 #define VSTORE(p, v) memcpy((p), &(v), sizeof(v))
 
 /* Output rows r0 .. r0+RB-1 of p over the frequencies [f0, f1), RB a constant. */
-#define MIX_ROWS(RB)                                                                             \
-  for (int64_t f = 0; f < kTile; f += LOCAL(kLanes)) {                                           \
-    LOCAL(vec) accr[RB], acci[RB];                                                               \
-    for (int k = 0; k < RB; ++k) accr[k] = acci[k] = (LOCAL(vec)){0};                            \
-    for (int64_t q = 0; q < j->Q; ++q) {                                                         \
-      const int64_t arow = a_tile + (p * j->ap + q * j->aq) * kTile + f;                         \
-      LOCAL(vec) xr, xi;                                                                         \
-      VLOAD(xr, j->ar + arow);                                                                   \
-      VLOAD(xi, j->ai + arow);                                                                   \
-      if (j->conj == CONJ_A) xi = -xi;                                                           \
-      for (int k = 0; k < RB; ++k) {                                                             \
-        const int64_t brow = b_tile + ((r0 + k) * j->bp + q * j->bq) * kTile + f;                \
-        LOCAL(vec) yr, yi;                                                                       \
-        VLOAD(yr, j->br + brow);                                                                 \
-        VLOAD(yi, j->bi + brow);                                                                 \
-        if (j->conj == CONJ_B) yi = -yi;                                                         \
-        accr[k] += xr * yr - xi * yi;                                                            \
-        acci[k] += xr * yi + xi * yr;                                                            \
-      }                                                                                          \
-    }                                                                                            \
-    for (int k = 0; k < RB; ++k) {                                                               \
-      VSTORE(j->cr + c_tile + (p * j->R + r0 + k) * kTile + f, accr[k]);                         \
-      VSTORE(j->ci + c_tile + (p * j->R + r0 + k) * kTile + f, acci[k]);                         \
-    }                                                                                            \
+#define MIX_ROWS(RB)                                                              \
+  for (int64_t f = 0; f < kTile; f += LOCAL(kLanes)) {                            \
+    LOCAL(vec) accr[RB], acci[RB];                                                \
+    for (int k = 0; k < RB; ++k) accr[k] = acci[k] = (LOCAL(vec)){0};             \
+    for (int64_t q = 0; q < j->Q; ++q) {                                          \
+      const int64_t arow = a_tile + (p * j->ap + q * j->aq) * kTile + f;          \
+      LOCAL(vec) xr, xi;                                                          \
+      VLOAD(xr, j->ar + arow);                                                    \
+      VLOAD(xi, j->ai + arow);                                                    \
+      if (j->conj == CONJ_A) xi = -xi;                                            \
+      for (int k = 0; k < RB; ++k) {                                              \
+        const int64_t brow = b_tile + ((r0 + k) * j->bp + q * j->bq) * kTile + f; \
+        LOCAL(vec) yr, yi;                                                        \
+        VLOAD(yr, j->br + brow);                                                  \
+        VLOAD(yi, j->bi + brow);                                                  \
+        if (j->conj == CONJ_B) yi = -yi;                                          \
+        accr[k] += xr * yr - xi * yi;                                             \
+        acci[k] += xr * yi + xi * yr;                                             \
+      }                                                                           \
+    }                                                                             \
+    for (int k = 0; k < RB; ++k) {                                                \
+      VSTORE(j->cr + c_tile + (p * j->R + r0 + k) * kTile + f, accr[k]);          \
+      VSTORE(j->ci + c_tile + (p * j->R + r0 + k) * kTile + f, acci[k]);          \
+    }                                                                             \
   }
 
 __attribute__((target_clones("avx512f", "avx2", "default"))) static void LOCAL(mix_range)(void* ctx, int64_t begin,
@@ -277,8 +278,8 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
 /* ---- the three ops (stride 1; any other stride takes the direct kernel) ---- */
 
 /* g, the call's geometry, with its out-of-memory note (fft_done reports it). */
-#define FFT_CALL_GEO                                                  \
-  _Atomic int64_t nomem = 0;                                          \
+#define FFT_CALL_GEO                                                     \
+  _Atomic int64_t nomem = 0;                                             \
   fft_geo g = fft_geo_of(n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw); \
   g.nomem = &nomem
 #define CONV_ARG_NAMES n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw

@@ -83,7 +83,8 @@ void STARC_KERNEL(mem_note_failure)(int64_t bytes, int64_t node) {
 
 void* STARC_KERNEL(mem_alloc)(int64_t bytes, int64_t node) {
   mem_block* b = NULL;
-  if (bytes >= 0 && (uint64_t)bytes <= SIZE_MAX - sizeof(mem_block)) b = (mem_block*)malloc(sizeof(mem_block) + (size_t)bytes);
+  if (bytes >= 0 && (uint64_t)bytes <= SIZE_MAX - sizeof(mem_block))
+    b = (mem_block*)malloc(sizeof(mem_block) + (size_t)bytes);
   if (!b) {
     STARC_KERNEL(mem_note_failure)(bytes, node);
     return NULL;

@@ -63,8 +63,8 @@ static void LOCAL(im2col)(const geo_t* g, T* x, T* cols, int64_t p0, int64_t np,
 
 /* Rows [m0, m1) and columns [n0, n1) of c = op(a) @ op(b) for one matrix: op(a)'s rows
    are a's rows (with trans_a, its columns), op(b)'s columns b's columns (its rows). */
-static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a,
-                              const T* b, T* c, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a, const T* b,
+                              T* c, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   GEMM(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)(m1 - m0),
        (int)(n1 - n0), (int)k, 1, trans_a ? a + m0 : a + m0 * k, (int)(trans_a ? m : k), trans_b ? b + n0 * k : b + n0,
        (int)(trans_b ? k : n), 0, c + m0 * n + n0, (int)n);
@@ -74,14 +74,14 @@ static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, 
 typedef struct {
   geo_t g;
   int64_t m, n, k, trans_a, trans_b, stride_a, stride_b, stride_c; /* matmul */
-  int64_t tile, tiles, size, chunks;                                /* convolutions */
+  int64_t tile, tiles, size, chunks;                               /* convolutions */
   const T *a, *b;
   T *out, *part;
   _Atomic int64_t nomem; /* a part's workspace that could not be had (workspace()) */
 } LOCAL(job_t);
 
 /* One part's column buffer (c*kh*kw rows by j->tile positions); NULL when out of memory. */
-static T* LOCAL(columns)(LOCAL(job_t)* j) {
+static T* LOCAL(columns)(LOCAL(job_t) * j) {
   return (T*)workspace(sizeof(T) * (size_t)(j->g.c * j->g.kh * j->g.kw * j->tile + 1), &j->nomem);
 }
 
@@ -93,8 +93,10 @@ static void LOCAL(matmul_batches)(void* ctx, int64_t lo, int64_t hi) {
 }
 static void LOCAL(matmul_side)(void* ctx, int64_t lo, int64_t hi) { /* rows (m >= n) or columns of one matrix */
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
-  if (j->m >= j->n) LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a, j->b, j->out, lo, hi, 0, j->n);
-  else LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a, j->b, j->out, 0, j->m, lo, hi);
+  if (j->m >= j->n)
+    LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a, j->b, j->out, lo, hi, 0, j->n);
+  else
+    LOCAL(gemm_block)(j->m, j->n, j->k, j->trans_a, j->trans_b, j->a, j->b, j->out, 0, j->m, lo, hi);
 }
 
 /* Matrices in parallel when there are enough of them; otherwise each one's larger side
@@ -102,8 +104,18 @@ static void LOCAL(matmul_side)(void* ctx, int64_t lo, int64_t hi) { /* rows (m >
 void KNAME(matmul)(int64_t batch, int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a,
                    int64_t stride_a, const T* b, int64_t stride_b, T* c, int64_t stride_c) {
   const double work = (double)batch * (double)m * (double)n * (double)k;
-  LOCAL(job_t) j = {.m = m, .n = n, .k = k, .trans_a = trans_a, .trans_b = trans_b, .stride_a = stride_a,
-                    .stride_b = stride_b, .stride_c = stride_c, .a = a, .b = b, .out = c};
+  LOCAL(job_t)
+  j = {.m = m,
+       .n = n,
+       .k = k,
+       .trans_a = trans_a,
+       .trans_b = trans_b,
+       .stride_a = stride_a,
+       .stride_b = stride_b,
+       .stride_c = stride_c,
+       .a = a,
+       .b = b,
+       .out = c};
   if (batch >= kernel_threads) {
     run_parts(threads_for(batch, work), batch, LOCAL(matmul_batches), &j);
     return;
