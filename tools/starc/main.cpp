@@ -263,7 +263,8 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
       o.passes = passes;
       Compilation c = compile(graph, o, Stage::Opt);
       for (auto& r : c.report) fmt::print("# {}\n", describe(r));
-      for (auto& d : passes.disabled) fmt::print("# pass {}: disabled\n", d);
+      for (const std::string& name : pass_names())  // in pipeline order
+        if (passes.disabled.count(name)) fmt::print("# pass {}: disabled\n", name);
       fmt::print("{}", print_graph(c.optimized));
       print_cpu_plan(c.optimized, batch);
     };

@@ -21,7 +21,7 @@ namespace {
 
 struct Options {
   std::string file;
-  std::string passes;  // comma-separated names, "none", or "" (every pass, as the JIT runs them)
+  std::string passes = "all";  // comma-separated names, "none", or "all" (every pass, as the JIT runs them)
   std::string emit = "graph";
   int64_t batch = 1;
   bool list = false;
@@ -55,11 +55,13 @@ Graph read_graph_file(const std::string& file) {
 }
 
 std::vector<std::string> pass_list(const std::string& spec) {
-  if (spec.empty()) return pass_names();
+  if (spec == "all") return pass_names();
+  if (spec.empty()) throw CliError("--passes: no pass given (all, none, or names separated by commas)");
   std::vector<std::string> names;
   if (spec == "none") return names;
   std::stringstream in(spec);
   for (std::string name; std::getline(in, name, ',');) {
+    if (name.empty()) throw CliError(fmt::format("--passes: an empty pass name in '{}'", spec));
     if (!find_pass(name))
       throw CliError(fmt::format("--passes: unknown pass '{}' (passes: {})", name, fmt::join(pass_names(), ", ")));
     names.push_back(name);
@@ -102,7 +104,7 @@ OptCommand add_opt_command(CLI::App& app) {
   c->add_option("file", o->file, "the graph (text form, as `starc graph --emit graph` prints it)")
       ->check(CLI::ExistingFile);
   c->add_option("--passes", o->passes,
-                "the passes to run, in order, comma-separated (default: all, as the JIT runs them; none: no pass)");
+                "the passes to run, in order, comma-separated; all (default: every pass, as the JIT runs them) or none");
   c->add_flag("--list-passes", o->list, "list the passes with what each does");
   c->add_option("--emit", o->emit, "graph (default) | mlir | llvm | ptx: what to print after the passes")
       ->check(CLI::IsMember({"graph", "mlir", "llvm", "ptx"}));
