@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "runtime/file_io.h"
+#include "runtime/fits_header_check.h"
 #include "runtime/tensor_file.h"
 
 namespace fs = std::filesystem;
@@ -73,16 +74,18 @@ std::string hdu_list(const std::string& file) {
 
 // A gzip-compressed file (cfitsio inflates `.gz` FITS files into memory whole, before any
 // header can be checked): its inflated size, counted with zlib in a fixed buffer, must fit
-// in memory; a small file inflating to gigabytes (a gzip bomb) is refused here.
-void check_gzip_size(const std::string& file) {
+// in memory; a small file inflating to gigabytes (a gzip bomb) is refused here. The
+// inflated headers go through FitsHeaderCheck on the way. False: not a gzip file.
+bool check_gzip_file(const std::string& file) {
   std::FILE* in = std::fopen(file.c_str(), "rb");
-  if (!in) return;  // cfitsio reports it
+  if (!in) return false;  // cfitsio reports it
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> closer(in, std::fclose);
   unsigned char magic[2] = {0, 0};
-  if (std::fread(magic, 1, 2, in) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) return;
+  if (std::fread(magic, 1, 2, in) != 2 || magic[0] != 0x1f || magic[1] != 0x8b) return false;
+  FitsHeaderCheck headers(file);
   std::rewind(in);
   z_stream z{};
-  if (inflateInit2(&z, 15 + 32) != Z_OK) return;
+  if (inflateInit2(&z, 15 + 32) != Z_OK) return true;
   std::unique_ptr<z_stream, int (*)(z_stream*)> end(&z, inflateEnd);
   const uint64_t limit = max_read_bytes();
   uint64_t total = 0;
@@ -92,22 +95,23 @@ void check_gzip_size(const std::string& file) {
     if (z.avail_in == 0) {
       z.avail_in = uInt(std::fread(src.data(), 1, src.size(), in));
       z.next_in = src.data();
-      if (z.avail_in == 0) return;  // the end (or a truncated stream: cfitsio says so)
+      if (z.avail_in == 0) return true;  // the end (or a truncated stream: cfitsio says so)
     }
     z.next_out = dst.data();
     z.avail_out = uInt(dst.size());
     rc = inflate(&z, Z_NO_FLUSH);
     total += dst.size() - z.avail_out;
+    headers.feed(dst.data(), dst.size() - z.avail_out);
     if (total > limit)
       throw std::runtime_error(
           fmt::format("{}: inflates to more than {}, more than starc can read into memory here "
                       "(cfitsio inflates a .gz FITS file whole)",
                       file, format_size(limit)));
     if (rc == Z_STREAM_END) {  // a further gzip member may follow
-      if (z.avail_in == 0 && std::feof(in)) return;
-      if (inflateReset(&z) != Z_OK) return;
+      if (z.avail_in == 0 && std::feof(in)) return true;
+      if (inflateReset(&z) != Z_OK) return true;
     } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-      return;  // corrupt: cfitsio reports it
+      return true;  // corrupt: cfitsio reports it
     }
   }
 }
@@ -125,7 +129,7 @@ class FitsFile {
       throw std::runtime_error(fmt::format("{}: is not a regular file (a device or FIFO), not a FITS file", file));
     if (fs::file_size(file, ec) == 0)
       throw std::runtime_error(fmt::format("{}: the file is empty, not a FITS file", file));
-    check_gzip_size(file);
+    if (!check_gzip_file(file)) check_fits_headers(file);
     int status = 0;
     if (first_data)
       fits_open_data(&f_, path.c_str(), READONLY, &status);
