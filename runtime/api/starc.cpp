@@ -23,7 +23,9 @@ struct Program::Impl {
   std::vector<Diagnostic> diagnostics() const {
     std::vector<Diagnostic> out;
     for (const ::starc::Diagnostic& d : diags.all()) {
-      Diagnostic a{.message = d.message, .text = diags.format(d)};
+      Diagnostic a;
+      a.message = d.message;
+      a.text = diags.format(d);
       if (d.loc.known()) {
         a.file = sm.file(d.loc.file).path;
         std::tie(a.line, a.col) = sm.line_col(d.loc);
