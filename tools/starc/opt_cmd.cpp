@@ -103,8 +103,9 @@ OptCommand add_opt_command(CLI::App& app) {
   CLI::App* c = app.add_subcommand("opt", "Run graph passes on a Graph text file and print the result");
   c->add_option("file", o->file, "the graph (text form, as `starc graph --emit graph` prints it)")
       ->check(CLI::ExistingFile);
-  c->add_option("--passes", o->passes,
-                "the passes to run, in order, comma-separated; all (default: every pass, as the JIT runs them) or none");
+  c->add_option(
+      "--passes", o->passes,
+      "the passes to run, in order, comma-separated; all (default: every pass, as the JIT runs them) or none");
   c->add_flag("--list-passes", o->list, "list the passes with what each does");
   c->add_option("--emit", o->emit, "graph (default) | mlir | llvm | ptx: what to print after the passes")
       ->check(CLI::IsMember({"graph", "mlir", "llvm", "ptx"}));
