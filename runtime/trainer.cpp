@@ -241,7 +241,7 @@ void check_plan(const TrainPlan& plan) {
   }
 }
 
-int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& flag,
+int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& label,
                    const std::map<std::string, std::string>& sources) {
   // name -> (declared type, the graph's symbol names), in first-use order.
   std::vector<std::string> order;
@@ -259,7 +259,7 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
   }
   auto src = [&](const std::string& name) {
     auto it = sources.find(name);
-    return it == sources.end() ? fmt::format("{} {}", flag, name) : fmt::format("{} {}={}", flag, name, it->second);
+    return it == sources.end() ? fmt::format("{} {}", label, name) : fmt::format("{} {}={}", label, name, it->second);
   };
   for (auto& [name, t] : data)
     if (!want.count(name))
@@ -272,7 +272,7 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
     auto it = data.find(name);
     if (it == data.end())
       throw TrainError(
-          fmt::format("missing {} {} ({}): pass {} {}=FILE.npy", flag, name, type_str(ty, syms), flag, name));
+          fmt::format("missing {} {} ({}): pass {} {}=FILE.npy", label, name, type_str(ty, syms), label, name));
     const Tensor& t = it->second;
     auto mismatch = [&](const std::string& why) {
       throw TrainError(fmt::format("{}: {} does not match the model's input '{}' {}: {}", src(name), type_str(t.type()),
@@ -296,10 +296,10 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
       throw TrainError(
           fmt::format("{}: different sample counts: '{}' has {} samples ({}) but '{}' has {} (the first "
                       "axis is the sample axis)",
-                      flag, name, t.dim(0), type_str(t.type()), first, n));
+                      label, name, t.dim(0), type_str(t.type()), first, n));
     }
   }
-  if (n == 0) throw TrainError(fmt::format("{}: the data has no samples (the first axis is empty)", flag));
+  if (n == 0) throw TrainError(fmt::format("{}: the data has no samples (the first axis is empty)", label));
   return std::max<int64_t>(n, 0);
 }
 
@@ -554,249 +554,407 @@ std::string first_nonfinite_output(const TrainStepGraph& s, const std::vector<Te
 
 // ---- the loop ----------------------------------------------------------------------------
 
-TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data, const TensorMap* val,
-                  const TrainOptions& opts, Executor* exec) {
-  check_plan(plan);
-  InterpreterExecutor interp;
-  if (!exec) exec = &interp;
-  if (opts.batch < 1) throw TrainError(fmt::format("--batch must be at least 1, got {}", opts.batch));
-  if (opts.epochs < 1) throw TrainError(fmt::format("--epochs must be at least 1, got {}", opts.epochs));
-  if (opts.resume && opts.checkpoint_dir.empty()) throw TrainError("--resume needs --checkpoint DIR");
-  const int64_t N = check_data(plan, data, false, "--data");
-  int64_t n_val = 0;
-  if (val) {
-    if (!has_eval(plan)) throw TrainError("--val: the training plan has no eval graph");
-    n_val = check_data(plan, *val, true, "--val");
+namespace {
+
+// check_data with its messages naming the data by train()'s parameter ("data", "val").
+int64_t checked_sample_count(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& param) {
+  try {
+    return check_data(plan, data, eval_only, param_ref(param));
+  } catch (const TrainError& e) {
+    throw TrainArgumentError(e.what());
   }
-  // A static batch dim fixes the batch size; then the last partial batch is dropped.
+}
+
+// Whether a step's data input has a static batch dim; it must then equal `batch`.
+bool has_static_batch(const TrainPlan& plan, int64_t batch) {
   bool static_batch = false;
   for (auto& s : plan.steps)
     for (size_t i = 0; i < s.data_inputs.size(); ++i) {
       Dim d0 = s.graph.type(s.graph.inputs[i]).shape[0];
       if (is_sym(d0)) continue;
-      if (d0 != opts.batch)
-        throw TrainError(fmt::format("--batch {}: the model's input '{}' has a fixed batch size of {}; use --batch {}",
-                                     opts.batch, s.data_inputs[i], d0, d0));
+      if (d0 != batch)
+        throw TrainArgumentError(fmt::format("{} {}: the model's input '{}' has a fixed batch size of {}; use {} {}",
+                                             param_ref("batch"), batch, s.data_inputs[i], d0, param_ref("batch"), d0));
       static_batch = true;
     }
-  const int64_t B = opts.batch;
-  const int64_t nb = static_batch ? N / B : (N + B - 1) / B;
-  if (nb == 0) throw TrainError(fmt::format("--data: {} samples are fewer than one batch of {}", N, B));
-  const int64_t n_steps = int64_t(plan.steps.size());
-  const int64_t total_updates = opts.epochs * nb;
+  return static_batch;
+}
 
-  TrainResult res;
-  res.batches_per_epoch = nb;
-  uint64_t seed = opts.seed;
+// name -> node of every param of the step graphs.
+std::map<std::string, const Node*> step_params(const TrainPlan& plan) {
+  std::map<std::string, const Node*> out;
+  for (auto& s : plan.steps)
+    for (auto& [n, node] : params_of(s.graph)) out.emplace(n, node);
+  return out;
+}
+
+// The caller's params of a fresh run must hold every param of the step graphs.
+void check_initial_params(const TrainPlan& plan, const TensorMap& params) {
+  for (auto& [name, node] : step_params(plan)) {
+    auto it = params.find(name);
+    if (it == params.end()) throw TrainError(fmt::format("missing param '{}' ({})", name, type_str(node->type)));
+    if (it->second.type() != node->type)
+      throw TrainError(
+          fmt::format("param '{}' is {}, expected {}", name, type_str(it->second.type()), type_str(node->type)));
+  }
+}
+
+// A step graph's inputs: its data rows of the batch, then `lr` and `step` (the update's
+// 1-based number) in the dtypes the graph declares.
+std::vector<Tensor> step_inputs(const TrainStepGraph& s, const std::map<std::string, Tensor>& batch, double lr,
+                                int64_t update) {
+  const Graph& g = s.graph;
+  std::vector<Tensor> inputs;
+  for (auto& name : s.data_inputs) inputs.push_back(batch.at(name));
+  size_t nd = s.data_inputs.size();
+  inputs.push_back(Tensor::scalar(g.type(g.inputs[nd]).dtype, lr));
+  Tensor step_t(g.type(g.inputs[nd + 1]).dtype, {});
+  if (step_t.dtype() == DType::I64)
+    step_t.data<int64_t>()[0] = update;
+  else
+    step_t.set(0, double(update));
+  inputs.push_back(step_t);
+  return inputs;
+}
+
+// One train() call: the run's checked sizes, where it is, the params it updates and what
+// it has recorded. train() runs its steps in order.
+struct TrainRun {
+  TrainRun(const TrainPlan& plan, const TensorMap& data, const TensorMap* val, const TrainOptions& opts, Executor* exec)
+      : plan(plan), data(data), val(val), opts(opts), exec(exec), progress(opts) {
+    seed = opts.seed;
+    if (!opts.checkpoint_dir.empty()) ckpt = checkpoint_path(opts.checkpoint_dir);
+    for (auto& s : plan.steps) used.insert(s.data_inputs.begin(), s.data_inputs.end());
+  }
+
+  void check_options() const;
+  void count_samples();
+  void split_into_batches();
+  void start(TensorMap initial);
+  TrainResult run_epochs();
+
+ private:
+  void restore_checkpoint();
+  void check_checkpoint_run(const Checkpoint& c) const;
+  void check_checkpoint_params(const Checkpoint& c) const;
+  void continue_from(Checkpoint c);
+  bool stop_requested() const;
+  TrainResult stop(int64_t b, double seconds);
+  bool run_batch(const std::vector<int64_t>& order, int64_t b);
+  bool run_step(int64_t si, const std::map<std::string, Tensor>& batch, int64_t b, double nrows, size_t& k);
+  std::string nonfinite_message(const TrainStepGraph& s, const std::vector<Tensor>& inputs, uint64_t run_seed,
+                                const std::string& bad, int64_t b, int64_t update) const;
+  void end_epoch(double carried_seconds, Clock::time_point t0);
+  std::vector<double> validate();
+  Checkpoint make_checkpoint(int64_t ep, int64_t b) const;
+  TrainResult finish(TrainResult::Status st, int64_t b);
+
+  const TrainPlan& plan;
+  const TensorMap& data;
+  const TensorMap* val;
+  const TrainOptions& opts;
+  Executor* exec;
+  std::set<std::string> used;  // data names used by any step
+  std::string ckpt;            // checkpoint_dir's checkpoint ("": none)
+
+  // Fixed by the checks.
+  int64_t N = 0, n_val = 0;   // training and validation samples
+  int64_t B = 0, nb = 0;      // batch size, batches per epoch
+  bool static_batch = false;  // a static batch dim: the last partial batch is dropped
+  int64_t n_steps = 0, total_updates = 0;
+  uint64_t fingerprint = 0;  // of `data`, kept in checkpoints
+
+  // Where the run is and what it has done.
+  TensorMap params;
+  uint64_t seed = 0;
   int64_t epoch = 0, start_batch = 0;
   std::map<std::string, int64_t> updates;
   std::vector<double> sums;  // [samples, seconds, per step: loss, metrics...]
-  std::string ckpt = opts.checkpoint_dir.empty() ? "" : checkpoint_path(opts.checkpoint_dir);
-  const uint64_t fingerprint = data_fingerprint(data);
+  double last_lr = 0;        // steps[0]'s lr at its last update of the epoch
+  int64_t batches_run = 0;   // by this call
+  TrainResult res;
+  Progress progress;
+};
 
-  std::map<std::string, const Node*> all_params;
-  for (auto& s : plan.steps)
-    for (auto& [n, node] : params_of(s.graph)) all_params.emplace(n, node);
+void TrainRun::check_options() const {
+  if (opts.batch < 1)
+    throw TrainArgumentError(fmt::format("{} must be at least 1, got {}", param_ref("batch"), opts.batch));
+  if (opts.epochs < 1)
+    throw TrainArgumentError(fmt::format("{} must be at least 1, got {}", param_ref("epochs"), opts.epochs));
+  if (opts.resume && opts.checkpoint_dir.empty())
+    throw TrainArgumentError(fmt::format("{} needs a {}", param_ref("resume"), param_ref("checkpoint_dir")));
+}
 
+void TrainRun::count_samples() {
+  N = checked_sample_count(plan, data, false, "data");
+  if (val) {
+    if (!has_eval(plan))
+      throw TrainArgumentError(fmt::format("{}: the training plan has no eval graph", param_ref("val")));
+    n_val = checked_sample_count(plan, *val, true, "val");
+  }
+}
+
+void TrainRun::split_into_batches() {
+  static_batch = has_static_batch(plan, opts.batch);
+  B = opts.batch;
+  nb = static_batch ? N / B : (N + B - 1) / B;
+  if (nb == 0)
+    throw TrainArgumentError(fmt::format("{}: {} samples are fewer than one batch of {}", param_ref("data"), N, B));
+  n_steps = int64_t(plan.steps.size());
+  total_updates = opts.epochs * nb;
+  res.batches_per_epoch = nb;
+}
+
+// The params, position and counters the epochs start from: the checkpoint's when
+// resuming, else `initial` at the beginning.
+void TrainRun::start(TensorMap initial) {
+  fingerprint = data_fingerprint(data);
   if (opts.resume) {
-    if (!std::filesystem::exists(ckpt))
-      throw TrainError(
-          fmt::format("--resume: no checkpoint at {} (a run with --checkpoint {} writes one at the end of "
-                      "every epoch)",
-                      ckpt, opts.checkpoint_dir));
-    Checkpoint c = read_checkpoint(ckpt);
-    if (opts.seed_given && c.seed != opts.seed)
-      throw TrainError(fmt::format("--seed {} differs from the checkpoint's seed {}; a resumed run keeps its seed",
-                                   opts.seed, c.seed));
-    if (c.samples != N)
-      throw TrainError(
-          fmt::format("--resume: the checkpoint was written for {} training samples, --data has {}", c.samples, N));
-    if (c.batch_size != B)
-      throw TrainError(
-          fmt::format("--resume: the checkpoint was written with --batch {}, got --batch {}", c.batch_size, B));
-    if (c.batch < 0 || c.batch > nb || c.epoch < 0)
-      throw TrainError(fmt::format("{}: bad position epoch {} batch {}", ckpt, c.epoch, c.batch));
-    for (auto& [name, node] : all_params) {
-      auto it = c.params.find(name);
-      if (it == c.params.end())
-        throw TrainError(
-            fmt::format("{}: missing '{}' ({}); was it written for another model?", ckpt, name, type_str(node->type)));
-      if (it->second.type() != node->type)
-        throw TrainError(
-            fmt::format("{}: '{}' is {}, expected {}", ckpt, name, type_str(it->second.type()), type_str(node->type)));
-    }
-    for (auto& [name, t] : c.params)
-      if (!all_params.count(name) && !params_of(plan.eval).count(name))
-        throw TrainError(fmt::format("{}: unexpected '{}' ({}): the training plan has no such tensor", ckpt, name,
-                                     type_str(t.type())));
-    // After the model checks: another model's checkpoint is the likelier mistake, and its
-    // message is the more useful one.
-    if (c.data_fingerprint && c.data_fingerprint != fingerprint)
-      throw TrainError(
-          fmt::format("--resume: the training data differs from the data the checkpoint was written for "
-                      "(same sample count, {}, but other values, dtypes or shapes)",
-                      N));
-    params = std::move(c.params);
-    seed = c.seed;
-    epoch = c.epoch;
-    start_batch = c.batch;
-    updates = c.updates;
-    for (auto& row : c.history) res.history.push_back(history_record(plan, row, ckpt));
-    if (start_batch > 0) sums = c.epoch_sums;
-    if (start_batch == nb) ++epoch, start_batch = 0, sums.clear();  // (not written so, but harmless)
-    res.checkpoint = ckpt;
+    restore_checkpoint();
   } else {
-    for (auto& [name, node] : all_params) {
-      auto it = params.find(name);
-      if (it == params.end()) throw TrainError(fmt::format("missing param '{}' ({})", name, type_str(node->type)));
-      if (it->second.type() != node->type)
-        throw TrainError(
-            fmt::format("param '{}' is {}, expected {}", name, type_str(it->second.type()), type_str(node->type)));
-    }
+    check_initial_params(plan, initial);
+    params = std::move(initial);
   }
   res.seed = seed;
   for (auto& s : plan.steps) updates.emplace(s.name, 0);
   const size_t n_sums = 2 + n_train_values(plan);
   if (sums.size() != n_sums) sums.assign(n_sums, 0.0);
+}
 
-  Progress progress(opts);
-  int64_t batches_run = 0;
-  auto stop_requested = [&] {
-    return (opts.stop && opts.stop->load()) || (opts.stop_after_batches >= 0 && batches_run >= opts.stop_after_batches);
-  };
-  auto make_checkpoint = [&](int64_t ep, int64_t b) {
-    Checkpoint c;
-    c.params = params;
-    c.seed = seed;
-    c.epoch = ep;
-    c.batch = b;
-    c.updates = updates;
-    c.batch_size = B;
-    c.samples = N;
-    c.data_fingerprint = fingerprint;
-    c.epochs = opts.epochs;
-    c.epoch_sums = b > 0 ? sums : std::vector<double>{};
-    for (auto& r : res.history) c.history.push_back(history_row(plan, r));
-    return c;
-  };
-  auto finish = [&](TrainResult::Status st, int64_t ep, int64_t b) {
-    progress.clear();
-    res.status = st;
-    res.epoch = ep;
-    res.batch = b;
-    res.params = params;
-    return res;
-  };
+void TrainRun::restore_checkpoint() {
+  if (!std::filesystem::exists(ckpt))
+    throw TrainArgumentError(
+        fmt::format("{}: no checkpoint at {} (a run with {} {} writes one at the end of every epoch)",
+                    param_ref("resume"), ckpt, param_ref("checkpoint_dir"), opts.checkpoint_dir));
+  Checkpoint c = read_checkpoint(ckpt);
+  check_checkpoint_run(c);
+  check_checkpoint_params(c);
+  // After the model checks: another model's checkpoint is the likelier mistake, and its
+  // message is the more useful one.
+  if (c.data_fingerprint && c.data_fingerprint != fingerprint)
+    throw TrainArgumentError(
+        fmt::format("{}: the training data differs from the data the checkpoint was written for "
+                    "(same sample count, {}, but other values, dtypes or shapes)",
+                    param_ref("resume"), N));
+  continue_from(std::move(c));
+}
 
-  // Data names used by any step, and the graph inputs of each step.
-  std::set<std::string> used;
-  for (auto& s : plan.steps) used.insert(s.data_inputs.begin(), s.data_inputs.end());
+// The checkpoint's seed, sample count, batch size and position fit this run.
+void TrainRun::check_checkpoint_run(const Checkpoint& c) const {
+  if (opts.seed_given && c.seed != opts.seed)
+    throw TrainArgumentError(fmt::format("{} {} differs from the checkpoint's seed {}; a resumed run keeps its seed",
+                                         param_ref("seed"), opts.seed, c.seed));
+  if (c.samples != N)
+    throw TrainArgumentError(fmt::format("{}: the checkpoint was written for {} training samples, {} has {}",
+                                         param_ref("resume"), c.samples, param_ref("data"), N));
+  if (c.batch_size != B)
+    throw TrainArgumentError(fmt::format("{}: the checkpoint was written with {} {}, got {} {}", param_ref("resume"),
+                                         param_ref("batch"), c.batch_size, param_ref("batch"), B));
+  if (c.batch < 0 || c.batch > nb || c.epoch < 0)
+    throw TrainError(fmt::format("{}: bad position epoch {} batch {}", ckpt, c.epoch, c.batch));
+}
 
+// The checkpoint holds exactly the plan's tensors, each of its type.
+void TrainRun::check_checkpoint_params(const Checkpoint& c) const {
+  std::map<std::string, const Node*> all_params = step_params(plan), eval_params = params_of(plan.eval);
+  for (auto& [name, node] : all_params) {
+    auto it = c.params.find(name);
+    if (it == c.params.end())
+      throw TrainError(
+          fmt::format("{}: missing '{}' ({}); was it written for another model?", ckpt, name, type_str(node->type)));
+    if (it->second.type() != node->type)
+      throw TrainError(
+          fmt::format("{}: '{}' is {}, expected {}", ckpt, name, type_str(it->second.type()), type_str(node->type)));
+  }
+  for (auto& [name, t] : c.params)
+    if (!all_params.count(name) && !eval_params.count(name))
+      throw TrainError(fmt::format("{}: unexpected '{}' ({}): the training plan has no such tensor", ckpt, name,
+                                   type_str(t.type())));
+}
+
+void TrainRun::continue_from(Checkpoint c) {
+  params = std::move(c.params);
+  seed = c.seed;
+  epoch = c.epoch;
+  start_batch = c.batch;
+  updates = c.updates;
+  for (auto& row : c.history) res.history.push_back(history_record(plan, row, ckpt));
+  if (start_batch > 0) sums = c.epoch_sums;
+  if (start_batch == nb) ++epoch, start_batch = 0, sums.clear();  // (not written so, but harmless)
+  res.checkpoint = ckpt;
+}
+
+TrainResult TrainRun::run_epochs() {
   for (; epoch < opts.epochs; ++epoch, start_batch = 0) {
     auto t0 = Clock::now();
+    // An epoch resumed in its middle goes on with its time and sums so far.
     double carried_seconds = start_batch > 0 ? sums[1] : 0.0;
     if (start_batch == 0) std::fill(sums.begin(), sums.end(), 0.0);
     std::vector<int64_t> order = epoch_order(seed, epoch, N);
     progress.begin(epoch, opts.epochs, nb, start_batch);
-    double last_lr = 0;
+    last_lr = 0;
     for (int64_t b = start_batch; b < nb; ++b) {
-      if (stop_requested()) {
-        sums[1] = carried_seconds + since(t0);
-        if (!opts.checkpoint_dir.empty() || !opts.stop_checkpoint_dir.empty()) {
-          std::string path = ckpt.empty() ? checkpoint_path(opts.stop_checkpoint_dir) : ckpt;
-          write_checkpoint(path, make_checkpoint(epoch, b));
-          res.checkpoint = path;
-        }
-        return finish(TrainResult::Status::Stopped, epoch, b);
-      }
-      int64_t lo = b * B, hi = std::min(N, lo + B);
-      std::map<std::string, Tensor> batch;
-      for (auto& name : used) batch[name] = gather_rows(data.at(name), order, lo, hi);
-      double nrows = double(hi - lo);
-      size_t k = 2;
-      for (int64_t si = 0; si < n_steps; ++si) {
-        const TrainStepGraph& s = plan.steps[size_t(si)];
-        const Graph& g = s.graph;
-        int64_t upd = updates[s.name] + 1;
-        double lr = learning_rate(s.schedule, upd - 1, epoch, total_updates);
-        if (si == 0) last_lr = lr;
-        std::vector<Tensor> inputs;
-        for (auto& name : s.data_inputs) inputs.push_back(batch.at(name));
-        size_t nd = s.data_inputs.size();
-        inputs.push_back(Tensor::scalar(g.type(g.inputs[nd]).dtype, lr));
-        Tensor step_t(g.type(g.inputs[nd + 1]).dtype, {});
-        if (step_t.dtype() == DType::I64)
-          step_t.data<int64_t>()[0] = upd;
-        else
-          step_t.set(0, double(upd));
-        inputs.push_back(step_t);
-        uint64_t run_seed = update_seed(seed, (epoch * nb + b) * n_steps + si);
-        std::vector<Tensor> outs = exec->run(g, inputs, params, run_seed);
-        if (outs.size() != g.outputs.size())
-          throw std::runtime_error(
-              fmt::format("executor returned {} results for {} outputs", outs.size(), g.outputs.size()));
-        if (std::string bad = first_nonfinite_output(s, outs); !bad.empty()) {
-          std::string first;
-          try {
-            run_graph(g, inputs, params, RunOptions{run_seed, true});
-            first = "the reference interpreter found no non-finite value when re-running this step";
-          } catch (const NonFiniteError& e) {
-            first = fmt::format("the first non-finite value: {}", e.what());
-          }
-          std::string where =
-              fmt::format("epoch {}, batch {}/{} (update {} of step '{}')", epoch + 1, b + 1, nb, upd, s.name);
-          std::string kept = res.checkpoint.empty()
-                                 ? "no checkpoint had been written yet"
-                                 : fmt::format("the last good checkpoint, {}, is kept", res.checkpoint);
-          res.message =
-              fmt::format("non-finite values at {}: {}\n  {}\n  training stopped without saving this state; {}", where,
-                          bad, first, kept);
-          return finish(TrainResult::Status::NonFinite, epoch, b);
-        }
-        for (size_t o = size_t(1 + s.n_metrics); o < outs.size(); ++o) params[g.output_names[o]] = outs[o];
-        updates[s.name] = upd;
-        for (int m = 0; m <= s.n_metrics; ++m) sums[k++] += outs[size_t(m)].get(0) * nrows;
-      }
-      sums[0] += nrows;
+      if (stop_requested()) return stop(b, carried_seconds + since(t0));
+      if (!run_batch(order, b)) return finish(TrainResult::Status::NonFinite, b);
       ++batches_run;
       progress.batch(b + 1, sums[2] / sums[0]);
     }
-    // End of the epoch: validation, record, checkpoint, history.
-    EpochRecord rec;
-    rec.epoch = epoch + 1;
-    rec.updates = updates[plan.steps[0].name];
-    for (size_t i = 2; i < sums.size(); ++i) rec.train.push_back(sums[i] / sums[0]);
-    rec.lr = last_lr;
-    if (val) {
-      std::vector<double> vs(plan.eval.outputs.size(), 0.0);
-      std::vector<int64_t> ident(static_cast<size_t>(n_val));
-      for (int64_t i = 0; i < n_val; ++i) ident[size_t(i)] = i;
-      for (int64_t lo = 0; lo < n_val; lo += B) {
-        int64_t hi = std::min(n_val, lo + B);
-        if (static_batch && hi - lo < B) break;
-        std::vector<Tensor> inputs;
-        for (size_t i = 0; i < plan.eval.inputs.size(); ++i)
-          inputs.push_back(gather_rows(val->at(plan.eval.input_name(int(i))), ident, lo, hi));
-        std::vector<Tensor> outs = exec->run(plan.eval, inputs, params, block64(seed, kEvalStream, uint64_t(epoch)));
-        for (size_t i = 0; i < vs.size(); ++i) vs[i] += outs[i].get(0) * double(hi - lo);
-        rec.val.resize(vs.size());
-        for (size_t i = 0; i < vs.size(); ++i) rec.val[i] = vs[i] / double(hi);
-      }
-    }
-    rec.seconds = carried_seconds + since(t0);
-    res.history.push_back(rec);
-    if (!ckpt.empty()) {
-      write_checkpoint(ckpt, make_checkpoint(epoch + 1, 0));
-      res.checkpoint = ckpt;
-    }
-    write_history(opts, plan, res.history);
-    progress.clear();
-    if (opts.out) {
-      fmt::print(opts.out, "{}\n", summary_line(plan, rec, opts.epochs));
-      std::fflush(opts.out);
-    }
+    end_epoch(carried_seconds, t0);
   }
-  return finish(TrainResult::Status::Done, epoch, 0);
+  return finish(TrainResult::Status::Done, 0);
+}
+
+bool TrainRun::stop_requested() const {
+  return (opts.stop && opts.stop->load()) || (opts.stop_after_batches >= 0 && batches_run >= opts.stop_after_batches);
+}
+
+// Stopped before batch b: a checkpoint of the position (if anywhere to write it).
+TrainResult TrainRun::stop(int64_t b, double seconds) {
+  sums[1] = seconds;
+  if (!opts.checkpoint_dir.empty() || !opts.stop_checkpoint_dir.empty()) {
+    std::string path = ckpt.empty() ? checkpoint_path(opts.stop_checkpoint_dir) : ckpt;
+    write_checkpoint(path, make_checkpoint(epoch, b));
+    res.checkpoint = path;
+  }
+  return finish(TrainResult::Status::Stopped, b);
+}
+
+// Batch b of the epoch through every step graph; false when one produced a non-finite
+// value (res.message says where).
+bool TrainRun::run_batch(const std::vector<int64_t>& order, int64_t b) {
+  int64_t lo = b * B, hi = std::min(N, lo + B);
+  std::map<std::string, Tensor> batch;
+  for (auto& name : used) batch[name] = gather_rows(data.at(name), order, lo, hi);
+  double nrows = double(hi - lo);
+  size_t k = 2;  // sums[k]: the next step's loss
+  for (int64_t si = 0; si < n_steps; ++si)
+    if (!run_step(si, batch, b, nrows, k)) return false;
+  sums[0] += nrows;
+  return true;
+}
+
+// One update of step si: run, check, write the updated tensors back, add up its loss and
+// metrics (weighted by the batch's rows) from sums[k] on.
+bool TrainRun::run_step(int64_t si, const std::map<std::string, Tensor>& batch, int64_t b, double nrows, size_t& k) {
+  const TrainStepGraph& s = plan.steps[size_t(si)];
+  const Graph& g = s.graph;
+  int64_t upd = updates[s.name] + 1;
+  double lr = learning_rate(s.schedule, upd - 1, epoch, total_updates);
+  if (si == 0) last_lr = lr;
+  std::vector<Tensor> inputs = step_inputs(s, batch, lr, upd);
+  uint64_t run_seed = update_seed(seed, (epoch * nb + b) * n_steps + si);
+  std::vector<Tensor> outs = exec->run(g, inputs, params, run_seed);
+  if (outs.size() != g.outputs.size())
+    throw std::runtime_error(fmt::format("executor returned {} results for {} outputs", outs.size(), g.outputs.size()));
+  if (std::string bad = first_nonfinite_output(s, outs); !bad.empty()) {
+    res.message = nonfinite_message(s, inputs, run_seed, bad, b, upd);
+    return false;
+  }
+  for (size_t o = size_t(1 + s.n_metrics); o < outs.size(); ++o) params[g.output_names[o]] = outs[o];
+  updates[s.name] = upd;
+  for (int m = 0; m <= s.n_metrics; ++m) sums[k++] += outs[size_t(m)].get(0) * nrows;
+  return true;
+}
+
+// Where the non-finite value `bad` appeared, the node that made the first one (the
+// reference interpreter re-runs the step to find it) and what was kept.
+std::string TrainRun::nonfinite_message(const TrainStepGraph& s, const std::vector<Tensor>& inputs, uint64_t run_seed,
+                                        const std::string& bad, int64_t b, int64_t update) const {
+  std::string first;
+  try {
+    run_graph(s.graph, inputs, params, RunOptions{run_seed, true});
+    first = "the reference interpreter found no non-finite value when re-running this step";
+  } catch (const NonFiniteError& e) {
+    first = fmt::format("the first non-finite value: {}", e.what());
+  }
+  std::string where =
+      fmt::format("epoch {}, batch {}/{} (update {} of step '{}')", epoch + 1, b + 1, nb, update, s.name);
+  std::string kept = res.checkpoint.empty() ? "no checkpoint had been written yet"
+                                            : fmt::format("the last good checkpoint, {}, is kept", res.checkpoint);
+  return fmt::format("non-finite values at {}: {}\n  {}\n  training stopped without saving this state; {}", where, bad,
+                     first, kept);
+}
+
+// End of the epoch: validation, its record, checkpoint, history, summary line.
+void TrainRun::end_epoch(double carried_seconds, Clock::time_point t0) {
+  EpochRecord rec;
+  rec.epoch = epoch + 1;
+  rec.updates = updates[plan.steps[0].name];
+  for (size_t i = 2; i < sums.size(); ++i) rec.train.push_back(sums[i] / sums[0]);
+  rec.lr = last_lr;
+  if (val) rec.val = validate();
+  rec.seconds = carried_seconds + since(t0);
+  res.history.push_back(rec);
+  if (!ckpt.empty()) {
+    write_checkpoint(ckpt, make_checkpoint(epoch + 1, 0));
+    res.checkpoint = ckpt;
+  }
+  write_history(opts, plan, res.history);
+  progress.clear();
+  if (opts.out) {
+    fmt::print(opts.out, "{}\n", summary_line(plan, rec, opts.epochs));
+    std::fflush(opts.out);
+  }
+}
+
+// plan.eval over the validation data in order, batch by batch: its outputs averaged over
+// the samples (empty when no batch ran: a static batch larger than the data).
+std::vector<double> TrainRun::validate() {
+  std::vector<double> vs(plan.eval.outputs.size(), 0.0), out;
+  std::vector<int64_t> ident(static_cast<size_t>(n_val));
+  for (int64_t i = 0; i < n_val; ++i) ident[size_t(i)] = i;
+  for (int64_t lo = 0; lo < n_val; lo += B) {
+    int64_t hi = std::min(n_val, lo + B);
+    if (static_batch && hi - lo < B) break;
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < plan.eval.inputs.size(); ++i)
+      inputs.push_back(gather_rows(val->at(plan.eval.input_name(int(i))), ident, lo, hi));
+    std::vector<Tensor> outs = exec->run(plan.eval, inputs, params, block64(seed, kEvalStream, uint64_t(epoch)));
+    for (size_t i = 0; i < vs.size(); ++i) vs[i] += outs[i].get(0) * double(hi - lo);
+    out.resize(vs.size());
+    for (size_t i = 0; i < vs.size(); ++i) out[i] = vs[i] / double(hi);
+  }
+  return out;
+}
+
+// The run at epoch `ep`, before its batch `b`.
+Checkpoint TrainRun::make_checkpoint(int64_t ep, int64_t b) const {
+  Checkpoint c;
+  c.params = params;
+  c.seed = seed;
+  c.epoch = ep;
+  c.batch = b;
+  c.updates = updates;
+  c.batch_size = B;
+  c.samples = N;
+  c.data_fingerprint = fingerprint;
+  c.epochs = opts.epochs;
+  c.epoch_sums = b > 0 ? sums : std::vector<double>{};
+  for (auto& r : res.history) c.history.push_back(history_row(plan, r));
+  return c;
+}
+
+TrainResult TrainRun::finish(TrainResult::Status st, int64_t b) {
+  progress.clear();
+  res.status = st;
+  res.epoch = epoch;
+  res.batch = b;
+  res.params = params;
+  return res;
+}
+
+}  // namespace
+
+TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data, const TensorMap* val,
+                  const TrainOptions& opts, Executor* exec) {
+  check_plan(plan);
+  InterpreterExecutor interp;
+  TrainRun run(plan, data, val, opts, exec ? exec : &interp);
+  run.check_options();
+  run.count_samples();
+  run.split_into_batches();
+  run.start(std::move(params));  // from the checkpoint when resuming
+  return run.run_epochs();
 }
 
 }  // namespace starc

@@ -19,6 +19,7 @@
 #include "compiler/autodiff/train_plan.h"
 #include "runtime/executor.h"
 #include "runtime/interpreter.h"
+#include "runtime/param_error.h"
 
 namespace starc {
 
@@ -26,6 +27,10 @@ namespace starc {
 struct TrainError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+// A TrainError about train()'s arguments: its options, its data, the checkpoint they name.
+// The message names them as TrainOptions and train() do ("batch", "checkpoint_dir",
+// "data", "val"); a front end re-words it with its own names (ParamMessage::worded).
+using TrainArgumentError = ParamError<TrainError>;
 
 enum class ProgressMode { Auto, Bar, Plain, None };
 
@@ -103,14 +108,15 @@ void check_plan(const TrainPlan& plan);
 // Checks data against the inputs of the plan (all steps' data_inputs; with eval_only
 // those of plan.eval) and returns the sample count: every input present, nothing else,
 // the dtype and every dim but the first (the batch) as declared, equal sample counts,
-// at least one sample. `flag` ("--data", "--val") and `sources` (name -> file) only
-// shape the messages. Throws TrainError.
-int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& flag = "--data",
+// at least one sample. `label` (what the caller calls the data: "data", the CLI's
+// "--data") and `sources` (name -> file) only shape the messages. Throws TrainError.
+int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& label = "data",
                    const std::map<std::string, std::string>& sources = {});
 
 // Runs the plan. `data`: name -> tensor whose first axis is the sample axis. `val`:
 // validation data for plan.eval (nullptr: none). Throws TrainError on bad data/options/
-// checkpoint; runtime errors of the graphs propagate as std::runtime_error.
+// checkpoint/plan (a TrainArgumentError where the message names an argument); runtime
+// errors of the graphs propagate as std::runtime_error.
 TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data, const TensorMap* val,
                   const TrainOptions& opts, Executor* exec = nullptr);
 

@@ -333,7 +333,7 @@ TEST(TrainChecks, DataErrorsNameTheInputAndBothTypes) {
   auto extra = good;
   extra["z"] = good.at("y");
   expect_train_error([&] { check_data(plan, extra, false); },
-                     "--data z: the model has no data input 'z' (it takes: x, y)");
+                     "data z: the model has no data input 'z' (it takes: x, y)");
   auto f64 = good;
   f64["x"] = good.at("x").cast(DType::F64);
   expect_train_error(
@@ -382,11 +382,16 @@ TEST(TrainChecks, WeightsOptionsAndPlanErrors) {
   EXPECT_NO_THROW(initial_params(plan, 0, &ck, "w.npz"));
 
   TensorMap data = regression_data(10, 3);
-  expect_train_error([&] { train(plan, p, data, nullptr, quiet_options(1, 0)); }, "--batch must be at least 1");
-  expect_train_error([&] { train(plan, p, data, nullptr, quiet_options(0, 4)); }, "--epochs must be at least 1");
+  expect_train_error([&] { train(plan, p, data, nullptr, quiet_options(1, 0)); }, "batch must be at least 1, got 0");
+  expect_train_error([&] { train(plan, p, data, nullptr, quiet_options(0, 4)); }, "epochs must be at least 1, got 0");
+  try {
+    train(plan, p, data, nullptr, quiet_options(1, 0));
+  } catch (const TrainArgumentError& e) {  // a front end's names for the parameters
+    EXPECT_EQ(e.worded({{"batch", "--batch"}}), "--batch must be at least 1, got 0");
+  }
   TrainOptions r = quiet_options(1, 4);
   r.resume = true;
-  expect_train_error([&] { train(plan, p, data, nullptr, r); }, "--resume needs --checkpoint DIR");
+  expect_train_error([&] { train(plan, p, data, nullptr, r); }, "resume needs a checkpoint_dir");
 
   TrainPlan bad = plan;
   bad.steps[0].graph.output_names[3] = "dense0.wieght";
@@ -399,20 +404,21 @@ TEST_F(Trainer, ResumeRefusesADifferentRun) {
   TrainOptions o = quiet_options(1, 5, 3);
   o.checkpoint_dir = (dir / "ck").string();
   o.resume = true;
-  expect_train_error([&] { train(plan, {}, data, nullptr, o); }, "--resume: no checkpoint at");
+  expect_train_error([&] { train(plan, {}, data, nullptr, o); }, "resume: no checkpoint at");
   o.resume = false;
   ASSERT_EQ(train(plan, initial_params(plan, 3), data, nullptr, o).status, TrainResult::Status::Done);
   o.resume = true;
   o.epochs = 2;
   auto b = o;
   b.batch = 4;
-  expect_train_error([&] { train(plan, {}, data, nullptr, b); }, "written with --batch 5, got --batch 4");
+  expect_train_error([&] { train(plan, {}, data, nullptr, b); },
+                     "resume: the checkpoint was written with batch 5, got batch 4");
   expect_train_error([&] { train(plan, {}, regression_data(21, 3), nullptr, o); },
-                     "written for 20 training samples, --data has 21");
+                     "written for 20 training samples, data has 21");
   auto s = o;
   s.seed = 9;
   s.seed_given = true;
-  expect_train_error([&] { train(plan, {}, data, nullptr, s); }, "--seed 9 differs from the checkpoint's seed 3");
+  expect_train_error([&] { train(plan, {}, data, nullptr, s); }, "seed 9 differs from the checkpoint's seed 3");
   TrainPlan other = linear_regression_plan(4);
   expect_train_error([&] { train(other, {}, regression_data(20, 4), nullptr, o); },
                      "'dense0.weight' is f32[3,1], expected f32[4,1]");

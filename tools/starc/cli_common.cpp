@@ -10,6 +10,7 @@
 #include "runtime/init.h"
 #include "runtime/memory_limit.h"
 #include "runtime/npy.h"
+#include "runtime/param_error.h"
 #include "runtime/tensor_file.h"
 
 namespace starc::cli {
@@ -82,8 +83,25 @@ int run_guarded(const std::function<int()>& body) {
   }
 }
 
+// The flag of each library parameter that an error's message may name (ParamError,
+// runtime/param_error.h): train()'s options and data, the JIT's device, the spectrum
+// grid and normalisation of convert, the attribution plot of explain.
+const std::map<std::string, std::string> kFlagOfParam = {{"batch", "--batch"},
+                                                         {"checkpoint_dir", "--checkpoint"},
+                                                         {"data", "--data"},
+                                                         {"device", "--device"},
+                                                         {"epochs", "--epochs"},
+                                                         {"loglam", "--loglam"},
+                                                         {"loglam_grid", "--resample-loglam"},
+                                                         {"plot", "--plot"},
+                                                         {"resume", "--resume"},
+                                                         {"seed", "--seed"},
+                                                         {"spectrum_norm", "--normalize"},
+                                                         {"val", "--val"}};
+
 std::string error_text(const std::exception& e) {
   if (dynamic_cast<const MemoryLimitError*>(&e)) return std::string(e.what()) + " (--max-memory)";
+  if (auto* p = dynamic_cast<const ParamMessage*>(&e)) return p->worded(kFlagOfParam);
   return e.what();
 }
 

@@ -85,8 +85,9 @@ TensorMap weights_or_init(const Graph& g, const std::string& path, uint64_t seed
 // Runs a subcommand: an exception becomes "error: ..." on stderr (nothing when its
 // message is empty: already reported) and exit code 1.
 int run_guarded(const std::function<int()>& body);
-// The text after "error: " for a failure: its message, and for a run refused for its
-// memory (runtime/memory_limit.h), the flag that sets the limit.
+// The text after "error: " for a failure: its message, with the flags of the library
+// parameters it names (runtime/param_error.h), and for a run refused for its memory
+// (runtime/memory_limit.h), the flag that sets the limit.
 std::string error_text(const std::exception& e);
 
 // --max-memory SIZE, for the commands that run models (run, train, repl): what a run may
