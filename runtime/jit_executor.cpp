@@ -14,6 +14,7 @@
 #include "compiler/lower/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
 #include "runtime/jit_cache.h"
+#include "runtime/param_error.h"
 #include "compiler/ops/op.h"
 
 namespace starc {
@@ -121,7 +122,7 @@ JitExecutor::JitExecutor(JitOptions opts, std::string cache_dir) : opts_(opts), 
     if (starc_cuda_init() != 0) {
       std::string why = starc_cuda_error();
       starc_cuda_clear_error();
-      throw std::runtime_error("--device cuda: " + why);
+      throw ParamError<std::runtime_error>(param_ref("device") + " cuda: " + why);
     }
     // Objects of GPU modules embed their PTX and register it in global constructors,
     // which an object loaded from the disk cache would not run: always compile.
@@ -327,11 +328,8 @@ std::string JitExecutor::mlir_for(const Graph& g, const std::vector<Tensor>& inp
   return starc::compile(g, bind_symbols(g, inputs), o, Stage::Mlir).mlir;
 }
 
-std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
-                                     uint64_t seed) {
-  stats_ = {};
-  auto t0 = Clock::now();
-  std::vector<Dim> symbol_values = bind_symbols(g, inputs);
+std::shared_ptr<JitExecutor::Compiled> JitExecutor::compiled_for(const Graph& g, const std::vector<Dim>& symbol_values,
+                                                                 std::chrono::steady_clock::time_point start) {
   Fnv128 h;
   h.graph(g);
   h.list(symbol_values);
@@ -342,89 +340,134 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
     auto it = fast_cache_.find(fast_key);
     if (it != fast_cache_.end()) c = it->second;
   }
-  if (!c) {  // by the specialised graph's text: equal graphs built apart share a compile
-    Graph concrete = specialize(g, symbol_values);
-    std::string key = print_graph(concrete);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto it = cache_.find(key);
-      if (it != cache_.end()) c = it->second;
-    }
-    stats_.specialize = since(t0);
-    if (!c) {
-      c = compile(concrete);
-      c->plan = c->module->memory_plan();
-      std::lock_guard<std::mutex> lock(mu_);
-      cache_[key] = c;
-    } else {
-      stats_.cache_hit = true;
-    }
+  if (c) {
+    stats_.specialize = since(start);
+    stats_.cache_hit = true;
+    return c;
+  }
+  // By the specialised graph's text: equal graphs built apart share a compile.
+  Graph concrete = specialize(g, symbol_values);
+  std::string key = print_graph(concrete);
+  {
     std::lock_guard<std::mutex> lock(mu_);
-    fast_cache_[fast_key] = c;
+    auto it = cache_.find(key);
+    if (it != cache_.end()) c = it->second;
+  }
+  stats_.specialize = since(start);
+  if (!c) {
+    c = compile(concrete);
+    c->plan = c->module->memory_plan();
+    std::lock_guard<std::mutex> lock(mu_);
+    cache_[key] = c;
   } else {
-    stats_.specialize = since(t0);
     stats_.cache_hit = true;
   }
+  std::lock_guard<std::mutex> lock(mu_);
+  fast_cache_[fast_key] = c;
+  return c;
+}
 
-  // Arguments: a pointer to each buffer's data pointer (bare-pointer memrefs), then seed.
-  // On the GPU every buffer is managed memory (staged holds copies of host tensors).
-  const bool gpu = opts_.device == Device::Cuda;
-  const EntrySignature& sig = c->sig;
-  check_plan(g, symbol_values, *c);
-  std::vector<void*> data;
-  std::vector<Tensor> staged;
-  auto pass = [&](const Tensor& t) {
-    if (gpu) staged.push_back(device_visible(t));
-    data.push_back(const_cast<void*>(gpu ? staged.back().raw() : t.raw()));
-  };
-  // A narrowed weight: its 16-bit copy, made for this call (the caller's tensor may change).
-  std::vector<std::shared_ptr<std::byte>> narrow_copies;
-  auto pass_narrowed = [&](const Tensor& t) {
-    size_t bytes = std::max<size_t>(size_t(t.size()) * 2, 2);
-    narrow_copies.push_back(gpu ? managed_bytes(bytes)
-                                : std::shared_ptr<std::byte>(new std::byte[bytes], std::default_delete<std::byte[]>()));
-    auto* out = reinterpret_cast<uint16_t*>(narrow_copies.back().get());
-    const float* in = t.data<float>();
-    for (int64_t k = 0; k < t.size(); ++k) out[k] = narrow_float(in[k], opts_.weights);
-    data.push_back(out);
-  };
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    check_bound(fmt::format("input '{}'", g.input_name(int(i))), sig.input_types[i], inputs[i]);
-    pass(inputs[i]);
-  }
-  for (size_t i = 0; i < sig.param_names.size(); ++i) {
-    auto it = params.find(sig.param_names[i]);
-    if (it == params.end())
-      throw std::runtime_error(
-          fmt::format("missing weight '{}' ({})", sig.param_names[i], type_str(sig.param_types[i])));
-    check_bound(fmt::format("weight '{}'", sig.param_names[i]), sig.param_types[i], it->second);
-    if (weight_is_narrowed(opts_.weights, sig.param_types[i]))
-      pass_narrowed(it->second);
-    else
-      pass(it->second);
-  }
-  std::vector<Tensor> outputs;
-  for (size_t i = 0; i < sig.output_types.size(); ++i) {
-    const TensorType& t = sig.output_types[i];
-    if (gpu) {
-      outputs.push_back(
-          Tensor::adopt(t.dtype, t.shape, managed_bytes(size_t(num_elements(t.shape)) * dtype_size(t.dtype))));
-    } else {
-      try {
-        outputs.emplace_back(t.dtype, t.shape);
-      } catch (const std::bad_alloc&) {
-        int64_t bytes = num_elements(t.shape) * int64_t(dtype_size(t.dtype));
-        throw OutOfMemoryError(fmt::format("out of memory: cannot allocate {} for output '{}' of model {} ({})",
-                                           format_bytes(bytes), g.output_names.at(i), g.name, type_str(t)),
-                               bytes);
-      }
+namespace {
+
+// The generated function's arguments: a pointer to each buffer's data pointer
+// (bare-pointer memrefs) for the inputs, weights and outputs, then the seed. On the GPU
+// every buffer is managed memory (staged holds copies of host tensors).
+class EntryArgs {
+ public:
+  EntryArgs(bool gpu, WeightStorage weights) : gpu_(gpu), weights_(weights) {}
+
+  void add_inputs(const Graph& g, const EntrySignature& sig, const std::vector<Tensor>& inputs) {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      check_bound(fmt::format("input '{}'", g.input_name(int(i))), sig.input_types[i], inputs[i]);
+      pass(inputs[i]);
     }
-    data.push_back(outputs.back().raw());
   }
+
+  void add_weights(const EntrySignature& sig, const TensorMap& params) {
+    for (size_t i = 0; i < sig.param_names.size(); ++i) {
+      auto it = params.find(sig.param_names[i]);
+      if (it == params.end())
+        throw std::runtime_error(
+            fmt::format("missing weight '{}' ({})", sig.param_names[i], type_str(sig.param_types[i])));
+      check_bound(fmt::format("weight '{}'", sig.param_names[i]), sig.param_types[i], it->second);
+      if (weight_is_narrowed(weights_, sig.param_types[i]))
+        pass_narrowed(it->second);
+      else
+        pass(it->second);
+    }
+  }
+
+  // The outputs, allocated here for the generated code to fill.
+  std::vector<Tensor> add_outputs(const Graph& g, const EntrySignature& sig) {
+    std::vector<Tensor> outputs;
+    for (size_t i = 0; i < sig.output_types.size(); ++i) {
+      const TensorType& t = sig.output_types[i];
+      if (gpu_) {
+        outputs.push_back(
+            Tensor::adopt(t.dtype, t.shape, managed_bytes(size_t(num_elements(t.shape)) * dtype_size(t.dtype))));
+      } else {
+        try {
+          outputs.emplace_back(t.dtype, t.shape);
+        } catch (const std::bad_alloc&) {
+          int64_t bytes = num_elements(t.shape) * int64_t(dtype_size(t.dtype));
+          throw OutOfMemoryError(fmt::format("out of memory: cannot allocate {} for output '{}' of model {} ({})",
+                                             format_bytes(bytes), g.output_names.at(i), g.name, type_str(t)),
+                                 bytes);
+        }
+      }
+      data_.push_back(outputs.back().raw());
+    }
+    return outputs;
+  }
+
+  // The packed argument list; it points into this object and at *seed_arg.
+  std::vector<void*> packed(int64_t* seed_arg) {
+    std::vector<void*> out;
+    for (void*& p : data_) out.push_back(&p);
+    out.push_back(seed_arg);
+    return out;
+  }
+
+ private:
+  void pass(const Tensor& t) {
+    if (gpu_) staged_.push_back(device_visible(t));
+    data_.push_back(const_cast<void*>(gpu_ ? staged_.back().raw() : t.raw()));
+  }
+  // A narrowed weight: its 16-bit copy, made for this call (the caller's tensor may change).
+  void pass_narrowed(const Tensor& t) {
+    size_t bytes = std::max<size_t>(size_t(t.size()) * 2, 2);
+    narrow_copies_.push_back(
+        gpu_ ? managed_bytes(bytes)
+             : std::shared_ptr<std::byte>(new std::byte[bytes], std::default_delete<std::byte[]>()));
+    auto* out = reinterpret_cast<uint16_t*>(narrow_copies_.back().get());
+    const float* in = t.data<float>();
+    for (int64_t k = 0; k < t.size(); ++k) out[k] = narrow_float(in[k], weights_);
+    data_.push_back(out);
+  }
+
+  bool gpu_;
+  WeightStorage weights_;
+  std::vector<void*> data_;
+  std::vector<Tensor> staged_;
+  std::vector<std::shared_ptr<std::byte>> narrow_copies_;
+};
+
+}  // namespace
+
+std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& inputs, const TensorMap& params,
+                                     uint64_t seed) {
+  stats_ = {};
+  auto t0 = Clock::now();
+  std::vector<Dim> symbol_values = bind_symbols(g, inputs);
+  std::shared_ptr<Compiled> c = compiled_for(g, symbol_values, t0);
+  check_plan(g, symbol_values, *c);
+  const bool gpu = opts_.device == Device::Cuda;
+  EntryArgs args(gpu, opts_.weights);
+  args.add_inputs(g, c->sig, inputs);
+  args.add_weights(c->sig, params);
+  std::vector<Tensor> outputs = args.add_outputs(g, c->sig);
   int64_t seed_arg = int64_t(seed);
-  std::vector<void*> packed;
-  for (void*& p : data) packed.push_back(&p);
-  packed.push_back(&seed_arg);
+  std::vector<void*> packed = args.packed(&seed_arg);
   t0 = Clock::now();
   c->fn(packed.data());
   if (!gpu) throw_if_out_of_memory(g, symbol_values);

@@ -5,6 +5,7 @@
 // and on disk (an object file per MLIR text, LLVM version and options in the cache
 // folder), so a second process skips compilation.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -72,6 +73,11 @@ class JitExecutor : public Executor {
     std::optional<MemoryPlan> plan;  // CPU code's (its module's memory_plan)
   };
   std::shared_ptr<Compiled> compile(const Graph& concrete);
+  // The code for g at these symbol values: from the in-memory caches, else compiled (or
+  // loaded from the disk cache). Sets stats_.specialize (the time since `start`) and
+  // stats_.cache_hit.
+  std::shared_ptr<Compiled> compiled_for(const Graph& g, const std::vector<Dim>& symbol_values,
+                                         std::chrono::steady_clock::time_point start);
   CompileOptions compile_options() const;  // the driver's options for this executor's code
   // Memory (memory_limit.h): refuses a run whose plan and outputs exceed the limit, and
   // turns an allocation that failed in the generated code into an OutOfMemoryError.
