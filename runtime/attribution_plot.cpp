@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "runtime/plots.h"
+#include "runtime/param_error.h"
 
 namespace starc {
 namespace {
@@ -49,12 +50,14 @@ std::string spectrum_svg(const Tensor& input, const Tensor& attribution, const A
   std::string x_label = "pixel";
   if (!p.loglam.empty()) {
     if (int64_t(p.loglam.size()) != L)
-      throw std::invalid_argument(fmt::format("--loglam has {} values but the spectrum has {} pixels ({})",
-                                              p.loglam.size(), L, shape_str(input.shape())));
+      throw ParamError<std::invalid_argument>(fmt::format("{} has {} values but the spectrum has {} pixels ({})",
+                                                          param_ref("loglam"), p.loglam.size(), L,
+                                                          shape_str(input.shape())));
     for (int64_t i = 0; i < L; ++i) {
       double ll = p.loglam[size_t(i)];
       if (!(ll > 0 && ll < 10))
-        throw std::invalid_argument(fmt::format("--loglam value {} (pixel {}) is not a log10 wavelength in Å", ll, i));
+        throw ParamError<std::invalid_argument>(
+            fmt::format("{} value {} (pixel {}) is not a log10 wavelength in Å", param_ref("loglam"), ll, i));
       axis[size_t(i)] = std::pow(10.0, ll);
     }
     x_label = "wavelength [Å]";
@@ -99,9 +102,9 @@ std::string attribution_svg(const Tensor& input, const Tensor& attribution, cons
   if (input.size() == 0) throw std::invalid_argument("plot: the sample is empty");
   if (input.rank() == 1 || input.rank() == 2) return spectrum_svg(input, attribution, p);
   if (input.rank() == 3) return image_svg(input, attribution, p);
-  throw std::invalid_argument(
-      fmt::format("--plot draws a sample of shape [L] or [C, L] (spectra) or [C, H, W] (images); this one is {}",
-                  shape_str(input.shape())));
+  throw ParamError<std::invalid_argument>(
+      fmt::format("{} draws a sample of shape [L] or [C, L] (spectra) or [C, H, W] (images); this one is {}",
+                  param_ref("plot"), shape_str(input.shape())));
 }
 
 }  // namespace starc

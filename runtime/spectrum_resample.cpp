@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "runtime/file_io.h"
+#include "runtime/param_error.h"
 
 namespace starc {
 namespace {
@@ -28,10 +29,10 @@ std::vector<double> edges_of(const std::vector<double>& x) {
 LogLamGrid parse_loglam_grid(const std::string& text) {
   if (text == "sdss") return {};
   auto bad = [&](const char* why) {
-    return std::runtime_error(
-        fmt::format("--resample-loglam {}: {} (expected START,STOP,N in log10 Angstrom, e.g. "
+    return ParamError<std::runtime_error>(
+        fmt::format("{} {}: {} (expected START,STOP,N in log10 Angstrom, e.g. "
                     "3.5522,4.0139,4618, or sdss)",
-                    text, why));
+                    param_ref("loglam_grid"), text, why));
   };
   double v[3] = {0, 0, 0};
   size_t start = 0;
@@ -48,7 +49,12 @@ LogLamGrid parse_loglam_grid(const std::string& text) {
   if (double(g.n) != v[2] || !(g.stop > g.start)) throw bad("needs START < STOP and a whole N >= 2");
   // Per pixel: its centre, its bin edge, its flux (doubles) and a coverage byte, before the
   // output's own copy: checked here, not met as std::bad_alloc.
-  check_allocation(uint64_t(g.n) * 33, fmt::format("--resample-loglam {}: a grid of {} pixels", text, g.n));
+  try {
+    check_allocation(uint64_t(g.n) * 33,
+                     fmt::format("{} {}: a grid of {} pixels", param_ref("loglam_grid"), text, g.n));
+  } catch (const std::runtime_error& e) {
+    throw ParamError<std::runtime_error>(e.what());
+  }
   return g;
 }
 
@@ -94,7 +100,8 @@ SpectrumNorm parse_spectrum_norm(const std::string& text) {
   if (text == "none") return SpectrumNorm::None;
   if (text == "zero-mean") return SpectrumNorm::ZeroMean;
   if (text == "standardize") return SpectrumNorm::Standardize;
-  throw std::runtime_error(fmt::format("--normalize {}: expected none, zero-mean or standardize", text));
+  throw ParamError<std::runtime_error>(
+      fmt::format("{} {}: expected none, zero-mean or standardize", param_ref("spectrum_norm"), text));
 }
 
 bool normalize_spectrum(ResampledSpectrum& s, SpectrumNorm norm) {

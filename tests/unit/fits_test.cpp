@@ -346,7 +346,7 @@ TEST_F(Fits, ResamplingMasksBadPixelsAndNormalises) {
   EXPECT_NEAR(sum / n, 0, 1e-12);
   EXPECT_NEAR(std::sqrt(sq / n), 1, 1e-12);
   EXPECT_EQ(parse_loglam_grid("3.5,4.0,11").at(10), 4.0);
-  expect_error([] { parse_loglam_grid("3.5,4.0"); }, {"--resample-loglam 3.5,4.0", "START,STOP,N"});
+  expect_error([] { parse_loglam_grid("3.5,4.0"); }, {"loglam_grid 3.5,4.0", "START,STOP,N"});
   expect_error([] { parse_loglam_grid("4,3,10"); }, {"START < STOP"});
 }
 

@@ -493,7 +493,7 @@ TEST_F(DataFiles, CsvWithByteOrderMark) {
 
 TEST_F(DataFiles, SizesFromOptionsAreChecked) {
   expect_error_has([] { parse_loglam_grid("3.5,4.0,1e12"); },
-                   "--resample-loglam 3.5,4.0,1e12: a grid of 1000000000000 pixels: needs");
+                   "loglam_grid 3.5,4.0,1e12: a grid of 1000000000000 pixels: needs");
   expect_error_has([] { parse_loglam_grid("3.5,4.0,1e300"); }, "whole N");
   // Scores of 3 million classes for one sample: a confusion matrix of 9e12 counts.
   Tensor scores(DType::F32, {1, 3000000}), labels = Tensor::from_vector(DType::I64, {1}, {0});
