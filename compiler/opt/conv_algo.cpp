@@ -43,7 +43,7 @@ ConvAlgo parse_conv_algo(const std::string& s) {
   if (s == "auto") return ConvAlgo::Auto;
   if (s == "direct") return ConvAlgo::Direct;
   if (s == "fft") return ConvAlgo::Fft;
-  throw std::invalid_argument(fmt::format("--conv-algo must be auto, direct or fft, got '{}'", s));
+  throw std::invalid_argument(fmt::format("conv_algo must be auto, direct or fft, got '{}'", s));
 }
 
 ConvCost conv_cost(const Graph& g, int id, bool kernel_cached) {
