@@ -64,12 +64,17 @@ std::string history_csv(const TrainPlan& plan, const std::vector<EpochRecord>& h
   return out;
 }
 
-std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRecord>& h) {
-  struct Series {
-    std::string label, color;
-    bool dashed;
-    std::vector<std::pair<double, double>> pts;  // (epoch, loss)
-  };
+namespace {
+
+// A curve of the learning-curve plot: (epoch, loss) points.
+struct Series {
+  std::string label, color;
+  bool dashed;
+  std::vector<std::pair<double, double>> pts;
+};
+
+// Each step's training loss, then the validation loss (dashed) if any epoch has one.
+std::vector<Series> loss_series(const TrainPlan& plan, const std::vector<EpochRecord>& h) {
   static const char* kColors[] = {"#1f77b4", "#2ca02c", "#9467bd", "#8c564b"};
   std::vector<Series> series;
   std::vector<std::string> tn = train_value_names(plan);
@@ -85,98 +90,144 @@ std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRec
   for (auto& r : h)
     if (!r.val.empty()) val.pts.push_back({double(r.epoch), r.val[0]});
   if (!val.pts.empty()) series.push_back(val);
+  return series;
+}
 
-  // Ranges over the finite values.
+// The plot area and its scales: epochs across, the finite losses up (on a log scale of
+// whole decades when they span more than 20x).
+struct CurveAxes {
+  static constexpr double W = 720, H = 440, L = 80, R = 170, T = 40, Bm = 56;
+  static constexpr double pw = W - L - R, ph = H - T - Bm;
   double x0 = 1, x1 = 1, y0 = INFINITY, y1 = -INFINITY;
+  bool logy = false;
+  double ly0 = 0, ly1 = 0;
+
+  double px(double x) const { return L + (x - x0) / (x1 - x0) * pw; }
+  double py(double y) const {
+    double f = logy ? (std::log10(y) - ly0) / (ly1 - ly0) : (y - y0) / (y1 - y0);
+    return T + (1 - f) * ph;
+  }
+};
+
+CurveAxes curve_axes(const std::vector<EpochRecord>& h, const std::vector<Series>& series) {
+  CurveAxes a;
+  double &x0 = a.x0, &x1 = a.x1, &y0 = a.y0, &y1 = a.y1;
   for (auto& r : h) x1 = std::max(x1, double(r.epoch)), x0 = std::min(x0, double(r.epoch));
   for (auto& s : series)
     for (auto& [x, y] : s.pts)
       if (std::isfinite(y)) y0 = std::min(y0, y), y1 = std::max(y1, y);
   if (!std::isfinite(y0)) y0 = 0, y1 = 1;
-  bool logy = y0 > 0 && y1 / y0 > 20;
+  a.logy = y0 > 0 && y1 / y0 > 20;
   if (x1 == x0) x0 -= 0.5, x1 += 0.5;
-  double ly0 = logy ? std::floor(std::log10(y0)) : 0, ly1 = logy ? std::ceil(std::log10(y1)) : 0;
-  if (!logy) {
+  a.ly0 = a.logy ? std::floor(std::log10(y0)) : 0, a.ly1 = a.logy ? std::ceil(std::log10(y1)) : 0;
+  if (!a.logy) {
     if (y1 == y0) y0 -= std::max(std::abs(y0) * 0.1, 0.5), y1 += std::max(std::abs(y1) * 0.1, 0.5);
     double pad = (y1 - y0) * 0.05;
     y1 += pad;
     y0 = y0 >= 0 && y0 - pad < 0 ? 0 : y0 - pad;
   }
-  if (logy && ly1 == ly0) ly1 += 1;
+  if (a.logy && a.ly1 == a.ly0) a.ly1 += 1;
+  return a;
+}
 
-  const double W = 720, H = 440, L = 80, R = 170, T = 40, Bm = 56;
-  const double pw = W - L - R, ph = H - T - Bm;
-  auto px = [&](double x) { return L + (x - x0) / (x1 - x0) * pw; };
-  auto py = [&](double y) {
-    double f = logy ? (std::log10(y) - ly0) / (ly1 - ly0) : (y - y0) / (y1 - y0);
-    return T + (1 - f) * ph;
-  };
-
-  std::string s = fmt::format(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
-      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
-      W, H);
-  s += fmt::format("<text x=\"{}\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n", L + pw / 2,
-                   xml_escape(plan.model.empty() ? "learning curve" : plan.model + ": learning curve"));
-  // Grid and ticks.
-  std::vector<double> xt = linear_ticks(x0, x1, std::min<int>(10, int(x1 - x0) + 1));
+// Vertical grid lines and labels at whole epochs.
+std::string epoch_grid(const CurveAxes& a) {
+  std::string s;
+  std::vector<double> xt = linear_ticks(a.x0, a.x1, std::min<int>(10, int(a.x1 - a.x0) + 1));
   for (double x : xt) {
     if (std::abs(x - std::round(x)) > 1e-9) continue;  // whole epochs only
-    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#e5e5e5\"/>\n", px(x), T,
-                     T + ph);
-    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", px(x), T + ph + 18,
+    s += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#e5e5e5\"/>\n", a.px(x), a.T,
+                     a.T + a.ph);
+    s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", a.px(x), a.T + a.ph + 18,
                      tick_label(x));
   }
-  std::vector<std::pair<double, bool>> yt;  // value, labelled
-  if (logy) {
-    int decades = int(ly1 - ly0);
-    for (int d = int(ly0); d <= int(ly1); ++d)
+  return s;
+}
+
+// The loss axis' ticks: (value, labelled). On a log scale 1, 2, 5 per decade while few
+// decades are shown, fainter unlabelled ones between.
+std::vector<std::pair<double, bool>> loss_ticks(const CurveAxes& a) {
+  std::vector<std::pair<double, bool>> yt;
+  if (a.logy) {
+    int decades = int(a.ly1 - a.ly0);
+    for (int d = int(a.ly0); d <= int(a.ly1); ++d)
       for (int m = 1; m < 10; ++m) {
         double v = double(m) * std::pow(10.0, d);
-        if (v < std::pow(10.0, ly0) * 0.999 || v > std::pow(10.0, ly1) * 1.001) continue;
+        if (v < std::pow(10.0, a.ly0) * 0.999 || v > std::pow(10.0, a.ly1) * 1.001) continue;
         bool label = m == 1 || (decades <= 2 && (m == 2 || m == 5));
         if (m == 1 || decades <= 4) yt.push_back({v, label});
       }
   } else {
-    for (double v : linear_ticks(y0, y1)) yt.push_back({v, true});
+    for (double v : linear_ticks(a.y0, a.y1)) yt.push_back({v, true});
   }
-  for (auto [v, label] : yt) {
-    s += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", L, py(v), L + pw, py(v),
-                     label ? "#e5e5e5" : "#f3f3f3");
+  return yt;
+}
+
+std::string loss_grid(const CurveAxes& a) {
+  std::string s;
+  for (auto [v, label] : loss_ticks(a)) {
+    s += fmt::format("<line x1=\"{}\" y1=\"{:.1f}\" x2=\"{}\" y2=\"{:.1f}\" stroke=\"{}\"/>\n", a.L, a.py(v),
+                     a.L + a.pw, a.py(v), label ? "#e5e5e5" : "#f3f3f3");
     if (label)
-      s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", L - 6, py(v) + 4, tick_label(v));
+      s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", a.L - 6, a.py(v) + 4,
+                       tick_label(v));
   }
-  s +=
-      fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", L, T, pw, ph);
-  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">epoch</text>\n", L + pw / 2, H - 16);
+  return s;
+}
+
+// The plot's frame and the axis titles.
+std::string frame(const CurveAxes& a) {
+  std::string s = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n",
+                              a.L, a.T, a.pw, a.ph);
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">epoch</text>\n", a.L + a.pw / 2, a.H - 16);
   s += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">loss{1}</text>\n",
-                   T + ph / 2, logy ? " (log scale)" : "");
-  // Curves (non-finite points break the line), markers, legend.
-  for (size_t i = 0; i < series.size(); ++i) {
-    const Series& se = series[i];
-    std::string dash = se.dashed ? " stroke-dasharray=\"6 4\"" : "";
-    std::vector<std::string> run;
-    auto flush = [&] {
-      if (run.size() > 1)
-        s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", se.color, dash,
-                         fmt::join(run, " "));
-      run.clear();
-    };
-    for (auto& [x, y] : se.pts) {
-      if (!std::isfinite(y) || (logy && y <= 0)) {
-        flush();
-        continue;
-      }
-      run.push_back(fmt::format("{:.1f},{:.1f}", px(x), py(y)));
-      s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>epoch {}: {}</title></circle>\n",
-                       px(x), py(y), se.color, x, fmt::format("{:.6g}", y));
+                   a.T + a.ph / 2, a.logy ? " (log scale)" : "");
+  return s;
+}
+
+// Series i: its line (broken by non-finite points), markers and legend entry.
+std::string curve(const Series& se, size_t i, const CurveAxes& a) {
+  std::string s;
+  std::string dash = se.dashed ? " stroke-dasharray=\"6 4\"" : "";
+  std::vector<std::string> run;
+  auto flush = [&] {
+    if (run.size() > 1)
+      s += fmt::format("<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{} points=\"{}\"/>\n", se.color, dash,
+                       fmt::join(run, " "));
+    run.clear();
+  };
+  for (auto& [x, y] : se.pts) {
+    if (!std::isfinite(y) || (a.logy && y <= 0)) {
+      flush();
+      continue;
     }
-    flush();
-    double ly = T + 16 + 22 * double(i);
-    s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
-                     L + pw + 14, ly, L + pw + 44, ly, se.color, dash);
-    s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", L + pw + 50, ly + 4, xml_escape(se.label));
+    run.push_back(fmt::format("{:.1f},{:.1f}", a.px(x), a.py(y)));
+    s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"3\" fill=\"{}\"><title>epoch {}: {}</title></circle>\n",
+                     a.px(x), a.py(y), se.color, x, fmt::format("{:.6g}", y));
   }
+  flush();
+  double ly = a.T + 16 + 22 * double(i);
+  s += fmt::format("<line x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>\n",
+                   a.L + a.pw + 14, ly, a.L + a.pw + 44, ly, se.color, dash);
+  s += fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", a.L + a.pw + 50, ly + 4, xml_escape(se.label));
+  return s;
+}
+
+}  // namespace
+
+std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRecord>& h) {
+  std::vector<Series> series = loss_series(plan, h);
+  const CurveAxes a = curve_axes(h, series);
+  std::string s = fmt::format(
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
+      "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
+      a.W, a.H);
+  s += fmt::format("<text x=\"{}\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n", a.L + a.pw / 2,
+                   xml_escape(plan.model.empty() ? "learning curve" : plan.model + ": learning curve"));
+  s += epoch_grid(a);
+  s += loss_grid(a);
+  s += frame(a);
+  for (size_t i = 0; i < series.size(); ++i) s += curve(series[i], i, a);
   s += "</svg>\n";
   return s;
 }
