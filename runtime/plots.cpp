@@ -219,13 +219,16 @@ std::string line_plot_svg(const LinePlot& p) {
   return s + legend(f, entries) + "</svg>\n";
 }
 
-std::string heat_map_svg(const HeatMap& h) {
-  if (h.rows <= 0 || h.cols <= 0 || int64_t(h.values.size()) != h.rows * h.cols)
-    throw std::invalid_argument(
-        fmt::format("heat map '{}': {} values for {} x {} cells", h.title, h.values.size(), h.rows, h.cols));
-  if (!h.cell_text.empty() && h.cell_text.size() != h.values.size())
-    throw std::invalid_argument(
-        fmt::format("heat map '{}': {} cell texts for {} cells", h.title, h.cell_text.size(), h.values.size()));
+namespace {
+
+// A heat map's frame (its margins; x0..x1 the columns, y0..y1 the rows downwards) and
+// its cells' size and extent.
+struct HeatLayout {
+  Frame f;
+  double cell, plot_w, ph;
+};
+
+HeatLayout heat_layout(const HeatMap& h) {
   double cell = h.cell > 0 ? h.cell : std::clamp(480.0 / double(std::max(h.rows, h.cols)), 0.5, 90.0);
   double L = h.row_labels.empty() ? 70 : 110;
   Frame f{0, 0, L, 130, 44, 60, 0, double(h.cols), double(h.rows), 0};
@@ -234,6 +237,20 @@ std::string heat_map_svg(const HeatMap& h) {
   f.W = std::max(f.W, 360.0);
   double plot_w = cell * double(h.cols);
   f.R = f.W - f.L - plot_w;
+  return {f, cell, plot_w, cell * double(h.rows)};
+}
+
+// The colour scale: lo..hi over the finite values (symmetric around 0, +-amax, when
+// diverging) unless vmin / vmax fix an end.
+struct HeatScale {
+  double lo, hi, amax;
+  bool diverging;
+  std::string color(double v) const {
+    return diverging ? diverging_color(amax > 0 ? v / amax : 0) : sequential_color((v - lo) / (hi - lo));
+  }
+};
+
+HeatScale heat_scale(const HeatMap& h) {
   double lo = INFINITY, hi = -INFINITY;
   for (double v : h.values)
     if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
@@ -244,57 +261,73 @@ std::string heat_map_svg(const HeatMap& h) {
   if (std::isfinite(h.vmax)) hi = h.vmax;
   if (h.diverging) amax = std::max(std::abs(lo), std::abs(hi));
   if (!(hi > lo)) hi = lo + 1;
-  auto color = [&](double v) {
-    return h.diverging ? diverging_color(amax > 0 ? v / amax : 0) : sequential_color((v - lo) / (hi - lo));
-  };
-  std::string s = svg_open(f.W, f.H) + title_text(f, h.title);
+  return {lo, hi, amax, h.diverging};
+}
+
+// The cells (non-finite values in magenta) and their texts, white on dark cells.
+std::string heat_cells(const HeatMap& h, const HeatLayout& l, const HeatScale& sc) {
+  std::string s;
+  const double cell = l.cell;
   for (int64_t r = 0; r < h.rows; ++r)
     for (int64_t c = 0; c < h.cols; ++c) {
       double v = h.values[size_t(r * h.cols + c)];
-      double x = f.L + cell * double(c), y = f.T + cell * double(r);
+      double x = l.f.L + cell * double(c), y = l.f.T + cell * double(r);
       s += fmt::format("<rect x=\"{:.2f}\" y=\"{:.2f}\" width=\"{:.2f}\" height=\"{:.2f}\" fill=\"{}\"/>\n", x, y,
-                       cell + 0.02, cell + 0.02, std::isfinite(v) ? color(v) : "#ff00ff");
+                       cell + 0.02, cell + 0.02, std::isfinite(v) ? sc.color(v) : "#ff00ff");
       if (!h.cell_text.empty()) {
-        double t = h.diverging ? std::abs(v) / (amax > 0 ? amax : 1) : (v - lo) / (hi - lo);
+        double t = sc.diverging ? std::abs(v) / (sc.amax > 0 ? sc.amax : 1) : (v - sc.lo) / (sc.hi - sc.lo);
         s +=
             fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\" fill=\"{}\">{}</text>\n", x + cell / 2,
                         y + cell / 2 + 4, t > 0.6 ? "white" : "black", xml_escape(h.cell_text[size_t(r * h.cols + c)]));
       }
     }
-  double ph = cell * double(h.rows);
-  s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n", f.L, f.T,
-                   plot_w, ph);
-  // Ticks: names at cell centres, or pixel indices.
-  auto ticks = [&](int64_t count, const std::vector<std::string>& names, bool is_x) {
-    std::vector<std::pair<double, std::string>> t;
-    if (!names.empty()) {
-      for (int64_t i = 0; i < count && i < int64_t(names.size()); ++i) t.push_back({double(i) + 0.5, names[size_t(i)]});
-    } else {
-      for (double v : linear_ticks(0, double(count - 1), 6))
-        if (v >= 0 && v <= double(count - 1) && std::abs(v - std::round(v)) < 1e-9)
-          t.push_back({v + 0.5, tick_label(v)});
-    }
-    for (auto& [pos, label] : t) {
-      if (is_x)
-        s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", f.L + pos * cell,
-                         f.T + ph + 16, xml_escape(label));
-      else
-        s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", f.L - 6, f.T + pos * cell + 4,
-                         xml_escape(label));
-    }
-  };
-  ticks(h.cols, h.col_labels, true);
-  ticks(h.rows, h.row_labels, false);
-  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", f.L + plot_w / 2, f.T + ph + 40,
+  return s;
+}
+
+// Tick labels along one side: names at cell centres, or pixel indices.
+std::string heat_ticks(const HeatLayout& l, int64_t count, const std::vector<std::string>& names, bool is_x) {
+  std::string s;
+  std::vector<std::pair<double, std::string>> t;
+  if (!names.empty()) {
+    for (int64_t i = 0; i < count && i < int64_t(names.size()); ++i) t.push_back({double(i) + 0.5, names[size_t(i)]});
+  } else {
+    for (double v : linear_ticks(0, double(count - 1), 6))
+      if (v >= 0 && v <= double(count - 1) && std::abs(v - std::round(v)) < 1e-9) t.push_back({v + 0.5, tick_label(v)});
+  }
+  for (auto& [pos, label] : t) {
+    if (is_x)
+      s += fmt::format("<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", l.f.L + pos * l.cell,
+                       l.f.T + l.ph + 16, xml_escape(label));
+    else
+      s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", l.f.L - 6,
+                       l.f.T + pos * l.cell + 4, xml_escape(label));
+  }
+  return s;
+}
+
+// The border of the cells, their ticks and the axis labels.
+std::string heat_axes(const HeatMap& h, const HeatLayout& l) {
+  const Frame& f = l.f;
+  std::string s = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n",
+                              f.L, f.T, l.plot_w, l.ph);
+  s += heat_ticks(l, h.cols, h.col_labels, true);
+  s += heat_ticks(l, h.rows, h.row_labels, false);
+  s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", f.L + l.plot_w / 2, f.T + l.ph + 40,
                    xml_escape(h.x_label));
   s += fmt::format("<text x=\"16\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {0})\">{1}</text>\n",
-                   f.T + ph / 2, xml_escape(h.y_label));
-  // Colour bar: 11 stops of the scale, labelled at nice ticks.
-  double bx = f.L + plot_w + 24, bh = std::max(ph, 120.0);
-  s += "<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
+                   f.T + l.ph / 2, xml_escape(h.y_label));
+  return s;
+}
+
+// The colour bar: 11 stops of the scale, labelled at nice ticks.
+std::string colour_bar(const HeatMap& h, const HeatLayout& l, const HeatScale& sc) {
+  const Frame& f = l.f;
+  const double lo = sc.lo, hi = sc.hi;
+  double bx = f.L + l.plot_w + 24, bh = std::max(l.ph, 120.0);
+  std::string s = "<defs><linearGradient id=\"scale\" x1=\"0\" y1=\"1\" x2=\"0\" y2=\"0\">";
   for (int i = 0; i <= 10; ++i) {
     double v = lo + (hi - lo) * i / 10.0;
-    s += fmt::format("<stop offset=\"{}\" stop-color=\"{}\"/>", i / 10.0, color(v));
+    s += fmt::format("<stop offset=\"{}\" stop-color=\"{}\"/>", i / 10.0, sc.color(v));
   }
   s += "</linearGradient></defs>\n";
   s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"16\" height=\"{}\" fill=\"url(#scale)\" stroke=\"#333\"/>\n", bx,
@@ -307,6 +340,24 @@ std::string heat_map_svg(const HeatMap& h) {
   if (!h.colorbar_label.empty())
     s += fmt::format("<text x=\"{0}\" y=\"{1}\" text-anchor=\"middle\" transform=\"rotate(-90 {0} {1})\">{2}</text>\n",
                      bx + 80, f.T + bh / 2, xml_escape(h.colorbar_label));
+  return s;
+}
+
+}  // namespace
+
+std::string heat_map_svg(const HeatMap& h) {
+  if (h.rows <= 0 || h.cols <= 0 || int64_t(h.values.size()) != h.rows * h.cols)
+    throw std::invalid_argument(
+        fmt::format("heat map '{}': {} values for {} x {} cells", h.title, h.values.size(), h.rows, h.cols));
+  if (!h.cell_text.empty() && h.cell_text.size() != h.values.size())
+    throw std::invalid_argument(
+        fmt::format("heat map '{}': {} cell texts for {} cells", h.title, h.cell_text.size(), h.values.size()));
+  const HeatLayout l = heat_layout(h);
+  const HeatScale sc = heat_scale(h);
+  std::string s = svg_open(l.f.W, l.f.H) + title_text(l.f, h.title);
+  s += heat_cells(h, l, sc);
+  s += heat_axes(h, l);
+  s += colour_bar(h, l, sc);
   return s + "</svg>\n";
 }
 
