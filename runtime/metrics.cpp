@@ -253,9 +253,12 @@ std::vector<std::vector<double>> class_probabilities(const Tensor& scores, Score
   return std::move(r.prob);
 }
 
-ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor& labels, ScoreKind kind,
-                                             double threshold, const std::string& scores_name,
-                                             const std::string& labels_name) {
+namespace {
+
+// Labels and scores pair up and the threshold is a probability; the metrics' memory is
+// checked before anything is allocated.
+void check_classification_inputs(const Tensor& scores, const Tensor& labels, double threshold,
+                                 const std::string& scores_name, const std::string& labels_name) {
   if (labels.dtype() != DType::I64)
     throw MetricsError(fmt::format("{} {}: class labels must be integers (i64)", labels_name, type_str(labels.type())));
   if (labels.rank() != 1 && !(labels.rank() == 2 && labels.dim(1) == 1))
@@ -266,24 +269,21 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
   if (labels.dim(0) == 0) throw MetricsError(fmt::format("{} is empty: nothing to evaluate", labels_name));
   if (!(threshold >= 0 && threshold <= 1))
     throw MetricsError(fmt::format("threshold {} is not a probability in [0, 1]", threshold));
-  {
-    // The confusion matrix (classes^2 counts) and one ROC curve per class (up to samples + 1
-    // points each), besides the probabilities: checked before anything is allocated.
-    uint64_t n = uint64_t(labels.dim(0)), c = scores.rank() == 2 ? uint64_t(std::max<int64_t>(scores.dim(1), 2)) : 2;
-    uint64_t conf = 0, curves = 0, total = 0;
-    if (!checked_mul(c, c, &conf) || !checked_mul(conf, 8, &conf) || !checked_mul(c, (n + 1) * 16 + 64, &curves) ||
-        !checked_add(conf, curves, &total))
-      total = UINT64_MAX;
-    check_allocation(total, fmt::format("{} {}: the metrics of {} classes (a {} x {} confusion matrix, a ROC curve per "
-                                        "class)",
-                                        scores_name, type_str(scores.type()), c, c, c));
-  }
-  ReadScores r = read_scores(scores, kind, scores_name);
-  ClassificationMetrics m;
-  m.n = labels.dim(0);
-  m.classes = int64_t(r.prob[0].size());
-  m.scores = r.kind;
-  size_t c = size_t(m.classes);
+  // The confusion matrix (classes^2 counts) and one ROC curve per class (up to samples + 1
+  // points each), besides the probabilities.
+  uint64_t n = uint64_t(labels.dim(0)), c = scores.rank() == 2 ? uint64_t(std::max<int64_t>(scores.dim(1), 2)) : 2;
+  uint64_t conf = 0, curves = 0, total = 0;
+  if (!checked_mul(c, c, &conf) || !checked_mul(conf, 8, &conf) || !checked_mul(c, (n + 1) * 16 + 64, &curves) ||
+      !checked_add(conf, curves, &total))
+    total = UINT64_MAX;
+  check_allocation(total, fmt::format("{} {}: the metrics of {} classes (a {} x {} confusion matrix, a ROC curve per "
+                                      "class)",
+                                      scores_name, type_str(scores.type()), c, c, c));
+}
+
+// Each sample's class, checked to be one of m.classes.
+std::vector<int64_t> read_labels(const Tensor& labels, const ClassificationMetrics& m, const Tensor& scores,
+                                 const std::string& scores_name, const std::string& labels_name) {
   std::vector<int64_t> y(size_t(m.n));
   for (int64_t i = 0; i < m.n; ++i) {
     y[size_t(i)] = int64_t(labels.get(i));
@@ -292,6 +292,13 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
                                      type_str(labels.type()), i, y[size_t(i)], m.classes, scores_name,
                                      type_str(scores.type())));
   }
+  return y;
+}
+
+// The confusion matrix and the accuracy: binary problems predict class 1 above the
+// threshold, others the most probable class.
+void count_predictions(const ReadScores& r, const std::vector<int64_t>& y, double threshold, ClassificationMetrics& m) {
+  size_t c = size_t(m.classes);
   m.confusion.assign(c, std::vector<int64_t>(c, 0));
   m.threshold = c == 2 ? threshold : NAN;
   // Binary decisions compare the ranking score with the threshold in its own space
@@ -310,6 +317,12 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
     correct += int64_t(pred) == y[i];
   }
   m.accuracy = double(correct) / double(m.n);
+}
+
+// Support, precision, recall and F1 of each class from the confusion matrix, and the
+// macro F1.
+void per_class_scores(ClassificationMetrics& m) {
+  size_t c = size_t(m.classes);
   m.support.assign(c, 0);
   m.precision.assign(c, 0), m.recall.assign(c, 0), m.f1.assign(c, 0);
   for (size_t k = 0; k < c; ++k) {
@@ -320,6 +333,11 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
     m.f1[k] = safe_div(2 * m.precision[k] * m.recall[k], m.precision[k] + m.recall[k]);
   }
   m.macro_f1 = std::accumulate(m.f1.begin(), m.f1.end(), 0.0) / double(c);
+}
+
+// ROC curves and AUC (binary: of class 1, with the TSS; else each class against the rest).
+void roc_metrics(const ReadScores& r, const std::vector<int64_t>& y, ClassificationMetrics& m) {
+  size_t c = size_t(m.classes);
   auto class_roc = [&](size_t k) {
     std::vector<double> s(size_t(m.n));
     std::vector<bool> pos(size_t(m.n));
@@ -344,6 +362,23 @@ ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor&
     }
     m.roc_auc = defined ? sum / defined : NAN;
   }
+}
+
+}  // namespace
+
+ClassificationMetrics classification_metrics(const Tensor& scores, const Tensor& labels, ScoreKind kind,
+                                             double threshold, const std::string& scores_name,
+                                             const std::string& labels_name) {
+  check_classification_inputs(scores, labels, threshold, scores_name, labels_name);
+  ReadScores r = read_scores(scores, kind, scores_name);
+  ClassificationMetrics m;
+  m.n = labels.dim(0);
+  m.classes = int64_t(r.prob[0].size());
+  m.scores = r.kind;
+  std::vector<int64_t> y = read_labels(labels, m, scores, scores_name, labels_name);
+  count_predictions(r, y, threshold, m);
+  per_class_scores(m);
+  roc_metrics(r, y, m);
   return m;
 }
 
