@@ -159,59 +159,69 @@ void check_output_paths(const Args& a, const std::string& history_csv) {
   if (!history_csv.empty()) file(history_csv, a.history.empty() ? "--checkpoint" : "--history");
 }
 
-int run(Args& a) {
+// Options that contradict each other or are out of range, before anything is read.
+void check_options(const Args& a) {
   if (a.resume && a.checkpoint.empty())
     throw CliError("--resume needs --checkpoint DIR (the folder the interrupted run wrote its checkpoint to)");
   if (a.resume && !a.weights.empty())
     throw CliError("--weights and --resume cannot be combined: a resumed run takes its weights from the checkpoint");
   if (a.epochs < 1) throw CliError(fmt::format("--epochs must be at least 1, got {}", a.epochs));
   if (a.batch < 1) throw CliError(fmt::format("--batch must be at least 1, got {}", a.batch));
-  const std::string history_csv = !a.history.empty()     ? a.history
-                                  : a.checkpoint.empty() ? ""
-                                                         : (fs::path(a.checkpoint) / "history.csv").string();
-  check_output_paths(a, history_csv);
+}
 
-  Loaded l;
-  if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
-  if (a.model.empty()) {  // the only model with a train block, or the only model
-    auto trained = l.prog.trained_models(), names = l.prog.model_names();
-    if (trained.size() == 1)
-      a.model = trained[0];
-    else if (trained.empty() && names.size() == 1)
-      a.model = names[0];
-    else
-      throw CliError(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
-                                 trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
-  }
-  TrainPlan plan = build_plan(l, a.model);
+// --history, else DIR/history.csv with --checkpoint DIR, else none.
+std::string history_path(const Args& a) {
+  return !a.history.empty() ? a.history : a.checkpoint.empty() ? "" : (fs::path(a.checkpoint) / "history.csv").string();
+}
 
+// --model, else the only model with a train block, else the only model.
+void pick_trained_model(Loaded& l, Args& a) {
+  if (!a.model.empty()) return;
+  auto trained = l.prog.trained_models(), names = l.prog.model_names();
+  if (trained.size() == 1)
+    a.model = trained[0];
+  else if (trained.empty() && names.size() == 1)
+    a.model = names[0];
+  else
+    throw CliError(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
+                               trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
+}
+
+// The training data (--data) and the validation data (--val, if given), read and checked.
+struct TrainData {
+  TensorMap data;
+  std::optional<TensorMap> val;
+};
+
+TrainData load_train_data(const Args& a, const TrainPlan& plan) {
   std::vector<std::string> data_names, eval_names;
   for (auto& s : plan.steps)
     for (auto& n : s.data_inputs)
       if (std::find(data_names.begin(), data_names.end(), n) == data_names.end()) data_names.push_back(n);
   for (size_t i = 0; i < plan.eval.inputs.size(); ++i) eval_names.push_back(plan.eval.input_name(int(i)));
+  TrainData d;
   auto data_paths = cli::name_paths(a.data, data_names, "--data", "data input");
   std::map<std::string, std::string> stored;
-  TensorMap data = load_data(data_paths, &stored);
-  check_data_of(plan, data, false, "--data", data_paths, stored);
-  std::optional<TensorMap> val;
+  d.data = load_data(data_paths, &stored);
+  check_data_of(plan, d.data, false, "--data", data_paths, stored);
   if (!a.val.empty()) {
     auto val_paths = cli::name_paths(a.val, eval_names, "--val", "data input");
     std::map<std::string, std::string> val_stored;
-    val = load_data(val_paths, &val_stored);
-    check_data_of(plan, *val, true, "--val", val_paths, val_stored);
+    d.val = load_data(val_paths, &val_stored);
+    check_data_of(plan, *d.val, true, "--val", val_paths, val_stored);
   }
+  return d;
+}
 
-  TensorMap params;
-  if (!a.resume) {
-    if (!a.weights.empty()) {
-      TensorMap w = read_npz(a.weights);
-      params = initial_params(plan, a.seed, &w, a.weights);
-    } else {
-      params = initial_params(plan, a.seed);
-    }
-  }
+// --weights, else initialised with --seed; none when resuming (the checkpoint has them).
+TensorMap starting_params(const Args& a, const TrainPlan& plan) {
+  if (a.resume) return {};
+  if (a.weights.empty()) return initial_params(plan, a.seed);
+  TensorMap w = read_npz(a.weights);
+  return initial_params(plan, a.seed, &w, a.weights);
+}
 
+TrainOptions train_options(const Args& a, const std::string& history_csv) {
   TrainOptions o;
   o.epochs = a.epochs;
   o.batch = a.batch;
@@ -227,52 +237,63 @@ int run(Args& a) {
                                        : ProgressMode::Auto;
   o.log_every = a.log_every;
   o.stop = &g_stop;
+  return o;
+}
 
-  TrainResult r;
-  {
-    SigintGuard guard;
-    InterpreterExecutor interp;
-    if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
-    JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads, .device = a.device},
-                    default_cache_dir());
-    // --timings: every compile or disk load and the first in-memory hit, per graph;
-    // at the end the median time of each graph's cached runs (specialise, lookup, run).
-    std::map<std::string, std::vector<double>> cached_runs;
-    std::map<std::string, int> runs_of;
-    if (a.timings)
-      jit.on_run = [&](const Graph& g, const JitRunStats& s) {
-        int n = ++runs_of[g.name];
-        if (s.cache_hit) cached_runs[g.name].push_back(s.specialize + s.lookup + s.run);
-        if (!s.cache_hit || n <= 2) fmt::print(stderr, "timings {} run {}: {}\n", g.name, n, format_timings(s));
-      };
-    Executor* exec = a.backend == "ref" ? static_cast<Executor*>(&interp) : &jit;
-    r = train(plan, std::move(params), data, val ? &*val : nullptr, o, exec);
+// --timings: every compile or disk load and the first in-memory hit, per graph; at the
+// end the median time of each graph's cached runs (specialise, lookup, run).
+struct JitTimings {
+  std::map<std::string, std::vector<double>> cached_runs;
+  std::map<std::string, int> runs_of;
+
+  void watch(JitExecutor& jit) {
+    jit.on_run = [this](const Graph& g, const JitRunStats& s) {
+      int n = ++runs_of[g.name];
+      if (s.cache_hit) cached_runs[g.name].push_back(s.specialize + s.lookup + s.run);
+      if (!s.cache_hit || n <= 2) fmt::print(stderr, "timings {} run {}: {}\n", g.name, n, format_timings(s));
+    };
+  }
+  void print_summary() {
     for (auto& [name, runs] : cached_runs) {
       std::sort(runs.begin(), runs.end());
       fmt::print(stderr, "timings {}: {} cached runs, median run {:.3f} ms, fastest {:.3f} ms\n", name, runs.size(),
                  runs[runs.size() / 2] * 1e3, runs[0] * 1e3);
     }
-    if (a.timings) fmt::print(stderr, "timings: peak resident memory {:.1f} MiB\n", peak_resident_mib());
+    fmt::print(stderr, "timings: peak resident memory {:.1f} MiB\n", peak_resident_mib());
   }
-  switch (r.status) {
-    case TrainResult::Status::Stopped: {
-      std::string dir = fs::path(r.checkpoint).parent_path().string();
-      if (r.checkpoint.empty()) {
-        fmt::print(stderr, "interrupted in epoch {} after batch {} of {}; no checkpoint was written\n", r.epoch + 1,
-                   r.batch, r.batches_per_epoch);
-      } else {
-        fmt::print(stderr,
-                   "interrupted in epoch {} after batch {} of {}: checkpoint written to {}\nresume with:\n  {}\n",
-                   r.epoch + 1, r.batch, r.batches_per_epoch, r.checkpoint, resume_command(a, dir));
-      }
-      return 130;
-    }
-    case TrainResult::Status::NonFinite:
-      fmt::print(stderr, "error: {}\n", r.message);
-      return 1;
-    case TrainResult::Status::Done:
-      break;
+};
+
+// train() on the chosen executor, with Ctrl-C handled (SigintGuard).
+TrainResult run_training(const Args& a, const TrainPlan& plan, TensorMap params, const TrainData& d,
+                         const TrainOptions& o) {
+  SigintGuard guard;
+  InterpreterExecutor interp;
+  if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
+  JitTimings timings;  // outlives the executor that reports to it
+  JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads, .device = a.device},
+                  default_cache_dir());
+  if (a.timings) timings.watch(jit);
+  Executor* exec = a.backend == "ref" ? static_cast<Executor*>(&interp) : &jit;
+  // A TrainArgumentError's message gets this command's flag names in cli::error_text.
+  TrainResult r = train(plan, std::move(params), d.data, d.val ? &*d.val : nullptr, o, exec);
+  if (a.timings) timings.print_summary();
+  return r;
+}
+
+// Interrupted: where, and the command that resumes from the checkpoint.
+void report_stopped(const Args& a, const TrainResult& r) {
+  std::string dir = fs::path(r.checkpoint).parent_path().string();
+  if (r.checkpoint.empty()) {
+    fmt::print(stderr, "interrupted in epoch {} after batch {} of {}; no checkpoint was written\n", r.epoch + 1,
+               r.batch, r.batches_per_epoch);
+  } else {
+    fmt::print(stderr, "interrupted in epoch {} after batch {} of {}: checkpoint written to {}\nresume with:\n  {}\n",
+               r.epoch + 1, r.batch, r.batches_per_epoch, r.checkpoint, resume_command(a, dir));
   }
+}
+
+// A finished run: the weights to --out, and where the history went.
+void save_results(const Args& a, const TrainPlan& plan, const TrainResult& r, const std::string& history_csv) {
   if (!a.out.empty()) {
     TensorMap w;
     for (auto& name : model_weight_names(plan)) w[name] = r.params.at(name);
@@ -281,11 +302,36 @@ int run(Args& a) {
   } else if (r.checkpoint.empty()) {
     fmt::print(stderr, "note: no --out given; the trained weights were not saved\n");
   }
-  if (!o.history_csv.empty() && !r.history.empty()) {
-    fs::path svg = o.history_csv;
+  if (!history_csv.empty() && !r.history.empty()) {
+    fs::path svg = history_csv;
     svg.replace_extension(".svg");
-    fmt::print("history: {} (learning curve: {})\n", o.history_csv, svg.string());
+    fmt::print("history: {} (learning curve: {})\n", history_csv, svg.string());
   }
+}
+
+int run(Args& a) {
+  check_options(a);
+  const std::string history_csv = history_path(a);
+  check_output_paths(a, history_csv);
+  Loaded l;
+  if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
+  pick_trained_model(l, a);
+  TrainPlan plan = build_plan(l, a.model);
+  const TrainData d = load_train_data(a, plan);
+  TensorMap params = starting_params(a, plan);
+
+  TrainResult r = run_training(a, plan, std::move(params), d, train_options(a, history_csv));
+  switch (r.status) {
+    case TrainResult::Status::Stopped:
+      report_stopped(a, r);
+      return 130;
+    case TrainResult::Status::NonFinite:
+      fmt::print(stderr, "error: {}\n", r.message);
+      return 1;
+    case TrainResult::Status::Done:
+      break;
+  }
+  save_results(a, plan, r, history_csv);
   return 0;
 }
 
