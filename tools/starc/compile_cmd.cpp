@@ -137,136 +137,179 @@ void check_samples_independent(const Graph& g, const TensorMap& params) {
   }
 }
 
-int run(const Options& o) {
-  auto l = cli::load_program(o.file);
-  std::string model = cli::pick_model(*l, o.file, o.model);
-  check_c_identifier(model);
-  Graph g = cli::build_graph(*l, model);
+// What the library is built for: --batch and --entry.
+struct Entries {
+  bool dynamic = false;  // --batch dynamic
+  int64_t batch = 1;     // the kernel's batch; a dynamic library runs the batch-1 kernel per sample
+  bool train = false;    // --entry train_step
+};
 
-  const bool dynamic = o.batch == "dynamic";
-  bool train = false;
-  for (auto& e : split_list(o.entries)) {
-    if (e == "train_step")
-      train = true;
-    else if (e != "forward")
-      throw CliError(fmt::format("--entry {}: expected forward and/or train_step", e));
+Entries parse_entries(const Options& o) {
+  Entries e;
+  e.dynamic = o.batch == "dynamic";
+  for (auto& name : split_list(o.entries)) {
+    if (name == "train_step")
+      e.train = true;
+    else if (name != "forward")
+      throw CliError(fmt::format("--entry {}: expected forward and/or train_step", name));
   }
-  int64_t batch = 1;  // the kernel's batch; a dynamic library runs the batch-1 kernel per sample
-  if (!dynamic) try {
+  if (!e.dynamic) try {
       size_t used = 0;
-      batch = std::stoll(o.batch, &used);
-      if (used != o.batch.size() || batch < 1) throw std::invalid_argument("");
+      e.batch = std::stoll(o.batch, &used);
+      if (used != o.batch.size() || e.batch < 1) throw std::invalid_argument("");
     } catch (const std::exception&) {
       throw CliError(fmt::format("--batch {}: expected a positive integer or 'dynamic'", o.batch));
     }
-  if (train && dynamic)
+  if (e.train && e.dynamic)
     throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
+  return e;
+}
 
-  TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
+// The library's C API (compiler/lower/aot_api.h), the object of each of its kernels and
+// the tensors of an instance.
+struct AotKernels {
+  AotModel m;
+  std::vector<std::pair<std::string, std::string>> objects;  // file name, bytes
+  std::map<std::string, TensorType> table;                   // the instance's tensors, sorted by name
+};
 
-  const bool cuda = o.device == Device::Cuda;
-  if (cuda && o.threads > 1) throw CliError("--threads applies to CPU code; a --device cuda library runs on the GPU");
-  if (dynamic) check_samples_independent(g, params);
-
+// The model's C API without its kernels yet.
+AotModel api_of(const Options& o, const std::string& model, const Graph& g, const Entries& e) {
   AotModel m;
   m.name = model;
-  m.batch = dynamic ? 0 : batch;
+  m.batch = e.dynamic ? 0 : e.batch;
   m.embedded_weights = !o.weights_file;
   if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
   m.threads = o.threads;
-  m.cuda = cuda;
+  m.cuda = o.device == Device::Cuda;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
   m.output_names = g.output_names;
-  // The graph passes and lowering the JIT runs, so the library computes what `starc run` does.
-  auto kernel_object = [&](const Graph& graph, EntrySignature* sig, const std::string& kernel) {
-    CompileOptions co;
-    co.device = o.device;
-    co.passes = OptOptions({}, o.conv_algo);
-    co.object = ObjectOptions{model, kernel, o.target, o.threads > 1, o.device};
-    Compilation c = compile(graph, std::vector<Dim>(graph.symbols.size(), batch), co, Stage::Object);
-    *sig = c.sig;
-    return c.object;
-  };
-  std::vector<std::pair<std::string, std::string>> objects;  // file name, bytes
-  objects.emplace_back(model + "_kernel.o", kernel_object(g, &m.sig, model + "_kernel"));
-  std::map<std::string, TensorType> table;  // the instance's tensors, sorted by name
-  for (size_t i = 0; i < m.sig.param_names.size(); ++i) table[m.sig.param_names[i]] = m.sig.param_types[i];
-  if (train) {
-    std::optional<TrainPlan> plan = l->prog.build_train(model);
-    if (!plan) cli::fail_with_diags(l->diags);
-    m.metric_names = plan->metric_names;
-    for (auto& st : plan->steps) {
-      AotStep a;
-      a.function = model + (plan->steps.size() == 1 ? "_train_step" : "_train_step_" + st.name);
-      a.kernel = a.function + "_kernel";
-      a.data_inputs = st.data_inputs;
-      a.output_names = st.graph.output_names;
-      a.n_metrics = st.n_metrics;
-      objects.emplace_back(a.kernel + ".o", kernel_object(st.graph, &a.sig, a.kernel));
-      for (size_t i = 0; i < a.sig.param_names.size(); ++i) table[a.sig.param_names[i]] = a.sig.param_types[i];
-      for (auto& [name, t] : init_params(st.graph, o.seed))  // optimizer slots and state: their initializers
-        if (!params.count(name)) params[name] = t;
-      m.steps.push_back(std::move(a));
-    }
+  return m;
+}
+
+// A kernel's object, through the graph passes and lowering the JIT runs, so the library
+// computes what `starc run` does.
+std::string kernel_object(const Options& o, const std::string& model, int64_t batch, const Graph& graph,
+                          EntrySignature* sig, const std::string& kernel) {
+  CompileOptions co;
+  co.device = o.device;
+  co.passes = OptOptions({}, o.conv_algo);
+  co.object = ObjectOptions{model, kernel, o.target, o.threads > 1, o.device};
+  Compilation c = compile(graph, std::vector<Dim>(graph.symbols.size(), batch), co, Stage::Object);
+  *sig = c.sig;
+  return c.object;
+}
+
+// --entry train_step: a kernel per step of the model's train block; `params` gains the
+// steps' optimizer slots and state, from their initializers.
+void add_train_steps(cli::Loaded& l, const Options& o, const std::string& model, int64_t batch, AotKernels& k,
+                     TensorMap& params) {
+  std::optional<TrainPlan> plan = l.prog.build_train(model);
+  if (!plan) cli::fail_with_diags(l.diags);
+  k.m.metric_names = plan->metric_names;
+  for (auto& st : plan->steps) {
+    AotStep a;
+    a.function = model + (plan->steps.size() == 1 ? "_train_step" : "_train_step_" + st.name);
+    a.kernel = a.function + "_kernel";
+    a.data_inputs = st.data_inputs;
+    a.output_names = st.graph.output_names;
+    a.n_metrics = st.n_metrics;
+    k.objects.emplace_back(a.kernel + ".o", kernel_object(o, model, batch, st.graph, &a.sig, a.kernel));
+    for (size_t i = 0; i < a.sig.param_names.size(); ++i) k.table[a.sig.param_names[i]] = a.sig.param_types[i];
+    for (auto& [name, t] : init_params(st.graph, o.seed))
+      if (!params.count(name)) params[name] = t;
+    k.m.steps.push_back(std::move(a));
   }
-  for (auto& [name, t] : table) m.param_names.push_back(name), m.param_types.push_back(t);
+}
 
-  fs::path dir(o.out);
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw CliError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-  dir = fs::absolute(dir);
-  fs::path work = dir / fmt::format(".starc-build-{}", ::getpid());
-  fs::create_directories(work, ec);
-  if (ec) throw CliError(fmt::format("cannot create {}: {}", work.string(), ec.message()));
-  struct Cleanup {
-    fs::path p;
-    ~Cleanup() {
-      std::error_code e;
-      fs::remove_all(p, e);
-    }
-  } cleanup{work};
+AotKernels compile_kernels(cli::Loaded& l, const Options& o, const std::string& model, const Graph& g, const Entries& e,
+                           TensorMap& params) {
+  AotKernels k;
+  k.m = api_of(o, model, g, e);
+  k.objects.emplace_back(model + "_kernel.o", kernel_object(o, model, e.batch, g, &k.m.sig, model + "_kernel"));
+  for (size_t i = 0; i < k.m.sig.param_names.size(); ++i) k.table[k.m.sig.param_names[i]] = k.m.sig.param_types[i];
+  if (e.train) add_train_steps(l, o, model, e.batch, k, params);
+  for (auto& [name, t] : k.table) k.m.param_names.push_back(name), k.m.param_types.push_back(t);
+  return k;
+}
 
+// The output folder (absolute) and a scratch folder in it for the build, removed with
+// this object on every way out.
+struct BuildDirs {
+  fs::path dir, work;
+  BuildDirs(const std::string& out) : dir(out) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw CliError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+    dir = fs::absolute(dir);
+    fs::path w = dir / fmt::format(".starc-build-{}", ::getpid());
+    fs::create_directories(w, ec);
+    if (ec) throw CliError(fmt::format("cannot create {}: {}", w.string(), ec.message()));
+    work = w;
+  }
+  BuildDirs(const BuildDirs&) = delete;
+  ~BuildDirs() {
+    std::error_code e;
+    if (!work.empty()) fs::remove_all(work, e);
+  }
+};
+
+// The files a build starts from.
+struct Sources {
+  fs::path blob;                  // the weights
+  std::string header;             // DIR/M.h
+  std::vector<std::string> objs;  // the objects to link, the kernels' so far
+};
+
+// The weights (DIR/M.weights with --weights-file, else a scratch file the assembly
+// embeds), the header, the API's C source and the kernels' objects.
+Sources write_sources(const AotKernels& k, const TensorMap& params, const BuildDirs& d) {
+  const std::string& model = k.m.name;
+  Sources s;
   NamedTensors weights;
-  for (auto& name : m.param_names) weights.emplace_back(name, params.at(name));
-  fs::path blob = o.weights_file ? dir / (model + ".weights") : work / (model + ".weights");
-  write_weights_file(blob.string(), weights);
-
-  const std::string header = aot_header(m);
-  write_text(dir / (model + ".h"), header);
-  write_text(work / (model + "_api.c"), aot_source(m));
-  std::vector<std::string> objs;
-  for (auto& [file, bytes] : objects) {
-    objs.push_back((work / file).string());
-    std::ofstream f(objs.back(), std::ios::binary);
+  for (auto& name : k.m.param_names) weights.emplace_back(name, params.at(name));
+  s.blob = k.m.embedded_weights ? d.work / (model + ".weights") : d.dir / (model + ".weights");
+  write_weights_file(s.blob.string(), weights);
+  s.header = aot_header(k.m);
+  write_text(d.dir / (model + ".h"), s.header);
+  write_text(d.work / (model + "_api.c"), aot_source(k.m));
+  for (auto& [file, bytes] : k.objects) {
+    s.objs.push_back((d.work / file).string());
+    std::ofstream f(s.objs.back(), std::ios::binary);
     f.write(bytes.data(), std::streamsize(bytes.size()));
-    if (!f.flush()) throw CliError("cannot write " + objs.back());
+    if (!f.flush()) throw CliError("cannot write " + s.objs.back());
   }
-  std::string cc = tool("CC", "cc"), ar = tool("AR", "ar");
-  objs.push_back((work / (model + "_api.o")).string());
-  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-I", dir.string(), "-c",
-            (work / (model + "_api.c")).string(), "-o", objs.back()});
+  return s;
+}
+
+// The C API and the embedded weights, compiled with $CC into `objs`.
+void compile_api(const AotModel& m, const BuildDirs& d, const fs::path& blob, std::vector<std::string>& objs) {
+  std::string cc = tool("CC", "cc");
+  objs.push_back((d.work / (m.name + "_api.o")).string());
+  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-I", d.dir.string(), "-c",
+            (d.work / (m.name + "_api.c")).string(), "-o", objs.back()});
   if (m.embedded_weights) {
-    write_text(work / (model + "_weights.S"), aot_weights_asm(m, blob.string()));
-    objs.push_back((work / (model + "_weights.o")).string());
-    run_tool({cc, "-c", (work / (model + "_weights.S")).string(), "-o", objs.back()});
+    write_text(d.work / (m.name + "_weights.S"), aot_weights_asm(m, blob.string()));
+    objs.push_back((d.work / (m.name + "_weights.o")).string());
+    run_tool({cc, "-c", (d.work / (m.name + "_weights.S")).string(), "-o", objs.back()});
   }
-  // The kernel library (matmul, convolutions) under this model's prefix, and OpenBLAS
-  // and FFTW linked in statically: one relocatable object in which only the API stays
-  // global.
+}
+
+// The kernel library (matmul, convolutions) under this model's prefix, compiled into
+// `objs`. With --threads the library links libomp, and the kernels share its pool
+// (-fopenmp: gcc's GOMP_* calls, which libomp implements); without, they run on one thread.
+void compile_kernel_library(const AotModel& m, const BuildDirs& d, std::vector<std::string>& objs) {
   std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv"};
-  if (cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
-  // With --threads the library links libomp, and the kernels share its pool (-fopenmp:
-  // gcc's GOMP_* calls, which libomp implements); without, they run on one thread.
+  if (m.cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
   for (const std::string& src : kernel_sources) {
-    objs.push_back((work / (model + "_" + src + ".o")).string());
-    std::vector<std::string> cmd = {cc,
+    objs.push_back((d.work / (m.name + "_" + src + ".o")).string());
+    std::vector<std::string> cmd = {tool("CC", "cc"),
                                     "-std=c11",
                                     "-O3",
                                     "-ffp-contract=fast",
                                     "-fPIC",
                                     "-fvisibility=hidden",
-                                    "-DSTARC_KERNEL_PREFIX=" + model + "_",
+                                    "-DSTARC_KERNEL_PREFIX=" + m.name + "_",
                                     "-I",
                                     STARC_OPENBLAS_INCLUDE,
                                     "-c",
@@ -276,7 +319,13 @@ int run(const Options& o) {
     if (!m.omp_library.empty()) cmd.insert(cmd.begin() + 1, "-fopenmp");
     run_tool(cmd);
   }
-  std::string all = (work / (model + ".o")).string(), keep = (work / "api.txt").string();
+}
+
+// `objs` with OpenBLAS and FFTW linked in statically: one relocatable object in which
+// only the functions the header declares stay global. Returns its path.
+std::string link_one_object(const std::string& model, const BuildDirs& d, const std::vector<std::string>& objs,
+                            const std::string& header) {
+  std::string all = (d.work / (model + ".o")).string(), keep = (d.work / "api.txt").string();
   std::vector<std::string> ld_cmd = {tool("LD", "ld"), "-r", "-o", all};
   ld_cmd.insert(ld_cmd.end(), objs.begin(), objs.end());
   for (const char* lib : {STARC_OPENBLAS_STATIC, STARC_FFTW3F_STATIC, STARC_FFTW3_STATIC}) ld_cmd.push_back(lib);
@@ -287,25 +336,54 @@ int run(const Options& o) {
     api += (*it)[1].str() + "\n";
   write_text(keep, api);
   run_tool({tool("OBJCOPY", "objcopy"), "--keep-global-symbols=" + keep, all});
+  return all;
+}
 
-  fs::path lib_a = dir / ("lib" + model + ".a"), lib_so = dir / ("lib" + model + ".so");
+// libM.a and libM.so from the one object, and the CMake and pkg-config files.
+void write_libraries(const AotModel& m, const BuildDirs& d, const std::string& all) {
+  std::error_code ec;
+  fs::path lib_a = d.dir / ("lib" + m.name + ".a"), lib_so = d.dir / ("lib" + m.name + ".so");
   fs::remove(lib_a, ec);  // ar would add to an old archive
-  run_tool({ar, "rcs", lib_a.string(), all});
-  std::vector<std::string> so_cmd = {cc, "-shared", "-o", lib_so.string(), "-Wl,-soname,lib" + model + ".so", all};
+  run_tool({tool("AR", "ar"), "rcs", lib_a.string(), all});
+  std::vector<std::string> so_cmd = {
+      tool("CC", "cc"), "-shared", "-o", lib_so.string(), "-Wl,-soname,lib" + m.name + ".so", all};
   so_cmd.push_back("-lm");
   if (!m.omp_library.empty()) so_cmd.push_back(m.omp_library);
   run_tool(so_cmd);
-  write_text(dir / (model + "Config.cmake"), aot_cmake_config(m));
-  write_text(dir / (model + ".pc"), aot_pkgconfig(m, dir.string()));
+  write_text(d.dir / (m.name + "Config.cmake"), aot_cmake_config(m));
+  write_text(d.dir / (m.name + ".pc"), aot_pkgconfig(m, d.dir.string()));
+}
 
+void print_summary(const Options& o, const std::string& model, const Entries& e, const BuildDirs& d) {
   fmt::print("compiled {} (batch {}, target {}{}) into {}:\n  lib{}.a, lib{}.so, {}.h, {}Config.cmake, {}.pc{}\n",
-             model, dynamic ? std::string("dynamic") : std::to_string(batch), o.target,
-             cuda            ? fmt::format(", CUDA: PTX for sm_90{}",
-                                           cuda_assembles_cubins() ? " and its cubin" : ", JIT-compiled by the driver")
+             model, e.dynamic ? std::string("dynamic") : std::to_string(e.batch), o.target,
+             o.device == Device::Cuda
+                 ? fmt::format(", CUDA: PTX for sm_90{}",
+                               cuda_assembles_cubins() ? " and its cubin" : ", JIT-compiled by the driver")
              : o.threads > 1 ? ", OpenMP"
                              : "",
-             dir.string(), model, model, model, model, model,
+             d.dir.string(), model, model, model, model, model,
              o.weights_file ? fmt::format(", {}.weights", model) : std::string(" (weights embedded)"));
+}
+
+int run(const Options& o) {
+  auto l = cli::load_program(o.file);
+  std::string model = cli::pick_model(*l, o.file, o.model);
+  check_c_identifier(model);
+  Graph g = cli::build_graph(*l, model);
+  const Entries e = parse_entries(o);
+  TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
+  if (o.device == Device::Cuda && o.threads > 1)
+    throw CliError("--threads applies to CPU code; a --device cuda library runs on the GPU");
+  if (e.dynamic) check_samples_independent(g, params);
+
+  AotKernels k = compile_kernels(*l, o, model, g, e, params);
+  BuildDirs d(o.out);
+  Sources s = write_sources(k, params, d);
+  compile_api(k.m, d, s.blob, s.objs);
+  compile_kernel_library(k.m, d, s.objs);
+  write_libraries(k.m, d, link_one_object(model, d, s.objs, s.header));
+  print_summary(o, model, e, d);
   return 0;
 }
 
