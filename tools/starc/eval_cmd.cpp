@@ -164,140 +164,198 @@ void write_text(const std::string& path, const std::string& text) {
   write_file_atomic(path, text);
 }
 
-int run(const Options& o) {
+// Exactly one source of predictions, and options that fit it.
+void check_sources(const Options& o) {
   if (o.file.empty() == o.pred.empty())
     throw CliError(o.pred.empty() ? "give a model (starc eval MODEL.net --in NAME=FILE ...) or --pred PRED.npy"
                                   : "give either a model or --pred, not both");
   if (!o.pred.empty() && !o.ins.empty()) throw CliError("--in feeds a model; with --pred there is none");
   if (o.batch < 1) throw CliError(fmt::format("--batch {}: must be at least 1", o.batch));
-  Tensor truth = read_tensor_file(o.truth);
-  std::string truth_name = fmt::format("--truth {}", o.truth), pred_name, source;
-  Tensor pred;
+}
+
+// The predictions and the truth they are compared with, and their names in messages.
+struct Compared {
+  Tensor pred, truth;
+  std::string pred_name, truth_name;
+  std::string source;  // the --pred file or the model's file
+};
+
+Compared read_compared(const Options& o) {
+  Compared c;
+  c.truth = read_tensor_file(o.truth);
+  c.truth_name = fmt::format("--truth {}", o.truth);
   if (!o.pred.empty()) {
-    pred = read_tensor_file(o.pred);
-    pred_name = fmt::format("--pred {}", o.pred);
-    source = o.pred;
+    c.pred = read_tensor_file(o.pred);
+    c.pred_name = fmt::format("--pred {}", o.pred);
+    c.source = o.pred;
   } else {
-    pred = model_predictions(o, &pred_name);
-    source = o.file;
+    c.pred = model_predictions(o, &c.pred_name);
+    c.source = o.file;
   }
-  std::string task = o.task.empty() ? (truth.dtype() == DType::I64 ? "classification" : "regression") : o.task;
-  std::string json = fmt::format("{{\n  \"task\": {},\n  \"source\": {},\n  \"predictions\": {},\n  \"truth\": {},\n",
-                                 jstr(task), jstr(source), jstr(type_str(pred.type())), jstr(type_str(truth.type())));
+  return c;
+}
+
+// What the metrics go to besides stdout: the --json text and the --plots SVGs.
+struct Report {
+  std::string json;
   std::vector<std::pair<std::string, std::string>> plots;  // file name, SVG
-  fmt::print("eval: {} {} vs {} {}, task {}\n", pred_name, type_str(pred.type()), truth_name, type_str(truth.type()),
-             task);
-  if (task == "classification") {
-    ScoreKind kind = o.scores == "logits"          ? ScoreKind::Logits
-                     : o.scores == "probabilities" ? ScoreKind::Probabilities
-                                                   : ScoreKind::Auto;
-    if (truth.dtype() != DType::I64)
-      throw CliError(
-          fmt::format("{} {}: classification needs integer labels (i64); for a float target use --task "
-                      "regression",
-                      truth_name, type_str(truth.type())));
-    ClassificationMetrics m;
-    try {
-      m = classification_metrics(pred, truth, kind, o.threshold, pred_name, truth_name);
-    } catch (const std::bad_alloc&) {
-      throw CliError(
-          fmt::format("{} {}: out of memory computing the classification metrics", pred_name, type_str(pred.type())));
+};
+
+// The class names: --class-names, else the class numbers.
+std::vector<std::string> class_names(const Options& o, int64_t classes) {
+  std::vector<std::string> names;
+  if (!o.class_names.empty()) {
+    for (size_t b = 0, e; b <= o.class_names.size(); b = e + 1) {
+      e = std::min(o.class_names.find(',', b), o.class_names.size());
+      names.push_back(o.class_names.substr(b, e - b));
     }
-    std::vector<std::string> names;
-    if (!o.class_names.empty()) {
-      for (size_t b = 0, e; b <= o.class_names.size(); b = e + 1) {
-        e = std::min(o.class_names.find(',', b), o.class_names.size());
-        names.push_back(o.class_names.substr(b, e - b));
-      }
-      if (int64_t(names.size()) != m.classes)
-        throw CliError(fmt::format("--class-names gives {} names for {} classes", names.size(), m.classes));
-    }
-    for (int64_t k = int64_t(names.size()); k < m.classes; ++k) names.push_back(fmt::format("{}", k));
-    fmt::print("{} samples, {} classes, scores read as {}, {}\n", m.n, m.classes, score_kind_name(m.scores),
-               m.classes == 2 ? fmt::format("class 1 when P(class 1) > {:g}", m.threshold) : "argmax");
-    fmt::print("  {:<10} {}\n  {:<10} {}\n  {:<10} {}{}\n", "accuracy", fixed(m.accuracy), "macro_f1",
-               fixed(m.macro_f1), "roc_auc", fixed(m.roc_auc), m.classes > 2 ? "  (one-vs-rest, macro)" : "");
-    if (m.classes == 2) fmt::print("  {:<10} {}  (TPR - FPR)\n", "tss", fixed(m.tss));
-    size_t w = 5;
-    for (auto& s : names) w = std::max(w, s.size());
-    fmt::print("  {:<{}}  {:>8}  {:>9}  {:>9}  {:>9}{}\n", "class", w, "support", "precision", "recall", "f1",
-               m.classes > 2 ? fmt::format("  {:>9}", "roc_auc") : "");
-    for (size_t k = 0; k < size_t(m.classes); ++k)
-      fmt::print("  {:<{}}  {:>8}  {:>9}  {:>9}  {:>9}{}\n", names[k], w, m.support[k], fixed(m.precision[k]),
-                 fixed(m.recall[k]), fixed(m.f1[k]),
-                 m.classes > 2 ? fmt::format("  {:>9}", fixed(m.auc_per_class[k])) : "");
-    fmt::print("confusion matrix (rows: true class, columns: predicted class)\n  {:<{}}", "", w);
-    for (auto& s : names) fmt::print("  {:>8}", s);
+    if (int64_t(names.size()) != classes)
+      throw CliError(fmt::format("--class-names gives {} names for {} classes", names.size(), classes));
+  }
+  for (int64_t k = int64_t(names.size()); k < classes; ++k) names.push_back(fmt::format("{}", k));
+  return names;
+}
+
+ClassificationMetrics compute_classification(const Options& o, const Compared& c) {
+  ScoreKind kind = o.scores == "logits"          ? ScoreKind::Logits
+                   : o.scores == "probabilities" ? ScoreKind::Probabilities
+                                                 : ScoreKind::Auto;
+  if (c.truth.dtype() != DType::I64)
+    throw CliError(
+        fmt::format("{} {}: classification needs integer labels (i64); for a float target use --task "
+                    "regression",
+                    c.truth_name, type_str(c.truth.type())));
+  try {
+    return classification_metrics(c.pred, c.truth, kind, o.threshold, c.pred_name, c.truth_name);
+  } catch (const std::bad_alloc&) {
+    throw CliError(
+        fmt::format("{} {}: out of memory computing the classification metrics", c.pred_name, type_str(c.pred.type())));
+  }
+}
+
+// The summary, the per-class table and the confusion matrix.
+void print_classification(const ClassificationMetrics& m, const std::vector<std::string>& names) {
+  fmt::print("{} samples, {} classes, scores read as {}, {}\n", m.n, m.classes, score_kind_name(m.scores),
+             m.classes == 2 ? fmt::format("class 1 when P(class 1) > {:g}", m.threshold) : "argmax");
+  fmt::print("  {:<10} {}\n  {:<10} {}\n  {:<10} {}{}\n", "accuracy", fixed(m.accuracy), "macro_f1", fixed(m.macro_f1),
+             "roc_auc", fixed(m.roc_auc), m.classes > 2 ? "  (one-vs-rest, macro)" : "");
+  if (m.classes == 2) fmt::print("  {:<10} {}  (TPR - FPR)\n", "tss", fixed(m.tss));
+  size_t w = 5;
+  for (auto& s : names) w = std::max(w, s.size());
+  fmt::print("  {:<{}}  {:>8}  {:>9}  {:>9}  {:>9}{}\n", "class", w, "support", "precision", "recall", "f1",
+             m.classes > 2 ? fmt::format("  {:>9}", "roc_auc") : "");
+  for (size_t k = 0; k < size_t(m.classes); ++k)
+    fmt::print("  {:<{}}  {:>8}  {:>9}  {:>9}  {:>9}{}\n", names[k], w, m.support[k], fixed(m.precision[k]),
+               fixed(m.recall[k]), fixed(m.f1[k]),
+               m.classes > 2 ? fmt::format("  {:>9}", fixed(m.auc_per_class[k])) : "");
+  fmt::print("confusion matrix (rows: true class, columns: predicted class)\n  {:<{}}", "", w);
+  for (auto& s : names) fmt::print("  {:>8}", s);
+  fmt::print("\n");
+  for (size_t r = 0; r < size_t(m.classes); ++r) {
+    fmt::print("  {:<{}}", names[r], w);
+    for (int64_t v : m.confusion[r]) fmt::print("  {:>8}", v);
     fmt::print("\n");
-    for (size_t r = 0; r < size_t(m.classes); ++r) {
-      fmt::print("  {:<{}}", names[r], w);
-      for (int64_t v : m.confusion[r]) fmt::print("  {:>8}", v);
-      fmt::print("\n");
-    }
-    json += fmt::format(
-        "  \"n\": {},\n  \"classes\": {},\n  \"scores\": {},\n  \"threshold\": {},\n  \"accuracy\": {},\n"
-        "  \"macro_f1\": {},\n  \"roc_auc\": {},\n  \"tss\": {},\n  \"per_class\": [",
-        m.n, m.classes, jstr(score_kind_name(m.scores)), jnum(m.threshold), jnum(m.accuracy), jnum(m.macro_f1),
-        jnum(m.roc_auc), jnum(m.tss));
-    std::vector<std::string> rows, conf;
-    for (size_t k = 0; k < size_t(m.classes); ++k) {
-      rows.push_back(fmt::format(
-          "\n    {{\"class\": {}, \"name\": {}, \"support\": {}, \"precision\": {}, \"recall\": {}, \"f1\": {}{}}}", k,
-          jstr(names[k]), m.support[k], jnum(m.precision[k]), jnum(m.recall[k]), jnum(m.f1[k]),
-          m.classes > 2 ? fmt::format(", \"roc_auc\": {}", jnum(m.auc_per_class[k])) : ""));
-      conf.push_back(fmt::format("[{}]", fmt::join(m.confusion[k], ", ")));
-    }
-    json += fmt::format("{}\n  ],\n  \"confusion\": [{}]\n}}\n", fmt::join(rows, ","), fmt::join(conf, ", "));
-    if (!o.plots.empty()) {
-      plots.push_back({"confusion.svg", plot::confusion_matrix_svg(m.confusion, names)});
-      std::vector<plot::RocCurve> curves;
-      for (size_t k = 0; k < m.roc_curves.size(); ++k) {
-        size_t cls = m.classes == 2 ? 1 : k;
-        curves.push_back({m.classes == 2 ? names[1] : names[k] + " vs rest", m.roc_curves[k],
-                          m.classes == 2 ? m.roc_auc : m.auc_per_class[cls]});
-      }
-      plots.push_back({"roc.svg", plot::roc_svg(curves)});
-    }
-  } else {
-    std::vector<double> p, t;
-    regression_values(pred, truth, pred_name, truth_name, &p, &t);
-    bool z = task == "redshift";
-    RegressionMetrics m = regression_metrics(p, t, z, o.outlier_threshold, pred_name, truth_name);
-    fmt::print("{} values\n", m.n);
-    fmt::print("  {:<18} {}\n  {:<18} {}\n  {:<18} {}\n  {:<18} {}  (mean of pred - true)\n", "mse", fixed(m.mse),
-               "rmse", fixed(m.rmse), "mae", fixed(m.mae), "bias", fixed(m.bias));
-    json += fmt::format("  \"n\": {},\n  \"mse\": {},\n  \"rmse\": {},\n  \"mae\": {},\n  \"bias\": {}", m.n,
+  }
+}
+
+// The JSON fields after the header, through the closing brace.
+std::string classification_json(const ClassificationMetrics& m, const std::vector<std::string>& names) {
+  std::string json = fmt::format(
+      "  \"n\": {},\n  \"classes\": {},\n  \"scores\": {},\n  \"threshold\": {},\n  \"accuracy\": {},\n"
+      "  \"macro_f1\": {},\n  \"roc_auc\": {},\n  \"tss\": {},\n  \"per_class\": [",
+      m.n, m.classes, jstr(score_kind_name(m.scores)), jnum(m.threshold), jnum(m.accuracy), jnum(m.macro_f1),
+      jnum(m.roc_auc), jnum(m.tss));
+  std::vector<std::string> rows, conf;
+  for (size_t k = 0; k < size_t(m.classes); ++k) {
+    rows.push_back(fmt::format(
+        "\n    {{\"class\": {}, \"name\": {}, \"support\": {}, \"precision\": {}, \"recall\": {}, \"f1\": {}{}}}", k,
+        jstr(names[k]), m.support[k], jnum(m.precision[k]), jnum(m.recall[k]), jnum(m.f1[k]),
+        m.classes > 2 ? fmt::format(", \"roc_auc\": {}", jnum(m.auc_per_class[k])) : ""));
+    conf.push_back(fmt::format("[{}]", fmt::join(m.confusion[k], ", ")));
+  }
+  json += fmt::format("{}\n  ],\n  \"confusion\": [{}]\n}}\n", fmt::join(rows, ","), fmt::join(conf, ", "));
+  return json;
+}
+
+// The confusion matrix and the ROC curves (one per class but with two classes).
+void add_classification_plots(const ClassificationMetrics& m, const std::vector<std::string>& names, Report& r) {
+  r.plots.push_back({"confusion.svg", plot::confusion_matrix_svg(m.confusion, names)});
+  std::vector<plot::RocCurve> curves;
+  for (size_t k = 0; k < m.roc_curves.size(); ++k) {
+    size_t cls = m.classes == 2 ? 1 : k;
+    curves.push_back({m.classes == 2 ? names[1] : names[k] + " vs rest", m.roc_curves[k],
+                      m.classes == 2 ? m.roc_auc : m.auc_per_class[cls]});
+  }
+  r.plots.push_back({"roc.svg", plot::roc_svg(curves)});
+}
+
+void evaluate_classification(const Options& o, const Compared& c, Report& r) {
+  ClassificationMetrics m = compute_classification(o, c);
+  std::vector<std::string> names = class_names(o, m.classes);
+  print_classification(m, names);
+  r.json += classification_json(m, names);
+  if (!o.plots.empty()) add_classification_plots(m, names, r);
+}
+
+// Regression metrics; task "redshift" adds those of dz = (pred - true) / (1 + true).
+void evaluate_regression(const Options& o, const Compared& c, const std::string& task, Report& r) {
+  std::vector<double> p, t;
+  regression_values(c.pred, c.truth, c.pred_name, c.truth_name, &p, &t);
+  bool z = task == "redshift";
+  RegressionMetrics m = regression_metrics(p, t, z, o.outlier_threshold, c.pred_name, c.truth_name);
+  fmt::print("{} values\n", m.n);
+  fmt::print("  {:<18} {}\n  {:<18} {}\n  {:<18} {}\n  {:<18} {}  (mean of pred - true)\n", "mse", fixed(m.mse), "rmse",
+             fixed(m.rmse), "mae", fixed(m.mae), "bias", fixed(m.bias));
+  r.json += fmt::format("  \"n\": {},\n  \"mse\": {},\n  \"rmse\": {},\n  \"mae\": {},\n  \"bias\": {}", m.n,
                         jnum(m.mse), jnum(m.rmse), jnum(m.mae), jnum(m.bias));
-    if (z) {
-      fmt::print("  {:<18} {}  (mean of dz = (pred - true) / (1 + true))\n  {:<18} {}\n", "dz_bias", fixed(m.dz_bias),
-                 "sigma_nmad", fixed(m.sigma_nmad));
-      fmt::print("  {:<18} {}  (|dz| > {:g})\n  {:<18} {}\n", "outlier_fraction", fixed(m.outlier_fraction),
-                 m.outlier_threshold, "accurate_fraction", fixed(m.accurate_fraction));
-      json += fmt::format(
-          ",\n  \"dz_bias\": {},\n  \"sigma_nmad\": {},\n  \"outlier_threshold\": {},\n  \"outlier_fraction\": {},\n"
-          "  \"accurate_fraction\": {}",
-          jnum(m.dz_bias), jnum(m.sigma_nmad), jnum(m.outlier_threshold), jnum(m.outlier_fraction),
-          jnum(m.accurate_fraction));
-    }
-    json += "\n}\n";
-    if (!o.plots.empty())
-      plots.push_back({"pred_vs_true.svg", plot::pred_vs_true_svg({.x_label = z ? "true z" : "true",
+  if (z) {
+    fmt::print("  {:<18} {}  (mean of dz = (pred - true) / (1 + true))\n  {:<18} {}\n", "dz_bias", fixed(m.dz_bias),
+               "sigma_nmad", fixed(m.sigma_nmad));
+    fmt::print("  {:<18} {}  (|dz| > {:g})\n  {:<18} {}\n", "outlier_fraction", fixed(m.outlier_fraction),
+               m.outlier_threshold, "accurate_fraction", fixed(m.accurate_fraction));
+    r.json += fmt::format(
+        ",\n  \"dz_bias\": {},\n  \"sigma_nmad\": {},\n  \"outlier_threshold\": {},\n  \"outlier_fraction\": {},\n"
+        "  \"accurate_fraction\": {}",
+        jnum(m.dz_bias), jnum(m.sigma_nmad), jnum(m.outlier_threshold), jnum(m.outlier_fraction),
+        jnum(m.accurate_fraction));
+  }
+  r.json += "\n}\n";
+  if (!o.plots.empty())
+    r.plots.push_back({"pred_vs_true.svg", plot::pred_vs_true_svg({.x_label = z ? "true z" : "true",
                                                                    .y_label = z ? "predicted z" : "predicted",
                                                                    .truth = t,
                                                                    .pred = p,
                                                                    .band = z ? o.outlier_threshold : 0})});
-  }
+}
+
+void write_report(const Options& o, const Report& r) {
   if (!o.json.empty()) {
-    write_text(o.json, json);
+    write_text(o.json, r.json);
     fmt::print("wrote {}\n", o.json);
   }
   if (!o.plots.empty()) {
     fs::create_directories(o.plots);
-    for (auto& [name, svg] : plots) {
+    for (auto& [name, svg] : r.plots) {
       write_file_atomic((fs::path(o.plots) / name).string(), svg);
       fmt::print("wrote {}\n", (fs::path(o.plots) / name).string());
     }
   }
+}
+
+int run(const Options& o) {
+  check_sources(o);
+  const Compared c = read_compared(o);
+  std::string task = o.task.empty() ? (c.truth.dtype() == DType::I64 ? "classification" : "regression") : o.task;
+  Report r;
+  r.json = fmt::format("{{\n  \"task\": {},\n  \"source\": {},\n  \"predictions\": {},\n  \"truth\": {},\n", jstr(task),
+                       jstr(c.source), jstr(type_str(c.pred.type())), jstr(type_str(c.truth.type())));
+  fmt::print("eval: {} {} vs {} {}, task {}\n", c.pred_name, type_str(c.pred.type()), c.truth_name,
+             type_str(c.truth.type()), task);
+  if (task == "classification")
+    evaluate_classification(o, c, r);
+  else
+    evaluate_regression(o, c, task, r);
+  write_report(o, r);
   return 0;
 }
 
