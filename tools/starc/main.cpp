@@ -302,6 +302,162 @@ int cmd_graph(const std::string& file, const std::string& model, const std::stri
   return 0;
 }
 
+// The options of the subcommands defined in this file.
+struct BuiltinArgs {
+  std::vector<std::string> files;  // check
+  std::string file, model, out, emit = "graph";
+  uint64_t seed = 0;
+  int64_t batch = 1;
+  RunArgs run;
+  std::vector<std::string> disabled_passes;
+  ConvAlgo graph_conv_algo = ConvAlgo::Auto;
+  Device graph_device = Device::Cpu;
+};
+
+// The subcommands defined in this file.
+struct Builtins {
+  CLI::App *check, *params, *init, *run, *graph, *ops;
+};
+
+// FILE and --model, the arguments of every command that works on one model.
+void add_model_args(CLI::App* c, BuiltinArgs& a) {
+  c->add_option("file", a.file, "the .net file")->required()->check(CLI::ExistingFile);
+  c->add_option("--model,-m", a.model, "the model to use (default: the only model in the file)");
+}
+
+CLI::App* add_check(CLI::App& app, BuiltinArgs& a) {
+  auto* check = app.add_subcommand("check", "Parse and type/shape-check .net files (exit 1 on errors)");
+  check->add_option("files", a.files, "the .net files")->required()->check(CLI::ExistingFile);
+  return check;
+}
+
+CLI::App* add_params(CLI::App& app, BuiltinArgs& a) {
+  auto* params = app.add_subcommand("params", "List a model's parameters: dotted name, shape, count, total");
+  add_model_args(params, a);
+  return params;
+}
+
+CLI::App* add_init(CLI::App& app, BuiltinArgs& a) {
+  auto* init = app.add_subcommand("init", "Write a model's initial parameters to an .npz");
+  add_model_args(init, a);
+  init->add_option("--seed", a.seed, "random seed (default 0)");
+  init->add_option("-o,--output", a.out, "output .npz")->required();
+  return init;
+}
+
+CLI::App* add_run(CLI::App& app, BuiltinArgs& a) {
+  RunArgs& r = a.run;
+  auto* run = app.add_subcommand("run", "Run a model's forward pass on .npy inputs");
+  add_model_args(run, a);
+  run->add_option("--in", r.ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")->take_all();
+  run->add_option("--weights,-w", r.weights, "weights .npz (default: initialise with --seed)");
+  run->add_option("--seed", r.seed, "seed for initialisation and random ops (default 0)");
+  run->add_option("--out", r.outs, "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")
+      ->take_all();
+  run->add_option("--backend", r.backend,
+                  "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
+      ->check(CLI::IsMember({"ref", "jit"}));
+  run->add_flag("--timings", r.timings, "print compile and run times (JIT) to stderr");
+  cli::add_conv_algo_option(run, &r.conv_algo);
+  cli::add_device_option(run, &r.device);
+  cli::add_max_memory_option(run);
+  run->add_option("--gpu-weights", r.gpu_weights,
+                  "with --device cuda: store f32 weights on the GPU as f32 (default), f16 or bf16; every op still "
+                  "computes and accumulates in f32")
+      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
+  cli::check_int_range(
+      run->add_option("--threads", r.threads, "JIT: threads for the generated code (default: all cores)"), 1,
+      cli::kMaxThreads);
+  cli::check_int_range(
+      run->add_option("--repeat", r.repeat,
+                      "run the forward pass N times (the first compiles; timing the rest shows the cache)"),
+      1, INT32_MAX);
+  return run;
+}
+
+CLI::App* add_graph(CLI::App& app, BuiltinArgs& a) {
+  auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
+  add_model_args(graph, a);
+  graph->add_option("--emit", a.emit, "ast | graph | grad | opt | dot | mlir | llvm | ptx (the GPU kernels)")
+      ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm", "ptx"}));
+  graph
+      ->add_option("--disable-pass", a.disabled_passes,
+                   "opt/mlir/llvm: skip a graph pass (simplify, fold, cse, dce, conv_algo); repeatable")
+      ->check(CLI::IsMember(pass_names()));
+  cli::check_int_range(
+      graph->add_option("--batch", a.batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)"), 1,
+      INT32_MAX);
+  cli::add_conv_algo_option(graph, &a.graph_conv_algo);
+  cli::add_device_option(graph, &a.graph_device);
+  return graph;
+}
+
+// In the order `starc --help` lists them.
+Builtins add_builtins(CLI::App& app, BuiltinArgs& a) {
+  Builtins b;
+  b.check = add_check(app, a);
+  b.params = add_params(app, a);
+  b.init = add_init(app, a);
+  b.run = add_run(app, a);
+  b.graph = add_graph(app, a);
+  b.ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
+  return b;
+}
+
+// The subcommands defined in their own files (after the built-in ones in --help).
+struct Commands {
+  TrainCommand train;
+  GradcheckCommand gradcheck;
+  ExplainCommand explain;
+  CompileCommand compile;
+  EvalCommand eval;
+  ReplCommand repl;
+  ConvertCommand convert;
+  SimulateCommand simulate;
+  OptCommand opt;
+};
+
+Commands add_commands(CLI::App& app, int argc, char** argv) {
+  Commands c;
+  c.train = add_train_command(app, argc, argv);
+  c.gradcheck = add_gradcheck_command(app);
+  c.explain = add_explain_command(app);
+  c.compile = add_compile_command(app);
+  c.eval = add_eval_command(app);
+  c.repl = add_repl_command(app);
+  c.convert = add_convert_command(app);
+  c.simulate = add_simulate_command(app);
+  c.opt = add_opt_command(app);
+  return c;
+}
+
+// Runs the subcommand given; 1 if none matched.
+int dispatch(const Builtins& b, const Commands& c, BuiltinArgs& a) {
+  if (*b.check) return cmd_check(a.files);
+  if (*b.ops) return cmd_ops();
+  if (*c.train.app) return c.train.run();
+  if (*c.gradcheck.app) return c.gradcheck.run();
+  if (*c.explain.app) return c.explain.run();
+  if (*c.compile.app) return c.compile.run();
+  if (*c.eval.app) return c.eval.run();
+  if (*c.repl.app) return c.repl.run();
+  if (*c.convert.app) return c.convert.run();
+  if (*c.simulate.app) return c.simulate.run();
+  if (*c.opt.app) return c.opt.run();
+  OptOptions passes({a.disabled_passes.begin(), a.disabled_passes.end()}, a.graph_conv_algo);
+  if (*b.graph && a.emit == "ast") return cmd_graph(a.file, a.model, a.emit, a.batch, passes, a.graph_device);
+  if (a.model.empty()) {  // the file's only model
+    Loaded l;
+    if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
+    a.model = cli::pick_model(l, a.file, a.model);
+  }
+  if (*b.params) return cmd_params(a.file, a.model);
+  if (*b.init) return cmd_init(a.file, a.model, a.seed, a.out);
+  if (*b.run) return cmd_run(a.file, a.model, a.run);
+  if (*b.graph) return cmd_graph(a.file, a.model, a.emit, a.batch, passes, a.graph_device);
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -309,81 +465,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "starc 0.1");
   app.add_option("--max-errors", cli::g_max_errors, "show at most N source errors (default 20; 0: all)");
-
-  std::vector<std::string> files;
-  std::string file, model, out, emit = "graph";
-  uint64_t seed = 0;
-  int64_t batch = 1;
-  RunArgs run_args;
-
-  auto* check = app.add_subcommand("check", "Parse and type/shape-check .net files (exit 1 on errors)");
-  check->add_option("files", files, "the .net files")->required()->check(CLI::ExistingFile);
-
-  auto add_model = [&](CLI::App* c) {
-    c->add_option("file", file, "the .net file")->required()->check(CLI::ExistingFile);
-    c->add_option("--model,-m", model, "the model to use (default: the only model in the file)");
-  };
-  auto* params = app.add_subcommand("params", "List a model's parameters: dotted name, shape, count, total");
-  add_model(params);
-  auto* init = app.add_subcommand("init", "Write a model's initial parameters to an .npz");
-  add_model(init);
-  init->add_option("--seed", seed, "random seed (default 0)");
-  init->add_option("-o,--output", out, "output .npz")->required();
-  auto* run = app.add_subcommand("run", "Run a model's forward pass on .npy inputs");
-  add_model(run);
-  run->add_option("--in", run_args.ins, "an input: NAME=FILE.npy (or FILE.npy when the model has one input)")
-      ->take_all();
-  run->add_option("--weights,-w", run_args.weights, "weights .npz (default: initialise with --seed)");
-  run->add_option("--seed", run_args.seed, "seed for initialisation and random ops (default 0)");
-  run->add_option("--out", run_args.outs,
-                  "where to write an output: FILE.npy or NAME=FILE.npy (default: print a summary)")
-      ->take_all();
-  run->add_option("--backend", run_args.backend,
-                  "executor: jit (native code through MLIR, default) or ref (reference interpreter)")
-      ->check(CLI::IsMember({"ref", "jit"}));
-  run->add_flag("--timings", run_args.timings, "print compile and run times (JIT) to stderr");
-  cli::add_conv_algo_option(run, &run_args.conv_algo);
-  cli::add_device_option(run, &run_args.device);
-  cli::add_max_memory_option(run);
-  run->add_option("--gpu-weights", run_args.gpu_weights,
-                  "with --device cuda: store f32 weights on the GPU as f32 (default), f16 or bf16; every op still "
-                  "computes and accumulates in f32")
-      ->check(CLI::IsMember({"f32", "f16", "bf16"}));
-  cli::check_int_range(
-      run->add_option("--threads", run_args.threads, "JIT: threads for the generated code (default: all cores)"), 1,
-      cli::kMaxThreads);
-  cli::check_int_range(
-      run->add_option("--repeat", run_args.repeat,
-                      "run the forward pass N times (the first compiles; timing the rest shows the cache)"),
-      1, INT32_MAX);
-  auto* graph = app.add_subcommand("graph", "Print what a pipeline stage produced");
-  add_model(graph);
-  std::vector<std::string> disabled_passes;
-  graph->add_option("--emit", emit, "ast | graph | grad | opt | dot | mlir | llvm | ptx (the GPU kernels)")
-      ->check(CLI::IsMember({"ast", "graph", "grad", "opt", "dot", "mlir", "llvm", "ptx"}));
-  graph
-      ->add_option("--disable-pass", disabled_passes,
-                   "opt/mlir/llvm: skip a graph pass (simplify, fold, cse, dce, conv_algo); repeatable")
-      ->check(CLI::IsMember(pass_names()));
-  cli::check_int_range(
-      graph->add_option("--batch", batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)"), 1,
-      INT32_MAX);
-
-  ConvAlgo graph_conv_algo = ConvAlgo::Auto;
-  cli::add_conv_algo_option(graph, &graph_conv_algo);
-  Device graph_device = Device::Cpu;
-  cli::add_device_option(graph, &graph_device);
-
-  auto* ops = app.add_subcommand("ops", "List the primitive ops with their inputs, arguments and defaults");
-  TrainCommand train = add_train_command(app, argc, argv);
-  GradcheckCommand gradcheck = add_gradcheck_command(app);
-  ExplainCommand explain = add_explain_command(app);
-  CompileCommand compile = add_compile_command(app);
-  EvalCommand eval = add_eval_command(app);
-  ReplCommand repl = add_repl_command(app);
-  ConvertCommand convert = add_convert_command(app);
-  SimulateCommand simulate = add_simulate_command(app);
-  OptCommand opt = add_opt_command(app);
+  BuiltinArgs args;
+  const Builtins builtins = add_builtins(app, args);
+  const Commands commands = add_commands(app, argc, argv);
 
   try {
     app.parse(argc, argv);
@@ -392,30 +476,7 @@ int main(int argc, char** argv) {
   }
 
   try {
-    auto pick_model = [&]() {
-      if (!model.empty()) return;
-      Loaded l;
-      if (!l.prog.load_file(file)) fail_with_diags(l.diags);
-      model = cli::pick_model(l, file, model);
-    };
-    if (*check) return cmd_check(files);
-    if (*ops) return cmd_ops();
-    if (*train.app) return train.run();
-    if (*gradcheck.app) return gradcheck.run();
-    if (*explain.app) return explain.run();
-    if (*compile.app) return compile.run();
-    if (*eval.app) return eval.run();
-    if (*repl.app) return repl.run();
-    if (*convert.app) return convert.run();
-    if (*simulate.app) return simulate.run();
-    if (*opt.app) return opt.run();
-    OptOptions passes({disabled_passes.begin(), disabled_passes.end()}, graph_conv_algo);
-    if (*graph && emit == "ast") return cmd_graph(file, model, emit, batch, passes, graph_device);
-    pick_model();
-    if (*params) return cmd_params(file, model);
-    if (*init) return cmd_init(file, model, seed, out);
-    if (*run) return cmd_run(file, model, run_args);
-    if (*graph) return cmd_graph(file, model, emit, batch, passes, graph_device);
+    return dispatch(builtins, commands, args);
   } catch (const CliError& e) {
     if (*e.what()) fmt::print(stderr, "error: {}\n", e.what());
     return 1;
@@ -423,5 +484,4 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "error: {}\n", cli::error_text(e));
     return 1;
   }
-  return 1;
 }
