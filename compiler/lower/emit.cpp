@@ -16,9 +16,13 @@ const LoweringTable& lowerings() {
   static const LoweringTable table = [] {
     LoweringTable t;
     register_elementwise_lowerings(t);
-    register_reduce_nn_lowerings(t);
-    register_linalg_conv_lowerings(t);
-    register_shape_scan_lowerings(t);
+    register_linalg_lowerings(t);
+    register_conv_lowerings(t);
+    register_reduce_lowerings(t);
+    register_nn_lowerings(t);
+    register_random_lowerings(t);
+    register_shape_ops_lowerings(t);
+    register_special_lowerings(t);
     return t;
   }();
   return table;

@@ -136,15 +136,20 @@ inline bool weight_is_narrowed(WeightStorage weights, const TensorType& t) {
   return weights != WeightStorage::F32 && t.dtype == DType::F32;
 }
 
-// Registration hooks, one per lowering file.
+// Registration hooks, one per lowering file: lower_<family>.cpp lowers the ops of
+// compiler/ops/<family>.cpp (helpers they share: lower_util.h, internal).
 using LoweringTable = std::map<std::string, LowerFn>;
 void register_elementwise_lowerings(LoweringTable&);
-void register_reduce_nn_lowerings(LoweringTable&);
-void register_linalg_conv_lowerings(LoweringTable&);
-void register_shape_scan_lowerings(LoweringTable&);
+void register_linalg_lowerings(LoweringTable&);
+void register_conv_lowerings(LoweringTable&);
+void register_reduce_lowerings(LoweringTable&);
+void register_nn_lowerings(LoweringTable&);
+void register_random_lowerings(LoweringTable&);
+void register_shape_ops_lowerings(LoweringTable&);
+void register_special_lowerings(LoweringTable&);
 // Whether every use of transpose node `id` of `g` is a matmul that hands the transpose's
 // input to GEMM as an operand stored the other way round: then the transpose is never
-// materialised (x @ transpose(w) reads w in place). lower_linalg_conv.cpp.
+// materialised (x @ transpose(w) reads w in place). lower_linalg.cpp.
 bool only_gemms_read_transposed(const Graph& g, int id);
 
 }  // namespace starc

@@ -10,7 +10,7 @@
 // loading tiles. Buffers are CUDA managed memory, so the host passes its pointers on.
 // Weight gradients (K = n*oh*ow, M x N small) split K over the grid and sum the parts.
 //
-// The reductions exist on the GPU only (lower_reduce_nn.cpp calls them there; their
+// The reductions exist on the GPU only (lower_util.h gpu_reduction() calls them there; their
 // generator is gpu_reduce_kernels.cpp):
 //   starc_reduce_{sum,max,min}_{f32,f64}(i64 n_out, i64 n_red, i64 d0, ..., i64 d5,
 //                                        i64 mask, memref<1xT> x, memref<1xR> out)

@@ -53,7 +53,7 @@ struct Reduction {
 };
 
 // The reduction's starting value and its combining op (in the accumulator type): max /
-// min propagate NaN (arith.maximumf: PTX max.NaN), as lower_reduce_nn's extreme() does.
+// min propagate NaN (arith.maximumf: PTX max.NaN), as lower_reduce.cpp's extreme() does.
 std::string red_init(Code& b, const Reduction& r) {
   const char* v = r.kind == Red::Sum ? "0.0" : r.kind == Red::Max ? "0xFF800000" : "0x7F800000";
   if (r.kind != Red::Sum && r.acc() == "f64") v = r.kind == Red::Max ? "0xFFF0000000000000" : "0x7FF0000000000000";

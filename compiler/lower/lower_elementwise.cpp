@@ -4,34 +4,17 @@
 #include <fmt/format.h>
 
 #include "compiler/lower/emit.h"
+#include "compiler/lower/lower_util.h"
 
 namespace starc {
 namespace {
 
-using Args = const std::vector<std::string>&;
-using E = MlirEmitter&;
+using namespace lower_util;  // op1, op2, select
 
-bool is_f(DType t) { return t == DType::F32 || t == DType::F64; }
-
-// Emits `r = OP a, b : T` (or unary) and returns r.
-std::string op2(E e, const std::string& op, const std::string& a, const std::string& b, DType t) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = {} {}, {} : {}", r, op, a, b, MlirEmitter::elem(t)));
-  return r;
-}
-std::string op1(E e, const std::string& op, const std::string& a, DType t) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = {} {} : {}", r, op, a, MlirEmitter::elem(t)));
-  return r;
-}
+// `r = arith.cmpf/cmpi PRED a, b : T` by element type.
 std::string cmp(E e, const std::string& pred, const std::string& a, const std::string& b, DType t) {
   std::string r = e.fresh("s");
-  e.line(fmt::format("{} = arith.{} {}, {}, {} : {}", r, is_f(t) ? "cmpf" : "cmpi", pred, a, b, MlirEmitter::elem(t)));
-  return r;
-}
-std::string select(E e, const std::string& c, const std::string& a, const std::string& b, DType t) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = arith.select {}, {}, {} : {}", r, c, a, b, MlirEmitter::elem(t)));
+  e.line(fmt::format("{} = arith.{} {}, {}, {} : {}", r, is_float(t) ? "cmpf" : "cmpi", pred, a, b, el(t)));
   return r;
 }
 
@@ -60,13 +43,13 @@ std::string gt0(E e, const std::string& x, DType t) { return cmp(e, "ogt", x, ze
 // shape rules).
 Scalar2 arith(const char* fop, const char* iop) {
   return [fop, iop](E e, const std::string& a, const std::string& b, DType t) {
-    return op2(e, is_f(t) ? fop : iop, a, b, t);
+    return op2(e, is_float(t) ? fop : iop, a, b, t);
   };
 }
 
 Scalar2 compare(const char* fpred, const char* ipred, const char* upred) {
   return [=](E e, const std::string& a, const std::string& b, DType t) {
-    return cmp(e, is_f(t) ? fpred : t == DType::Bool ? upred : ipred, a, b, t);
+    return cmp(e, is_float(t) ? fpred : t == DType::Bool ? upred : ipred, a, b, t);
   };
 }
 
@@ -116,19 +99,18 @@ std::string float_to_i64(E e, const std::string& x, DType from) {
 std::string cast_scalar(E e, const std::string& x, DType from, DType to) {
   if (from == to) return x;
   std::string r = e.fresh("s");
-  auto ty = [](DType t) { return MlirEmitter::elem(t); };
-  if (is_f(from) && is_f(to))
-    e.line(fmt::format("{} = arith.{} {} : {} to {}", r, from == DType::F32 ? "extf" : "truncf", x, ty(from), ty(to)));
-  else if (is_f(from) && to == DType::I64)
+  if (is_float(from) && is_float(to))
+    e.line(fmt::format("{} = arith.{} {} : {} to {}", r, from == DType::F32 ? "extf" : "truncf", x, el(from), el(to)));
+  else if (is_float(from) && to == DType::I64)
     return float_to_i64(e, x, from);
-  else if (from == DType::I64 && is_f(to))
-    e.line(fmt::format("{} = arith.sitofp {} : {} to {}", r, x, ty(from), ty(to)));
-  else if (from == DType::Bool && is_f(to))
-    e.line(fmt::format("{} = arith.uitofp {} : {} to {}", r, x, ty(from), ty(to)));
+  else if (from == DType::I64 && is_float(to))
+    e.line(fmt::format("{} = arith.sitofp {} : {} to {}", r, x, el(from), el(to)));
+  else if (from == DType::Bool && is_float(to))
+    e.line(fmt::format("{} = arith.uitofp {} : {} to {}", r, x, el(from), el(to)));
   else if (from == DType::Bool && to == DType::I64)
-    e.line(fmt::format("{} = arith.extui {} : {} to {}", r, x, ty(from), ty(to)));
+    e.line(fmt::format("{} = arith.extui {} : {} to {}", r, x, el(from), el(to)));
   else if (to == DType::Bool)  // x != 0
-    return cmp(e, is_f(from) ? "une" : "ne", x, e.constant_scalar(0, from), from);
+    return cmp(e, is_float(from) ? "une" : "ne", x, e.constant_scalar(0, from), from);
   return r;
 }
 
@@ -176,14 +158,14 @@ void register_elementwise_lowerings(LoweringTable& t) {
   t["add"] = binary(arith("arith.addf", "arith.addi"));
   t["sub"] = binary(arith("arith.subf", "arith.subi"));
   t["mul"] = binary(arith("arith.mulf", "arith.muli"));
-  t["div"] =
-      binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "arith.divf", a, b, t) : int_div(e, a, b); });
-  t["pow"] =
-      binary([](E e, auto& a, auto& b, DType t) { return is_f(t) ? op2(e, "math.powf", a, b, t) : int_pow(e, a, b); });
+  t["div"] = binary(
+      [](E e, auto& a, auto& b, DType t) { return is_float(t) ? op2(e, "arith.divf", a, b, t) : int_div(e, a, b); });
+  t["pow"] = binary(
+      [](E e, auto& a, auto& b, DType t) { return is_float(t) ? op2(e, "math.powf", a, b, t) : int_pow(e, a, b); });
   t["maximum"] = binary(
-      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "ogt" : "sgt", a, b, t), a, b, t); });
+      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_float(t) ? "ogt" : "sgt", a, b, t), a, b, t); });
   t["minimum"] = binary(
-      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_f(t) ? "olt" : "slt", a, b, t), a, b, t); });
+      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_float(t) ? "olt" : "slt", a, b, t), a, b, t); });
   t["eq"] = binary(compare("oeq", "eq", "eq"));
   t["ne"] = binary(compare("une", "ne", "ne"));
   t["lt"] = binary(compare("olt", "slt", "ult"));

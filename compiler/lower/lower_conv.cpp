@@ -1,11 +1,8 @@
-// Lowerings: matmul, convolutions, pooling and the pooling gradient ops.
+// Lowerings of the convolution and pooling ops (compiler/ops/conv.cpp), 1-D and 2-D.
 //
-// Float matmul and the convolutions call the kernel library (kernels/starc_kernels.h:
-// BLAS GEMM, im2col/col2im), as XLA:CPU calls Eigen; the loops MLIR would make of
-// them run 20-60x below the machine's peak (../shared/TOOLCHAIN.md).
-// matmul      b one matrix: a's batch dims folded into M, one GEMM; equal batch dims: a
-//             batched GEMM; other broadcasts (and integer matmul): a linalg.generic
-//             whose maps broadcast the batch dims.
+// The convolutions call the kernel library (kernels/starc_kernels.h: BLAS GEMM,
+// im2col/col2im), as XLA:CPU calls Eigen; the loops MLIR would make of them run 20-60x
+// below the machine's peak (../shared/TOOLCHAIN.md).
 // conv        starc_conv (im2col + GEMM per sample).
 // conv_transpose  starc_conv_adjoint: the adjoint of the conv whose output is x (GEMM
 //             with the weight transposed, then col2im).
@@ -29,15 +26,12 @@
 #include <limits>
 
 #include "compiler/lower/emit.h"
+#include "compiler/lower/lower_util.h"
 
 namespace starc {
 namespace {
 
-using E = MlirEmitter&;
-using Args = const std::vector<std::string>&;
-
-std::string tt(const TensorType& t) { return MlirEmitter::tensor_type(t); }
-std::string el(DType t) { return MlirEmitter::elem(t); }
+using namespace lower_util;
 
 // Attribute `name` as one value per spatial dim (the op's shape rule has checked it).
 Ints per_dim(const Attrs& a, const std::string& name, int nsp, const Ints* if_empty = nullptr) {
@@ -46,22 +40,6 @@ Ints per_dim(const Attrs& a, const std::string& name, int nsp, const Ints* if_em
   if (int(v.size()) == nsp) return v;
   if (v.size() == 1) return Ints(size_t(nsp), v[0]);
   throw EmitError(fmt::format("'{}' takes 1 or {} values, got {}", name, nsp, v.size()));
-}
-
-std::string ints_list(const Ints& v) { return fmt::format("{}", fmt::join(v, ", ")); }
-
-// "(d0, ..., d{rank-1}) -> (results)".
-std::string amap(int rank, const std::vector<std::string>& results) {
-  std::string d;
-  for (int i = 0; i < rank; ++i) d += fmt::format("{}d{}", i ? ", " : "", i);
-  return fmt::format("({}) -> ({})", d, fmt::join(results, ", "));
-}
-std::string dim(int i) { return fmt::format("d{}", i); }
-
-std::vector<std::string> iters(int parallel, int reduction) {
-  std::vector<std::string> v(size_t(parallel), "parallel");
-  v.insert(v.end(), size_t(reduction), "reduction");
-  return v;
 }
 
 // x padded by lo/hi (per dim of x) with the constant v; *out_t gets the padded type.
@@ -77,7 +55,7 @@ std::string pad(E e, const std::string& x, const TensorType& xt, const Ints& lo,
   if (!any) return x;
   std::string c = e.constant_scalar(v, xt.dtype);
   std::string r = e.fresh("pad");
-  e.line(fmt::format("{} = tensor.pad {} low[{}] high[{}] {{", r, x, ints_list(lo), ints_list(hi)));
+  e.line(fmt::format("{} = tensor.pad {} low[{}] high[{}] {{", r, x, join_ints(lo), join_ints(hi)));
   std::string args;
   for (size_t i = 0; i < xt.shape.size(); ++i) args += fmt::format("{}{}: index", i ? ", " : "", e.fresh("i"));
   e.line(fmt::format("^bb0({}):", args));
@@ -100,7 +78,7 @@ std::string insert_slice(E e, const std::string& src, const TensorType& st, cons
                          const TensorType& dt, const Ints& offsets, const Ints& strides) {
   std::string r = e.fresh("ins");
   e.line(fmt::format("{} = tensor.insert_slice {} into {}[{}] [{}] [{}] : {} into {} {}", r, src, dst,
-                     ints_list(offsets), ints_list(Ints(st.shape)), ints_list(strides), tt(st), tt(dt), e.loc()));
+                     join_ints(offsets), join_ints(st.shape), join_ints(strides), tt(st), tt(dt), e.loc()));
   return r;
 }
 
@@ -152,23 +130,6 @@ std::vector<std::string> generic_n(E e, const std::vector<MlirEmitter::GenericIn
   return rs;
 }
 
-// Scalar helpers for generic bodies.
-std::string bin(E e, const char* op, const std::string& a, const std::string& b, const std::string& type) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = {} {}, {} : {}", r, op, a, b, type));
-  return r;
-}
-std::string cmpf(E e, const char* pred, const std::string& a, const std::string& b, DType t) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = arith.cmpf {}, {}, {} : {}", r, pred, a, b, el(t)));
-  return r;
-}
-std::string sel(E e, const std::string& c, const std::string& a, const std::string& b, const std::string& type) {
-  std::string r = e.fresh("s");
-  e.line(fmt::format("{} = arith.select {}, {}, {} : {}", r, c, a, b, type));
-  return r;
-}
-
 std::string index_const(E e, int64_t v) {
   std::string r = e.fresh("s");
   e.line(fmt::format("{} = arith.constant {} : index", r, v));
@@ -183,7 +144,7 @@ std::string window_pos(E e, const std::vector<int>& loops, const Ints& k) {
     std::string ix = e.fresh("s");
     e.line(fmt::format("{} = linalg.index {} : index", ix, loops[i]));
     acc =
-        acc.empty() ? ix : bin(e, "arith.addi", bin(e, "arith.muli", acc, index_const(e, k[i]), "index"), ix, "index");
+        acc.empty() ? ix : op2(e, "arith.addi", op2(e, "arith.muli", acc, index_const(e, k[i]), "index"), ix, "index");
   }
   std::string r = e.fresh("s");
   e.line(fmt::format("{} = arith.index_cast {} : index to i64", r, acc));
@@ -194,103 +155,6 @@ std::string window_pos(E e, int first, const Ints& k) {
   std::vector<int> loops;
   for (size_t i = 0; i < k.size(); ++i) loops.push_back(first + int(i));
   return window_pos(e, loops, k);
-}
-
-// ---- matmul --------------------------------------------------------------------------
-
-int64_t product(const Shape& s, size_t from = 0, size_t to = size_t(-1)) {
-  int64_t p = 1;
-  for (size_t i = from; i < std::min(to, s.size()); ++i) p *= s[i];
-  return p;
-}
-
-bool all_ones(const Shape& s) {
-  return std::all_of(s.begin(), s.end(), [](Dim d) { return d == 1; });
-}
-
-// matmul's GEMM path: float, not empty, and b one matrix (a's batch dims folded into its
-// rows) or the same batch dims on both sides (one GEMM per batch element).
-bool takes_gemm(const Graph& g, const Node& mm) {
-  const TensorType &at = g.type(mm.inputs[0]), &bt = g.type(mm.inputs[1]);
-  Shape ba(at.shape.begin(), at.shape.end() - 2), bb(bt.shape.begin(), bt.shape.end() - 2);
-  int64_t M = at.shape[size_t(at.rank() - 2)], K = at.shape[size_t(at.rank() - 1)], N = bt.shape[size_t(bt.rank() - 1)];
-  return is_float(mm.type.dtype) && M * N * K > 0 && (all_ones(bb) || ba == bb);
-}
-
-// A transpose node that swaps the last two dims and nothing else.
-bool swaps_last_two(const Node& t) {
-  if (!is_op(t, "transpose")) return false;
-  const Ints& perm = attr_ints(t.attrs, "perm");
-  const int rank = t.type.rank();
-  if (perm.empty()) return rank == 2;  // reversed dims
-  if (int(perm.size()) != rank || rank < 2) return false;
-  for (int i = 0; i < rank; ++i) {
-    int64_t want = i < rank - 2 ? i : (i == rank - 2 ? rank - 1 : rank - 2);
-    if (perm[size_t(i)] != want && perm[size_t(i)] != want - rank) return false;
-  }
-  return true;
-}
-
-// Whether GEMM reads matmul mm's input `slot` as the untransposed source of a transpose.
-// Not for a when a's batch dims fold into its rows: the transposed rows are not adjacent.
-bool gemm_reads_transposed(const Graph& g, const Node& mm, int slot) {
-  if (!is_op(mm, "matmul") || !swaps_last_two(g.nodes[size_t(mm.inputs[size_t(slot)])]) || !takes_gemm(g, mm))
-    return false;
-  if (slot == 1) return true;
-  const TensorType &at = g.type(mm.inputs[0]), &bt = g.type(mm.inputs[1]);
-  bool folds =
-      all_ones(Shape(bt.shape.begin(), bt.shape.end() - 2)) && !all_ones(Shape(at.shape.begin(), at.shape.end() - 2));
-  return !folds;
-}
-
-void lower_matmul(E e, const Node& n, int id) {
-  const TensorType &at = e.type(n.inputs[0]), &bt = e.type(n.inputs[1]), &out = n.type;
-  const int ra = at.rank(), rb = bt.rank(), ro = out.rank();
-  const DType dt = out.dtype;
-  const int64_t M = at.shape[ra - 2], K = at.shape[ra - 1], N = bt.shape[rb - 1];
-  Shape ba(at.shape.begin(), at.shape.end() - 2), bb(bt.shape.begin(), bt.shape.end() - 2);
-  auto body = [dt](E e, Args a) {
-    return bin(e, "arith.addf", a[2], bin(e, "arith.mulf", a[0], a[1], el(dt)), el(dt));
-  };
-
-  if (takes_gemm(e.graph(), n)) {
-    // b one matrix: a's batch folded into its rows, [P*M, K] @ [K, N]; else P GEMMs. A
-    // transposed operand is read from the transpose's input (the transpose itself is
-    // not emitted when nothing else reads it).
-    const int64_t P = all_ones(bb) ? 1 : product(ba), rows = all_ones(bb) ? product(ba) * M : M;
-    int operand[2] = {n.inputs[0], n.inputs[1]};
-    bool trans[2] = {false, false};
-    for (int slot : {0, 1})
-      if (gemm_reads_transposed(e.graph(), n, slot))
-        trans[slot] = true, operand[slot] = e.graph().nodes[size_t(operand[slot])].inputs[0];
-    std::string out_addr, buf = e.alloc_buffer(out, &out_addr);
-    e.call_kernel(
-        std::string("matmul_") + (dt == DType::F64 ? "f64" : "f32"),
-        {e.i64(P), e.i64(rows), e.i64(N), e.i64(K), e.i64(trans[0]), e.i64(trans[1]),
-         e.address(e.val(operand[0]), e.type(operand[0])), e.i64(rows * K),
-         e.address(e.val(operand[1]), e.type(operand[1])), e.i64(all_ones(bb) ? 0 : K * N), out_addr, e.i64(rows * N)});
-    e.bind(id, e.tensor_of(buf, out));
-    return;
-  }
-  std::string A = e.val(n.inputs[0]), B = e.val(n.inputs[1]);
-  // General broadcasting: loops (batch..., m, n, k).
-  const int nb = ro - 2, rank = ro + 1;
-  auto batch_results = [&](const Shape& s) {
-    std::vector<std::string> r;
-    for (size_t j = 0; j < s.size(); ++j) {
-      int i = nb - int(s.size()) + int(j);
-      r.push_back(s[j] == 1 && out.shape[size_t(i)] != 1 ? "0" : dim(i));
-    }
-    return r;
-  };
-  auto am = batch_results(ba), bm = batch_results(bb), om = std::vector<std::string>{};
-  am.push_back(dim(nb));
-  am.push_back(dim(nb + 2));
-  bm.push_back(dim(nb + 2));
-  bm.push_back(dim(nb + 1));
-  for (int i = 0; i < ro; ++i) om.push_back(dim(i));
-  e.bind(id, e.generic({{A, at, amap(rank, am)}, {B, bt, amap(rank, bm)}}, e.fill(0, out), out, amap(rank, om),
-                       iters(ro, 1), body));
 }
 
 // ---- convolution ------------------------------------------------------------------------
@@ -410,7 +274,7 @@ MlirEmitter::GenericIn window_operand(E e, const Pool& P, DType dt) {
 
 // The reference's max step: take v when m is not NaN and (v > m or v is NaN).
 std::string max_takes(E e, const std::string& v, const std::string& m, DType dt) {
-  return bin(e, "arith.andi", cmpf(e, "ord", m, m, dt), cmpf(e, "ugt", v, m, dt), "i1");
+  return op2(e, "arith.andi", cmpf(e, "ord", m, m, dt), cmpf(e, "ugt", v, m, dt), "i1");
 }
 
 // Small unpadded windows are unrolled: one all-parallel generic over (n, c, out...) whose
@@ -446,7 +310,7 @@ LowerFn maxpool(int nsp) {
                            [&](E e, Args a) {
                              std::string m = a[0];
                              for (size_t t = 1; t < taps.size(); ++t)
-                               m = sel(e, max_takes(e, a[t], m, dt), a[t], m, el(dt));
+                               m = select(e, max_takes(e, a[t], m, dt), a[t], m, el(dt));
                              return m;
                            }));
       return;
@@ -456,7 +320,7 @@ LowerFn maxpool(int nsp) {
     std::string init = e.fill(-std::numeric_limits<double>::infinity(), n.type);
     e.bind(id, e.generic({{xp, pt, window_in_map(P)}, window_operand(e, P, dt)}, init, n.type, window_out_map(P),
                          iters(2 + nsp, nsp),
-                         [dt](E e, Args a) { return sel(e, max_takes(e, a[0], a[2], dt), a[0], a[2], el(dt)); }));
+                         [dt](E e, Args a) { return select(e, max_takes(e, a[0], a[2], dt), a[0], a[2], el(dt)); }));
   };
 }
 
@@ -472,12 +336,12 @@ LowerFn avgpool(int nsp) {
     e.line(
         fmt::format("{} = linalg.{} {{dilations = dense<1> : tensor<{}xi64>, strides = dense<[{}]> : tensor<{}xi64>}} "
                     "ins({}, {} : {}, {}) outs({} : {}) -> {} {}",
-                    sum, nsp == 1 ? "pooling_ncw_sum" : "pooling_nchw_sum", nsp, ints_list(P.s), nsp, xp, win, tt(pt),
+                    sum, nsp == 1 ? "pooling_ncw_sum" : "pooling_nchw_sum", nsp, join_ints(P.s), nsp, xp, win, tt(pt),
                     tt(wt), init, tt(n.type), tt(n.type), e.loc()));
     double count = double(product(Shape(P.k.begin(), P.k.end())));
     std::string div = e.generic({{sum, n.type, MlirEmitter::identity_map(n.type.rank())}}, e.empty(n.type), n.type,
                                 MlirEmitter::identity_map(n.type.rank()), iters(n.type.rank(), 0), [&](E e, Args a) {
-                                  return bin(e, "arith.divf", a[0], e.constant_scalar(count, dt), el(dt));
+                                  return op2(e, "arith.divf", a[0], e.constant_scalar(count, dt), el(dt));
                                 });
     e.bind(id, div);
   };
@@ -506,9 +370,9 @@ std::vector<std::string> window_argmax(E e, const Pool& P, const std::string& x,
       std::string m = a[0], idx = e.constant_scalar(0, DType::I64), vat = v ? a[ntaps] : "";
       for (size_t t = 1; t < ntaps; ++t) {
         std::string take = max_takes(e, a[t], m, dt);
-        m = sel(e, take, a[t], m, el(dt));
-        idx = sel(e, take, e.constant_scalar(double(t), DType::I64), idx, "i64");
-        if (v) vat = sel(e, take, a[ntaps + t], vat, el(dt));
+        m = select(e, take, a[t], m, el(dt));
+        idx = select(e, take, e.constant_scalar(double(t), DType::I64), idx, "i64");
+        if (v) vat = select(e, take, a[ntaps + t], vat, el(dt));
       }
       if (v) return std::vector<std::string>{idx, vat};
       return std::vector<std::string>{idx};
@@ -544,11 +408,11 @@ std::vector<std::string> window_argmax(E e, const Pool& P, const std::string& x,
     std::string k = window_pos(e, 2 + P.nsp, P.k);
     std::string zero = e.fresh("s");
     e.line(fmt::format("{} = arith.constant 0 : i64", zero));
-    std::string first = bin(e, "arith.cmpi slt,", idx, zero, "i64");
-    std::string take = bin(e, "arith.ori", first, max_takes(e, xv, m, dt), "i1");
-    if (padded) take = bin(e, "arith.andi", a[1], take, "i1");
-    std::vector<std::string> ys = {sel(e, take, xv, m, el(dt)), sel(e, take, k, idx, "i64")};
-    if (v) ys.push_back(sel(e, take, a[size_t(padded ? 2 : 1)], a[size_t(nin + 2)], el(dt)));
+    std::string first = cmpi(e, "slt", idx, zero, "i64");
+    std::string take = op2(e, "arith.ori", first, max_takes(e, xv, m, dt), "i1");
+    if (padded) take = op2(e, "arith.andi", a[1], take, "i1");
+    std::vector<std::string> ys = {select(e, take, xv, m, el(dt)), select(e, take, k, idx, "i64")};
+    if (v) ys.push_back(select(e, take, a[size_t(padded ? 2 : 1)], a[size_t(nin + 2)], el(dt)));
     return ys;
   });
   if (v) return {rs[1], rs[2]};
@@ -587,10 +451,10 @@ std::string window_scatter(E e, const Pool& P, const std::string& w, const Tenso
     std::string term = a[0];
     if (idx) {
       std::string k = window_pos(e, 2 + nsp, P.k);
-      std::string hit = bin(e, "arith.cmpi eq,", a[1], k, "i64");
-      term = sel(e, hit, a[0], e.constant_scalar(0, dt), el(dt));
+      std::string hit = cmpi(e, "eq", a[1], k, "i64");
+      term = select(e, hit, a[0], e.constant_scalar(0, dt), el(dt));
     }
-    return bin(e, "arith.addf", a.back(), term, el(dt));
+    return op2(e, "arith.addf", a.back(), term, el(dt));
   });
 }
 
@@ -642,22 +506,22 @@ std::string disjoint_window_scatter(E e, const Pool& P, const std::string& w, co
       if (P.s[i] == P.k[i]) continue;
       std::string j = e.fresh("s");
       e.line(fmt::format("{} = linalg.index {} : index", j, offsets.back()));
-      std::string in = bin(e, "arith.cmpi ult,", j, index_const(e, P.k[i]), "index");
-      take = take.empty() ? in : bin(e, "arith.andi", take, in, "i1");
+      std::string in = cmpi(e, "ult", j, index_const(e, P.k[i]), "index");
+      take = take.empty() ? in : op2(e, "arith.andi", take, in, "i1");
     }
     if (idx) {
-      std::string hit = bin(e, "arith.cmpi eq,", a[1], window_pos(e, offsets, P.k), "i64");
-      take = take.empty() ? hit : bin(e, "arith.andi", take, hit, "i1");
+      std::string hit = cmpi(e, "eq", a[1], window_pos(e, offsets, P.k), "i64");
+      take = take.empty() ? hit : op2(e, "arith.andi", take, hit, "i1");
     }
-    return take.empty() ? a[0] : sel(e, take, a[0], e.constant_scalar(0, dt), el(dt));
+    return take.empty() ? a[0] : select(e, take, a[0], e.constant_scalar(0, dt), el(dt));
   });
   std::string r = e.fresh("v");
   e.line(fmt::format("{} = tensor.collapse_shape {} {} : {} into {} {}", r, dx, groups, tt(full), tt(flat), e.loc()));
   if (!sliced) return r;
   std::string s = e.fresh("v");
   e.line(fmt::format("{} = tensor.extract_slice {}[{}] [{}] [{}] : {} to {} {}", s, r,
-                     ints_list(Ints(size_t(2 + nsp), 0)), ints_list(Ints(xt.shape)),
-                     ints_list(Ints(size_t(2 + nsp), 1)), tt(flat), tt(xt), e.loc()));
+                     join_ints(Ints(size_t(2 + nsp), 0)), join_ints(xt.shape), join_ints(Ints(size_t(2 + nsp), 1)),
+                     tt(flat), tt(xt), e.loc()));
   return s;
 }
 
@@ -692,7 +556,7 @@ LowerFn avgpool_grad(int nsp) {
     const DType dt = dyt.dtype;
     double count = double(product(Shape(P.k.begin(), P.k.end())));
     std::string q = e.elementwise({n.inputs[0]}, dyt, [&](E e, Args a) {
-      return bin(e, "arith.divf", a[0], e.constant_scalar(count, dt), el(dt));
+      return op2(e, "arith.divf", a[0], e.constant_scalar(count, dt), el(dt));
     });
     e.bind(id, pool_scatter(e, P, q, dyt, nullptr, n.type));
   };
@@ -700,21 +564,7 @@ LowerFn avgpool_grad(int nsp) {
 
 }  // namespace
 
-bool only_gemms_read_transposed(const Graph& g, int id) {
-  if (!swaps_last_two(g.nodes[size_t(id)])) return false;
-  if (std::find(g.outputs.begin(), g.outputs.end(), id) != g.outputs.end()) return false;
-  bool used = false;
-  for (const Node& n : g.nodes)
-    for (size_t slot = 0; slot < n.inputs.size(); ++slot)
-      if (n.inputs[slot] == id) {
-        if (slot > 1 || !gemm_reads_transposed(g, n, int(slot))) return false;
-        used = true;
-      }
-  return used;
-}
-
-void register_linalg_conv_lowerings(LoweringTable& t) {
-  t["matmul"] = lower_matmul;
+void register_conv_lowerings(LoweringTable& t) {
   t["conv1d"] = conv(1, false);
   t["conv2d"] = conv(2, false);
   t["conv_transpose1d"] = conv(1, true);
