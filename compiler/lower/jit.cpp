@@ -63,7 +63,7 @@
 namespace starc {
 namespace {
 
-// The CPU pipeline (measured recipe, ../shared/TOOLCHAIN.md), in two parts. Function
+// The CPU pipeline (measured recipe, docs/toolchain.md), in two parts. Function
 // arguments are memrefs with static shapes passed as bare pointers. With threads, the
 // parallel dimensions of each linalg op become scf.parallel loops; between the parts,
 // shape_parallel_loops (parallel_loops.h) decides which of them stay parallel, and the
@@ -471,7 +471,7 @@ std::optional<MemoryPlan> JitModule::memory_plan() const {
 std::string llvm_version() { return "LLVM " LLVM_VERSION_STRING; }
 
 // Ahead of time: the same pipeline, then LLVM IR -> O3 -> a position-independent ELF
-// object for the chosen CPU (../shared/TOOLCHAIN.md: ExecutionEngine's own object dump
+// object for the chosen CPU (docs/toolchain.md: ExecutionEngine's own object dump
 // is not PIC). Names are made private to the library: the entry becomes the kernel
 // symbol (PREFIX_kernel by default), the memrefCopy helper PREFIX_memrefCopy (the caller provides it), every
 // other definition internal.

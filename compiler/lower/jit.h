@@ -1,8 +1,9 @@
 // compiler/lower: the MLIR JIT and object emission. Takes the MLIR module text that
 // emit_mlir produced, runs the CPU pass pipeline (bufferize, lower to loops, to LLVM),
 // and compiles it with LLVM ORC through mlir::ExecutionEngine, or to a relocatable
-// object for ahead-of-time libraries. This file's .cpp and gpu_pipeline.cpp are the only
-// ones in starc that include MLIR/LLVM headers (they cost 10-20 s per file to compile).
+// object for ahead-of-time libraries. jit.cpp, gpu_pipeline.cpp, parallel_loops.cpp and
+// buffer_lifetimes.cpp are the only files in starc that include MLIR/LLVM headers (they
+// cost 10-20 s each to compile; docs/toolchain.md).
 #pragma once
 #include <memory>
 #include <optional>

@@ -2,7 +2,7 @@
 //
 // The convolutions call the kernel library (kernels/starc_kernels.h: BLAS GEMM,
 // im2col/col2im), as XLA:CPU calls Eigen; the loops MLIR would make of them run 20-60x
-// below the machine's peak (../shared/TOOLCHAIN.md).
+// below the machine's peak (docs/toolchain.md).
 // conv        starc_conv (im2col + GEMM per sample).
 // conv_transpose  starc_conv_adjoint: the adjoint of the conv whose output is x (GEMM
 //             with the weight transposed, then col2im).

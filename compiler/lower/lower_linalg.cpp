@@ -2,7 +2,7 @@
 //
 // Float matmul calls the kernel library (kernels/starc_kernels.h: BLAS GEMM), as XLA:CPU
 // calls Eigen; the loops MLIR would make of it run 20-60x below the machine's peak
-// (../shared/TOOLCHAIN.md).
+// (docs/toolchain.md).
 // matmul      b one matrix: a's batch dims folded into M, one GEMM; equal batch dims: a
 //             batched GEMM; other broadcasts (and integer matmul): a linalg.generic
 //             whose maps broadcast the batch dims.

@@ -226,7 +226,7 @@ using ReduceFn = void (*)(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, 
                           void*);
 
 // For each kept index o (row-major), every reduced r in row-major order; sum in double,
-// max/min NaN-propagating like lower_reduce_nn's extreme().
+// max/min NaN-propagating like lower_reduce.cpp's extreme().
 template <class T, class A>
 void reduce_reference(RedKind kind, const int64_t d[6], int64_t mask, const T* x, A* out) {
   int64_t stride[6], s = 1;

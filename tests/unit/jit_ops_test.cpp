@@ -49,7 +49,7 @@ std::vector<OpCase> elementwise_cases() {
   return c;
 }
 
-// Reductions, softmax, normalisation, dropout, random ops (lower_reduce_nn.cpp).
+// Reductions, softmax, normalisation, dropout, random ops (lower_reduce.cpp, lower_nn.cpp, lower_random.cpp).
 // Random ops take the run seed 0 here; jit_grad_test.cpp covers other seeds and NaNs.
 std::vector<OpCase> reduce_nn_cases() {
   std::vector<OpCase> c;
@@ -117,7 +117,7 @@ std::vector<OpCase> reduce_nn_cases() {
   return c;
 }
 
-// matmul, convolutions, pooling and their gradient ops (lower_linalg_conv.cpp). The JIT
+// matmul, convolutions, pooling and their gradient ops (lower_linalg.cpp, lower_conv.cpp). The JIT
 // accumulates in the element type and the reference in double: f32 cases with long
 // reductions (K*C terms) get a looser tolerance (f64 stays at 1e-12).
 std::vector<OpCase> linalg_conv_cases() {
@@ -211,7 +211,7 @@ std::vector<OpCase> linalg_conv_cases() {
   return c;
 }
 
-// Shape ops, full/one_hot, scan (lower_shape_scan.cpp). The scan lines carry their body
+// Shape ops, full/one_hot, scan (lower_shape_ops.cpp, lower_special.cpp). The scan lines carry their body
 // graph as an attribute (f64 throughout); scan_result, which needs a scan as its input,
 // and whole recurrent models (LSTM, GRU, their gradients) are in jit_scan_test.cpp.
 std::vector<OpCase> shape_scan_cases() {
