@@ -1,62 +1,41 @@
+// tools/starc: the REPL session's core: evaluating expressions and assignments (a model
+// synthesized around the typed text), declarations, load(...) and save(...) lines; its
+// :commands and completion are repl_commands.cpp.
 #include "tools/starc/repl_session.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <ostream>
 #include <set>
 #include <sstream>
 
-#include "compiler/driver/driver.h"
-#include "compiler/autodiff/autodiff.h"
-#include "compiler/graph/text.h"
-#include "compiler/lower/jit.h"
-#include "compiler/ops/builder.h"
-#include "compiler/opt/passes.h"
 #include "runtime/init.h"
 #include "runtime/npy.h"
 #include "runtime/tensor_file.h"
-#include "tools/starc/cli_common.h"
+#include "tools/starc/repl_internal.h"
 #include "tools/starc/repl_syntax.h"
-#include "tools/starc/train_cmd.h"
 
 namespace fs = std::filesystem;
 
 namespace starc {
 
+using repl::kSessionPath;
+using repl::trim;
+
 std::atomic<bool> ReplSession::interrupted{false};
 
-namespace {
-
-const char* const kSessionPath = "<session>";
-const char* const kModel = "__repl";
-
-const std::vector<std::pair<std::string, std::string>> kCommands = {
-    {":help", "this list"},
-    {":type EXPR", "shape and dtype of EXPR, without running it"},
-    {":graph EXPR", "the Graph IR of EXPR"},
-    {":grad EXPR wrt NAME", "the symbolic gradient graph of sum(EXPR) w.r.t. a session tensor or a parameter"},
-    {":opt EXPR", "the graph after the optimizer passes (cse, dce): what the JIT compiles"},
-    {":mlir EXPR", "the MLIR module of EXPR"},
-    {":llvm EXPR", "the LLVM IR of EXPR"},
-    {":params MODEL", "a model's parameters"},
-    {":time EXPR", "evaluate EXPR and show compile vs run time (a repeat hits the compile cache)"},
-    {":train MODEL OPTIONS", "train with the options of `starc train` (--data NAME=FILE.npy or NAME=VAR ...)"},
-    {":load FILE.net", "add a file's definitions"},
-    {":vars", "the session's tensors and static values"},
-    {":reset", "forget every definition and value"},
-    {":quit", "leave (also :q, :exit, Ctrl-D)"},
-};
-
-std::string trim(const std::string& s) {
+std::string repl::trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
+
+namespace {
+
+const char* const kModel = "__repl";
 
 // Identifiers in `text` (outside strings and comments), for the inputs a snippet uses.
 std::set<std::string> identifiers(const std::string& text) {
@@ -80,64 +59,11 @@ std::set<std::string> identifiers(const std::string& text) {
   return out;
 }
 
-// Whitespace-separated words, with "..." or '...' quoting.
-std::vector<std::string> words(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  bool any = false;
-  char quote = 0;
-  for (char c : s) {
-    if (quote) {
-      if (c == quote)
-        quote = 0;
-      else
-        cur += c;
-    } else if (c == '"' || c == '\'') {
-      quote = c, any = true;
-    } else if (std::isspace(static_cast<unsigned char>(c))) {
-      if (any || !cur.empty()) out.push_back(cur);
-      cur.clear(), any = false;
-    } else {
-      cur += c;
-    }
-  }
-  if (any || !cur.empty()) out.push_back(cur);
-  return out;
-}
-
-std::vector<std::string> stdlib_modules() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(STARC_STDLIB_DIR, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->path().extension() != ".net") continue;
-    fs::path rel = fs::relative(it->path(), STARC_STDLIB_DIR, ec);
-    std::string dotted;
-    for (auto& part : rel.replace_extension()) dotted += (dotted.empty() ? "" : ".") + part.string();
-    out.push_back(dotted);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 void prepend_search_dir(const std::string& dir) {
   const char* old = std::getenv("STARC_PATH");
   std::string v = old && *old ? dir + ":" + old : dir;
   ::setenv("STARC_PATH", v.c_str(), 1);
 }
-
-}  // namespace
-
-// A synthesized model: the program (its sources back the diagnostics), the graph, its
-// inputs (session tensors), where the typed text sits in the source, and a static result.
-struct ReplSession::Built {
-  std::unique_ptr<cli::Loaded> l;
-  Graph g;
-  std::vector<Tensor> inputs;
-  std::string static_result;
-};
-
-namespace {
 
 // Prints the program's diagnostics; locations from `begin` on in the session file (the
 // typed input, and the closing lines after it) point into "<input>" instead, so the
@@ -361,181 +287,6 @@ bool ReplSession::load(const std::string& path) {
   return true;
 }
 
-bool ReplSession::show(const std::string& what, const std::string& expr) {
-  Built b;
-  if (!build(expr, b)) return false;
-  if (!b.static_result.empty()) {
-    out_ << b.static_result << "\n";
-    return true;
-  }
-  try {
-    if (what == "type") {
-      for (size_t i = 0; i < b.g.outputs.size(); ++i)
-        out_ << b.g.output_names[i] << ": " << type_str(b.g.type(b.g.outputs[i])) << "\n";
-    } else if (what == "graph") {
-      out_ << print_graph(b.g);
-    } else if (what == "opt") {
-      CompileOptions o;
-      o.passes = OptOptions({}, opts_.conv_algo);
-      Compilation c = compile(b.g, o, Stage::Opt);
-      for (auto& r : c.report) out_ << "# " << describe(r) << "\n";
-      out_ << print_graph(c.optimized);
-    } else {
-      CompileOptions o;
-      o.device = opts_.device;
-      o.passes = OptOptions({}, opts_.conv_algo);
-      Compilation c = compile(b.g, bind_symbols(b.g, b.inputs), o, what == "mlir" ? Stage::Mlir : Stage::Llvm);
-      out_ << (what == "mlir" ? c.mlir : c.llvm);
-    }
-  } catch (const std::exception& e) {
-    err_ << "error: " << e.what() << "\n";
-    return false;
-  }
-  return true;
-}
-
-bool ReplSession::grad(const std::string& args) {
-  size_t at = args.rfind(" wrt ");
-  if (at == std::string::npos) {
-    err_ << "error: write :grad EXPR wrt NAME (a session tensor or a parameter's dotted name)\n";
-    return false;
-  }
-  std::string expr = trim(args.substr(0, at)), wrt = trim(args.substr(at + 5));
-  Built b;
-  if (!build(expr, b, true)) return false;
-  Graph& g = b.g;
-  int target = -1;
-  std::vector<std::string> names;
-  for (size_t i = 0; i < g.inputs.size(); ++i) {
-    names.push_back(g.input_name(int(i)));
-    if (names.back() == wrt) target = g.inputs[i];
-  }
-  for (int p : g.params()) {
-    names.push_back(attr_str(g.node(p).attrs, "name"));
-    if (names.back() == wrt) target = p;
-  }
-  if (target < 0) {
-    std::string hint = closest_name(wrt, names);
-    err_ << fmt::format("error: '{}' is neither an input nor a parameter of the expression{} (it has: {})\n", wrt,
-                        hint.empty() ? "" : fmt::format("; did you mean '{}'?", hint), fmt::join(names, ", "));
-    return false;
-  }
-  try {
-    GraphBuilder gb(g);
-    int y = sum_of_float_outputs(gb);
-    if (y < 0) throw std::runtime_error("the expression has no float result to differentiate");
-    g.outputs = {append_gradients(g, y, {target})[0]};
-    g.output_names = {"d_" + wrt};
-    out_ << "# d sum(" << trim(expr) << ") / d " << wrt << "\n" << print_graph(g);
-  } catch (const std::exception& e) {
-    err_ << "error: " << e.what() << "\n";
-    return false;
-  }
-  return true;
-}
-
-bool ReplSession::train(const std::string& args) {
-  std::vector<std::string> w = words(args);
-  if (w.empty()) {
-    err_ << "error: write :train MODEL [--data NAME=FILE.npy|NAME=VAR ...] [--epochs N] [--batch B] ...\n";
-    return false;
-  }
-  std::string model = w[0];
-  fs::path tmp = fs::temp_directory_path() / fmt::format("starc-repl-{}", ::getpid());
-  std::error_code ec;
-  fs::create_directories(tmp, ec);
-  std::string file = (tmp / "session.net").string(), out = (tmp / "trained.npz").string();
-  std::ofstream(file) << session_text() << "\n";
-  std::vector<std::string> argv = {"starc", "train", file, "--model", model};
-  for (size_t i = 1; i < w.size(); ++i) {
-    std::string a = w[i];
-    size_t eq = a.find('=');
-    bool data = i > 1 && (w[i - 1] == "--data" || w[i - 1] == "--val");
-    if (data && eq != std::string::npos && vars_.count(a.substr(eq + 1)) && !fs::exists(a.substr(eq + 1))) {
-      std::string npy = (tmp / (a.substr(eq + 1) + ".npy")).string();
-      write_npy(npy, vars_.at(a.substr(eq + 1)));  // a session tensor as training data
-      a = a.substr(0, eq + 1) + npy;
-    }
-    argv.push_back(a);
-  }
-  argv.push_back("--out");
-  argv.push_back(out);
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  CLI::App app{"starc"};
-  TrainCommand tc = add_train_command(app, int(cargv.size()), cargv.data());
-  int rc = 1;
-  try {
-    app.parse(int(cargv.size()), cargv.data());
-    rc = tc.run();
-  } catch (const CLI::ParseError& e) {
-    err_ << "error: " << e.what() << "\n";
-  }
-  if (rc == 0 || fs::exists(out)) {
-    if (fs::exists(out)) {
-      trained_[model] = read_npz(out);
-      out_ << fmt::format("{} keeps its trained weights in this session ({} tensors)\n", model, trained_[model].size());
-    }
-  }
-  fs::remove_all(tmp, ec);
-  return rc == 0;
-}
-
-bool ReplSession::command(const std::string& text) {
-  size_t sp = text.find_first_of(" \t\n");
-  std::string name = text.substr(0, sp), rest = sp == std::string::npos ? "" : trim(text.substr(sp));
-  auto need = [&](const char* what) {
-    if (!rest.empty()) return true;
-    err_ << "error: " << name << " needs " << what << "\n";
-    return false;
-  };
-  if (name == ":quit" || name == ":q" || name == ":exit") return quit_ = true;
-  if (name == ":help") {
-    out_ << "Type a statement of the language (x = expr, an expression, fn/model/train/use declarations) or:\n";
-    for (auto& [c, what] : kCommands) out_ << fmt::format("  {:<22} {}\n", c, what);
-    out_ << "Session tensors become inputs of what you type; load(\"file.npy\") and save(expr, \"out.npy\") move "
-            "them to and from files.\n";
-    return true;
-  }
-  if (name == ":type" || name == ":graph" || name == ":opt" || name == ":mlir" || name == ":llvm")
-    return need("an expression") && show(name.substr(1), rest);
-  if (name == ":time") return need("an expression") && evaluate(rest, {}, true);
-  if (name == ":grad") return need("EXPR wrt NAME") && grad(rest);
-  if (name == ":train") return train(rest);
-  if (name == ":load") return need("a file") && load(rest);
-  if (name == ":params") {
-    if (!need("a model name")) return false;
-    cli::Loaded l;
-    std::optional<Graph> g;
-    if (l.prog.load_text(kSessionPath, session_text())) g = l.prog.build(rest);
-    if (!g) {
-      err_ << l.diags.format_all();
-      return false;
-    }
-    for (int id : g->params())
-      out_ << fmt::format("{:<28} {:<20}{}\n", attr_str(g->node(id).attrs, "name"), type_str(g->node(id).type),
-                          attr_bool(g->node(id).attrs, "trainable") ? "" : "  (state)");
-    return true;
-  }
-  if (name == ":vars") {
-    for (auto& [n, t] : vars_) out_ << fmt::format("{:<12} {}\n", n, type_str(t.type()));
-    for (auto& s : statics_) out_ << s << "\n";
-    return true;
-  }
-  if (name == ":reset") {
-    uses_ = {"use std.nn", "use std.losses"};
-    defs_.clear(), statics_.clear(), vars_.clear(), trained_.clear();
-    out_ << "session reset\n";
-    return true;
-  }
-  std::vector<std::string> names;
-  for (auto& [c, what] : kCommands) names.push_back(words(c)[0]);
-  std::string hint = closest_name(name, names);
-  err_ << "error: unknown command " << name << (hint.empty() ? "" : "; did you mean " + hint + "?")
-       << " (:help lists them)\n";
-  return false;
-}
-
 // Whatever one input throws (an allocation that fails, a file that cannot be read) is
 // that input's error; the session and its state go on.
 bool ReplSession::feed(const std::string& input) {
@@ -599,33 +350,6 @@ bool ReplSession::feed_line(const std::string& input) {
   }
   if (auto assign = repl::parse_assign(text)) return evaluate(trim(assign->expr), assign->targets, false);
   return evaluate(text, {}, false);
-}
-
-std::vector<std::string> ReplSession::complete(const std::string& line) const {
-  size_t b = line.size();
-  while (b > 0 && (std::isalnum(static_cast<unsigned char>(line[b - 1])) || line[b - 1] == '_' || line[b - 1] == '.' ||
-                   line[b - 1] == ':'))
-    --b;
-  std::string word = line.substr(b);
-  std::vector<std::string> pool;
-  if (trim(line.substr(0, b)) == "use") {
-    pool = stdlib_modules();
-  } else if (b == 0 && !word.empty() && word[0] == ':') {
-    for (auto& [c, what] : kCommands) pool.push_back(words(c)[0]);
-  } else {
-    for (auto& [n, t] : vars_) pool.push_back(n);
-    for (auto& s : statics_) pool.push_back(s.substr(0, s.find(' ')));
-    cli::Loaded l;
-    if (l.prog.load_text(kSessionPath, session_text()))
-      for (auto& [n, d] : l.prog.globals(0)) pool.push_back(n);
-    for (auto& n : builtin_names()) pool.push_back(n);
-  }
-  std::vector<std::string> out;
-  for (auto& p : pool)
-    if (p.rfind(word, 0) == 0) out.push_back(p);
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
 }
 
 }  // namespace starc
