@@ -85,11 +85,13 @@ int run_guarded(const std::function<int()>& body) {
 
 // The flag of each library parameter that an error's message may name (ParamError,
 // runtime/param_error.h): train()'s options and data, the JIT's device, the spectrum
-// grid and normalisation of convert, the attribution plot of explain.
+// grid and normalisation of convert, the attribution plot of explain, the batch
+// independence check of compile --batch dynamic.
 const std::map<std::string, std::string> kFlagOfParam = {{"batch", "--batch"},
                                                          {"checkpoint_dir", "--checkpoint"},
                                                          {"data", "--data"},
                                                          {"device", "--device"},
+                                                         {"dynamic_batch", "--batch dynamic"},
                                                          {"epochs", "--epochs"},
                                                          {"loglam", "--loglam"},
                                                          {"loglam_grid", "--resample-loglam"},

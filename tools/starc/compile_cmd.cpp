@@ -15,7 +15,6 @@
 #include <fstream>
 #include <map>
 #include <optional>
-#include <random>
 #include <regex>
 
 #include "compiler/driver/driver.h"
@@ -23,10 +22,9 @@
 #include "compiler/lower/aot_api.h"
 #include "compiler/lower/jit.h"
 #include "compiler/opt/passes.h"
+#include "runtime/batch_independence.h"
 #include "runtime/init.h"
-#include "runtime/jit_executor.h"
 #include "runtime/npy.h"
-#include "runtime/trainer.h"
 #include "runtime/weights_file.h"
 #include "runtime/file_io.h"
 #include "tools/starc/cli_common.h"
@@ -81,59 +79,12 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 // --batch dynamic runs a one-sample kernel per sample, which is right only when the model
-// treats the samples of a batch independently (no statistics over the batch). Every
-// input and output must lead with the one symbolic (batch) dim, and a batch of 3 random
-// samples must give what 3 single-sample runs give (the JIT, to rounding).
-void check_samples_independent(const Graph& g, const TensorMap& params) {
-  auto leads_with_batch = [&](const TensorType& t) {
-    if (t.rank() == 0 || !is_sym(t.shape[0])) return false;
-    for (int i = 1; i < t.rank(); ++i)
-      if (is_sym(t.shape[i])) return false;
-    return true;
-  };
-  if (g.symbols.size() != 1)
-    throw CliError(
-        fmt::format("--batch dynamic needs exactly one symbolic (batch) dim; the model has {}", g.symbols.size()));
-  for (size_t i = 0; i < g.inputs.size(); ++i)
-    if (!leads_with_batch(g.type(g.inputs[i])))
-      throw CliError(
-          fmt::format("--batch dynamic: input '{}' is {}; every input and output must lead with the batch dim",
-                      g.input_name(int(i)), type_str(g.type(g.inputs[i]), &g.symbols)));
-  for (size_t i = 0; i < g.outputs.size(); ++i)
-    if (!leads_with_batch(g.type(g.outputs[i])))
-      throw CliError(
-          fmt::format("--batch dynamic: output '{}' is {}; every input and output must lead with the batch "
-                      "dim",
-                      g.output_names[i], type_str(g.type(g.outputs[i]), &g.symbols)));
-  const int64_t n = 3;
-  std::mt19937_64 rng(12345);
-  std::uniform_real_distribution<double> u(-1, 1);
-  std::vector<Tensor> batch_in;
-  for (int id : g.inputs) {
-    Shape s = g.type(id).shape;
-    s[0] = n;
-    Tensor t(g.type(id).dtype, s);
-    for (int64_t k = 0; k < t.size(); ++k) t.set(k, is_float(t.dtype()) ? u(rng) : 0.0);
-    batch_in.push_back(t);
-  }
-  JitExecutor jit(JitOptions{}, "");
-  std::vector<Tensor> whole = jit.run(g, batch_in, params, 0);
-  for (int64_t b = 0; b < n; ++b) {
-    std::vector<Tensor> one;
-    for (auto& t : batch_in) one.push_back(gather_rows(t, {b}, 0, 1));
-    std::vector<Tensor> got = jit.run(g, one, params, 0);
-    for (size_t o = 0; o < got.size(); ++o) {
-      int64_t per = got[o].size();
-      for (int64_t k = 0; k < per; ++k) {
-        double a = got[o].get(k), w = whole[o].get(b * per + k);
-        if (!(std::abs(a - w) <= 1e-4 * std::max(1.0, std::abs(w))))
-          throw CliError(
-              fmt::format("--batch dynamic: model {} does not treat the samples of a batch independently "
-                          "(output '{}' of sample {} is {} in a batch of {} but {} alone); compile for a "
-                          "fixed --batch N",
-                          g.name, g.output_names[o], b, w, n, a));
-      }
-    }
+// treats the samples of a batch independently (runtime/batch_independence.h).
+void check_dynamic_batch(const Graph& g, const TensorMap& params) {
+  try {
+    check_samples_independent(g, params);
+  } catch (const SampleDependenceError& e) {
+    throw CliError(cli::error_text(e) + "; compile for a fixed --batch N");
   }
 }
 
@@ -375,7 +326,7 @@ int run(const Options& o) {
   TensorMap params = cli::weights_or_init(g, o.weights, o.seed);
   if (o.device == Device::Cuda && o.threads > 1)
     throw CliError("--threads applies to CPU code; a --device cuda library runs on the GPU");
-  if (e.dynamic) check_samples_independent(g, params);
+  if (e.dynamic) check_dynamic_batch(g, params);
 
   AotKernels k = compile_kernels(*l, o, model, g, e, params);
   BuildDirs d(o.out);
