@@ -5,9 +5,8 @@
 
 #include <fmt/format.h>
 
-#include <cmath>
+#include <algorithm>
 #include <cstring>
-#include <filesystem>
 
 #include "compiler/opt/passes.h"
 #include "runtime/jit_executor.h"
@@ -16,13 +15,16 @@
 #include "runtime/tensor_file.h"
 #include "runtime/plots.h"
 #include "tools/starc/cli_common.h"
-
-namespace fs = std::filesystem;
+#include "tools/starc/eval_report.h"
 
 namespace starc {
 namespace {
 
 using cli::CliError;
+using eval::fixed;
+using eval::jnum;
+using eval::jstr;
+using eval::Report;
 
 struct Options {
   std::string file, model, weights, pred, truth, task, output, plots, json, scores = "auto", class_names;
@@ -141,29 +143,6 @@ void regression_values(const Tensor& pred, const Tensor& truth, const std::strin
   for (int64_t i = 0; i < pred.size(); ++i) (*p)[size_t(i)] = pred.get(i), (*t)[size_t(i)] = truth.get(i);
 }
 
-std::string jnum(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
-
-std::string jstr(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20)
-      out += fmt::format("\\u{:04x}", int(c));
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
-std::string fixed(double v) { return std::isfinite(v) ? fmt::format("{:.6g}", v) : "n/a"; }
-
-void write_text(const std::string& path, const std::string& text) {
-  fs::path p(path);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path());
-  write_file_atomic(path, text);
-}
-
 // Exactly one source of predictions, and options that fit it.
 void check_sources(const Options& o) {
   if (o.file.empty() == o.pred.empty())
@@ -194,12 +173,6 @@ Compared read_compared(const Options& o) {
   }
   return c;
 }
-
-// What the metrics go to besides stdout: the --json text and the --plots SVGs.
-struct Report {
-  std::string json;
-  std::vector<std::pair<std::string, std::string>> plots;  // file name, SVG
-};
 
 // The class names: --class-names, else the class numbers.
 std::vector<std::string> class_names(const Options& o, int64_t classes) {
@@ -328,20 +301,6 @@ void evaluate_regression(const Options& o, const Compared& c, const std::string&
                                                                    .band = z ? o.outlier_threshold : 0})});
 }
 
-void write_report(const Options& o, const Report& r) {
-  if (!o.json.empty()) {
-    write_text(o.json, r.json);
-    fmt::print("wrote {}\n", o.json);
-  }
-  if (!o.plots.empty()) {
-    fs::create_directories(o.plots);
-    for (auto& [name, svg] : r.plots) {
-      write_file_atomic((fs::path(o.plots) / name).string(), svg);
-      fmt::print("wrote {}\n", (fs::path(o.plots) / name).string());
-    }
-  }
-}
-
 int run(const Options& o) {
   check_sources(o);
   const Compared c = read_compared(o);
@@ -355,7 +314,7 @@ int run(const Options& o) {
     evaluate_classification(o, c, r);
   else
     evaluate_regression(o, c, task, r);
-  write_report(o, r);
+  eval::write_report(o.json, o.plots, r);
   return 0;
 }
 
