@@ -1,13 +1,13 @@
 // Writes simulated SDSS-like quasar spectra as an .npy of shape [N, 1, 4618] (and, with
 // --labels, their redshifts as an .npy of shape [N, 1]): a thin wrapper over the
-// `spectra` simulator (runtime/simulate.h, docs/simulators.md), the same data as
+// `spectra` simulator (runtime/astro/simulate.h, docs/simulators.md), the same data as
 // `starc simulate spectra --kind qso` writes to DIR/flux.npy and DIR/z.npy.
 #include <fmt/format.h>
 
 #include <string>
 
-#include "runtime/npy.h"
-#include "runtime/simulate.h"
+#include "runtime/io/npy.h"
+#include "runtime/astro/simulate.h"
 
 int main(int argc, char** argv) {
   int64_t n = 2;

@@ -12,7 +12,7 @@
 #include <set>
 
 #include "llvm-c/blake3.h"
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 
 namespace starc::jit_cache {
 namespace {

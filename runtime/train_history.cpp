@@ -1,11 +1,11 @@
 // runtime: the training history as CSV and the learning curve as a self-contained SVG
-// (hand-written: no plotting dependency; the SVG helpers are runtime/plots.h's).
+// (hand-written: no plotting dependency; the SVG helpers are runtime/astro/plots.h's).
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/plots.h"
+#include "runtime/astro/plots.h"
 #include "runtime/trainer.h"
 
 namespace starc {

@@ -14,7 +14,7 @@
 
 #include "compiler/ops/philox.h"
 #include "runtime/init.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 
 namespace starc {
 

@@ -10,7 +10,7 @@
 #include "runtime/init.h"
 #include "runtime/interpreter.h"
 #include "runtime/jit_executor.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 
 namespace starc::api {
 

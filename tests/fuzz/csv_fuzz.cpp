@@ -1,6 +1,6 @@
-// libFuzzer harness: CSV catalogs (runtime/csv.cpp): every numeric column as f32, as i64,
+// libFuzzer harness: CSV catalogs (runtime/io/csv.cpp): every numeric column as f32, as i64,
 // and two named columns as f64. Errors are std::runtime_error naming the file.
-#include "runtime/csv.h"
+#include "runtime/io/csv.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace starc;

@@ -1,7 +1,7 @@
-// libFuzzer harness: FITS files (runtime/fits.cpp over cfitsio): the data of the first
+// libFuzzer harness: FITS files (runtime/io/fits.cpp over cfitsio): the data of the first
 // HDU with data, two table columns, and the 1-D spectrum reader. Errors are
 // std::runtime_error naming the file.
-#include "runtime/fits.h"
+#include "runtime/io/fits.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace starc;

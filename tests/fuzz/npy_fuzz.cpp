@@ -1,9 +1,9 @@
-// libFuzzer harness: .npy parsing (runtime/npy.cpp, parse_npy and read_npy). Errors are
+// libFuzzer harness: .npy parsing (runtime/io/npy.cpp, parse_npy and read_npy). Errors are
 // std::runtime_error naming the file; an array it accepts must survive serialize_npy ->
 // parse_npy bit for bit.
 #include <cstring>
 
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace starc;

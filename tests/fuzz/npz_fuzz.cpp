@@ -1,6 +1,6 @@
-// libFuzzer harness: .npz archives (runtime/npy.cpp, read_npz over libzip). Errors are
+// libFuzzer harness: .npz archives (runtime/io/npy.cpp, read_npz over libzip). Errors are
 // std::runtime_error naming the file (and the entry).
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace starc;

@@ -1,9 +1,9 @@
-// libFuzzer harness: starc weights files (runtime/weights_file.cpp, "STARCWT1"). Errors
+// libFuzzer harness: starc weights files (runtime/io/weights_file.cpp, "STARCWT1"). Errors
 // are std::runtime_error naming the file; weights it accepts must write and read back
 // unchanged.
 #include <cstring>
 
-#include "runtime/weights_file.h"
+#include "runtime/io/weights_file.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace starc;

@@ -10,8 +10,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "runtime/npy.h"
-#include "runtime/weights_file.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/weights_file.h"
 #include "shell_util.h"
 
 namespace starc::test {

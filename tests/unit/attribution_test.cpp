@@ -1,4 +1,4 @@
-// Attribution (runtime/attribution.h) and `starc explain`: saliency against central
+// Attribution (runtime/astro/attribution.h) and `starc explain`: saliency against central
 // finite differences (f64, reference interpreter) on the photo-z MLP and a small conv
 // net, Integrated Gradients exact on a linear model and complete on a smooth one, the
 // JIT against the interpreter, the command's output files and its errors.
@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "dsl/program.h"
-#include "runtime/attribution.h"
+#include "runtime/astro/attribution.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 

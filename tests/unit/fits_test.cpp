@@ -1,4 +1,4 @@
-// FITS reading and writing (runtime/fits.h) against an independent implementation:
+// FITS reading and writing (runtime/io/fits.h) against an independent implementation:
 // astropy under /usr/bin/python3 writes the files and saves what it reads back as .npy,
 // starc must read the same numbers (exactly: integers, f32 and f64 alike); starc writes
 // files that astropy must read back unchanged. Where astropy is missing these tests skip
@@ -10,10 +10,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "runtime/fits.h"
-#include "runtime/npy.h"
-#include "runtime/spectrum_resample.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/fits.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/spectrum_resample.h"
+#include "runtime/io/tensor_file.h"
 #include "error_of.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"

@@ -21,7 +21,7 @@
 #include "jit_test_util.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 

@@ -8,7 +8,7 @@
 
 #include "grad_test_util.h"
 #include "op_test_util.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "shell_util.h"
 
 namespace starc::test {

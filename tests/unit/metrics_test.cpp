@@ -1,14 +1,14 @@
-// Evaluation metrics (runtime/metrics.h) against hand-computed values, the SVG plots
-// (runtime/plots.h) for well-formedness and content, and `starc eval` end to end.
+// Evaluation metrics (runtime/astro/metrics.h) against hand-computed values, the SVG plots
+// (runtime/astro/plots.h) for well-formedness and content, and `starc eval` end to end.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <fstream>
 #include <sstream>
 
-#include "runtime/metrics.h"
-#include "runtime/npy.h"
-#include "runtime/plots.h"
+#include "runtime/astro/metrics.h"
+#include "runtime/io/npy.h"
+#include "runtime/astro/plots.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 

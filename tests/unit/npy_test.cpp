@@ -1,5 +1,5 @@
 // runtime/npy: .npy/.npz round trips, files written by numpy, and malformed inputs.
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>

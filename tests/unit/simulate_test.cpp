@@ -10,9 +10,9 @@
 #include <numeric>
 #include <set>
 
-#include "runtime/npy.h"
-#include "runtime/simulate.h"
-#include "runtime/simulate_internal.h"
+#include "runtime/io/npy.h"
+#include "runtime/astro/simulate.h"
+#include "runtime/astro/simulate_internal.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 

@@ -23,7 +23,7 @@
 #include "runtime/init.h"
 #include "runtime/interpreter.h"
 #include "runtime/jit_executor.h"
-#include "runtime/simulate.h"
+#include "runtime/astro/simulate.h"
 #include "runtime/trainer.h"
 #include "train_test_util.h"
 
@@ -81,7 +81,7 @@ bool has_op(const Graph& g, const std::string& op) {
   return false;
 }
 
-// Data from the simulators of the data contract (runtime/simulate.h): `galaxies` gives
+// Data from the simulators of the data contract (runtime/astro/simulate.h): `galaxies` gives
 // img and mask f32[n, 1, 64, 64], `seds` gives sed f32[n, 16].
 Tensor simulated(const std::string& task, const std::string& name, int64_t n, uint64_t seed = 7) {
   return simulate(task, n, seed, {}).at(name);

@@ -16,7 +16,7 @@
 #include "dsl/program.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
-#include "runtime/simulate.h"
+#include "runtime/astro/simulate.h"
 #include "jit_test_util.h"
 #include "runtime/trainer.h"
 #include "shell_util.h"
@@ -241,7 +241,7 @@ double eval_loss(const TrainPlan& plan, const TensorMap& params, const TensorMap
   return jit.run(plan.eval, in, params, 0).at(0).get(0);
 }
 
-// Simulated data (runtime/simulate.h, what `starc simulate TASK` writes): 4 samples, a few
+// Simulated data (runtime/astro/simulate.h, what `starc simulate TASK` writes): 4 samples, a few
 // updates of a batch of 4 with the train block's loss and optimizer; the eval loss (no
 // dropout or augmentation) on those samples falls by at least 10 %.
 TEST(StdlibModels, AFewTrainStepsOnSimulatedDataLowerTheLoss) {

@@ -1,15 +1,15 @@
-// CSV catalogs (runtime/csv.h), the tensor spec syntax and its dispatch
-// (runtime/tensor_file.h), and the commands that read through it: `starc run --in` with
+// CSV catalogs (runtime/io/csv.h), the tensor spec syntax and its dispatch
+// (runtime/io/tensor_file.h), and the commands that read through it: `starc run --in` with
 // CSV and FITS specs, `starc convert` of FITS spectra into one [N,1,L] .npy.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 
-#include "runtime/csv.h"
-#include "runtime/fits.h"
-#include "runtime/npy.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/csv.h"
+#include "runtime/io/fits.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/tensor_file.h"
 #include "error_of.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"

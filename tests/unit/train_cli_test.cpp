@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "runtime/trainer.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"

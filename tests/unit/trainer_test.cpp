@@ -11,7 +11,7 @@
 #include <fstream>
 #include <random>
 
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "temp_dir_test.h"
 #include "train_test_util.h"
 

@@ -9,9 +9,9 @@
 
 #include "runtime/init.h"
 #include "runtime/memory_limit.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "runtime/param_error.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/tensor_file.h"
 
 namespace starc::cli {
 

@@ -24,9 +24,9 @@
 #include "compiler/opt/passes.h"
 #include "runtime/batch_independence.h"
 #include "runtime/init.h"
-#include "runtime/npy.h"
-#include "runtime/weights_file.h"
-#include "runtime/file_io.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/weights_file.h"
+#include "runtime/io/file_io.h"
 #include "tools/starc/cli_common.h"
 
 namespace fs = std::filesystem;
@@ -46,7 +46,7 @@ struct Options {
 };
 
 // Outputs (the header, CMake and pkg-config files) and the sources of the build: written
-// as every output is (runtime/file_io.h), never half.
+// as every output is (runtime/io/file_io.h), never half.
 void write_text(const fs::path& p, const std::string& text) { write_file_atomic(p.string(), text); }
 
 // Runs a tool (argv[0] found on PATH); its output is shown only when it fails.

@@ -11,11 +11,11 @@
 #include <new>
 #include <sstream>
 
-#include "runtime/file_io.h"
-#include "runtime/fits.h"
-#include "runtime/npy.h"
-#include "runtime/spectrum_resample.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/file_io.h"
+#include "runtime/io/fits.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/spectrum_resample.h"
+#include "runtime/io/tensor_file.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {

@@ -1,6 +1,6 @@
 // `starc eval`: a model's predictions (run in batches through the JIT, as `starc run`
-// does) or a saved --pred file against --truth, as a metrics table (runtime/metrics.h),
-// optionally a JSON file of the same numbers and SVG plots (runtime/plots.h).
+// does) or a saved --pred file against --truth, as a metrics table (runtime/astro/metrics.h),
+// optionally a JSON file of the same numbers and SVG plots (runtime/astro/plots.h).
 #include "tools/starc/eval_cmd.h"
 
 #include <fmt/format.h>
@@ -10,10 +10,10 @@
 
 #include "compiler/opt/passes.h"
 #include "runtime/jit_executor.h"
-#include "runtime/metrics.h"
-#include "runtime/npy.h"
-#include "runtime/tensor_file.h"
-#include "runtime/plots.h"
+#include "runtime/astro/metrics.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/tensor_file.h"
+#include "runtime/astro/plots.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/eval_report.h"
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <filesystem>
 
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 
 namespace fs = std::filesystem;
 

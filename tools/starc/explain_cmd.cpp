@@ -1,18 +1,18 @@
 // `starc explain FILE.net --weights W.npz --in x=X.npy -o A.npy`: which input elements a
 // model's output depends on, per sample — saliency (|d output[target] / d x|) or
 // Integrated Gradients with its completeness check — written as an .npy of the input's
-// shape, optionally plotted (runtime/attribution_plot.h).
+// shape, optionally plotted (runtime/astro/attribution_plot.h).
 #include "tools/starc/explain_cmd.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-#include "runtime/attribution.h"
-#include "runtime/attribution_plot.h"
+#include "runtime/astro/attribution.h"
+#include "runtime/astro/attribution_plot.h"
 #include "runtime/jit_executor.h"
-#include "runtime/npy.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/tensor_file.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {

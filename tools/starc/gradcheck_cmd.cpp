@@ -10,8 +10,8 @@
 #include "dsl/program.h"
 #include "runtime/gradcheck.h"
 #include "runtime/init.h"
-#include "runtime/npy.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/tensor_file.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {

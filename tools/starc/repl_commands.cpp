@@ -15,7 +15,7 @@
 #include "compiler/graph/text.h"
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "tools/starc/repl_internal.h"
 #include "tools/starc/train_cmd.h"
 

@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "runtime/init.h"
-#include "runtime/npy.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/tensor_file.h"
 #include "tools/starc/repl_internal.h"
 #include "tools/starc/repl_syntax.h"
 

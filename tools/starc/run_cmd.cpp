@@ -11,7 +11,7 @@
 #include "compiler/opt/passes.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {

@@ -1,5 +1,5 @@
 // `starc simulate TASK --n N --seed S -o DIR [task options]`: writes DIR/<name>.npy for
-// every file of a simulation task (runtime/simulate.h; docs/simulators.md has the
+// every file of a simulation task (runtime/astro/simulate.h; docs/simulators.md has the
 // physics). `starc simulate --list` prints the tasks, their files and options.
 #include "tools/starc/simulate_cmd.h"
 
@@ -7,7 +7,7 @@
 
 #include <set>
 
-#include "runtime/simulate.h"
+#include "runtime/astro/simulate.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {

@@ -19,8 +19,8 @@
 #include <memory>
 
 #include "dsl/program.h"
-#include "runtime/npy.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/npy.h"
+#include "runtime/io/tensor_file.h"
 #include "runtime/jit_executor.h"
 #include "runtime/trainer.h"
 #include "tools/starc/cli_common.h"

@@ -1,4 +1,4 @@
-#include "runtime/tensor_file.h"
+#include "runtime/io/tensor_file.h"
 
 #include <fmt/format.h>
 
@@ -8,9 +8,9 @@
 #include <fstream>
 #include <new>
 
-#include "runtime/csv.h"
-#include "runtime/fits.h"
-#include "runtime/npy.h"
+#include "runtime/io/csv.h"
+#include "runtime/io/fits.h"
+#include "runtime/io/npy.h"
 
 namespace fs = std::filesystem;
 

@@ -1,5 +1,5 @@
 // runtime: the picture `starc explain --plot` draws of one sample's attribution, with the
-// plots of runtime/plots.h: a spectrum ([L] or [C, L]) as the input above its
+// plots of runtime/astro/plots.h: a spectrum ([L] or [C, L]) as the input above its
 // attribution over the pixel axis (or the wavelength), an image ([C, H, W]) as its first
 // channel next to the attribution summed over channels.
 #pragma once

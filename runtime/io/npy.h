@@ -10,14 +10,14 @@
 // inside an npz) and what is wrong. Sizes from headers are checked before anything is
 // allocated: the element count (overflow-checked) against the data present, an npz
 // entry's .npy header against the zip's size for it (never inflating more), and the
-// tensor against the machine's memory (runtime/file_io.h).
+// tensor against the machine's memory (runtime/io/file_io.h).
 #pragma once
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "compiler/graph/tensor.h"
-#include "runtime/file_io.h"  // write_file_atomic
+#include "runtime/io/file_io.h"  // write_file_atomic
 
 namespace starc {
 
@@ -27,9 +27,9 @@ namespace starc {
 Tensor parse_npy(std::string_view bytes, const std::string& what, std::string* stored = nullptr);
 std::string serialize_npy(const Tensor& t);
 
-// Reads a regular file or a FIFO (runtime/file_io.h: read_data_file).
+// Reads a regular file or a FIFO (runtime/io/file_io.h: read_data_file).
 Tensor read_npy(const std::string& path, std::string* stored = nullptr);
-// Writes atomically and durably, through links and to devices as runtime/file_io.h says.
+// Writes atomically and durably, through links and to devices as runtime/io/file_io.h says.
 void write_npy(const std::string& path, const Tensor& t);
 
 // Keys are the entry names without the ".npy" suffix (dots allowed: "conv1d0.weight").

@@ -1,4 +1,4 @@
-#include "runtime/csv.h"
+#include "runtime/io/csv.h"
 
 #include <fmt/format.h>
 
@@ -7,8 +7,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "runtime/file_io.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/file_io.h"
+#include "runtime/io/tensor_file.h"
 
 namespace starc {
 namespace {

@@ -1,5 +1,5 @@
 // runtime: SVG plots (plots.h).
-#include "runtime/plots.h"
+#include "runtime/astro/plots.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 
 #include <fmt/format.h>
 

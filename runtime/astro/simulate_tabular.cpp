@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "runtime/simulate_internal.h"
+#include "runtime/astro/simulate_internal.h"
 
 namespace starc::sim {
 

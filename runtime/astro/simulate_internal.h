@@ -1,6 +1,6 @@
 // runtime: what the simulators share (random streams, option access, image rendering,
 // galaxy SED templates) and the physics functions the tests check directly, without noise.
-// Not part of the public interface (runtime/simulate.h is).
+// Not part of the public interface (runtime/astro/simulate.h is).
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "compiler/graph/tensor.h"
-#include "runtime/simulate.h"
+#include "runtime/astro/simulate.h"
 
 namespace starc::sim {
 

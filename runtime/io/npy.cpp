@@ -1,4 +1,4 @@
-#include "runtime/npy.h"
+#include "runtime/io/npy.h"
 
 #include <fmt/format.h>
 #include <zip.h>
@@ -16,7 +16,7 @@
 #include <optional>
 #include <sstream>
 
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-#include "runtime/spectrum_resample.h"
+#include "runtime/io/spectrum_resample.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 #include "runtime/param_error.h"
 
 namespace starc {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <complex>
 
-#include "runtime/simulate_internal.h"
+#include "runtime/astro/simulate_internal.h"
 
 namespace starc::sim {
 

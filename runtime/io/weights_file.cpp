@@ -1,11 +1,11 @@
-#include "runtime/weights_file.h"
+#include "runtime/io/weights_file.h"
 
 #include <fmt/format.h>
 
 #include <cstring>
 #include <stdexcept>
 
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 
 namespace starc {
 namespace {

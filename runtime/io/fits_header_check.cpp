@@ -1,4 +1,4 @@
-#include "runtime/fits_header_check.h"
+#include "runtime/io/fits_header_check.h"
 
 #include <fmt/format.h>
 

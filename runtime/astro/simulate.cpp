@@ -1,6 +1,6 @@
 // runtime: the simulator registry (tasks, their files and options), option checking,
 // the per-sample random streams, and writing a task's files.
-#include "runtime/simulate.h"
+#include "runtime/astro/simulate.h"
 
 #include <fmt/format.h>
 
@@ -11,8 +11,8 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "runtime/npy.h"
-#include "runtime/simulate_internal.h"
+#include "runtime/io/npy.h"
+#include "runtime/astro/simulate_internal.h"
 
 namespace starc {
 

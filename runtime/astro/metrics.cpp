@@ -1,5 +1,5 @@
 // runtime: evaluation metrics (metrics.h).
-#include "runtime/metrics.h"
+#include "runtime/astro/metrics.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "runtime/file_io.h"
+#include "runtime/io/file_io.h"
 
 namespace starc {
 

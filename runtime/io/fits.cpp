@@ -1,4 +1,4 @@
-#include "runtime/fits.h"
+#include "runtime/io/fits.h"
 
 #include <fitsio.h>
 #include <fmt/format.h>
@@ -12,9 +12,9 @@
 #include <memory>
 #include <optional>
 
-#include "runtime/file_io.h"
-#include "runtime/fits_header_check.h"
-#include "runtime/tensor_file.h"
+#include "runtime/io/file_io.h"
+#include "runtime/io/fits_header_check.h"
+#include "runtime/io/tensor_file.h"
 
 namespace fs = std::filesystem;
 
@@ -383,7 +383,7 @@ Tensor read_table_columns(FitsFile& f, const std::vector<std::string>& columns, 
 }
 
 // Builds the FITS file in memory, lets `fill` write it, and writes the bytes with
-// write_file_atomic (runtime/file_io.h): replaced atomically, through links, to devices.
+// write_file_atomic (runtime/io/file_io.h): replaced atomically, through links, to devices.
 template <class Fill>
 void write_fits_file(const std::string& path, Fill&& fill) {
   void* buf = nullptr;

@@ -1,11 +1,11 @@
-#include "runtime/attribution_plot.h"
+#include "runtime/astro/attribution_plot.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <stdexcept>
 
-#include "runtime/plots.h"
+#include "runtime/astro/plots.h"
 #include "runtime/param_error.h"
 
 namespace starc {

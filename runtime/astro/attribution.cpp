@@ -1,4 +1,4 @@
-#include "runtime/attribution.h"
+#include "runtime/astro/attribution.h"
 
 #include <fmt/format.h>
 
