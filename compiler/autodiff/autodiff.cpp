@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
 
 #include "compiler/ops/builder.h"
 
@@ -145,6 +146,22 @@ int sum_of_float_outputs(GraphBuilder& b) {
       y = y < 0 ? s : b.add(y, s);
     }
   return y;
+}
+
+NamedGradients append_input_and_param_gradients(Graph& g) {
+  GraphBuilder b(g);
+  int y = sum_of_float_outputs(b);
+  if (y < 0) throw std::invalid_argument(fmt::format("model '{}' has no float output to differentiate", g.name));
+  std::vector<int> wrt;
+  NamedGradients out;
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    if (is_float(g.type(g.inputs[i]).dtype))
+      wrt.push_back(g.inputs[i]), out.names.push_back("d_" + g.input_name(int(i)));
+  for (int p : g.params())
+    if (attr_bool(g.node(p).attrs, "trainable"))
+      wrt.push_back(p), out.names.push_back("d_" + attr_str(g.node(p).attrs, "name"));
+  out.ids = append_gradients(g, y, wrt);
+  return out;
 }
 
 }  // namespace starc

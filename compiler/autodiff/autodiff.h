@@ -4,6 +4,7 @@
 // the result can be printed, optimized, compiled and differentiated again.
 #pragma once
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "compiler/graph/graph.h"
@@ -37,5 +38,15 @@ class GraphBuilder;
 // sum(o_1) + sum(o_2) + ... over the float outputs of b.g: the scalar that
 // `starc graph --emit grad` and the REPL's :grad differentiate. -1 when there is none.
 int sum_of_float_outputs(GraphBuilder& b);
+
+// The gradients of sum_of_float_outputs with respect to every float input ("d_" + its
+// name) and trainable parameter ("d_" + dotted name), appended to g: their node ids and
+// names, inputs first. What `starc graph --emit grad` prints and api::Model::gradients
+// computes. Throws std::invalid_argument when g has no float output.
+struct NamedGradients {
+  std::vector<int> ids;
+  std::vector<std::string> names;
+};
+NamedGradients append_input_and_param_gradients(Graph& g);
 
 }  // namespace starc

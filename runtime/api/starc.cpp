@@ -216,19 +216,9 @@ std::map<std::string, Tensor> Model::run_named(const std::map<std::string, Tenso
 const Graph& Model::Impl::gradient_graph() {
   if (grad_graph) return *grad_graph;
   Graph g = graph;
-  GraphBuilder b(g);
-  int y = sum_of_float_outputs(b);
-  if (y < 0) throw Error(fmt::format("model {} has no float output to differentiate", g.name));
-  std::vector<int> wrt;
-  std::vector<std::string> names;
-  for (size_t i = 0; i < g.inputs.size(); ++i)
-    if (is_float(g.type(g.inputs[i]).dtype)) wrt.push_back(g.inputs[i]), names.push_back("d_" + g.input_name(int(i)));
-  for (int p : g.params())
-    if (attr_bool(g.node(p).attrs, "trainable"))
-      wrt.push_back(p), names.push_back("d_" + attr_str(g.node(p).attrs, "name"));
-  std::vector<int> grads = guarded([&] { return append_gradients(g, y, wrt); });
-  g.outputs = grads;
-  g.output_names = names;
+  NamedGradients grads = guarded([&] { return append_input_and_param_gradients(g); });
+  g.outputs = grads.ids;
+  g.output_names = grads.names;
   grad_graph = std::move(g);
   return *grad_graph;
 }

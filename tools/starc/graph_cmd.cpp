@@ -47,19 +47,9 @@ int print_gradients(Loaded& l, const std::string& model) {
     return 0;
   }
   Graph g = build_graph(l, model, true);
-  GraphBuilder b(g);
-  int y = sum_of_float_outputs(b);
-  if (y < 0) throw CliError(fmt::format("model '{}' has no float output to differentiate", model));
-  std::vector<int> wrt;
-  std::vector<std::string> names;
-  for (size_t i = 0; i < g.inputs.size(); ++i)
-    if (is_float(g.type(g.inputs[i]).dtype)) wrt.push_back(g.inputs[i]), names.push_back("d_" + g.input_name(int(i)));
-  for (int p : g.params())
-    if (attr_bool(g.node(p).attrs, "trainable"))
-      wrt.push_back(p), names.push_back("d_" + attr_str(g.node(p).attrs, "name"));
-  std::vector<int> grads = append_gradients(g, y, wrt);
-  g.outputs.insert(g.outputs.end(), grads.begin(), grads.end());
-  g.output_names.insert(g.output_names.end(), names.begin(), names.end());
+  NamedGradients grads = append_input_and_param_gradients(g);
+  g.outputs.insert(g.outputs.end(), grads.ids.begin(), grads.ids.end());
+  g.output_names.insert(g.output_names.end(), grads.names.begin(), grads.names.end());
   fmt::print("{}", print_graph(g));
   return 0;
 }
