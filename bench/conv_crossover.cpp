@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "compiler/lower/kernels/starc_kernels.h"
+#include "compiler/backend/kernels/starc_kernels.h"
 #include "compiler/ops/builder.h"
 #include "compiler/opt/conv_algo.h"
 

@@ -5,7 +5,7 @@
 // model, a train block) and the helpers that turn values into graph nodes.
 #include <fmt/format.h>
 
-#include "compiler/autodiff/optimizers.h"
+#include "compiler/train/optimizers.h"
 #include "compiler/ops/common.h"
 #include "dsl/elaborator.h"
 

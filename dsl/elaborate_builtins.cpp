@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "compiler/autodiff/autodiff.h"
-#include "compiler/autodiff/optimizers.h"
+#include "compiler/train/optimizers.h"
 #include "compiler/ops/common.h"
 #include "dsl/elaborator.h"
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "dsl/lexer.h"
 #include "dsl/parser.h"
 

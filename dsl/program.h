@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "compiler/autodiff/train_plan.h"
-#include "compiler/graph/graph.h"
+#include "compiler/train/train_plan.h"
+#include "compiler/ir/graph.h"
 #include "dsl/ast.h"
 #include "dsl/diag.h"
 
@@ -45,7 +45,7 @@ class Program {
   // Builds the Graph of a model of the main file; nullopt (with diagnostics) on error.
   std::optional<Graph> build(const std::string& model, const BuildOptions& opts = {});
   // Builds the training plan of a model of the main file from its `train` block (see
-  // compiler/autodiff/train_plan.h and dsl/train.cpp): one step graph per named step (or
+  // compiler/train/train_plan.h and dsl/train.cpp): one step graph per named step (or
   // one, "train"), each verified, and the eval graph. nullopt (with diagnostics) on error.
   std::optional<TrainPlan> build_train(const std::string& model);
   // Models of the main file that have a `train` block, in source order.

@@ -1,7 +1,7 @@
 // dsl: `train` blocks -> TrainPlan. Each step is the model's body (training = true), the
 // block's statements and the step's body, elaborated into one graph; the gradient of the
 // loss with respect to the step's trainable parameters is appended (autodiff), then one
-// optimizer update per parameter (compiler/autodiff/optimizers.h). The eval graph is the
+// optimizer update per parameter (compiler/train/optimizers.h). The eval graph is the
 // same elaboration with training = false and no updates.
 #include "dsl/train.h"
 
@@ -10,8 +10,8 @@
 #include <algorithm>
 
 #include "compiler/autodiff/autodiff.h"
-#include "compiler/autodiff/optimizers.h"
-#include "compiler/graph/text.h"
+#include "compiler/train/optimizers.h"
+#include "compiler/ir/text.h"
 
 namespace starc {
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "compiler/autodiff/train_plan.h"
+#include "compiler/train/train_plan.h"
 #include "dsl/program.h"
 #include "dsl/value.h"
 

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "compiler/graph/text.h"
-#include "compiler/lower/kernels/starc_cuda.h"
-#include "compiler/lower/kernels/starc_kernels.h"
+#include "compiler/ir/text.h"
+#include "compiler/backend/kernels/starc_cuda.h"
+#include "compiler/backend/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
 #include "runtime/jit_cache.h"
 #include "runtime/param_error.h"

@@ -1,6 +1,6 @@
 // runtime: the JIT executor. Specialises a Graph to the concrete shapes of its inputs,
 // lowers it to MLIR (compiler/lower/emit.h), compiles it to native code once
-// (compiler/lower/jit.h) and calls it. Compiled code is cached in memory by the text of
+// (compiler/backend/cpu/jit.h) and calls it. Compiled code is cached in memory by the text of
 // the specialised graph, so the same graph at the same shapes compiles once per process,
 // and on disk (an object file per MLIR text, LLVM version and options in the cache
 // folder), so a second process skips compilation.
@@ -14,7 +14,7 @@
 
 #include "compiler/driver/driver.h"
 #include "compiler/lower/emit.h"
-#include "compiler/lower/jit.h"
+#include "compiler/backend/cpu/jit.h"
 #include "runtime/executor.h"
 #include "runtime/memory_limit.h"
 

@@ -1,4 +1,4 @@
-// runtime: the training loop. Runs a TrainPlan (compiler/autodiff/train_plan.h) over
+// runtime: the training loop. Runs a TrainPlan (compiler/train/train_plan.h) over
 // in-memory data: per epoch a deterministic shuffle, mini-batches, each step graph in
 // order with its `lr` and `step` inputs, the updated tensors written back by name;
 // validation through plan.eval; checkpoints that a resumed run continues from bit for
@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/autodiff/train_plan.h"
+#include "compiler/train/train_plan.h"
 #include "runtime/executor.h"
 #include "runtime/interpreter.h"
 #include "runtime/param_error.h"

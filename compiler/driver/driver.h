@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "compiler/graph/graph.h"
+#include "compiler/ir/graph.h"
 #include "compiler/lower/emit.h"
-#include "compiler/lower/jit.h"
+#include "compiler/backend/cpu/jit.h"
 #include "compiler/opt/passes.h"
 
 namespace starc {

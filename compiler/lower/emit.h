@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/graph/graph.h"
+#include "compiler/ir/graph.h"
 #include "compiler/lower/device.h"
 
 namespace starc {
@@ -90,7 +90,7 @@ class MlirEmitter {
   // device has (the GPU's tree reductions, gpu_kernels.h).
   Device device() const { return device_; }
 
-  // --- calls into the kernel library (compiler/lower/kernels/starc_kernels.h) ----------
+  // --- calls into the kernel library (compiler/backend/kernels/starc_kernels.h) ----------
   // Calls `starc_NAME(args...)`, declaring it in the module: i64 sizes (i64()) and
   // buffers (address(), alloc_buffer()), which the kernel gets as bare pointers.
   void call_kernel(const std::string& name, const std::vector<std::string>& args);

@@ -3,7 +3,7 @@
 #pragma once
 #include <fmt/format.h>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 #include "compiler/ops/op.h"
 
 namespace starc {

@@ -8,7 +8,7 @@
 #pragma once
 #include <string>
 
-#include "compiler/graph/graph.h"
+#include "compiler/ir/graph.h"
 
 namespace starc {
 

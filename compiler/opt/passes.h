@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/graph/graph.h"
+#include "compiler/ir/graph.h"
 #include "compiler/opt/conv_algo.h"
 
 namespace starc {

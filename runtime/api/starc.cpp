@@ -4,7 +4,7 @@
 #include <fmt/ranges.h>
 
 #include "compiler/autodiff/autodiff.h"
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
 #include "dsl/program.h"
 #include "runtime/init.h"

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "compiler/driver/driver.h"
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 
 namespace starc::api {
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 
 namespace starc {
 

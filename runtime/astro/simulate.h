@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 
 namespace starc {
 

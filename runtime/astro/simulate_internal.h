@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 #include "runtime/astro/simulate.h"
 
 namespace starc::sim {

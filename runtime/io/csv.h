@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 
 namespace starc {
 

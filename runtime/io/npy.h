@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 #include "runtime/io/file_io.h"  // write_file_atomic
 
 namespace starc {

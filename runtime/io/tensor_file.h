@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 
 namespace starc {
 

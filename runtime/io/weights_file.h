@@ -1,13 +1,13 @@
 // runtime: starc weights files (docs/weights.md, "STARCWT1"): the weights of an
 // ahead-of-time compiled library, embedded in it or as a side file, in the fixed order
-// of its parameters. Written here; read by the generated C code (compiler/lower/aot_api.h)
+// of its parameters. Written here; read by the generated C code (compiler/aot/aot_api.h)
 // and by read_weights_file for tests and tools.
 #pragma once
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "compiler/graph/tensor.h"
+#include "compiler/ir/tensor.h"
 
 namespace starc {
 

@@ -1,11 +1,11 @@
-// libFuzzer harness: the Graph text parser (compiler/graph/text_parse.cpp). Errors are
+// libFuzzer harness: the Graph text parser (compiler/ir/text_parse.cpp). Errors are
 // std::runtime_error "line:col: message"; a graph it accepts must print, and the printed
 // text must parse back to the same text (text.h: print -> parse -> print is exact); the
 // verifier and the DOT export must not crash on it.
 #include <cctype>
 #include <string>
 
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using starc::fuzz::fail;

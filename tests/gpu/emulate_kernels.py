@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Rewrites the GPU kernel library text (compiler/lower/gpu_kernels.cpp, as
+"""Rewrites the GPU kernel library text (compiler/backend/gpu/gpu_kernels.cpp, as
 gpu_kernels_gen prints it) into a plain MLIR module that runs on the CPU, so that CI,
 which has no GPU, still checks the kernels' index arithmetic against the C kernels
 (tests/gpu/emulate_kernels.sh drives it; see there).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/gpu: the GPU kernel library (compiler/lower/gpu_kernels.cpp) checked on the CPU,
+# tests/gpu: the GPU kernel library (compiler/backend/gpu/gpu_kernels.cpp) checked on the CPU,
 # so that CI, which has no GPU, still catches a change that breaks the kernels' index
 # arithmetic, bounds checks or barriers (ctest GpuKernelsEmulatedOnCpu).
 #

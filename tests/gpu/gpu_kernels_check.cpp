@@ -1,6 +1,6 @@
 // tests/gpu: runs the CPU emulation of the GPU kernel library (a shared object that
 // emulate_kernels.sh builds from gpu_kernels_gen's output) against the C kernels
-// (compiler/lower/kernels/starc_kernels.c, compiled in with the prefix ref_) on random
+// (compiler/backend/kernels/starc_kernels.c, compiled in with the prefix ref_) on random
 // data, for every kernel-library name; the reductions (starc_reduce_*, GPU only, no C
 // kernel) against a plain C++ reference here.
 //
@@ -29,7 +29,7 @@
 #include <vector>
 
 #define STARC_KERNEL_PREFIX ref_
-#include "compiler/lower/kernels/starc_kernels.h"
+#include "compiler/backend/kernels/starc_kernels.h"
 
 // starc_kernels.c's set_threads calls the FFT file's, which the test does not link.
 extern "C" void ref_set_fft_threads(int) {}

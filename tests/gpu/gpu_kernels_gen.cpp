@@ -1,11 +1,11 @@
-// tests/gpu: prints the GPU kernel library (compiler/lower/gpu_kernels.h) for every
+// tests/gpu: prints the GPU kernel library (compiler/backend/gpu/gpu_kernels.h) for every
 // kernel-library name, the input of the CPU emulation test (emulate_kernels.sh).
 #include <cstdio>
 #include <exception>
 #include <set>
 #include <string>
 
-#include "compiler/lower/gpu_kernels.h"
+#include "compiler/backend/gpu/gpu_kernels.h"
 
 int main() {
   std::set<std::string> names;

@@ -1,13 +1,13 @@
-// Buffers are freed after their last use (compiler/lower/buffer_lifetimes.h): the
+// Buffers are freed after their last use (compiler/backend/cpu/buffer_lifetimes.h): the
 // lowered code of a chain of temporaries holds one at a time, and computes the same;
 // and the CPU plan (jit.h, plan_cpu) that reports it with the fused kernels.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "compiler/lower/emit.h"
-#include "compiler/lower/jit.h"
+#include "compiler/backend/cpu/jit.h"
 #include "jit_test_util.h"
 #include "op_test_util.h"
 #include "runtime/interpreter.h"

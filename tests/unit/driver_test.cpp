@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "compiler/driver/driver.h"
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "grad_test_util.h"
 
 namespace starc::test {

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <sstream>
 
-#include "compiler/lower/kernels/starc_kernels.h"
+#include "compiler/backend/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
 #include "grad_test_util.h"
 #include "jit_test_util.h"

@@ -14,7 +14,7 @@
 #include <set>
 
 #include "compiler/lower/emit.h"
-#include "compiler/lower/jit.h"
+#include "compiler/backend/cpu/jit.h"
 #include "compiler/opt/passes.h"
 #include "dsl/program.h"
 #include "gpu_test_util.h"

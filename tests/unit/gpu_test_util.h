@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-#include "compiler/lower/jit.h"
+#include "compiler/backend/cpu/jit.h"
 #include "shell_util.h"
 
 namespace starc::test {

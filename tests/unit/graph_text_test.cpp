@@ -1,5 +1,5 @@
-// compiler/graph/text: print -> parse -> print, parse errors, DOT export, verifier.
-#include "compiler/graph/text.h"
+// compiler/ir/text: print -> parse -> print, parse errors, DOT export, verifier.
+#include "compiler/ir/text.h"
 
 #include <gtest/gtest.h>
 

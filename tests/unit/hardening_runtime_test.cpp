@@ -9,8 +9,8 @@
 #include <limits>
 #include <sstream>
 
-#include "compiler/lower/jit.h"
-#include "compiler/lower/kernels/starc_kernels.h"
+#include "compiler/backend/cpu/jit.h"
+#include "compiler/backend/kernels/starc_kernels.h"
 #include "compiler/opt/passes.h"
 #include "gpu_test_util.h"
 #include "jit_test_util.h"

@@ -3,7 +3,7 @@
 // reference interpreter computes the same values from both.
 #include <gtest/gtest.h>
 
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "compiler/opt/passes.h"
 #include "op_test_util.h"
 #include "runtime/interpreter.h"

@@ -2,7 +2,7 @@
 // training graphs, which must compute exactly what the unoptimized graph computes.
 #include <gtest/gtest.h>
 
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
 #include "dsl/program.h"

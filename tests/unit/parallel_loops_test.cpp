@@ -1,11 +1,11 @@
-// Which CPU loops run on several threads (compiler/lower/parallel_loops.h): the loop
+// Which CPU loops run on several threads (compiler/backend/cpu/parallel_loops.h): the loop
 // structure after shape_parallel_loops, and the results it must not change.
 #include <gtest/gtest.h>
 
 #include <regex>
 
 #include "compiler/lower/emit.h"
-#include "compiler/lower/jit.h"
+#include "compiler/backend/cpu/jit.h"
 #include "grad_test_util.h"
 #include "jit_test_util.h"
 #include "op_test_util.h"

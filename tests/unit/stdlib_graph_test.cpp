@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "dsl/program.h"
 
 namespace fs = std::filesystem;

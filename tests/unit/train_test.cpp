@@ -13,8 +13,8 @@
 #include <random>
 #include <sstream>
 
-#include "compiler/autodiff/optimizers.h"
-#include "compiler/graph/text.h"
+#include "compiler/train/optimizers.h"
+#include "compiler/ir/text.h"
 #include "dsl/program.h"
 #include "runtime/gradcheck.h"
 #include "runtime/init.h"

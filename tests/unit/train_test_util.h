@@ -10,7 +10,7 @@
 #include <functional>
 
 #include "compiler/autodiff/autodiff.h"
-#include "compiler/autodiff/train_plan.h"
+#include "compiler/train/train_plan.h"
 #include "compiler/ops/builder.h"
 #include "runtime/trainer.h"
 

@@ -1,7 +1,7 @@
 // tools/starc: `starc compile FILE.net --model M [--weights W.npz] -o DIR`: ahead-of-time
 // compilation into a static and a shared library with a C header (docs/aot.md). The
 // forward graph is specialised to --batch, lowered to one PIC object (jit.h
-// compile_object), wrapped in the generated C API (compiler/lower/aot_api.h) and built
+// compile_object), wrapped in the generated C API (compiler/aot/aot_api.h) and built
 // with the system C compiler and archiver ($CC / $AR, default cc / ar).
 #include "tools/starc/compile_cmd.h"
 
@@ -18,9 +18,9 @@
 #include <regex>
 
 #include "compiler/driver/driver.h"
-#include "compiler/autodiff/train_plan.h"
-#include "compiler/lower/aot_api.h"
-#include "compiler/lower/jit.h"
+#include "compiler/train/train_plan.h"
+#include "compiler/aot/aot_api.h"
+#include "compiler/backend/cpu/jit.h"
 #include "compiler/opt/passes.h"
 #include "runtime/batch_independence.h"
 #include "runtime/init.h"
@@ -116,7 +116,7 @@ Entries parse_entries(const Options& o) {
   return e;
 }
 
-// The library's C API (compiler/lower/aot_api.h), the object of each of its kernels and
+// The library's C API (compiler/aot/aot_api.h), the object of each of its kernels and
 // the tensors of an instance.
 struct AotKernels {
   AotModel m;

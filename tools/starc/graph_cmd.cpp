@@ -11,8 +11,8 @@
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/driver/driver.h"
-#include "compiler/graph/text.h"
-#include "compiler/lower/jit.h"
+#include "compiler/ir/text.h"
+#include "compiler/backend/cpu/jit.h"
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
 #include "dsl/ast_print.h"

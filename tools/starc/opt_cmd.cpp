@@ -1,4 +1,4 @@
-// `starc opt FILE.graph --passes a,b`: reads a graph in its text form (compiler/graph/text.h,
+// `starc opt FILE.graph --passes a,b`: reads a graph in its text form (compiler/ir/text.h,
 // what `starc graph --emit graph` prints), runs the named passes in that order and prints
 // the result: the reports of the passes as `# pass ...` lines, then the graph, or the MLIR /
 // LLVM IR / PTX the driver makes of it. The golden tests of tests/lit are written with it.
@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "compiler/driver/driver.h"
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "compiler/opt/passes.h"
 #include "dsl/program.h"
 #include "tools/starc/cli_common.h"

@@ -12,7 +12,7 @@
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/driver/driver.h"
-#include "compiler/graph/text.h"
+#include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
 #include "runtime/io/npy.h"

@@ -1,0 +1,56 @@
+#include "compiler/ir/graph.h"
+
+#include "compiler/ops/op.h"
+
+namespace starc {
+
+int Graph::add(Node n) {
+  nodes.push_back(std::move(n));
+  return int(nodes.size()) - 1;
+}
+
+std::vector<int> Graph::params() const {
+  std::vector<int> out;
+  for (int i = 0; i < int(nodes.size()); ++i)
+    if (is_op(nodes[i], "param")) out.push_back(i);
+  return out;
+}
+
+std::string Graph::input_name(int i) const { return attr_str(nodes.at(inputs.at(i)).attrs, "name"); }
+
+bool is_op(const Node& n, std::string_view name) { return n.op && n.op->name == name; }
+
+static Dim bind(Dim d, const std::vector<Dim>& vals) {
+  if (!is_sym(d)) return d;
+  int i = sym_index(d);
+  if (i >= int(vals.size()) || is_sym(vals[i])) return d;
+  return vals[i];
+}
+
+Graph specialize(const Graph& g, const std::vector<Dim>& vals) {
+  Graph out = g;
+  for (Node& n : out.nodes) {
+    for (Dim& d : n.type.shape) d = bind(d, vals);
+    for (auto& [k, a] : n.attrs) {
+      if (auto* ints = std::get_if<Ints>(&a))
+        for (auto& d : *ints) d = bind(d, vals);
+      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(specialize(**body, vals));
+    }
+  }
+  return out;
+}
+
+Graph with_float_type(const Graph& g, DType to) {
+  Graph out = g;
+  for (Node& n : out.nodes) {
+    if (n.type.dtype == DType::F32) n.type.dtype = to;
+    for (auto& [k, a] : n.attrs) {
+      if (auto* dt = std::get_if<DType>(&a); dt && *dt == DType::F32) *dt = to;
+      if (auto* t = std::get_if<Tensor>(&a); t && t->dtype() == DType::F32) *t = t->cast(to);
+      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(with_float_type(**body, to));
+    }
+  }
+  return out;
+}
+
+}  // namespace starc
