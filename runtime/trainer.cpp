@@ -895,6 +895,7 @@ void TrainRun::end_epoch(double carried_seconds, Clock::time_point t0) {
     fmt::print(opts.out, "{}\n", summary_line(plan, rec, opts.epochs));
     std::fflush(opts.out);
   }
+  if (opts.on_epoch) opts.on_epoch(rec);
 }
 
 // plan.eval over the validation data in order, batch by batch: its outputs averaged over

@@ -10,6 +10,7 @@
 #pragma once
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,6 +34,8 @@ struct TrainError : std::runtime_error {
 using TrainArgumentError = ParamError<TrainError>;
 
 enum class ProgressMode { Auto, Bar, Plain, None };
+
+struct EpochRecord;
 
 struct TrainOptions {
   int64_t epochs = 1;  // total, counting the epochs a resumed run already did
@@ -58,6 +61,8 @@ struct TrainOptions {
   int log_every = 0;                           // Plain: also a line every N batches (0: per epoch only)
   std::FILE* log = stderr;                     // progress bar / plain progress lines
   std::FILE* out = stdout;                     // one summary line per epoch (nullptr: none)
+  // Called at the end of every epoch, after its checkpoint (a library client's progress).
+  std::function<void(const EpochRecord&)> on_epoch;
 
   // Polled between batches: when it becomes true the loop finishes the batch in flight,
   // writes a checkpoint (if checkpoint_dir is set) and returns Stopped. A signal

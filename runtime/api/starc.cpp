@@ -6,6 +6,7 @@
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
+#include "runtime/api/model_impl.h"
 #include "dsl/program.h"
 #include "runtime/init.h"
 #include "runtime/interpreter.h"
@@ -13,49 +14,6 @@
 #include "runtime/io/npy.h"
 
 namespace starc::api {
-
-// A loaded program: its sources, diagnostics and modules (shared by its models).
-struct Program::Impl {
-  SourceManager sm;
-  DiagEngine diags{sm};
-  ::starc::Program program{diags};
-
-  std::vector<Diagnostic> diagnostics() const {
-    std::vector<Diagnostic> out;
-    for (const ::starc::Diagnostic& d : diags.all()) {
-      Diagnostic a;
-      a.message = d.message;
-      a.text = diags.format(d);
-      if (d.loc.known()) {
-        a.file = sm.file(d.loc.file).path;
-        std::tie(a.line, a.col) = sm.line_col(d.loc);
-      }
-      out.push_back(std::move(a));
-    }
-    return out;
-  }
-  // The program's diagnostics as an Error ("3 errors in m.net; the first: m.net:2:5: ...").
-  [[noreturn]] void fail(const std::string& what) const {
-    std::vector<Diagnostic> d = diagnostics();
-    std::string first =
-        d.empty() ? "" : fmt::format("; the first: {}:{}:{}: {}", d[0].file, d[0].line, d[0].col, d[0].message);
-    throw Error(fmt::format("{}: {} error{}{}", what, diags.count(), diags.count() == 1 ? "" : "s", first),
-                std::move(d));
-  }
-};
-
-struct Model::Impl {
-  std::shared_ptr<Program::Impl> program;
-  Graph graph;
-  Options options;
-  std::map<std::string, Tensor> weights;
-  bool has_weights = false;
-  std::unique_ptr<JitExecutor> jit;  // made on the first JIT run
-  std::optional<Graph> grad_graph;   // the graph's outputs: the gradients, made on first use
-
-  std::vector<Tensor> execute(const Graph& g, const std::vector<Tensor>& inputs);
-  const Graph& gradient_graph();
-};
 
 namespace {
 
@@ -65,15 +23,15 @@ TensorSpec spec_of(const std::string& name, const TensorType& t, const SymbolNam
   return s;
 }
 
-// Runs `body`, turning any failure of the library into an Error with its message.
+// As guarded, with the kind of Error a failure of `body` is (inputs, files).
 template <class F>
-auto guarded(F&& body) -> decltype(body()) {
+auto guarded_as(ErrorKind kind, F&& body) -> decltype(body()) {
   try {
     return body();
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
-    throw Error(e.what());
+    throw Error(kind, e.what());
   }
 }
 
@@ -148,7 +106,7 @@ void Model::init(uint64_t seed) {
 }
 
 void Model::load_weights(const std::string& npz) {
-  guarded([&] {
+  guarded_as(ErrorKind::Data, [&] {
     std::map<std::string, Tensor> w = read_npz(npz);
     check_weights(impl_->graph, w, npz);
     impl_->weights = std::move(w);
@@ -158,7 +116,7 @@ void Model::load_weights(const std::string& npz) {
 
 void Model::save_weights(const std::string& npz) const {
   if (!impl_->has_weights) throw Error(fmt::format("model {} has no weights to save (init or load_weights)", name()));
-  guarded([&] { write_npz(npz, impl_->weights); });
+  guarded_as(ErrorKind::Data, [&] { write_npz(npz, impl_->weights); });
 }
 
 const std::map<std::string, Tensor>& Model::weights() const { return impl_->weights; }
@@ -166,7 +124,7 @@ const std::map<std::string, Tensor>& Model::weights() const { return impl_->weig
 void Model::set_weight(const std::string& name, const Tensor& value) {
   std::map<std::string, Tensor> w = impl_->weights;
   w[name] = value;
-  guarded([&] { check_weights(impl_->graph, w, "set_weight"); });
+  guarded_as(ErrorKind::Shape, [&] { check_weights(impl_->graph, w, "set_weight"); });
   impl_->weights = std::move(w);
   impl_->has_weights = true;
 }
@@ -175,18 +133,13 @@ std::vector<Tensor> Model::Impl::execute(const Graph& g, const std::vector<Tenso
   if (!has_weights && !g.params().empty())
     throw Error(fmt::format("model {} has no weights yet: call init(seed) or load_weights(file)", g.name));
   if (inputs.size() != g.inputs.size())
-    throw Error(fmt::format("model {} takes {} input{}, got {}", g.name, g.inputs.size(),
-                            g.inputs.size() == 1 ? "" : "s", inputs.size()));
+    throw Error(ErrorKind::Shape, fmt::format("model {} takes {} input{}, got {}", g.name, g.inputs.size(),
+                                              g.inputs.size() == 1 ? "" : "s", inputs.size()));
+  // Names the input whose dtype or shape does not fit.
+  guarded_as(ErrorKind::Shape, [&] { bind_symbols(g, inputs); });
   return guarded([&] {
-    bind_symbols(g, inputs);  // names the input whose dtype or shape does not fit
     if (options.backend == Backend::Reference) return run_graph(g, inputs, weights, RunOptions{options.seed});
-    if (!jit) {
-      JitOptions o{.passes = OptOptions({}, options.conv_algo),
-                   .threads = options.threads > 0 ? options.threads : default_threads(),
-                   .device = options.device};
-      jit = std::make_unique<JitExecutor>(o, options.disk_cache ? default_cache_dir() : "");
-    }
-    return jit->run(g, inputs, weights, options.seed);
+    return jit_executor().run(g, inputs, weights, options.seed);
   });
 }
 
@@ -197,19 +150,31 @@ std::map<std::string, Tensor> Model::run_named(const std::map<std::string, Tenso
   std::vector<Tensor> inputs;
   for (size_t i = 0; i < g.inputs.size(); ++i) {
     auto it = named.find(g.input_name(int(i)));
-    if (it == named.end()) throw Error(fmt::format("model {}: input '{}' is missing", g.name, g.input_name(int(i))));
+    if (it == named.end())
+      throw Error(ErrorKind::Shape, fmt::format("model {}: input '{}' is missing", g.name, g.input_name(int(i))));
     inputs.push_back(it->second);
   }
   if (named.size() > inputs.size())  // a name that is not an input
     for (auto& [name, t] : named) {
       bool known = false;
       for (size_t i = 0; i < g.inputs.size(); ++i) known = known || g.input_name(int(i)) == name;
-      if (!known) throw Error(fmt::format("model {} has no input '{}'", g.name, name));
+      if (!known) throw Error(ErrorKind::Shape, fmt::format("model {} has no input '{}'", g.name, name));
     }
   std::vector<Tensor> results = run(inputs);
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < results.size(); ++i) out.emplace(g.output_names[i], results[i]);
   return out;
+}
+
+JitExecutor& Model::Impl::jit_executor() {
+  if (!jit) {
+    JitOptions o{.passes = OptOptions({}, options.conv_algo),
+                 .threads = options.threads > 0 ? options.threads : default_threads(),
+                 .device = options.device};
+    std::string cache = options.cache_dir.empty() ? default_cache_dir() : options.cache_dir;
+    jit = std::make_unique<JitExecutor>(o, options.disk_cache ? cache : "");
+  }
+  return *jit;
 }
 
 // The model with the gradients of the sum of its float outputs as its outputs.

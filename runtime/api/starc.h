@@ -8,6 +8,8 @@
 //   m.init(/*seed=*/0);
 //   std::vector<starc::Tensor> z = m.run({mags});  // compiled on the first call, cached
 #pragma once
+#include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -27,14 +29,26 @@ struct Diagnostic {
   std::string message, text;
 };
 
+// What failed, for clients that react to each differently (the Python module raises one
+// exception class per kind): the program (source errors, with diagnostics), an input or
+// weight that does not fit its spec (count, name, dtype, shape), a file (unreadable,
+// corrupt, or not fitting the model), or anything else (misuse, a failed run).
+enum class ErrorKind { Other, Compile, Shape, Data };
+
 class Error : public std::runtime_error {
  public:
+  // With diagnostics: a Compile error.
   explicit Error(const std::string& what, std::vector<Diagnostic> diagnostics = {})
-      : std::runtime_error(what), diagnostics_(std::move(diagnostics)) {}
+      : std::runtime_error(what),
+        diagnostics_(std::move(diagnostics)),
+        kind_(diagnostics_.empty() ? ErrorKind::Other : ErrorKind::Compile) {}
+  Error(ErrorKind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   const std::vector<Diagnostic>& diagnostics() const { return diagnostics_; }
+  ErrorKind kind() const { return kind_; }
 
  private:
   std::vector<Diagnostic> diagnostics_;
+  ErrorKind kind_;
 };
 
 // A model input, output or parameter: its element type and dims (a symbolic dim by its
@@ -47,13 +61,54 @@ struct TensorSpec {
 
 enum class Backend { Jit, Reference };
 
+// Training with the model's `train` block, as `starc train` (docs/training.md).
+struct FitOptions {
+  int64_t epochs = 1;  // in all, counting those a resumed run already did
+  int64_t batch = 32;
+  uint64_t seed = 0;           // initial weights when the model has none, shuffles, dropout
+  std::string checkpoint_dir;  // DIR/checkpoint.npz after every epoch and when stopped ("": none)
+  bool resume = false;         // continue from checkpoint_dir/checkpoint.npz
+  std::string history_csv;     // rewritten every epoch, with an .svg learning curve beside it
+  bool progress = false;       // a progress line per epoch on stderr
+  // Polled between batches: once true, the batch in flight finishes, a checkpoint is
+  // written (with checkpoint_dir) and fit returns with `stopped`.
+  const std::atomic<bool>* stop = nullptr;
+};
+
+// One epoch's mean loss and metrics over the training data, and over the validation data
+// when given ("loss", then the metrics by name; with several train steps each name ends
+// in ".STEP").
+struct Epoch {
+  int64_t epoch = 0;  // 1-based
+  std::vector<std::pair<std::string, double>> train, val;
+  double lr = 0, seconds = 0;
+};
+
+struct FitResult {
+  bool stopped = false;  // by FitOptions::stop; the weights are those of the last batch
+  std::vector<Epoch> history;
+  std::string checkpoint;  // the last checkpoint written, if any
+};
+
+// An ahead-of-time library, as `starc compile` (docs/aot.md): DIR/libM.a, libM.so, M.h,
+// MConfig.cmake, M.pc with the model's current weights.
+struct LibraryOptions {
+  int64_t batch = 1;
+  bool dynamic_batch = false;   // the batch is given per call (the model must treat samples independently)
+  bool train_step = false;      // also M_train_step: the train block's step, updating the weights in place
+  std::string target = "host";  // CPU: host or an LLVM CPU name (x86-64-v3, ...)
+  int threads = 1;              // > 1: OpenMP parallel loops (the library then links libomp)
+  bool weights_file = false;    // DIR/M.weights instead of embedded weights
+};
+
 struct Options {
   Backend backend = Backend::Jit;
   Device device = Device::Cpu;
   int threads = 0;  // JIT: threads of the generated code; 0: every core
   ConvAlgo conv_algo = ConvAlgo::Auto;
   uint64_t seed = 0;       // random ops (dropout, random_normal)
-  bool disk_cache = true;  // JIT: reuse compiled code across processes ($STARC_CACHE_DIR)
+  bool disk_cache = true;  // JIT: reuse compiled code across processes
+  std::string cache_dir;   // the disk cache's folder; "": $STARC_CACHE_DIR or ~/.cache/starc
 };
 
 class Model;
@@ -99,6 +154,18 @@ class Model {
   // The gradients of the sum of the float outputs with respect to every float input
   // ("d_NAME") and trainable parameter ("d_" + dotted name).
   std::map<std::string, Tensor> gradients(const std::vector<Tensor>& inputs);
+
+  // Trains the model with its `train` block on `data` (input name -> tensor whose first
+  // axis is the samples), validating on `val` after every epoch. Starts from the model's
+  // weights (or initialises them with options.seed) and leaves the trained weights in the
+  // model. `on_epoch` is called after every epoch. Non-finite values stop training with an
+  // Error naming the first offending node; the weights are then those before it.
+  FitResult fit(const std::map<std::string, Tensor>& data, const std::map<std::string, Tensor>& val = {},
+                const FitOptions& options = {}, const std::function<void(const Epoch&)>& on_epoch = {});
+
+  // Builds an ahead-of-time library of the model and its weights into `dir`; returns the
+  // names of the files written there.
+  std::vector<std::string> compile_library(const std::string& dir, const LibraryOptions& options = {}) const;
 
   // A stage of the compilation, as `starc graph --emit` prints it: Opt (graph text after
   // the passes), Mlir, Llvm or Ptx, with symbolic dims set to `batch`.

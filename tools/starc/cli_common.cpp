@@ -99,6 +99,7 @@ const std::map<std::string, std::string> kFlagOfParam = {{"batch", "--batch"},
                                                          {"resume", "--resume"},
                                                          {"seed", "--seed"},
                                                          {"spectrum_norm", "--normalize"},
+                                                         {"threads", "--threads"},
                                                          {"val", "--val"}};
 
 std::string error_text(const std::exception& e) {

@@ -1,0 +1,273 @@
+#include "runtime/aot/aot_builder.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <regex>
+
+#include "compiler/aot/aot_api.h"
+#include "compiler/backend/cpu/jit.h"
+#include "compiler/opt/passes.h"
+#include "runtime/batch_independence.h"
+#include "runtime/init.h"
+#include "runtime/io/file_io.h"
+#include "runtime/io/weights_file.h"
+
+namespace fs = std::filesystem;
+
+namespace starc {
+namespace {
+
+// Outputs (the header, CMake and pkg-config files) and the sources of the build: written
+// as every output is (runtime/io/file_io.h), never half.
+void write_text(const fs::path& p, const std::string& text) { write_file_atomic(p.string(), text); }
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs a tool (argv[0] found on PATH); its output is shown only when it fails.
+void run_tool(const std::vector<std::string>& argv) {
+  std::string cmd;
+  for (auto& a : argv) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  if (!p) throw AotError(fmt::format("cannot run {}", argv[0]));
+  std::string output;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) output.append(buf, n);
+  int status = ::pclose(p);
+  if (output.size() > 4000) output = output.substr(0, 4000) + "\n...";
+  if (status != 0)
+    throw AotError(fmt::format("{} failed (exit status {}):\n  {}\n{}", argv[0], WEXITSTATUS(status), cmd, output));
+}
+
+std::string tool(const char* env, const char* fallback) {
+  const char* v = std::getenv(env);
+  return v && *v ? v : fallback;
+}
+
+void check_options(const Graph& g, const TensorMap& params, const AotOptions& o) {
+  check_c_identifier(g.name);
+  if (o.batch < 1) throw AotArgumentError(fmt::format("{} must be at least 1, got {}", param_ref("batch"), o.batch));
+  if (o.device == Device::Cuda && o.threads > 1)
+    throw AotArgumentError(fmt::format("{} applies to CPU code; a {} cuda library runs on the GPU",
+                                       param_ref("threads"), param_ref("device")));
+  if (o.train && o.dynamic_batch)
+    throw AotArgumentError(
+        fmt::format("train steps need a fixed {} (training sees the whole batch at once)", param_ref("batch")));
+  if (o.dynamic_batch) check_samples_independent(g, params);
+}
+
+// The library's C API (compiler/aot/aot_api.h), the object of each of its kernels and
+// the tensors of an instance.
+struct AotKernels {
+  AotModel m;
+  std::vector<std::pair<std::string, std::string>> objects;  // file name, bytes
+  std::map<std::string, TensorType> table;                   // the instance's tensors, sorted by name
+};
+
+// The model's C API without its kernels yet.
+AotModel api_of(const Graph& g, const AotOptions& o) {
+  AotModel m;
+  m.name = g.name;
+  m.batch = o.dynamic_batch ? 0 : o.batch;
+  m.embedded_weights = !o.weights_file;
+  if (o.threads > 1) m.omp_library = STARC_LIBOMP_PATH;
+  m.threads = o.threads;
+  m.cuda = o.device == Device::Cuda;
+  for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
+  m.output_names = g.output_names;
+  return m;
+}
+
+// A kernel's object, through the graph passes and lowering the JIT runs, so the library
+// computes what the JIT does.
+std::string kernel_object(const AotOptions& o, const std::string& model, const Graph& graph, EntrySignature* sig,
+                          const std::string& kernel) {
+  CompileOptions co;
+  co.device = o.device;
+  co.passes = OptOptions({}, o.conv_algo);
+  co.object = ObjectOptions{model, kernel, o.target, o.threads > 1, o.device};
+  Compilation c = compile(graph, std::vector<Dim>(graph.symbols.size(), o.batch), co, Stage::Object);
+  *sig = c.sig;
+  return c.object;
+}
+
+// A kernel per step of the train plan; `params` gains the steps' optimizer slots and
+// state, from their initializers.
+void add_train_steps(const TrainPlan& plan, const AotOptions& o, AotKernels& k, TensorMap& params) {
+  const std::string& model = k.m.name;
+  k.m.metric_names = plan.metric_names;
+  for (auto& st : plan.steps) {
+    AotStep a;
+    a.function = model + (plan.steps.size() == 1 ? "_train_step" : "_train_step_" + st.name);
+    a.kernel = a.function + "_kernel";
+    a.data_inputs = st.data_inputs;
+    a.output_names = st.graph.output_names;
+    a.n_metrics = st.n_metrics;
+    k.objects.emplace_back(a.kernel + ".o", kernel_object(o, model, st.graph, &a.sig, a.kernel));
+    for (size_t i = 0; i < a.sig.param_names.size(); ++i) k.table[a.sig.param_names[i]] = a.sig.param_types[i];
+    for (auto& [name, t] : init_params(st.graph, o.seed))
+      if (!params.count(name)) params[name] = t;
+    k.m.steps.push_back(std::move(a));
+  }
+}
+
+AotKernels compile_kernels(const Graph& g, const AotOptions& o, TensorMap& params) {
+  AotKernels k;
+  k.m = api_of(g, o);
+  AotOptions forward = o;
+  if (o.dynamic_batch) forward.batch = 1;
+  k.objects.emplace_back(g.name + "_kernel.o", kernel_object(forward, g.name, g, &k.m.sig, g.name + "_kernel"));
+  for (size_t i = 0; i < k.m.sig.param_names.size(); ++i) k.table[k.m.sig.param_names[i]] = k.m.sig.param_types[i];
+  if (o.train) add_train_steps(*o.train, o, k, params);
+  for (auto& [name, t] : k.table) k.m.param_names.push_back(name), k.m.param_types.push_back(t);
+  return k;
+}
+
+// The output folder (absolute) and a scratch folder in it for the build, removed with
+// this object on every way out.
+struct BuildDirs {
+  fs::path dir, work;
+  explicit BuildDirs(const std::string& out) : dir(out) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw AotError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+    dir = fs::absolute(dir);
+    fs::path w = dir / fmt::format(".starc-build-{}", ::getpid());
+    fs::create_directories(w, ec);
+    if (ec) throw AotError(fmt::format("cannot create {}: {}", w.string(), ec.message()));
+    work = w;
+  }
+  BuildDirs(const BuildDirs&) = delete;
+  ~BuildDirs() {
+    std::error_code e;
+    if (!work.empty()) fs::remove_all(work, e);
+  }
+};
+
+// The files a build starts from.
+struct Sources {
+  fs::path blob;                  // the weights
+  std::string header;             // DIR/M.h
+  std::vector<std::string> objs;  // the objects to link, the kernels' so far
+};
+
+// The weights (DIR/M.weights with weights_file, else a scratch file the assembly
+// embeds), the header, the API's C source and the kernels' objects.
+Sources write_sources(const AotKernels& k, const TensorMap& params, const BuildDirs& d) {
+  const std::string& model = k.m.name;
+  Sources s;
+  NamedTensors weights;
+  for (auto& name : k.m.param_names) weights.emplace_back(name, params.at(name));
+  s.blob = k.m.embedded_weights ? d.work / (model + ".weights") : d.dir / (model + ".weights");
+  write_weights_file(s.blob.string(), weights);
+  s.header = aot_header(k.m);
+  write_text(d.dir / (model + ".h"), s.header);
+  write_text(d.work / (model + "_api.c"), aot_source(k.m));
+  for (auto& [file, bytes] : k.objects) {
+    s.objs.push_back((d.work / file).string());
+    std::ofstream f(s.objs.back(), std::ios::binary);
+    f.write(bytes.data(), std::streamsize(bytes.size()));
+    if (!f.flush()) throw AotError("cannot write " + s.objs.back());
+  }
+  return s;
+}
+
+// The C API and the embedded weights, compiled with $CC into `objs`.
+void compile_api(const AotModel& m, const BuildDirs& d, const fs::path& blob, std::vector<std::string>& objs) {
+  std::string cc = tool("CC", "cc");
+  objs.push_back((d.work / (m.name + "_api.o")).string());
+  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-I", d.dir.string(), "-c",
+            (d.work / (m.name + "_api.c")).string(), "-o", objs.back()});
+  if (m.embedded_weights) {
+    write_text(d.work / (m.name + "_weights.S"), aot_weights_asm(m, blob.string()));
+    objs.push_back((d.work / (m.name + "_weights.o")).string());
+    run_tool({cc, "-c", (d.work / (m.name + "_weights.S")).string(), "-o", objs.back()});
+  }
+}
+
+// The kernel library (matmul, convolutions) under this model's prefix, compiled into
+// `objs` with the flags the JIT's copy is built with (CMakeLists.txt), so that JIT and
+// AOT results agree to the bit. With threads the library links libomp, and the kernels
+// share its pool (-fopenmp: gcc's GOMP_* calls, which libomp implements).
+void compile_kernel_library(const AotModel& m, const BuildDirs& d, std::vector<std::string>& objs) {
+  std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv"};
+  if (m.cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
+  for (const std::string& src : kernel_sources) {
+    objs.push_back((d.work / (m.name + "_" + src + ".o")).string());
+    std::vector<std::string> cmd = {tool("CC", "cc"),
+                                    "-std=c11",
+                                    "-O3",
+                                    "-ffp-contract=fast",
+                                    "-fPIC",
+                                    "-fvisibility=hidden",
+                                    "-DSTARC_KERNEL_PREFIX=" + m.name + "_",
+                                    "-I",
+                                    STARC_OPENBLAS_INCLUDE,
+                                    "-c",
+                                    std::string(STARC_KERNELS_DIR) + "/" + src + ".c",
+                                    "-o",
+                                    objs.back()};
+    if (!m.omp_library.empty()) cmd.insert(cmd.begin() + 1, "-fopenmp");
+    run_tool(cmd);
+  }
+}
+
+// `objs` with OpenBLAS and FFTW linked in statically: one relocatable object in which
+// only the functions the header declares stay global. Returns its path.
+std::string link_one_object(const std::string& model, const BuildDirs& d, const std::vector<std::string>& objs,
+                            const std::string& header) {
+  std::string all = (d.work / (model + ".o")).string(), keep = (d.work / "api.txt").string();
+  std::vector<std::string> ld_cmd = {tool("LD", "ld"), "-r", "-o", all};
+  ld_cmd.insert(ld_cmd.end(), objs.begin(), objs.end());
+  for (const char* lib : {STARC_OPENBLAS_STATIC, STARC_FFTW3F_STATIC, STARC_FFTW3_STATIC}) ld_cmd.push_back(lib);
+  run_tool(ld_cmd);
+  std::string api;  // the functions the header declares
+  std::regex decl("\\b(" + model + "_[A-Za-z0-9_]+)\\(");
+  for (auto it = std::sregex_iterator(header.begin(), header.end(), decl); it != std::sregex_iterator(); ++it)
+    api += (*it)[1].str() + "\n";
+  write_text(keep, api);
+  run_tool({tool("OBJCOPY", "objcopy"), "--keep-global-symbols=" + keep, all});
+  return all;
+}
+
+// libM.a and libM.so from the one object, and the CMake and pkg-config files.
+void write_libraries(const AotModel& m, const BuildDirs& d, const std::string& all) {
+  std::error_code ec;
+  fs::path lib_a = d.dir / ("lib" + m.name + ".a"), lib_so = d.dir / ("lib" + m.name + ".so");
+  fs::remove(lib_a, ec);  // ar would add to an old archive
+  run_tool({tool("AR", "ar"), "rcs", lib_a.string(), all});
+  std::vector<std::string> so_cmd = {
+      tool("CC", "cc"), "-shared", "-o", lib_so.string(), "-Wl,-soname,lib" + m.name + ".so", all};
+  so_cmd.push_back("-lm");
+  if (!m.omp_library.empty()) so_cmd.push_back(m.omp_library);
+  run_tool(so_cmd);
+  write_text(d.dir / (m.name + "Config.cmake"), aot_cmake_config(m));
+  write_text(d.dir / (m.name + ".pc"), aot_pkgconfig(m, d.dir.string()));
+}
+
+}  // namespace
+
+AotLibrary build_aot_library(const Graph& forward, TensorMap params, const AotOptions& o) {
+  check_options(forward, params, o);
+  AotKernels k = compile_kernels(forward, o, params);
+  BuildDirs d(o.out_dir);
+  Sources s = write_sources(k, params, d);
+  compile_api(k.m, d, s.blob, s.objs);
+  compile_kernel_library(k.m, d, s.objs);
+  write_libraries(k.m, d, link_one_object(forward.name, d, s.objs, s.header));
+  const std::string& m = forward.name;
+  AotLibrary lib{d.dir, {"lib" + m + ".a", "lib" + m + ".so", m + ".h", m + "Config.cmake", m + ".pc"}, false};
+  if (o.weights_file) lib.files.push_back(m + ".weights");
+  lib.cuda_cubin = o.device == Device::Cuda && cuda_assembles_cubins();
+  return lib;
+}
+
+}  // namespace starc
