@@ -94,10 +94,6 @@ std::string error_text(const std::exception& e);
 // allocate (runtime/memory_limit.h; default: what the machine has available).
 void add_max_memory_option(CLI::App* app);
 
-// "f32[3,1] [15.9359, 11.4786, 9.18164]": the type and the values (the first and last
-// three of a longer tensor).
-std::string tensor_summary(const Tensor& t);
-
 // `s` quoted for a POSIX shell where it needs quoting (printed commands, tool calls).
 std::string shell_quote(const std::string& s);
 

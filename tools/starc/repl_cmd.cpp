@@ -16,7 +16,7 @@
 #include <sstream>
 
 #include "tools/starc/cli_common.h"
-#include "tools/starc/repl_session.h"
+#include "tools/repl/repl_session.h"
 
 namespace starc {
 namespace {

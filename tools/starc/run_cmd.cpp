@@ -12,6 +12,7 @@
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/io/npy.h"
+#include "runtime/tensor_summary.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {
@@ -121,7 +122,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
       write_npy(it->second, results[i]);
       fmt::print("{}: {} -> {}\n", name, type_str(results[i].type()), it->second);
     } else {
-      fmt::print("{}: {}\n", name, cli::tensor_summary(results[i]));
+      fmt::print("{}: {}\n", name, tensor_summary(results[i]));
     }
   }
   return 0;

@@ -1,12 +1,12 @@
-// tools/starc: what the two files of ReplSession share: repl_session.cpp (the session
+// tools/repl: what the two files of ReplSession share: repl_session.cpp (the session
 // core) and repl_commands.cpp (its :commands and completion).
 #pragma once
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "tools/starc/cli_common.h"
-#include "tools/starc/repl_session.h"
+#include "dsl/program.h"
+#include "tools/repl/repl_session.h"
 
 namespace starc {
 
@@ -14,6 +14,16 @@ namespace repl {
 
 // The name of the session's source file in the programs the session builds.
 inline constexpr const char* kSessionPath = "<session>";
+
+// A program the session builds: its sources back the diagnostics.
+struct Loaded {
+  SourceManager sm;
+  DiagEngine diags{sm};
+  Program prog{diags};
+};
+
+// Whitespace-separated words, with "..." or '...' quoting.
+std::vector<std::string> words(const std::string& s);
 
 // `s` without leading and trailing whitespace.
 std::string trim(const std::string& s);
@@ -23,7 +33,7 @@ std::string trim(const std::string& s);
 // A synthesized model: the program (its sources back the diagnostics), the graph, its
 // inputs (session tensors), where the typed text sits in the source, and a static result.
 struct ReplSession::Built {
-  std::unique_ptr<cli::Loaded> l;
+  std::unique_ptr<repl::Loaded> l;
   Graph g;
   std::vector<Tensor> inputs;
   std::string static_result;

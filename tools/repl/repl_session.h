@@ -1,4 +1,4 @@
-// tools/starc: the REPL's session (`starc repl`, docs/repl.md), without the terminal.
+// tools/repl: the REPL's session (`starc repl`, docs/repl.md), without the terminal.
 // Definitions (use, fn, model, train) accumulate in a session module; an expression is
 // wrapped in a model whose inputs are the session's tensors, built by the front end
 // (shapes checked, errors with a caret under the typed text), JIT-compiled (cached) and

@@ -1,4 +1,4 @@
-// tools/starc: the REPL session's :commands (:type, :graph, :grad, :opt, :mlir, :llvm,
+// tools/repl: the REPL session's :commands (:type, :graph, :grad, :opt, :mlir, :llvm,
 // :params, :time, :train, :load, :vars, :reset, :help, :quit) and the completion of
 // typed words; the session core (evaluation, declarations) is repl_session.cpp.
 #include <fmt/format.h>
@@ -16,8 +16,7 @@
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
 #include "runtime/io/npy.h"
-#include "tools/starc/repl_internal.h"
-#include "tools/starc/train_cmd.h"
+#include "tools/repl/repl_internal.h"
 
 namespace fs = std::filesystem;
 
@@ -25,6 +24,7 @@ namespace starc {
 
 using repl::kSessionPath;
 using repl::trim;
+using repl::words;
 
 namespace {
 
@@ -38,14 +38,34 @@ const std::vector<std::pair<std::string, std::string>> kCommands = {
     {":llvm EXPR", "the LLVM IR of EXPR"},
     {":params MODEL", "a model's parameters"},
     {":time EXPR", "evaluate EXPR and show compile vs run time (a repeat hits the compile cache)"},
-    {":train MODEL OPTIONS", "train with the options of `starc train` (--data NAME=FILE.npy or NAME=VAR ...)"},
+    {":train MODEL OPTIONS",
+     "train with the model's train block: --data NAME=VAR|FILE ... [--val ...] [--epochs N] "
+     "[--batch B] [--seed S] [--progress plain|none] [--checkpoint DIR] [--out W.npz]"},
     {":load FILE.net", "add a file's definitions"},
     {":vars", "the session's tensors and static values"},
     {":reset", "forget every definition and value"},
     {":quit", "leave (also :q, :exit, Ctrl-D)"},
 };
 
-// Whitespace-separated words, with "..." or '...' quoting.
+std::vector<std::string> stdlib_modules() {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(STARC_STDLIB_DIR, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->path().extension() != ".net") continue;
+    fs::path rel = fs::relative(it->path(), STARC_STDLIB_DIR, ec);
+    std::string dotted;
+    for (auto& part : rel.replace_extension()) dotted += (dotted.empty() ? "" : ".") + part.string();
+    out.push_back(dotted);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+namespace repl {
+
 std::vector<std::string> words(const std::string& s) {
   std::vector<std::string> out;
   std::string cur;
@@ -70,22 +90,7 @@ std::vector<std::string> words(const std::string& s) {
   return out;
 }
 
-std::vector<std::string> stdlib_modules() {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(STARC_STDLIB_DIR, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->path().extension() != ".net") continue;
-    fs::path rel = fs::relative(it->path(), STARC_STDLIB_DIR, ec);
-    std::string dotted;
-    for (auto& part : rel.replace_extension()) dotted += (dotted.empty() ? "" : ".") + part.string();
-    out.push_back(dotted);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-}  // namespace
+}  // namespace repl
 
 bool ReplSession::show(const std::string& what, const std::string& expr) {
   Built b;
@@ -160,53 +165,6 @@ bool ReplSession::grad(const std::string& args) {
   return true;
 }
 
-bool ReplSession::train(const std::string& args) {
-  std::vector<std::string> w = words(args);
-  if (w.empty()) {
-    err_ << "error: write :train MODEL [--data NAME=FILE.npy|NAME=VAR ...] [--epochs N] [--batch B] ...\n";
-    return false;
-  }
-  std::string model = w[0];
-  fs::path tmp = fs::temp_directory_path() / fmt::format("starc-repl-{}", ::getpid());
-  std::error_code ec;
-  fs::create_directories(tmp, ec);
-  std::string file = (tmp / "session.net").string(), out = (tmp / "trained.npz").string();
-  std::ofstream(file) << session_text() << "\n";
-  std::vector<std::string> argv = {"starc", "train", file, "--model", model};
-  for (size_t i = 1; i < w.size(); ++i) {
-    std::string a = w[i];
-    size_t eq = a.find('=');
-    bool data = i > 1 && (w[i - 1] == "--data" || w[i - 1] == "--val");
-    if (data && eq != std::string::npos && vars_.count(a.substr(eq + 1)) && !fs::exists(a.substr(eq + 1))) {
-      std::string npy = (tmp / (a.substr(eq + 1) + ".npy")).string();
-      write_npy(npy, vars_.at(a.substr(eq + 1)));  // a session tensor as training data
-      a = a.substr(0, eq + 1) + npy;
-    }
-    argv.push_back(a);
-  }
-  argv.push_back("--out");
-  argv.push_back(out);
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  CLI::App app{"starc"};
-  TrainCommand tc = add_train_command(app, int(cargv.size()), cargv.data());
-  int rc = 1;
-  try {
-    app.parse(int(cargv.size()), cargv.data());
-    rc = tc.run();
-  } catch (const CLI::ParseError& e) {
-    err_ << "error: " << e.what() << "\n";
-  }
-  if (rc == 0 || fs::exists(out)) {
-    if (fs::exists(out)) {
-      trained_[model] = read_npz(out);
-      out_ << fmt::format("{} keeps its trained weights in this session ({} tensors)\n", model, trained_[model].size());
-    }
-  }
-  fs::remove_all(tmp, ec);
-  return rc == 0;
-}
-
 bool ReplSession::command(const std::string& text) {
   size_t sp = text.find_first_of(" \t\n");
   std::string name = text.substr(0, sp), rest = sp == std::string::npos ? "" : trim(text.substr(sp));
@@ -231,7 +189,7 @@ bool ReplSession::command(const std::string& text) {
   if (name == ":load") return need("a file") && load(rest);
   if (name == ":params") {
     if (!need("a model name")) return false;
-    cli::Loaded l;
+    repl::Loaded l;
     std::optional<Graph> g;
     if (l.prog.load_text(kSessionPath, session_text())) g = l.prog.build(rest);
     if (!g) {
@@ -276,7 +234,7 @@ std::vector<std::string> ReplSession::complete(const std::string& line) const {
   } else {
     for (auto& [n, t] : vars_) pool.push_back(n);
     for (auto& s : statics_) pool.push_back(s.substr(0, s.find(' ')));
-    cli::Loaded l;
+    repl::Loaded l;
     if (l.prog.load_text(kSessionPath, session_text()))
       for (auto& [n, d] : l.prog.globals(0)) pool.push_back(n);
     for (auto& n : builtin_names()) pool.push_back(n);

@@ -1,4 +1,4 @@
-#include "tools/starc/repl_syntax.h"
+#include "tools/repl/repl_syntax.h"
 
 #include <cctype>
 

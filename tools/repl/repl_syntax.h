@@ -1,4 +1,4 @@
-// tools/starc: recognising the REPL's line forms (declarations, load(...), save(...),
+// tools/repl: recognising the REPL's line forms (declarations, load(...), save(...),
 // assignments) with a linear scan. std::regex recursed per character and overflowed the
 // stack on a pasted line of ~40 000 characters, so no regex touches a typed line.
 #pragma once

@@ -1,7 +1,7 @@
-// tools/starc: the REPL session's core: evaluating expressions and assignments (a model
+// tools/repl: the REPL session's core: evaluating expressions and assignments (a model
 // synthesized around the typed text), declarations, load(...) and save(...) lines; its
 // :commands and completion are repl_commands.cpp.
-#include "tools/starc/repl_session.h"
+#include "tools/repl/repl_session.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -16,8 +16,9 @@
 #include "runtime/init.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/tensor_file.h"
-#include "tools/starc/repl_internal.h"
-#include "tools/starc/repl_syntax.h"
+#include "runtime/tensor_summary.h"
+#include "tools/repl/repl_internal.h"
+#include "tools/repl/repl_syntax.h"
 
 namespace fs = std::filesystem;
 
@@ -68,7 +69,7 @@ void prepend_search_dir(const std::string& dir) {
 // Prints the program's diagnostics; locations from `begin` on in the session file (the
 // typed input, and the closing lines after it) point into "<input>" instead, so the
 // caret sits under the typed text.
-void print_diags(std::ostream& err, cli::Loaded& l, const std::string& input, uint32_t begin) {
+void print_diags(std::ostream& err, repl::Loaded& l, const std::string& input, uint32_t begin) {
   SourceManager shown;
   const SourceManager& sm = l.diags.sources();
   int session = -1;
@@ -143,7 +144,7 @@ bool ReplSession::build(const std::string& expr, Built& b, bool training) {
   uint32_t begin = uint32_t(text.size());
   text += expr;
   text += "\n)\n}\n";
-  b.l = std::make_unique<cli::Loaded>();
+  b.l = std::make_unique<repl::Loaded>();
   std::optional<Graph> g;
   if (b.l->prog.load_text(kSessionPath, text))
     g = b.l->prog.build(kModel, BuildOptions{training, true, &b.static_result});
@@ -178,7 +179,7 @@ TensorMap ReplSession::params_for(const Graph& g) const {
 }
 
 void ReplSession::print_tensor(const std::string& name, const Tensor& t) const {
-  std::string line = fmt::format("{} = {}", name, cli::tensor_summary(t));
+  std::string line = fmt::format("{} = {}", name, tensor_summary(t));
   if (t.size() > 8 && t.dtype() != DType::Bool) {
     double lo = t.get(0), hi = lo, sum = 0;
     for (int64_t i = 0; i < t.size(); ++i) {
@@ -253,7 +254,7 @@ bool ReplSession::declare(const std::string& text) {
     all += text + "\n";
     defs += "\n" + text + "\n";
   }
-  cli::Loaded l;
+  repl::Loaded l;
   if (!l.prog.load_text(kSessionPath, all) || !l.prog.check_all()) {
     print_diags(err_, l, text, begin);
     return false;
