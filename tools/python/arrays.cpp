@@ -67,23 +67,45 @@ const py::module_& numpy() {
   return *np;
 }
 
+// Any value NumPy takes as an array (an ndarray as it is, without a copy).
+py::array as_array(py::handle value) {
+  auto any = py::reinterpret_steal<py::array>(
+      npy::get().PyArray_FromAny_(value.ptr(), nullptr, 0, 0, npy::NPY_ARRAY_ENSUREARRAY_, nullptr));
+  if (!any) throw py::error_already_set();
+  return any;
+}
+
+// The dtype a value without a spec (training data) becomes: its own where starc has it,
+// else by kind (float16 -> f32, other integers -> i64).
+std::optional<DType> natural_dtype(const py::dtype& d) {
+  if (std::optional<DType> same = starc_dtype(d)) return same;
+  switch (d.kind()) {
+    case 'f':
+      return d.itemsize() <= 4 ? DType::F32 : DType::F64;
+    case 'i':
+    case 'u':
+      return DType::I64;
+    case 'b':
+      return DType::Bool;
+  }
+  return std::nullopt;
+}
+
+std::string dtype_text(const py::dtype& d) { return py::str(py::handle(d)).cast<std::string>(); }
+
 // The one conversion: a C-contiguous aligned array of dtype `want`, when NumPy's
 // "same_kind" rule allows the cast.
-py::array convert(py::handle value, DType want, const char* role, const std::string& name) {
-  const npy& api = npy::get();
-  auto any = py::reinterpret_steal<py::array>(
-      api.PyArray_FromAny_(value.ptr(), nullptr, 0, 0, npy::NPY_ARRAY_ENSUREARRAY_, nullptr));
-  if (!any) throw py::error_already_set();
+py::array convert(const py::array& any, DType want, const char* role, const std::string& name) {
   py::dtype target = numpy_dtype(want);
   if (!numpy().attr("can_cast")(any.dtype(), target, "same_kind").cast<bool>())
     throw api::Error(api::ErrorKind::Shape,
                      fmt::format("{} '{}': expected {} values, got an array of {} (starc converts only where "
                                  "NumPy's same_kind casting allows)",
-                                 role, name, dtype_name(want), py::str(any.dtype()).cast<std::string>()));
+                                 role, name, dtype_name(want), dtype_text(any.dtype())));
   const int flags =
       npy::NPY_ARRAY_ENSUREARRAY_ | npy::NPY_ARRAY_C_CONTIGUOUS_ | npy::NPY_ARRAY_ALIGNED_ | npy::NPY_ARRAY_FORCECAST_;
-  auto out =
-      py::reinterpret_steal<py::array>(api.PyArray_FromAny_(any.ptr(), target.release().ptr(), 0, 0, flags, nullptr));
+  auto out = py::reinterpret_steal<py::array>(
+      npy::get().PyArray_FromAny_(any.ptr(), target.release().ptr(), 0, 0, flags, nullptr));
   if (!out) throw py::error_already_set();
   return out;
 }
@@ -102,10 +124,13 @@ InputTensor to_tensor(py::handle value, std::optional<DType> want, const char* r
     auto a = py::reinterpret_borrow<py::array>(value);
     std::optional<DType> have = starc_dtype(a.dtype());
     if (have && (!want || *want == *have) && can_adopt(a)) return {adopt(a, *have), readonly(a)};
-    if (!want && have) want = have;  // only the layout is wrong
   }
-  if (!want) return {};  // not an input of the model: the API names it
-  py::array a = convert(value, *want, role, name);
+  py::array any = as_array(value);
+  if (!want) want = natural_dtype(any.dtype());
+  if (!want)
+    throw api::Error(api::ErrorKind::Shape,
+                     fmt::format("{} '{}': expected numbers, got an array of {}", role, name, dtype_text(any.dtype())));
+  py::array a = convert(any, *want, role, name);
   return {adopt(a, *want), readonly(a)};
 }
 

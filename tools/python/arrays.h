@@ -25,8 +25,8 @@ struct InputTensor {
   bool readonly = false;
 };
 
-// `value` as a Tensor of dtype `want` (nullopt: keep a starc dtype; anything else leaves
-// the Tensor undefined for the API to reject by name or count). `role` and `name` name the
+// `value` as a Tensor of dtype `want` (nullopt: a value without a spec, such as training
+// data: its own dtype where starc has it, else float16 -> f32, integers -> i64). `role` and `name` name the
 // value in errors ("input 'flux'"); a dtype that cannot be cast throws api::Error (kind
 // Shape).
 InputTensor to_tensor(py::handle value, std::optional<DType> want, const char* role, const std::string& name);

@@ -15,15 +15,24 @@ namespace py = pybind11;
 
 // A model as Python holds it: the API's model, its specs (read on every call, so kept),
 // and a lock, since the GIL is released while its compiled code runs and two Python
-// threads may call the same model.
+// threads may call the same model. Recursive: fit's on_epoch callback may call the model.
 struct PyModel {
   PyModel(api::Model m, const api::Options& o, bool training);
   api::Model model;
   std::vector<api::TensorSpec> inputs, outputs;
   api::Options options;
   bool training;
-  std::mutex mu;
+  std::recursive_mutex mu;
 };
+
+// Runs f() without the GIL, holding the model's lock (taken after the GIL is let go, so a
+// thread waiting for the lock never blocks one that needs the GIL).
+template <class F>
+auto without_gil(PyModel& self, F&& f) -> decltype(f()) {
+  py::gil_scoped_release nogil;
+  std::lock_guard<std::recursive_mutex> lock(self.mu);
+  return f();
+}
 
 // A path argument (str, bytes or os.PathLike) as the file system's bytes.
 std::string fs_path(py::handle path);

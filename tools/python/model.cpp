@@ -15,18 +15,9 @@ namespace {
 
 using ModelPtr = std::shared_ptr<PyModel>;
 
-// Runs f() without the GIL, holding the model's lock (taken after the GIL is let go, so a
-// thread waiting for the lock never blocks one that needs the GIL).
-template <class F>
-auto without_gil(PyModel& self, F&& f) -> decltype(f()) {
-  py::gil_scoped_release nogil;
-  std::lock_guard<std::mutex> lock(self.mu);
-  return f();
-}
-
 // The model's lock for work done with the GIL held (reading or replacing weights).
-std::unique_lock<std::mutex> lock_model(PyModel& self) {
-  std::unique_lock<std::mutex> lock(self.mu, std::defer_lock);
+std::unique_lock<std::recursive_mutex> lock_model(PyModel& self) {
+  std::unique_lock<std::recursive_mutex> lock(self.mu, std::defer_lock);
   py::gil_scoped_release nogil;
   lock.lock();
   return lock;
@@ -45,7 +36,7 @@ std::vector<InputTensor> gather(const PyModel& self, const py::args& args, const
   std::vector<InputTensor> in;
   if (kwargs.empty()) {
     for (size_t i = 0; i < args.size(); ++i)
-      in.push_back(i < specs.size() ? at(i, args[i]) : to_tensor(args[i], std::nullopt, "input", ""));
+      in.push_back(i < specs.size() ? at(i, args[i]) : to_tensor(args[i], std::nullopt, "input", std::to_string(i)));
     return in;
   }
   const std::string& model = self.model.name();

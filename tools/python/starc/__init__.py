@@ -1,4 +1,4 @@
-"""starc: compile, run and differentiate .net models on NumPy arrays.
+"""starc: compile, run, differentiate and train .net models on NumPy arrays.
 
     import numpy as np, starc
     m = starc.load("stdlib/astro/photoz.net")
@@ -8,6 +8,8 @@
 The walk-through is docs/python.md; the module is a thin layer over starc's C++ API
 (runtime/api/starc.h, docs/api.md).
 """
+import sys as _sys
+
 from ._starc import (  # noqa: F401
     CompileError,
     DataError,
@@ -17,11 +19,44 @@ from ._starc import (  # noqa: F401
     Program,
     ShapeError,
     TensorSpec,
+    compile,
     load,
     load_string,
 )
 
 __all__ = [
     "CompileError", "DataError", "Diagnostic", "Error", "Model", "Program", "ShapeError", "TensorSpec",
-    "load", "load_string",
+    "compile", "load", "load_string",
 ]
+
+
+def _progress_line(epoch, epochs, logs):
+    values = "  ".join(f"{k} {v:.6g}" for k, v in logs.items() if k not in ("lr", "seconds"))
+    return f"epoch {epoch}/{epochs}  {values}  ({logs['seconds']:.2f} s)"
+
+
+def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resume=False, history_csv=None,
+         on_epoch=None, progress=True):
+    """Trains the model with its `train` block, as `starc train` (the same numbers for the same
+    data, seed and batch).
+
+    data, val: dicts name -> array (the first axis is the samples) for the inputs of the
+    model and of its train block. Starts from the model's weights (init/load_weights) or
+    initialises them with `seed`, and leaves the trained weights in the model.
+    checkpoint: a folder for checkpoint.npz (every epoch, and on Ctrl-C); resume=True
+    continues from it. on_epoch(epoch, logs) after every epoch, logs a dict ("loss", the
+    metrics, "val_loss", ..., "lr", "seconds"); progress=True prints one line per epoch.
+    Ctrl-C finishes the batch in flight, writes the checkpoint and raises KeyboardInterrupt.
+    Returns the list of every epoch's logs.
+    """
+    def report(epoch, logs):
+        if progress:
+            print(_progress_line(epoch, epochs, logs), file=_sys.stdout, flush=True)
+        if on_epoch is not None:
+            on_epoch(epoch, logs)
+
+    return self._fit(data, val, report, epochs=epochs, batch=batch, seed=seed, checkpoint=checkpoint,
+                     resume=resume, history_csv=history_csv)
+
+
+Model.fit = _fit
