@@ -10,6 +10,7 @@
 #include "compiler/ir/text.h"
 #include "dsl/lexer.h"
 #include "dsl/parser.h"
+#include "compiler/ir/share_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -44,7 +45,7 @@ std::vector<std::string> Program::search_path(const std::string& importer) const
       dirs.emplace_back(rest.substr(0, c));
       rest = c == std::string_view::npos ? "" : rest.substr(c + 1);
     }
-  dirs.push_back(STARC_STDLIB_DIR);
+  if (!stdlib_dir().empty()) dirs.push_back(stdlib_dir());
   return dirs;
 }
 

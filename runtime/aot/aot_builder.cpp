@@ -11,6 +11,7 @@
 
 #include "compiler/aot/aot_api.h"
 #include "compiler/backend/cpu/jit.h"
+#include "compiler/ir/share_dir.h"
 #include "compiler/opt/passes.h"
 #include "runtime/batch_independence.h"
 #include "runtime/init.h"
@@ -198,6 +199,9 @@ void compile_api(const AotModel& m, const BuildDirs& d, const fs::path& blob, st
 // AOT results agree to the bit. With threads the library links libomp, and the kernels
 // share its pool (-fopenmp: gcc's GOMP_* calls, which libomp implements).
 void compile_kernel_library(const AotModel& m, const BuildDirs& d, std::vector<std::string>& objs) {
+  const std::string& kernels = kernel_sources_dir();
+  if (kernels.empty())
+    throw AotError("cannot find the kernel library's sources (share/starc/kernels of the installation)");
   std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv"};
   if (m.cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
   for (const std::string& src : kernel_sources) {
@@ -212,7 +216,7 @@ void compile_kernel_library(const AotModel& m, const BuildDirs& d, std::vector<s
                                     "-I",
                                     STARC_OPENBLAS_INCLUDE,
                                     "-c",
-                                    std::string(STARC_KERNELS_DIR) + "/" + src + ".c",
+                                    kernels + "/" + src + ".c",
                                     "-o",
                                     objs.back()};
     if (!m.omp_library.empty()) cmd.insert(cmd.begin() + 1, "-fopenmp");

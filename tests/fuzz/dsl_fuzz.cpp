@@ -1,7 +1,7 @@
 // libFuzzer harness: a .net source as `starc check` sees it (lex, parse, resolve, import,
 // elaborate every model and train block). The promise: errors are diagnostics, no
 // exception escapes (a bare "error: std::bad_alloc" is a bug), no signal, no hang.
-// `use std.nn` finds the source tree's stdlib (STARC_STDLIB_DIR).
+// `use std.nn` finds the source tree's stdlib (compiler/ir/share_dir.h: a binary of the build tree).
 #include <string>
 
 #include "dsl/program.h"

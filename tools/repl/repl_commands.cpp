@@ -15,6 +15,7 @@
 #include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
+#include "compiler/ir/share_dir.h"
 #include "runtime/io/npy.h"
 #include "tools/repl/repl_internal.h"
 
@@ -50,10 +51,10 @@ const std::vector<std::pair<std::string, std::string>> kCommands = {
 std::vector<std::string> stdlib_modules() {
   std::vector<std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(STARC_STDLIB_DIR, ec);
-       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(stdlib_dir(), ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     if (it->path().extension() != ".net") continue;
-    fs::path rel = fs::relative(it->path(), STARC_STDLIB_DIR, ec);
+    fs::path rel = fs::relative(it->path(), stdlib_dir(), ec);
     std::string dotted;
     for (auto& part : rel.replace_extension()) dotted += (dotted.empty() ? "" : ".") + part.string();
     out.push_back(dotted);

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "compiler/backend/cpu/jit.h"
+#include "compiler/ir/share_dir.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
 #include "tools/starc/convert_cmd.h"
@@ -83,7 +85,11 @@ int dispatch(const Commands& c) {
 int main(int argc, char** argv) {
   CLI::App app{"starc — a compiler for neural networks in astronomy"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "starc 0.1");
+  app.set_version_flag("--version", [] {
+    auto where = [](const std::string& dir) { return dir.empty() ? std::string("not found") : dir; };
+    return fmt::format("starc {}\n{} / MLIR\nstdlib: {}\nkernel sources: {}", STARC_VERSION, llvm_version(),
+                       where(stdlib_dir()), where(kernel_sources_dir()));
+  });
   app.add_option("--max-errors", cli::g_max_errors, "show at most N source errors (default 20; 0: all)");
   const Commands commands = add_commands(app, argc, argv);
 
