@@ -17,6 +17,8 @@ PACKAGES=(
   tmux
   # PyTorch for equivalence tests and benchmarks (run with /usr/bin/python3)
   python3-torch python3-numpy
+  # the Python module (tools/python, docs/python.md) and its tests (tests/python)
+  pybind11-dev python3-pybind11 python3-pytest
   # astropy writes and reads the FITS files of the FITS tests (tests/unit/fits_test.cpp)
   python3-astropy
   # the ASan/UBSan build and the libFuzzer harnesses (scripts/asan_test.sh, scripts/fuzz.sh)
