@@ -85,4 +85,11 @@ void check_weights(const Graph& g, const TensorMap& weights, const std::string& 
                                            name, type_str(t.type())));
 }
 
+TensorMap weights_from_checkpoint(TensorMap weights) {
+  if (!weights.count("starc.format")) return weights;
+  for (auto it = weights.begin(); it != weights.end();)
+    it = it->first.rfind("opt.", 0) == 0 || it->first.rfind("starc.", 0) == 0 ? weights.erase(it) : std::next(it);
+  return weights;
+}
+
 }  // namespace starc

@@ -15,4 +15,9 @@ Tensor init_param(const Node& param, uint64_t seed);
 // right dtype and shape, no extra arrays. Throws one clear line naming the weight.
 void check_weights(const Graph& g, const TensorMap& weights, const std::string& source);
 
+// A training checkpoint (docs/weights.md, "Checkpoints": it has `starc.format`) used as
+// weights: its model parameters and state, without the optimizer slots (`opt.*`) and the
+// run's counters (`starc.*`). Any other set of weights is returned as it is.
+TensorMap weights_from_checkpoint(TensorMap weights);
+
 }  // namespace starc

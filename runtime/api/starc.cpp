@@ -107,7 +107,7 @@ void Model::init(uint64_t seed) {
 
 void Model::load_weights(const std::string& npz) {
   guarded_as(ErrorKind::Data, [&] {
-    std::map<std::string, Tensor> w = read_npz(npz);
+    std::map<std::string, Tensor> w = weights_from_checkpoint(read_npz(npz));
     check_weights(impl_->graph, w, npz);
     impl_->weights = std::move(w);
   });

@@ -50,7 +50,7 @@ Graph build_graph(Loaded& l, const std::string& model, bool training) {
 
 TensorMap weights_or_init(const Graph& g, const std::string& path, uint64_t seed, bool note) {
   if (!path.empty()) {
-    TensorMap w = read_npz(path);
+    TensorMap w = weights_from_checkpoint(read_npz(path));
     check_weights(g, w, path);
     return w;
   }

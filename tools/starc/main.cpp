@@ -4,9 +4,12 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <optional>
 
 #include "compiler/backend/cpu/jit.h"
 #include "compiler/ir/share_dir.h"
+#include "dsl/diag.h"
 #include "tools/starc/cli_common.h"
 #include "tools/starc/compile_cmd.h"
 #include "tools/starc/convert_cmd.h"
@@ -80,6 +83,28 @@ int dispatch(const Commands& c) {
   return 1;
 }
 
+// A misspelt command or an unknown option before it, worded as the language's diagnostics
+// are ("did you mean 'train'?"); CLI11 would only say that a subcommand is required.
+std::optional<std::string> misspelt_command(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> commands;
+  for (const CLI::App* c : app.get_subcommands({})) commands.push_back(c->get_name());
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h" || a == "--version" || a.rfind("--max-errors=", 0) == 0) return std::nullopt;
+    if (a == "--max-errors") {
+      ++i;
+      continue;
+    }
+    if (a.rfind("-", 0) == 0)
+      return fmt::format("unknown option '{}' (before a command starc takes --max-errors N, --version, --help)", a);
+    if (std::find(commands.begin(), commands.end(), a) != commands.end()) return std::nullopt;
+    std::string near = closest_name(a, commands);
+    return fmt::format("unknown command '{}'{} (starc --help lists them)", a,
+                       near.empty() ? "" : fmt::format("; did you mean '{}'?", near));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -92,6 +117,10 @@ int main(int argc, char** argv) {
   });
   app.add_option("--max-errors", cli::g_max_errors, "show at most N source errors (default 20; 0: all)");
   const Commands commands = add_commands(app, argc, argv);
+  if (std::optional<std::string> why = misspelt_command(app, argc, argv)) {
+    fmt::print(stderr, "error: {}\n", *why);
+    return 1;
+  }
 
   try {
     app.parse(argc, argv);

@@ -5,8 +5,12 @@
 
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <set>
 
+#include "dsl/diag.h"
 #include "runtime/astro/simulate.h"
 #include "tools/starc/cli_common.h"
 
@@ -35,6 +39,14 @@ int print_list() {
 int run(const Options& o) {
   if (o.list) return print_list();
   if (o.task.empty()) throw cli::CliError("simulate: name a TASK (starc simulate --list prints them)");
+  std::vector<std::string> names;
+  for (auto& t : simulation_tasks()) names.push_back(t.name);
+  if (std::find(names.begin(), names.end(), o.task) == names.end()) {
+    std::string near = closest_name(o.task, names);
+    throw cli::CliError(fmt::format("simulate: unknown task '{}'{} (the tasks are: {})", o.task,
+                                    near.empty() ? "" : fmt::format("; did you mean '{}'?", near),
+                                    fmt::join(names, ", ")));
+  }
   if (o.out.empty()) throw cli::CliError("simulate: -o DIR is required (the folder for the .npy files)");
   if (o.n <= 0) throw cli::CliError(fmt::format("simulate: --n must be > 0 (got {})", o.n));
   SimOptions given;

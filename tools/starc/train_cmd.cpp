@@ -154,8 +154,8 @@ void check_output_paths(const Args& a, const std::string& history_csv) {
     fs::path dir = fs::path(path).parent_path();
     require_writable_dir(dir.empty() ? fs::path(".") : dir, false, flag, path);
   };
-  if (!a.out.empty()) file(a.out, "--out");
   if (!a.checkpoint.empty()) require_writable_dir(a.checkpoint, true, "--checkpoint", a.checkpoint);
+  if (!a.out.empty()) file(a.out, "--out");  // after the checkpoint folder, which --out may be in
   if (!history_csv.empty()) file(history_csv, a.history.empty() ? "--checkpoint" : "--history");
 }
 
@@ -185,6 +185,16 @@ void pick_trained_model(Loaded& l, Args& a) {
   else
     throw CliError(fmt::format("{} has {} models with a train block; choose one with --model ({})", a.file,
                                trained.size(), fmt::join(trained.empty() ? names : trained, ", ")));
+}
+
+// Without --out the weights go to MODEL.weights.npz (in the --checkpoint folder if given),
+// said before training starts rather than lost at the end of a long run.
+void default_out(Args& a) {
+  if (!a.out.empty()) return;
+  a.out =
+      (a.checkpoint.empty() ? fs::path(a.model + ".weights.npz") : fs::path(a.checkpoint) / (a.model + ".weights.npz"))
+          .string();
+  fmt::print(stderr, "note: no --out given; the trained weights will be written to {}\n", a.out);
 }
 
 // The training data (--data) and the validation data (--val, if given), read and checked.
@@ -299,8 +309,6 @@ void save_results(const Args& a, const TrainPlan& plan, const TrainResult& r, co
     for (auto& name : model_weight_names(plan)) w[name] = r.params.at(name);
     write_npz(a.out, w);
     fmt::print("wrote {} weight tensors to {}\n", w.size(), a.out);
-  } else if (r.checkpoint.empty()) {
-    fmt::print(stderr, "note: no --out given; the trained weights were not saved\n");
   }
   if (!history_csv.empty() && !r.history.empty()) {
     fs::path svg = history_csv;
@@ -312,10 +320,11 @@ void save_results(const Args& a, const TrainPlan& plan, const TrainResult& r, co
 int run(Args& a) {
   check_options(a);
   const std::string history_csv = history_path(a);
-  check_output_paths(a, history_csv);
   Loaded l;
   if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
   pick_trained_model(l, a);
+  default_out(a);
+  check_output_paths(a, history_csv);
   TrainPlan plan = build_plan(l, a.model);
   const TrainData d = load_train_data(a, plan);
   TensorMap params = starting_params(a, plan);
@@ -357,7 +366,9 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
       c->add_option("--checkpoint", a.checkpoint,
                     "folder for checkpoint.npz (written after every epoch and on Ctrl-C) and history.csv");
   c->add_flag("--resume", a.resume, "continue from the checkpoint in --checkpoint DIR");
-  c->add_option("--out,-o", a.out, "where to write the trained weights (.npz, loadable by `starc run --weights`)");
+  c->add_option("--out,-o", a.out,
+                "where to write the trained weights (.npz, loadable by `starc run --weights`; default "
+                "MODEL.weights.npz, in the --checkpoint folder if given)");
   c->add_option("--history", a.history,
                 "CSV history (default DIR/history.csv with --checkpoint); an .svg learning curve goes next to it");
   c->add_option("--backend", a.backend,
