@@ -71,7 +71,7 @@ void register_errors(py::module_& m) {
                             "Any failure of starc. .diagnostics: the located source errors (a list of "
                             "Diagnostic(file, line, col, message, text); empty unless the source has errors).",
                             PyExc_Exception);
-  PyObject_SetAttrString(classes.error, "diagnostics", py::list().ptr());  // the default: none
+  PyObject_SetAttrString(classes.error, "diagnostics", py::tuple().ptr());  // the default: none
   classes.compile = new_class(
       m, "CompileError", "The program does not compile: .diagnostics has each error with its location.", classes.error);
   py::tuple shape_bases = py::make_tuple(py::handle(classes.error), py::handle(PyExc_ValueError));
