@@ -51,6 +51,6 @@ std::string aot_source(const AotModel& m);
 std::string aot_weights_asm(const AotModel& m, const std::string& blob_path);
 // NAMEConfig.cmake (imported targets NAME::NAME static, NAME::shared) and NAME.pc.
 std::string aot_cmake_config(const AotModel& m);
-std::string aot_pkgconfig(const AotModel& m, const std::string& dir);
+std::string aot_pkgconfig(const AotModel& m);  // relative to its own folder (${pcfiledir})
 
 }  // namespace starc

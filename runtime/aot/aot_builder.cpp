@@ -254,7 +254,7 @@ void write_libraries(const AotModel& m, const BuildDirs& d, const std::string& a
   if (!m.omp_library.empty()) so_cmd.push_back(m.omp_library);
   run_tool(so_cmd);
   write_text(d.dir / (m.name + "Config.cmake"), aot_cmake_config(m));
-  write_text(d.dir / (m.name + ".pc"), aot_pkgconfig(m, d.dir.string()));
+  write_text(d.dir / (m.name + ".pc"), aot_pkgconfig(m));
 }
 
 }  // namespace

@@ -88,6 +88,24 @@ TEST_F(AotRedshift, CppCMakeConsumerMatchesJit) {
   expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "C++ consumer");
 }
 
+// The library folder moved elsewhere: pkg-config (M.pc, relative to its own folder) still
+// gives the flags, and the program links libM.so and runs without LD_LIBRARY_PATH.
+TEST_F(AotRedshift, PkgConfigWorksFromAMovedFolderWithoutLdLibraryPath) {
+  std::string moved = at("moved_lib");
+  ASSERT_EQ(sh("cp -r " + quote(lib) + " " + quote(moved)).code, 0);
+  ShellResult flags = sh("PKG_CONFIG_PATH=" + quote(moved) + " pkg-config --cflags --libs RedshiftCNN");
+  ASSERT_EQ(flags.code, 0) << flags.out;
+  EXPECT_NE(flags.out.find(moved), std::string::npos) << flags.out;
+  ShellResult cc = sh("cc -std=c11 " + quote(kSrc + "/examples/aot/redshift.c") + " -I " +
+                      quote(kSrc + "/examples/aot") + " $(PKG_CONFIG_PATH=" + quote(moved) +
+                      " pkg-config --cflags --libs RedshiftCNN) -lm -o " + quote(at("redshift_pc")));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  ShellResult r = sh("env -u LD_LIBRARY_PATH " + quote(at("redshift_pc")) + " " + quote(at("s.npy")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_close(parse_lines(r.out), read_npy(at("z.npy")), 1e-5, "pkg-config program");
+  EXPECT_NE(sh("ldd " + quote(at("redshift_pc"))).out.find(moved + "/libRedshiftCNN.so"), std::string::npos);
+}
+
 TEST_F(AotRedshift, SharedLibraryNeedsOnlyLibcAndExportsOnlyTheApi) {
   std::string so = lib + "/libRedshiftCNN.so";
   ShellResult ldd = sh("ldd " + quote(so));
