@@ -68,7 +68,8 @@ def table(rounds, threads):
     med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
     sides = ["C++ api::Model::run", "Python m(x)", "Python m(mags=x)"]
     lines = [f"## Python call overhead ({time.strftime('%Y-%m-%d %H:%M')}, {threads} thread"
-             f"{'s' if threads != 1 else ''}, {os.cpu_count()} cores, bench/python_overhead.py)", "",
+             f"{'s' if threads != 1 else ''}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
+             "bench/python_overhead.py)", "",
              f"The photo-z MLP's forward pass, µs per call: the best and the median of {len(rounds)} alternating "
              "rounds (each the median of 15 chunks of back-to-back calls), from Python and through the C++ API it "
              "wraps; overhead: Python minus C++ (best rounds).", "",
