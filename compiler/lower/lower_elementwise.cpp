@@ -39,6 +39,33 @@ std::string zero(E e, DType t) { return e.constant_scalar(0, t); }
 std::string one(E e, DType t) { return e.constant_scalar(1, t); }
 std::string gt0(E e, const std::string& x, DType t) { return cmp(e, "ogt", x, zero(e, t), t); }
 
+// sigmoid: e^x / (1 + e^x) for x < 0, 1 / (1 + e^-x) otherwise (no overflow), as the reference.
+std::string sigmoid(E e, const std::string& x, DType t) {
+  std::string ex = op1(e, "math.exp", op1(e, "arith.negf", op1(e, "math.absf", x, t), t), t);  // e^-|x|
+  std::string den = op2(e, "arith.addf", one(e, t), ex, t);
+  std::string pos = op2(e, "arith.divf", one(e, t), den, t);
+  std::string neg = op2(e, "arith.divf", ex, den, t);
+  return select(e, cmp(e, "oge", x, zero(e, t), t), pos, neg, t);
+}
+
+// gelu as the reference computes it (compiler/ops/elementwise.cpp): x * 0.5 * erfc(-x / sqrt 2),
+// or x * sigmoid(2u), u = sqrt(2/pi) * (x + 0.044715 x^3), for approximate "tanh". math.erfc
+// becomes a libm call on the CPU and a libdevice call (__nv_erfcf, __nv_erfc) on the GPU.
+std::string gelu(E e, const std::string& x, const Node& n, DType t) {
+  // (one statement per op: the emitted order does not depend on argument evaluation order)
+  auto mul = [&](const std::string& a, const std::string& b) { return op2(e, "arith.mulf", a, b, t); };
+  if (attr_str(n.attrs, "approximate") != "tanh") {
+    std::string arg = mul(x, e.constant_scalar(-0.70710678118654752440, t));  // -x / sqrt 2
+    std::string cdf2 = op1(e, "math.erfc", arg, t);                           // 2 Phi(x)
+    std::string half_x = mul(x, e.constant_scalar(0.5, t));
+    return mul(half_x, cdf2);
+  }
+  std::string x3 = mul(mul(x, x), x);
+  std::string inner = op2(e, "arith.addf", x, mul(x3, e.constant_scalar(0.044715, t)), t);
+  std::string two_u = mul(inner, e.constant_scalar(2 * 0.79788456080286535588, t));
+  return mul(x, sigmoid(e, two_u, t));
+}
+
 // Arithmetic by element type: float op, integer op (bool arithmetic is rejected by the
 // shape rules).
 Scalar2 arith(const char* fop, const char* iop) {
@@ -128,14 +155,7 @@ void register_elementwise_lowerings(LoweringTable& t) {
       unary([](E e, auto& x, auto&, DType t) { return op2(e, "arith.divf", one(e, t), op1(e, "math.sqrt", x, t), t); });
   t["abs"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.absf", x, t); });
   t["square"] = unary([](E e, auto& x, auto&, DType t) { return op2(e, "arith.mulf", x, x, t); });
-  // sigmoid: e^x / (1 + e^x) for x < 0, 1 / (1 + e^-x) otherwise (no overflow), as the reference.
-  t["sigmoid"] = unary([](E e, auto& x, auto&, DType t) {
-    std::string ex = op1(e, "math.exp", op1(e, "arith.negf", op1(e, "math.absf", x, t), t), t);  // e^-|x|
-    std::string den = op2(e, "arith.addf", one(e, t), ex, t);
-    std::string pos = op2(e, "arith.divf", one(e, t), den, t);
-    std::string neg = op2(e, "arith.divf", ex, den, t);
-    return select(e, cmp(e, "oge", x, zero(e, t), t), pos, neg, t);
-  });
+  t["sigmoid"] = unary([](E e, auto& x, auto&, DType t) { return sigmoid(e, x, t); });
   t["relu"] = unary([](E e, auto& x, auto&, DType t) { return select(e, gt0(e, x, t), x, zero(e, t), t); });
   t["leaky_relu"] = unary([](E e, auto& x, const Node& n, DType t) {
     std::string ax = op2(e, "arith.mulf", e.constant_scalar(attr_float(n.attrs, "alpha"), t), x, t);
@@ -150,6 +170,8 @@ void register_elementwise_lowerings(LoweringTable& t) {
     std::string soft = op1(e, "math.log1p", op1(e, "math.exp", x, t), t);
     return select(e, cmp(e, "ogt", x, e.constant_scalar(20, t), t), x, soft, t);
   });
+  t["erf"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.erf", x, t); });
+  t["gelu"] = unary(gelu);
   t["sign"] = unary([](E e, auto& x, auto&, DType t) {
     std::string neg = select(e, cmp(e, "olt", x, zero(e, t), t), e.constant_scalar(-1, t), zero(e, t), t);
     return select(e, gt0(e, x, t), one(e, t), neg, t);

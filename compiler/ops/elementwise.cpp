@@ -176,6 +176,22 @@ Tensor cast_tensor(const Tensor& in, DType to) {
 double sigmoid(double x) { return x >= 0 ? 1 / (1 + std::exp(-x)) : std::exp(x) / (1 + std::exp(x)); }
 double softplus(double x) { return x > 20 ? x : std::log1p(std::exp(x)); }
 
+// GELU, PyTorch's two forms (torch.nn.functional.gelu, approximate "none" or "tanh"), in
+// forms that keep their accuracy in the negative tail, where 1 + erf and 1 + tanh cancel:
+// exact x * 0.5 * (1 + erf(x / sqrt 2)) = x * 0.5 * erfc(-x / sqrt 2), and
+// 0.5 * x * (1 + tanh(u)) = x * sigmoid(2u) with u = sqrt(2 / pi) * (x + 0.044715 x^3).
+// The same values as PyTorch's at the special points: gelu(-inf) is NaN (-inf * 0, as
+// in PyTorch), gelu(inf) = inf, gelu(-0) = -0. compiler/lower/lower_elementwise.cpp
+// computes the same forms.
+constexpr double kSqrt1_2 = 0.70710678118654752440;  // 1 / sqrt 2
+constexpr double kSqrt2OverPi = 0.79788456080286535588;
+constexpr double kGeluTanhCubic = 0.044715;
+bool gelu_tanh(const Attrs& a) { return attr_str(a, "approximate") == "tanh"; }
+double gelu(double x, bool tanh_form) {
+  if (!tanh_form) return x * 0.5 * std::erfc(-x * kSqrt1_2);
+  return x * sigmoid((x + x * x * x * kGeluTanhCubic) * (2 * kSqrt2OverPi));  // the lowering's order
+}
+
 }  // namespace
 
 void register_elementwise_ops(OpRegistry& r) {
@@ -213,6 +229,41 @@ void register_elementwise_ops(OpRegistry& r) {
                   })));
   r.add(with_grad(unary("softplus", "log(1 + e^x)", [](double x, A) { return softplus(x); }),
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
+  r.add(with_grad(unary("erf", "error function: 2/sqrt(pi) * integral of e^(-t^2) dt from 0 to x",
+                        [](double x, A) { return std::erf(x); }),
+                  // d erf/dx = 2/sqrt(pi) e^(-x^2)
+                  unary_grad([=](B b, N n, int x, int y, int dy) {
+                    int e = b.op("exp", {b.neg(b.op("square", {x}))});  // (statements: a fixed node order)
+                    return b.mul(b.mul(dy, 1.1283791670955125739), e);
+                  })));
+  OpDef gelu_op = with_grad(
+      unary("gelu",
+            "x * 0.5 * (1 + erf(x / sqrt 2)); approximate: \"tanh\" gives 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + "
+            "0.044715 x^3))) (PyTorch's forms)",
+            [](double x, A a) { return gelu(x, gelu_tanh(a)); },
+            {{"approximate", AttrKind::String, std::string("none")}}),
+      unary_grad([=](B b, N n, int x, int y, int dy) {
+        if (!gelu_tanh(n.attrs)) {
+          // Phi(x) + x phi(x): Phi(x) = 0.5 (1 + erf(x / sqrt 2)), phi(x) = e^(-x^2 / 2) / sqrt(2 pi)
+          int cdf = b.mul(b.add(b.op("erf", {b.mul(x, kSqrt1_2)}), 1.0), 0.5);
+          int pdf = b.mul(b.op("exp", {b.mul(b.op("square", {x}), -0.5)}), 0.39894228040143267794);
+          return b.mul(dy, b.add(cdf, b.mul(x, pdf)));
+        }
+        // y = x s, s = sigmoid(2u): dy/dx = s + x s (1 - s) 2u', 2u' = 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2)
+        int x2 = b.op("square", {x});
+        int s = b.op("sigmoid", {b.mul(b.add(x, b.mul(b.mul(x2, x), kGeluTanhCubic)), 2 * kSqrt2OverPi)});
+        int du = b.mul(b.add(b.mul(x2, 3 * kGeluTanhCubic), 1.0), 2 * kSqrt2OverPi);
+        int ds = b.mul(b.mul(s, b.sub(b.scalar_like(1, s), s)), du);
+        return b.mul(dy, b.add(s, b.mul(x, ds)));
+      }));
+  gelu_op.infer = [](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
+    require_float("gelu", in[0], ctx);
+    const std::string& how = attr_str(a, "approximate");
+    if (how != "none" && how != "tanh")
+      throw OpError(fmt::format("gelu: approximate must be \"none\" or \"tanh\", got \"{}\"", how));
+    return in[0];
+  };
+  r.add(std::move(gelu_op));
   r.add(with_grad(unary("sqrt", "square root", [](double x, A) { return std::sqrt(x); }),
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.div(b.mul(dy, 0.5), y); })));
   r.add(with_grad(unary("rsqrt", "1 / sqrt(x)", [](double x, A) { return 1 / std::sqrt(x); }),

@@ -891,5 +891,29 @@ model M(x: f32[B, 3]) -> f32[B, 2] {
   EXPECT_CONTAINS(check_error(extra), "unexpected weight 'dense9.weight'");
 }
 
+// Every primitive op is a builtin name (name suggestions, the REPL's completion) without
+// a list to keep: builtin_names() reads the op registry. erf and gelu, called from the
+// language with gelu's string attribute by keyword, give PyTorch 1.13's values
+// (torch.erf + F.gelu + F.gelu(approximate="tanh"), float64).
+TEST(FrontendBuiltins, EveryOpIsABuiltinNameAndErfGeluAreCallable) {
+  std::vector<std::string> names = builtin_names();
+  std::set<std::string> have(names.begin(), names.end());
+  for (const OpDef* op : all_ops())
+    if (op->name != "input" && op->name != "param" && op->name != "const")
+      EXPECT_TRUE(have.count(op->name)) << op->name << " is not a builtin name";
+  Graph g = compile(R"(
+model M(x: f64[3]) -> f64[3] {
+    return erf(x) + gelu(x) + gelu(x, approximate: "tanh")
+}
+)",
+                    "M");
+  Tensor y = run_graph(g, {T({3}, {-1.5, 0.25, 1.0})}, {})[0];
+  test::expect_near(y,
+                    {-0.9661051464753108 - 0.10021080190328704 - 0.10042842301976707,
+                     0.27632639016823696 + 0.14967658142073093 + 0.149675350701685,
+                     0.8427007929497149 + 0.841344746068543 + 0.8411919906082768},
+                    1e-14);
+}
+
 }  // namespace
 }  // namespace starc
