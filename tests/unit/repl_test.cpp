@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -42,9 +44,9 @@ TEST_F(Repl, DefinitionsPersistAndShapesPrint) {
       "h = x |> dense(n) |> relu\n"
       "sum(y)\n");
   ASSERT_EQ(r.code, 0) << r.out;
-  expect_has(r, "x = f32[2,3] [1, 1, 1, 1, 1, 1]");
+  expect_has(r, "x = f32[2,3] [[1, 1, 1],\n              [1, 1, 1]]\n");
   expect_has(r, "defined fn double");
-  expect_has(r, "y = f32[2,3] [3, 3, 3, 3, 3, 3]");
+  expect_has(r, "y = f32[2,3] [[3, 3, 3],\n              [3, 3, 3]]\n");
   expect_has(r, "[2, 3]");
   expect_has(r, "n = 4");
   expect_has(r, "h = f32[2,4]");
@@ -80,7 +82,7 @@ TEST_F(Repl, ErrorsPointAtTheTypedTextAndKeepTheSessionAlive) {
   expect_has(r, "    1 | x + ones([4, 5])");
   expect_has(r, "'nothing' is neither an input nor a parameter");
   expect_has(r, "unknown command :nonsense");
-  expect_has(r, "y = f32[2,3] [3, 3, 3, 3, 3, 3]");  // the session went on
+  expect_has(r, "y = f32[2,3] [[3, 3, 3],");  // the session went on
   for (const char* bad : {"terminate called", "Segmentation", "Aborted"}) EXPECT_EQ(r.out.find(bad), std::string::npos);
 }
 
@@ -96,6 +98,10 @@ TEST_F(Repl, ScriptsStopAtTheFirstError) {
   ShellResult ok = sh(quote(STARC_BINARY) + " repl -c " + quote("sum(ones([2, 2]))"));
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_NE(ok.out.find("output = f32[] [4]"), std::string::npos) << ok.out;
+  // Issue 32 item 8: `;` separates statements on a line.
+  ShellResult semi = sh(quote(STARC_BINARY) + " repl -c " + quote("x = ones([3]); x * 2"));
+  EXPECT_EQ(semi.code, 0) << semi.out;
+  EXPECT_NE(semi.out.find("x = f32[3] [1, 1, 1]\noutput = f32[3] [2, 2, 2]\n"), std::string::npos) << semi.out;
 }
 
 TEST_F(Repl, SecondEvaluationHitsTheCompileCache) {
@@ -129,7 +135,7 @@ TEST_F(Repl, FilesModelsAndTraining) {
   ASSERT_EQ(r.code, 0) << r.out;
   expect_has(r, "dense0.weight");
   expect_has(r, "wrote x2.npy (f32[4,2])");
-  expect_has(r, "x2 = f32[4,2] [2, 2, 2, 2, 2, 2, 2, 2]");
+  expect_has(r, "x2 = f32[4,2] [[2, 2],\n               [2, 2],\n               [2, 2],\n               [2, 2]]");
   expect_has(r, "Tiny keeps its trained weights in this session");
   auto value = [&](const std::string& name) {
     size_t at = r.out.find(name + " = f32[] [");
@@ -137,6 +143,12 @@ TEST_F(Repl, FilesModelsAndTraining) {
     return at == std::string::npos ? 0.0 : std::stod(r.out.substr(at + name.size() + 10));
   };
   EXPECT_LT(value("after"), 0.1 * value("before")) << r.out;
+  // Without --checkpoint or --out, :train writes nothing (issue 32: no unannounced
+  // ./starc-checkpoint/).
+  std::vector<std::string> files;
+  for (auto& e : std::filesystem::directory_iterator(dir)) files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  EXPECT_EQ(files, (std::vector<std::string>{"script.txt", "tiny.net", "x2.npy"}));
 }
 
 // A real terminal: tmux runs `starc repl`; keys go in with send-keys, the screen comes
@@ -175,7 +187,7 @@ TEST_F(Repl, TerminalLineEditingHistoryAndCompletion) {
   tmux("send-keys -t repl 'sigm' Tab");
   EXPECT_TRUE(wait_for("starc> sigmoid")) << screen();
   tmux("send-keys -t repl '(x)' Enter");
-  EXPECT_TRUE(wait_for("output = f32[2,3] [0.731059")) << screen();
+  EXPECT_TRUE(wait_for("output = f32[2,3] [[0.731059")) << screen();
   tmux("send-keys -t repl ':ty' Tab 'x' Enter");
   EXPECT_TRUE(wait_for("output: f32[2,3]")) << screen();
   // Ctrl-C drops the line being typed; the session goes on.

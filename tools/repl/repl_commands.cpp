@@ -1,6 +1,7 @@
 // tools/repl: the REPL session's :commands (:type, :graph, :grad, :opt, :mlir, :llvm,
-// :params, :time, :train, :load, :vars, :reset, :help, :quit) and the completion of
-// typed words; the session core (evaluation, declarations) is repl_session.cpp.
+// :params, :time, :load, :set, :vars, :reset, :help, :quit; :train, :save and weights in
+// repl_train.cpp, :doc in repl_doc.cpp) and the completion of typed words; the session
+// core (evaluation, declarations) is repl_session.cpp.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <ostream>
 
 #include "compiler/autodiff/autodiff.h"
@@ -30,8 +32,9 @@ using repl::words;
 namespace {
 
 const std::vector<std::pair<std::string, std::string>> kCommands = {
-    {":help", "this list"},
-    {":type EXPR", "shape and dtype of EXPR, without running it"},
+    {":help [NAME]", "this list, or what :doc NAME shows"},
+    {":doc NAME", "a function's, model's or op's signature and description (also :help NAME)"},
+    {":type EXPR", "shape and dtype of EXPR, without running it; of a function: its signature"},
     {":graph EXPR", "the Graph IR of EXPR"},
     {":grad EXPR wrt NAME", "the symbolic gradient graph of sum(EXPR) w.r.t. a session tensor or a parameter"},
     {":opt EXPR", "the graph after the optimizer passes (cse, dce): what the JIT compiles"},
@@ -40,9 +43,13 @@ const std::vector<std::pair<std::string, std::string>> kCommands = {
     {":params MODEL", "a model's parameters"},
     {":time EXPR", "evaluate EXPR and show compile vs run time (a repeat hits the compile cache)"},
     {":train MODEL OPTIONS",
-     "train with the model's train block: --data NAME=VAR|FILE ... [--val ...] [--epochs N] "
-     "[--batch B] [--seed S] [--progress plain|none] [--checkpoint DIR] [--out W.npz]"},
+     "train with the model's train block, from the session's weights of MODEL: --data NAME=VAR|FILE ... "
+     "[--val ...] [--epochs N] [--batch B] [--seed S] [--progress plain|none] [--checkpoint DIR] [--out W.npz] "
+     "[--fresh]"},
+    {":save MODEL FILE.npz", "write the session's weights of MODEL (trained, loaded or initial)"},
+    {":load MODEL FILE.npz", "MODEL uses these weights from now on (from :save, starc train --out or a checkpoint)"},
     {":load FILE.net", "add a file's definitions"},
+    {":set [NAME VALUE]", "print.threshold N (more elements are summarised; 1000), print.precision P (digits; 6)"},
     {":vars", "the session's tensors and static values"},
     {":reset", "forget every definition and value"},
     {":quit", "leave (also :q, :exit, Ctrl-D)"},
@@ -66,6 +73,8 @@ std::vector<std::string> stdlib_modules() {
 }  // namespace
 
 namespace repl {
+
+const std::vector<std::pair<std::string, std::string>>& commands() { return kCommands; }
 
 std::vector<std::string> words(const std::string& s) {
   std::vector<std::string> out;
@@ -166,6 +175,70 @@ bool ReplSession::grad(const std::string& args) {
   return true;
 }
 
+bool ReplSession::help(const std::string& name) {
+  if (!name.empty()) return doc(name);
+  out_ << "Type a statement of the language (x = expr, an expression, fn/model/train/use declarations; `;` "
+          "separates several) or:\n";
+  for (auto& [c, what] : kCommands) out_ << fmt::format("  {:<22} {}\n", c, what);
+  out_ << "Session tensors become inputs of what you type; _ is the last result; load(\"file.npy\") and "
+          "save(expr, \"out.npy\") move them to and from files; print(x, ...) prints values.\n";
+  return true;
+}
+
+bool ReplSession::params(const std::string& model) {
+  repl::Loaded l;
+  std::optional<Graph> g;
+  if (l.prog.load_text(kSessionPath, session_text())) g = l.prog.build(model);
+  if (!g) {
+    err_ << l.diags.format_all();
+    return false;
+  }
+  for (int id : g->params())
+    out_ << fmt::format("{:<28} {:<20}{}\n", attr_str(g->node(id).attrs, "name"), type_str(g->node(id).type),
+                        attr_bool(g->node(id).attrs, "trainable") ? "" : "  (state)");
+  return true;
+}
+
+// `:set NAME VALUE`: the print settings; `:set` alone lists them.
+bool ReplSession::set(const std::string& args) {
+  std::vector<std::string> w = words(args);
+  if (w.empty()) {
+    out_ << "print.threshold " << print_.threshold << "\nprint.precision " << print_.precision << "\n";
+    return true;
+  }
+  auto number = [&](int64_t lo, int64_t hi) -> std::optional<int64_t> {
+    try {
+      size_t used = 0;
+      int64_t v = std::stoll(w.at(1), &used);
+      if (used == w[1].size() && v >= lo && v <= hi) return v;
+    } catch (const std::exception&) {}
+    return std::nullopt;
+  };
+  if (w.size() == 2 && w[0] == "print.threshold") {
+    if (auto v = number(0, std::numeric_limits<int64_t>::max())) return print_.threshold = *v, true;
+  } else if (w.size() == 2 && w[0] == "print.precision") {
+    if (auto v = number(1, 17)) return print_.precision = int(*v), true;
+  }
+  err_ << "error: write :set print.threshold N (N >= 0) or :set print.precision P (1 to 17)\n";
+  return false;
+}
+
+// `:type NAME` of a function, model or op: its signature (a tensor or static of that
+// name, or any other expression, is typed as an expression).
+bool ReplSession::type_of(const std::string& expr) {
+  bool ident = !expr.empty() && std::all_of(expr.begin(), expr.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  });
+  bool session_value = vars_.count(expr) || std::any_of(statics_.begin(), statics_.end(),
+                                                        [&](auto& s) { return s.rfind(expr + " = ", 0) == 0; });
+  repl::Description d;
+  if (ident && !session_value && repl::describe_name(session_text(), expr, d)) {
+    out_ << d.signature << "\n";
+    return true;
+  }
+  return show("type", expr);
+}
+
 bool ReplSession::command(const std::string& text) {
   size_t sp = text.find_first_of(" \t\n");
   std::string name = text.substr(0, sp), rest = sp == std::string::npos ? "" : trim(text.substr(sp));
@@ -175,33 +248,18 @@ bool ReplSession::command(const std::string& text) {
     return false;
   };
   if (name == ":quit" || name == ":q" || name == ":exit") return quit_ = true;
-  if (name == ":help") {
-    out_ << "Type a statement of the language (x = expr, an expression, fn/model/train/use declarations) or:\n";
-    for (auto& [c, what] : kCommands) out_ << fmt::format("  {:<22} {}\n", c, what);
-    out_ << "Session tensors become inputs of what you type; load(\"file.npy\") and save(expr, \"out.npy\") move "
-            "them to and from files.\n";
-    return true;
-  }
-  if (name == ":type" || name == ":graph" || name == ":opt" || name == ":mlir" || name == ":llvm")
+  if (name == ":help") return help(rest);
+  if (name == ":doc") return need("a name") && doc(rest);
+  if (name == ":type") return need("an expression") && type_of(rest);
+  if (name == ":graph" || name == ":opt" || name == ":mlir" || name == ":llvm")
     return need("an expression") && show(name.substr(1), rest);
   if (name == ":time") return need("an expression") && evaluate(rest, {}, true);
   if (name == ":grad") return need("EXPR wrt NAME") && grad(rest);
   if (name == ":train") return train(rest);
-  if (name == ":load") return need("a file") && load(rest);
-  if (name == ":params") {
-    if (!need("a model name")) return false;
-    repl::Loaded l;
-    std::optional<Graph> g;
-    if (l.prog.load_text(kSessionPath, session_text())) g = l.prog.build(rest);
-    if (!g) {
-      err_ << l.diags.format_all();
-      return false;
-    }
-    for (int id : g->params())
-      out_ << fmt::format("{:<28} {:<20}{}\n", attr_str(g->node(id).attrs, "name"), type_str(g->node(id).type),
-                          attr_bool(g->node(id).attrs, "trainable") ? "" : "  (state)");
-    return true;
-  }
+  if (name == ":save") return save_command(rest);
+  if (name == ":load") return need("FILE.net or MODEL FILE.npz") && load_command(rest);
+  if (name == ":set") return set(rest);
+  if (name == ":params") return need("a model name") && params(rest);
   if (name == ":vars") {
     for (auto& [n, t] : vars_) out_ << fmt::format("{:<12} {}\n", n, type_str(t.type()));
     for (auto& s : statics_) out_ << s << "\n";

@@ -1,5 +1,6 @@
-// tools/repl: what the two files of ReplSession share: repl_session.cpp (the session
-// core) and repl_commands.cpp (its :commands and completion).
+// tools/repl: what the files of ReplSession share: repl_session.cpp (the session core),
+// repl_commands.cpp (its :commands and completion), repl_doc.cpp (:doc), repl_train.cpp
+// (:train and the weights commands).
 #pragma once
 #include <memory>
 #include <string>
@@ -27,6 +28,18 @@ std::vector<std::string> words(const std::string& s);
 
 // `s` without leading and trailing whitespace.
 std::string trim(const std::string& s);
+
+// The :commands with their usage and one line each, as :help lists them.
+const std::vector<std::pair<std::string, std::string>>& commands();
+
+// What :doc shows of a name (repl_doc.cpp).
+struct Description {
+  std::string signature;
+  std::vector<std::string> doc;
+  std::string where;
+};
+// A function, model, op or builtin named `name` as a session with `session_text` sees it.
+bool describe_name(const std::string& session_text, const std::string& name, Description& d);
 
 }  // namespace repl
 

@@ -139,8 +139,11 @@ bool ReplSession::build(const std::string& expr, Built& b, bool training) {
       b.inputs.push_back(t);
     }
   std::string header = fmt::format("model {}({}) -> f32[] {{", kModel, fmt::join(params, ", "));
-  for (auto& s : statics_) header += " " + s + ";";
-  std::string text = session_text() + "\n" + header + " return (\n";
+  // One line each: a static typed with a trailing `# comment` must not hide what follows.
+  for (auto& s : statics_) header += "\n" + s;
+  std::string text = session_text() + "\n";
+  int header_line = 1 + int(std::count(text.begin(), text.end(), '\n'));
+  text += header + "\nreturn (\n";
   uint32_t begin = uint32_t(text.size());
   text += expr;
   text += "\n)\n}\n";
@@ -156,7 +159,7 @@ bool ReplSession::build(const std::string& expr, Built& b, bool training) {
   // Source positions in what was typed read "<input>:LINE:COL", as in its diagnostics.
   int first = 1 + int(std::count(text.begin(), text.begin() + begin, '\n'));
   for (Node& n : b.g.nodes)
-    if (n.loc.file == kSessionPath && n.loc.line >= first - 1)
+    if (n.loc.file == kSessionPath && n.loc.line >= header_line)
       n.loc = n.loc.line < first ? Loc{} : Loc{"<input>", n.loc.line - first + 1, n.loc.col};
   return true;
 }
@@ -179,36 +182,30 @@ TensorMap ReplSession::params_for(const Graph& g) const {
 }
 
 void ReplSession::print_tensor(const std::string& name, const Tensor& t) const {
-  std::string line = fmt::format("{} = {}", name, tensor_summary(t));
-  if (t.size() > 8 && t.dtype() != DType::Bool) {
+  std::string head = fmt::format("{} = {} ", name, type_str(t.type()));
+  // A scalar keeps its brackets ("f32[] [4]"): scripts and the crash corpus read that form.
+  std::string line =
+      head + (t.rank() == 0 ? "[" + repl::format_values(t, print_) + "]" : repl::format_values(t, print_, head.size()));
+  if (repl::summarised(t, print_) && t.dtype() != DType::Bool && t.size() > 0) {
     double lo = t.get(0), hi = lo, sum = 0;
     for (int64_t i = 0; i < t.size(); ++i) {
       double v = t.get(i);
       lo = std::min(lo, v), hi = std::max(hi, v), sum += v;
     }
-    line += fmt::format("  min {:.6g} max {:.6g} mean {:.6g}", lo, hi, sum / double(t.size()));
+    int p = print_.precision;
+    line += fmt::format("  min {:.{}g} max {:.{}g} mean {:.{}g}", lo, p, hi, p, sum / double(t.size()), p);
   }
   out_ << line << "\n";
 }
 
-bool ReplSession::evaluate(const std::string& expr, const std::vector<std::string>& targets, bool timing) {
-  Built b;
+void ReplSession::keep(const std::string& name, const Tensor& t) {
+  vars_[name] = t;
+  std::erase_if(statics_, [&](const std::string& s) { return s.rfind(name + " = ", 0) == 0; });
+}
+
+bool ReplSession::compute(const std::string& expr, Built& b, std::vector<Tensor>& outs, bool timing) {
   if (!build(expr, b)) return false;
-  if (b.g.outputs.empty()) {  // a static value: ints, floats, lists, strings ...
-    if (targets.size() > 1) {
-      err_ << "error: a static value can be kept under one name, not unpacked\n";
-      return false;
-    }
-    if (targets.size() == 1) {
-      vars_.erase(targets[0]);
-      statics_.push_back(targets[0] + " = " + expr);
-      out_ << targets[0] << " = " << b.static_result << "\n";
-    } else {
-      out_ << b.static_result << "\n";
-    }
-    return true;
-  }
-  std::vector<Tensor> outs;
+  if (b.g.outputs.empty()) return true;  // a static value: ints, floats, lists, strings ...
   try {
     interrupted = false;
     outs = jit_.run(b.g, b.inputs, params_for(b.g), opts_.seed);
@@ -221,6 +218,35 @@ bool ReplSession::evaluate(const std::string& expr, const std::vector<std::strin
     return false;
   }
   if (timing) out_ << "time: " << format_timings(jit_.last_stats()) << "\n";
+  return true;
+}
+
+// `_` is the last result printed: a tensor, or a static value (replayed like any static).
+bool ReplSession::evaluate(const std::string& expr, const std::vector<std::string>& targets, bool timing) {
+  Built b;
+  std::vector<Tensor> outs;
+  if (!compute(expr, b, outs, timing)) return false;
+  if (b.g.outputs.empty()) {
+    if (targets.size() > 1) {
+      err_ << "error: a static value can be kept under one name, not unpacked\n";
+      return false;
+    }
+    std::string name = targets.empty() ? "_" : targets[0];
+    if (targets.empty()) {
+      // The previous `_` is not replayed any more when nothing refers to it.
+      auto uses_last = [](const std::string& s) { return identifiers(s).count("_") > 0; };
+      bool referenced = uses_last(expr) || std::any_of(statics_.begin(), statics_.end(), [&](const std::string& s) {
+                          return s.rfind("_ = ", 0) != 0 && uses_last(s);
+                        });
+      if (!referenced) std::erase_if(statics_, [](const std::string& s) { return s.rfind("_ = ", 0) == 0; });
+    }
+    if (!targets.empty() || b.static_result != "nothing") {
+      vars_.erase(name);
+      statics_.push_back(name + " = " + expr);
+    }
+    out_ << (targets.empty() ? "" : name + " = ") << b.static_result << "\n";
+    return true;
+  }
   if (!targets.empty() && targets.size() != outs.size()) {
     err_ << fmt::format("error: the expression gives {} tensor{}; assign {} name{}\n", outs.size(),
                         outs.size() == 1 ? "" : "s", outs.size(), outs.size() == 1 ? "" : "s");
@@ -228,12 +254,31 @@ bool ReplSession::evaluate(const std::string& expr, const std::vector<std::strin
   }
   for (size_t i = 0; i < outs.size(); ++i) {
     std::string name = targets.empty() ? b.g.output_names[i] : targets[i];
-    if (!targets.empty()) {
-      vars_[name] = outs[i];
-      std::erase_if(statics_, [&](const std::string& s) { return s.rfind(name + " = ", 0) == 0; });
-    }
+    if (!targets.empty()) keep(name, outs[i]);
     print_tensor(name, outs[i]);
   }
+  if (targets.empty() && outs.size() == 1) keep("_", outs[0]);
+  return true;
+}
+
+// `print(a, "text", b)`: the values alone, as numpy's print, on one line apart by spaces.
+bool ReplSession::print_args(const std::vector<std::string>& args) {
+  std::string line;
+  auto column = [&] { return line.size() - (line.rfind('\n') == std::string::npos ? 0 : line.rfind('\n') + 1); };
+  for (const std::string& arg : args) {
+    auto text = repl::string_literal(arg);
+    Built b;
+    std::vector<Tensor> outs;
+    if (!text && !compute(arg, b, outs)) return false;
+    if (!line.empty()) line += " ";
+    if (text) line += *text;
+    if (!text && outs.empty()) line += b.static_result;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (i) line += " ";
+      line += repl::format_values(outs[i], print_, column());
+    }
+  }
+  out_ << line << "\n";
   return true;
 }
 
@@ -289,10 +334,15 @@ bool ReplSession::load(const std::string& path) {
 }
 
 // Whatever one input throws (an allocation that fails, a file that cannot be read) is
-// that input's error; the session and its state go on.
+// that input's error; the session and its state go on. `a; b` are two inputs, the second
+// fed only when the first succeeds.
 bool ReplSession::feed(const std::string& input) {
   try {
-    return feed_line(input);
+    for (const std::string& statement : repl::split_statements(input)) {
+      if (!feed_line(statement)) return false;
+      if (quit_) break;
+    }
+    return true;
   } catch (const std::bad_alloc&) {
     err_ << "error: out of memory while evaluating this input\n";
   } catch (const std::exception& e) {
@@ -301,54 +351,59 @@ bool ReplSession::feed(const std::string& input) {
   return false;
 }
 
+namespace {
+
+// `load("PATH"[, "KEY"])`: a tensor file, or one array of an .npz.
+Tensor load_tensor(const repl::LoadLine& load) {
+  if (fs::path(load.path).extension() != ".npz") return read_tensor_file(load.path);  // .npy, FITS, CSV specs
+  auto arrays = read_npz(load.path);
+  if (load.key.empty() || !arrays.count(load.key)) {
+    std::vector<std::string> keys;
+    for (auto& [k, v] : arrays) keys.push_back(k);
+    throw std::runtime_error(
+        fmt::format("{} holds several arrays; name one: load(\"{}\", \"NAME\") with NAME one of: {}", load.path,
+                    load.path, fmt::join(keys, ", ")));
+  }
+  return arrays.at(load.key);
+}
+
+}  // namespace
+
 bool ReplSession::feed_line(const std::string& input) {
   std::string text = trim(input);
   if (text.empty() || text[0] == '#') return true;
   if (text[0] == ':') return command(text);
   if (repl::is_declaration(text)) return declare(text);
   if (auto load = repl::parse_load(text)) {
+    Tensor t;
     try {
-      std::string path = load->path, name = load->name.empty() ? "loaded" : load->name;
-      std::string ext = fs::path(path).extension().string();
-      Tensor t;
-      if (ext == ".npz") {
-        auto arrays = read_npz(path);
-        if (load->key.empty() || !arrays.count(load->key)) {
-          std::vector<std::string> keys;
-          for (auto& [k, v] : arrays) keys.push_back(k);
-          throw std::runtime_error(
-              fmt::format("{} holds several arrays; name one: load(\"{}\", \"NAME\") with NAME one of: {}", path, path,
-                          fmt::join(keys, ", ")));
-        }
-        t = arrays.at(load->key);
-      } else {
-        t = read_tensor_file(path);  // .npy, FITS, CSV specs (docs/data.md)
-      }
-      if (!load->name.empty()) {
-        vars_[name] = t;
-        std::erase_if(statics_, [&](const std::string& s) { return s.rfind(name + " = ", 0) == 0; });
-      }
-      print_tensor(name, t);
-      return true;
+      t = load_tensor(*load);
     } catch (const std::exception& e) {
       err_ << "error: " << e.what() << "\n";
       return false;
     }
+    if (!load->name.empty()) keep(load->name, t);
+    print_tensor(load->name.empty() ? "loaded" : load->name, t);
+    return true;
   }
   if (auto save = repl::parse_save(text)) {
     Built b;
-    if (!build(save->expr, b)) return false;
+    std::vector<Tensor> outs;
+    if (!compute(save->expr, b, outs)) return false;
+    if (outs.size() != 1) {
+      err_ << "error: save() takes an expression with one tensor result\n";
+      return false;
+    }
     try {
-      if (b.g.outputs.size() != 1) throw std::runtime_error("save() takes an expression with one tensor result");
-      Tensor t = jit_.run(b.g, b.inputs, params_for(b.g), opts_.seed)[0];
-      write_npy(save->path, t);
-      out_ << "wrote " << save->path << " (" << type_str(t.type()) << ")\n";
-      return true;
+      write_npy(save->path, outs[0]);
     } catch (const std::exception& e) {
       err_ << "error: " << e.what() << "\n";
       return false;
     }
+    out_ << "wrote " << save->path << " (" << type_str(outs[0].type()) << ")\n";
+    return true;
   }
+  if (auto args = repl::parse_print(text)) return print_args(*args);
   if (auto assign = repl::parse_assign(text)) return evaluate(trim(assign->expr), assign->targets, false);
   return evaluate(text, {}, false);
 }

@@ -13,6 +13,7 @@
 
 #include "runtime/interpreter.h"
 #include "runtime/jit_executor.h"
+#include "tools/repl/repl_print.h"
 
 namespace starc {
 
@@ -49,13 +50,26 @@ class ReplSession {
   bool declare(const std::string& text);
   bool command(const std::string& text);
   bool evaluate(const std::string& expr, const std::vector<std::string>& targets, bool timing);
+  // Builds and runs `expr`: its tensors in `outs`, or none and b.static_result.
+  bool compute(const std::string& expr, Built& b, std::vector<Tensor>& outs, bool timing = false);
   bool build(const std::string& expr, Built& b, bool training = false);
   TensorMap params_for(const Graph& g) const;
   std::string session_text() const;
   void print_tensor(const std::string& name, const Tensor& t) const;
+  void keep(const std::string& name, const Tensor& t);  // a session tensor, replacing a static
+  bool print_args(const std::vector<std::string>& args);
   bool train(const std::string& args);
   bool grad(const std::string& args);
   bool show(const std::string& what, const std::string& expr);
+  bool help(const std::string& name);
+  bool doc(const std::string& name);
+  bool type_of(const std::string& expr);
+  bool params(const std::string& model);
+  bool set(const std::string& args);
+  bool load_command(const std::string& args);
+  bool save_command(const std::string& args);
+  bool save_weights(const std::string& model, const std::string& path);
+  bool load_weights(const std::string& model, const std::string& path);
 
   std::ostream& out_;
   std::ostream& err_;
@@ -64,7 +78,8 @@ class ReplSession {
   std::string defs_;                          // fn / model / train declarations, in order
   std::vector<std::string> statics_;          // static assignments, replayed before each expression
   std::map<std::string, Tensor> vars_;        // session tensors
-  std::map<std::string, TensorMap> trained_;  // model -> weights from :train
+  std::map<std::string, TensorMap> trained_;  // model -> weights from :train or :load
+  repl::PrintOptions print_;
   mutable JitExecutor jit_;
   bool quit_ = false;
 };

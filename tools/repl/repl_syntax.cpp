@@ -1,6 +1,7 @@
 #include "tools/repl/repl_syntax.h"
 
 #include <cctype>
+#include <functional>
 
 namespace starc::repl {
 namespace {
@@ -40,6 +41,32 @@ struct Scan {
     return v;
   }
 };
+
+// Calls at(i, depth) for every character of `text` outside strings and comments, with
+// the bracket depth before it; a string or a comment is skipped whole.
+void scan_code(const std::string& text, const std::function<void(size_t, int)>& at) {
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"' || c == '\'') {  // '...' quotes words of :commands
+      for (++i; i < text.size() && text[i] != c && text[i] != '\n'; ++i)
+        if (text[i] == '\\') ++i;
+      continue;
+    }
+    if (c == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') ++i;
+      continue;
+    }
+    if (c == ')' || c == ']' || c == '}') --depth;
+    at(i, depth);
+    if (c == '(' || c == '[' || c == '{') ++depth;
+  }
+}
+
+std::string trimmed(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n"), e = s.find_last_not_of(" \t\r\n");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
 
 // KEYWORD NAME, with at least one space between; returns NAME or "".
 std::string keyword_name(Scan& sc, const char* keyword) {
@@ -143,6 +170,68 @@ std::optional<AssignLine> parse_assign(const std::string& text) {
   if (!sc.ch('=') || (!sc.done() && text[sc.i] == '=')) return std::nullopt;
   a.expr = text.substr(sc.i);
   return a;
+}
+
+std::vector<std::string> split_statements(const std::string& text) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  auto add = [&](size_t end) {
+    if (std::string st = trimmed(text.substr(begin, end - begin)); !st.empty()) out.push_back(st);
+    begin = end + 1;
+  };
+  scan_code(text, [&](size_t i, int depth) {
+    if (text[i] == ';' && depth == 0) add(i);
+  });
+  add(text.size());
+  return out;
+}
+
+std::optional<std::vector<std::string>> parse_print(const std::string& text) {
+  Scan sc{text};
+  if (!sc.word("print")) return std::nullopt;
+  sc.spaces();
+  if (!sc.ch('(')) return std::nullopt;
+  size_t open = sc.i - 1, begin = sc.i, close = std::string::npos;
+  std::vector<std::string> args;
+  scan_code(text, [&](size_t i, int depth) {
+    if (i <= open || close != std::string::npos) return;
+    if (depth == 1 && text[i] == ',') {
+      args.push_back(trimmed(text.substr(begin, i - begin)));
+      begin = i + 1;
+    } else if (depth == 0 && text[i] == ')') {
+      close = i;
+    }
+  });
+  if (close == std::string::npos || !trimmed(text.substr(close + 1)).empty()) return std::nullopt;
+  std::string last = trimmed(text.substr(begin, close - begin));
+  if (!last.empty() || !args.empty()) args.push_back(last);
+  for (auto& a : args)
+    if (a.empty()) return std::nullopt;  // print(a,,b): the language's error is clearer
+  return args;
+}
+
+std::optional<std::string> string_literal(const std::string& text) {
+  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return std::nullopt;
+  std::string v;
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    char c = text[i];
+    if (c == '"' || c == '\n') return std::nullopt;
+    if (c == '\\') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      char e = text[++i];
+      if (e == 'n')
+        v += '\n';
+      else if (e == 't')
+        v += '\t';
+      else if (e == '"' || e == '\\')
+        v += e;
+      else
+        return std::nullopt;
+      continue;
+    }
+    v += c;
+  }
+  return v;
 }
 
 }  // namespace starc::repl

@@ -32,4 +32,15 @@ struct AssignLine {
 };
 std::optional<AssignLine> parse_assign(const std::string& text);
 
+// The statements of one input, split at each `;` outside brackets, braces, strings and
+// comments (`x = ones([3]); x * 2`); empty ones are dropped.
+std::vector<std::string> split_statements(const std::string& text);
+
+// `print(ARG, ...)` as the whole line: its arguments (split at top-level commas).
+std::optional<std::vector<std::string>> parse_print(const std::string& text);
+
+// The value of a string literal `"..."` (with the language's \n \t \" \\ escapes) that
+// is all of `text`, or nullopt.
+std::optional<std::string> string_literal(const std::string& text);
+
 }  // namespace starc::repl

@@ -1,6 +1,7 @@
 // tools/repl: `:train MODEL OPTIONS`: the model's train block on session tensors or files,
 // through the library API (Model::fit, runtime/api/starc.h), which `starc train` also
-// runs on. The options are those of `starc train` that make sense in a session.
+// runs on. The options are those of `starc train` that make sense in a session. And the
+// session's weights of a model: `:save MODEL FILE.npz`, `:load MODEL FILE.npz`.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -18,13 +19,14 @@ namespace fs = std::filesystem;
 
 constexpr const char* kTrainUsage =
     ":train MODEL --data NAME=VAR|FILE ... [--val NAME=VAR|FILE ...] [--epochs N] [--batch B] [--seed S] "
-    "[--progress plain|none] [--checkpoint DIR] [--out W.npz]";
+    "[--progress plain|none] [--checkpoint DIR] [--out W.npz] [--fresh]";
 
 struct TrainArgs {
   std::string model;
   std::map<std::string, Tensor> data, val;
   api::FitOptions fit;
   bool progress = true;
+  bool fresh = false;  // from the initializers, not the session's weights
   std::string out;
 };
 
@@ -83,6 +85,8 @@ TrainArgs parse_train_args(const std::vector<std::string>& w, const std::map<std
       a.fit.checkpoint_dir = value();
     } else if (flag == "--out") {
       a.out = value();
+    } else if (flag == "--fresh") {
+      a.fresh = true;
     } else {
       throw std::invalid_argument(fmt::format("unknown option '{}'; write {}", flag, kTrainUsage));
     }
@@ -103,20 +107,53 @@ std::string epoch_line(const api::Epoch& e, int64_t epochs) {
   return line + fmt::format("  | lr {:g}  {:.2f}s", e.lr, e.seconds);
 }
 
+// MODEL of the session through the API; with `weights` (the session's), those replace
+// its initial ones (an error names a weight that no longer fits a redefined model).
+api::Model session_model(const std::string& source, const std::string& name, const ReplOptions& ro,
+                         const TensorMap* weights) {
+  api::Options o;
+  o.threads = ro.threads, o.device = ro.device, o.conv_algo = ro.conv_algo, o.seed = ro.seed;
+  o.disk_cache = !ro.cache_dir.empty();
+  api::Model m = api::Program::from_source(source + "\n", repl::kSessionPath).model(name, o);
+  if (weights) {
+    m.init(ro.seed);
+    for (auto& [k, t] : *weights) m.set_weight(k, t);
+  }
+  return m;
+}
+
+// Runs f; an error (with the front end's diagnostics, if any) goes to `err`.
+template <class F>
+bool reported(std::ostream& err, F f) {
+  try {
+    return f();
+  } catch (const api::Error& e) {
+    if (e.diagnostics().empty()) err << "error: " << e.what() << "\n";
+    for (const api::Diagnostic& d : e.diagnostics()) err << d.text;
+  } catch (const std::exception& e) {
+    err << "error: " << e.what() << "\n";
+  }
+  return false;
+}
+
+bool is_npz(const std::string& path) { return fs::path(path).extension() == ".npz"; }
+
 }  // namespace
 
+// Training starts from the session's weights of the model (trained or loaded) unless
+// --fresh, and writes files only where an option names them, saying so.
 bool ReplSession::train(const std::string& args) {
   std::vector<std::string> w = repl::words(args);
   if (w.empty()) {
     err_ << "error: write " << kTrainUsage << "\n";
     return false;
   }
-  try {
+  return reported(err_, [&] {
     TrainArgs a = parse_train_args(w, vars_);
-    api::Options o;
-    o.threads = opts_.threads, o.device = opts_.device, o.conv_algo = opts_.conv_algo, o.seed = opts_.seed;
-    o.disk_cache = !opts_.cache_dir.empty();
-    api::Model m = api::Program::from_source(session_text() + "\n", repl::kSessionPath).model(a.model, o);
+    auto kept = trained_.find(a.model);
+    bool resume = kept != trained_.end() && !a.fresh;
+    api::Model m = session_model(session_text(), a.model, opts_, resume ? &kept->second : nullptr);
+    if (resume) out_ << a.model << ": training from its weights in this session (--fresh: from the initializers)\n";
     a.fit.stop = &interrupted;
     api::FitResult r = m.fit(a.data, a.val, a.fit, [&](const api::Epoch& e) {
       if (a.progress) out_ << epoch_line(e, a.fit.epochs) << std::endl;
@@ -127,16 +164,56 @@ bool ReplSession::train(const std::string& args) {
       return false;
     }
     trained_[a.model] = m.weights();
-    if (!a.out.empty()) write_npz(a.out, m.weights());
     out_ << fmt::format("{} keeps its trained weights in this session ({} tensors)\n", a.model, m.weights().size());
+    if (!r.checkpoint.empty()) out_ << "checkpoint: " << r.checkpoint << "\n";
+    if (!a.out.empty()) {
+      write_npz(a.out, m.weights());
+      out_ << "wrote " << a.out << "\n";
+    }
     return true;
-  } catch (const api::Error& e) {
-    if (e.diagnostics().empty()) err_ << "error: " << e.what() << "\n";
-    for (const api::Diagnostic& d : e.diagnostics()) err_ << d.text;
-  } catch (const std::exception& e) {
-    err_ << "error: " << e.what() << "\n";
+  });
+}
+
+bool ReplSession::save_command(const std::string& args) {
+  std::vector<std::string> w = repl::words(args);
+  if (w.size() != 2 || !is_npz(w[1])) {
+    err_ << "error: write :save MODEL FILE.npz\n";
+    return false;
   }
+  return save_weights(w[0], w[1]);
+}
+
+// `:load FILE.net` adds definitions; `:load MODEL FILE.npz` sets a model's weights.
+bool ReplSession::load_command(const std::string& args) {
+  std::vector<std::string> w = repl::words(args);
+  if (w.size() == 2 && is_npz(w[1])) return load_weights(w[0], w[1]);
+  if (w.size() == 1 && !is_npz(w[0])) return load(w[0]);
+  err_ << "error: write :load FILE.net (definitions) or :load MODEL FILE.npz (a model's weights)\n";
   return false;
+}
+
+bool ReplSession::save_weights(const std::string& model, const std::string& path) {
+  return reported(err_, [&] {
+    auto kept = trained_.find(model);
+    bool session = kept != trained_.end();
+    api::Model m = session_model(session_text(), model, opts_, session ? &kept->second : nullptr);
+    if (!session) m.init(opts_.seed);
+    m.save_weights(path);
+    out_ << fmt::format("wrote {}: {} weights of {} ({} tensors)\n", path,
+                        session ? "the session's" : fmt::format("the initial (seed {})", opts_.seed), model,
+                        m.weights().size());
+    return true;
+  });
+}
+
+bool ReplSession::load_weights(const std::string& model, const std::string& path) {
+  return reported(err_, [&] {
+    api::Model m = session_model(session_text(), model, opts_, nullptr);
+    m.load_weights(path);  // checked against the model's parameters; a checkpoint gives its weights
+    trained_[model] = m.weights();
+    out_ << fmt::format("{} uses the weights of {} ({} tensors)\n", model, path, m.weights().size());
+    return true;
+  });
 }
 
 }  // namespace starc
