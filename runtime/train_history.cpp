@@ -31,8 +31,16 @@ std::vector<Column> value_columns(const TrainPlan& plan) {
   return cols;
 }
 
-std::string num(double v) {
-  return std::isfinite(v) ? fmt::format("{}", v) : std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+// The shortest text that reads back as the value at the precision the model computes in:
+// an f32 model's loss is an f32 mean, so 0.751 rather than 0.7510000004768371.
+std::string num(double v, bool f32) {
+  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf";
+  return f32 ? fmt::format("{}", float(v)) : fmt::format("{}", v);
+}
+
+bool computes_in_f32(const TrainPlan& plan) {
+  const Graph& g = plan.steps.at(0).graph;
+  return !g.outputs.empty() && g.type(g.outputs[0]).dtype == DType::F32;
 }
 
 using plot::linear_ticks;
@@ -49,17 +57,27 @@ std::vector<std::string> history_columns(const TrainPlan& plan) {
   return out;
 }
 
+std::optional<double> history_value(const TrainPlan& plan, const EpochRecord& r, const std::string& column) {
+  for (auto& c : value_columns(plan)) {
+    if (c.name != column) continue;
+    const std::vector<double>& v = c.train ? r.train : r.val;
+    if (c.index < v.size()) return v[c.index];
+  }
+  return std::nullopt;
+}
+
 std::string history_csv(const TrainPlan& plan, const std::vector<EpochRecord>& h) {
   std::vector<Column> cols = value_columns(plan);
+  const bool f32 = computes_in_f32(plan);
   std::string out = fmt::format("{}\n", fmt::join(history_columns(plan), ","));
   for (auto& r : h) {
     out += fmt::format("{},{}", r.epoch, r.updates);
     for (auto& c : cols) {
       const std::vector<double>& v = c.train ? r.train : r.val;
       out += ",";
-      if (c.index < v.size()) out += num(v[c.index]);
+      if (c.index < v.size()) out += num(v[c.index], f32);
     }
-    out += fmt::format(",{},{:.3f}\n", num(r.lr), r.seconds);
+    out += fmt::format(",{},{:.3f}\n", num(r.lr, f32), r.seconds);
   }
   return out;
 }
@@ -91,6 +109,36 @@ std::vector<Series> loss_series(const TrainPlan& plan, const std::vector<EpochRe
     if (!r.val.empty()) val.pts.push_back({double(r.epoch), r.val[0]});
   if (!val.pts.empty()) series.push_back(val);
   return series;
+}
+
+// One plot of the learning curve: a y label and its curves.
+struct Panel {
+  std::string y_label;
+  std::vector<Series> series;
+};
+
+// A panel per metric (accuracy, mae, ...): its training value, and its validation value
+// (dashed) when the eval graph computes the same metric.
+std::vector<Panel> metric_panels(const TrainPlan& plan, const std::vector<EpochRecord>& h) {
+  std::vector<std::string> tn = train_value_names(plan), vn = val_value_names(plan);
+  std::vector<Panel> panels;
+  for (size_t i = 0; i < tn.size(); ++i) {
+    if (tn[i] == "loss" || tn[i].rfind("loss.", 0) == 0) continue;
+    Panel p{tn[i], {{"train " + tn[i], "#1f77b4", false, {}}}};
+    for (auto& r : h)
+      if (i < r.train.size()) p.series[0].pts.push_back({double(r.epoch), r.train[i]});
+    std::string metric = tn[i].substr(0, tn[i].find('.'));  // without a step's suffix
+    auto v = std::find(vn.begin(), vn.end(), metric);
+    if (v != vn.end() && v != vn.begin()) {
+      Series val{"val " + metric, "#ff7f0e", true, {}};
+      size_t j = size_t(v - vn.begin());
+      for (auto& r : h)
+        if (j < r.val.size()) val.pts.push_back({double(r.epoch), r.val[j]});
+      if (!val.pts.empty()) p.series.push_back(val);
+    }
+    panels.push_back(std::move(p));
+  }
+  return panels;
 }
 
 // The plot area and its scales: epochs across, the finite losses up (on a log scale of
@@ -176,12 +224,12 @@ std::string loss_grid(const CurveAxes& a) {
 }
 
 // The plot's frame and the axis titles.
-std::string frame(const CurveAxes& a) {
+std::string frame(const CurveAxes& a, const std::string& y_label) {
   std::string s = fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#333\"/>\n",
                               a.L, a.T, a.pw, a.ph);
   s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">epoch</text>\n", a.L + a.pw / 2, a.H - 16);
-  s += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">loss{1}</text>\n",
-                   a.T + a.ph / 2, a.logy ? " (log scale)" : "");
+  s += fmt::format("<text x=\"18\" y=\"{0}\" text-anchor=\"middle\" transform=\"rotate(-90 18 {0})\">{1}{2}</text>\n",
+                   a.T + a.ph / 2, xml_escape(y_label), a.logy ? " (log scale)" : "");
   return s;
 }
 
@@ -216,20 +264,24 @@ std::string curve(const Series& se, size_t i, const CurveAxes& a) {
 }  // namespace
 
 std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRecord>& h) {
-  std::vector<Series> series = loss_series(plan, h);
-  const CurveAxes a = curve_axes(h, series);
+  std::vector<Panel> panels = {{"loss", loss_series(plan, h)}};
+  for (Panel& p : metric_panels(plan, h)) panels.push_back(std::move(p));
+  const double W = CurveAxes::W, H = CurveAxes::H * double(panels.size());
   std::string s = fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{0}\" height=\"{1}\" viewBox=\"0 0 {0} {1}\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{0}\" height=\"{1}\" fill=\"white\"/>\n",
-      a.W, a.H);
-  s += fmt::format("<text x=\"{}\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n", a.L + a.pw / 2,
+      W, H);
+  s += fmt::format("<text x=\"{}\" y=\"24\" font-size=\"15\" text-anchor=\"middle\">{}</text>\n",
+                   CurveAxes::L + CurveAxes::pw / 2,
                    xml_escape(plan.model.empty() ? "learning curve" : plan.model + ": learning curve"));
-  s += epoch_grid(a);
-  s += loss_grid(a);
-  s += frame(a);
-  for (size_t i = 0; i < series.size(); ++i) s += curve(series[i], i, a);
-  s += "</svg>\n";
-  return s;
+  for (size_t k = 0; k < panels.size(); ++k) {
+    const CurveAxes a = curve_axes(h, panels[k].series);
+    s += fmt::format("<g transform=\"translate(0 {})\">\n", CurveAxes::H * double(k));
+    s += epoch_grid(a) + loss_grid(a) + frame(a, panels[k].y_label);
+    for (size_t i = 0; i < panels[k].series.size(); ++i) s += curve(panels[k].series[i], i, a);
+    s += "</g>\n";
+  }
+  return s + "</svg>\n";
 }
 
 }  // namespace starc

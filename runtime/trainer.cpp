@@ -13,6 +13,7 @@
 #include <set>
 
 #include "compiler/ops/philox.h"
+#include "runtime/early_stop.h"
 #include "runtime/init.h"
 #include "runtime/io/npy.h"
 
@@ -645,6 +646,7 @@ struct TrainRun {
   std::string nonfinite_message(const TrainStepGraph& s, const std::vector<Tensor>& inputs, uint64_t run_seed,
                                 const std::string& bad, int64_t b, int64_t update) const;
   void end_epoch(double carried_seconds, Clock::time_point t0);
+  void save_best();
   std::vector<double> validate();
   Checkpoint make_checkpoint(int64_t ep, int64_t b) const;
   TrainResult finish(TrainResult::Status st, int64_t b);
@@ -785,6 +787,8 @@ void TrainRun::continue_from(Checkpoint c) {
 }
 
 TrainResult TrainRun::run_epochs() {
+  EarlyStopping watch(plan, opts, val != nullptr);
+  for (const EpochRecord& r : res.history) watch.record(r);  // a resumed run's epochs so far
   for (; epoch < opts.epochs; ++epoch, start_batch = 0) {
     auto t0 = Clock::now();
     // An epoch resumed in its middle goes on with its time and sums so far.
@@ -800,8 +804,25 @@ TrainResult TrainRun::run_epochs() {
       progress.batch(b + 1, sums[2] / sums[0]);
     }
     end_epoch(carried_seconds, t0);
+    if (watch.record(res.history.back())) save_best();
+    res.best_epoch = watch.best_epoch(), res.best_value = watch.best_value();
+    if (watch.exhausted(epoch + 1)) {
+      res.early_stopped = true;
+      res.message = "early stop: " + watch.summary(epoch + 1);
+      ++epoch;
+      break;
+    }
   }
   return finish(TrainResult::Status::Done, 0);
+}
+
+// DIR/best.npz: the model weights (parameters and state) of the best epoch so far.
+void TrainRun::save_best() {
+  if (opts.checkpoint_dir.empty()) return;
+  TensorMap w;
+  for (const std::string& name : model_weight_names(plan)) w[name] = params.at(name);
+  res.best_weights = (std::filesystem::path(opts.checkpoint_dir) / "best.npz").string();
+  write_npz(res.best_weights, w);
 }
 
 bool TrainRun::stop_requested() const {

@@ -68,6 +68,13 @@ struct TrainOptions {
   // writes a checkpoint (if checkpoint_dir is set) and returns Stopped. A signal
   // handler may set it (std::atomic<bool> is lock-free).
   const std::atomic<bool>* stop = nullptr;
+  // Early stopping (runtime/early_stop.h): > 0 ends training when the history column
+  // `monitor` (val_loss, val_<metric>, train_loss, ...) has not improved for this many
+  // epochs; lower is better unless monitor_max. With checkpoint_dir, DIR/best.npz holds
+  // the model weights of the best epoch so far.
+  int64_t early_stop_patience = 0;
+  std::string monitor = "val_loss";
+  bool monitor_max = false;
   // Testing: behave as if `stop` were set after this many batches of this run.
   int64_t stop_after_batches = -1;
 };
@@ -91,6 +98,12 @@ struct TrainResult {
   int64_t epoch = 0, batch = 0;      // where the run stopped (0-based epoch, batches done in it)
   int64_t batches_per_epoch = 0;
   uint64_t seed = 0;  // the seed used (the checkpoint's on resume)
+  // The monitored value's best epoch (1-based; 0: none yet) and value, whether early
+  // stopping ended the run, and DIR/best.npz when written.
+  int64_t best_epoch = 0;
+  double best_value = 0;
+  bool early_stopped = false;
+  std::string best_weights;
 };
 
 // Names of the model's weights in a plan: every param of the step and eval graphs that
@@ -170,5 +183,8 @@ std::vector<std::string> val_value_names(const TrainPlan& plan);
 std::vector<std::string> history_columns(const TrainPlan& plan);
 std::string history_csv(const TrainPlan& plan, const std::vector<EpochRecord>& h);
 std::string learning_curve_svg(const TrainPlan& plan, const std::vector<EpochRecord>& h);
+// The value of history column `column` (as history_columns names it) in `r`; nullopt when
+// the column does not exist or has no value in r.
+std::optional<double> history_value(const TrainPlan& plan, const EpochRecord& r, const std::string& column);
 
 }  // namespace starc

@@ -37,6 +37,9 @@ TrainOptions trainer_options(const FitOptions& f) {
   o.progress = f.progress ? ProgressMode::Plain : ProgressMode::None;
   o.out = nullptr;
   o.stop = f.stop;
+  o.early_stop_patience = f.early_stop_patience;
+  o.monitor = f.monitor;
+  o.monitor_max = f.monitor_max;
   return o;
 }
 
@@ -66,6 +69,9 @@ FitResult Model::fit(const std::map<std::string, Tensor>& data, const std::map<s
   FitResult out;
   out.stopped = r.status == TrainResult::Status::Stopped;
   out.checkpoint = r.checkpoint;
+  out.early_stopped = r.early_stopped;
+  out.best_epoch = r.best_epoch;
+  out.best_weights = r.best_weights;
   for (const EpochRecord& e : r.history) out.history.push_back(to_epoch(e));
   return out;
 }

@@ -70,6 +70,12 @@ struct FitOptions {
   bool resume = false;         // continue from checkpoint_dir/checkpoint.npz
   std::string history_csv;     // rewritten every epoch, with an .svg learning curve beside it
   bool progress = false;       // a progress line per epoch on stderr
+  // > 0: stop when the history column `monitor` (val_loss, val_<metric>, train_loss, ...)
+  // has not improved for this many epochs (higher is better with monitor_max); with
+  // checkpoint_dir, DIR/best.npz keeps the best epoch's weights.
+  int64_t early_stop_patience = 0;
+  std::string monitor = "val_loss";
+  bool monitor_max = false;
   // Polled between batches: once true, the batch in flight finishes, a checkpoint is
   // written (with checkpoint_dir) and fit returns with `stopped`.
   const std::atomic<bool>* stop = nullptr;
@@ -86,6 +92,9 @@ struct Epoch {
 
 struct FitResult {
   bool stopped = false;  // by FitOptions::stop; the weights are those of the last batch
+  bool early_stopped = false;
+  int64_t best_epoch = 0;    // of the monitored value (0: not watched)
+  std::string best_weights;  // DIR/best.npz when written
   std::vector<Epoch> history;
   std::string checkpoint;  // the last checkpoint written, if any
 };

@@ -65,6 +65,8 @@ struct SigintGuard {
 
 struct Args {
   std::string file, model, weights, checkpoint, out, history, progress = "auto", backend = "jit";
+  std::string monitor = "val_loss";  // COLUMN[:min|:max]
+  int64_t early_stop = 0;
   ConvAlgo conv_algo = ConvAlgo::Auto;
   Device device = Device::Cpu;
   std::vector<std::string> data, val;
@@ -247,6 +249,13 @@ TrainOptions train_options(const Args& a, const std::string& history_csv) {
                                        : ProgressMode::Auto;
   o.log_every = a.log_every;
   o.stop = &g_stop;
+  o.early_stop_patience = a.early_stop;
+  size_t colon = a.monitor.rfind(':');
+  std::string mode = colon == std::string::npos ? "min" : a.monitor.substr(colon + 1);
+  if (mode != "min" && mode != "max")
+    throw CliError(fmt::format("--monitor {}: expected COLUMN, COLUMN:min or COLUMN:max", a.monitor));
+  o.monitor = a.monitor.substr(0, colon);
+  o.monitor_max = mode == "max";
   return o;
 }
 
@@ -340,6 +349,10 @@ int run(Args& a) {
     case TrainResult::Status::Done:
       break;
   }
+  if (r.early_stopped) fmt::print("{}\n", r.message);
+  if (!r.best_weights.empty())
+    fmt::print("best epoch {} ({} {:.6g}): weights in {}\n", r.best_epoch, a.monitor.substr(0, a.monitor.rfind(':')),
+               r.best_value, r.best_weights);
   save_results(a, plan, r, history_csv);
   return 0;
 }
@@ -385,6 +398,12 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
   c->add_flag("--timings", a.timings,
               "JIT: print compile times (and the first cache hit) of each step graph to stderr");
   c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");
+  c->add_option("--early-stop", a.early_stop,
+                "stop when --monitor has not improved for N epochs (default 0: never); with --checkpoint DIR the "
+                "best epoch's weights are kept in DIR/best.npz");
+  c->add_option("--monitor", a.monitor,
+                "the history column early stopping and best.npz watch, lower is better (default val_loss); "
+                "COLUMN:max when higher is (val_accuracy:max)");
   return {c, [args]() { return cli::run_guarded([&] { return run(*args); }); }};
 }
 
