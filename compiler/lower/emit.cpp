@@ -304,7 +304,7 @@ std::string MlirEmitter::address(const std::string& value, const TensorType& t) 
 }
 
 std::string MlirEmitter::alloc_buffer(const TensorType& t, std::string* addr) {
-  std::string m = fresh("out");
+  std::string m = fresh("buf");  // not "out": the function's output arguments are %out0, %out1, ...
   line(fmt::format("{} = memref.alloc() {{alignment = 64 : i64}} : {} {}", m, memref_type(t), loc()));
   *addr = view(m, t);
   return m;
