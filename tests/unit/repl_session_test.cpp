@@ -242,7 +242,9 @@ TEST(ReplSession, SemicolonsSeparateStatements) {
   EXPECT_EQ(s.said("s = \"a;b\"; n = [1, 2]; len(n)"), "s = \"a;b\"\nn = [1, 2]\n2\n");
   EXPECT_EQ(s.said("fn f(a) { b = a * 2.0; return b }"), "defined fn f\n");
   EXPECT_EQ(s.said("k = 4 # four; not a statement"), "k = 4\n");
-  EXPECT_EQ(s.said("k + 1; sum(f(x))"), "5\noutput = f32[] [6]\n");  // the static replay survives the comment
+  EXPECT_EQ(s.said("k + 1; sum(f(x))"), "5\noutput = f32[] [6]\n");      // the static replay survives the comment
+  EXPECT_EQ(s.s.complete("x; :ty"), std::vector<std::string>{":type"});  // completion sees the last statement
+  EXPECT_EQ(s.s.complete("x;  use astro.photo"), std::vector<std::string>{"astro.photoz"});
   EXPECT_FALSE(s.feed("bad = x + ones([4]); never = 1"));
   EXPECT_EQ(s.said(":vars").find("never"), std::string::npos);
   EXPECT_EQ(repl::split_statements("print(\"a;b\"); m = [1, 2];; # c; d"),

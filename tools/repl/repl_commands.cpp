@@ -279,7 +279,9 @@ bool ReplSession::command(const std::string& text) {
   return false;
 }
 
-std::vector<std::string> ReplSession::complete(const std::string& line) const {
+std::vector<std::string> ReplSession::complete(const std::string& typed) const {
+  std::string line = typed.substr(typed.rfind(';') + 1);  // the statement being typed (npos + 1 = 0)
+  line.erase(0, line.find_first_not_of(" \t"));
   size_t b = line.size();
   while (b > 0 && (std::isalnum(static_cast<unsigned char>(line[b - 1])) || line[b - 1] == '_' || line[b - 1] == '.' ||
                    line[b - 1] == ':'))
