@@ -194,7 +194,15 @@ double gelu(double x, bool tanh_form) {
 
 }  // namespace
 
-void register_elementwise_ops(OpRegistry& r) {
+void register_elementwise_ops(OpRegistry& registry) {
+  // Every op of this family is elementwise (simplify sinks broadcasts through them).
+  struct {
+    OpRegistry& to;
+    void add(OpDef d) {
+      d.elementwise = true;
+      to.add(std::move(d));
+    }
+  } r{registry};
   using A = const Attrs&;
   using B = GraphBuilder&;
   using N = const Node&;

@@ -64,7 +64,8 @@ struct OpDef {
   // `scan_result` nodes select the others.
   std::function<std::vector<Tensor>(std::span<const Tensor> in, const Attrs& attrs, RefCtx& ctx)> ref_multi;
   GradFn grad;
-  std::string doc;  // one line
+  std::string doc;           // one line
+  bool elementwise = false;  // output element i depends on input elements i only (after broadcasting)
 };
 
 // The registry of all primitive ops, filled once on first use.

@@ -18,12 +18,7 @@ bool in(std::string_view name, std::initializer_list<std::string_view> names) {
   return false;
 }
 
-bool is_elementwise(const Node& n) {
-  return in(n.op->name,
-            {"neg",     "exp",     "log", "tanh", "sigmoid", "relu", "leaky_relu", "elu", "softplus", "sqrt", "rsqrt",
-             "abs",     "sign",    "sin", "cos",  "square",  "cast", "add",        "sub", "mul",      "div",  "pow",
-             "maximum", "minimum", "eq",  "ne",   "lt",      "le",   "gt",         "ge",  "where"});
-}
+bool is_elementwise(const Node& n) { return n.op->elementwise; }
 
 // The transpose's permutation with the default (empty = reverse all dims) spelled out.
 Ints full_perm(const Node& t) {
