@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 
 #include "compiler/ops/common.h"
 #include "compiler/ops/op.h"
@@ -45,6 +46,20 @@ std::string hex_dense(const Tensor& t) {
   auto* p = static_cast<const unsigned char*>(t.raw());
   for (size_t i = 0; i < t.nbytes(); ++i) s += fmt::format("{:02X}", p[i]);
   return s + "\"";
+}
+
+// A bool tensor as nested literals ([[true, false], ...]): MLIR packs i1 elements into
+// bits, so the byte-per-element hex form of hex_dense does not fit them.
+std::string bool_dense(const Tensor& t) {
+  const Shape& shape = t.shape();
+  int64_t at = 0;
+  std::function<std::string(size_t)> level = [&](size_t axis) -> std::string {
+    if (axis == shape.size()) return t.get(at++) != 0 ? "true" : "false";
+    std::string s = "[";
+    for (int64_t i = 0; i < shape[axis]; ++i) s += (i ? ", " : "") + level(axis + 1);
+    return s + "]";
+  };
+  return level(0);
 }
 
 }  // namespace
@@ -236,7 +251,8 @@ void MlirEmitter::emit_node(const Graph& g, int id) {
   if (is_op(n, "const")) {
     const Tensor& t = attr_tensor(n.attrs, "value");
     std::string name = fresh("k");
-    line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, hex_dense(t), tensor_type(n.type), loc_));
+    std::string value = t.dtype() == DType::Bool ? bool_dense(t) : hex_dense(t);
+    line(fmt::format("{} = arith.constant dense<{}> : {} {}", name, value, tensor_type(n.type), loc_));
     bind(id, name);
     return;
   }
