@@ -620,6 +620,27 @@ std::vector<Tensor> step_inputs(const TrainStepGraph& s, const std::map<std::str
 
 // One train() call: the run's checked sizes, where it is, the params it updates and what
 // it has recorded. train() runs its steps in order.
+// plan.eval over the n samples of `data` in order, batch by batch: its outputs averaged
+// over the samples (empty when no batch ran: a static batch larger than the data).
+std::vector<double> evaluate_batches(const TrainPlan& plan, const TensorMap& params, const TensorMap& data, int64_t n,
+                                     int64_t B, bool static_batch, Executor* exec, uint64_t run_seed) {
+  std::vector<double> vs(plan.eval.outputs.size(), 0.0), out;
+  std::vector<int64_t> ident(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) ident[size_t(i)] = i;
+  for (int64_t lo = 0; lo < n; lo += B) {
+    int64_t hi = std::min(n, lo + B);
+    if (static_batch && hi - lo < B) break;
+    std::vector<Tensor> inputs;
+    for (size_t i = 0; i < plan.eval.inputs.size(); ++i)
+      inputs.push_back(gather_rows(data.at(plan.eval.input_name(int(i))), ident, lo, hi));
+    std::vector<Tensor> outs = exec->run(plan.eval, inputs, params, run_seed);
+    for (size_t i = 0; i < vs.size(); ++i) vs[i] += outs[i].get(0) * double(hi - lo);
+    out.resize(vs.size());
+    for (size_t i = 0; i < vs.size(); ++i) out[i] = vs[i] / double(hi);
+  }
+  return out;
+}
+
 struct TrainRun {
   TrainRun(const TrainPlan& plan, const TensorMap& data, const TensorMap* val, const TrainOptions& opts, Executor* exec)
       : plan(plan), data(data), val(val), opts(opts), exec(exec), progress(opts) {
@@ -922,21 +943,8 @@ void TrainRun::end_epoch(double carried_seconds, Clock::time_point t0) {
 // plan.eval over the validation data in order, batch by batch: its outputs averaged over
 // the samples (empty when no batch ran: a static batch larger than the data).
 std::vector<double> TrainRun::validate() {
-  std::vector<double> vs(plan.eval.outputs.size(), 0.0), out;
-  std::vector<int64_t> ident(static_cast<size_t>(n_val));
-  for (int64_t i = 0; i < n_val; ++i) ident[size_t(i)] = i;
-  for (int64_t lo = 0; lo < n_val; lo += B) {
-    int64_t hi = std::min(n_val, lo + B);
-    if (static_batch && hi - lo < B) break;
-    std::vector<Tensor> inputs;
-    for (size_t i = 0; i < plan.eval.inputs.size(); ++i)
-      inputs.push_back(gather_rows(val->at(plan.eval.input_name(int(i))), ident, lo, hi));
-    std::vector<Tensor> outs = exec->run(plan.eval, inputs, params, block64(seed, kEvalStream, uint64_t(epoch)));
-    for (size_t i = 0; i < vs.size(); ++i) vs[i] += outs[i].get(0) * double(hi - lo);
-    out.resize(vs.size());
-    for (size_t i = 0; i < vs.size(); ++i) out[i] = vs[i] / double(hi);
-  }
-  return out;
+  return evaluate_batches(plan, params, *val, n_val, B, static_batch, exec,
+                          block64(seed, kEvalStream, uint64_t(epoch)));
 }
 
 // The run at epoch `ep`, before its batch `b`.
@@ -966,6 +974,15 @@ TrainResult TrainRun::finish(TrainResult::Status st, int64_t b) {
 }
 
 }  // namespace
+
+std::vector<double> evaluate(const TrainPlan& plan, const TensorMap& params, const TensorMap& data, int64_t batch,
+                             Executor* exec, uint64_t seed) {
+  if (batch < 1) throw TrainArgumentError(fmt::format("{} must be at least 1, got {}", param_ref("batch"), batch));
+  int64_t n = check_data(plan, data, true, "data");
+  InterpreterExecutor interp;
+  return evaluate_batches(plan, params, data, n, batch, has_static_batch(plan, batch), exec ? exec : &interp,
+                          block64(seed, kEvalStream, 0));
+}
 
 TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data, const TensorMap* val,
                   const TrainOptions& opts, Executor* exec) {

@@ -138,6 +138,11 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
 TrainResult train(const TrainPlan& plan, TensorMap params, const TensorMap& data, const TensorMap* val,
                   const TrainOptions& opts, Executor* exec = nullptr);
 
+// plan.eval (inference mode) over `data` in batches of `batch`: the loss and the eval
+// metrics (val_value_names), each averaged over the samples. Throws TrainError on bad data.
+std::vector<double> evaluate(const TrainPlan& plan, const TensorMap& params, const TensorMap& data, int64_t batch,
+                             Executor* exec = nullptr, uint64_t seed = 0);
+
 // ---- pieces, exposed for tests and other executors ---------------------------------
 
 // The sample order of `epoch` (0-based): a Fisher-Yates shuffle driven by Philox keyed

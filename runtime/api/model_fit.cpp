@@ -1,8 +1,10 @@
-// runtime/api: Model::fit (the trainer, runtime/trainer.h) and Model::compile_library (the
-// AOT builder, runtime/aot/aot_builder.h), on the model's weights and options.
+// runtime/api: Model::fit and Model::evaluate (the trainer, runtime/trainer.h),
+// Model::compile_library (the AOT builder, runtime/aot/aot_builder.h) and simulate
+// (runtime/astro/simulate.h), on the model's weights and options.
 #include <fmt/format.h>
 
 #include "runtime/aot/aot_builder.h"
+#include "runtime/astro/simulate.h"
 #include "runtime/api/model_impl.h"
 #include "runtime/init.h"
 #include "runtime/interpreter.h"
@@ -73,6 +75,30 @@ FitResult Model::fit(const std::map<std::string, Tensor>& data, const std::map<s
   out.best_epoch = r.best_epoch;
   out.best_weights = r.best_weights;
   for (const EpochRecord& e : r.history) out.history.push_back(to_epoch(e));
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> Model::evaluate(const std::map<std::string, Tensor>& data, int64_t batch) {
+  Impl& m = *impl_;
+  if (!m.has_weights && !m.graph.params().empty())
+    throw Error(fmt::format("model {} has no weights yet: call init(seed) or load_weights(file)", name()));
+  TrainPlan plan = train_plan_of(m);
+  std::vector<double> values = guarded([&] {
+    InterpreterExecutor interp;
+    Executor* exec = m.options.backend == Backend::Reference ? static_cast<Executor*>(&interp) : &m.jit_executor();
+    return starc::evaluate(plan, m.weights, data, batch, exec, m.options.seed);
+  });
+  return named(val_value_names(plan), values);
+}
+
+std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint64_t seed,
+                                       const std::map<std::string, std::string>& options) {
+  return guarded([&] { return ::starc::simulate(task, n, seed, options); });
+}
+
+std::vector<std::string> simulation_tasks() {
+  std::vector<std::string> out;
+  for (const SimTaskSpec& t : ::starc::simulation_tasks()) out.push_back(t.name);
   return out;
 }
 

@@ -172,6 +172,10 @@ class Model {
   FitResult fit(const std::map<std::string, Tensor>& data, const std::map<std::string, Tensor>& val = {},
                 const FitOptions& options = {}, const std::function<void(const Epoch&)>& on_epoch = {});
 
+  // The loss and metrics of the model's train block (its eval graph: inference mode) on
+  // `data`, each averaged over the samples: ("loss", v), then the metrics by name.
+  std::vector<std::pair<std::string, double>> evaluate(const std::map<std::string, Tensor>& data, int64_t batch = 32);
+
   // Builds an ahead-of-time library of the model and its weights into `dir`; returns the
   // names of the files written there.
   std::vector<std::string> compile_library(const std::string& dir, const LibraryOptions& options = {}) const;
@@ -188,5 +192,12 @@ class Model {
   explicit Model(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   std::shared_ptr<Impl> impl_;
 };
+
+// Simulated training data of an astronomy task (docs/simulators.md; `starc simulate`):
+// file name -> tensor, `n` samples, reproducible from `seed`; `options` are the task's
+// options by name ("snr_min" -> "5"). simulation_tasks() names the tasks.
+std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint64_t seed = 0,
+                                       const std::map<std::string, std::string>& options = {});
+std::vector<std::string> simulation_tasks();
 
 }  // namespace starc::api

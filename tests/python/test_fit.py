@@ -89,3 +89,26 @@ def test_compile_builds_a_library_that_reproduces_the_model(tmp_path):
     np.testing.assert_allclose(z, m(x), rtol=1e-5)
     with pytest.raises(starc.Error):
         starc.compile(starc.load(PHOTOZ), tmp_path / "none")  # no weights
+
+
+def test_evaluate_equals_the_last_epochs_validation_and_early_stopping(tmp_path):
+    data = photoz_data(48)
+    m = starc.load(PHOTOZ)
+    hist = m.fit(data, val=data, epochs=2, batch=16, seed=3, progress=False)
+    logs = m.evaluate(data, batch=16)
+    assert list(logs) == ["loss"]
+    assert logs["loss"] == hist[-1]["val_loss"]
+    # train_loss only falls, so watched as "higher is better" epoch 1 stays the best
+    stopped = starc.load(PHOTOZ).fit(data, epochs=10, batch=16, progress=False, early_stop=2,
+                                     monitor="train_loss:max", checkpoint=tmp_path / "ck")
+    assert len(stopped) == 3
+    assert (tmp_path / "ck" / "best.npz").exists()
+
+
+def test_simulate_returns_arrays_and_names_its_tasks():
+    assert "photoz" in starc.simulation_tasks()
+    d = starc.simulate("photoz", 8, seed=1)
+    assert d["mags"].shape == (8, 5) and d["z"].shape == (8, 1)
+    assert np.array_equal(d["mags"], starc.simulate("photoz", 8, seed=1)["mags"])
+    with pytest.raises(starc.Error, match="photozz"):
+        starc.simulate("photozz", 8)

@@ -76,6 +76,30 @@ TEST(ApiFit, LossFallsAndWeightsEqualStarcTrain) {
   }
 }
 
+// evaluate() is the validation fit() reports: the same eval graph, batches and averaging.
+TEST(ApiFit, EvaluateEqualsTheValidationOfTheLastEpoch) {
+  std::map<std::string, Tensor> data = photoz_data(40);
+  Model m = Program::from_file(kPhotoz).model();
+  api::FitOptions o;
+  o.epochs = 2, o.batch = 16, o.seed = 3;
+  api::FitResult r = m.fit(data, data, o);
+  std::vector<std::pair<std::string, double>> e = m.evaluate(data, 16);
+  ASSERT_EQ(e.size(), r.history.back().val.size());
+  ASSERT_EQ(e[0].first, "loss");
+  for (size_t i = 0; i < e.size(); ++i) EXPECT_EQ(e[i].second, r.history.back().val[i].second) << e[i].first;
+  EXPECT_THROW(m.evaluate({{"mags", data["mags"]}}), api::Error);  // z missing
+}
+
+TEST(ApiSimulate, TasksAreReproducibleAndUnknownOnesAreErrors) {
+  std::vector<std::string> tasks = api::simulation_tasks();
+  ASSERT_NE(std::find(tasks.begin(), tasks.end(), "photoz"), tasks.end());
+  std::map<std::string, Tensor> a = api::simulate("photoz", 8, 1), b = api::simulate("photoz", 8, 1);
+  ASSERT_EQ(a.at("mags").shape(), (Shape{8, 5}));
+  ASSERT_EQ(a.at("z").shape(), (Shape{8, 1}));
+  EXPECT_EQ(std::memcmp(a.at("mags").raw(), b.at("mags").raw(), a.at("mags").nbytes()), 0);
+  EXPECT_THROW(api::simulate("photozz", 8, 1), api::Error);
+}
+
 TEST(ApiFit, BadDataAndMissingTrainBlockAreErrors) {
   Model m = Program::from_file(kPhotoz).model();
   std::map<std::string, Tensor> data = photoz_data(8);

@@ -94,7 +94,13 @@ api::FitOptions fit_options(const py::kwargs& kw) {
       o.resume = v.cast<bool>();
     else if (key == "history_csv")
       o.history_csv = v.is_none() ? "" : fs_path(v);
-    else
+    else if (key == "early_stop")
+      o.early_stop_patience = v.cast<int64_t>();
+    else if (key == "monitor") {  // a history column: "val_loss", "val_accuracy:max", ...
+      std::string m = v.cast<std::string>();
+      o.monitor_max = m.size() > 4 && m.compare(m.size() - 4, 4, ":max") == 0;
+      o.monitor = m.substr(0, m.rfind(':') == std::string::npos ? m.size() : m.rfind(':'));
+    } else
       throw py::type_error("fit: unexpected keyword argument '" + key + "'");
   }
   return o;
@@ -134,6 +140,30 @@ py::list fit(PyModel& self, const py::dict& data, const py::object& val, const p
   return history;
 }
 
+// m.evaluate(data, batch=32) -> {"loss": ..., metric: ...} of the train block's eval graph.
+py::dict evaluate(PyModel& self, const py::dict& data, int64_t batch) {
+  std::vector<InputTensor> keep;
+  std::map<std::string, Tensor> d = data_of(self, data, keep);
+  std::vector<std::pair<std::string, double>> values = without_gil(self, [&] { return self.model.evaluate(d, batch); });
+  py::dict out;
+  for (auto& [name, v] : values) out[py::str(name)] = v;
+  return out;
+}
+
+// starc.simulate(task, n, seed=0, **options) -> {file name: array}.
+py::dict simulate(const std::string& task, int64_t n, uint64_t seed, const py::kwargs& kw) {
+  std::map<std::string, std::string> options;
+  for (auto [k, v] : kw) options[py::str(k)] = py::str(v);
+  std::map<std::string, Tensor> files;
+  {
+    py::gil_scoped_release release;
+    files = api::simulate(task, n, seed, options);
+  }
+  py::dict out;
+  for (auto& [name, t] : files) out[py::str(name)] = to_array(t);
+  return out;
+}
+
 // starc.compile(m, out, batch=1, ...) -> the files written into `out`.
 std::vector<std::string> compile(PyModel& self, py::handle out, const py::object& batch, bool train_step,
                                  const std::string& target, int threads, bool weights_file) {
@@ -158,6 +188,13 @@ void bind_training(py::module_& m) {
   py::class_<PyModel, std::shared_ptr<PyModel>> model = m.attr("Model");
   model.def("_fit", &fit, py::arg("data"), py::arg("val") = py::none(), py::arg("on_epoch") = py::none(),
             "Model.fit without the progress line (starc/__init__.py wraps it).");
+  model.def("evaluate", &evaluate, py::arg("data"), py::arg("batch") = 32,
+            "The loss and metrics of the train block's eval graph (inference mode) on `data`, averaged over the "
+            "samples: a dict \"loss\", then the metrics by name.");
+  m.def("simulate", &simulate, py::arg("task"), py::arg("n"), py::arg("seed") = 0,
+        "Simulated training data of an astronomy task, as `starc simulate` (docs/simulators.md): a dict file name -> "
+        "array; the task's options as keywords (snr_min=5).");
+  m.def("simulation_tasks", &api::simulation_tasks, "The names of the simulation tasks.");
   m.def("compile", &compile, py::arg("model"), py::arg("out"), py::arg("batch") = 1, py::arg("train_step") = false,
         py::arg("target") = "host", py::arg("threads") = 1, py::arg("weights_file") = false,
         "An ahead-of-time C library of the model and its weights in folder `out`, as `starc compile` (docs/aot.md): "

@@ -22,11 +22,13 @@ from ._starc import (  # noqa: F401
     compile,
     load,
     load_string,
+    simulate,
+    simulation_tasks,
 )
 
 __all__ = [
     "CompileError", "DataError", "Diagnostic", "Error", "Model", "Program", "ShapeError", "TensorSpec",
-    "compile", "load", "load_string",
+    "compile", "load", "load_string", "simulate", "simulation_tasks",
 ]
 
 
@@ -36,7 +38,7 @@ def _progress_line(epoch, epochs, logs):
 
 
 def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resume=False, history_csv=None,
-         on_epoch=None, progress=True):
+         on_epoch=None, progress=True, early_stop=0, monitor="val_loss"):
     """Trains the model with its `train` block, as `starc train` (the same numbers for the same
     data, seed and batch).
 
@@ -46,6 +48,9 @@ def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resu
     checkpoint: a folder for checkpoint.npz (every epoch, and on Ctrl-C); resume=True
     continues from it. on_epoch(epoch, logs) after every epoch, logs a dict ("loss", the
     metrics, "val_loss", ..., "lr", "seconds"); progress=True prints one line per epoch.
+    early_stop=N stops when the history column `monitor` ("val_loss", "train_loss",
+    "val_<metric>"; "...:max" when higher is better) has not improved for N epochs; with
+    checkpoint, checkpoint/best.npz keeps the best epoch's weights.
     Ctrl-C finishes the batch in flight, writes the checkpoint and raises KeyboardInterrupt.
     Returns the list of every epoch's logs.
     """
@@ -56,7 +61,7 @@ def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resu
             on_epoch(epoch, logs)
 
     return self._fit(data, val, report, epochs=epochs, batch=batch, seed=seed, checkpoint=checkpoint,
-                     resume=resume, history_csv=history_csv)
+                     resume=resume, history_csv=history_csv, early_stop=early_stop, monitor=monitor)
 
 
 Model.fit = _fit
