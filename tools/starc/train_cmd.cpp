@@ -14,7 +14,6 @@
 #include <cstring>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 
@@ -24,6 +23,7 @@
 #include "runtime/jit_executor.h"
 #include "runtime/trainer.h"
 #include "tools/starc/cli_common.h"
+#include "tools/starc/train_timings.h"
 
 namespace fs = std::filesystem;
 
@@ -40,14 +40,6 @@ extern "C" void on_sigint(int) {
       "\nstarc: interrupted: finishing the current step, then writing a checkpoint (Ctrl-C again to quit at once)\n";
   ssize_t r = ::write(2, msg, sizeof msg - 1);
   (void)r;
-}
-
-// VmHWM of this process (its own peak, not counting what a fork inherited before exec).
-double peak_resident_mib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return 0;
 }
 
 struct SigintGuard {
@@ -259,36 +251,13 @@ TrainOptions train_options(const Args& a, const std::string& history_csv) {
   return o;
 }
 
-// --timings: every compile or disk load and the first in-memory hit, per graph; at the
-// end the median time of each graph's cached runs (specialise, lookup, run).
-struct JitTimings {
-  std::map<std::string, std::vector<double>> cached_runs;
-  std::map<std::string, int> runs_of;
-
-  void watch(JitExecutor& jit) {
-    jit.on_run = [this](const Graph& g, const JitRunStats& s) {
-      int n = ++runs_of[g.name];
-      if (s.cache_hit) cached_runs[g.name].push_back(s.specialize + s.lookup + s.run);
-      if (!s.cache_hit || n <= 2) fmt::print(stderr, "timings {} run {}: {}\n", g.name, n, format_timings(s));
-    };
-  }
-  void print_summary() {
-    for (auto& [name, runs] : cached_runs) {
-      std::sort(runs.begin(), runs.end());
-      fmt::print(stderr, "timings {}: {} cached runs, median run {:.3f} ms, fastest {:.3f} ms\n", name, runs.size(),
-                 runs[runs.size() / 2] * 1e3, runs[0] * 1e3);
-    }
-    fmt::print(stderr, "timings: peak resident memory {:.1f} MiB\n", peak_resident_mib());
-  }
-};
-
 // train() on the chosen executor, with Ctrl-C handled (SigintGuard).
 TrainResult run_training(const Args& a, const TrainPlan& plan, TensorMap params, const TrainData& d,
                          const TrainOptions& o) {
   SigintGuard guard;
   InterpreterExecutor interp;
   if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
-  JitTimings timings;  // outlives the executor that reports to it
+  TrainTimings timings;  // outlives the executor that reports to it
   JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo), .threads = a.threads, .device = a.device},
                   default_cache_dir());
   if (a.timings) timings.watch(jit);
