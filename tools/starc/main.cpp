@@ -29,7 +29,7 @@ namespace {
 
 // The subcommands, in the order `starc --help` lists them.
 struct Commands {
-  ModelCommand check, params, init, run;
+  ModelCommand check, params, summary, init, run;
   GraphCommand graph;
   ModelCommand ops;
   TrainCommand train;
@@ -47,6 +47,7 @@ Commands add_commands(CLI::App& app, int argc, char** argv) {
   Commands c;
   c.check = add_check_command(app);
   c.params = add_params_command(app);
+  c.summary = add_summary_command(app);
   c.init = add_init_command(app);
   c.run = add_run_command(app);
   c.graph = add_graph_command(app);
@@ -67,6 +68,7 @@ Commands add_commands(CLI::App& app, int argc, char** argv) {
 int dispatch(const Commands& c) {
   if (*c.check.app) return c.check.run();
   if (*c.params.app) return c.params.run();
+  if (*c.summary.app) return c.summary.run();
   if (*c.init.app) return c.init.run();
   if (*c.run.app) return c.run.run();
   if (*c.graph.app) return c.graph.run();

@@ -12,6 +12,7 @@
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/io/npy.h"
+#include "runtime/model_summary.h"
 #include "runtime/tensor_summary.h"
 #include "tools/starc/cli_common.h"
 
@@ -186,6 +187,24 @@ ModelCommand add_params_command(CLI::App& app) {
   auto* params = app.add_subcommand("params", "List a model's parameters: dotted name, shape, count, total");
   add_model_args(params, &o->file, &o->model);
   return {params, [o] { return cmd_params(o->file, o->model); }};
+}
+
+ModelCommand add_summary_command(CLI::App& app) {
+  struct Options {
+    std::string file, model;
+    int64_t batch = 1;
+  };
+  auto o = std::make_shared<Options>();
+  auto* c = app.add_subcommand("summary", "A row per layer: output, parameters, FLOPs; totals and memory at --batch");
+  add_model_args(c, &o->file, &o->model);
+  cli::check_int_range(c->add_option("--batch", o->batch, "the batch size of the shapes, FLOPs and memory (default 1)"),
+                       1, int64_t(1) << 40);
+  return {c, [o] {
+            auto l = cli::load_program(o->file);
+            fmt::print("{}",
+                       format_summary(summarize(build_graph(*l, cli::pick_model(*l, o->file, o->model)), o->batch)));
+            return 0;
+          }};
 }
 
 ModelCommand add_init_command(CLI::App& app) {

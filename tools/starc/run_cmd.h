@@ -15,6 +15,7 @@ struct ModelCommand {
 
 ModelCommand add_check_command(CLI::App& app);
 ModelCommand add_params_command(CLI::App& app);
+ModelCommand add_summary_command(CLI::App& app);  // `starc summary`
 ModelCommand add_init_command(CLI::App& app);
 ModelCommand add_run_command(CLI::App& app);
 ModelCommand add_ops_command(CLI::App& app);
