@@ -185,8 +185,10 @@ Sources write_sources(const AotKernels& k, const TensorMap& params, const BuildD
 void compile_api(const AotModel& m, const BuildDirs& d, const fs::path& blob, std::vector<std::string>& objs) {
   std::string cc = tool("CC", "cc");
   objs.push_back((d.work / (m.name + "_api.o")).string());
-  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-I", d.dir.string(), "-c",
-            (d.work / (m.name + "_api.c")).string(), "-o", objs.back()});
+  // The kernels' folder for starc_npz.h (the .npz reader compiled into the library).
+  run_tool({cc, "-std=c11", "-O2", "-fPIC", "-fvisibility=hidden", "-DSTARC_KERNEL_PREFIX=" + m.name + "_", "-I",
+            d.dir.string(), "-I", kernel_sources_dir(), "-c", (d.work / (m.name + "_api.c")).string(), "-o",
+            objs.back()});
   if (m.embedded_weights) {
     write_text(d.work / (m.name + "_weights.S"), aot_weights_asm(m, blob.string()));
     objs.push_back((d.work / (m.name + "_weights.o")).string());
@@ -202,7 +204,7 @@ void compile_kernel_library(const AotModel& m, const BuildDirs& d, std::vector<s
   const std::string& kernels = kernel_sources_dir();
   if (kernels.empty())
     throw AotError("cannot find the kernel library's sources (share/starc/kernels of the installation)");
-  std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv"};
+  std::vector<std::string> kernel_sources = {"starc_kernels", "starc_fft_conv", "starc_npz"};
   if (m.cuda) kernel_sources.push_back("starc_cuda");  // the driver-API runtime of the GPU kernels
   for (const std::string& src : kernel_sources) {
     objs.push_back((d.work / (m.name + "_" + src + ".o")).string());
@@ -224,14 +226,15 @@ void compile_kernel_library(const AotModel& m, const BuildDirs& d, std::vector<s
   }
 }
 
-// `objs` with OpenBLAS and FFTW linked in statically: one relocatable object in which
+// `objs` with OpenBLAS, FFTW and zlib linked in statically: one relocatable object in which
 // only the functions the header declares stay global. Returns its path.
 std::string link_one_object(const std::string& model, const BuildDirs& d, const std::vector<std::string>& objs,
                             const std::string& header) {
   std::string all = (d.work / (model + ".o")).string(), keep = (d.work / "api.txt").string();
   std::vector<std::string> ld_cmd = {tool("LD", "ld"), "-r", "-o", all};
   ld_cmd.insert(ld_cmd.end(), objs.begin(), objs.end());
-  for (const char* lib : {STARC_OPENBLAS_STATIC, STARC_FFTW3F_STATIC, STARC_FFTW3_STATIC}) ld_cmd.push_back(lib);
+  for (const char* lib : {STARC_OPENBLAS_STATIC, STARC_FFTW3F_STATIC, STARC_FFTW3_STATIC, STARC_ZLIB_STATIC})
+    ld_cmd.push_back(lib);
   run_tool(ld_cmd);
   std::string api;  // the functions the header declares
   std::regex decl("\\b(" + model + "_[A-Za-z0-9_]+)\\(");

@@ -6,8 +6,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "runtime/io/npy.h"
@@ -304,6 +306,140 @@ TEST_F(AotRedshift, BadCompileOptionsAreClearErrors) {
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --entry backward -o x", "--entry backward");
   expect_starc_error(dir.string(), "compile " + quote(kModel) + " --entry train_step --batch dynamic -o x",
                      "needs a fixed --batch");
+}
+
+// .npz weights (issue 32 item 5): the photo-z MLP compiled with a fixed batch of 4, once
+// for inference and once with its train step, built against tests/aot/npz_weights.c.
+class AotNpz : public ::testing::Test {
+ protected:
+  static fs::path dir;
+  static void SetUpTestSuite() {
+    dir = fs::temp_directory_path() / ("starc_aot_npz_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string photoz = quote(kSrc + "/stdlib/astro/photoz.net");
+    for (const std::string& args : std::vector<std::string>{
+             "simulate photoz --n 64 --seed 1 -o train", "simulate photoz --n 4 --seed 2 -o x",
+             "train " + photoz +
+                 " --data mags=train/mags.npy --data z=train/z.npy --epochs 2 --batch 8 --progress none "
+                 "--checkpoint ck --out trained.npz",
+             "init " + photoz + " --seed 7 -o init.npz", "compile " + photoz + " --batch 4 -o lib",
+             "compile " + photoz + " --batch 4 --entry forward,train_step -o trlib"}) {
+      ShellResult r = run_starc(dir.string(), args);
+      ASSERT_EQ(r.code, 0) << args << "\n" << r.out;
+    }
+    for (const char* lib : {"lib", "trlib"}) {
+      ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/npz_weights.c") + " -I " +
+                          quote(at(lib)) + " -I " + quote(kSrc + "/examples/aot") + " " +
+                          quote(at(lib) + "/libPhotozMLP.a") + " -lm -o " + quote(at(lib) + "/prog"));
+      ASSERT_EQ(cc.code, 0) << cc.out;
+    }
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir); }
+  static std::string at(const std::string& name) { return (dir / name).string(); }
+  // The archives of tests/aot/make_npz.py in DIR/f (numpy needed).
+  static bool make_archives(std::string* why) {
+    ShellResult np = python_imports("numpy");
+    if (np.code != 0) return *why = np.out, false;
+    fs::create_directories(dir / "f");
+    ShellResult r = sh(std::string(kPython) + " " + quote(kSrc + "/tests/aot/make_npz.py") + " " +
+                       quote(at("trained.npz")) + " " + quote(at("f")));
+    return *why = r.out, r.code == 0;
+  }
+  // "FILE: rest" lines of the test program, by FILE.
+  static std::map<std::string, std::string> by_file(const std::string& out) {
+    std::map<std::string, std::string> m;
+    std::istringstream in(out);
+    for (std::string line; std::getline(in, line);)
+      if (size_t colon = line.find(": "); colon != std::string::npos) m[line.substr(0, colon)] = line.substr(colon + 2);
+    return m;
+  }
+};
+fs::path AotNpz::dir;
+
+// Archives of starc (train --out, init -o, a checkpoint) and of numpy (savez stored,
+// savez_compressed deflated) load into the library, through M_load_weights and
+// M_create, and give what `starc run --weights` gives with the same file.
+TEST_F(AotNpz, StarcAndNumpyArchivesGiveWhatStarcRunGives) {
+  std::vector<std::string> files = {"trained.npz", "init.npz", "ck/checkpoint.npz"};
+  std::string why;
+  if (make_archives(&why))
+    files.insert(files.end(), {"f/stored.npz", "f/compressed.npz"});
+  else
+    ADD_FAILURE() << "no numpy archives: " << why;
+  std::string args;
+  for (auto& f : files) args += " " + quote(f);
+  ShellResult r = sh("cd " + quote(dir.string()) + " && lib/prog run x/mags.npy" + args);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::map<std::string, std::string> got = by_file(r.out);
+  for (auto& f : files) {
+    ShellResult run = run_starc(dir.string(), "run " + quote(kSrc + "/stdlib/astro/photoz.net") +
+                                                  " --in x/mags.npy --weights " + quote(f) + " --out want.npy");
+    ASSERT_EQ(run.code, 0) << run.out;
+    ASSERT_TRUE(got.count(f)) << r.out;
+    std::string values = got[f];
+    std::replace(values.begin(), values.end(), ' ', '\n');
+    expect_close(parse_lines(values), read_npy(at("want.npy")), 1e-5, f);
+  }
+}
+
+// Each bad archive is refused with M_ERR_WEIGHTS and a message saying what is wrong,
+// and leaves the weights as they were (the program checks the outputs after each).
+TEST_F(AotNpz, BadArchivesAreClearErrorsAndChangeNothing) {
+  std::string why;
+  if (!make_archives(&why)) GTEST_SKIP() << why;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"f/corrupt.npz", "array 'dense1.weight' is damaged"},
+      {"f/truncated.npz", "not a zip archive, or a truncated one"},
+      {"f/shape.npz", "array 'dense0.weight' has dtype '<f4' and shape (5, 64); model PhotozMLP needs f32[64,5]"},
+      {"f/dtype.npz", "has dtype '<f8' and shape (64,); model PhotozMLP needs f32[64] ('<f4')"},
+      {"f/extra.npz", "unexpected array 'extra.thing': model PhotozMLP has no such weight"},
+      {"f/missing.npz", "missing weight 'dense2.bias' (f32[1]) of model PhotozMLP"},
+      {"f/fortran.npz", "array 'dense1.weight' is in Fortran order"},
+      {"f/empty.npz",
+       "missing weights 'dense0.bias' (f32[64]), 'dense0.weight' (f32[64,5]), 'dense1.bias' (f32[64]) "
+       "and 3 more"},
+      {"f/bomb.npz",
+       "array 'dense0.weight' declares 67108992 bytes uncompressed, but its header and f32[64,5] make "
+       "1408: refused unread"},
+      {"f/overlong.npz", "array 'dense0.weight' does not end where its zip entry declares (more data follows)"},
+      {"f/notzip.npz", "not a zip archive"},
+      {"x/mags.npy", "neither an .npz archive nor a starc weights file"}};
+  std::string args;
+  for (auto& [f, _] : cases) args += " " + quote(f);
+  ShellResult r = sh("cd " + quote(dir.string()) + " && lib/prog bad x/mags.npy" + args);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::map<std::string, std::string> got = by_file(r.out);
+  for (auto& [f, needle] : cases) {
+    EXPECT_EQ(got[f].rfind("code 4: " + f + ": ", 0), 0u) << f << ": " << got[f];
+    EXPECT_NE(got[f].find(needle), std::string::npos) << f << ": " << got[f];
+  }
+}
+
+// A library with a train step has the optimizer's slots: a checkpoint's opt.* arrays
+// fill them (its starc.* counters are skipped); a plain weights file leaves them as they
+// were.
+TEST_F(AotNpz, CheckpointFillsTheOptimizerStateOfATrainLibrary) {
+  ShellResult r = sh("cd " + quote(dir.string()) + " && trlib/prog save ck/checkpoint.npz b1.w a1.w" +
+                     " && trlib/prog save trained.npz b2.w a2.w");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::map<std::string, Tensor> ckpt = read_npz(at("ck/checkpoint.npz")), trained = read_npz(at("trained.npz"));
+  NamedTensors before = read_weights_file(at("b2.w")), a1 = read_weights_file(at("a1.w")),
+               a2 = read_weights_file(at("a2.w"));
+  ASSERT_EQ(a1.size(), 18u);  // 6 weights, Adam's exp_avg and exp_avg_sq of each
+  auto same = [](const Tensor& x, const Tensor& y) {
+    if (x.size() != y.size()) return false;
+    for (int64_t i = 0; i < x.size(); ++i)
+      if (x.get(i) != y.get(i)) return false;
+    return true;
+  };
+  for (size_t i = 0; i < a1.size(); ++i) {
+    const std::string& name = a1[i].first;
+    ASSERT_TRUE(ckpt.count(name)) << name;
+    EXPECT_TRUE(same(a1[i].second, ckpt.at(name))) << name << " from the checkpoint";
+    const Tensor& want = name.rfind("opt.", 0) == 0 ? before[i].second : trained.at(name);
+    EXPECT_TRUE(same(a2[i].second, want)) << name << (name.rfind("opt.", 0) == 0 ? " kept" : " from trained.npz");
+  }
 }
 
 }  // namespace
