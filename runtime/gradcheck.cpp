@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 
@@ -31,6 +32,65 @@ int append_projection_loss(Graph& g, uint64_t seed) {
   g.outputs = {loss};
   g.output_names = {"loss"};
   return loss;
+}
+
+// One comparison: keeps the worst (by relative error) in `e`.
+void record(GradcheckEntry& e, int64_t index, double analytic, double numeric) {
+  double abs_err = std::abs(analytic - numeric);
+  double rel = abs_err / std::max({std::abs(analytic), std::abs(numeric), 1e-5});
+  if (std::isnan(analytic) || std::isnan(numeric)) rel = abs_err = INFINITY;
+  ++e.checked;
+  e.max_abs_err = std::max(e.max_abs_err, abs_err);
+  if (rel > e.max_rel_err || e.worst_index < 0) {
+    e.max_rel_err = rel;
+    e.worst_index = index;
+    e.analytic = analytic;
+    e.numeric = numeric;
+  }
+}
+
+// Central differences element by element (all, or max_samples chosen at random).
+void check_elements(Tensor& x, const Tensor& grad, const GradcheckOptions& opts, std::mt19937_64& rng,
+                    const std::function<double()>& loss_at, GradcheckEntry& e) {
+  std::vector<int64_t> idx(size_t(x.size()));
+  std::iota(idx.begin(), idx.end(), 0);
+  if (opts.max_samples > 0 && int64_t(idx.size()) > opts.max_samples) {
+    std::shuffle(idx.begin(), idx.end(), rng);
+    idx.resize(size_t(opts.max_samples));
+    std::sort(idx.begin(), idx.end());
+  }
+  for (int64_t i : idx) {
+    double x0 = x.get(i);
+    x.set(i, x0 + opts.eps);
+    double lp = loss_at();
+    x.set(i, x0 - opts.eps);
+    double lm = loss_at();
+    x.set(i, x0);
+    record(e, i, grad.get(i), (lp - lm) / (2 * opts.eps));
+  }
+}
+
+// Central differences along random unit directions: g.v against the loss's slope along v.
+void check_directions(Tensor& x, const Tensor& grad, const GradcheckOptions& opts, std::mt19937_64& rng,
+                      const std::function<double()>& loss_at, GradcheckEntry& e) {
+  const Tensor x0 = x.clone();
+  std::normal_distribution<double> normal;
+  for (int d = 0; d < opts.directions; ++d) {
+    std::vector<double> v(size_t(x.size()));
+    double norm = 0, projected = 0;
+    for (double& vi : v) vi = normal(rng), norm += vi * vi;
+    norm = std::sqrt(norm);
+    for (int64_t i = 0; i < x.size(); ++i) v[size_t(i)] /= norm, projected += grad.get(i) * v[size_t(i)];
+    auto move = [&](double step) {
+      for (int64_t i = 0; i < x.size(); ++i) x.set(i, x0.get(i) + step * v[size_t(i)]);
+    };
+    move(opts.eps);
+    double lp = loss_at();
+    move(-opts.eps);
+    double lm = loss_at();
+    move(0);
+    record(e, d, projected, (lp - lm) / (2 * opts.eps));
+  }
 }
 
 }  // namespace
@@ -80,37 +140,14 @@ std::vector<GradcheckEntry> gradcheck(const Graph& g, const std::vector<Tensor>&
   std::mt19937_64 rng(opts.seed + 1);
   std::vector<GradcheckEntry> out;
   for (size_t k = 0; k < wrt.size(); ++k) {
+    if (opts.on_tensor) opts.on_tensor(names[k], k, wrt.size());
     Tensor& x = *targets[k];
     x = x.clone();  // perturb a private copy
-    std::vector<int64_t> idx(size_t(x.size()));
-    std::iota(idx.begin(), idx.end(), 0);
-    if (opts.max_samples > 0 && int64_t(idx.size()) > opts.max_samples) {
-      std::shuffle(idx.begin(), idx.end(), rng);
-      idx.resize(size_t(opts.max_samples));
-      std::sort(idx.begin(), idx.end());
-    }
-    GradcheckEntry e;
-    e.name = names[k];
-    for (int64_t i : idx) {
-      double x0 = x.get(i);
-      x.set(i, x0 + opts.eps);
-      double lp = loss_at();
-      x.set(i, x0 - opts.eps);
-      double lm = loss_at();
-      x.set(i, x0);
-      double numeric = (lp - lm) / (2 * opts.eps), a = analytic[k].get(i);
-      double abs_err = std::abs(a - numeric);
-      double rel = abs_err / std::max({std::abs(a), std::abs(numeric), 1e-5});
-      if (std::isnan(a) || std::isnan(numeric)) rel = abs_err = INFINITY;
-      ++e.checked;
-      e.max_abs_err = std::max(e.max_abs_err, abs_err);
-      if (rel > e.max_rel_err || e.worst_index < 0) {
-        e.max_rel_err = rel;
-        e.worst_index = i;
-        e.analytic = a;
-        e.numeric = numeric;
-      }
-    }
+    GradcheckEntry e{names[k]};
+    if (opts.directions > 0)
+      check_directions(x, analytic[k], opts, rng, loss_at, e);
+    else
+      check_elements(x, analytic[k], opts, rng, loss_at, e);
     out.push_back(e);
   }
   return out;

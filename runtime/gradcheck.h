@@ -1,6 +1,7 @@
 // runtime: numerical gradient checks. Compares the symbolic gradient (autodiff, run on
 // the reference interpreter) with central finite differences, in f64.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -9,15 +10,22 @@
 namespace starc {
 
 struct GradcheckOptions {
-  double eps = 1e-5;           // finite-difference step (f64)
-  int max_samples = 0;         // elements checked per tensor (0 = all; else a random sample)
+  double eps = 1e-5;  // finite-difference step (f64); with directions, the step's length
+  // > 0: check each tensor along this many random unit directions v, comparing the
+  // gradient's projection g.v with (L(x + eps v) - L(x - eps v)) / 2 eps: two evaluations
+  // per direction, whatever the tensor's size (as JAX's check_grads). 0: element by element.
+  int directions = 0;
+  int max_samples = 0;         // element by element: elements checked per tensor (0 = all; else a random sample)
   uint64_t seed = 0;           // run seed (random ops) and sampling seed
   bool include_inputs = true;  // float graph inputs
   bool include_params = true;  // trainable params
+  // Called before each tensor is checked (index, count): progress for a long check.
+  std::function<void(const std::string& tensor, size_t index, size_t count)> on_tensor;
 };
 
 // The worst disagreement found in one tensor. rel = |analytic - numeric| /
-// max(|analytic|, |numeric|, 1e-5).
+// max(|analytic|, |numeric|, 1e-5). With directions, `checked` counts directions and
+// worst_index is the worst direction's number.
 struct GradcheckEntry {
   std::string name;  // input or parameter name
   int64_t checked = 0;

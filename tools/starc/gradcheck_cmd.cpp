@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <random>
 
 #include "dsl/program.h"
@@ -22,6 +24,8 @@ struct Options {
   std::vector<std::string> ins;
   uint64_t seed = 0;
   int samples = 10;
+  int directions = 2;
+  CLI::Option* samples_opt = nullptr;  // given: element by element
   int64_t batch = 2;
   double eps = 1e-6, tol = 1e-4;
   bool training = false;
@@ -68,12 +72,23 @@ int run(const Options& o) {
   GradcheckOptions opts;
   opts.eps = o.eps;
   opts.max_samples = o.samples;
+  opts.directions = o.samples_opt->count() > 0 ? 0 : o.directions;
   opts.seed = o.seed;
+  const bool tty = ::isatty(2);
+  if (tty)  // a long check (a large model's tensors) shows where it is
+    opts.on_tensor = [](const std::string& name, size_t k, size_t n) {
+      fmt::print(stderr, "\r\x1b[Kgradcheck: {} ({}/{})", name, k + 1, n);
+    };
   std::vector<GradcheckEntry> entries = gradcheck(g, inputs, params, opts);
+  if (tty) fmt::print(stderr, "\r\x1b[K");
 
+  std::string per_tensor = opts.directions > 0
+                               ? fmt::format("{} random direction{}", opts.directions, opts.directions == 1 ? "" : "s")
+                           : o.samples > 0 ? fmt::format("up to {} elements", o.samples)
+                                           : std::string("every element");
   fmt::print(
       "gradcheck {}: f64, central differences (eps {:g}), {} per tensor, loss = sum(outputs * R) with random R\n",
-      model, o.eps, o.samples > 0 ? fmt::format("up to {} elements", o.samples) : std::string("every element"));
+      model, o.eps, per_tensor);
   size_t w = 6;
   for (auto& e : entries) w = std::max(w, e.name.size());
   fmt::print("  {:<{}}  {:>7}  {:>11}  {:>13}  {:>13}\n", "tensor", w, "checked", "max rel err", "analytic", "numeric");
@@ -104,7 +119,11 @@ GradcheckCommand add_gradcheck_command(CLI::App& app) {
   c.app->add_option("--in", o->ins, "an input NAME=FILE.npy (default: uniform random in [-1, 1])")->take_all();
   c.app->add_option("--weights,-w", o->weights, "weights .npz (default: initialise with --seed)");
   c.app->add_option("--seed", o->seed, "seed for initialisation, inputs, sampling and random ops (default 0)");
-  c.app->add_option("--samples", o->samples, "elements checked per tensor, chosen at random; 0 = all (default 10)");
+  c.app->add_option("--directions", o->directions,
+                    "random directions per tensor along which the gradient's projection is checked: two evaluations "
+                    "each, whatever the tensor's size (default 2)");
+  o->samples_opt = c.app->add_option(
+      "--samples", o->samples, "check element by element instead: elements per tensor, chosen at random; 0 = all");
   c.app->add_option("--batch", o->batch, "size of symbolic dims in generated inputs (default 2)");
   c.app->add_option("--eps", o->eps, "finite-difference step (default 1e-6)");
   c.app->add_option("--tol", o->tol, "largest relative error accepted (default 1e-4)");
