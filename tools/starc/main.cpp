@@ -22,6 +22,7 @@
 #include "tools/starc/run_cmd.h"
 #include "tools/starc/simulate_cmd.h"
 #include "tools/starc/train_cmd.h"
+#include "tools/starc/weights_cmd.h"
 
 using namespace starc;
 
@@ -41,6 +42,7 @@ struct Commands {
   ConvertCommand convert;
   SimulateCommand simulate;
   OptCommand opt;
+  WeightsCommand weights;
 };
 
 Commands add_commands(CLI::App& app, int argc, char** argv) {
@@ -61,6 +63,7 @@ Commands add_commands(CLI::App& app, int argc, char** argv) {
   c.convert = add_convert_command(app);
   c.simulate = add_simulate_command(app);
   c.opt = add_opt_command(app);
+  c.weights = add_weights_command(app);
   return c;
 }
 
@@ -82,6 +85,7 @@ int dispatch(const Commands& c) {
   if (*c.convert.app) return c.convert.run();
   if (*c.simulate.app) return c.simulate.run();
   if (*c.opt.app) return c.opt.run();
+  if (*c.weights.app) return c.weights.run();
   return 1;
 }
 
