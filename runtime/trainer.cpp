@@ -710,6 +710,7 @@ TrainResult TrainRun::run_epochs() {
       if (!run_batch(order, b)) return finish(TrainResult::Status::NonFinite, b);
       ++batches_run;
       progress.batch(b + 1, sums[2] / sums[0]);
+      if (opts.on_batch) opts.on_batch(epoch + 1, b + 1, sums[2] / sums[0]);
     }
     end_epoch(carried_seconds, t0);
     if (watch.record(res.history.back())) save_best();

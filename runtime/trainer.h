@@ -63,6 +63,8 @@ struct TrainOptions {
   std::FILE* out = stdout;                     // one summary line per epoch (nullptr: none)
   // Called at the end of every epoch, after its checkpoint (a library client's progress).
   std::function<void(const EpochRecord&)> on_epoch;
+  // Called after every batch: the epoch and batch (1-based) and the epoch's running mean loss.
+  std::function<void(int64_t epoch, int64_t batch, double loss)> on_batch;
 
   // Polled between batches: when it becomes true the loop finishes the batch in flight,
   // writes a checkpoint (if checkpoint_dir is set) and returns Stopped. A signal

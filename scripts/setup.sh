@@ -19,6 +19,8 @@ PACKAGES=(
   python3-torch python3-numpy
   # the Python module (tools/python, docs/python.md) and its tests (tests/python)
   pybind11-dev python3-pybind11 python3-pytest
+  # Graphviz draws a model's graph for Model._repr_svg_ in Jupyter (starc graph --emit dot)
+  graphviz
   # astropy writes and reads the FITS files of the FITS tests (tests/unit/fits_test.cpp)
   python3-astropy
   # the ASan/UBSan build and the libFuzzer harnesses (scripts/asan_test.sh, scripts/fuzz.sh)

@@ -39,6 +39,7 @@ TrainOptions trainer_options(const FitOptions& f) {
   o.progress = f.progress ? ProgressMode::Plain : ProgressMode::None;
   o.out = nullptr;
   o.stop = f.stop;
+  o.on_batch = f.on_step;
   o.early_stop_patience = f.early_stop_patience;
   o.monitor = f.monitor;
   o.monitor_max = f.monitor_max;

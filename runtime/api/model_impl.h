@@ -48,12 +48,12 @@ struct Model::Impl {
   Options options;
   std::map<std::string, Tensor> weights;
   bool has_weights = false;
-  std::unique_ptr<JitExecutor> jit;  // made on the first JIT run
-  std::optional<Graph> grad_graph;   // the graph's outputs: the gradients, made on first use
+  std::unique_ptr<JitExecutor> jit;          // made on the first JIT run
+  std::map<std::string, Graph> grad_graphs;  // by the output differentiated ("": all): gradient_graph
 
   std::vector<Tensor> execute(const Graph& g, const std::vector<Tensor>& inputs);
   JitExecutor& jit_executor();  // made on first use, with `options`
-  const Graph& gradient_graph();
+  const Graph& gradient_graph(const std::string& of);
 };
 
 // Runs `body`, turning any failure of the library into an Error with its message.

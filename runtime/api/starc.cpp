@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
@@ -177,24 +179,34 @@ JitExecutor& Model::Impl::jit_executor() {
   return *jit;
 }
 
-// The model with the gradients of the sum of its float outputs as its outputs.
-const Graph& Model::Impl::gradient_graph() {
-  if (grad_graph) return *grad_graph;
+// The model with the gradients of the sum of its float outputs (or of the output `of`) as
+// its outputs; one graph per choice, made on first use.
+const Graph& Model::Impl::gradient_graph(const std::string& of) {
+  if (auto it = grad_graphs.find(of); it != grad_graphs.end()) return it->second;
   Graph g = graph;
+  if (!of.empty()) {
+    auto at = std::find(g.output_names.begin(), g.output_names.end(), of);
+    if (at == g.output_names.end())
+      throw Error(fmt::format("model {} has no output '{}' (its outputs: {})", graph.name, of,
+                              fmt::join(graph.output_names, ", ")));
+    int id = g.outputs[size_t(at - g.output_names.begin())];
+    g.outputs = {id}, g.output_names = {of};
+  }
   NamedGradients grads = guarded([&] { return append_input_and_param_gradients(g); });
   g.outputs = grads.ids;
   g.output_names = grads.names;
-  grad_graph = std::move(g);
-  return *grad_graph;
+  return grad_graphs.emplace(of, std::move(g)).first->second;
 }
 
-std::map<std::string, Tensor> Model::gradients(const std::vector<Tensor>& inputs) {
-  const Graph& g = impl_->gradient_graph();
+std::map<std::string, Tensor> Model::gradients(const std::vector<Tensor>& inputs, const std::string& of) {
+  const Graph& g = impl_->gradient_graph(of);
   std::vector<Tensor> grads = impl_->execute(g, inputs);
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < grads.size(); ++i) out.emplace(g.output_names[i], grads[i]);
   return out;
 }
+
+std::string Model::dot() const { return to_dot(impl_->graph); }
 
 std::string Model::emit(Stage stage, int64_t batch) const {
   if (batch < 1) throw Error(fmt::format("emit: batch must be at least 1, got {}", batch));

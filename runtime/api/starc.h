@@ -79,6 +79,8 @@ struct FitOptions {
   // Polled between batches: once true, the batch in flight finishes, a checkpoint is
   // written (with checkpoint_dir) and fit returns with `stopped`.
   const std::atomic<bool>* stop = nullptr;
+  // After every batch: epoch and batch (1-based), the epoch's running mean loss.
+  std::function<void(int64_t epoch, int64_t batch, double loss)> on_step;
 };
 
 // One epoch's mean loss and metrics over the training data, and over the validation data
@@ -160,9 +162,9 @@ class Model {
   // (init or load_weights). Inputs are checked against their specs (dtype, rank, dims).
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
   std::map<std::string, Tensor> run_named(const std::map<std::string, Tensor>& inputs);
-  // The gradients of the sum of the float outputs with respect to every float input
-  // ("d_NAME") and trainable parameter ("d_" + dotted name).
-  std::map<std::string, Tensor> gradients(const std::vector<Tensor>& inputs);
+  // The gradients of the sum of the float outputs (or of the output named `of` alone) with
+  // respect to every float input ("d_NAME") and trainable parameter ("d_" + dotted name).
+  std::map<std::string, Tensor> gradients(const std::vector<Tensor>& inputs, const std::string& of = "");
 
   // Trains the model with its `train` block on `data` (input name -> tensor whose first
   // axis is the samples), validating on `val` after every epoch. Starts from the model's
@@ -184,6 +186,7 @@ class Model {
   // the passes), Mlir, Llvm or Ptx, with symbolic dims set to `batch`.
   std::string emit(Stage stage, int64_t batch = 1) const;
   const Graph& graph() const;
+  std::string dot() const;  // the graph in Graphviz's DOT language
 
   struct Impl;
 

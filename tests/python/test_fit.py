@@ -112,3 +112,11 @@ def test_simulate_returns_arrays_and_names_its_tasks():
     assert np.array_equal(d["mags"], starc.simulate("photoz", 8, seed=1)["mags"])
     with pytest.raises(starc.Error, match="photozz"):
         starc.simulate("photozz", 8)
+
+
+def test_on_step_sees_every_batch():
+    steps = []
+    starc.load(PHOTOZ).fit(photoz_data(40), epochs=2, batch=16, progress=False,
+                           on_step=lambda e, b, loss: steps.append((e, b, loss)))
+    assert [(e, b) for e, b, _ in steps] == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)]
+    assert all(np.isfinite(loss) for _, _, loss in steps)

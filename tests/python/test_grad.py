@@ -1,4 +1,6 @@
 """Model.grad against PyTorch's autograd on the same weights and inputs."""
+import shutil
+
 import numpy as np
 import pytest
 import starc
@@ -65,3 +67,24 @@ def test_photoz_gradients_through_the_jit(rng):
     m = starc.load(PHOTOZ)
     m.init(seed=6)
     check_against_torch(m, torch_photoz, rng.standard_normal((4, 5)).astype(np.float32), "mags")
+
+
+def test_gradient_of_one_chosen_output():
+    m = starc.load_string("model Two(x: f64[B, 3]) -> (a: f64[B, 3], b: f64[B]) {\n"
+                          "    return (x * x, sum(x * 3.0, axes: [1]))\n}\n")
+    x = np.arange(6, dtype=np.float64).reshape(2, 3)
+    assert np.array_equal(m.grad("a", x, wrt="x"), 2 * x)          # d sum(x*x) / dx
+    assert np.array_equal(m.grad("b", x, wrt="x"), np.full((2, 3), 3.0))
+    assert np.array_equal(m.grad(x, wrt="x"), 2 * x + 3.0)         # every float output
+    with pytest.raises(starc.Error, match="no output 'c'"):
+        m.grad("c", x)
+
+
+def test_repr_svg_draws_the_graph():
+    m = starc.load(PHOTOZ)
+    svg = m._repr_svg_()
+    if shutil.which("dot") is None:
+        assert svg is None
+    else:
+        assert svg.lstrip().startswith("<?xml") or "<svg" in svg
+        assert "matmul" in svg

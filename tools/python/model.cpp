@@ -94,17 +94,23 @@ py::object call(PyModel& self, const py::args& args, const py::kwargs& kwargs) {
   return named;
 }
 
-// Model.grad: the gradients of the sum of the float outputs (api::Model::gradients),
-// keyed by the input or parameter name; `wrt` picks one (a str) or several (a list).
-py::object grad(PyModel& self, const py::args& args, py::kwargs kwargs) {
+// Model.grad: the gradients of the sum of the float outputs, or of the output named by a
+// first str argument (m.grad("output", wrt="flux", flux=x)), keyed by the input or
+// parameter name (api::Model::gradients); `wrt` picks one (a str) or several (a list).
+py::object grad(PyModel& self, py::args args, py::kwargs kwargs) {
   py::object wrt = py::none();
   if (kwargs.contains("wrt")) {
     wrt = kwargs["wrt"];
     PyDict_DelItemString(kwargs.ptr(), "wrt");
   }
+  std::string of;
+  if (args.size() > 0 && py::isinstance<py::str>(args[0])) {
+    of = args[0].cast<std::string>();
+    args = py::tuple(args[py::slice(1, args.size(), 1)]);
+  }
   std::vector<InputTensor> in = gather(self, args, kwargs);
   std::vector<Tensor> tensors = tensors_of(in);
-  std::map<std::string, Tensor> g = without_gil(self, [&] { return self.model.gradients(tensors); });
+  std::map<std::string, Tensor> g = without_gil(self, [&] { return self.model.gradients(tensors, of); });
   auto pick = [&](const std::string& name) {
     auto it = g.find("d_" + name);
     if (it != g.end()) return result_array(it->second, in);
@@ -205,8 +211,10 @@ void bind_model(py::module_& m) {
       .def("__call__", &call,
            "The forward pass: m(x) or m(name=array, ...). One output: an array; several: a dict by name.")
       .def("grad", &grad,
-           "Gradients of the sum of the float outputs: m.grad(x, wrt=\"x\") -> array; wrt=[...] or None -> dict "
-           "keyed by input or parameter name.")
+           "Gradients of the sum of the float outputs, or of one output named first (m.grad(\"output\", x)): "
+           "m.grad(x, wrt=\"x\") -> array; wrt=[...] or None -> dict keyed by input or parameter name.")
+      .def(
+          "_dot", [](PyModel& s) { return s.model.dot(); }, "The graph in Graphviz's DOT language.")
       .def(
           "graph",
           [](PyModel& s, const std::string& emit, int64_t batch) {

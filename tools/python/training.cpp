@@ -110,7 +110,7 @@ api::FitOptions fit_options(const py::kwargs& kw) {
 // earlier epochs too). on_epoch(epoch, logs) runs with the GIL after every epoch; an
 // exception there stops training and is raised.
 py::list fit(PyModel& self, const py::dict& data, const py::object& val, const py::object& on_epoch,
-             const py::kwargs& kwargs) {
+             const py::object& on_step, const py::kwargs& kwargs) {
   api::FitOptions options = fit_options(kwargs);
   std::vector<InputTensor> keep;
   std::map<std::string, Tensor> train = data_of(self, data, keep), valid;
@@ -128,6 +128,17 @@ py::list fit(PyModel& self, const py::dict& data, const py::object& val, const p
       stop = true;
     }
   };
+  if (!on_step.is_none())
+    options.on_step = [&](int64_t epoch, int64_t batch, double loss) {
+      py::gil_scoped_acquire gil;
+      if (failed) return;
+      try {
+        on_step(epoch, batch, loss);
+      } catch (py::error_already_set& err) {
+        failed = std::move(err);
+        stop = true;
+      }
+    };
   SigintStops sigint(&stop);
   api::FitResult r = without_gil(self, [&] { return self.model.fit(train, valid, options, callback); });
   if (failed) throw std::move(*failed);
@@ -187,7 +198,7 @@ std::vector<std::string> compile(PyModel& self, py::handle out, const py::object
 void bind_training(py::module_& m) {
   py::class_<PyModel, std::shared_ptr<PyModel>> model = m.attr("Model");
   model.def("_fit", &fit, py::arg("data"), py::arg("val") = py::none(), py::arg("on_epoch") = py::none(),
-            "Model.fit without the progress line (starc/__init__.py wraps it).");
+            py::arg("on_step") = py::none(), "Model.fit without the progress line (starc/__init__.py wraps it).");
   model.def("evaluate", &evaluate, py::arg("data"), py::arg("batch") = 32,
             "The loss and metrics of the train block's eval graph (inference mode) on `data`, averaged over the "
             "samples: a dict \"loss\", then the metrics by name.");

@@ -8,6 +8,8 @@
 The walk-through is docs/python.md; the module is a thin layer over starc's C++ API
 (runtime/api/starc.h, docs/api.md).
 """
+import shutil as _shutil
+import subprocess as _subprocess
 import sys as _sys
 
 from ._starc import (  # noqa: F401
@@ -38,7 +40,7 @@ def _progress_line(epoch, epochs, logs):
 
 
 def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resume=False, history_csv=None,
-         on_epoch=None, progress=True, early_stop=0, monitor="val_loss"):
+         on_epoch=None, progress=True, early_stop=0, monitor="val_loss", on_step=None):
     """Trains the model with its `train` block, as `starc train` (the same numbers for the same
     data, seed and batch).
 
@@ -47,7 +49,8 @@ def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resu
     initialises them with `seed`, and leaves the trained weights in the model.
     checkpoint: a folder for checkpoint.npz (every epoch, and on Ctrl-C); resume=True
     continues from it. on_epoch(epoch, logs) after every epoch, logs a dict ("loss", the
-    metrics, "val_loss", ..., "lr", "seconds"); progress=True prints one line per epoch.
+    metrics, "val_loss", ..., "lr", "seconds"); on_step(epoch, batch, loss) after every
+    batch (the epoch's running mean loss); progress=True prints one line per epoch.
     early_stop=N stops when the history column `monitor` ("val_loss", "train_loss",
     "val_<metric>"; "...:max" when higher is better) has not improved for N epochs; with
     checkpoint, checkpoint/best.npz keeps the best epoch's weights.
@@ -60,8 +63,19 @@ def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resu
         if on_epoch is not None:
             on_epoch(epoch, logs)
 
-    return self._fit(data, val, report, epochs=epochs, batch=batch, seed=seed, checkpoint=checkpoint,
+    return self._fit(data, val, report, on_step, epochs=epochs, batch=batch, seed=seed, checkpoint=checkpoint,
                      resume=resume, history_csv=history_csv, early_stop=early_stop, monitor=monitor)
 
 
 Model.fit = _fit
+
+
+def _repr_svg_(self):
+    """The graph as SVG in Jupyter, drawn by Graphviz's `dot` when it is installed (else none)."""
+    dot = _shutil.which("dot")
+    if dot is None:
+        return None
+    return _subprocess.run([dot, "-Tsvg"], input=self._dot(), capture_output=True, text=True, check=True).stdout
+
+
+Model._repr_svg_ = _repr_svg_
