@@ -25,16 +25,6 @@ using api::Program;
 const std::string kPhotoz = std::string(STARC_SOURCE_DIR) + "/stdlib/astro/photoz.net";
 
 // A scratch folder for one test, removed after it.
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / fmt::format("starc_api_fit_{}_{}", ::getpid(), counter()++);
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-  std::string at(const std::string& name) const { return (path / name).string(); }
-  static int& counter() {
-    static int n = 0;
-    return n;
-  }
-};
 
 // Magnitudes and a redshift that depends on their colours: something an MLP can learn.
 std::map<std::string, Tensor> photoz_data(int64_t n) {
@@ -48,7 +38,7 @@ std::map<std::string, Tensor> photoz_data(int64_t n) {
 }
 
 TEST(ApiFit, LossFallsAndWeightsEqualStarcTrain) {
-  TempDir dir;
+  ScratchDir dir("starc_api_fit");
   std::map<std::string, Tensor> data = photoz_data(64);
   write_npy(dir.at("mags.npy"), data["mags"]);
   write_npy(dir.at("z.npy"), data["z"]);
@@ -132,7 +122,7 @@ TEST(ApiGradients, PhotozThroughTheJitEqualsTheReference) {
 }
 
 TEST(ApiLibrary, CProgramLinksTheLibraryAndMatchesRun) {
-  TempDir dir;
+  ScratchDir dir("starc_api_fit");
   Model m = Program::from_file(kPhotoz).model();
   EXPECT_THROW(m.compile_library(dir.at("none")), api::Error);  // no weights yet
   m.init(3);

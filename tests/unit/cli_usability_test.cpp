@@ -14,18 +14,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Scratch {
-  fs::path dir = fs::temp_directory_path() / ("starc_cli_usability_" + std::to_string(::getpid()));
-  Scratch() {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-};
-
 TEST(CliUsability, MisspeltNamesGetTheNearestOne) {
-  Scratch s;
-  std::string d = s.dir.string();
+  ScratchDir s("starc_cli_usability");
+  std::string d = s.path.string();
   expect_starc_error(d, "trian m.net", "unknown command 'trian'; did you mean 'train'?");
   expect_starc_error(d, "--verbose", "unknown option '--verbose'");
   expect_starc_error(d, "simulate photozz -o out", "unknown task 'photozz'; did you mean 'photoz'?");
@@ -35,8 +26,8 @@ TEST(CliUsability, MisspeltNamesGetTheNearestOne) {
 }
 
 TEST(CliUsability, TrainWithoutOutSavesAndACheckpointServesAsWeights) {
-  Scratch s;
-  std::string d = s.dir.string();
+  ScratchDir s("starc_cli_usability");
+  std::string d = s.path.string();
   const std::string photoz = quote(std::string(STARC_SOURCE_DIR) + "/stdlib/astro/photoz.net");
   ShellResult sim = run_starc(d, "simulate photoz --n 64 --seed 1 -o data");
   ASSERT_EQ(sim.code, 0) << sim.out;
@@ -47,7 +38,7 @@ TEST(CliUsability, TrainWithoutOutSavesAndACheckpointServesAsWeights) {
   size_t note = r.out.find("note: no --out given; the trained weights will be written to ckpt/PhotozMLP.weights.npz");
   ASSERT_NE(note, std::string::npos) << r.out;
   EXPECT_LT(note, r.out.find("epoch 1/2")) << "said before training:\n" << r.out;
-  ASSERT_TRUE(fs::exists(s.dir / "ckpt" / "PhotozMLP.weights.npz")) << r.out;
+  ASSERT_TRUE(fs::exists(s.path / "ckpt" / "PhotozMLP.weights.npz")) << r.out;
 
   // The checkpoint (with optimizer slots and counters) runs as the weights it holds.
   ShellResult from_weights =

@@ -1,16 +1,36 @@
 // Test helpers for running commands: quoting for /bin/sh, a shell command's exit status
 // and output, `starc ARGS` in a folder (and its clean failure), and the probe of the
 // Python the PyTorch comparisons use (those tests skip, with its output as the reason,
-// where it lacks a module).
+// where it lacks a module), and a scratch folder per test.
 #pragma once
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 namespace starc::test {
+
+// A fresh folder (temp dir / TAG_PID_N) for one test, removed with this object.
+struct ScratchDir {
+  std::filesystem::path path;
+  explicit ScratchDir(const std::string& tag) {
+    static int count = 0;
+    path = std::filesystem::temp_directory_path() /
+           (tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
+    std::filesystem::remove_all(path);
+    std::filesystem::create_directories(path);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string at(const std::string& name) const { return (path / name).string(); }
+};
 
 // `s` in single quotes, safe as one word for /bin/sh.
 inline std::string quote(const std::string& s) {

@@ -15,13 +15,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Dir {
-  fs::path path = fs::temp_directory_path() / ("starc_train_logs_" + std::to_string(::getpid()));
-  Dir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Dir() { fs::remove_all(path); }
+struct Dir : ScratchDir {
+  Dir() : ScratchDir("starc_train_logs") {}
   std::string text(const std::string& name) const {
     std::ifstream in(path / name);
     std::stringstream ss;

@@ -16,21 +16,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Dir {
-  fs::path path = fs::temp_directory_path() / ("starc_weights_cmd_" + std::to_string(::getpid()));
-  Dir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~Dir() { fs::remove_all(path); }
-  std::string at(const std::string& f) const { return (path / f).string(); }
-};
-
 const std::string kPhotoz = quote(std::string(STARC_SOURCE_DIR) + "/stdlib/astro/photoz.net");
 
 TEST(WeightsCmd, TorchStateDictConvertsAndRunsWithTorchsNumbers) {
   if (python_imports("torch").code != 0) GTEST_SKIP() << "python3-torch is not installed (scripts/setup.sh)";
-  Dir d;
+  ScratchDir d("starc_weights_cmd");
   ShellResult py = sh("cd " + quote(d.path.string()) + " && " + kPython + " -c \"" +
                       "import numpy as np, torch, torch.nn as nn\n"
                       "torch.manual_seed(0)\n"
@@ -69,7 +59,7 @@ TEST(WeightsCmd, TorchStateDictConvertsAndRunsWithTorchsNumbers) {
 }
 
 TEST(WeightsCmd, ExtractListAndDiff) {
-  Dir d;
+  ScratchDir d("starc_weights_cmd");
   std::string dir = d.path.string();
   ASSERT_EQ(run_starc(dir, "simulate photoz --n 32 --seed 1 -o data").code, 0);
   ShellResult t = run_starc(dir, "train " + kPhotoz +
