@@ -2,9 +2,10 @@
 // graph (and optionally its train plan) and its weights it builds DIR/libM.a, DIR/libM.so,
 // the C header DIR/M.h, MConfig.cmake and M.pc: each kernel is compiled to a PIC object by
 // the driver (compiler/driver), the same passes and lowering the JIT runs, wrapped in the
-// generated C API (compiler/aot/aot_api.h), and linked with the C kernel library
-// (compiler/backend/kernels), OpenBLAS and FFTW by the system tools ($CC, $LD, $OBJCOPY,
-// $AR; default cc, ld, objcopy, ar).
+// generated C API (compiler/aot/aot_api.h), and linked with the parts of the C kernel
+// library (compiler/backend/kernels), OpenBLAS, FFTW and zlib that the kernels use
+// (docs/aot.md, "Size"; runtime/aot/aot_objects.h) by the system tools ($CC, $LD,
+// $OBJCOPY, $AR; default cc, ld, objcopy, ar).
 //
 // It lives in runtime/, not compiler/aot/, because it writes weights files and
 // initialises optimizer slots (runtime/io, runtime/init).

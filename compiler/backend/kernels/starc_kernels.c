@@ -1,8 +1,13 @@
 /* See starc_kernels.h. The kernels are written once, in starc_kernels_impl.h, for a
-   type T and its GEMM (f32: sgemm, f64: dgemm). */
+   type T and its GEMM (f32: sgemm, f64: dgemm).
+
+   Ahead-of-time libraries compile only what their kernels call (runtime/aot/aot_builder.cpp):
+   -DSTARC_KERNELS_OWN_GEMM: GEMMs go to the small GEMM of starc_gemm.c instead of
+   OpenBLAS (a library whose matrix products are all small); -DSTARC_KERNELS_NO_FFT: no
+   FFT convolutions (starc_fft_conv.c is left out). */
 #include "starc_kernels.h"
 
-#include <cblas.h>
+#include <cblas.h> /* with OWN_GEMM, only for its enums */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,26 @@
 void openblas_set_num_threads(int);
 void STARC_KERNEL(set_fft_threads)(int threads); /* starc_fft_conv.c */
 
+#ifdef STARC_KERNELS_OWN_GEMM
+#include "starc_gemm.h"
+/* cblas_?gemm as this file calls it (row-major) */
+static void own_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, float alpha,
+                      const float* a, int lda, const float* b, int ldb, float beta, float* c, int ldc) {
+  (void)order;
+  STARC_KERNEL(gemm_f32)(ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+static void own_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int m, int n, int k, double alpha,
+                      const double* a, int lda, const double* b, int ldb, double beta, double* c, int ldc) {
+  (void)order;
+  STARC_KERNEL(gemm_f64)(ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+#define SGEMM own_sgemm
+#define DGEMM own_dgemm
+#else
+#define SGEMM cblas_sgemm
+#define DGEMM cblas_dgemm
+#endif
+
 /* Threads. Compiled with OpenMP (the JIT; `starc compile --threads N`), the kernels
    split their work -- samples, tiles, rows of a GEMM -- over the OpenMP pool that the
    generated loops use, and every GEMM runs on one thread: OpenBLAS's own pool next to
@@ -23,12 +48,15 @@ static int kernel_threads = 1;
 
 void STARC_KERNEL(set_threads)(int threads) {
   kernel_threads = threads > 0 ? threads : 1;
-#ifdef _OPENMP
+#if defined(STARC_KERNELS_OWN_GEMM)
+#elif defined(_OPENMP)
   openblas_set_num_threads(1);
 #else
   openblas_set_num_threads(kernel_threads);
 #endif
+#ifndef STARC_KERNELS_NO_FFT
   STARC_KERNEL(set_fft_threads)(kernel_threads);
+#endif
 }
 
 /* Threads for `work` multiply-adds split into `parts` independent pieces: 1 (no fork)
@@ -139,7 +167,7 @@ typedef struct {
 
 #define T float
 #define TSUF _f32
-#define GEMM cblas_sgemm
+#define GEMM SGEMM
 #include "starc_kernels_impl.h"
 #undef T
 #undef TSUF
@@ -147,5 +175,5 @@ typedef struct {
 
 #define T double
 #define TSUF _f64
-#define GEMM cblas_dgemm
+#define GEMM DGEMM
 #include "starc_kernels_impl.h"
