@@ -41,5 +41,5 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # The run-time libraries the binary and AOT builds need (dpkg-shlibdeps finds the rest).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libomp-22-dev, libopenblas-dev, libfftw3-dev, gcc, binutils")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libomp-22-dev, libopenblas-dev, libfftw3-dev, zlib1g-dev, gcc, binutils")
 include(CPack)

@@ -19,7 +19,7 @@ TEST(CliUsability, MisspeltNamesGetTheNearestOne) {
   std::string d = s.path.string();
   expect_starc_error(d, "trian m.net", "unknown command 'trian'; did you mean 'train'?");
   expect_starc_error(d, "--verbose", "unknown option '--verbose'");
-  expect_starc_error(d, "simulate photozz -o out", "unknown task 'photozz'; did you mean 'photoz'?");
+  expect_starc_error(d, "simulate photozz -o out", "unknown simulation task 'photozz'; did you mean 'photoz'?");
   ShellResult ok = run_starc(d, "--max-errors 3 --version");
   EXPECT_EQ(ok.code, 0) << ok.out;
   EXPECT_NE(ok.out.find("stdlib: "), std::string::npos) << ok.out;

@@ -43,7 +43,7 @@ int run(const Options& o) {
   for (auto& t : simulation_tasks()) names.push_back(t.name);
   if (std::find(names.begin(), names.end(), o.task) == names.end()) {
     std::string near = closest_name(o.task, names);
-    throw cli::CliError(fmt::format("simulate: unknown task '{}'{} (the tasks are: {})", o.task,
+    throw cli::CliError(fmt::format("simulate: unknown simulation task '{}'{} (the tasks are: {})", o.task,
                                     near.empty() ? "" : fmt::format("; did you mean '{}'?", near),
                                     fmt::join(names, ", ")));
   }
