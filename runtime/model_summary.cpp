@@ -9,15 +9,10 @@
 #include "compiler/driver/driver.h"
 #include "compiler/ir/attr.h"
 #include "compiler/ops/op.h"
+#include "runtime/memory_limit.h"
 
 namespace starc {
 namespace {
-
-int64_t elements(const TensorType& t) {
-  int64_t n = 1;
-  for (Dim d : t.shape) n *= d;
-  return n;
-}
 
 bool shape_only(const std::string& op) {
   static const std::set<std::string> ops = {"reshape", "transpose",   "broadcast_to", "slice", "concat", "pad",
@@ -38,7 +33,7 @@ double node_flops(const Graph& g, const Node& n) {
     for (const Node& b : body.nodes) per_step += node_flops(body, b);
     return steps * per_step;
   }
-  const double out = double(elements(n.type));
+  const double out = double(num_elements(n.type.shape));
   if (op == "matmul") return 2 * out * double(g.type(n.inputs[0]).shape.back());
   if (op.rfind("conv", 0) == 0 && n.inputs.size() >= 2) {
     const TensorType& w = g.type(n.inputs[1]);  // [Cout, Cin/groups, k...] (transposed: [Cin, Cout, k...])
@@ -46,8 +41,8 @@ double node_flops(const Graph& g, const Node& n) {
     for (size_t i = 1; i < w.shape.size(); ++i) per_output *= double(w.shape[i]);
     return 2 * out * per_output;
   }
-  if (n.inputs.size() == 1 && elements(g.type(n.inputs[0])) > elements(n.type))
-    return double(elements(g.type(n.inputs[0])));  // a reduction or pooling reads every input element
+  if (n.inputs.size() == 1 && num_elements(g.type(n.inputs[0]).shape) > num_elements(n.type.shape))
+    return double(num_elements(g.type(n.inputs[0]).shape));  // a reduction or pooling reads every input element
   return out;
 }
 
@@ -73,7 +68,7 @@ std::vector<SummaryRow> layer_rows(const Graph& g) {
     if (op == "param") {
       std::string scope = scope_of(attr_str(n.attrs, "name"));
       if (!in_layer || rows.back().name != scope) rows.push_back({scope, kind_of(scope), {}, false, 0, 0});
-      rows.back().params += elements(n.type);
+      rows.back().params += num_elements(n.type.shape);
       in_layer = true;
       continue;
     }
@@ -99,12 +94,6 @@ std::string count(double v) {
   return out;
 }
 
-std::string bytes(int64_t b) {
-  if (b < 1024) return fmt::format("{} B", b);
-  if (b < 1024 * 1024) return fmt::format("{:.1f} KiB", double(b) / 1024);
-  return fmt::format("{:.1f} MiB", double(b) / (1024.0 * 1024.0));
-}
-
 }  // namespace
 
 ModelSummary summarize(const Graph& g, int64_t batch) {
@@ -116,7 +105,8 @@ ModelSummary summarize(const Graph& g, int64_t batch) {
   const std::vector<Dim> symbols(g.symbols.size(), batch);
   s.rows = layer_rows(compile(g, symbols, o, Stage::Opt).optimized);
   for (const SummaryRow& r : s.rows) s.params += r.params, s.flops += r.flops;
-  for (int id : g.params()) (attr_bool(g.node(id).attrs, "trainable") ? s.trainable : s.state) += elements(g.type(id));
+  for (int id : g.params())
+    (attr_bool(g.node(id).attrs, "trainable") ? s.trainable : s.state) += num_elements(g.type(id).shape);
   CpuPlan plan = plan_cpu(compile(g, symbols, CompileOptions{}, Stage::Mlir).mlir, false);
   s.argument_bytes = plan.argument_bytes;
   s.temporary_peak_bytes = plan.temporary_peak_bytes;
@@ -132,7 +122,7 @@ std::string format_summary(const ModelSummary& s) {
   out += fmt::format("total: {} parameters ({} trainable, {} state), {} FLOPs per batch of {}\n", count(s.params),
                      count(s.trainable), count(s.state), count(s.flops), s.batch);
   out += fmt::format("memory at batch {}: arguments (inputs, parameters, outputs) {}, temporaries at most {} at once\n",
-                     s.batch, bytes(s.argument_bytes), bytes(s.temporary_peak_bytes));
+                     s.batch, format_bytes(s.argument_bytes), format_bytes(s.temporary_peak_bytes));
   return out;
 }
 

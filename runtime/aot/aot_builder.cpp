@@ -31,12 +31,6 @@ namespace {
 // as every output is (runtime/io/file_io.h), never half.
 void write_text(const fs::path& p, const std::string& text) { write_file_atomic(p.string(), text); }
 
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 // Runs a tool (argv[0] found on PATH); its output is shown only when it fails.
 void run_tool(const std::vector<std::string>& argv) {
   std::string cmd;
@@ -64,8 +58,8 @@ void check_options(const Graph& g, const TensorMap& params, const AotOptions& o)
     throw AotArgumentError(fmt::format("{} applies to CPU code; a {} cuda library runs on the GPU",
                                        param_ref("threads"), param_ref("device")));
   if (o.train && o.dynamic_batch)
-    throw AotArgumentError(
-        fmt::format("train steps need a fixed {} (training sees the whole batch at once)", param_ref("batch")));
+    throw AotArgumentError(fmt::format("{} needs a fixed {} (training sees the whole batch at once)",
+                                       param_ref("train_step"), param_ref("batch")));
   if (o.dynamic_batch) check_samples_independent(g, params);
 }
 

@@ -28,7 +28,7 @@ struct AotError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 // An AotError about the options; the message names them as AotOptions does ("batch",
-// "dynamic_batch", "threads", "device").
+// "dynamic_batch", "threads", "device"; the train plan as "train_step").
 using AotArgumentError = ParamError<AotError>;
 
 struct AotOptions {

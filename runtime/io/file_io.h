@@ -61,4 +61,8 @@ void check_allocation(uint64_t bytes, const std::string& what);
 bool checked_mul(uint64_t a, uint64_t b, uint64_t* out);
 bool checked_add(uint64_t a, uint64_t b, uint64_t* out);
 
+// `s` quoted for a POSIX shell where it needs quoting: paths in commands printed for the
+// user (the resume command of starc train) and in the tools the AOT builder runs.
+std::string shell_quote(const std::string& s);
+
 }  // namespace starc

@@ -87,6 +87,7 @@ const std::map<std::string, std::string> kFlagOfParam = {{"batch", "--batch"},
                                                          {"seed", "--seed"},
                                                          {"spectrum_norm", "--normalize"},
                                                          {"threads", "--threads"},
+                                                         {"train_step", "--entry train_step"},
                                                          {"val", "--val"}};
 
 std::string error_text(const std::exception& e) {
@@ -192,15 +193,6 @@ Tensor read_model_input(const std::string& flag, const std::string& name, const 
   Tensor t = read_tensor_file(spec, &stored);
   check_model_input(flag, name, spec, t, stored, want, symbols);
   return t;
-}
-
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=/.,:@%") ==
-                        std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
 }
 
 }  // namespace starc::cli

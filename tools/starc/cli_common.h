@@ -94,7 +94,4 @@ std::string error_text(const std::exception& e);
 // allocate (runtime/memory_limit.h; default: what the machine has available).
 void add_max_memory_option(CLI::App* app);
 
-// `s` quoted for a POSIX shell where it needs quoting (printed commands, tool calls).
-std::string shell_quote(const std::string& s);
-
 }  // namespace starc::cli

@@ -7,7 +7,6 @@
 
 #include <optional>
 
-#include "compiler/aot/aot_api.h"
 #include "runtime/aot/aot_builder.h"
 #include "runtime/batch_independence.h"
 #include "tools/starc/cli_common.h"
@@ -55,8 +54,6 @@ AotOptions builder_options(const Options& o, bool* train) {
     } catch (const std::exception&) {
       throw CliError(fmt::format("--batch {}: expected a positive integer or 'dynamic'", o.batch));
     }
-  if (*train && a.dynamic_batch)
-    throw CliError("--entry train_step needs a fixed --batch (training sees the whole batch at once)");
   return a;
 }
 
@@ -74,7 +71,6 @@ void print_summary(const Options& o, const std::string& model, const AotOptions&
 int run(const Options& o) {
   auto l = cli::load_program(o.file);
   std::string model = cli::pick_model(*l, o.file, o.model);
-  check_c_identifier(model);
   Graph g = cli::build_graph(*l, model);
   bool train = false;
   AotOptions a = builder_options(o, &train);

@@ -16,6 +16,7 @@
 #include "compiler/ops/builder.h"
 #include "compiler/opt/passes.h"
 #include "dsl/ast_print.h"
+#include "runtime/memory_limit.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {
@@ -54,12 +55,6 @@ int print_gradients(Loaded& l, const std::string& model) {
   return 0;
 }
 
-std::string bytes_str(int64_t b) {
-  if (b < 1024) return fmt::format("{} B", b);
-  if (b < 1024 * 1024) return fmt::format("{:.1f} KiB", b / 1024.0);
-  return fmt::format("{:.1f} MiB", b / (1024.0 * 1024.0));
-}
-
 // What the CPU code of an optimized graph does at the given batch: its kernels (fused
 // loop nests and kernel-library calls, with the nodes each computes) and its memory plan.
 void print_cpu_plan(const Graph& opt, int64_t batch) {
@@ -85,8 +80,8 @@ void print_cpu_plan(const Graph& opt, int64_t batch) {
   fmt::print(
       "# memory plan: arguments (inputs, parameters, outputs) {}; {} temporaries, at most {} alive at once "
       "({} if each lived to the end{})\n",
-      bytes_str(plan.argument_bytes), plan.temporaries, bytes_str(plan.temporary_peak_bytes),
-      bytes_str(plan.temporary_total_bytes),
+      format_bytes(plan.argument_bytes), plan.temporaries, format_bytes(plan.temporary_peak_bytes),
+      format_bytes(plan.temporary_total_bytes),
       plan.kept_to_end ? fmt::format("; {} held to the end", plan.kept_to_end) : "");
 }
 

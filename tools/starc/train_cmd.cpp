@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "dsl/program.h"
+#include "runtime/io/file_io.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/tensor_file.h"
 #include "runtime/jit_executor.h"
@@ -117,9 +118,9 @@ std::string resume_command(const Args& a, const std::string& dir) {
     }
     if (s.rfind("--weights=", 0) == 0) continue;
     has_resume |= s == "--resume";
-    out.push_back(cli::shell_quote(s));
+    out.push_back(shell_quote(s));
   }
-  if (a.checkpoint.empty()) out.push_back("--checkpoint " + cli::shell_quote(dir));
+  if (a.checkpoint.empty()) out.push_back("--checkpoint " + shell_quote(dir));
   if (!has_resume) out.push_back("--resume");
   return fmt::format("{}", fmt::join(out, " "));
 }
