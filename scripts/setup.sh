@@ -25,6 +25,9 @@ PACKAGES=(
   python3-astropy
   # the ASan/UBSan build and the libFuzzer harnesses (scripts/asan_test.sh, scripts/fuzz.sh)
   clang-22 libclang-rt-22-dev
+  # ONNX import and export (runtime/onnx): the protobuf classes and checker; python3-onnx
+  # checks exported files in the tests (onnx.checker)
+  libonnx-dev libprotobuf-dev python3-onnx
   # the code style (.clang-format; scripts/format.sh --check in CI)
   clang-format-22
 )
