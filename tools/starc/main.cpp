@@ -15,6 +15,7 @@
 #include "tools/starc/convert_cmd.h"
 #include "tools/starc/eval_cmd.h"
 #include "tools/starc/explain_cmd.h"
+#include "tools/starc/import_cmd.h"
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/graph_cmd.h"
 #include "tools/starc/opt_cmd.h"
@@ -43,6 +44,7 @@ struct Commands {
   SimulateCommand simulate;
   OptCommand opt;
   WeightsCommand weights;
+  ImportCommand imp;
 };
 
 Commands add_commands(CLI::App& app, int argc, char** argv) {
@@ -64,6 +66,7 @@ Commands add_commands(CLI::App& app, int argc, char** argv) {
   c.simulate = add_simulate_command(app);
   c.opt = add_opt_command(app);
   c.weights = add_weights_command(app);
+  c.imp = add_import_command(app);
   return c;
 }
 
@@ -86,6 +89,7 @@ int dispatch(const Commands& c) {
   if (*c.simulate.app) return c.simulate.run();
   if (*c.opt.app) return c.opt.run();
   if (*c.weights.app) return c.weights.run();
+  if (*c.imp.app) return c.imp.run();
   return 1;
 }
 

@@ -1,0 +1,379 @@
+#include "runtime/onnx/import_context.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "compiler/ops/common.h"
+
+namespace starc {
+
+namespace {
+
+// Names a generated variable must not take: keywords, builtins, primitive ops and the
+// std.nn layers (a variable named `relu` would hide the function).
+const std::set<std::string>& reserved_names() {
+  static const std::set<std::string> names = [] {
+    std::set<std::string> s = {"fn",
+                               "model",
+                               "param",
+                               "state",
+                               "return",
+                               "for",
+                               "in",
+                               "if",
+                               "else",
+                               "let",
+                               "true",
+                               "false",
+                               "as",
+                               "and",
+                               "or",
+                               "not",
+                               "assert",
+                               "use",
+                               "train",
+                               "step",
+                               "scan",
+                               "zeros",
+                               "ones",
+                               "full",
+                               "len",
+                               "int",
+                               "float",
+                               "print",
+                               "grad",
+                               "assign",
+                               "training",
+                               "pi",
+                               "inf",
+                               "prim",
+                               "f32",
+                               "f64",
+                               "i64",
+                               "bool",
+                               "str",
+                               "list",
+                               "dtype",
+                               "dense",
+                               "flatten",
+                               "batchnorm",
+                               "layernorm",
+                               "lstm",
+                               "gru",
+                               "bidirectional",
+                               "global_avgpool",
+                               "residual1d",
+                               "output"};
+    for (const OpDef* op : all_ops()) s.insert(op->name);
+    return s;
+  }();
+  return names;
+}
+
+// Primitive ops that std.nn shadows with a layer of the same name.
+bool shadowed_by_std_nn(const std::string& op) {
+  static const std::set<std::string> s = {"conv1d",    "conv2d",    "conv_transpose1d", "conv_transpose2d", "maxpool1d",
+                                          "maxpool2d", "avgpool1d", "avgpool2d",        "dropout"};
+  return s.count(op) > 0;
+}
+
+const std::map<std::string, std::string>& infix_ops() {
+  static const std::map<std::string, std::string> m = {{"add", "+"}, {"sub", "-"},  {"mul", "*"},
+                                                       {"div", "/"}, {"pow", "**"}, {"matmul", "@"}};
+  return m;
+}
+
+// Ops that only move elements around: the only ones folded over shape vectors that hold
+// symbolic dims (arithmetic on a symbolic dim cannot be done at import).
+bool moves_elements(const std::string& op) {
+  return op == "reshape" || op == "concat" || op == "slice" || op == "transpose" || op == "broadcast_to";
+}
+
+}  // namespace
+
+bool ImportValue::has_symbolic() const {
+  if (!known || known->dtype() != DType::I64) return false;
+  for (int64_t i = 0; i < known->size(); ++i)
+    if (is_sym(known->data<int64_t>()[i])) return true;
+  return false;
+}
+
+std::string number_text(double v, bool f32) {
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  std::string s = f32 ? fmt::format("{}", float(v)) : fmt::format("{}", v);
+  if (s.find_first_of(".en") == std::string::npos) s += ".0";
+  return s;
+}
+
+Importer::Importer(const onnx::ModelProto& model, std::string file, std::string base_dir)
+    : model(model), file(std::move(file)), base_dir(std::move(base_dir)), opset(onnx_default_opset(model)) {
+  taken_ = reserved_names();
+}
+
+std::string Importer::identifier(const std::string& raw) {
+  std::string s;
+  for (char c : raw) {
+    bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+    if (ok)
+      s += c;
+    else if (!s.empty() && s.back() != '_')
+      s += '_';
+  }
+  while (!s.empty() && s.back() == '_') s.pop_back();
+  size_t start = s.find_first_not_of('_');
+  s = start == std::string::npos ? "" : s.substr(start);
+  if (s.rfind("onnx_", 0) == 0) s = s.substr(5);
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) s = "v" + s;
+  if (s.size() > 64) s = s.substr(s.size() - 64);
+  return s;
+}
+
+std::string Importer::fresh_var(const std::string& hint) {
+  std::string base = identifier(hint);
+  std::string name = base;
+  for (int i = 1; taken_.count(name); ++i) name = fmt::format("{}_{}", base, i);
+  taken_.insert(name);
+  return name;
+}
+
+std::string Importer::scope_name(const std::string& initializer, const std::string& fallback) {
+  // "features.0.weight" -> "features_0"; "0.weight" (nn.Sequential) -> "dense0";
+  // generated names ("onnx::Conv_12") -> the fallback.
+  std::string prefix;
+  if (!initializer.empty() && initializer.find("::") == std::string::npos) {
+    size_t dot = initializer.rfind('.');
+    if (dot != std::string::npos) prefix = initializer.substr(0, dot);
+  }
+  if (!prefix.empty() && std::all_of(prefix.begin(), prefix.end(), ::isdigit)) prefix = fallback + prefix;
+  return fresh_var(prefix.empty() ? fallback : prefix);
+}
+
+std::string Importer::value_hint(const std::string& onnx_name) {
+  // "/encoder/self_attn/MatMul_output_0" -> "self_attn_matmul"; "/0/Gemm_output_0" -> "gemm".
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= onnx_name.size()) {
+    size_t end = onnx_name.find('/', start);
+    if (end == std::string::npos) end = onnx_name.size();
+    if (end > start) parts.push_back(onnx_name.substr(start, end - start));
+    start = end + 1;
+  }
+  if (parts.empty()) return "v";
+  std::string last = parts.back();
+  if (size_t o = last.rfind("_output_"); o != std::string::npos) last = last.substr(0, o);
+  std::string hint = last;
+  if (parts.size() > 1 && !std::all_of(parts[parts.size() - 2].begin(), parts[parts.size() - 2].end(), ::isdigit))
+    hint = parts[parts.size() - 2] + "_" + last;
+  if (parts.size() > 1 || hint != onnx_name)
+    std::transform(hint.begin(), hint.end(), hint.begin(), [](unsigned char c) { return std::tolower(c); });
+  return hint;
+}
+
+const ImportValue& Importer::value(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end())
+    fail(fmt::format("input '{}' is not produced by any earlier node, input or initializer", name));
+  return it->second;
+}
+
+void Importer::count_uses() {
+  for (const auto& n : model.graph().node())
+    for (const auto& i : n.input()) {
+      ++uses_[i];
+      consumers_[i].push_back(&n);
+    }
+  for (const auto& o : model.graph().output()) ++uses_[o.name()];
+}
+
+std::vector<const onnx::NodeProto*> Importer::consumers(const std::string& name) const {
+  auto it = consumers_.find(name);
+  return it == consumers_.end() ? std::vector<const onnx::NodeProto*>{} : it->second;
+}
+
+int Importer::uses(const std::string& name) const {
+  auto it = uses_.find(name);
+  return it == uses_.end() ? 0 : it->second;
+}
+
+bool Importer::has_in(int i) const { return i < node->input_size() && !node->input(i).empty(); }
+
+const ImportValue& Importer::in(int i) const {
+  if (!has_in(i)) fail(fmt::format("needs input {}", i));
+  return value(node->input(i));
+}
+
+void Importer::define_output(int i, ImportValue v) {
+  if (i >= node->output_size() || node->output(i).empty()) return;
+  define(node->output(i), std::move(v));
+}
+
+const onnx::AttributeProto* Importer::attr(const std::string& name) const {
+  for (const auto& a : node->attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+int64_t Importer::attr_int(const std::string& name, int64_t fallback) const {
+  const auto* a = attr(name);
+  return a ? a->i() : fallback;
+}
+
+double Importer::attr_float(const std::string& name, double fallback) const {
+  const auto* a = attr(name);
+  return a ? a->f() : fallback;
+}
+
+std::string Importer::attr_str(const std::string& name, const std::string& fallback) const {
+  const auto* a = attr(name);
+  return a ? a->s() : fallback;
+}
+
+std::optional<Ints> Importer::attr_ints(const std::string& name) const {
+  const auto* a = attr(name);
+  if (!a) return std::nullopt;
+  return Ints(a->ints().begin(), a->ints().end());
+}
+
+Ints Importer::known_ints(int i, const std::string& what) const {
+  const ImportValue& v = in(i);
+  if (!v.known)
+    fail(fmt::format("{} (input {}) must be known when the model is imported, not computed at run time", what, i));
+  if (v.known->dtype() != DType::I64) fail(fmt::format("{} (input {}) must be integers", what, i));
+  return Ints(v.known->data<int64_t>(), v.known->data<int64_t>() + v.known->size());
+}
+
+std::string Importer::where() const {
+  if (!node) return file;
+  return fmt::format("{}: node '{}' ({}, opset {})", file, node->name(), node->op_type(), opset);
+}
+
+void Importer::fail(const std::string& msg) const { throw OnnxError(where() + ": " + msg); }
+
+TensorType Importer::infer(const std::string& op, const std::vector<TensorType>& in, const Attrs& attrs) const {
+  const OpDef* def = find_op(op);
+  try {
+    return infer_type(*def, in, complete_attrs(*def, attrs), &symbols);
+  } catch (const std::exception& e) {
+    fail(e.what());
+  }
+}
+
+std::string Importer::type_text(const TensorType& t) const { return type_str(t, &symbols); }
+
+std::string Importer::ints_text(const Ints& v) const {
+  std::vector<std::string> parts;
+  for (int64_t d : v) parts.push_back(is_sym(d) ? symbols.at(sym_index(d)) : std::to_string(d));
+  return fmt::format("[{}]", fmt::join(parts, ", "));
+}
+
+std::string Importer::call_text(const std::string& op, const std::vector<std::string>& args, const Attrs& attrs) const {
+  if (auto it = infix_ops().find(op); it != infix_ops().end() && attrs.empty())
+    return fmt::format("{} {} {}", args[0], it->second, args[1]);
+  std::vector<std::string> parts;
+  if (find_op(op)->variadic)
+    parts.push_back(fmt::format("[{}]", fmt::join(args, ", ")));
+  else
+    parts.insert(parts.end(), args.begin(), args.end());
+  for (const auto& [key, a] : attrs) {
+    std::string text;
+    if (auto* i = std::get_if<int64_t>(&a))
+      text = std::to_string(*i);
+    else if (auto* f = std::get_if<double>(&a))
+      text = number_text(*f, false);
+    else if (auto* b = std::get_if<bool>(&a))
+      text = *b ? "true" : "false";
+    else if (auto* s = std::get_if<std::string>(&a))
+      text = fmt::format("\"{}\"", *s);
+    else if (auto* l = std::get_if<Ints>(&a))
+      text = ints_text(*l);
+    else if (auto* d = std::get_if<DType>(&a))
+      text = std::string(dtype_name(*d));
+    else
+      fail(fmt::format("internal: attribute '{}' of {} cannot be written in .net", key, op));
+    parts.push_back(fmt::format("{}: {}", key, text));
+  }
+  return fmt::format("{}{}({})", shadowed_by_std_nn(op) ? "prim." : "", op, fmt::join(parts, ", "));
+}
+
+std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<ImportValue>& in,
+                                     const Attrs& attrs) const {
+  const OpDef* def = find_op(op);
+  std::vector<Tensor> args;
+  bool symbolic = false;
+  for (const auto& v : in) {
+    if (!v.known) return std::nullopt;
+    symbolic |= v.has_symbolic();
+    args.push_back(*v.known);
+  }
+  if (symbolic && !moves_elements(op)) {
+    fail(
+        fmt::format("computes {} with a symbolic dim ({}) at import; starc needs such shapes static "
+                    "(export with a fixed size for that axis)",
+                    op, fmt::join(symbols, ", ")));
+  }
+  if (!def->ref || (in.empty() && op != "full")) return std::nullopt;
+  for (const auto& t : args)
+    if (t.size() > (int64_t(1) << 20)) return std::nullopt;  // big: leave it to the compiled model
+  RefCtx ctx;
+  return def->ref(args, complete_attrs(*def, attrs), ctx);
+}
+
+ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue>& in, Attrs attrs) {
+  std::vector<TensorType> types;
+  for (const auto& v : in) types.push_back(v.type);
+  TensorType type = infer(op, types, attrs);
+  if (std::optional<Tensor> k = fold(op, in, attrs)) {
+    ImportValue v;
+    v.type = type;
+    v.known = *k;
+    return v;
+  }
+  bool literals = infix_ops().count(op) && op != "matmul";
+  std::vector<std::string> args;
+  for (size_t i = 0; i < in.size(); ++i) {
+    // A literal only where the other operand fixes the result's shape and dtype.
+    bool ok = literals && in[1 - i].type.shape == type.shape && !in[1 - i].known;
+    args.push_back(operand(in[i], ok));
+  }
+  std::string hint = node && node->output_size() ? node->output(0) : op;
+  return emit(call_text(op, args, attrs), type, hint);
+}
+
+ImportValue Importer::emit(const std::string& rhs, const TensorType& type, const std::string& hint) {
+  std::string var = fresh_var(value_hint(hint.empty() ? (node ? node->output(0) : "v") : hint));
+  std::string line = fmt::format("{} = {}", var, rhs);
+  if (node) line += fmt::format("  # {} ({})", node->name().empty() ? node->output(0) : node->name(), node->op_type());
+  body.push_back(line);
+  ImportValue v;
+  v.type = type;
+  v.expr = var;
+  return v;
+}
+
+std::string Importer::operand(const ImportValue& v, bool literal_ok) {
+  if (!v.expr.empty()) return v.expr;
+  if (!v.declared->empty()) return *v.declared;
+  if (!v.known) fail("internal: a value with neither an expression nor a known value");
+  if (v.has_symbolic()) fail("a shape computed from a symbolic dim is used as tensor data, which starc cannot do");
+  const Tensor& t = *v.known;
+  if (literal_ok && t.size() == 1 && t.dtype() != DType::Bool && !std::isnan(t.get(0)))
+    return t.dtype() == DType::I64 ? std::to_string(t.data<int64_t>()[0])
+                                   : number_text(t.get(0), t.dtype() == DType::F32);
+  if (t.rank() == 0 && is_float(t.dtype()) && std::isfinite(t.get(0)))
+    return fmt::format("full([], {}, dtype: {})", number_text(t.get(0), t.dtype() == DType::F32),
+                       dtype_name(t.dtype()));
+  // A trainable param for a float initializer; a state buffer (saved, not trained) otherwise.
+  bool trainable = !v.initializer.empty() && is_float(t.dtype());
+  std::string name = fresh_var(v.initializer.empty() ? "const" : v.initializer);
+  decls.push_back(fmt::format("{} {}: {} = zeros", trainable ? "param" : "state", name, type_text(t.type())));
+  add_weight(name, t);
+  *v.declared = name;
+  return name;
+}
+
+void Importer::add_weight(const std::string& dotted_name, const Tensor& t) {
+  if (!weights.emplace(dotted_name, t).second) fail(fmt::format("internal: weight '{}' written twice", dotted_name));
+}
+
+}  // namespace starc

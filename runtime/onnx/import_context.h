@@ -1,0 +1,108 @@
+// runtime/onnx: the state of one ONNX import (onnx_import.cpp drives it; import_ops.cpp
+// and import_layers.cpp convert nodes with it). Every ONNX value becomes an ImportValue:
+// its starc type (shapes come from starc's own op rules, so a broken file gets starc's
+// shape errors) and either a .net expression or a tensor known at import. Ops whose
+// inputs are all known are folded with starc's reference kernels; the others are printed
+// as .net statements, one per line, with the ONNX node named in a comment.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/attr.h"
+#include "runtime/onnx/onnx_file.h"
+
+namespace starc {
+
+struct ImportValue {
+  TensorType type;
+  std::string expr;             // a .net variable (empty: only `known` so far)
+  std::optional<Tensor> known;  // the value, when known at import; i64 vectors may hold symbolic dims
+  std::string initializer;      // the ONNX initializer it is, if one (layers take these as weights)
+  // The variable a known value was declared as when first used as data (shared by copies).
+  std::shared_ptr<std::string> declared = std::make_shared<std::string>();
+  bool has_symbolic() const;
+};
+
+class Importer {
+ public:
+  Importer(const onnx::ModelProto& model, std::string file, std::string base_dir);
+
+  const onnx::ModelProto& model;
+  const std::string file;      // the ONNX file, for messages
+  const std::string base_dir;  // external data is read relative to it
+  int64_t opset = 0;
+  SymbolNames symbols;  // symbolic dims (the model's input dims), index = sym_index
+
+  // ---- values, by ONNX name
+  bool has(const std::string& name) const { return values_.count(name) > 0; }
+  const ImportValue& value(const std::string& name) const;
+  void define(const std::string& name, ImportValue v) { values_[name] = std::move(v); }
+  // Node inputs and outputs that are used (an empty name is an omitted optional input).
+  int uses(const std::string& name) const;
+  void count_uses();
+  // The nodes reading `name`, and the nodes a layer converter already took over (a
+  // MatMul's bias Add): the driver skips those.
+  std::vector<const onnx::NodeProto*> consumers(const std::string& name) const;
+  std::set<const onnx::NodeProto*> fused;
+
+  // ---- the node being converted
+  const onnx::NodeProto* node = nullptr;
+  const ImportValue& in(int i) const;  // input i (must be present)
+  bool has_in(int i) const;
+  int64_t attr_int(const std::string& name, int64_t fallback) const;
+  double attr_float(const std::string& name, double fallback) const;
+  std::string attr_str(const std::string& name, const std::string& fallback) const;
+  std::optional<Ints> attr_ints(const std::string& name) const;
+  const onnx::AttributeProto* attr(const std::string& name) const;
+  // Input i as a list of static ints known at import (axes, pads, shapes); symbolic dims kept.
+  Ints known_ints(int i, const std::string& what) const;
+  void define_output(int i, ImportValue v);
+  // "model.onnx: node '/fc/Gemm' (Gemm, opset 17): MSG"
+  [[noreturn]] void fail(const std::string& msg) const;
+  std::string where() const;
+
+  // ---- emitting .net
+  // Applies a starc primitive op: folded when every input is known, else printed as
+  // `var = op(...)`. Shape errors become errors naming the ONNX node.
+  ImportValue apply(const std::string& op, const std::vector<ImportValue>& in, Attrs attrs = {});
+  // A statement `var = rhs` whose result has type `type`; returns the value.
+  ImportValue emit(const std::string& rhs, const TensorType& type, const std::string& hint = "");
+  // An operand: the variable, a number literal for a known scalar when `literal_ok`, or a
+  // model-level param (initializers) / state (other constants) declared on first use.
+  std::string operand(const ImportValue& v, bool literal_ok = false);
+  // A unique layer scope name (`dense(...) as NAME`) from an initializer or a hint.
+  std::string scope_name(const std::string& initializer, const std::string& fallback);
+  void add_weight(const std::string& dotted_name, const Tensor& t);
+  // starc's type of `op` applied to these inputs (throws via fail()).
+  TensorType infer(const std::string& op, const std::vector<TensorType>& in, const Attrs& attrs) const;
+  std::string type_text(const TensorType& t) const;
+  std::string ints_text(const Ints& v) const;
+  std::string fresh_var(const std::string& hint);
+  void reserve_name(const std::string& name) { taken_.insert(name); }
+  static std::string identifier(const std::string& raw);
+  // A readable variable name from an ONNX value name (torch's "/block/Conv_output_0").
+  static std::string value_hint(const std::string& onnx_name);
+
+  // ---- results
+  std::vector<std::string> decls;  // model-level param/state lines
+  std::vector<std::string> body;   // statements, each with its ONNX node comment
+  std::map<std::string, Tensor> weights;
+  std::set<std::string> used_layers;  // std.nn functions the source calls
+
+ private:
+  std::map<std::string, ImportValue> values_;
+  std::map<std::string, int> uses_;
+  std::map<std::string, std::vector<const onnx::NodeProto*>> consumers_;
+  std::set<std::string> taken_;  // variable, symbol, scope and reserved names
+  std::string call_text(const std::string& op, const std::vector<std::string>& args, const Attrs& attrs) const;
+  std::optional<Tensor> fold(const std::string& op, const std::vector<ImportValue>& in, const Attrs& attrs) const;
+};
+
+// A .net number literal that reads back as exactly `v` (in f32 when `f32`).
+std::string number_text(double v, bool f32);
+
+}  // namespace starc

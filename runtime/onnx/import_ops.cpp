@@ -1,0 +1,551 @@
+// runtime/onnx: ONNX operators as starc primitive ops (the table at the end; docs/onnx.md
+// lists the same). Layers with weights (Gemm, Conv, BatchNormalization, ...) are in
+// import_layers.cpp.
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "compiler/ops/common.h"
+#include "runtime/onnx/import_ops.h"
+
+namespace starc {
+
+namespace {
+
+ImportValue known_value(const Tensor& t) {
+  ImportValue v;
+  v.type = t.type();
+  v.known = t;
+  return v;
+}
+
+ImportValue scalar(double x, DType dt) { return known_value(Tensor::scalar(dt, x)); }
+
+int axis_of(Importer& imp, int64_t axis, int rank) {
+  if (axis < -rank || axis >= rank) imp.fail(fmt::format("axis {} is out of range for rank {}", axis, rank));
+  return int(axis < 0 ? axis + rank : axis);
+}
+
+// ---------------------------------------------------------------- elementwise
+
+void unary(Importer& imp, const std::string& op, Attrs attrs = {}) {
+  imp.define_output(0, imp.apply(op, {imp.in(0)}, std::move(attrs)));
+}
+
+void binary(Importer& imp, const std::string& op) { imp.define_output(0, imp.apply(op, {imp.in(0), imp.in(1)})); }
+
+// Max, Min, Sum, Mean over any number of inputs.
+void variadic(Importer& imp, const std::string& op) {
+  ImportValue acc = imp.in(0);
+  for (int i = 1; i < imp.node->input_size(); ++i) acc = imp.apply(op == "mean" ? "add" : op, {acc, imp.in(i)});
+  if (op == "mean") acc = imp.apply("div", {acc, scalar(imp.node->input_size(), acc.type.dtype)});
+  imp.define_output(0, acc);
+}
+
+void convert_identity(Importer& imp) {
+  imp.define_output(0, imp.in(0));
+  if (imp.node->output_size() > 1 && imp.uses(imp.node->output(1)))
+    imp.fail("the dropout mask output is used; starc imports models for inference, where there is none");
+}
+
+void convert_reciprocal(Importer& imp) {
+  imp.define_output(0, imp.apply("div", {scalar(1, imp.in(0).type.dtype), imp.in(0)}));
+}
+
+void convert_prelu(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  ImportValue neg = imp.apply("minimum", {x, scalar(0, x.type.dtype)});
+  ImportValue pos = imp.apply("relu", {x});
+  imp.define_output(0, imp.apply("add", {pos, imp.apply("mul", {imp.in(1), neg})}));
+}
+
+void convert_not(Importer& imp) {
+  ImportValue as_int = imp.apply("cast", {imp.in(0)}, {{"dtype", DType::I64}});
+  imp.define_output(0, imp.apply("eq", {as_int, scalar(0, DType::I64)}));
+}
+
+void logical(Importer& imp, const std::string& op) {
+  ImportValue a = imp.apply("cast", {imp.in(0)}, {{"dtype", DType::I64}});
+  ImportValue b = imp.apply("cast", {imp.in(1)}, {{"dtype", DType::I64}});
+  ImportValue r = imp.apply(op == "and" ? "minimum" : op == "or" ? "maximum" : "ne", {a, b});
+  imp.define_output(0, op == "xor" ? r : imp.apply("ne", {r, scalar(0, DType::I64)}));
+}
+
+void convert_clip(Importer& imp) {
+  ImportValue x = imp.in(0);
+  std::optional<double> lo, hi;
+  if (imp.opset < 11) {
+    if (imp.attr("min")) lo = imp.attr_float("min", 0);
+    if (imp.attr("max")) hi = imp.attr_float("max", 0);
+  } else {
+    for (int i : {1, 2}) {
+      if (!imp.has_in(i)) continue;
+      const ImportValue& b = imp.in(i);
+      if (!b.known || b.known->size() != 1) imp.fail("Clip bounds must be scalars known at import");
+      (i == 1 ? lo : hi) = b.known->get(0);
+    }
+  }
+  if (lo) x = imp.apply("maximum", {x, scalar(*lo, x.type.dtype)});
+  if (hi) x = imp.apply("minimum", {x, scalar(*hi, x.type.dtype)});
+  imp.define_output(0, x);
+}
+
+void convert_cast(Importer& imp) {
+  int32_t to = int32_t(imp.attr_int("to", 0));
+  std::optional<DType> dt = dtype_from_onnx(to);
+  if (!dt) imp.fail(fmt::format("Cast to {} is not supported", onnx_type_name(to)));
+  const ImportValue& x = imp.in(0);
+  imp.define_output(0, x.type.dtype == *dt ? x : imp.apply("cast", {x}, {{"dtype", *dt}}));
+}
+
+void convert_leaky_relu(Importer& imp) { unary(imp, "leaky_relu", {{"alpha", imp.attr_float("alpha", 0.01)}}); }
+void convert_elu(Importer& imp) { unary(imp, "elu", {{"alpha", imp.attr_float("alpha", 1.0)}}); }
+void convert_gelu(Importer& imp) { unary(imp, "gelu", {{"approximate", imp.attr_str("approximate", "none")}}); }
+
+void convert_softmax(Importer& imp, const std::string& op) {
+  const ImportValue& x = imp.in(0);
+  int rank = x.type.rank();
+  int axis = axis_of(imp, imp.attr_int("axis", imp.opset < 13 ? 1 : -1), rank);
+  // Before opset 13 the input is seen as 2-D [prod(dims < axis), prod(dims >= axis)].
+  if (imp.opset < 13 && axis != rank - 1) {
+    imp.fail("Softmax before opset 13 over more than the last axis is not supported; export with opset >= 13");
+  }
+  unary(imp, op, {{"axis", int64_t(axis)}});
+}
+
+// ---------------------------------------------------------------- reductions
+
+void convert_reduce(Importer& imp, const std::string& op) {
+  const ImportValue& x = imp.in(0);
+  bool axes_input = imp.opset >= 18 || (imp.opset >= 13 && op == "sum");
+  Ints axes;
+  if (axes_input && imp.has_in(1))
+    axes = imp.known_ints(1, "the axes");
+  else if (!axes_input)
+    axes = imp.attr_ints("axes").value_or(Ints{});
+  if (axes.empty() && imp.attr_int("noop_with_empty_axes", 0)) return imp.define_output(0, x);
+  for (auto& a : axes) a = axis_of(imp, a, x.type.rank());
+  imp.define_output(0, imp.apply(op, {x}, {{"axes", axes}, {"keepdims", imp.attr_int("keepdims", 1) != 0}}));
+}
+
+void convert_argmax(Importer& imp) {
+  if (imp.attr_int("select_last_index", 0)) imp.fail("ArgMax with select_last_index = 1 is not supported");
+  unary(imp, "argmax", {{"axis", imp.attr_int("axis", 0)}, {"keepdims", imp.attr_int("keepdims", 1) != 0}});
+}
+
+// ---------------------------------------------------------------- shapes
+
+void convert_shape(Importer& imp) {
+  const Shape& s = imp.in(0).type.shape;
+  int64_t rank = int64_t(s.size());
+  int64_t start = imp.attr_int("start", 0), end = imp.attr_int("end", rank);
+  start = std::clamp(start < 0 ? start + rank : start, int64_t(0), rank);
+  end = std::clamp(end < 0 ? end + rank : end, int64_t(0), rank);
+  Shape part(s.begin() + start, s.begin() + std::max(start, end));
+  Tensor t(DType::I64, {int64_t(part.size())});
+  std::copy(part.begin(), part.end(), t.data<int64_t>());
+  imp.define_output(0, known_value(t));
+}
+
+void convert_size(Importer& imp) {
+  const Shape& s = imp.in(0).type.shape;
+  if (!shape_is_static(s)) imp.fail("Size of a tensor with a symbolic dim is not known at import");
+  imp.define_output(0, scalar(double(num_elements(s)), DType::I64));
+}
+
+ImportValue reshape_to(Importer& imp, const ImportValue& x, Shape shape) {
+  if (x.type.shape == shape) return x;
+  return imp.apply("reshape", {x}, {{"shape", Ints(shape)}});
+}
+
+void convert_reshape(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  Ints target = imp.opset < 5 ? imp.attr_ints("shape").value_or(Ints{}) : imp.known_ints(1, "the target shape");
+  bool allow_zero = imp.attr_int("allowzero", 0) != 0;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == 0 && !allow_zero) {
+      if (i >= x.type.shape.size()) imp.fail(fmt::format("target dim {} copies a dim the input does not have", i));
+      target[i] = x.type.shape[i];
+    }
+  }
+  imp.define_output(0, reshape_to(imp, x, target));
+}
+
+void convert_flatten(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  int rank = x.type.rank();
+  int64_t axis = imp.attr_int("axis", 1);
+  if (axis < 0) axis += rank;
+  auto product = [&](int from, int to) {
+    Dim p = 1;
+    for (int i = from; i < to; ++i) {
+      if (is_sym(x.type.shape[i])) {
+        if (to - from == 1) return x.type.shape[i];
+        imp.fail("Flatten over a symbolic dim together with others is not supported");
+      }
+      p *= x.type.shape[i];
+    }
+    return p;
+  };
+  Shape target = {product(0, int(axis)), product(int(axis), rank)};
+  if (axis == 1 && rank > 2 && !x.known) {  // std.nn's flatten: keeps the batch axis
+    imp.used_layers.insert("flatten");
+    return imp.define_output(0, imp.emit(fmt::format("flatten({})", imp.operand(x)), {x.type.dtype, target}));
+  }
+  imp.define_output(0, reshape_to(imp, x, target));
+}
+
+void convert_transpose(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  Ints perm = imp.attr_ints("perm").value_or(Ints{});
+  if (perm.empty())
+    for (int i = x.type.rank() - 1; i >= 0; --i) perm.push_back(i);
+  bool identity = true;
+  for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == int64_t(i);
+  imp.define_output(0, identity ? x : imp.apply("transpose", {x}, {{"perm", perm}}));
+}
+
+void convert_concat(Importer& imp) {
+  std::vector<ImportValue> parts;
+  for (int i = 0; i < imp.node->input_size(); ++i)
+    if (imp.in(i).type.shape != Shape{0}) parts.push_back(imp.in(i));  // torch concatenates empty shapes
+  if (parts.size() == 1) return imp.define_output(0, parts[0]);
+  int axis = axis_of(imp, imp.attr_int("axis", 0), parts.at(0).type.rank());
+  imp.define_output(0, imp.apply("concat", parts, {{"axis", int64_t(axis)}}));
+}
+
+// Squeeze / Unsqueeze: a reshape to the new shape.
+void convert_squeeze(Importer& imp, bool unsqueeze) {
+  const ImportValue& x = imp.in(0);
+  Ints axes = imp.opset >= 13 ? (imp.has_in(1) ? imp.known_ints(1, "the axes") : Ints{})
+                              : imp.attr_ints("axes").value_or(Ints{});
+  Shape s = x.type.shape;
+  if (unsqueeze) {
+    int out_rank = int(s.size() + axes.size());
+    for (auto& a : axes) a = axis_of(imp, a, out_rank);
+    std::sort(axes.begin(), axes.end());
+    for (int64_t a : axes) s.insert(s.begin() + a, 1);
+  } else {
+    for (auto& a : axes) a = axis_of(imp, a, int(s.size()));
+    Shape kept;
+    for (int i = 0; i < int(s.size()); ++i) {
+      bool drop = axes.empty() ? s[i] == 1 : std::count(axes.begin(), axes.end(), i) > 0;
+      if (drop && s[i] != 1) imp.fail(fmt::format("cannot squeeze axis {} of size {}", i, dim_str(s[i], &imp.symbols)));
+      if (!drop) kept.push_back(s[i]);
+    }
+    s = kept;
+  }
+  imp.define_output(0, reshape_to(imp, x, s));
+}
+
+// One axis of a Slice: Python semantics over a static dim.
+ImportValue slice_axis(Importer& imp, ImportValue x, int axis, int64_t start, int64_t end, int64_t step) {
+  Dim dim = x.type.shape[axis];
+  if (step <= 0) imp.fail("Slice with a step <= 0 is not supported");
+  if (is_sym(dim)) {
+    if (start == 0 && end >= (int64_t(1) << 31)) return x;
+    imp.fail(fmt::format("slices the symbolic dim {}; starc slices static axes only", dim_str(dim, &imp.symbols)));
+  }
+  auto clamp = [dim](int64_t i) { return std::clamp(i < 0 ? i + dim : i, int64_t(0), dim); };
+  start = clamp(start), end = clamp(end);
+  if (start == 0 && end == dim && step == 1) return x;
+  return imp.apply("slice", {x}, {{"axis", int64_t(axis)}, {"start", start}, {"end", end}, {"step", step}});
+}
+
+void convert_slice(Importer& imp) {
+  ImportValue x = imp.in(0);
+  Ints starts, ends, axes, steps;
+  if (imp.opset < 10) {
+    starts = imp.attr_ints("starts").value_or(Ints{});
+    ends = imp.attr_ints("ends").value_or(Ints{});
+    axes = imp.attr_ints("axes").value_or(Ints{});
+  } else {
+    starts = imp.known_ints(1, "the starts"), ends = imp.known_ints(2, "the ends");
+    if (imp.has_in(3)) axes = imp.known_ints(3, "the axes");
+    if (imp.has_in(4)) steps = imp.known_ints(4, "the steps");
+  }
+  if (starts.size() != ends.size()) imp.fail("starts and ends differ in length");
+  for (size_t i = 0; i < starts.size(); ++i) {
+    int axis = axis_of(imp, axes.empty() ? int64_t(i) : axes.at(i), x.type.rank());
+    x = slice_axis(imp, x, axis, starts[i], ends[i], steps.empty() ? 1 : steps.at(i));
+  }
+  imp.define_output(0, x);
+}
+
+void convert_split(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  int axis = axis_of(imp, imp.attr_int("axis", 0), x.type.rank());
+  Dim dim = x.type.shape[axis];
+  if (is_sym(dim)) imp.fail("Split along a symbolic dim is not supported");
+  Ints sizes = imp.opset >= 13 ? (imp.has_in(1) ? imp.known_ints(1, "the split sizes") : Ints{})
+                               : imp.attr_ints("split").value_or(Ints{});
+  int n = imp.node->output_size();
+  if (sizes.empty())
+    for (int i = 0; i < n; ++i) sizes.push_back((dim + n - 1) / n);
+  int64_t start = 0;
+  for (int i = 0; i < n; ++i) {
+    int64_t end = std::min<int64_t>(start + sizes.at(i), dim);
+    imp.define_output(i, slice_axis(imp, x, axis, start, end, 1));
+    start = end;
+  }
+}
+
+// Gather on values known at import (shape vectors, constant tables), any axis.
+Tensor gather_known(Importer& imp, const Tensor& data, const Tensor& idx, int axis) {
+  Shape out_shape(data.shape().begin(), data.shape().begin() + axis);
+  out_shape.insert(out_shape.end(), idx.shape().begin(), idx.shape().end());
+  out_shape.insert(out_shape.end(), data.shape().begin() + axis + 1, data.shape().end());
+  int64_t outer = 1, inner = 1, n = data.shape()[axis];
+  for (int i = 0; i < axis; ++i) outer *= data.shape()[i];
+  for (int i = axis + 1; i < data.rank(); ++i) inner *= data.shape()[i];
+  Tensor out(data.dtype(), out_shape);
+  size_t es = dtype_size(data.dtype());
+  auto* src = static_cast<const char*>(data.raw());
+  auto* dst = static_cast<char*>(out.raw());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t j = 0; j < idx.size(); ++j) {
+      int64_t k = idx.data<int64_t>()[j];
+      if (k < -n || k >= n) imp.fail(fmt::format("index {} is out of range for a dim of {}", k, n));
+      if (k < 0) k += n;
+      std::memcpy(dst + (o * idx.size() + j) * inner * es, src + (o * n + k) * inner * es, inner * es);
+    }
+  return out;
+}
+
+void convert_gather(Importer& imp) {
+  const ImportValue& data = imp.in(0);
+  const ImportValue& idx = imp.in(1);
+  int axis = axis_of(imp, imp.attr_int("axis", 0), data.type.rank());
+  if (idx.type.dtype != DType::I64) imp.fail("Gather indices must be integers");
+  if (data.known && idx.known)
+    return imp.define_output(0, known_value(gather_known(imp, *data.known, *idx.known, axis)));
+  if (idx.known && idx.known->size() <= 64) {  // fixed indices: slices
+    std::vector<ImportValue> parts;
+    for (int64_t j = 0; j < idx.known->size(); ++j) {
+      int64_t k = idx.known->data<int64_t>()[j];
+      parts.push_back(slice_axis(imp, data, axis, k, k == -1 ? (int64_t(1) << 62) : k + 1, 1));
+    }
+    ImportValue joined = parts.size() == 1 ? parts[0] : imp.apply("concat", parts, {{"axis", int64_t(axis)}});
+    Shape s(data.type.shape.begin(), data.type.shape.begin() + axis);
+    s.insert(s.end(), idx.type.shape.begin(), idx.type.shape.end());
+    s.insert(s.end(), data.type.shape.begin() + axis + 1, data.type.shape.end());
+    return imp.define_output(0, reshape_to(imp, joined, s));
+  }
+  if (axis == 0 && data.type.rank() == 2 && shape_is_static(data.type.shape)) {
+    // An embedding lookup: one_hot(indices) @ table (exact, and differentiable in the table).
+    ImportValue hot = imp.apply("one_hot", {idx}, {{"depth", data.type.shape[0]}, {"dtype", data.type.dtype}});
+    return imp.define_output(0, imp.apply("matmul", {hot, data}));
+  }
+  imp.fail(
+      "Gather with indices computed at run time is supported only as an embedding lookup "
+      "(axis 0 of a 2-D table)");
+}
+
+void convert_expand(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  Ints shape = imp.known_ints(1, "the shape");
+  Shape out(std::max<size_t>(shape.size(), x.type.shape.size()), 1);
+  for (size_t i = 0; i < out.size(); ++i) {  // NumPy broadcasting of the two shapes, aligned right
+    size_t from_end = out.size() - 1 - i;
+    Dim a = from_end < x.type.shape.size() ? x.type.shape[x.type.shape.size() - 1 - from_end] : 1;
+    Dim b = from_end < shape.size() ? shape[shape.size() - 1 - from_end] : 1;
+    out[i] = a == 1 ? b : a;
+  }
+  imp.define_output(0, out == x.type.shape ? x : imp.apply("broadcast_to", {x}, {{"shape", Ints(out)}}));
+}
+
+void convert_constant(Importer& imp) {
+  const auto& n = *imp.node;
+  if (n.attribute_size() != 1) imp.fail("Constant needs exactly one value attribute");
+  const auto& a = n.attribute(0);
+  Tensor t;
+  if (a.name() == "value")
+    t = tensor_from_onnx(a.t(), imp.base_dir, imp.where() + ": value");
+  else if (a.name() == "value_float")
+    t = Tensor::scalar(DType::F32, a.f());
+  else if (a.name() == "value_int")
+    t = Tensor::scalar(DType::I64, double(a.i()));
+  else if (a.name() == "value_floats" || a.name() == "value_ints") {
+    bool ints = a.name() == "value_ints";
+    t = Tensor(ints ? DType::I64 : DType::F32, {ints ? a.ints_size() : a.floats_size()});
+    for (int64_t i = 0; i < t.size(); ++i) {
+      if (ints)
+        t.data<int64_t>()[i] = a.ints(int(i));
+      else
+        t.data<float>()[i] = a.floats(int(i));
+    }
+  } else {
+    imp.fail(fmt::format("Constant attribute '{}' is not supported", a.name()));
+  }
+  imp.define_output(0, known_value(t));
+}
+
+void convert_constant_of_shape(Importer& imp) {
+  Ints shape = imp.known_ints(0, "the shape");
+  double value = 0;
+  DType dt = DType::F32;
+  if (const auto* a = imp.attr("value")) {
+    Tensor t = tensor_from_onnx(a->t(), imp.base_dir, imp.where() + ": value");
+    if (t.size() != 1) imp.fail("ConstantOfShape's value must hold one element");
+    value = t.get(0), dt = t.dtype();
+  }
+  imp.define_output(0, imp.apply("full", {}, {{"shape", shape}, {"value", value}, {"dtype", dt}}));
+}
+
+void convert_range(Importer& imp) {
+  for (int i = 0; i < 3; ++i)
+    if (!imp.in(i).known) imp.fail("Range bounds must be known at import");
+  double start = imp.in(0).known->get(0), limit = imp.in(1).known->get(0), delta = imp.in(2).known->get(0);
+  if (delta == 0) imp.fail("Range with delta 0");
+  int64_t n = std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
+  Tensor t(imp.in(0).type.dtype, {n});
+  for (int64_t i = 0; i < n; ++i) t.set(i, start + double(i) * delta);
+  imp.define_output(0, known_value(t));
+}
+
+void convert_where(Importer& imp) { imp.define_output(0, imp.apply("where", {imp.in(0), imp.in(1), imp.in(2)})); }
+
+void convert_pad(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  std::string mode = imp.attr_str("mode", "constant");
+  if (mode != "constant") imp.fail(fmt::format("Pad mode '{}' is not supported (only constant)", mode));
+  Ints pads = imp.opset < 11 ? imp.attr_ints("pads").value_or(Ints{}) : imp.known_ints(1, "the pads");
+  double value = imp.opset < 11 ? imp.attr_float("value", 0) : 0;
+  if (imp.opset >= 11 && imp.has_in(2)) {
+    if (!imp.in(2).known) imp.fail("the pad value must be known at import");
+    value = imp.in(2).known->get(0);
+  }
+  int rank = x.type.rank();
+  Ints axes;
+  if (imp.opset >= 18 && imp.has_in(3)) axes = imp.known_ints(3, "the axes");
+  if (axes.empty())
+    for (int i = 0; i < rank; ++i) axes.push_back(i);
+  if (pads.size() != 2 * axes.size()) imp.fail(fmt::format("{} pads for {} axes", pads.size(), axes.size()));
+  Ints starc_pads(2 * rank, 0);  // lo0, hi0, lo1, hi1, ...
+  for (size_t i = 0; i < axes.size(); ++i) {
+    int a = axis_of(imp, axes[i], rank);
+    if (pads[i] < 0 || pads[i + axes.size()] < 0) imp.fail("negative pads (cropping) are not supported");
+    starc_pads[2 * a] = pads[i], starc_pads[2 * a + 1] = pads[i + axes.size()];
+  }
+  imp.define_output(0, imp.apply("pad", {x}, {{"pads", starc_pads}, {"value", value}}));
+}
+
+void convert_resize(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  if (imp.attr_str("mode", "nearest") != "nearest") imp.fail("Resize supports mode 'nearest' only");
+  std::string coords = imp.attr_str("coordinate_transformation_mode", "half_pixel");
+  std::string rounding = imp.attr_str("nearest_mode", "round_prefer_floor");
+  bool floor_like = (coords == "asymmetric" && rounding == "floor") ||
+                    ((coords == "half_pixel" || coords == "pytorch_half_pixel") && rounding != "ceil");
+  if (!floor_like) imp.fail(fmt::format("Resize with {} / {} is not supported", coords, rounding));
+  int rank = x.type.rank();
+  Ints scale;
+  if (imp.has_in(3) && imp.in(3).known && imp.in(3).known->size()) {
+    Ints sizes = imp.known_ints(3, "the sizes");
+    for (int i = 0; i < rank; ++i) {
+      Dim d = x.type.shape[i];
+      if (is_sym(d) || sizes.at(i) % d) imp.fail("Resize sizes must be whole multiples of static dims");
+      scale.push_back(sizes[i] / d);
+    }
+  } else {
+    int si = imp.opset < 11 ? 1 : 2;
+    const ImportValue& s = imp.in(si);
+    if (!s.known || s.known->size() != rank) imp.fail("Resize scales must be known at import, one per dim");
+    for (int i = 0; i < rank; ++i) {
+      double f = s.known->get(i);
+      if (f < 1 || f != std::floor(f)) imp.fail(fmt::format("Resize scale {} is not a whole number >= 1", f));
+      scale.push_back(int64_t(f));
+    }
+  }
+  if (rank < 3 || scale[0] != 1 || scale[1] != 1) imp.fail("Resize must keep the batch and channel dims");
+  imp.define_output(0, imp.apply("upsample", {x}, {{"scale", Ints(scale.begin() + 2, scale.end())}}));
+}
+
+const std::map<std::string, OnnxConverter>& primitive_table() {
+  static const std::map<std::string, OnnxConverter> t = {
+      {"Relu", [](Importer& i) { unary(i, "relu"); }},
+      {"Sigmoid", [](Importer& i) { unary(i, "sigmoid"); }},
+      {"Tanh", [](Importer& i) { unary(i, "tanh"); }},
+      {"Exp", [](Importer& i) { unary(i, "exp"); }},
+      {"Log", [](Importer& i) { unary(i, "log"); }},
+      {"Sqrt", [](Importer& i) { unary(i, "sqrt"); }},
+      {"Abs", [](Importer& i) { unary(i, "abs"); }},
+      {"Neg", [](Importer& i) { unary(i, "neg"); }},
+      {"Sin", [](Importer& i) { unary(i, "sin"); }},
+      {"Cos", [](Importer& i) { unary(i, "cos"); }},
+      {"Erf", [](Importer& i) { unary(i, "erf"); }},
+      {"Sign", [](Importer& i) { unary(i, "sign"); }},
+      {"Softplus", [](Importer& i) { unary(i, "softplus"); }},
+      {"Reciprocal", convert_reciprocal},
+      {"LeakyRelu", convert_leaky_relu},
+      {"Elu", convert_elu},
+      {"Gelu", convert_gelu},
+      {"PRelu", convert_prelu},
+      {"Identity", convert_identity},
+      {"Dropout", convert_identity},
+      {"Add", [](Importer& i) { binary(i, "add"); }},
+      {"Sub", [](Importer& i) { binary(i, "sub"); }},
+      {"Mul", [](Importer& i) { binary(i, "mul"); }},
+      {"Div", [](Importer& i) { binary(i, "div"); }},
+      {"Pow", [](Importer& i) { binary(i, "pow"); }},
+      {"Equal", [](Importer& i) { binary(i, "eq"); }},
+      {"Less", [](Importer& i) { binary(i, "lt"); }},
+      {"LessOrEqual", [](Importer& i) { binary(i, "le"); }},
+      {"Greater", [](Importer& i) { binary(i, "gt"); }},
+      {"GreaterOrEqual", [](Importer& i) { binary(i, "ge"); }},
+      {"Not", convert_not},
+      {"And", [](Importer& i) { logical(i, "and"); }},
+      {"Or", [](Importer& i) { logical(i, "or"); }},
+      {"Xor", [](Importer& i) { logical(i, "xor"); }},
+      {"Max", [](Importer& i) { variadic(i, "maximum"); }},
+      {"Min", [](Importer& i) { variadic(i, "minimum"); }},
+      {"Sum", [](Importer& i) { variadic(i, "add"); }},
+      {"Mean", [](Importer& i) { variadic(i, "mean"); }},
+      {"Where", convert_where},
+      {"Clip", convert_clip},
+      {"Cast", convert_cast},
+      {"Softmax", [](Importer& i) { convert_softmax(i, "softmax"); }},
+      {"LogSoftmax", [](Importer& i) { convert_softmax(i, "log_softmax"); }},
+      {"ReduceMean", [](Importer& i) { convert_reduce(i, "mean"); }},
+      {"ReduceSum", [](Importer& i) { convert_reduce(i, "sum"); }},
+      {"ReduceMax", [](Importer& i) { convert_reduce(i, "max"); }},
+      {"ReduceMin", [](Importer& i) { convert_reduce(i, "min"); }},
+      {"ArgMax", convert_argmax},
+      {"Shape", convert_shape},
+      {"Size", convert_size},
+      {"Reshape", convert_reshape},
+      {"Flatten", convert_flatten},
+      {"Transpose", convert_transpose},
+      {"Concat", convert_concat},
+      {"Squeeze", [](Importer& i) { convert_squeeze(i, false); }},
+      {"Unsqueeze", [](Importer& i) { convert_squeeze(i, true); }},
+      {"Slice", convert_slice},
+      {"Split", convert_split},
+      {"Gather", convert_gather},
+      {"Expand", convert_expand},
+      {"Constant", convert_constant},
+      {"ConstantOfShape", convert_constant_of_shape},
+      {"Range", convert_range},
+      {"Pad", convert_pad},
+      {"Resize", convert_resize},
+  };
+  return t;
+}
+
+}  // namespace
+
+const OnnxConverter* find_converter(const std::string& op_type) {
+  if (const OnnxConverter* c = find_layer_converter(op_type)) return c;
+  auto it = primitive_table().find(op_type);
+  return it == primitive_table().end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> supported_onnx_ops() {
+  std::vector<std::string> ops;
+  for (const auto& [name, c] : primitive_table()) ops.push_back(name);
+  for (const std::string& name : layer_onnx_ops()) ops.push_back(name);
+  std::sort(ops.begin(), ops.end());
+  return ops;
+}
+
+}  // namespace starc
