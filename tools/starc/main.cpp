@@ -15,6 +15,7 @@
 #include "tools/starc/convert_cmd.h"
 #include "tools/starc/eval_cmd.h"
 #include "tools/starc/explain_cmd.h"
+#include "tools/starc/export_cmd.h"
 #include "tools/starc/import_cmd.h"
 #include "tools/starc/gradcheck_cmd.h"
 #include "tools/starc/graph_cmd.h"
@@ -45,6 +46,7 @@ struct Commands {
   OptCommand opt;
   WeightsCommand weights;
   ImportCommand imp;
+  ExportCommand exp;
 };
 
 Commands add_commands(CLI::App& app, int argc, char** argv) {
@@ -67,6 +69,7 @@ Commands add_commands(CLI::App& app, int argc, char** argv) {
   c.opt = add_opt_command(app);
   c.weights = add_weights_command(app);
   c.imp = add_import_command(app);
+  c.exp = add_export_command(app);
   return c;
 }
 
@@ -90,6 +93,7 @@ int dispatch(const Commands& c) {
   if (*c.opt.app) return c.opt.run();
   if (*c.weights.app) return c.weights.run();
   if (*c.imp.app) return c.imp.run();
+  if (*c.exp.app) return c.exp.run();
   return 1;
 }
 
