@@ -44,5 +44,26 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# ONNX Runtime, the second runtime that checks `starc export` (docs/onnx.md): Node.js from
+# Debian where node or npm is missing (a node that bundles its npm, e.g. nodesource's, is
+# kept), then the npm package onnxruntime-node into build/ort. Its CPU library ships inside
+# the package, so its install script (which fetches GPU libraries) is skipped.
+ORT_NODE_VERSION=1.20.1
+node_missing=()
+command -v node >/dev/null || node_missing+=(nodejs)
+command -v npm >/dev/null || node_missing+=(npm)
+if ((${#node_missing[@]})); then
+  echo "setup: installing ${node_missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${node_missing[@]}"
+fi
+if ! grep -qs "\"version\": \"$ORT_NODE_VERSION\"" build/ort/node_modules/onnxruntime-node/package.json; then
+  echo "setup: npm install onnxruntime-node@$ORT_NODE_VERSION into build/ort"
+  mkdir -p build/ort
+  npm install --ignore-scripts --no-audit --no-fund --prefix build/ort "onnxruntime-node@$ORT_NODE_VERSION"
+fi
+
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build
