@@ -313,6 +313,7 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
                     op, fmt::join(symbols, ", ")));
   }
   if (!def->ref || (in.empty() && op != "full")) return std::nullopt;
+  if (op == "full" && !shape_is_static(starc::attr_ints(attrs, "shape"))) return std::nullopt;
   for (const auto& t : args)
     if (t.size() > (int64_t(1) << 20)) return std::nullopt;  // big: leave it to the compiled model
   RefCtx ctx;
@@ -323,6 +324,25 @@ ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue
   std::vector<TensorType> types;
   for (const auto& v : in) types.push_back(v.type);
   TensorType type = infer(op, types, attrs);
+  if (op == "transpose" && in[0].transpose_of) {  // exporters wrap layers in transposes that cancel
+    const Ints& perm = starc::attr_ints(attrs, "perm");
+    if (perm.size() == in[0].transpose_perm.size()) {  // one transpose of the original instead of two
+      Ints composed;
+      bool identity = true;
+      for (size_t i = 0; i < perm.size(); ++i) {
+        composed.push_back(in[0].transpose_perm[perm[i]]);
+        identity &= composed.back() == int64_t(i);
+      }
+      ImportValue original = *in[0].transpose_of;
+      return identity ? original : apply("transpose", {original}, {{"perm", composed}});
+    }
+  }
+  if (moves_elements(op) && in.size() == 1 && in[0].zeros) {
+    ImportValue v;
+    v.type = type;
+    v.zeros = true;
+    return v;
+  }
   if (std::optional<Tensor> k = fold(op, in, attrs)) {
     ImportValue v;
     v.type = type;
@@ -337,14 +357,20 @@ ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue
     args.push_back(operand(in[i], ok));
   }
   std::string hint = node && node->output_size() ? node->output(0) : op;
-  return emit(call_text(op, args, attrs), type, hint);
+  ImportValue out = emit(call_text(op, args, attrs), type, hint);
+  if (op == "transpose" && !starc::attr_ints(attrs, "perm").empty()) {
+    out.transpose_of = std::make_shared<const ImportValue>(in[0]);
+    out.transpose_perm = starc::attr_ints(attrs, "perm");
+  }
+  return out;
 }
 
-ImportValue Importer::emit(const std::string& rhs, const TensorType& type, const std::string& hint) {
+ImportValue Importer::emit(const std::string& rhs, const TensorType& type, const std::string& hint,
+                           const std::string& layer, std::vector<std::string> weights) {
   std::string var = fresh_var(value_hint(hint.empty() ? (node ? node->output(0) : "v") : hint));
-  std::string line = fmt::format("{} = {}", var, rhs);
-  if (node) line += fmt::format("  # {} ({})", node->name().empty() ? node->output(0) : node->name(), node->op_type());
-  body.push_back(line);
+  std::string comment;
+  if (node) comment = fmt::format("{} ({})", node->name().empty() ? node->output(0) : node->name(), node->op_type());
+  body.push_back({var, rhs, comment, std::move(weights), layer});
   ImportValue v;
   v.type = type;
   v.expr = var;
@@ -354,6 +380,12 @@ ImportValue Importer::emit(const std::string& rhs, const TensorType& type, const
 std::string Importer::operand(const ImportValue& v, bool literal_ok) {
   if (!v.expr.empty()) return v.expr;
   if (!v.declared->empty()) return *v.declared;
+  if (v.zeros) {
+    TensorType t = v.type;
+    *v.declared =
+        emit(fmt::format("full({}, 0.0, dtype: {})", ints_text(t.shape), dtype_name(t.dtype)), t, "zeros").expr;
+    return *v.declared;
+  }
   if (!v.known) fail("internal: a value with neither an expression nor a known value");
   if (v.has_symbolic()) fail("a shape computed from a symbolic dim is used as tensor data, which starc cannot do");
   const Tensor& t = *v.known;
@@ -366,7 +398,8 @@ std::string Importer::operand(const ImportValue& v, bool literal_ok) {
   // A trainable param for a float initializer; a state buffer (saved, not trained) otherwise.
   bool trainable = !v.initializer.empty() && is_float(t.dtype());
   std::string name = fresh_var(v.initializer.empty() ? "const" : v.initializer);
-  decls.push_back(fmt::format("{} {}: {} = zeros", trainable ? "param" : "state", name, type_text(t.type())));
+  decls.push_back(
+      {fmt::format("{} {}: {} = zeros", trainable ? "param" : "state", name, type_text(t.type())), "", "", {name}, ""});
   add_weight(name, t);
   *v.declared = name;
   return name;
@@ -374,6 +407,51 @@ std::string Importer::operand(const ImportValue& v, bool literal_ok) {
 
 void Importer::add_weight(const std::string& dotted_name, const Tensor& t) {
   if (!weights.emplace(dotted_name, t).second) fail(fmt::format("internal: weight '{}' written twice", dotted_name));
+}
+
+}  // namespace starc
+
+namespace starc {
+
+std::string Statement::text() const {
+  if (rhs.empty()) return var;  // a declaration: `var` holds the whole line
+  return comment.empty() ? fmt::format("{} = {}", var, rhs) : fmt::format("{} = {}  # {}", var, rhs, comment);
+}
+
+void Importer::remove_dead(const std::vector<std::string>& returned) {
+  std::set<std::string> live;
+  auto mark = [&live](const std::string& text) {
+    for (size_t i = 0; i < text.size();) {
+      if (!std::isalpha(static_cast<unsigned char>(text[i])) && text[i] != '_') {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+      live.insert(text.substr(i, j - i));
+      i = j;
+    }
+  };
+  for (const auto& r : returned) mark(r);
+  std::vector<Statement> kept;
+  for (auto it = body.rbegin(); it != body.rend(); ++it) {
+    if (live.count(it->var)) {
+      mark(it->rhs);
+      kept.push_back(std::move(*it));
+    } else {
+      for (const auto& w : it->weights) weights.erase(w);
+    }
+  }
+  body.assign(kept.rbegin(), kept.rend());
+  std::erase_if(decls, [&](const Statement& d) {
+    if (live.count(d.weights.at(0))) return false;
+    weights.erase(d.weights.at(0));
+    return true;
+  });
+}
+
+bool Importer::uses_std_nn() const {
+  return std::any_of(body.begin(), body.end(), [](const Statement& s) { return !s.layer.empty(); });
 }
 
 }  // namespace starc

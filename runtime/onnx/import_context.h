@@ -17,11 +17,25 @@
 
 namespace starc {
 
+// One line of the generated model: `var = rhs  # comment`, or a `param`/`state`
+// declaration (var is its name). `weights` are the entries of weights.npz it owns and
+// `layer` the std.nn function it calls, so that dropping a dead line drops them too.
+struct Statement {
+  std::string var, rhs, comment;
+  std::vector<std::string> weights;
+  std::string layer;
+  std::string text() const;
+};
+
 struct ImportValue {
   TensorType type;
   std::string expr;             // a .net variable (empty: only `known` so far)
   std::optional<Tensor> known;  // the value, when known at import; i64 vectors may hold symbolic dims
-  std::string initializer;      // the ONNX initializer it is, if one (layers take these as weights)
+  bool zeros = false;
+  // When it is transpose(*transpose_of, perm: transpose_perm): a transpose back is the original.
+  std::shared_ptr<const ImportValue> transpose_of;
+  Ints transpose_perm;      // all zeros, of a shape with symbolic dims: written as `full` when used
+  std::string initializer;  // the ONNX initializer it is, if one (layers take these as weights)
   // The variable a known value was declared as when first used as data (shared by copies).
   std::shared_ptr<std::string> declared = std::make_shared<std::string>();
   bool has_symbolic() const;
@@ -69,8 +83,10 @@ class Importer {
   // Applies a starc primitive op: folded when every input is known, else printed as
   // `var = op(...)`. Shape errors become errors naming the ONNX node.
   ImportValue apply(const std::string& op, const std::vector<ImportValue>& in, Attrs attrs = {});
-  // A statement `var = rhs` whose result has type `type`; returns the value.
-  ImportValue emit(const std::string& rhs, const TensorType& type, const std::string& hint = "");
+  // A statement `var = rhs` whose result has type `type`; returns the value. A std.nn
+  // `layer` call names the function and the weights it owns (already added).
+  ImportValue emit(const std::string& rhs, const TensorType& type, const std::string& hint = "",
+                   const std::string& layer = "", std::vector<std::string> weights = {});
   // An operand: the variable, a number literal for a known scalar when `literal_ok`, or a
   // model-level param (initializers) / state (other constants) declared on first use.
   std::string operand(const ImportValue& v, bool literal_ok = false);
@@ -88,10 +104,13 @@ class Importer {
   static std::string value_hint(const std::string& onnx_name);
 
   // ---- results
-  std::vector<std::string> decls;  // model-level param/state lines
-  std::vector<std::string> body;   // statements, each with its ONNX node comment
+  std::vector<Statement> decls;  // model-level param/state lines
+  std::vector<Statement> body;   // statements, each with its ONNX node comment
   std::map<std::string, Tensor> weights;
-  std::set<std::string> used_layers;  // std.nn functions the source calls
+  // Drops the statements (and their weights) that the `returned` expressions do not need:
+  // what ONNX exporters leave behind (a transpose undone by the next one, unused shapes).
+  void remove_dead(const std::vector<std::string>& returned);
+  bool uses_std_nn() const;
 
  private:
   std::map<std::string, ImportValue> values_;

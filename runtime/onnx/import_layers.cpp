@@ -34,10 +34,13 @@ Tensor transposed(const Tensor& w) {  // [a, b] -> [b, a]
 ImportValue emit_layer(Importer& imp, const std::string& layer, const ImportValue& x, const std::string& args,
                        const std::string& scope, const std::vector<std::pair<std::string, Tensor>>& weights,
                        const TensorType& out) {
-  imp.used_layers.insert(layer);
-  for (const auto& [name, t] : weights) imp.add_weight(scope + "." + name, t);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : weights) {
+    names.push_back(scope + "." + name);
+    imp.add_weight(names.back(), t);
+  }
   std::string call = fmt::format("{}({}{}{}) as {}", layer, imp.operand(x), args.empty() ? "" : ", ", args, scope);
-  return imp.emit(call, out);
+  return imp.emit(call, out, "", layer, names);
 }
 
 std::string bias_arg(bool has_bias) { return has_bias ? "" : ", bias: false"; }
@@ -216,8 +219,7 @@ void convert_pool(Importer& imp, bool max) {
   Attrs attrs = {{"kernel", w.kernel}, {"stride", w.stride}, {"padding", w.pad_lo}};
   TensorType out = imp.infer(op, {x.type}, attrs);
   if (Window::uniform(w.kernel) && w.stride == w.kernel && !padded && !x.known) {  // std.nn's maxpool2d(x, 2)
-    imp.used_layers.insert(op);
-    return imp.define_output(0, imp.emit(fmt::format("{}({}, {})", op, imp.operand(x), w.kernel[0]), out));
+    return imp.define_output(0, imp.emit(fmt::format("{}({}, {})", op, imp.operand(x), w.kernel[0]), out, "", op));
   }
   imp.define_output(0, imp.apply(op, {x}, attrs));
 }
@@ -286,6 +288,8 @@ const std::map<std::string, OnnxConverter>& layer_table() {
       {"GlobalMaxPool", [](Importer& i) { convert_global_pool(i, "max"); }},
       {"BatchNormalization", convert_batch_norm},
       {"LayerNormalization", convert_layer_norm},
+      {"LSTM", convert_lstm},
+      {"GRU", convert_gru},
   };
   return t;
 }

@@ -189,8 +189,8 @@ void convert_flatten(Importer& imp) {
   };
   Shape target = {product(0, int(axis)), product(int(axis), rank)};
   if (axis == 1 && rank > 2 && !x.known) {  // std.nn's flatten: keeps the batch axis
-    imp.used_layers.insert("flatten");
-    return imp.define_output(0, imp.emit(fmt::format("flatten({})", imp.operand(x)), {x.type.dtype, target}));
+    return imp.define_output(
+        0, imp.emit(fmt::format("flatten({})", imp.operand(x)), {x.type.dtype, target}, "", "flatten"));
   }
   imp.define_output(0, reshape_to(imp, x, target));
 }
@@ -388,6 +388,12 @@ void convert_constant_of_shape(Importer& imp) {
     Tensor t = tensor_from_onnx(a->t(), imp.base_dir, imp.where() + ": value");
     if (t.size() != 1) imp.fail("ConstantOfShape's value must hold one element");
     value = t.get(0), dt = t.dtype();
+  }
+  if (value == 0 && !shape_is_static(Shape(shape))) {  // written where used (often nowhere: LSTM states)
+    ImportValue v;
+    v.type = {dt, Shape(shape)};
+    v.zeros = true;
+    return imp.define_output(0, v);
   }
   imp.define_output(0, imp.apply("full", {}, {{"shape", shape}, {"value", value}, {"dtype", dt}}));
 }

@@ -16,6 +16,8 @@ using OnnxConverter = std::function<void(Importer&)>;
 const OnnxConverter* find_converter(const std::string& op_type);
 const OnnxConverter* find_layer_converter(const std::string& op_type);
 std::vector<std::string> layer_onnx_ops();
+void convert_lstm(Importer& imp);  // import_recurrent.cpp
+void convert_gru(Importer& imp);
 // Every op type find_converter knows, sorted (docs/onnx.md's table is checked against it).
 std::vector<std::string> supported_onnx_ops();
 

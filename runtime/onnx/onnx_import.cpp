@@ -147,6 +147,7 @@ Signature convert_graph(Importer& imp) {
     sig.outputs.push_back(fmt::format("{}: {}", label, imp.type_text(v.type)));
     sig.returned.push_back(expr);
   }
+  imp.remove_dead(sig.returned);
   return sig;
 }
 
@@ -156,11 +157,11 @@ std::string source_text(const Importer& imp, const Signature& sig, const std::st
       "# {}: imported by `starc import` from {} ({}, opset {}).\n"
       "# Each line names the ONNX node it comes from; the weights are in weights.npz.\n",
       name, fs::path(imp.file).filename().string(), producer.empty() ? "unknown producer" : producer, imp.opset);
-  if (!imp.used_layers.empty()) s += "use std.nn\n";
+  if (imp.uses_std_nn()) s += "use std.nn\n";
   s += fmt::format("\nmodel {}({}) -> ({}) {{\n", name, fmt::join(sig.inputs, ", "), fmt::join(sig.outputs, ", "));
-  for (const auto& d : imp.decls) s += "    " + d + "\n";
+  for (const auto& d : imp.decls) s += "    " + d.text() + "\n";
   if (!imp.decls.empty()) s += "\n";
-  for (const auto& line : imp.body) s += "    " + line + "\n";
+  for (const auto& line : imp.body) s += "    " + line.text() + "\n";
   if (sig.returned.size() == 1)
     s += fmt::format("    return {}\n}}\n", sig.returned[0]);
   else
