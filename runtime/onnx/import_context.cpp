@@ -141,8 +141,12 @@ std::string Importer::scope_name(const std::string& initializer, const std::stri
   // "features.0.weight" -> "features_0"; "0.weight" (nn.Sequential) -> "dense0";
   // generated names ("onnx::Conv_12") -> the fallback.
   std::string prefix;
-  if (!initializer.empty() && initializer.find("::") == std::string::npos) {
-    size_t dot = initializer.rfind('.');
+  if (node && node->name().rfind('/') != std::string::npos && node->name().rfind('/') > 0) {
+    // torch names nodes by module path: "/enc/linear1/MatMul" -> "enc/linear1"
+    prefix = node->name().substr(0, node->name().rfind('/'));
+    while (!prefix.empty() && prefix[0] == '/') prefix.erase(0, 1);
+  } else if (!initializer.empty() && initializer.find("::") == std::string::npos) {
+    size_t dot = initializer.rfind('.');  // "features.0.weight" -> "features.0"
     if (dot != std::string::npos) prefix = initializer.substr(0, dot);
   }
   if (!prefix.empty() && std::all_of(prefix.begin(), prefix.end(), ::isdigit)) prefix = fallback + prefix;
@@ -220,8 +224,9 @@ int64_t Importer::attr_int(const std::string& name, int64_t fallback) const {
 }
 
 double Importer::attr_float(const std::string& name, double fallback) const {
+  // ONNX stores f32: as the double its shortest text reads as (1e-5, not 9.99999974e-06).
   const auto* a = attr(name);
-  return a ? a->f() : fallback;
+  return a ? std::stod(fmt::format("{}", a->f())) : fallback;
 }
 
 std::string Importer::attr_str(const std::string& name, const std::string& fallback) const {
@@ -268,6 +273,15 @@ std::string Importer::ints_text(const Ints& v) const {
 }
 
 std::string Importer::call_text(const std::string& op, const std::vector<std::string>& args, const Attrs& attrs) const {
+  if (op == "slice") {  // x[:, 0:32]
+    Attrs a = complete_attrs(*find_op(op), attrs);
+    int64_t axis = starc::attr_int(a, "axis"), step = starc::attr_int(a, "step");
+    std::string range = fmt::format("{}:{}", starc::attr_int(a, "start"), starc::attr_int(a, "end"));
+    if (step != 1) range += fmt::format(":{}", step);
+    std::vector<std::string> index(size_t(axis), ":");
+    index.push_back(range);
+    return fmt::format("{}[{}]", args[0], fmt::join(index, ", "));
+  }
   if (auto it = infix_ops().find(op); it != infix_ops().end() && attrs.empty())
     return fmt::format("{} {} {}", args[0], it->second, args[1]);
   std::vector<std::string> parts;
@@ -347,6 +361,8 @@ ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue
     ImportValue v;
     v.type = type;
     v.known = *k;
+    for (const auto& i : in)  // a transposed or reshaped weight stays a trainable weight
+      if (!i.initializer.empty() && is_float(type.dtype) && v.initializer.empty()) v.initializer = i.initializer;
     return v;
   }
   bool literals = infix_ops().count(op) && op != "matmul";

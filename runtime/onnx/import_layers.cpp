@@ -95,13 +95,15 @@ void convert_gemm(Importer& imp) {
   double alpha = imp.attr_float("alpha", 1), beta = imp.attr_float("beta", 1);
   bool trans_a = imp.attr_int("transA", 0), trans_b = imp.attr_int("transB", 0);
   const Tensor* w = owned_weight(imp, 1);
-  const Tensor* c = owned_weight(imp, 2);
-  bool plain_bias = !imp.has_in(2) || (c && c->size() == (w ? w->shape()[trans_b ? 0 : 1] : -1) && c->rank() <= 2);
-  if (w && w->rank() == 2 && !trans_a && alpha == 1 && beta == 1 && plain_bias) {
-    Tensor bias;
-    if (c) bias = c->reshaped({c->size()});
-    return imp.define_output(0,
-                             dense(imp, a, trans_b ? *w : transposed(*w), c ? &bias : nullptr, imp.in(1).initializer));
+  if (w && w->rank() == 2 && !trans_a && alpha == 1 && beta == 1) {
+    Dim out = w->shape()[trans_b ? 0 : 1];
+    bool row_bias = imp.has_in(2) && imp.in(2).type.shape == Shape{out};
+    if (!imp.has_in(2) || row_bias) {
+      // A bias another node shares (exporters merge equal initializers) stays a separate add.
+      const Tensor* c = owned_weight(imp, 2);
+      ImportValue y = dense(imp, a, trans_b ? *w : transposed(*w), c, imp.in(1).initializer);
+      return imp.define_output(0, imp.has_in(2) && !c ? imp.apply("add", {y, imp.in(2)}) : y);
+    }
   }
   ImportValue b = imp.in(1);
   if (trans_a) a = imp.apply("transpose", {a}, {{"perm", Ints{1, 0}}});
@@ -156,13 +158,37 @@ ImportValue pad_asymmetric(Importer& imp, ImportValue x, Window& w, double value
   return imp.apply("pad", {x}, {{"pads", pads}, {"value", value}});
 }
 
+// A convolution of `groups` groups as one convolution per group (input channels and
+// weight rows sliced), joined along the channels, plus the bias.
+ImportValue grouped_conv(Importer& imp, const ImportValue& x, const std::string& op, const Attrs& attrs,
+                         int64_t groups) {
+  const ImportValue& w = imp.in(1);
+  Dim in_ch = x.type.shape[1], out_ch = w.type.shape[0];
+  if (is_sym(in_ch) || in_ch % groups || out_ch % groups || w.type.shape[1] * groups != in_ch)
+    imp.fail(fmt::format("group {} does not divide the {} input and {} output channels", groups, in_ch, out_ch));
+  if (groups > 256) imp.fail(fmt::format("{} groups: more than the 256 starc writes out one by one", groups));
+  Dim ci = in_ch / groups, co = out_ch / groups;
+  std::vector<ImportValue> parts;
+  for (int64_t g = 0; g < groups; ++g) {
+    ImportValue xg = imp.apply("slice", {x}, {{"axis", int64_t(1)}, {"start", g * ci}, {"end", (g + 1) * ci}});
+    ImportValue wg = imp.apply("slice", {w}, {{"axis", int64_t(0)}, {"start", g * co}, {"end", (g + 1) * co}});
+    parts.push_back(imp.apply(op, {xg, wg}, attrs));
+  }
+  ImportValue y = imp.apply("concat", parts, {{"axis", int64_t(1)}});
+  if (!imp.has_in(2)) return y;
+  Shape bshape(size_t(x.type.rank() - 1), 1);
+  bshape[0] = out_ch;
+  return imp.apply("add", {y, imp.apply("reshape", {imp.in(2)}, {{"shape", Ints(bshape)}})});
+}
+
 void convert_conv(Importer& imp, bool transpose) {
   ImportValue x = imp.in(0);
   const ImportValue& wv = imp.in(1);
   int spatial = x.type.rank() - 2;
   if (spatial != 1 && spatial != 2)
     imp.fail(fmt::format("{}-D convolutions are not supported (1-D and 2-D are)", spatial));
-  if (imp.attr_int("group", 1) != 1) imp.fail("grouped convolutions (group > 1) are not supported yet");
+  int64_t groups = imp.attr_int("group", 1);
+  if (groups != 1 && transpose) imp.fail("grouped transposed convolutions (group > 1) are not supported");
   if (transpose && imp.attr("output_shape")) imp.fail("ConvTranspose with output_shape is not supported; give pads");
   Ints kernel(wv.type.shape.begin() + 2, wv.type.shape.end());
   Window w = window_attrs(imp, spatial, kernel, false);
@@ -172,6 +198,7 @@ void convert_conv(Importer& imp, bool transpose) {
   std::string op = fmt::format("{}{}d", transpose ? "conv_transpose" : "conv", spatial);
   Attrs attrs = {{"stride", w.stride}, {"padding", w.pad_lo}, {"dilation", w.dilation}};
   if (transpose) attrs["output_padding"] = out_pad;
+  if (groups != 1) return imp.define_output(0, grouped_conv(imp, x, op, attrs, groups));
   const Tensor* weight = owned_weight(imp, 1);
   const Tensor* bias = owned_weight(imp, 2);
   TensorType out = imp.infer(op, {x.type, wv.type}, attrs);
