@@ -190,17 +190,17 @@ std::string node_where(const Graph& g, int id, const std::string& prefix) {
 
 }  // namespace onnx_export
 
-namespace {
-
-using onnx_export::Emitter;
-
-void check_options(const OnnxExportOptions& o) {
+void check_onnx_export_options(const OnnxExportOptions& o) {
   if (o.opset < kOnnxMinOpset || o.opset > kOnnxMaxOpset)
     throw OnnxExportError(fmt::format("{} must be between {} and {} (ONNX 1.12), got {}", param_ref("opset"),
                                       kOnnxMinOpset, kOnnxMaxOpset, o.opset));
   if (o.batch && *o.batch < 1)
     throw OnnxExportError(fmt::format("{} must be at least 1, got {}", param_ref("batch"), *o.batch));
 }
+
+namespace {
+
+using onnx_export::Emitter;
 
 // The forward graph as `starc run` compiles it: symbolic dims bound first when a batch
 // is given (as the JIT does per run), then the passes.
@@ -240,7 +240,7 @@ void fill_graph(const Graph& g, const TensorMap& weights, const OnnxExportOption
 
 onnx::ModelProto build_model(const Graph& forward, const TensorMap& weights, const OnnxExportOptions& options,
                              OnnxExportResult& r) {
-  check_options(options);
+  check_onnx_export_options(options);
   try {
     check_weights(forward, weights, "weights");
   } catch (const std::runtime_error& e) {

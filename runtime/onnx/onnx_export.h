@@ -49,6 +49,9 @@ struct OnnxExportResult {
 // passes are run here, as for `starc run`), with `weights` (checked against its params:
 // names, dtypes, shapes). Throws OnnxExportError.
 OnnxExportResult export_onnx(const Graph& forward, const TensorMap& weights, const OnnxExportOptions& options = {});
+// Throws OnnxExportError for an opset outside [kOnnxMinOpset, kOnnxMaxOpset] or a batch
+// below 1 (export_onnx checks them too; a front end may check before loading anything).
+void check_onnx_export_options(const OnnxExportOptions& options);
 // The same, written atomically to `path` (nothing is written when the export fails).
 OnnxExportResult export_onnx_file(const std::string& path, const Graph& forward, const TensorMap& weights,
                                   const OnnxExportOptions& options = {});

@@ -46,6 +46,11 @@ int run(const Options& o) {
   }
   if (o.file.empty() || o.out.empty()) throw CliError("export: usage: starc export FILE.net -o MODEL.onnx");
   OnnxExportOptions e = export_options(o);
+  try {
+    check_onnx_export_options(e);  // before loading the model and its weights
+  } catch (const OnnxExportError& err) {
+    throw CliError(err.worded(kFlags));
+  }
   auto l = cli::load_program(o.file);
   std::string model = cli::pick_model(*l, o.file, o.model);
   Graph g = cli::build_graph(*l, model);  // inference mode, as `starc run`
