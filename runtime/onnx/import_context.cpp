@@ -321,10 +321,14 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
     args.push_back(*v.known);
   }
   if (symbolic && !moves_elements(op)) {
+    std::string symbol;
+    for (const Tensor& t : args)
+      for (int64_t i = 0; t.dtype() == DType::I64 && i < t.size() && symbol.empty(); ++i)
+        if (is_sym(t.data<int64_t>()[i])) symbol = symbols.at(sym_index(t.data<int64_t>()[i]));
     fail(
-        fmt::format("computes {} with a symbolic dim ({}) at import; starc needs such shapes static "
-                    "(export with a fixed size for that axis)",
-                    op, fmt::join(symbols, ", ")));
+        fmt::format("computes {} with the symbolic dim {} (a shape starc's dims cannot hold); import with a "
+                    "fixed size for it (dims {}=N) or export with one",
+                    op, symbol, symbol));
   }
   if (!def->ref || (in.empty() && op != "full")) return std::nullopt;
   if (op == "full" && !shape_is_static(starc::attr_ints(attrs, "shape"))) return std::nullopt;

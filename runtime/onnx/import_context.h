@@ -49,7 +49,9 @@ class Importer {
   const std::string file;      // the ONNX file, for messages
   const std::string base_dir;  // external data is read relative to it
   int64_t opset = 0;
-  SymbolNames symbols;  // symbolic dims (the model's input dims), index = sym_index
+  SymbolNames symbols;                        // symbolic dims (the model's input dims), index = sym_index
+  std::map<std::string, int64_t> fixed_dims;  // dynamic dims given a size (OnnxImportOptions::dims)
+  std::set<std::string> fixed_dims_used;
 
   // ---- values, by ONNX name
   bool has(const std::string& name) const { return values_.count(name) > 0; }

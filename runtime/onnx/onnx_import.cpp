@@ -55,6 +55,11 @@ TensorType input_type(Importer& imp, const onnx::ValueInfoProto& in, std::map<st
     }
     std::string name = d.has_dim_param() && !d.dim_param().empty() ? Importer::identifier(d.dim_param())
                                                                    : fmt::format("D{}", sym_ids.size());
+    if (auto fixed = imp.fixed_dims.find(name); fixed != imp.fixed_dims.end()) {
+      t.shape.push_back(fixed->second);
+      imp.fixed_dims_used.insert(name);
+      continue;
+    }
     if (!sym_ids.count(name)) {
       sym_ids[name] = int(imp.symbols.size());
       imp.symbols.push_back(name);
@@ -139,6 +144,12 @@ Signature convert_graph(Importer& imp) {
     defined.insert(in.name());
   }
   if (sig.inputs.empty()) throw OnnxError(imp.file + ": the graph has no inputs besides its initializers");
+  for (const auto& [name, size] : imp.fixed_dims) {
+    if (size < 1) throw OnnxError(fmt::format("dim {}={}: a size must be positive", name, size));
+    if (!imp.fixed_dims_used.count(name))
+      throw OnnxError(fmt::format("{}: no input has a dynamic dim named '{}' (they have: {})", imp.file, name,
+                                  imp.symbols.empty() ? "none" : fmt::format("{}", fmt::join(imp.symbols, ", "))));
+  }
   imp.count_uses();
   for (const auto* n : sorted_nodes(imp, defined))
     if (!imp.fused.count(n)) convert_node(imp, *n);
@@ -197,6 +208,7 @@ ImportedModel import_onnx(const std::string& onnx_path, const std::string& sourc
   check_opset(proto, onnx_path);
   std::string base_dir = fs::path(onnx_path).parent_path().string();
   Importer imp(proto, onnx_path, base_dir.empty() ? "." : base_dir);
+  imp.fixed_dims = options.dims;
   ImportedModel m;
   m.name = options.model_name.empty() ? camel_case(fs::path(onnx_path).stem().string()) : options.model_name;
   if (Importer::identifier(m.name) != m.name) throw OnnxError(fmt::format("'{}' is not a model name", m.name));

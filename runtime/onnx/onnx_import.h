@@ -15,6 +15,9 @@ namespace starc {
 
 struct OnnxImportOptions {
   std::string model_name;  // "" = from the file name ("photoz_mlp.onnx" -> PhotozMlp)
+  // Dynamic input dims given a fixed size ({"B": 8}): for graphs that compute with them
+  // (torch's attention reshapes to [T, B * heads, d]), which starc's symbolic dims cannot.
+  std::map<std::string, int64_t> dims;
 };
 
 // An imported model before it is written: the source and the weights under the source's

@@ -1,0 +1,247 @@
+"""`starc import`: PyTorch models exported by torch.onnx.export, imported, and run by starc
+must give PyTorch's outputs (docs/onnx.md). The architectures are bench/run's PyTorch side
+plus a transformer encoder block, grouped/depthwise 2-D convolutions, a GRU, batch norm
+after a dense layer and an embedding."""
+import importlib.machinery
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import starc
+from conftest import ROOT, STARC, run_cli
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+onnx = pytest.importorskip("onnx")
+BENCH = importlib.machinery.SourceFileLoader("bench_run", os.path.join(ROOT, "bench", "run")).load_module()
+
+
+class Encoder(nn.Module):  # a transformer encoder block on a sequence of features
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(6, 32)
+        self.enc = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.0, batch_first=True, activation="gelu")
+        self.head = nn.Linear(32, 2)
+
+    def forward(self, x):
+        return self.head(self.enc(self.embed(x)).mean(dim=1))
+
+
+class Grouped(nn.Module):  # grouped and depthwise 2-D convolutions
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8),
+                                  nn.ELU(), nn.Conv2d(8, 16, 3, padding=1, groups=4, bias=False), nn.ReLU(),
+                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3), nn.LogSoftmax(dim=1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Gru(nn.Module):  # the last step and the final state of a GRU
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 12, batch_first=True)
+        self.head = nn.Linear(12, 1)
+
+    def forward(self, x):
+        y, h = self.gru(x)
+        return torch.sigmoid(self.head(y[:, -1] + h[0]))
+
+
+class BatchNormMlp(nn.Module):  # BatchNormalization survives export after a Linear (not fused)
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(7, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Dropout(0.3), nn.Linear(16, 2),
+                                  nn.Softmax(dim=-1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+class Embedding(nn.Module):  # integer tokens through an embedding table
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(10, 8)
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, tokens):
+        return self.head(self.emb(tokens).mean(dim=1))
+
+
+# name: (module factory, input shape without the batch, opsets, also on the reference
+# backend, batch sizes run: never 2, the exported one, so the batch is seen to stay dynamic)
+MODELS = {
+    "photoz_mlp": (lambda: BENCH.torch_model("photoz_mlp"), (5,), (13, 17), True, (3, 1)),
+    "seed_cnn": (lambda: BENCH.torch_model("seed_cnn"), (1, 4618), (17,), False, (3, 1)),
+    "supernova_bilstm": (lambda: BENCH.torch_model("supernova_bilstm"), (40, 13), (13, 17), True, (3, 1)),
+    "gw_deepfilter": (lambda: BENCH.torch_model("gw_deepfilter"), (1, 8192), (17,), False, (3,)),
+    "star_galaxy": (lambda: BENCH.torch_model("star_galaxy"), (5, 44, 44), (17,), False, (3,)),
+    "fnet": (lambda: BENCH.torch_model("fnet"), (1, 4618), (17,), False, (1,)),  # ~40 GFLOP a spectrum
+    "grouped_cnn": (Grouped, (4, 12, 12), (13, 17), True, (3, 1)),
+    "gru": (Gru, (7, 5), (13, 17), True, (3, 1)),
+    "batchnorm_mlp": (BatchNormMlp, (7,), (13, 17), True, (3, 1)),
+}
+CASES = [(name, opset) for name, spec in MODELS.items() for opset in spec[2]]
+
+
+def torch_module(factory):
+    torch.manual_seed(0)
+    m = factory().eval()
+    with torch.no_grad():  # non-trivial running statistics, so that batch norm is checked
+        for mod in m.modules():
+            if isinstance(mod, nn.modules.batchnorm._BatchNorm):
+                mod.running_mean.uniform_(-1, 1)
+                mod.running_var.uniform_(0.5, 2)
+                mod.weight.uniform_(0.5, 2)
+                mod.bias.uniform_(-1, 1)
+    return m
+
+
+def export(m, example, path, opset, dynamic=True):
+    axes = {"x": {0: "B"}, "y": {0: "B"}} if dynamic else None
+    torch.onnx.export(m, example, path, opset_version=opset, input_names=["x"], output_names=["y"], dynamic_axes=axes)
+
+
+def import_onnx(path, out_dir, *extra):
+    run_cli("import", path, "-o", out_dir, *extra)
+    (net,) = [f for f in os.listdir(out_dir) if f.endswith(".net")]
+    return os.path.join(out_dir, net), os.path.join(out_dir, "weights.npz")
+
+
+def assert_close(got, want, what):
+    err = np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-6)
+    assert err < 1e-4, f"{what}: max relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("name,opset", CASES)
+def test_pytorch_models_round_trip(name, opset, tmp_path):
+    factory, shape, _, on_ref, batches = MODELS[name]
+    m = torch_module(factory)
+    path = str(tmp_path / f"{name}.onnx")
+    export(m, torch.randn(2, *shape), path, opset)
+    net, weights = import_onnx(path, str(tmp_path / "imported"))
+    rng = np.random.default_rng(opset)
+    for backend in ("jit", "ref") if on_ref else ("jit",):
+        s = starc.load(net, backend=backend)
+        s.load_weights(weights)
+        for batch in batches:
+            x = rng.standard_normal((batch, *shape)).astype(np.float32)
+            with torch.no_grad():
+                want = m(torch.from_numpy(x)).numpy()
+            assert_close(s(x), want, f"{name} opset {opset} {backend} batch {batch}")
+
+
+def test_imported_source_reads_like_a_model(tmp_path):
+    m = torch_module(lambda: BENCH.torch_model("seed_cnn"))
+    export(m, torch.randn(2, 1, 4618), str(tmp_path / "seed_cnn.onnx"), 17)
+    net, _ = import_onnx(str(tmp_path / "seed_cnn.onnx"), str(tmp_path / "out"))
+    text = open(net).read()
+    assert os.path.basename(net) == "SeedCnn.net" and "model SeedCnn(x: f32[B,1,4618]) -> (y: f32[B,1])" in text
+    assert "conv1d(x, out: 16, kernel: 500) as conv1d0  # /0/Conv (Conv)" in text
+    assert "maxpool1d(" in text and "flatten(" in text and "dense(" in text and "use std.nn" in text
+    params = run_cli("params", net)
+    assert "conv1d0.weight" in params and "dense12.bias" in params
+
+
+def test_a_transformer_block_imports_with_a_fixed_batch(tmp_path):
+    m = torch_module(Encoder)
+    path = str(tmp_path / "encoder.onnx")
+    export(m, torch.randn(2, 10, 6), path, 17)
+    # torch's attention reshapes to [T, B * heads, d]: arithmetic on the batch dim, which
+    # starc's shapes cannot hold, so a dynamic batch is refused with a way out.
+    p = subprocess.run([STARC, "import", path, "-o", str(tmp_path / "dyn")], capture_output=True, text=True)
+    assert p.returncode == 1 and "symbolic dim" in p.stderr and "--dim B=" in p.stderr, p.stderr
+    assert not os.path.exists(tmp_path / "dyn")
+    for batch in (2, 5):
+        net, weights = import_onnx(path, str(tmp_path / f"b{batch}"), "--dim", f"B={batch}")
+        s = starc.load(net)
+        s.load_weights(weights)
+        x = np.random.default_rng(batch).standard_normal((batch, 10, 6)).astype(np.float32)
+        with torch.no_grad():
+            want = m(torch.from_numpy(x)).numpy()
+        assert_close(s(x), want, f"encoder batch {batch}")
+    assert "layernorm(" in open(net).read() and "erf(" in open(net).read()
+
+
+def test_an_embedding_lookup_takes_integer_tokens(tmp_path):
+    m = torch_module(Embedding)
+    path = str(tmp_path / "embedding.onnx")
+    export(m, torch.randint(0, 10, (2, 5)), path, 17)
+    net, weights = import_onnx(path, str(tmp_path / "out"))
+    s = starc.load(net)
+    s.load_weights(weights)
+    tokens = np.array([[0, 9, 3, 3, 1], [5, 5, 5, 2, 8], [7, 0, 0, 0, 4]], np.int64)
+    with torch.no_grad():
+        want = m(torch.from_numpy(tokens)).numpy()
+    assert_close(s(tokens), want, "embedding")
+
+
+def test_an_imported_model_fine_tunes_with_a_train_block(tmp_path):
+    m = torch_module(lambda: BENCH.torch_model("photoz_mlp"))
+    export(m, torch.randn(2, 5), str(tmp_path / "photoz.onnx"), 17)
+    net, weights = import_onnx(str(tmp_path / "photoz.onnx"), str(tmp_path / "out"))
+    with open(net, "a") as f:
+        f.write("\nuse std.losses\ntrain Photoz(z: f32[B, 1]) {\n    loss = mse(y, z)\n"
+                "    optimizer = adam(lr: 1e-3)\n}\n")
+    s = starc.load(net)
+    s.load_weights(weights)
+    rng = np.random.default_rng(0)
+    mags = rng.standard_normal((256, 5)).astype(np.float32)
+    z = (mags[:, :1] * 0.3 + 0.5).astype(np.float32)
+    history = s.fit({"x": mags, "z": z}, epochs=5, batch=32, progress=False)
+    assert history[-1]["loss"] < 0.5 * history[0]["loss"], history
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def write_model(path, nodes, inputs, outputs, initializers=(), opset=17):
+    h = onnx.helper
+    graph = h.make_graph(nodes, "g", inputs, outputs, list(initializers))
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+    return str(path)
+
+
+def vi(name, shape):
+    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, shape)
+
+
+def import_fails(path, tmp_path):
+    out = tmp_path / "never"
+    p = subprocess.run([STARC, "import", str(path), "-o", str(out)], capture_output=True, text=True)
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert not out.exists(), "a failed import wrote files"
+    assert "Traceback" not in p.stderr and "terminate" not in p.stderr
+    return p.stderr
+
+
+def test_bad_files_are_clear_errors_that_write_nothing(tmp_path):
+    h = onnx.helper
+    relu = [h.make_node("Relu", ["x"], ["y"], name="r")]
+    good = write_model(tmp_path / "good.onnx", relu, [vi("x", ["B", 3])], [vi("y", ["B", 3])])
+    data = open(good, "rb").read()
+    (tmp_path / "truncated.onnx").write_bytes(data[: len(data) // 2])
+    assert "truncated or corrupt" in import_fails(tmp_path / "truncated.onnx", tmp_path)
+    (tmp_path / "garbage.onnx").write_bytes(b"\xff\x13not a protobuf at all")
+    assert "not an ONNX model" in import_fails(tmp_path / "garbage.onnx", tmp_path)
+    assert "missing.onnx" in import_fails(tmp_path / "missing.onnx", tmp_path)
+    cycle = [h.make_node("Relu", ["b"], ["a"], name="first"), h.make_node("Relu", ["a"], ["b"], name="second")]
+    path = write_model(tmp_path / "cycle.onnx", cycle + [h.make_node("Add", ["x", "b"], ["y"])],
+                       [vi("x", [3])], [vi("y", [3])])
+    assert "cycle" in import_fails(path, tmp_path)
+    w = onnx.TensorProto(name="w", data_type=onnx.TensorProto.FLOAT, dims=[3, 4], raw_data=bytes(24))
+    path = write_model(tmp_path / "size.onnx", [h.make_node("MatMul", ["x", "w"], ["y"], name="mm")],
+                       [vi("x", ["B", 3])], [vi("y", ["B", 4])], [w])
+    assert "initializer 'w': holds 24 bytes of data, but its dims [3,4] of float need 48" in import_fails(path, tmp_path)
+    path = write_model(tmp_path / "opset.onnx", relu, [vi("x", [3])], [vi("y", [3])], opset=7)
+    assert "opset 7 is not supported: starc imports opsets 11 to 17" in import_fails(path, tmp_path)
+    path = write_model(tmp_path / "op.onnx", [h.make_node("Det", ["x"], ["y"], name="det")], [vi("x", [3, 3])],
+                       [vi("y", [])])
+    assert "node 'det' (Det, opset 17): this operator is not supported" in import_fails(path, tmp_path)
+    shapes = [h.make_node("Add", ["x", "z"], ["y"], name="add")]
+    path = write_model(tmp_path / "shape.onnx", shapes, [vi("x", [3, 4]), vi("z", [5])], [vi("y", [3, 4])])
+    assert "node 'add' (Add, opset 17): add: cannot broadcast f32[3,4] and f32[5]" in import_fails(path, tmp_path)
