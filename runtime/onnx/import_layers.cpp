@@ -47,15 +47,16 @@ std::string bias_arg(bool has_bias) { return has_bias ? "" : ", bias: false"; }
 
 // ---------------------------------------------------------------- dense
 
-// The Add reading `y` alone, when its other input is a [out] initializer only it uses.
-const onnx::NodeProto* bias_add(Importer& imp, const std::string& y, Dim out, const Tensor** bias) {
+// The Add reading `y` alone, when its other input is an initializer of shape `shape` only
+// it uses (a bias that an exporter, starc's own included, wrote as a separate node).
+const onnx::NodeProto* bias_add(Importer& imp, const std::string& y, const Shape& shape, const Tensor** bias) {
   std::vector<const onnx::NodeProto*> users = imp.consumers(y);
   if (users.size() != 1 || users[0]->op_type() != "Add" || users[0]->input_size() != 2) return nullptr;
   const onnx::NodeProto* add = users[0];
   for (const std::string& other : add->input()) {
     if (other == y || !imp.has(other) || imp.uses(other) != 1) continue;
     const ImportValue& b = imp.value(other);
-    if (!b.initializer.empty() && b.known && b.known->shape() == Shape{out}) {
+    if (!b.initializer.empty() && b.known && b.known->shape() == shape) {
       *bias = &*b.known;
       return add;
     }
@@ -83,7 +84,7 @@ void convert_matmul_layer(Importer& imp) {
     return imp.define_output(0, imp.apply("matmul", {x, imp.in(1)}));
   }
   const Tensor* bias = nullptr;
-  const onnx::NodeProto* add = bias_add(imp, imp.node->output(0), w->shape()[1], &bias);
+  const onnx::NodeProto* add = bias_add(imp, imp.node->output(0), {w->shape()[1]}, &bias);
   ImportValue y = dense(imp, x, transposed(*w), bias, imp.in(1).initializer);
   if (!add) return imp.define_output(0, y);
   imp.fused.insert(add);
@@ -211,10 +212,20 @@ void convert_conv(Importer& imp, bool transpose) {
     if (w.pad_lo[0] != 0) args += fmt::format(", padding: {}", w.pad_lo[0]);
     if (!transpose && w.dilation[0] != 1) args += fmt::format(", dilation: {}", w.dilation[0]);
     if (transpose && out_pad[0] != 0) args += fmt::format(", output_padding: {}", out_pad[0]);
+    const onnx::NodeProto* add = nullptr;
+    Tensor fused_bias;
+    if (!imp.has_in(2)) {  // Conv, then Add of a [out, 1, ...] initializer: the layer's bias
+      Shape bshape(size_t(spatial + 1), 1);
+      bshape[0] = out.shape[1];
+      if ((add = bias_add(imp, imp.node->output(0), bshape, &bias))) fused_bias = bias->reshaped({out.shape[1]});
+      if (add) bias = &fused_bias;
+    }
     args += bias_arg(bias);
     std::vector<std::pair<std::string, Tensor>> weights = {{"weight", *weight}};
     if (bias) weights.push_back({"bias", *bias});
-    return imp.define_output(0, emit_layer(imp, op, x, args, imp.scope_name(wv.initializer, op), weights, out));
+    ImportValue y = emit_layer(imp, op, x, args, imp.scope_name(wv.initializer, op), weights, out);
+    if (add) imp.fused.insert(add), imp.define(add->output(0), y);
+    return imp.define_output(0, y);
   }
   ImportValue y = imp.apply(op, {x, wv}, attrs);
   if (imp.has_in(2)) {

@@ -70,12 +70,33 @@ TensorType input_type(Importer& imp, const onnx::ValueInfoProto& in, std::map<st
   return t;
 }
 
-// Nodes in an order where every input is defined first (ONNX requires sorted graphs, but
-// a cycle must be an error, not a hang or a crash).
-std::vector<const onnx::NodeProto*> sorted_nodes(const Importer& imp, std::set<std::string> defined) {
-  const auto& nodes = imp.model.graph().node();
-  std::vector<const onnx::NodeProto*> order, pending;
-  for (const auto& n : nodes) pending.push_back(&n);
+// The nodes that compute from initializers and constants alone (reshaped biases, shape
+// arithmetic): converted first, so layer patterns see their values.
+std::vector<const onnx::NodeProto*> constant_nodes(const Importer& imp, std::set<std::string> known) {
+  std::vector<const onnx::NodeProto*> found;
+  for (bool more = true; more;) {
+    more = false;
+    for (const auto& n : imp.model.graph().node()) {
+      if (std::find(found.begin(), found.end(), &n) != found.end()) continue;
+      bool all_known = std::all_of(n.input().begin(), n.input().end(),
+                                   [&](const std::string& i) { return i.empty() || known.count(i); });
+      if (!all_known) continue;
+      found.push_back(&n);
+      known.insert(n.output().begin(), n.output().end());
+      more = true;
+    }
+  }
+  return found;
+}
+
+// Nodes in an order where every input is defined first, constant ones leading (ONNX
+// requires sorted graphs, but a cycle must be an error, not a hang or a crash).
+std::vector<const onnx::NodeProto*> sorted_nodes(const Importer& imp, std::set<std::string> defined,
+                                                 const std::set<std::string>& initializers) {
+  std::vector<const onnx::NodeProto*> order = constant_nodes(imp, initializers), pending;
+  for (const auto* n : order) defined.insert(n->output().begin(), n->output().end());
+  for (const auto& n : imp.model.graph().node())
+    if (std::find(order.begin(), order.end(), &n) == order.end()) pending.push_back(&n);
   while (!pending.empty()) {
     std::vector<const onnx::NodeProto*> rest;
     for (const auto* n : pending) {
@@ -133,6 +154,7 @@ Signature convert_graph(Importer& imp) {
     imp.define(init.name(), v);
     defined.insert(init.name());
   }
+  std::set<std::string> initializers = defined;
   std::map<std::string, int> sym_ids;
   for (const auto& in : g.input()) {
     if (defined.count(in.name())) continue;  // opsets < 9 list initializers as inputs too
@@ -151,7 +173,7 @@ Signature convert_graph(Importer& imp) {
                                   imp.symbols.empty() ? "none" : fmt::format("{}", fmt::join(imp.symbols, ", "))));
   }
   imp.count_uses();
-  for (const auto* n : sorted_nodes(imp, defined))
+  for (const auto* n : sorted_nodes(imp, defined, initializers))
     if (!imp.fused.count(n)) convert_node(imp, *n);
   imp.node = nullptr;
   for (const auto& out : g.output()) {

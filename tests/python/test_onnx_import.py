@@ -245,3 +245,30 @@ def test_bad_files_are_clear_errors_that_write_nothing(tmp_path):
     shapes = [h.make_node("Add", ["x", "z"], ["y"], name="add")]
     path = write_model(tmp_path / "shape.onnx", shapes, [vi("x", [3, 4]), vi("z", [5])], [vi("y", [3, 4])])
     assert "node 'add' (Add, opset 17): add: cannot broadcast f32[3,4] and f32[5]" in import_fails(path, tmp_path)
+
+
+def graph_text(net):
+    """`starc graph` without the source locations (the files differ)."""
+    return [line.split("  #")[0] for line in run_cli("graph", net).splitlines()]
+
+
+@pytest.mark.parametrize("name", ["grouped_cnn", "batchnorm_mlp"])
+def test_import_export_import_is_a_fixed_point(name, tmp_path):
+    factory, shape, _, _, _ = MODELS[name]
+    m = torch_module(factory)
+    export(m, torch.randn(2, *shape), str(tmp_path / "torch.onnx"), 17)
+    nets = []
+    onnx_file = str(tmp_path / "torch.onnx")
+    for generation in range(3):
+        net, weights = import_onnx(onnx_file, str(tmp_path / f"g{generation}"), "--name", "M")
+        nets.append((net, weights))
+        onnx_file = str(tmp_path / f"g{generation}.onnx")
+        run_cli("export", net, "-w", weights, "-o", onnx_file)
+    assert graph_text(nets[1][0]) == graph_text(nets[2][0])
+    w1, w2 = np.load(nets[1][1]), np.load(nets[2][1])
+    assert sorted(w1.files) == sorted(w2.files) and all(np.array_equal(w1[k], w2[k]) for k in w1.files)
+    s = starc.load(nets[2][0])
+    s.load_weights(nets[2][1])
+    x = np.random.default_rng(0).standard_normal((3, *shape)).astype(np.float32)
+    with torch.no_grad():
+        assert_close(s(x), m(torch.from_numpy(x)).numpy(), f"{name} after two round trips")
