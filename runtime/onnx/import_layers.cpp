@@ -314,34 +314,48 @@ void convert_layer_norm(Importer& imp) {
   imp.define_output(0, y);
 }
 
-const std::map<std::string, OnnxConverter>& layer_table() {
-  static const std::map<std::string, OnnxConverter> t = {
-      {"Gemm", convert_gemm},
-      {"MatMul", convert_matmul_layer},
-      {"Conv", [](Importer& i) { convert_conv(i, false); }},
-      {"ConvTranspose", [](Importer& i) { convert_conv(i, true); }},
-      {"MaxPool", [](Importer& i) { convert_pool(i, true); }},
-      {"AveragePool", [](Importer& i) { convert_pool(i, false); }},
-      {"GlobalAveragePool", [](Importer& i) { convert_global_pool(i, "mean"); }},
-      {"GlobalMaxPool", [](Importer& i) { convert_global_pool(i, "max"); }},
-      {"BatchNormalization", convert_batch_norm},
-      {"LayerNormalization", convert_layer_norm},
-      {"LSTM", convert_lstm},
-      {"GRU", convert_gru},
+const std::map<std::string, OnnxOp>& layer_table() {
+  static const std::map<std::string, OnnxOp> t = {
+      {"Gemm", {convert_gemm, "`dense` (a weight initializer, alpha = beta = 1), else matmul, transpose, `*`, `+`"}},
+      {"MatMul", {convert_matmul_layer, "`dense` (a 2-D weight initializer, with the following bias Add), else `@`"}},
+      {"Conv",
+       {[](Importer& i) { convert_conv(i, false); },
+        "`conv1d` / `conv2d` (uniform kernel, stride, padding, dilation), else prim.conv (asymmetric pads via pad); "
+        "groups: one conv per group"}},
+      {"ConvTranspose",
+       {[](Importer& i) { convert_conv(i, true); },
+        "`conv_transpose1d` / `conv_transpose2d` (group 1, symmetric pads, no output_shape)"}},
+      {"MaxPool",
+       {[](Importer& i) { convert_pool(i, true); },
+        "`maxpool1d` / `maxpool2d` (stride = window), else prim.maxpool (ceil_mode 0, no dilations)"}},
+      {"AveragePool",
+       {[](Importer& i) { convert_pool(i, false); },
+        "`avgpool1d` / `avgpool2d` (as MaxPool; with pads, count_include_pad 1)"}},
+      {"GlobalAveragePool",
+       {[](Importer& i) { convert_global_pool(i, "mean"); }, "mean over the spatial axes (keepdims)"}},
+      {"GlobalMaxPool", {[](Importer& i) { convert_global_pool(i, "max"); }, "max over the spatial axes (keepdims)"}},
+      {"BatchNormalization",
+       {convert_batch_norm, "`batchnorm` (inference; running statistics as state), else batch_norm"}},
+      {"LayerNormalization",
+       {convert_layer_norm, "`layernorm` (last axis, scale and bias initializers), else layer_norm, `*`, `+`"}},
+      {"LSTM",
+       {convert_lstm,
+        "`lstm` per direction (default activations, zero initial states, no sequence_lens or clip; Y_c refused)"}},
+      {"GRU", {convert_gru, "`gru` per direction (linear_before_reset 1, defaults as LSTM)"}},
   };
   return t;
 }
 
 }  // namespace
 
-const OnnxConverter* find_layer_converter(const std::string& op_type) {
+const OnnxOp* find_layer_op(const std::string& op_type) {
   auto it = layer_table().find(op_type);
   return it == layer_table().end() ? nullptr : &it->second;
 }
 
-std::vector<std::string> layer_onnx_ops() {
-  std::vector<std::string> ops;
-  for (const auto& [name, c] : layer_table()) ops.push_back(name);
+std::vector<std::pair<std::string, const OnnxOp*>> layer_ops() {
+  std::vector<std::pair<std::string, const OnnxOp*>> ops;
+  for (const auto& [name, op] : layer_table()) ops.push_back({name, &op});
   return ops;
 }
 

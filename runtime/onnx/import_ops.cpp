@@ -467,73 +467,75 @@ void convert_resize(Importer& imp) {
   imp.define_output(0, imp.apply("upsample", {x}, {{"scale", Ints(scale.begin() + 2, scale.end())}}));
 }
 
-const std::map<std::string, OnnxConverter>& primitive_table() {
-  static const std::map<std::string, OnnxConverter> t = {
-      {"Relu", [](Importer& i) { unary(i, "relu"); }},
-      {"Sigmoid", [](Importer& i) { unary(i, "sigmoid"); }},
-      {"Tanh", [](Importer& i) { unary(i, "tanh"); }},
-      {"Exp", [](Importer& i) { unary(i, "exp"); }},
-      {"Log", [](Importer& i) { unary(i, "log"); }},
-      {"Sqrt", [](Importer& i) { unary(i, "sqrt"); }},
-      {"Abs", [](Importer& i) { unary(i, "abs"); }},
-      {"Neg", [](Importer& i) { unary(i, "neg"); }},
-      {"Sin", [](Importer& i) { unary(i, "sin"); }},
-      {"Cos", [](Importer& i) { unary(i, "cos"); }},
-      {"Erf", [](Importer& i) { unary(i, "erf"); }},
-      {"Sign", [](Importer& i) { unary(i, "sign"); }},
-      {"Softplus", [](Importer& i) { unary(i, "softplus"); }},
-      {"Reciprocal", convert_reciprocal},
-      {"LeakyRelu", convert_leaky_relu},
-      {"Elu", convert_elu},
-      {"Gelu", convert_gelu},
-      {"PRelu", convert_prelu},
-      {"Identity", convert_identity},
-      {"Dropout", convert_identity},
-      {"Add", [](Importer& i) { binary(i, "add"); }},
-      {"Sub", [](Importer& i) { binary(i, "sub"); }},
-      {"Mul", [](Importer& i) { binary(i, "mul"); }},
-      {"Div", [](Importer& i) { binary(i, "div"); }},
-      {"Pow", [](Importer& i) { binary(i, "pow"); }},
-      {"Equal", [](Importer& i) { binary(i, "eq"); }},
-      {"Less", [](Importer& i) { binary(i, "lt"); }},
-      {"LessOrEqual", [](Importer& i) { binary(i, "le"); }},
-      {"Greater", [](Importer& i) { binary(i, "gt"); }},
-      {"GreaterOrEqual", [](Importer& i) { binary(i, "ge"); }},
-      {"Not", convert_not},
-      {"And", [](Importer& i) { logical(i, "and"); }},
-      {"Or", [](Importer& i) { logical(i, "or"); }},
-      {"Xor", [](Importer& i) { logical(i, "xor"); }},
-      {"Max", [](Importer& i) { variadic(i, "maximum"); }},
-      {"Min", [](Importer& i) { variadic(i, "minimum"); }},
-      {"Sum", [](Importer& i) { variadic(i, "add"); }},
-      {"Mean", [](Importer& i) { variadic(i, "mean"); }},
-      {"Where", convert_where},
-      {"Clip", convert_clip},
-      {"Cast", convert_cast},
-      {"Softmax", [](Importer& i) { convert_softmax(i, "softmax"); }},
-      {"LogSoftmax", [](Importer& i) { convert_softmax(i, "log_softmax"); }},
-      {"ReduceMean", [](Importer& i) { convert_reduce(i, "mean"); }},
-      {"ReduceSum", [](Importer& i) { convert_reduce(i, "sum"); }},
-      {"ReduceMax", [](Importer& i) { convert_reduce(i, "max"); }},
-      {"ReduceMin", [](Importer& i) { convert_reduce(i, "min"); }},
-      {"ArgMax", convert_argmax},
-      {"Shape", convert_shape},
-      {"Size", convert_size},
-      {"Reshape", convert_reshape},
-      {"Flatten", convert_flatten},
-      {"Transpose", convert_transpose},
-      {"Concat", convert_concat},
-      {"Squeeze", [](Importer& i) { convert_squeeze(i, false); }},
-      {"Unsqueeze", [](Importer& i) { convert_squeeze(i, true); }},
-      {"Slice", convert_slice},
-      {"Split", convert_split},
-      {"Gather", convert_gather},
-      {"Expand", convert_expand},
-      {"Constant", convert_constant},
-      {"ConstantOfShape", convert_constant_of_shape},
-      {"Range", convert_range},
-      {"Pad", convert_pad},
-      {"Resize", convert_resize},
+const std::map<std::string, OnnxOp>& primitive_table() {
+  static const std::map<std::string, OnnxOp> t = {
+      {"Relu", {[](Importer& i) { unary(i, "relu"); }, "relu"}},
+      {"Sigmoid", {[](Importer& i) { unary(i, "sigmoid"); }, "sigmoid"}},
+      {"Tanh", {[](Importer& i) { unary(i, "tanh"); }, "tanh"}},
+      {"Exp", {[](Importer& i) { unary(i, "exp"); }, "exp"}},
+      {"Log", {[](Importer& i) { unary(i, "log"); }, "log"}},
+      {"Sqrt", {[](Importer& i) { unary(i, "sqrt"); }, "sqrt"}},
+      {"Abs", {[](Importer& i) { unary(i, "abs"); }, "abs"}},
+      {"Neg", {[](Importer& i) { unary(i, "neg"); }, "neg"}},
+      {"Sin", {[](Importer& i) { unary(i, "sin"); }, "sin"}},
+      {"Cos", {[](Importer& i) { unary(i, "cos"); }, "cos"}},
+      {"Erf", {[](Importer& i) { unary(i, "erf"); }, "erf"}},
+      {"Sign", {[](Importer& i) { unary(i, "sign"); }, "sign"}},
+      {"Softplus", {[](Importer& i) { unary(i, "softplus"); }, "softplus"}},
+      {"Reciprocal", {convert_reciprocal, "`1 / x`"}},
+      {"LeakyRelu", {convert_leaky_relu, "leaky_relu (alpha)"}},
+      {"Elu", {convert_elu, "elu (alpha)"}},
+      {"Gelu", {convert_gelu, "gelu (approximate)"}},
+      {"PRelu", {convert_prelu, "relu(x) + slope * minimum(x, 0)"}},
+      {"Identity", {convert_identity, "nothing (the input)"}},
+      {"Dropout", {convert_identity, "nothing (inference: the input; the mask output refused)"}},
+      {"Add", {[](Importer& i) { binary(i, "add"); }, "`+`"}},
+      {"Sub", {[](Importer& i) { binary(i, "sub"); }, "`-`"}},
+      {"Mul", {[](Importer& i) { binary(i, "mul"); }, "`*`"}},
+      {"Div", {[](Importer& i) { binary(i, "div"); }, "`/` (integers truncate)"}},
+      {"Pow", {[](Importer& i) { binary(i, "pow"); }, "`**`"}},
+      {"Equal", {[](Importer& i) { binary(i, "eq"); }, "eq"}},
+      {"Less", {[](Importer& i) { binary(i, "lt"); }, "lt"}},
+      {"LessOrEqual", {[](Importer& i) { binary(i, "le"); }, "le"}},
+      {"Greater", {[](Importer& i) { binary(i, "gt"); }, "gt"}},
+      {"GreaterOrEqual", {[](Importer& i) { binary(i, "ge"); }, "ge"}},
+      {"Not", {convert_not, "cast to i64, eq 0"}},
+      {"And", {[](Importer& i) { logical(i, "and"); }, "minimum of i64 casts"}},
+      {"Or", {[](Importer& i) { logical(i, "or"); }, "maximum of i64 casts"}},
+      {"Xor", {[](Importer& i) { logical(i, "xor"); }, "ne of i64 casts"}},
+      {"Max", {[](Importer& i) { variadic(i, "maximum"); }, "maximum (any number of inputs)"}},
+      {"Min", {[](Importer& i) { variadic(i, "minimum"); }, "minimum (any number of inputs)"}},
+      {"Sum", {[](Importer& i) { variadic(i, "add"); }, "`+` (any number of inputs)"}},
+      {"Mean", {[](Importer& i) { variadic(i, "mean"); }, "`+`, `/` (any number of inputs)"}},
+      {"Where", {convert_where, "where"}},
+      {"Clip", {convert_clip, "maximum / minimum with the bounds (known at import)"}},
+      {"Cast", {convert_cast, "cast (float16 -> f32, integers -> i64)"}},
+      {"Softmax",
+       {[](Importer& i) { convert_softmax(i, "softmax"); }, "softmax (axis; before opset 13 the last axis only)"}},
+      {"LogSoftmax", {[](Importer& i) { convert_softmax(i, "log_softmax"); }, "log_softmax (as Softmax)"}},
+      {"ReduceMean", {[](Importer& i) { convert_reduce(i, "mean"); }, "mean (axes, keepdims)"}},
+      {"ReduceSum", {[](Importer& i) { convert_reduce(i, "sum"); }, "sum (axes, keepdims)"}},
+      {"ReduceMax", {[](Importer& i) { convert_reduce(i, "max"); }, "max (axes, keepdims)"}},
+      {"ReduceMin", {[](Importer& i) { convert_reduce(i, "min"); }, "min (axes, keepdims)"}},
+      {"ArgMax", {convert_argmax, "argmax (select_last_index 0)"}},
+      {"Shape", {convert_shape, "folded: the dims (a symbolic dim kept as itself)"}},
+      {"Size", {convert_size, "folded (static shapes)"}},
+      {"Reshape", {convert_reshape, "reshape (0 copies a dim, -1 inferred; the shape known at import)"}},
+      {"Flatten", {convert_flatten, "flatten (axis 1) or reshape"}},
+      {"Transpose", {convert_transpose, "transpose (one that undoes the previous transpose vanishes)"}},
+      {"Concat", {convert_concat, "concat"}},
+      {"Squeeze", {[](Importer& i) { convert_squeeze(i, false); }, "reshape"}},
+      {"Unsqueeze", {[](Importer& i) { convert_squeeze(i, true); }, "reshape"}},
+      {"Slice", {convert_slice, "indexing `x[:, a:b:s]` (static axes, step >= 1)"}},
+      {"Split", {convert_split, "indexing, one per output"}},
+      {"Gather",
+       {convert_gather, "folded (known data), indexing (known indices), or an embedding `one_hot(i) @ table`"}},
+      {"Expand", {convert_expand, "broadcast_to"}},
+      {"Constant", {convert_constant, "folded"}},
+      {"ConstantOfShape", {convert_constant_of_shape, "full (folded when static)"}},
+      {"Range", {convert_range, "folded"}},
+      {"Pad", {convert_pad, "pad (constant mode)"}},
+      {"Resize", {convert_resize, "upsample (nearest, whole scales, N and C kept)"}},
   };
   return t;
 }
@@ -541,17 +543,18 @@ const std::map<std::string, OnnxConverter>& primitive_table() {
 }  // namespace
 
 const OnnxConverter* find_converter(const std::string& op_type) {
-  if (const OnnxConverter* c = find_layer_converter(op_type)) return c;
+  if (const OnnxOp* op = find_layer_op(op_type)) return &op->convert;
   auto it = primitive_table().find(op_type);
-  return it == primitive_table().end() ? nullptr : &it->second;
+  return it == primitive_table().end() ? nullptr : &it->second.convert;
 }
 
-std::vector<std::string> supported_onnx_ops() {
-  std::vector<std::string> ops;
-  for (const auto& [name, c] : primitive_table()) ops.push_back(name);
-  for (const std::string& name : layer_onnx_ops()) ops.push_back(name);
-  std::sort(ops.begin(), ops.end());
-  return ops;
+std::string onnx_import_table_markdown() {
+  std::map<std::string, std::string> rows;
+  for (const auto& [name, op] : primitive_table()) rows[name] = op.becomes;
+  for (const auto& [name, op] : layer_ops()) rows[name] = op->becomes;
+  std::string s = "| ONNX operator | becomes |\n|---|---|\n";
+  for (const auto& [name, becomes] : rows) s += fmt::format("| {} | {} |\n", name, becomes);
+  return s;
 }
 
 }  // namespace starc

@@ -12,13 +12,17 @@ namespace starc {
 // Converts imp.node, defining its outputs; throws through imp.fail().
 using OnnxConverter = std::function<void(Importer&)>;
 
+// One row of the operator tables: how to convert, and what it becomes (docs/onnx.md).
+struct OnnxOp {
+  OnnxConverter convert;
+  std::string becomes;
+};
+
 // nullptr for an op type starc does not import.
 const OnnxConverter* find_converter(const std::string& op_type);
-const OnnxConverter* find_layer_converter(const std::string& op_type);
-std::vector<std::string> layer_onnx_ops();
+const OnnxOp* find_layer_op(const std::string& op_type);
+std::vector<std::pair<std::string, const OnnxOp*>> layer_ops();
 void convert_lstm(Importer& imp);  // import_recurrent.cpp
 void convert_gru(Importer& imp);
-// Every op type find_converter knows, sorted (docs/onnx.md's table is checked against it).
-std::vector<std::string> supported_onnx_ops();
 
 }  // namespace starc

@@ -42,4 +42,7 @@ ImportedModel import_onnx(const std::string& onnx_path, const std::string& sourc
 std::string import_onnx_to_dir(const std::string& onnx_path, const std::string& dir,
                                const OnnxImportOptions& options = {});
 
+// The operators starc imports and what each becomes, as a markdown table (docs/onnx.md).
+std::string onnx_import_table_markdown();
+
 }  // namespace starc

@@ -272,3 +272,33 @@ def test_import_export_import_is_a_fixed_point(name, tmp_path):
     x = np.random.default_rng(0).standard_normal((3, *shape)).astype(np.float32)
     with torch.no_grad():
         assert_close(s(x), m(torch.from_numpy(x)).numpy(), f"{name} after two round trips")
+
+
+def test_docs_list_the_operator_table():
+    assert run_cli("import", "--ops") in open(os.path.join(ROOT, "docs", "onnx.md")).read()
+
+
+def doc_block(text, after, fence):
+    """The first ```fence block after the line `after` in docs/onnx.md."""
+    start = text.index(fence, text.index(after)) + len(fence) + 1
+    return text[start:text.index("```", start)]
+
+
+def test_worked_example_runs_as_written(tmp_path):
+    doc = open(os.path.join(ROOT, "docs", "onnx.md")).read()
+    section = doc[doc.index("### Worked example: train in PyTorch"):]
+    (tmp_path / "train_photoz.py").write_text(doc_block(section, "`train_photoz.py`", "```python"))
+    (tmp_path / "predict.c").write_text(doc_block(section, "`predict.c`", "```c"))
+    os.symlink(os.path.dirname(os.path.abspath(STARC)), tmp_path / "build")
+    outputs = []
+    for line in doc_block(section, "The commands:", "```sh").strip().splitlines():
+        p = subprocess.run(line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 0, f"{line}\n{p.stdout}\n{p.stderr}"
+        outputs.append(p.stdout.strip())
+    assert len(outputs) == 7 and float(outputs[3]) < 1e-5, outputs  # starc run vs PyTorch
+    assert outputs[-1].startswith("z = "), outputs
+    x = np.array([[19.2, 18.6, 18.3, 18.1, 18.0]], np.float32) - 18
+    s = starc.load(str(tmp_path / "photoz" / "Photoz.net"))
+    s.load_weights(str(tmp_path / "photoz" / "weights.npz"))
+    assert abs(float(outputs[-1][4:]) - float(s(x)[0, 0])) < 1e-4
+    assert "as dense0" in (tmp_path / "photoz" / "Photoz.net").read_text()

@@ -12,6 +12,7 @@ namespace {
 struct Options {
   std::string file, out, name;
   std::vector<std::string> dims;
+  bool ops = false;
 };
 
 OnnxImportOptions import_options(const Options& o) {
@@ -31,6 +32,11 @@ OnnxImportOptions import_options(const Options& o) {
 }
 
 int run(const Options& o) {
+  if (o.ops) {
+    fmt::print("{}", onnx_import_table_markdown());
+    return 0;
+  }
+  if (o.file.empty() || o.out.empty()) throw cli::CliError("import: usage: starc import MODEL.onnx -o DIR");
   std::string source;
   try {
     source = import_onnx_to_dir(o.file, o.out, import_options(o));
@@ -49,10 +55,11 @@ ImportCommand add_import_command(CLI::App& app) {
   auto o = std::make_shared<Options>();
   ImportCommand c;
   c.app = app.add_subcommand("import", "Import an ONNX model as a .net model and its weights");
-  c.app->add_option("file", o->file, "the .onnx file")->required();
-  c.app->add_option("-o,--out", o->out, "the folder to write <Name>.net and weights.npz into")->required();
+  c.app->add_option("file", o->file, "the .onnx file");
+  c.app->add_option("-o,--out", o->out, "the folder to write <Name>.net and weights.npz into");
   c.app->add_option("--name", o->name, "the model's name (default: from the file name, e.g. PhotozMlp)");
   c.app->add_option("--dim", o->dims, "NAME=SIZE: give a dynamic input dim a fixed size (repeatable), e.g. B=8");
+  c.app->add_flag("--ops", o->ops, "print the ONNX operators starc imports and what each becomes (markdown)");
   c.run = [o] { return run(*o); };
   return c;
 }
