@@ -333,7 +333,7 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
   if (!def->ref || (in.empty() && op != "full")) return std::nullopt;
   if (op == "full" && !shape_is_static(starc::attr_ints(attrs, "shape"))) return std::nullopt;
   for (const auto& t : args)
-    if (t.size() > (int64_t(1) << 20)) return std::nullopt;  // big: leave it to the compiled model
+    if (t.size() > kMaxFolded) return std::nullopt;  // big: leave it to the compiled model
   RefCtx ctx;
   return def->ref(args, complete_attrs(*def, attrs), ctx);
 }
@@ -361,7 +361,8 @@ ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue
     v.zeros = true;
     return v;
   }
-  if (std::optional<Tensor> k = fold(op, in, attrs)) {
+  bool small = !shape_is_static(type.shape) || num_elements(type.shape) <= kMaxFolded;
+  if (std::optional<Tensor> k = small ? fold(op, in, attrs) : std::nullopt) {
     ImportValue v;
     v.type = type;
     v.known = *k;
@@ -438,19 +439,68 @@ std::string Statement::text() const {
   return comment.empty() ? fmt::format("{} = {}", var, rhs) : fmt::format("{} = {}  # {}", var, rhs, comment);
 }
 
+namespace {
+
+// Calls f(start, length) for each identifier-like token of a statement's text.
+template <class F>
+void for_each_identifier(const std::string& text, F&& f) {
+  for (size_t i = 0; i < text.size();) {
+    if (!std::isalpha(static_cast<unsigned char>(text[i])) && text[i] != '_') {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+    f(i, j - i);
+    i = j;
+  }
+}
+
+std::string renamed(const std::string& text, const std::map<std::string, std::string>& names) {
+  std::string out;
+  size_t last = 0;
+  for_each_identifier(text, [&](size_t at, size_t len) {
+    auto it = names.find(text.substr(at, len));
+    out += text.substr(last, at - last) + (it == names.end() ? text.substr(at, len) : it->second);
+    last = at + len;
+  });
+  return out + text.substr(last);
+}
+
+void rename_value(ImportValue& v, const std::map<std::string, std::string>& names) {
+  if (auto it = names.find(v.expr); it != names.end()) v.expr = it->second;
+  if (v.transpose_of) {
+    ImportValue inner = *v.transpose_of;
+    rename_value(inner, names);
+    v.transpose_of = std::make_shared<const ImportValue>(inner);
+  }
+}
+
+}  // namespace
+
+void Importer::name_outputs_first(size_t first_statement) {
+  // A node written as several statements names each after its output ("y", "y_1", ...):
+  // the output itself should have the plain name, not the first intermediate.
+  if (!node || node->output_size() == 0 || first_statement >= body.size() || !has(node->output(0))) return;
+  ImportValue& out = values_[node->output(0)];
+  std::string first = body[first_statement].var;
+  if (out.expr.empty() || out.expr == first) return;
+  bool own =
+      std::any_of(body.begin() + first_statement, body.end(), [&](const Statement& s) { return s.var == out.expr; });
+  if (!own) return;
+  std::map<std::string, std::string> swap = {{first, out.expr}, {out.expr, first}};
+  for (auto it = body.begin() + first_statement; it != body.end(); ++it) {
+    if (auto n = swap.find(it->var); n != swap.end()) it->var = n->second;
+    it->rhs = renamed(it->rhs, swap);
+  }
+  for (const auto& o : node->output())
+    if (!o.empty() && has(o)) rename_value(values_[o], swap);
+}
+
 void Importer::remove_dead(const std::vector<std::string>& returned) {
   std::set<std::string> live;
   auto mark = [&live](const std::string& text) {
-    for (size_t i = 0; i < text.size();) {
-      if (!std::isalpha(static_cast<unsigned char>(text[i])) && text[i] != '_') {
-        ++i;
-        continue;
-      }
-      size_t j = i;
-      while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
-      live.insert(text.substr(i, j - i));
-      i = j;
-    }
+    for_each_identifier(text, [&](size_t at, size_t len) { live.insert(text.substr(at, len)); });
   };
   for (const auto& r : returned) mark(r);
   std::vector<Statement> kept;

@@ -41,6 +41,9 @@ struct ImportValue {
   bool has_symbolic() const;
 };
 
+// The largest value (elements) folded at import; bigger ones are computed by the model.
+constexpr int64_t kMaxFolded = int64_t(1) << 20;
+
 class Importer {
  public:
   Importer(const onnx::ModelProto& model, std::string file, std::string base_dir);
@@ -112,6 +115,8 @@ class Importer {
   // Drops the statements (and their weights) that the `returned` expressions do not need:
   // what ONNX exporters leave behind (a transpose undone by the next one, unused shapes).
   void remove_dead(const std::vector<std::string>& returned);
+  // After a node is converted: its first output takes the plain name (see the .cpp).
+  void name_outputs_first(size_t first_statement);
   bool uses_std_nn() const;
 
  private:

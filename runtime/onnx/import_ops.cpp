@@ -295,6 +295,8 @@ Tensor gather_known(Importer& imp, const Tensor& data, const Tensor& idx, int ax
   Shape out_shape(data.shape().begin(), data.shape().begin() + axis);
   out_shape.insert(out_shape.end(), idx.shape().begin(), idx.shape().end());
   out_shape.insert(out_shape.end(), data.shape().begin() + axis + 1, data.shape().end());
+  if (data.size() && idx.size() > kMaxFolded / data.size() * data.shape()[axis])
+    imp.fail("Gather of constants gives more than the 2^20 elements folded at import");
   int64_t outer = 1, inner = 1, n = data.shape()[axis];
   for (int i = 0; i < axis; ++i) outer *= data.shape()[i];
   for (int i = axis + 1; i < data.rank(); ++i) inner *= data.shape()[i];
@@ -317,7 +319,8 @@ void convert_gather(Importer& imp) {
   const ImportValue& idx = imp.in(1);
   int axis = axis_of(imp, imp.attr_int("axis", 0), data.type.rank());
   if (idx.type.dtype != DType::I64) imp.fail("Gather indices must be integers");
-  if (data.known && idx.known)
+  if (data.known && idx.known && data.type.shape[axis] &&
+      double(data.known->size()) / double(data.type.shape[axis]) * double(idx.known->size()) <= double(kMaxFolded))
     return imp.define_output(0, known_value(gather_known(imp, *data.known, *idx.known, axis)));
   if (idx.known && idx.known->size() <= 64) {  // fixed indices: slices
     std::vector<ImportValue> parts;
@@ -403,7 +406,9 @@ void convert_range(Importer& imp) {
     if (!imp.in(i).known) imp.fail("Range bounds must be known at import");
   double start = imp.in(0).known->get(0), limit = imp.in(1).known->get(0), delta = imp.in(2).known->get(0);
   if (delta == 0) imp.fail("Range with delta 0");
-  int64_t n = std::max<int64_t>(0, int64_t(std::ceil((limit - start) / delta)));
+  double steps = std::ceil((limit - start) / delta);
+  if (!(steps <= double(kMaxFolded))) imp.fail("Range of more than 2^20 elements");
+  int64_t n = std::max<int64_t>(0, int64_t(steps));
   Tensor t(imp.in(0).type.dtype, {n});
   for (int64_t i = 0; i < n; ++i) t.set(i, start + double(i) * delta);
   imp.define_output(0, known_value(t));

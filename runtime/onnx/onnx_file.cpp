@@ -288,15 +288,15 @@ Tensor tensor_from_onnx(const onnx::TensorProto& t, const std::string& base_dir,
   if (raw && !checked_mul(count, onnx_elem_size(t.data_type()), &nbytes)) {
     throw OnnxError(fmt::format("{}: {} elements overflow", what, count));
   }
-  check_allocation(count * dtype_size(*dtype), what);
-  Tensor out(*dtype, shape);
-  if (raw) {
+  if (raw) {  // the data must be all there before anything is allocated for it
     std::string ext = external ? read_external_data(t, base_dir, what) : std::string();
     const std::string& bytes = external ? ext : t.raw_data();
     if (bytes.size() != nbytes) {
       throw OnnxError(fmt::format("{}: holds {} bytes of data, but its dims [{}] of {} need {}", what, bytes.size(),
                                   fmt::join(t.dims(), ","), onnx_type_name(t.data_type()), nbytes));
     }
+    check_allocation(count * dtype_size(*dtype), what);
+    Tensor out(*dtype, shape);
     size_t es = onnx_elem_size(t.data_type());
     if (t.data_type() == kInt64 || t.data_type() == kUint64) {  // exact: no trip through double
       std::memcpy(out.raw(), bytes.data(), nbytes);
@@ -310,6 +310,7 @@ Tensor tensor_from_onnx(const onnx::TensorProto& t, const std::string& base_dir,
       throw OnnxError(fmt::format("{}: holds {} values, but its dims [{}] need {}", what, t.int64_data_size(),
                                   fmt::join(t.dims(), ","), count));
     }
+    Tensor out(*dtype, shape);
     std::copy(t.int64_data().begin(), t.int64_data().end(), out.data<int64_t>());
     return out;
   }
@@ -318,6 +319,7 @@ Tensor tensor_from_onnx(const onnx::TensorProto& t, const std::string& base_dir,
     throw OnnxError(fmt::format("{}: holds {} values, but its dims [{}] need {}", what, values.size(),
                                 fmt::join(t.dims(), ","), count));
   }
+  Tensor out(*dtype, shape);
   for (uint64_t i = 0; i < count; ++i) out.set(int64_t(i), values[i]);
   return out;
 }

@@ -129,7 +129,9 @@ void convert_node(Importer& imp, const onnx::NodeProto& n) {
     imp.fail(fmt::format("operators of domain '{}' are not supported", n.domain()));
   const OnnxConverter* convert = find_converter(n.op_type());
   if (!convert) imp.fail("this operator is not supported (docs/onnx.md lists the operators starc imports)");
+  size_t first = imp.body.size();
   (*convert)(imp);
+  imp.name_outputs_first(first);
   for (int i = 0; i < n.output_size(); ++i) {
     std::vector<const onnx::NodeProto*> users = imp.consumers(n.output(i));
     bool needed = std::any_of(users.begin(), users.end(), [&](const auto* u) { return !imp.fused.count(u); });

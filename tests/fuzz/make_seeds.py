@@ -165,6 +165,51 @@ def graph_seeds(starc):
                 out("graph_text", f"{model}_{emit}.txt", r.stdout)
 
 
+def onnx_seeds():
+    """Small ONNX models that exercise the importer's patterns: built with onnx.helper
+    (python3-onnx), so no PyTorch is needed."""
+    try:
+        import onnx
+        from onnx import TensorProto, helper as h
+    except ImportError:
+        print("make_seeds: python3-onnx is missing, no onnx seeds")
+        return
+
+    def init(name, shape, seed=0):
+        a = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+        return h.make_tensor(name, TensorProto.FLOAT, shape, a.tobytes(), raw=True)
+
+    def model(name, nodes, inputs, outputs, inits, opset=17):
+        g = h.make_graph(nodes, name, inputs, outputs, inits)
+        out("onnx", name + ".onnx", h.make_model(g, opset_imports=[h.make_opsetid("", opset)]).SerializeToString())
+
+    vi = h.make_tensor_value_info
+    f = TensorProto.FLOAT
+    model("mlp", [h.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["h"], transB=1, name="/fc/Gemm"),
+                  h.make_node("Relu", ["h"], ["r"]), h.make_node("MatMul", ["r", "w2"], ["m"]),
+                  h.make_node("Add", ["m", "b2"], ["y"])],
+          [vi("x", f, ["B", 5])], [vi("y", f, ["B", 2])],
+          [init("fc.weight", [8, 5]), init("fc.bias", [8]), init("w2", [8, 2]), init("b2", [2])])
+    shape = [h.make_node("Shape", ["p"], ["s"]), h.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             h.make_node("Unsqueeze", ["n", "zero1"], ["n1"]), h.make_node("Concat", ["n1", "minus1"], ["t"], axis=0),
+             h.make_node("Reshape", ["p", "t"], ["y"])]
+    ints = lambda name, v: h.make_tensor(name, TensorProto.INT64, [len(v)] if isinstance(v, list) else [], v if isinstance(v, list) else [v])
+    model("cnn", [h.make_node("Conv", ["x", "c.weight", "c.bias"], ["c"], pads=[1, 1], strides=[1], name="/c/Conv"),
+                  h.make_node("BatchNormalization", ["c", "bn.w", "bn.b", "bn.m", "bn.v"], ["n"], epsilon=1e-5),
+                  h.make_node("MaxPool", ["n"], ["p"], kernel_shape=[2], strides=[2])] + shape,
+          [vi("x", f, ["B", 2, 8])], [vi("y", f, ["B", 16])],
+          [init("c.weight", [4, 2, 3]), init("c.bias", [4]), init("bn.w", [4]), init("bn.b", [4]), init("bn.m", [4]),
+           init("bn.v", [4], 1), ints("zero", 0), ints("zero1", [0]), ints("minus1", [-1])])
+    model("lstm", [h.make_node("LSTM", ["x", "W", "R", "Bias"], ["y", "h"], hidden_size=3, direction="bidirectional")],
+          [vi("x", f, [4, "B", 2])], [vi("y", f, [4, 2, "B", 3])],
+          [init("W", [2, 12, 2]), init("R", [2, 12, 3]), init("Bias", [2, 24])], opset=13)
+    model("ops", [h.make_node("Softmax", ["x"], ["s"], axis=-1), h.make_node("Slice", ["s", "st", "en", "ax"], ["sl"]),
+                  h.make_node("Pad", ["sl", "pads"], ["pd"]), h.make_node("Clip", ["pd", "lo", "hi"], ["y"])],
+          [vi("x", f, [2, 6])], [vi("y", f, [2, 5])],
+          [ints("st", [1]), ints("en", [4]), ints("ax", [1]), ints("pads", [0, 1, 0, 1]),
+           h.make_tensor("lo", f, [], [0.1]), h.make_tensor("hi", f, [], [0.9])])
+
+
 def dict_file(name, words):
     with open(os.path.join(HERE, name + ".dict"), "w") as f:
         f.write(f"# libFuzzer dictionary of the {name} harness (tests/fuzz/make_seeds.py writes it)\n")
@@ -210,6 +255,7 @@ def main():
     weights_seeds()
     jit_cache_seeds()
     graph_seeds(starc)
+    onnx_seeds()
     dicts(starc)
 
 
