@@ -160,18 +160,19 @@ std::string window_pos(E e, int first, const Ints& k) {
 // ---- convolution ------------------------------------------------------------------------
 
 // The geometry of the forward conv that a kernel call works with (1-D ops: H = 1):
-// x [n, c, h, w], weight [o, c, kh, kw], y [n, o, oh, ow].
+// x [n, groups*c, h, w], weight [groups*o, c, kh, kw], y [n, groups*o, oh, ow] (c and o
+// count one group's channels).
 struct ConvGeo {
   int64_t n = 0, c = 0, h = 1, w = 1, o = 0, kh = 1, kw = 1, oh = 1, ow = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1,
-          dw = 1;
+          dw = 1, groups = 1;
 };
 
 // The geometry with spatial sizes from the last nsp dims of x (conv input), k (kernel)
-// and y (conv output).
-ConvGeo conv_geo(int nsp, int64_t n, int64_t c, int64_t o, const Shape& x, const Shape& k, const Shape& y,
-                 const Ints& s, const Ints& p, const Ints& d) {
+// and y (conv output); c and o are the channel counts of all groups together.
+ConvGeo conv_geo(int nsp, int64_t n, int64_t c, int64_t o, int64_t groups, const Shape& x, const Shape& k,
+                 const Shape& y, const Ints& s, const Ints& p, const Ints& d) {
   ConvGeo g;
-  g.n = n, g.c = c, g.o = o;
+  g.n = n, g.c = c / groups, g.o = o / groups, g.groups = groups;
   int64_t* in[2] = {&g.h, &g.w};
   int64_t* ker[2] = {&g.kh, &g.kw};
   int64_t* outs[2] = {&g.oh, &g.ow};
@@ -195,7 +196,7 @@ void conv_kernel(E e, int id, const std::string& kind, const ConvGeo& g, const s
                  const std::string& in1, const TensorType& t1, bool fft, int site) {
   const TensorType& out = e.type(id);
   std::vector<std::string> args;
-  for (int64_t v : {g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw})
+  for (int64_t v : {g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.groups})
     args.push_back(e.i64(v));
   if (fft && site >= 0) args.push_back(e.i64(site));
   args.push_back(e.address(in0, t0));
@@ -213,15 +214,16 @@ LowerFn conv(int nsp, bool transpose) {
     const TensorType &xt = e.type(n.inputs[0]), &wt = e.type(n.inputs[1]), &out = n.type;
     Ints s = per_dim(n.attrs, "stride", nsp), p = per_dim(n.attrs, "padding", nsp),
          d = per_dim(n.attrs, "dilation", nsp);
+    const int64_t groups = attr_int(n.attrs, "groups");
     std::string x = e.val(n.inputs[0]), w = e.val(n.inputs[1]);
-    if (!transpose) {  // y = conv(x, w): x [N,C,*L], w [O,C,*K]
-      ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], wt.shape[0], xt.shape, wt.shape, out.shape, s, p, d);
+    if (!transpose) {  // y = conv(x, w): x [N,C,*L], w [O,C/groups,*K]
+      ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], out.shape[1], groups, xt.shape, wt.shape, out.shape, s, p, d);
       conv_kernel(e, id, "conv", g, x, xt, w, wt, use_fft(n), n.inputs[1]);
       return;
     }
-    // y = conv_transpose(x, w), x [N,C,*L], w [C,O,*K]: the adjoint of the conv from y
-    // (channels O) to x (channels C) whose weight is w read as [C, O, *K].
-    ConvGeo g = conv_geo(nsp, xt.shape[0], wt.shape[1], wt.shape[0], out.shape, wt.shape, xt.shape, s, p, d);
+    // y = conv_transpose(x, w), x [N,C,*L], w [C,O/groups,*K]: the adjoint of the conv
+    // from y (channels O) to x (channels C) whose weight is w read as [C, O/groups, *K].
+    ConvGeo g = conv_geo(nsp, xt.shape[0], out.shape[1], xt.shape[1], groups, out.shape, wt.shape, xt.shape, s, p, d);
     conv_kernel(e, id, "conv_adjoint", g, x, xt, w, wt, use_fft(n), n.inputs[1]);
   };
 }
@@ -233,8 +235,8 @@ LowerFn conv_weight_grad(int nsp) {
     const TensorType &xt = e.type(n.inputs[0]), &dyt = e.type(n.inputs[1]);
     Ints k = per_dim(n.attrs, "kernel", nsp), s = per_dim(n.attrs, "stride", nsp), p = per_dim(n.attrs, "padding", nsp),
          d = per_dim(n.attrs, "dilation", nsp);
-    ConvGeo g =
-        conv_geo(nsp, xt.shape[0], xt.shape[1], dyt.shape[1], xt.shape, Shape(k.begin(), k.end()), dyt.shape, s, p, d);
+    ConvGeo g = conv_geo(nsp, xt.shape[0], xt.shape[1], dyt.shape[1], attr_int(n.attrs, "groups"), xt.shape,
+                         Shape(k.begin(), k.end()), dyt.shape, s, p, d);
     conv_kernel(e, id, "conv_weight_grad", g, e.val(n.inputs[0]), xt, e.val(n.inputs[1]), dyt, use_fft(n), -1);
   };
 }

@@ -5,6 +5,9 @@
 // weight gradient the primitive conv*_weight_grad op (one reduction over batch and
 // positions, any batch size, symbolic included); pooling uses the primitive
 // *pool*_grad/_gather ops. All of these are differentiable in turn.
+// `groups` (PyTorch's): the channels split into that many groups, each output channel
+// reading only its group's inputs; every gradient is the same op kind with the same
+// groups, since the adjoint of a block-diagonal channel mix is block-diagonal too.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -39,6 +42,7 @@ void require_static(const std::string& op, const TensorType& t, int from, const 
 // Window geometry of one op application, normalised to 2 spatial dims (index 0 = H, 1 = W).
 struct Geo {
   int64_t N = 0, C = 0, O = 0;  // batch, input channels, output channels (= C for pooling)
+  int64_t G = 1;                // groups: channel c (o) is in group c / (C/G) (o / (O/G))
   int64_t in[2] = {1, 1}, k[2] = {1, 1}, out[2] = {1, 1};
   int64_t s[2] = {1, 1}, p[2] = {0, 0}, d[2] = {1, 1};
 };
@@ -46,6 +50,7 @@ struct Geo {
 // Spatial attributes of one op, one entry per spatial dim.
 struct SpatialAttrs {
   Ints stride, pad, dil, out_pad;
+  int64_t groups = 1;
 };
 
 SpatialAttrs conv_attrs(const std::string& op, const Attrs& a, int nsp, bool transpose) {
@@ -54,6 +59,7 @@ SpatialAttrs conv_attrs(const std::string& op, const Attrs& a, int nsp, bool tra
   sa.pad = per_dim(op, a, "padding", nsp);
   sa.dil = per_dim(op, a, "dilation", nsp);
   sa.out_pad = transpose ? per_dim(op, a, "output_padding", nsp) : Ints(nsp, 0);
+  if (a.count("groups")) sa.groups = attr_int(a, "groups");
   if (a.count("algo")) {  // how the JIT computes it (compiler/opt conv_algo); the value is the same
     const std::string& algo = attr_str(a, "algo");
     if (algo != "auto" && algo != "direct" && algo != "fft")
@@ -83,8 +89,20 @@ Dim transpose_out_len(const std::string& op, Dim in, int64_t k, int64_t s, int64
 
 // ---- convolution -----------------------------------------------------------------
 
-// x [N,C,*in], w [O,C,*k] (conv) or [C,O,*k] (transpose). Checks everything and returns
-// the output shape; used by both the shape rule and the kernel.
+// The `groups` attribute, checked to divide the input channels and, when given (> 0),
+// the output channels (as PyTorch's Conv*d).
+int64_t conv_groups(const std::string& op, const Attrs& a, Dim in_channels, Dim out_channels = 0) {
+  int64_t g = attr_int(a, "groups");
+  if (g < 1) throw OpError(fmt::format("{}: groups must be positive, got {}", op, g));
+  if (in_channels % g != 0)
+    throw OpError(fmt::format("{}: groups {} must divide the input channels, got {}", op, g, in_channels));
+  if (out_channels > 0 && out_channels % g != 0)
+    throw OpError(fmt::format("{}: groups {} must divide the output channels, got {}", op, g, out_channels));
+  return g;
+}
+
+// x [N,C,*in], w [O,C/groups,*k] (conv) or [C,O/groups,*k] (transpose). Checks everything
+// and returns the output shape; used by both the shape rule and the kernel.
 Shape conv_shape(const std::string& op, int nsp, bool transpose, const TensorType& x, const TensorType& w,
                  const Attrs& a, const InferCtx& ctx) {
   require_rank(op, x, nsp + 2, ctx, "input");
@@ -94,12 +112,14 @@ Shape conv_shape(const std::string& op, int nsp, bool transpose, const TensorTyp
   require_same_dtype(op, xw, ctx);
   require_static(op, w, 0, "weight shape", ctx);
   require_static(op, x, 1, "channel and spatial dims of the input", ctx);
-  Dim want_c = transpose ? w.shape[0] : w.shape[1];
+  // groups first: a count that does not divide the channels is the likelier mistake.
+  const int64_t g = conv_groups(op, a, x.shape[1], transpose ? 0 : w.shape[0]);
+  Dim want_c = transpose ? w.shape[0] : w.shape[1] * g, out_c = transpose ? w.shape[1] * g : w.shape[0];
   if (x.shape[1] != want_c)
-    throw OpError(fmt::format("{}: input has {} channels but the weight expects {}: {} vs weight {}", op, x.shape[1],
-                              want_c, ctx.t(x), ctx.t(w)));
+    throw OpError(fmt::format("{}: input has {} channels but the weight expects {}{}: {} vs weight {}", op, x.shape[1],
+                              want_c, g > 1 ? fmt::format(" ({} groups)", g) : "", ctx.t(x), ctx.t(w)));
   SpatialAttrs sa = conv_attrs(op, a, nsp, transpose);
-  Shape out = {x.shape[0], transpose ? w.shape[1] : w.shape[0]};
+  Shape out = {x.shape[0], out_c};
   for (int i = 0; i < nsp; ++i) {
     Dim in = x.shape[2 + i], k = w.shape[2 + i];
     out.push_back(transpose ? transpose_out_len(op, in, k, sa.stride[i], sa.pad[i], sa.dil[i], sa.out_pad[i])
@@ -115,6 +135,7 @@ Geo conv_geo(const std::string& op, int nsp, bool transpose, const Tensor& x, co
   g.N = x.dim(0);
   g.C = x.dim(1);
   g.O = out[1];
+  g.G = attr_int(a, "groups");
   int off = 2 - nsp;  // 1-D ops use the W slot
   for (int i = 0; i < nsp; ++i) {
     g.in[off + i] = x.dim(2 + i);
@@ -127,24 +148,27 @@ Geo conv_geo(const std::string& op, int nsp, bool transpose, const Tensor& x, co
   return g;
 }
 
-// y[n,o,oh,ow] = sum_{c,kh,kw} x[n,c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] * w[o,c,kh,kw]
-// (terms whose input position falls in the zero padding are skipped).
+// y[n,o,oh,ow] = sum_{c,kh,kw} x[n,c0+c, oh*sh - ph + kh*dh, ow*sw - pw + kw*dw] * w[o,c,kh,kw]
+// over the C/G channels c of o's group, c0 = its first (terms whose input position falls
+// in the zero padding are skipped).
 template <class T>
 void conv2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], OH = g.out[0], OW = g.out[1];
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G;
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t o = 0; o < g.O; ++o)
       for (int64_t oh = 0; oh < OH; ++oh)
         for (int64_t ow = 0; ow < OW; ++ow) {
           double acc = 0;
-          for (int64_t c = 0; c < g.C; ++c)
+          const T* xg = x + (n * g.C + o / Og * Cg) * H * W;
+          for (int64_t c = 0; c < Cg; ++c)
             for (int64_t kh = 0; kh < KH; ++kh) {
               int64_t ih = oh * g.s[0] - g.p[0] + kh * g.d[0];
               if (ih < 0 || ih >= H) continue;
               for (int64_t kw = 0; kw < KW; ++kw) {
                 int64_t iw = ow * g.s[1] - g.p[1] + kw * g.d[1];
                 if (iw < 0 || iw >= W) continue;
-                acc += double(x[((n * g.C + c) * H + ih) * W + iw]) * double(w[((o * g.C + c) * KH + kh) * KW + kw]);
+                acc += double(xg[(c * H + ih) * W + iw]) * double(w[((o * Cg + c) * KH + kh) * KW + kw]);
               }
             }
           y[((n * g.O + o) * OH + oh) * OW + ow] = T(acc);
@@ -152,24 +176,27 @@ void conv2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
 }
 
 // Transposed convolution as a scatter: every input element x[n,c,ih,iw] adds
-// x * w[c,o,kh,kw] to y[n,o, ih*sh - ph + kh*dh, iw*sw - pw + kw*dw] when that lies in y.
+// x * w[c,o,kh,kw] to y[n,o0+o, ih*sh - ph + kh*dh, iw*sw - pw + kw*dw] when that lies in
+// y, for the O/G channels o of c's group, o0 = its first.
 template <class T>
 void conv_transpose2d_kernel(const Geo& g, const T* x, const T* w, T* y) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], OH = g.out[0], OW = g.out[1];
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G;
   std::vector<double> acc(size_t(g.N * g.O * OH * OW), 0.0);
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t c = 0; c < g.C; ++c)
       for (int64_t ih = 0; ih < H; ++ih)
         for (int64_t iw = 0; iw < W; ++iw) {
           double xv = double(x[((n * g.C + c) * H + ih) * W + iw]);
-          for (int64_t o = 0; o < g.O; ++o)
+          double* yg = acc.data() + (n * g.O + c / Cg * Og) * OH * OW;
+          for (int64_t o = 0; o < Og; ++o)
             for (int64_t kh = 0; kh < KH; ++kh) {
               int64_t oh = ih * g.s[0] - g.p[0] + kh * g.d[0];
               if (oh < 0 || oh >= OH) continue;
               for (int64_t kw = 0; kw < KW; ++kw) {
                 int64_t ow = iw * g.s[1] - g.p[1] + kw * g.d[1];
                 if (ow < 0 || ow >= OW) continue;
-                acc[size_t(((n * g.O + o) * OH + oh) * OW + ow)] += xv * double(w[((c * g.O + o) * KH + kh) * KW + kw]);
+                yg[(o * OH + oh) * OW + ow] += xv * double(w[((c * Og + o) * KH + kh) * KW + kw]);
               }
             }
         }
@@ -184,6 +211,7 @@ OpDef conv_op(std::string name, int nsp, bool transpose, std::string doc) {
   d.attrs = {{"stride", AttrKind::Ints, ones}, {"padding", AttrKind::Ints, zeros}};
   if (transpose) d.attrs.push_back({"output_padding", AttrKind::Ints, zeros});
   d.attrs.push_back({"dilation", AttrKind::Ints, ones});
+  d.attrs.push_back({"groups", AttrKind::Int, int64_t(1)});
   d.attrs.push_back({"algo", AttrKind::String, std::string("auto")});
   d.doc = std::move(doc);
   d.infer = [name, nsp, transpose](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
@@ -207,8 +235,9 @@ OpDef conv_op(std::string name, int nsp, bool transpose, std::string doc) {
 
 // ---- convolution weight gradient ---------------------------------------------------
 
-// conv{1,2}d_weight_grad(x [N,P,*L], dy [N,Q,*T]) -> [Q,P,*kernel]:
-//   r[q,p,k] = sum_{n,t} x[n,p, k*d - pad + t*s] * dy[n,q,t]   (reads outside x are 0).
+// conv{1,2}d_weight_grad(x [N,P,*L], dy [N,Q,*T]) -> [Q,P/G,*kernel] (G = groups):
+//   r[q,p,k] = sum_{n,t} x[n,p0+p, k*d - pad + t*s] * dy[n,q,t]   (reads outside x are 0),
+// p0 the first channel of q's group.
 // It is the weight gradient of conv (x = input, dy = output gradient) and of
 // conv_transpose (x = output gradient, dy = input). A primitive op rather than a conv of
 // transposed operands: the batch becomes the reduction, so it may stay symbolic.
@@ -228,7 +257,8 @@ Shape weight_grad_shape(const std::string& op, int nsp, const TensorType& x, con
   for (int i = 0; i < nsp; ++i)
     if (k[i] <= 0 || sa.stride[i] <= 0 || sa.dil[i] <= 0 || sa.pad[i] < 0)
       throw OpError(fmt::format("{}: kernel, stride and dilation must be positive and padding non-negative", op));
-  Shape out = {dy.shape[1], x.shape[1]};
+  int64_t g = conv_groups(op, a, x.shape[1], dy.shape[1]);
+  Shape out = {dy.shape[1], x.shape[1] / g};
   out.insert(out.end(), k.begin(), k.end());
   return out;
 }
@@ -236,20 +266,22 @@ Shape weight_grad_shape(const std::string& op, int nsp, const TensorType& x, con
 template <class T>
 void weight_grad_kernel(const Geo& g, const T* x, const T* dy, T* r) {
   const int64_t H = g.in[0], W = g.in[1], KH = g.k[0], KW = g.k[1], TH = g.out[0], TW = g.out[1];
-  std::vector<double> acc(size_t(g.O * g.C * KH * KW), 0.0);
+  const int64_t Pg = g.C / g.G, Qg = g.O / g.G;
+  std::vector<double> acc(size_t(g.O * Pg * KH * KW), 0.0);
   for (int64_t n = 0; n < g.N; ++n)
     for (int64_t q = 0; q < g.O; ++q)
       for (int64_t th = 0; th < TH; ++th)
         for (int64_t tw = 0; tw < TW; ++tw) {
           double dv = double(dy[((n * g.O + q) * TH + th) * TW + tw]);
-          for (int64_t p = 0; p < g.C; ++p)
+          const T* xg = x + (n * g.C + q / Qg * Pg) * H * W;
+          for (int64_t p = 0; p < Pg; ++p)
             for (int64_t kh = 0; kh < KH; ++kh) {
               int64_t ih = kh * g.d[0] - g.p[0] + th * g.s[0];
               if (ih < 0 || ih >= H) continue;
               for (int64_t kw = 0; kw < KW; ++kw) {
                 int64_t iw = kw * g.d[1] - g.p[1] + tw * g.s[1];
                 if (iw < 0 || iw >= W) continue;
-                acc[size_t(((q * g.C + p) * KH + kh) * KW + kw)] += double(x[((n * g.C + p) * H + ih) * W + iw]) * dv;
+                acc[size_t(((q * Pg + p) * KH + kh) * KW + kw)] += double(xg[(p * H + ih) * W + iw]) * dv;
               }
             }
         }
@@ -260,14 +292,12 @@ OpDef weight_grad_op(int nsp) {
   OpDef d;
   d.name = nsp == 1 ? "conv1d_weight_grad" : "conv2d_weight_grad";
   d.inputs = {"x", "dy"};
-  d.attrs = {{"kernel", AttrKind::Ints, std::nullopt},
-             {"stride", AttrKind::Ints, Ints{1}},
-             {"padding", AttrKind::Ints, Ints{0}},
-             {"dilation", AttrKind::Ints, Ints{1}},
-             {"algo", AttrKind::String, std::string("auto")}};
+  d.attrs = {{"kernel", AttrKind::Ints, std::nullopt}, {"stride", AttrKind::Ints, Ints{1}},
+             {"padding", AttrKind::Ints, Ints{0}},     {"dilation", AttrKind::Ints, Ints{1}},
+             {"groups", AttrKind::Int, int64_t(1)},    {"algo", AttrKind::String, std::string("auto")}};
   d.doc = fmt::format(
-      "weight gradient of conv{0}d: x [N,P,*L], dy [N,Q,*T] -> [Q,P,*kernel], "
-      "r[q,p,k] = sum over n,t of x[n,p,k*dilation-padding+t*stride] dy[n,q,t]",
+      "weight gradient of conv{0}d: x [N,P,*L], dy [N,Q,*T] -> [Q,P/groups,*kernel], "
+      "r[q,p,k] = sum over n,t of x[n,p,k*dilation-padding+t*stride] dy[n,q,t] (p in q's group)",
       nsp);
   std::string name = d.name;
   d.infer = [name, nsp](std::span<const TensorType> in, const Attrs& a, const InferCtx& ctx) {
@@ -280,6 +310,7 @@ OpDef weight_grad_op(int nsp) {
     g.N = in[0].dim(0);
     g.C = in[0].dim(1);
     g.O = in[1].dim(1);
+    g.G = attr_int(a, "groups");
     int off = 2 - nsp;
     for (int i = 0; i < nsp; ++i) {
       g.in[off + i] = in[0].dim(2 + i);
@@ -595,7 +626,7 @@ int conv_adjoint(GraphBuilder& b, int nsp, int dy, int w, const SpatialAttrs& sa
     direct &= extra >= 0 && (extra < sa.stride[i] || extra < sa.dil[i]);
     opad.push_back(extra);
   }
-  Attrs a = {{"stride", sa.stride}, {"dilation", sa.dil}};
+  Attrs a = {{"stride", sa.stride}, {"dilation", sa.dil}, {"groups", sa.groups}};
   if (direct) {
     a["padding"] = sa.pad;
     a["output_padding"] = opad;
@@ -610,11 +641,11 @@ int conv_adjoint(GraphBuilder& b, int nsp, int dy, int w, const SpatialAttrs& sa
 }
 
 // r[q,p,k] = sum_{n,t} A[n,p, k*d - pad + t*s] * B[n,q,t]: the weight gradient of both
-// conv kinds, shape [Q,P,*K].
+// conv kinds, shape [Q,P/groups,*K] (p within q's group).
 int weight_grad(GraphBuilder& b, int A, int B, const SpatialAttrs& sa, const Ints& K) {
   const int nsp = int(K.size());
   return b.op(nsp == 1 ? "conv1d_weight_grad" : "conv2d_weight_grad", {A, B},
-              {{"kernel", K}, {"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}});
+              {{"kernel", K}, {"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}, {"groups", sa.groups}});
 }
 
 // conv*_weight_grad is bilinear in (A, B). With R as a conv weight [Q,P,*K]:
@@ -630,7 +661,7 @@ GradFn weight_grad_grad(int nsp) {
     for (int i = 0; i < nsp; ++i)  // A's length at which the conv has (at least) LB windows
       grow[i] = std::max(as[2 + i], (LB[i] - 1) * sa.stride[i] + sa.dil[i] * (k[i] - 1) + 1 - 2 * sa.pad[i]);
     int dB = b.op(conv_name(nsp, false), {fit_spatial(b, A, grow), dr},
-                  {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}});
+                  {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}, {"groups", sa.groups}});
     return {conv_adjoint(b, nsp, B, dr, sa, A), fit_spatial(b, dB, LB)};
   };
 }
@@ -649,7 +680,7 @@ GradFn conv_grad(std::string name, int nsp, bool transpose) {
     // y[n,o,i*s-p+k*d] += x[n,c,i] w[c,o,k]. dx[n,c,i] = sum_{o,k} dy[n,o,i*s-p+k*d] w[c,o,k]:
     // the conv of dy with w (length L + floor(output_padding/s), cut to L);
     // dw[c,o,k] = sum_{n,i} dy[n,o,i*s-p+k*d] x[n,c,i].
-    Attrs a = {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}};
+    Attrs a = {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}, {"groups", sa.groups}};
     int dx = fit_spatial(b, b.op(conv_name(nsp, false), {dy, w}, a), L);
     return {dx, weight_grad(b, dy, x, sa, K)};
   };
@@ -663,18 +694,19 @@ OpDef with_grad(OpDef d, GradFn g) {
 }  // namespace
 
 void register_conv_ops(OpRegistry& r) {
-  r.add(
-      with_grad(conv_op("conv1d", 1, false, "1-D convolution (cross-correlation): x [N,C,L], w [O,C,K] -> [N,O,Lout]"),
-                conv_grad("conv1d", 1, false)));
   r.add(with_grad(
-      conv_op("conv2d", 2, false, "2-D convolution (cross-correlation): x [N,C,H,W], w [O,C,KH,KW] -> [N,O,Ho,Wo]"),
-      conv_grad("conv2d", 2, false)));
-  r.add(with_grad(conv_op("conv_transpose1d", 1, true,
-                          "1-D transposed convolution (PyTorch ConvTranspose1d): x [N,C,L], w [C,O,K] -> [N,O,Lout]"),
-                  conv_grad("conv_transpose1d", 1, true)));
+      conv_op("conv1d", 1, false, "1-D convolution (cross-correlation): x [N,C,L], w [O,C/groups,K] -> [N,O,Lout]"),
+      conv_grad("conv1d", 1, false)));
+  r.add(with_grad(conv_op("conv2d", 2, false,
+                          "2-D convolution (cross-correlation): x [N,C,H,W], w [O,C/groups,KH,KW] -> [N,O,Ho,Wo]"),
+                  conv_grad("conv2d", 2, false)));
+  r.add(with_grad(
+      conv_op("conv_transpose1d", 1, true,
+              "1-D transposed convolution (PyTorch ConvTranspose1d): x [N,C,L], w [C,O/groups,K] -> [N,O,Lout]"),
+      conv_grad("conv_transpose1d", 1, true)));
   r.add(with_grad(
       conv_op("conv_transpose2d", 2, true,
-              "2-D transposed convolution (PyTorch ConvTranspose2d): x [N,C,H,W], w [C,O,KH,KW] -> [N,O,Ho,Wo]"),
+              "2-D transposed convolution (PyTorch ConvTranspose2d): x [N,C,H,W], w [C,O/groups,KH,KW] -> [N,O,Ho,Wo]"),
       conv_grad("conv_transpose2d", 2, true)));
   r.add(with_grad(pool_op("maxpool1d", 1, true, "1-D max pooling over [N,C,L] (padding is -inf, floor mode)"),
                   pool_grad(1, true)));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -74,10 +75,12 @@ ConvCost conv_cost(const Graph& g, int id, bool kernel_cached) {
     C = a[1], O = out[1];
     L.assign(a.begin() + 2, a.end()), K.assign(b.begin() + 2, b.end()), T.assign(out.begin() + 2, out.end());
   }
+  // Each output channel mixes only its group's C / groups inputs.
+  const int64_t groups = n.attrs.count("groups") ? std::max<int64_t>(attr_int(n.attrs, "groups"), 1) : 1;
   transforms_per_batch = C + O;
   // wgrad transforms its result back; conv and conv_adjoint transform the kernel, once
   // per train step for the two of them, never again in inference.
-  weight_transforms = weight_grad ? O * C : kernel_cached ? 0 : O * C / 2;
+  weight_transforms = weight_grad ? O * C / groups : kernel_cached ? 0 : O * C / groups / 2;
   double window = 1, outputs = 1, period = 1, spectrum = 1;
   cost.fft_possible = true;
   for (int i = 0; i < nsp; ++i) {
@@ -89,7 +92,7 @@ ConvCost conv_cost(const Graph& g, int id, bool kernel_cached) {
     period *= double(m);
     spectrum *= i == nsp - 1 ? double(m / 2 + 1) : double(m);
   }
-  double macs = double(N) * double(O) * double(C);
+  double macs = double(N) * double(O) * double(C) / double(groups);
   cost.direct_s = 2 * macs * window * outputs / kDirectFlops + kDirectCallS;
   double transforms = double(N * transforms_per_batch + weight_transforms);
   cost.fft_s =

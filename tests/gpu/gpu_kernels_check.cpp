@@ -147,16 +147,16 @@ void matmul(const char* name, MatmulFn<T> ref, const MM& c, int ta, int tb) {
 }
 
 struct Geo {
-  int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+  int64_t n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gr;  // c, o: per group of gr
 };
 Geo geo(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-        int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
-  Geo g{n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0};
+        int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups = 1) {
+  Geo g{n, c, h, w, o, kh, kw, sh, sw, ph, pw, dh, dw, 0, 0, groups};
   g.oh = (h + 2 * ph - dh * (kh - 1) - 1) / sh + 1;
   g.ow = (w + 2 * pw - dw * (kw - 1) - 1) / sw + 1;
   return g;
 }
-#define GEO_ARGS g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw
+#define GEO_ARGS g.n, g.c, g.h, g.w, g.o, g.kh, g.kw, g.oh, g.ow, g.sh, g.sw, g.ph, g.pw, g.dh, g.dw, g.gr
 
 enum Kind { kConv, kAdjoint, kWeightGrad };
 
@@ -165,10 +165,11 @@ enum Kind { kConv, kAdjoint, kWeightGrad };
 template <class T>
 void conv(const char* name, ConvFn<T> ref, const Geo& g, Kind kind, bool site) {
   std::snprintf(current, sizeof current,
-                "%s n %ld c %ld h %ld w %ld o %ld k %ldx%ld stride %ld,%ld pad %ld,%ld dilation %ld,%ld -> %ldx%ld",
+                "%s n %ld c %ld h %ld w %ld o %ld k %ldx%ld stride %ld,%ld pad %ld,%ld dilation %ld,%ld -> %ldx%ld "
+                "groups %ld",
                 name, (long)g.n, (long)g.c, (long)g.h, (long)g.w, (long)g.o, (long)g.kh, (long)g.kw, (long)g.sh,
-                (long)g.sw, (long)g.ph, (long)g.pw, (long)g.dh, (long)g.dw, (long)g.oh, (long)g.ow);
-  size_t xs = g.n * g.c * g.h * g.w, ws = g.o * g.c * g.kh * g.kw, ys = g.n * g.o * g.oh * g.ow;
+                (long)g.sw, (long)g.ph, (long)g.pw, (long)g.dh, (long)g.dw, (long)g.oh, (long)g.ow, (long)g.gr);
+  size_t xs = g.n * g.gr * g.c * g.h * g.w, ws = g.gr * g.o * g.c * g.kh * g.kw, ys = g.n * g.gr * g.o * g.oh * g.ow;
   size_t in0 = kind == kAdjoint ? ys : xs, in1 = kind == kWeightGrad ? ys : ws;
   Guarded<T> p(in0), q(in1), out(kind == kConv ? ys : kind == kAdjoint ? xs : ws);
   random_input(p, 3), random_input(q, 4);
@@ -413,6 +414,9 @@ int main(int argc, char** argv) {
     all_convs(geo(1, 2, 5, 5, 3, 5, 5, 1, 1, 0, 0, 1, 1), true);      // kernel = image: 1x1 output
     all_convs(geo(2, 65, 4, 4, 3, 1, 1, 1, 1, 0, 0, 1, 1), true);     // 1x1 kernel
     all_convs(geo(1, 3, 7, 7, 2, 3, 3, 4, 4, 0, 0, 1, 1), true);      // stride > kernel: unread inputs
+    all_convs(geo(2, 3, 9, 11, 2, 3, 2, 2, 1, 1, 0, 1, 2, 2), true);  // 2 groups of 3 -> 2 channels
+    all_convs(geo(2, 1, 7, 6, 1, 3, 3, 1, 1, 1, 1, 1, 1, 8), true);   // depthwise, 8 channels
+    all_convs(geo(1, 1, 5, 9, 2, 1, 3, 1, 2, 0, 1, 1, 1, 4), false);  // depthwise, multiplier 2
     // Weight gradients split K: n*oh*ow = 2700 (169 K tiles, the last one partial) in 6
     // splits of 29 tiles, the last of 24; 1152 in 3 splits over 2x2 blocks.
     all_convs(geo(3, 2, 30, 30, 5, 3, 3, 1, 1, 1, 1, 1, 1), true);

@@ -213,7 +213,9 @@ GemmKernel matmul_kernel(const std::string& t, bool ta, bool tb) {
   return g;
 }
 
-const char* const kGeo[] = {"n", "c", "h", "w", "o", "kh", "kw", "oh", "ow", "sh", "sw", "ph", "pw", "dh", "dw"};
+// The C functions' geometry arguments (starc_kernels.h): c and o count one group's
+// channels, gr is the group count.
+const char* const kGeo[] = {"n", "c", "h", "w", "o", "kh", "kw", "oh", "ow", "sh", "sw", "ph", "pw", "dh", "dw", "gr"};
 
 // The buffers of each convolution in the C function's argument order.
 std::vector<std::string> conv_buffers(Op op) {
@@ -222,7 +224,9 @@ std::vector<std::string> conv_buffers(Op op) {
   return {"%x", "%y", "%wt"};
 }
 
-// The convolutions as implicit GEMMs (x [n,c,h,w], weight [o,c,kh,kw], y [n,o,oh,ow]):
+// The convolutions of one group as implicit GEMMs (x [n,c,h,w], weight [o,c,kh,kw],
+// y [n,o,oh,ow], where a sample of x is %xs = gr*c*h*w long and one of y %ys =
+// gr*o*oh*ow: the host function offsets the three pointers to the group):
 //   conv     M=o N=(n,oy,ox) K=(c,ky,kx)  A = weight, B = im2col(x), C = y
 //   adjoint  M=c N=(n,iy,ix) K=(o,ky,kx)  A = weight^T, B = y gathered per x position
 //   wgrad    M=o N=(c,ky,kx) K=(n,oy,ox)  A = y, B = im2col(x)^T, C = weight
@@ -242,7 +246,8 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
   g.prologue = [](Code& b) {
     for (const char* l : {"%khkw = arith.muli %kh, %kw : index", "%ohow = arith.muli %oh, %ow : index",
                           "%hw = arith.muli %h, %w : index", "%chw = arith.muli %c, %hw : index",
-                          "%ckk = arith.muli %c, %khkw : index", "%oohow = arith.muli %o, %ohow : index"})
+                          "%ckk = arith.muli %c, %khkw : index", "%oohow = arith.muli %o, %ohow : index",
+                          "%xs = arith.muli %gr, %chw : index", "%ys = arith.muli %gr, %oohow : index"})
       b.line(l);
   };
   // (cc, ky, kx) of a weight column index q = (cc*kh + ky)*kw + kx
@@ -267,7 +272,7 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
              std::string p = b.rem(j, "%ohow");
              std::string iy0 = b.sub(b.mul(b.div(p, "%ow"), "%sh"), "%ph");
              std::string ix0 = b.sub(b.mul(b.rem(p, "%ow"), "%sw"), "%pw");
-             return Ctx{iy0, ix0, b.mul(b.div(j, "%ohow"), "%chw")};
+             return Ctx{iy0, ix0, b.mul(b.div(j, "%ohow"), "%xs")};
            },
            [=](Code& b, const Ctx& x, const std::string& k) {
              Window q = window(b, k);
@@ -277,7 +282,7 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
     g.out = "%y";
     g.out_index = [](Code& b, const std::string&, const std::string& m, const std::string& j) {
       std::string nn = b.div(j, "%ohow");
-      return b.add(b.mul(b.add(b.mul(nn, "%o"), m), "%ohow"), b.rem(j, "%ohow"));
+      return b.add(b.add(b.mul(nn, "%ys"), b.mul(m, "%ohow")), b.rem(j, "%ohow"));
     };
   } else if (op == Op::ConvAdjoint) {
     // x[nn,cc,iy,ix] = sum over (m, ky, kx) of weight[m,cc,ky,kx] * y[nn,m,oy,ox] for the
@@ -290,7 +295,7 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
     g.b = {"%y", false,
            [](Code& b, const std::string&, const std::string& j) {  // j = (nn, iy, ix)
              std::string s = b.rem(j, "%hw");
-             return Ctx{b.add(b.div(s, "%w"), "%ph"), b.add(b.rem(s, "%w"), "%pw"), b.mul(b.div(j, "%hw"), "%oohow")};
+             return Ctx{b.add(b.div(s, "%w"), "%ph"), b.add(b.rem(s, "%w"), "%pw"), b.mul(b.div(j, "%hw"), "%ys")};
            },
            [=](Code& b, const Ctx& x, const std::string& k) {
              std::string m = b.div(k, "%khkw"), r = b.rem(k, "%khkw");
@@ -308,12 +313,12 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
     g.out = "%x";
     g.out_index = [](Code& b, const std::string&, const std::string& cc, const std::string& j) {
       std::string nn = b.div(j, "%hw");
-      return b.add(b.mul(b.add(b.mul(nn, "%c"), cc), "%hw"), b.rem(j, "%hw"));
+      return b.add(b.add(b.mul(nn, "%xs"), b.mul(cc, "%hw")), b.rem(j, "%hw"));
     };
   } else {
     g.a = {"%y", true, [](Code& b, const std::string&, const std::string& m) { return Ctx{b.mul(m, "%ohow")}; },
            [](Code& b, const Ctx& x, const std::string& k) {  // k = (nn, oy, ox)
-             return Addr{b.add(b.add(b.mul(b.div(k, "%ohow"), "%oohow"), x[0]), b.rem(k, "%ohow")), ""};
+             return Addr{b.add(b.add(b.mul(b.div(k, "%ohow"), "%ys"), x[0]), b.rem(k, "%ohow")), ""};
            }};
     g.b = {"%x", true,
            [=](Code& b, const std::string&, const std::string& j) {  // j = (cc, ky, kx)
@@ -324,7 +329,7 @@ GemmKernel conv_kernel(Op op, const std::string& t, bool split_k = false) {
              std::string p = b.rem(k, "%ohow");
              std::string iy = b.add(b.mul(b.div(p, "%ow"), "%sh"), x[0]);
              std::string ix = b.add(b.mul(b.rem(p, "%ow"), "%sw"), x[1]);
-             return Addr{x_index(b, b.mul(b.div(k, "%ohow"), "%chw"), x[2], iy, ix), in_x(b, iy, ix)};
+             return Addr{x_index(b, b.mul(b.div(k, "%ohow"), "%xs"), x[2], iy, ix), in_x(b, iy, ix)};
            }};
     g.out = "%wt";
     g.out_index = [](Code& b, const std::string&, const std::string& m, const std::string& j) {
@@ -463,13 +468,21 @@ std::string conv_host(const std::string& name, const Fn& f) {
   if (f.op == Op::Conv) m = "%o", n = b.mul("%n", ohow), k = ckk;
   if (f.op == Op::ConvAdjoint) m = "%c", n = b.mul("%n", hw), k = b.mul("%o", khkw);
   if (f.op == Op::ConvWeightGrad) m = "%o", n = ckk, k = b.mul("%n", ohow);
+  std::vector<std::string> base;
+  for (int i = 0; i < 3; ++i) base.push_back(pointer(b, fmt::format("%p{}", i), "memref<1x" + t + ">"));
+  Grid g = grid(b, m, n, "%c1");
+  b.open(fmt::format("scf.if {} {{", g.ok));
+  // One launch per group, on the group's slices: x from gi*c*h*w, y from gi*o*oh*ow and
+  // the weight from gi*o*c*kh*kw (each sample then strides over all groups).
+  b.open(fmt::format("scf.for %gi = {} to %gr step %c1 {{", b.c(0)));
+  const std::map<std::string, std::string> group_size = {
+      {"%x", b.mul("%c", hw)}, {"%y", b.mul("%o", ohow)}, {"%wt", b.mul("%o", ckk)}};
   std::vector<std::string> args;
   for (const auto& v : {m, n, k, std::string("%c1")}) args.push_back(v + " : index");
   for (const char* v : kGeo) args.push_back(fmt::format("%{} : index", v));
+  std::vector<std::string> bufs = conv_buffers(f.op);
   for (int i = 0; i < 3; ++i)
-    args.push_back(pointer(b, fmt::format("%p{}", i), "memref<1x" + t + ">") + " : !llvm.ptr");
-  Grid g = grid(b, m, n, "%c1");
-  b.open(fmt::format("scf.if {} {{", g.ok));
+    args.push_back(b.element(base[size_t(i)], b.mul("%gi", group_size.at(bufs[size_t(i)])), t) + " : !llvm.ptr");
   if (f.op == Op::ConvWeightGrad) {
     // splits = min(ceil(kFillBlocks / blocks), ceil(k_tiles / kMinSplitTiles), grid z
     // limit), then rounded so that none is empty: chunk_tiles = ceil(k_tiles / splits).
@@ -501,6 +514,7 @@ std::string conv_host(const std::string& name, const Fn& f) {
   } else {
     launch(b, g, conv_kernel(f.op, t).name, args);
   }
+  b.close();
   b.close();
   b.line("func.return");
   b.close();

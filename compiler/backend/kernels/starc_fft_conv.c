@@ -236,7 +236,8 @@ int64_t STARC_KERNEL(fft_cache_entries)(void) {
 /* ---- the FFT geometry of one call ---- */
 
 typedef struct {
-  int64_t n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw;
+  int64_t n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw; /* c, o: per group */
+  int64_t gr;     /* groups */
   int64_t mh, mw;         /* transform sizes: no wrap-around for any of the three ops */
   int64_t fw, f, fs;      /* complex columns (mw/2+1), per-row spectrum size mh*fw, its stride */
   _Atomic int64_t* nomem; /* the call's failed workspace (workspace()) */
@@ -244,7 +245,7 @@ typedef struct {
 
 static fft_geo fft_geo_of(int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw, int64_t oh,
                           int64_t ow, int64_t ph, int64_t pw, int64_t dh, int64_t dw) {
-  fft_geo g = {n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw, 0, 0, 0, 0, 0, NULL};
+  fft_geo g = {n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw, 1, 0, 0, 0, 0, 0, NULL};
   /* The input with its padding, and the full linear convolution of the output with the
      dilated kernel, must both fit in one period. */
   int64_t need_h = h + 2 * ph, need_w = w + 2 * pw;

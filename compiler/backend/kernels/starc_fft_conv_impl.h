@@ -9,7 +9,8 @@
 
    with X the input placed after its padding and W the kernel with its dilation's holes
    (a cross-correlation is a product with a conjugate; a conv_adjoint, a true
-   convolution, a plain product). */
+   convolution, a plain product). With groups, each sum runs within one group: the
+   mixing is one block per group of the same rows. */
 
 #define KNAME(base) STARC_KERNEL(STARC_KERNEL_CAT(base, TSUF))
 #define LOCAL(base) STARC_KERNEL_CAT(base, TSUF)
@@ -170,8 +171,9 @@ static void LOCAL(inverse)(const fft_geo* g, T* re, T* im, int64_t rows, T* dst,
 }
 
 /* ---- channel mixing: C[p,r] = sum_q op(A[p,q]) op(B[r,q]) at every frequency ----
-   A's row (p, q) is row p*ap + q*aq of its a_rows, B's (r, q) row r*bp + q*bq of its
-   b_rows, C's (p, r) row p*R + r (all tiled). The frequency axis is innermost, so that
+   per group G: A's row (p, q) is row G*ag + p*ap + q*aq of its a_rows, B's (r, q) row
+   G*bg + r*bp + q*bq of its b_rows, C's (p, r) row G*cg + p*cp + r of its c_rows (all
+   tiled). The frequency axis is innermost, so that
    the loops vectorise for any channel or batch size (batch 1 included). A task is one p
    and one tile of kTile frequencies, whose B rows (kernel spectra, in conv: R*Q*kTile
    complex numbers, contiguous, 512 KiB at 32x32 channels) stay in L2 while the tasks of
@@ -186,8 +188,14 @@ typedef struct {
   const T *ar, *ai, *br, *bi;
   T *cr, *ci;
   int64_t P, R, Q, ap, aq, bp, bq, a_rows, b_rows;
+  int64_t groups, ag, bg, cg, cp, c_rows;
   int conj;
 } LOCAL(mix_job);
+
+/* One operand's strides: its rows per tile, the row step of each index, per group. */
+typedef struct {
+  int64_t rows, p, q, g;
+} LOCAL(layout);
 
 /* Vector loads and stores (macros: a function returning a 64-byte vector would change
    ABI between the target clones). */
@@ -216,8 +224,8 @@ typedef struct {
       }                                                                           \
     }                                                                             \
     for (int k = 0; k < RB; ++k) {                                                \
-      VSTORE(j->cr + c_tile + (p * j->R + r0 + k) * kTile + f, accr[k]);          \
-      VSTORE(j->ci + c_tile + (p * j->R + r0 + k) * kTile + f, acci[k]);          \
+      VSTORE(j->cr + c_tile + (p * j->cp + r0 + k) * kTile + f, accr[k]);         \
+      VSTORE(j->ci + c_tile + (p * j->cp + r0 + k) * kTile + f, acci[k]);         \
     }                                                                             \
   }
 
@@ -225,41 +233,43 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) static void LOCAL(m
                                                                                           int64_t end) {
   const LOCAL(mix_job)* j = (const LOCAL(mix_job)*)ctx;
   for (int64_t t = begin; t < end; ++t) {
-    const int64_t p = t % j->P, tile = t / j->P;
-    const int64_t a_tile = tile * j->a_rows * kTile, b_tile = tile * j->b_rows * kTile,
-                  c_tile = tile * j->P * j->R * kTile;
+    const int64_t p = t % j->P, grp = t / j->P % j->groups, tile = t / (j->P * j->groups);
+    const int64_t a_tile = (tile * j->a_rows + grp * j->ag) * kTile, b_tile = (tile * j->b_rows + grp * j->bg) * kTile,
+                  c_tile = (tile * j->c_rows + grp * j->cg) * kTile;
     int64_t r0 = 0;
     for (; r0 + 4 <= j->R; r0 += 4) MIX_ROWS(4)
     for (; r0 < j->R; ++r0) MIX_ROWS(1)
   }
 }
 
-/* C (fresh arrays, P*R rows; both NULL when out of memory) from A and B; see mix_job. */
-static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, int64_t a_rows, int64_t ap, int64_t aq, const T* br,
-                       const T* bi, int64_t b_rows, int64_t bp, int64_t bq, int64_t P, int64_t R, int64_t Q, int conj,
-                       T** cr, T** ci) {
-  *cr = (T*)workspace(sizeof(T) * (size_t)(P * R * g->fs), g->nomem);
-  *ci = (T*)workspace(sizeof(T) * (size_t)(P * R * g->fs), g->nomem);
+/* C (fresh arrays of c.rows rows; both NULL when out of memory) from A and B, for P x R
+   outputs per group summed over Q; see mix_job. */
+static void LOCAL(mix)(const fft_geo* g, const T* ar, const T* ai, LOCAL(layout) a, const T* br, const T* bi,
+                       LOCAL(layout) b, LOCAL(layout) c, int64_t P, int64_t R, int64_t Q, int conj, T** cr, T** ci) {
+  *cr = (T*)workspace(sizeof(T) * (size_t)(c.rows * g->fs), g->nomem);
+  *ci = (T*)workspace(sizeof(T) * (size_t)(c.rows * g->fs), g->nomem);
   if (!*cr || !*ci) {
     wfree(*cr), wfree(*ci);
     *cr = *ci = NULL;
     return;
   }
-  LOCAL(mix_job) j = {ar, ai, br, bi, *cr, *ci, P, R, Q, ap, aq, bp, bq, a_rows, b_rows, conj};
-  parallel_for(P * (g->fs / kTile), LOCAL(mix_range), &j);
+  LOCAL(mix_job)
+  j = {ar, ai, br, bi, *cr, *ci, P, R, Q, a.p, a.q, b.p, b.q, a.rows, b.rows, g->gr, a.g, b.g, c.g, c.p, c.rows, conj};
+  parallel_for(P * g->gr * (g->fs / kTile), LOCAL(mix_range), &j);
 }
 
 /* ---- the kernel spectrum, cached ---- */
 
 static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, const T* weight) {
-  spectrum_key k = {site, (int64_t)sizeof(T), g->o, g->c, g->kh, g->kw, g->dh, g->dw, g->mh, g->mw};
-  size_t bytes = sizeof(T) * (size_t)(g->o * g->c * g->kh * g->kw);
+  const int64_t rows = g->gr * g->o * g->c; /* the weight's, whatever the grouping */
+  spectrum_key k = {site, (int64_t)sizeof(T), rows, 1, g->kh, g->kw, g->dh, g->dw, g->mh, g->mw};
+  size_t bytes = sizeof(T) * (size_t)(rows * g->kh * g->kw);
   spectrum_entry* e = cache_find(&k, weight, bytes);
   if (e) return e;
   e = (spectrum_entry*)calloc(1, sizeof *e);
   T *re = NULL, *im = NULL;
   if (e && (e->weight = workspace(bytes, g->nomem)))
-    LOCAL(spectra)(g, weight, g->o * g->c, g->kh, g->kw, 0, 0, g->dh, g->dw, &re, &im);
+    LOCAL(spectra)(g, weight, rows, g->kh, g->kw, 0, 0, g->dh, g->dw, &re, &im);
   if (!re) { /* out of memory */
     if (!e) atomic_store(g->nomem, (int64_t)sizeof *e);
     if (e) wfree(e->weight);
@@ -270,7 +280,7 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
   memcpy(e->weight, weight, bytes);
   e->weight_bytes = bytes;
   e->re = re, e->im = im;
-  e->bytes = bytes + 2 * sizeof(T) * (size_t)(g->o * g->c * g->fs);
+  e->bytes = bytes + 2 * sizeof(T) * (size_t)(rows * g->fs);
   cache_insert(e);
   return e;
 }
@@ -281,8 +291,10 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
 #define FFT_CALL_GEO                                                     \
   _Atomic int64_t nomem = 0;                                             \
   fft_geo g = fft_geo_of(n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw); \
-  g.nomem = &nomem
-#define CONV_ARG_NAMES n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw
+  g.gr = groups, g.nomem = &nomem
+#define CONV_ARG_NAMES n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups
+/* C = groups*c and O = groups*o channels in all: the operands' row layouts below. */
+#define LAYOUT(rows, p, q, g) ((LOCAL(layout)){rows, p, q, g})
 
 void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight, T* y) {
   if (sh != 1 || sw != 1) {
@@ -291,14 +303,16 @@ void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight,
   }
   FFT_CALL_GEO;
   T *xr, *xi, *yr = NULL, *yi = NULL;
-  LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
+  const int64_t C = groups * c, O = groups * o;
+  LOCAL(spectra)(&g, x, n * C, h, w, ph, pw, 1, 1, &xr, &xi);
   spectrum_entry* ws = xr ? LOCAL(weight_spectrum)(&g, site, weight) : NULL;
-  if (ws) {
-    LOCAL(mix)(&g, xr, xi, n * c, c, 1, (const T*)ws->re, (const T*)ws->im, o * c, c, 1, n, o, c, CONJ_B, &yr, &yi);
+  if (ws) { /* Y[n, G*o + r] = sum_q X[n, G*c + q] conj(W[G*o + r, q]) */
+    LOCAL(mix)(&g, xr, xi, LAYOUT(n * C, C, 1, c), (const T*)ws->re, (const T*)ws->im, LAYOUT(O * c, c, 1, o * c),
+               LAYOUT(n * O, O, 0, o), n, o, c, CONJ_B, &yr, &yi);
     cache_release(ws);
   }
   wfree(xr), wfree(xi);
-  if (yr) LOCAL(inverse)(&g, yr, yi, n * o, y, oh, ow, 0, 0, 1, 1);
+  if (yr) LOCAL(inverse)(&g, yr, yi, n * O, y, oh, ow, 0, 0, 1, 1);
   wfree(yr), wfree(yi);
   fft_done(&g);
 }
@@ -310,14 +324,16 @@ void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T*
   }
   FFT_CALL_GEO;
   T *yr, *yi, *xr = NULL, *xi = NULL;
-  LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
+  const int64_t C = groups * c, O = groups * o;
+  LOCAL(spectra)(&g, y, n * O, oh, ow, 0, 0, 1, 1, &yr, &yi);
   spectrum_entry* ws = yr ? LOCAL(weight_spectrum)(&g, site, weight) : NULL;
-  if (ws) {
-    LOCAL(mix)(&g, yr, yi, n * o, o, 1, (const T*)ws->re, (const T*)ws->im, o * c, 1, c, n, c, o, CONJ_NONE, &xr, &xi);
+  if (ws) { /* DX[n, G*c + r] = sum_q DY[n, G*o + q] W[G*o + q, r] */
+    LOCAL(mix)(&g, yr, yi, LAYOUT(n * O, O, 1, o), (const T*)ws->re, (const T*)ws->im, LAYOUT(O * c, 1, c, o * c),
+               LAYOUT(n * C, C, 0, c), n, c, o, CONJ_NONE, &xr, &xi);
     cache_release(ws);
   }
   wfree(yr), wfree(yi);
-  if (xr) LOCAL(inverse)(&g, xr, xi, n * c, x, h, w, ph, pw, 1, 1);
+  if (xr) LOCAL(inverse)(&g, xr, xi, n * C, x, h, w, ph, pw, 1, 1);
   wfree(xr), wfree(xi);
   fft_done(&g);
 }
@@ -329,17 +345,21 @@ void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* wei
   }
   FFT_CALL_GEO;
   T *xr, *xi, *yr = NULL, *yi = NULL, *wr = NULL, *wi = NULL;
-  LOCAL(spectra)(&g, x, n * c, h, w, ph, pw, 1, 1, &xr, &xi);
-  if (xr) LOCAL(spectra)(&g, y, n * o, oh, ow, 0, 0, 1, 1, &yr, &yi);
-  if (yr) LOCAL(mix)(&g, yr, yi, n * o, 1, o, xr, xi, n * c, 1, c, o, c, n, CONJ_A, &wr, &wi);
+  const int64_t C = groups * c, O = groups * o;
+  LOCAL(spectra)(&g, x, n * C, h, w, ph, pw, 1, 1, &xr, &xi);
+  if (xr) LOCAL(spectra)(&g, y, n * O, oh, ow, 0, 0, 1, 1, &yr, &yi);
+  if (yr) /* DW[G*o + p, r] = sum_n conj(DY[n, G*o + p]) X[n, G*c + r] */
+    LOCAL(mix)(&g, yr, yi, LAYOUT(n * O, 1, O, o), xr, xi, LAYOUT(n * C, 1, C, c), LAYOUT(O * c, c, 0, o * c), o, c, n,
+               CONJ_A, &wr, &wi);
   wfree(xr), wfree(xi), wfree(yr), wfree(yi);
-  if (wr) LOCAL(inverse)(&g, wr, wi, o * c, weight, kh, kw, 0, 0, dh, dw);
+  if (wr) LOCAL(inverse)(&g, wr, wi, O * c, weight, kh, kw, 0, 0, dh, dw);
   wfree(wr), wfree(wi);
   fft_done(&g);
 }
 
 #undef FFT_CALL_GEO
 #undef CONV_ARG_NAMES
+#undef LAYOUT
 #undef MIX_ROWS
 #undef VLOAD
 #undef VSTORE

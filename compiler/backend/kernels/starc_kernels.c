@@ -159,11 +159,12 @@ static void report_workspace(_Atomic int64_t* nomem) {
    chunk order), so that the result does not depend on the thread count. */
 enum { kWeightGradChunks = 8 };
 
+/* One group's geometry (c, o: its channels) and the group count gr. */
 typedef struct {
-  int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw;
+  int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, gr;
 } geo_t;
 
-#define GEO_INIT {n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw}
+#define GEO_INIT {n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups}
 
 #define T float
 #define TSUF _f32

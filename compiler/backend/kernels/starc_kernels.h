@@ -36,8 +36,10 @@ void STARC_KERNEL(matmul_f64)(int64_t batch, int64_t m, int64_t n, int64_t k, in
                               int64_t stride_c);
 
 /* Convolutions with PyTorch semantics, in 2-D (1-D: h = kh = oh = 1, sh = dh = 1, ph = 0).
-   The geometry is that of the forward conv: x [n, c, h, w], weight [o, c, kh, kw],
-   y [n, o, oh, ow], strides sh sw, zero padding ph pw, dilations dh dw:
+   The geometry is that of the forward conv: x [n, groups*c, h, w], weight
+   [groups*o, c, kh, kw], y [n, groups*o, oh, ow], strides sh sw, zero padding ph pw,
+   dilations dh dw; c and o count the channels of one group (groups = 1: all of them),
+   and output channels g*o .. g*o+o-1 read input channels g*c .. g*c+c-1 only:
      conv:         y = conv(x, weight)
      conv_adjoint: x = the adjoint of conv applied to y (conv_transpose): every x
                    position gets the sum over the windows that read it
@@ -45,7 +47,7 @@ void STARC_KERNEL(matmul_f64)(int64_t batch, int64_t m, int64_t n, int64_t k, in
    The first pointer is read, the second read, the third written. */
 #define STARC_CONV_ARGS                                                                                              \
   int64_t n, int64_t c, int64_t h, int64_t w, int64_t o, int64_t kh, int64_t kw, int64_t oh, int64_t ow, int64_t sh, \
-      int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw
+      int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw, int64_t groups
 void STARC_KERNEL(conv_f32)(STARC_CONV_ARGS, const float* x, const float* weight, float* y);
 void STARC_KERNEL(conv_f64)(STARC_CONV_ARGS, const double* x, const double* weight, double* y);
 void STARC_KERNEL(conv_adjoint_f32)(STARC_CONV_ARGS, const float* y, const float* weight, float* x);

@@ -127,7 +127,26 @@ void KNAME(matmul)(int64_t batch, int64_t m, int64_t n, int64_t k, int64_t trans
   }
 }
 
-/* y[i][:, tile] = weight [o, c*kh*kw] @ cols(tile) for the (sample, tile) pairs lo..hi */
+/* Where group gi of sample i starts: in x (c channels of h*w), in y (o channels of
+   oh*ow), and the group's weight rows (o rows of c*kh*kw). */
+static int64_t LOCAL(x_at)(const geo_t* g, int64_t i, int64_t gi) { return (i * g->gr + gi) * g->c * g->h * g->w; }
+static int64_t LOCAL(y_at)(const geo_t* g, int64_t i, int64_t gi) { return (i * g->gr + gi) * g->o * g->oh * g->ow; }
+static int64_t LOCAL(w_at)(const geo_t* g, int64_t gi) { return gi * g->o * g->c * g->kh * g->kw; }
+
+/* A depthwise tile (c = o = 1): y[p] = sum over taps of weight[tap] * x at the tap, as
+   one axpy per tap on the column row, which im2col has just written (a GEMM of one row
+   is a GEMV, several times slower than this). */
+static void LOCAL(depthwise_tile)(const geo_t* g, const T* weight, const T* cols, T* y, int64_t np) {
+  const int64_t taps = g->kh * g->kw;
+  for (int64_t p = 0; p < np; ++p) y[p] = weight[0] * cols[p];
+  for (int64_t t = 1; t < taps; ++t) {
+    const T wt = weight[t], *row = cols + t * np;
+    for (int64_t p = 0; p < np; ++p) y[p] += wt * row[p];
+  }
+}
+
+/* y[i][group][:, tile] = weight[group] [o, c*kh*kw] @ cols(tile) for the (sample, group,
+   tile) triples lo..hi */
 static void LOCAL(conv_items)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
   const geo_t* g = &j->g;
@@ -135,59 +154,69 @@ static void LOCAL(conv_items)(void* ctx, int64_t lo, int64_t hi) {
   T* cols = LOCAL(columns)(j);
   if (!cols) return;
   for (int64_t it = lo; it < hi; ++it) {
-    int64_t i = it / j->tiles, p0 = (it % j->tiles) * tile, np = pix - p0 < tile ? pix - p0 : tile;
-    LOCAL(im2col)(g, (T*)(j->a + i * g->c * g->h * g->w), cols, p0, np, 0);
-    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->o, (int)np, (int)ckk, 1, j->b, (int)ckk, cols, (int)np, 0,
-         j->out + i * g->o * pix + p0, (int)pix);
+    int64_t i = it / (j->tiles * g->gr), gi = it / j->tiles % g->gr, p0 = (it % j->tiles) * tile,
+            np = pix - p0 < tile ? pix - p0 : tile;
+    LOCAL(im2col)(g, (T*)(j->a + LOCAL(x_at)(g, i, gi)), cols, p0, np, 0);
+    T* y = j->out + LOCAL(y_at)(g, i, gi) + p0;
+    if (g->c == 1 && g->o == 1)
+      LOCAL(depthwise_tile)(g, j->b + LOCAL(w_at)(g, gi), cols, y, np);
+    else
+      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->o, (int)np, (int)ckk, 1, j->b + LOCAL(w_at)(g, gi),
+           (int)ckk, cols, (int)np, 0, y, (int)pix);
   }
   free(cols);
 }
 
-/* The (sample, tile) pairs in parallel; a batch smaller than the thread count is cut
-   into smaller tiles. */
+/* The (sample, group, tile) triples in parallel; a batch smaller than the thread count
+   is cut into smaller tiles. */
 void KNAME(conv)(STARC_CONV_ARGS, const T* x, const T* weight, T* y) {
   LOCAL(job_t) j = {.g = GEO_INIT, .a = x, .b = weight, .out = y};
-  int64_t pix = oh * ow, tile = LOCAL(tile_of)(&j.g);
-  if (n > 0 && n < kernel_threads) {
-    int64_t want = (kernel_threads + n - 1) / n, small = (pix + want - 1) / want;
+  int64_t pix = oh * ow, tile = LOCAL(tile_of)(&j.g), items = n * groups;
+  if (items > 0 && items < kernel_threads) {
+    int64_t want = (kernel_threads + items - 1) / items, small = (pix + want - 1) / want;
     if (small < 64) small = 64;
     if (small < tile) tile = small;
   }
   j.tile = tile, j.tiles = tile > 0 ? (pix + tile - 1) / tile : 0;
-  run_parts(threads_for(n * j.tiles, (double)n * (double)o * (double)pix * (double)(c * kh * kw)), n * j.tiles,
-            LOCAL(conv_items), &j);
+  run_parts(threads_for(items * j.tiles, (double)items * (double)o * (double)pix * (double)(c * kh * kw)),
+            items * j.tiles, LOCAL(conv_items), &j);
   report_workspace(&j.nomem);
 }
 
-/* For samples lo..hi: cols(tile) = weight^T [c*kh*kw, o] @ y[i][:, tile], added back into x[i] */
-static void LOCAL(adjoint_samples)(void* ctx, int64_t lo, int64_t hi) {
+/* For the (sample, group) pairs lo..hi: cols(tile) = weight[group]^T [c*kh*kw, o] @
+   y[i][group][:, tile], added back into x[i][group] */
+static void LOCAL(adjoint_items)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
   const geo_t* g = &j->g;
   int64_t ckk = g->c * g->kh * g->kw, pix = g->oh * g->ow, tile = j->tile, xs = g->c * g->h * g->w;
   T* cols = LOCAL(columns)(j);
   if (!cols) return;
-  for (int64_t i = lo; i < hi; ++i) {
-    memset(j->out + i * xs, 0, sizeof(T) * (size_t)xs);
+  for (int64_t it = lo; it < hi; ++it) {
+    int64_t i = it / g->gr, gi = it % g->gr;
+    T* x = j->out + LOCAL(x_at)(g, i, gi);
+    memset(x, 0, sizeof(T) * (size_t)xs);
     for (int64_t p0 = 0; p0 < pix; p0 += tile) {
       int64_t np = pix - p0 < tile ? pix - p0 : tile;
-      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)np, (int)g->o, 1, j->b, (int)ckk,
-           j->a + i * g->o * pix + p0, (int)pix, 0, cols, (int)np);
-      LOCAL(im2col)(g, j->out + i * xs, cols, p0, np, 1);
+      GEMM(CblasRowMajor, CblasTrans, CblasNoTrans, (int)ckk, (int)np, (int)g->o, 1, j->b + LOCAL(w_at)(g, gi),
+           (int)ckk, j->a + LOCAL(y_at)(g, i, gi) + p0, (int)pix, 0, cols, (int)np);
+      LOCAL(im2col)(g, x, cols, p0, np, 1);
     }
   }
   free(cols);
 }
 
-/* Samples in parallel (the tiles of one sample add into the same x). */
+/* (Sample, group) pairs in parallel (the tiles of one add into the same x). */
 void KNAME(conv_adjoint)(STARC_CONV_ARGS, const T* y, const T* weight, T* x) {
   LOCAL(job_t) j = {.g = GEO_INIT, .a = y, .b = weight, .out = x};
   j.tile = LOCAL(tile_of)(&j.g);
-  run_parts(threads_for(n, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw)), n,
-            LOCAL(adjoint_samples), &j);
+  int64_t items = n * groups;
+  run_parts(threads_for(items, (double)items * (double)o * (double)(oh * ow) * (double)(c * kh * kw)), items,
+            LOCAL(adjoint_items), &j);
   report_workspace(&j.nomem);
 }
 
-/* Chunks lo..hi of the batch: part[ch] = sum over its samples and tiles of y[i][:, tile] @ cols(tile)^T */
+/* Chunks lo..hi of the batch: part[ch][group] = sum over its samples and tiles of
+   y[i][group][:, tile] @ cols(tile)^T */
 static void LOCAL(weight_grad_chunks)(void* ctx, int64_t lo, int64_t hi) {
   LOCAL(job_t)* j = (LOCAL(job_t)*)ctx;
   const geo_t* g = &j->g;
@@ -198,12 +227,13 @@ static void LOCAL(weight_grad_chunks)(void* ctx, int64_t lo, int64_t hi) {
     T* acc = j->part + ch * j->size;
     memset(acc, 0, sizeof(T) * (size_t)j->size);
     for (int64_t i = n * ch / j->chunks; i < n * (ch + 1) / j->chunks; ++i)
-      for (int64_t p0 = 0; p0 < pix; p0 += tile) {
-        int64_t np = pix - p0 < tile ? pix - p0 : tile;
-        LOCAL(im2col)(g, (T*)(j->a + i * g->c * g->h * g->w), cols, p0, np, 0);
-        GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->o, (int)ckk, (int)np, 1, j->b + i * g->o * pix + p0,
-             (int)pix, cols, (int)np, 1, acc, (int)ckk);
-      }
+      for (int64_t gi = 0; gi < g->gr; ++gi)
+        for (int64_t p0 = 0; p0 < pix; p0 += tile) {
+          int64_t np = pix - p0 < tile ? pix - p0 : tile;
+          LOCAL(im2col)(g, (T*)(j->a + LOCAL(x_at)(g, i, gi)), cols, p0, np, 0);
+          GEMM(CblasRowMajor, CblasNoTrans, CblasTrans, (int)g->o, (int)ckk, (int)np, 1,
+               j->b + LOCAL(y_at)(g, i, gi) + p0, (int)pix, cols, (int)np, 1, acc + LOCAL(w_at)(g, gi), (int)ckk);
+        }
   }
   free(cols);
 }
@@ -217,19 +247,21 @@ static void LOCAL(sum_partials)(void* ctx, int64_t lo, int64_t hi) {
   }
 }
 
-/* weight [o, c*kh*kw] = sum over samples and tiles of y[i][:, tile] @ cols(tile)^T: each
+/* weight[group] [o, c*kh*kw] = sum over samples and tiles of y[i][group][:, tile] @
+   cols(tile)^T: each
    of kWeightGradChunks fixed runs of samples sums into its own partial (the runs in
    parallel), and the partials are added in order. */
 void KNAME(conv_weight_grad)(STARC_CONV_ARGS, const T* x, const T* y, T* weight) {
   LOCAL(job_t) j = {.g = GEO_INIT, .a = x, .b = y, .out = weight};
-  j.tile = LOCAL(tile_of)(&j.g), j.size = o * c * kh * kw, j.chunks = n < kWeightGradChunks ? n : kWeightGradChunks;
+  j.tile = LOCAL(tile_of)(&j.g), j.size = groups * o * c * kh * kw;
+  j.chunks = n < kWeightGradChunks ? n : kWeightGradChunks;
   if (j.chunks < 1) {
     memset(weight, 0, sizeof(T) * (size_t)j.size);
     return;
   }
   j.part = j.chunks > 1 ? (T*)workspace(sizeof(T) * (size_t)(j.chunks * j.size), &j.nomem) : weight;
   if (j.part) {
-    int t = threads_for(j.chunks, (double)n * (double)o * (double)(oh * ow) * (double)(c * kh * kw));
+    int t = threads_for(j.chunks, (double)n * (double)groups * (double)o * (double)(oh * ow) * (double)(c * kh * kw));
     run_parts(t, j.chunks, LOCAL(weight_grad_chunks), &j);
     if (j.chunks > 1) {
       run_parts(t, j.size, LOCAL(sum_partials), &j);
