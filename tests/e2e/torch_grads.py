@@ -3,11 +3,12 @@
 
 Usage: torch_grads.py DIR. DIR/cases.txt has one case per line: an op name and its
 arguments (comma-separated per spatial dim):
-  conv1d|conv2d            stride padding dilation 0
-  conv_transpose1d|2d      stride padding dilation output_padding
+  conv1d|conv2d            stride padding dilation 0 [groups]
+  conv_transpose1d|2d      stride padding dilation output_padding [groups]
   maxpool1d|2d|avgpool1d|2d kernel stride padding
 Case k reads DIR/c{k}_in{i}.npy (the op's inputs, then dy last) and writes
-DIR/c{k}_grad{i}.npy, the gradient of sum(op(inputs) * dy) w.r.t. input i, in float64.
+DIR/c{k}_grad{i}.npy, the gradient of sum(op(inputs) * dy) w.r.t. input i, in float64,
+and after them (i = the number of inputs) the op's output itself.
 """
 import os
 import sys
@@ -36,10 +37,12 @@ def main():
         for x in xs:
             x.requires_grad_(True)
         a = [ints(s) for s in args]
+        groups = a[4] if len(a) > 4 else 1
         if op in ("conv1d", "conv2d"):
-            y = getattr(F, op)(xs[0], xs[1], stride=a[0], padding=a[1], dilation=a[2])
+            y = getattr(F, op)(xs[0], xs[1], stride=a[0], padding=a[1], dilation=a[2], groups=groups)
         elif op in ("conv_transpose1d", "conv_transpose2d"):
-            y = getattr(F, op)(xs[0], xs[1], stride=a[0], padding=a[1], dilation=a[2], output_padding=a[3])
+            y = getattr(F, op)(xs[0], xs[1], stride=a[0], padding=a[1], dilation=a[2], output_padding=a[3],
+                               groups=groups)
         elif op in ("maxpool1d", "maxpool2d"):
             fn = F.max_pool1d if op == "maxpool1d" else F.max_pool2d
             y = fn(xs[0], a[0], stride=a[1], padding=a[2])
@@ -51,6 +54,7 @@ def main():
         grads = torch.autograd.grad((y * dy).sum(), xs)
         for i, g in enumerate(grads):
             np.save(os.path.join(d, f"c{k}_grad{i}.npy"), g.detach().numpy())
+        np.save(os.path.join(d, f"c{k}_grad{len(grads)}.npy"), y.detach().numpy())
         print(f"ok   {op} {' '.join(args)}")
 
 

@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 
 Tensor rnd(Shape s, uint32_t seed) { return random_tensor(std::move(s), DType::F64, seed, -1, 1); }
 
-Attrs conv_attrs(Ints stride, Ints pad, Ints dil, Ints out_pad = {}) {
-  Attrs a{{"stride", stride}, {"padding", pad}, {"dilation", dil}};
+Attrs conv_attrs(Ints stride, Ints pad, Ints dil, Ints out_pad = {}, int64_t groups = 1) {
+  Attrs a{{"stride", stride}, {"padding", pad}, {"dilation", dil}, {"groups", groups}};
   if (!out_pad.empty()) a["output_padding"] = out_pad;
   return a;
 }
@@ -73,6 +73,44 @@ TEST(GradConv, ConvTranspose2dPerDimAttrs) {
                      conv_attrs({2, 1}, {1, 0}, {1, 2}, {1, 1}));
   expect_op_gradient("conv_transpose2d", {rnd({1, 2, 1, 3}, 15), rnd({2, 1, 2, 3}, 16)},
                      conv_attrs({3, 2}, {0, 1}, {1}, {2, 0}));
+}
+
+// Grouped and depthwise convolutions (groups = channels, multiplier 1 and 2): every
+// gradient is the same op kind with the same groups.
+TEST(GradConv, Grouped) {
+  expect_op_gradient("conv1d", {rnd({2, 4, 9}, 41), rnd({6, 2, 3}, 42)}, conv_attrs({2}, {1}, {1}, {}, 2));
+  expect_op_gradient("conv2d", {rnd({2, 3, 5, 4}, 43), rnd({3, 1, 3, 3}, 44)}, conv_attrs({1}, {1}, {1}, {}, 3));
+  expect_op_gradient("conv2d", {rnd({1, 2, 5, 6}, 45), rnd({4, 1, 2, 3}, 46)},
+                     conv_attrs({2, 1}, {0, 1}, {1, 2}, {}, 2));
+  expect_op_gradient("conv_transpose1d", {rnd({2, 4, 5}, 47), rnd({4, 3, 3}, 48)}, conv_attrs({2}, {1}, {1}, {1}, 2));
+  expect_op_gradient("conv_transpose2d", {rnd({1, 4, 3, 3}, 49), rnd({4, 1, 3, 2}, 50)},
+                     conv_attrs({2, 1}, {1, 0}, {1, 2}, {1, 1}, 4));
+  Attrs wg = {
+      {"kernel", Ints{3}}, {"stride", Ints{2}}, {"padding", Ints{1}}, {"dilation", Ints{1}}, {"groups", int64_t(2)}};
+  expect_op_gradient("conv1d_weight_grad", {rnd({2, 4, 9}, 51), rnd({2, 6, 5}, 52)}, wg);
+  expect_op_grad_of_grad("conv2d", {rnd({1, 4, 4, 3}, 53), rnd({6, 2, 2, 2}, 54)}, conv_attrs({1}, {1}, {1}, {}, 2));
+  expect_op_grad_of_grad("conv_transpose1d", {rnd({1, 4, 5}, 55), rnd({4, 1, 3}, 56)},
+                         conv_attrs({2}, {0}, {1}, {0}, 4));
+}
+
+TEST(GradConv, GroupsShapesAndErrors) {
+  Attrs a = conv_attrs({1}, {0}, {1}, {}, 2);
+  TensorType x{DType::F64, {2, 6, 9}}, w{DType::F64, {4, 3, 3}}, wt{DType::F64, {6, 5, 3}};
+  EXPECT_EQ(infer_op("conv1d", {x, w}, a), (TensorType{DType::F64, {2, 4, 7}}));
+  EXPECT_EQ(infer_op("conv_transpose1d", {x, wt}, a), (TensorType{DType::F64, {2, 10, 11}}));
+  Attrs wg = {{"kernel", Ints{3}}, {"groups", int64_t(2)}};
+  EXPECT_EQ(infer_op("conv1d_weight_grad", {x, TensorType{DType::F64, {2, 4, 7}}}, wg),
+            (TensorType{DType::F64, {4, 3, 3}}));
+  Attrs four = conv_attrs({1}, {0}, {1}, {}, 4), zero = conv_attrs({1}, {0}, {1}, {}, 0);
+  EXPECT_EQ(what([&] { infer_op("conv1d", {x, w}, four); }), "conv1d: groups 4 must divide the input channels, got 6");
+  EXPECT_EQ(what([&] { infer_op("conv1d", {x, TensorType{DType::F64, {3, 3, 3}}}, a); }),
+            "conv1d: groups 2 must divide the output channels, got 3");
+  EXPECT_EQ(what([&] { infer_op("conv1d", {x, TensorType{DType::F64, {4, 6, 3}}}, a); }),
+            "conv1d: input has 6 channels but the weight expects 12 (2 groups): f64[2,6,9] vs weight f64[4,6,3]");
+  EXPECT_EQ(what([&] { infer_op("conv_transpose1d", {x, wt}, zero); }),
+            "conv_transpose1d: groups must be positive, got 0");
+  EXPECT_EQ(what([&] { infer_op("conv1d_weight_grad", {x, TensorType{DType::F64, {2, 3, 7}}}, wg); }),
+            "conv1d_weight_grad: groups 2 must divide the output channels, got 3");
 }
 
 // The weight-gradient op is bilinear: its rule (conv adjoint of dy, conv of x) is
@@ -387,6 +425,22 @@ TEST(GradConv, MatchesPyTorch) {
        conv_attrs({2, 1}, {1, 0}, {1, 2}),
        "conv2d 2,1 1,0 1,2 0"},
       {"maxpool2d", {ties2}, pool_attrs({3, 2}, {2, 1}, {1, 0}), "maxpool2d 3,2 2,1 1,0"},
+      // Grouped (2 and 4 groups) and depthwise (groups = channels, multiplier 1 and 2).
+      {"conv2d", {rnd({2, 4, 6, 5}, 90), rnd({4, 1, 3, 3}, 91)}, conv_attrs({1}, {1}, {1}, {}, 4), "conv2d 1 1 1 0 4"},
+      {"conv2d",
+       {rnd({1, 3, 7, 6}, 92), rnd({6, 1, 3, 2}, 93)},
+       conv_attrs({2, 1}, {1, 0}, {1, 2}, {}, 3),
+       "conv2d 2,1 1,0 1,2 0 3"},
+      {"conv2d", {rnd({2, 4, 5, 5}, 94), rnd({6, 2, 3, 3}, 95)}, conv_attrs({1}, {0}, {1}, {}, 2), "conv2d 1 0 1 0 2"},
+      {"conv1d", {rnd({2, 8, 11}, 96), rnd({4, 2, 3}, 97)}, conv_attrs({2}, {1}, {1}, {}, 4), "conv1d 2 1 1 0 4"},
+      {"conv_transpose1d",
+       {rnd({2, 4, 6}, 98), rnd({4, 3, 3}, 99)},
+       conv_attrs({2}, {1}, {1}, {1}, 2),
+       "conv_transpose1d 2 1 1 1 2"},
+      {"conv_transpose2d",
+       {rnd({1, 4, 3, 4}, 100), rnd({4, 2, 3, 2}, 101)},
+       conv_attrs({2, 1}, {1, 0}, {1, 2}, {1, 0}, 2),
+       "conv_transpose2d 2,1 1,0 1,2 1,0 2"},
   };
   fs::path tmp = fs::temp_directory_path() / fs::path("starc_torch_grads_" + std::to_string(::getpid()));
   fs::create_directories(tmp);
@@ -402,6 +456,8 @@ TEST(GradConv, MatchesPyTorch) {
     int dy = input(b, "dy", b.shape(y));
     g.outputs = append_gradients(g, y, ins, dy);
     for (size_t i = 0; i < ins.size(); ++i) g.output_names.push_back(fmt::format("d{}", i));
+    g.outputs.push_back(y);  // the forward value too: torch_grads.py writes it after the gradients
+    g.output_names.push_back("y");
     std::vector<Tensor> in = c.in;
     in.push_back(rnd(b.shape(y), uint32_t(80 + k)));
     ours.push_back(run_graph(g, in, {}));

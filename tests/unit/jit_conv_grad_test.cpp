@@ -25,9 +25,11 @@ struct GradCase {
   double f32_tol = 2e-5;
 };
 
-Attrs conv(Ints s, Ints p, Ints d) { return {{"stride", s}, {"padding", p}, {"dilation", d}}; }
-Attrs convt(Ints s, Ints p, Ints d, Ints op) {
-  return {{"stride", s}, {"padding", p}, {"dilation", d}, {"output_padding", op}};
+Attrs conv(Ints s, Ints p, Ints d, int64_t groups = 1) {
+  return {{"stride", s}, {"padding", p}, {"dilation", d}, {"groups", groups}};
+}
+Attrs convt(Ints s, Ints p, Ints d, Ints op, int64_t groups = 1) {
+  return {{"stride", s}, {"padding", p}, {"dilation", d}, {"output_padding", op}, {"groups", groups}};
 }
 Attrs pool(Ints k, Ints s, Ints p) { return {{"kernel", k}, {"stride", s}, {"padding", p}}; }
 
@@ -50,6 +52,16 @@ std::vector<GradCase> cases() {
       {"conv_transpose1d", {{1, 2, 5}, {2, 2, 2}}, convt({1}, {0}, {3}, {2})},
       {"conv_transpose2d", {{2, 2, 3, 4}, {2, 3, 3, 2}}, convt({2, 1}, {1, 0}, {1, 2}, {1, 1})},
       {"conv_transpose2d", {{1, 2, 1, 3}, {2, 1, 2, 3}}, convt({3, 2}, {0, 1}, {1}, {2, 0})},
+      // Grouped and depthwise (groups = channels, multiplier 1 and 2); the stride-1 ones
+      // also through the FFT kernels below.
+      {"conv1d", {{2, 4, 17}, {6, 2, 3}}, conv({1}, {1}, {1}, 2)},
+      {"conv1d", {{2, 4, 13}, {4, 1, 3}}, conv({2}, {1}, {2}, 4)},
+      {"conv2d", {{2, 4, 6, 5}, {4, 1, 3, 3}}, conv({1}, {1}, {1}, 4)},
+      {"conv2d", {{1, 3, 6, 6}, {6, 1, 3, 3}}, conv({1}, {1}, {1}, 3)},
+      {"conv2d", {{1, 4, 5, 6}, {6, 2, 3, 2}}, conv({2, 1}, {1, 0}, {1, 2}, 2)},
+      {"conv_transpose1d", {{2, 4, 7}, {4, 3, 3}}, convt({2}, {1}, {1}, {1}, 2)},
+      {"conv_transpose2d", {{1, 4, 4, 4}, {4, 2, 3, 3}}, convt({1}, {1}, {1}, {0}, 2)},
+      {"conv_transpose2d", {{1, 4, 3, 4}, {4, 1, 3, 2}}, convt({2, 1}, {1, 0}, {1, 2}, {1, 1}, 4)},
       {"maxpool1d", {{2, 3, 17}}, pool({2}, {}, {0})},
       {"maxpool1d",
        {
