@@ -14,6 +14,9 @@ Usage: torch_redshift.py --starc BUILD/starc --source-dir REPO --tmp DIR
 2. A small 2D CNN (conv2d with padding and stride, batchnorm in inference with non-trivial
    running statistics, maxpool2d, avgpool2d, flatten, dense), from a temporary .net file.
 3. Recurrent layers: std.nn lstm, gru and bidirectional(lstm) against torch.nn.LSTM/GRU.
+4. Grouped convolutions: std.nn depthwise_conv2d (multiplier 1 and 2), separable_conv2d,
+   conv2d and conv_transpose2d with groups, against nn.Conv2d / nn.ConvTranspose2d with
+   groups (a MobileNet-like block).
 
 Comparison metric (all in float32): rel = max|starc - torch| / max(max|torch|, 1e-6), i.e.
 the largest absolute difference relative to the largest reference magnitude (the 1e-6
@@ -160,6 +163,13 @@ model Small2d(img: f32[B, 3, 12, 10]) -> f32[B, 5] {
     return x |> flatten |> dense(5)
 }
 
+model Mobile(img: f32[B, 4, 9, 8]) -> f32[B, 8, 5, 4] {
+    x = img |> depthwise_conv2d(kernel: 3, padding: 1) |> relu
+    x = x |> separable_conv2d(out: 8, kernel: 3, stride: 2, padding: 1, multiplier: 2)
+    x = x |> conv2d(out: 8, kernel: 3, padding: 1, groups: 4) |> relu
+    return x |> conv_transpose2d(out: 8, kernel: 3, padding: 1, groups: 2)
+}
+
 model Seq(xs: f32[B, 7, 3]) -> (l: f32[B, 7, 4], g: f32[B, 7, 4], bi: f32[B, 7, 8]) {
     return (lstm(xs, 4), gru(xs, 4), bidirectional(xs, |s, r| lstm(s, 4, reverse: r)))
 }
@@ -216,6 +226,22 @@ def check_recurrent(r, rng, net):
         r.compare("bidirectional(lstm) vs torch.nn.LSTM(bidirectional=True)", got["bi"], bi(xt)[0].numpy())
 
 
+def check_grouped(r, rng, net):
+    w = randomize(r.init(net, "Mobile", seed=5), rng)
+    x = rng.standard_normal((2, 4, 9, 8)).astype(np.float32)
+    got = r.run(net, "Mobile", w, {"img": x}, ["output"])["output"]
+    model = nn.Sequential(
+        nn.Conv2d(4, 4, 3, padding=1, groups=4), nn.ReLU(),
+        nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=4, bias=False), nn.Conv2d(8, 8, 1),
+        nn.Conv2d(8, 8, 3, padding=1, groups=4), nn.ReLU(),
+        nn.ConvTranspose2d(8, 8, 3, padding=1, groups=2)).eval()
+    load(model, to_torch_names(w, {"depthwise_conv2d0": "0", "separable_conv2d0.depthwise": "2",
+                                   "separable_conv2d0.pointwise": "3", "conv2d0": "4", "conv_transpose2d0": "6"}))
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    r.compare("grouped convs (depthwise, separable, groups 4, transposed groups 2)", got, want)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--starc", required=True)
@@ -236,6 +262,7 @@ def main():
                 fh.write(SMALL_NET)
             check_small2d(r, rng, net)
             check_recurrent(r, rng, net)
+            check_grouped(r, rng, net)
     except Exception as e:  # a failed command or a weight mismatch: report, do not hide
         print(f"FAIL {type(e).__name__}: {e}")
         return 1
