@@ -14,6 +14,7 @@
 
 #include "runtime/io/npy.h"
 #include "runtime/io/weights_file.h"
+#include "shared_fixture.h"
 #include "shell_util.h"
 
 namespace starc::test {
@@ -44,27 +45,30 @@ const std::string kOpenBlasCores =
     "PRESCOTT|CORE2|PENRYN|DUNNINGTON|NEHALEM|OPTERON|OPTERON_SSE3|BARCELONA|BOBCAT|ATOM|NANO|SANDYBRIDGE|"
     "BULLDOZER|PILEDRIVER|STEAMROLLER|EXCAVATOR|HASWELL|ZEN|SKYLAKEX|COOPERLAKE";
 
-// One compiled library for the whole suite (compiling takes about a second).
+// One compiled library for the whole suite, made once per ctest run (shared_fixture.h)
+// and linked into each test's own folder.
 class AotRedshift : public ::testing::Test {
  protected:
   static fs::path dir;
   static std::string lib;  // the library folder
   static void SetUpTestSuite() {
     dir = fs::temp_directory_path() / ("starc_aot_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    lib = (dir / "lib").string();
-    ShellResult r = sh(quote(fs::path(STARC_BINARY).parent_path().string() + "/examples/make_spectra") +
-                       " --n 3 --seed 5 -o " + quote((dir / "s.npy").string()));
-    ASSERT_EQ(r.code, 0) << r.out;
-    r = run_starc(dir.string(), "init " + quote(kModel) + " --seed 3 -o w.npz");
-    ASSERT_EQ(r.code, 0) << r.out;
-    r = run_starc(dir.string(), "compile " + quote(kModel) + " --weights w.npz -o lib");
-    ASSERT_EQ(r.code, 0) << r.out;
-    r = run_starc(dir.string(), "run " + quote(kModel) + " --in s.npy --weights w.npz --out z.npy");
-    ASSERT_EQ(r.code, 0) << r.out;
-    std::ofstream(dir / "other.net")
-        << "use std.nn\nmodel Other(x: f32[B, 3]) -> f32[B, 2] {\n  return x |> dense(2)\n}\n";
+    fs::path made =
+        shared_files(
+            "aot_redshift", dir, [](const fs::path& d) {
+              ShellResult r = sh(quote(fs::path(STARC_BINARY).parent_path().string() + "/examples/make_spectra") +
+                                 " --n 3 --seed 5 -o " + quote((d / "s.npy").string()));
+              ASSERT_EQ(r.code, 0) << r.out;
+              r = run_starc(d.string(), "init " + quote(kModel) + " --seed 3 -o w.npz");
+              ASSERT_EQ(r.code, 0) << r.out;
+              r = run_starc(d.string(), "compile " + quote(kModel) + " --weights w.npz -o lib");
+              ASSERT_EQ(r.code, 0) << r.out;
+              r = run_starc(d.string(), "run " + quote(kModel) + " --in s.npy --weights w.npz --out z.npy");
+              ASSERT_EQ(r.code, 0) << r.out;
+              std::ofstream(d / "other.net")
+                  << "use std.nn\nmodel Other(x: f32[B, 3]) -> f32[B, 2] {\n  return x |> dense(2)\n}\n";
+            });
+    lib = (made / "lib").string();
   }
   static void TearDownTestSuite() { fs::remove_all(dir); }
   static std::string at(const std::string& name) { return (dir / name).string(); }
@@ -367,27 +371,28 @@ TEST(AotSize, SmallGemmMatchesAPlainLoop) {
 class AotNpz : public ::testing::Test {
  protected:
   static fs::path dir;
-  static void SetUpTestSuite() {
+  static void SetUpTestSuite() {  // made once per ctest run (shared_fixture.h)
     dir = fs::temp_directory_path() / ("starc_aot_npz_" + std::to_string(::getpid()));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-    const std::string photoz = quote(kSrc + "/stdlib/astro/photoz.net");
-    for (const std::string& args : std::vector<std::string>{
-             "simulate photoz --n 64 --seed 1 -o train", "simulate photoz --n 4 --seed 2 -o x",
-             "train " + photoz +
-                 " --data mags=train/mags.npy --data z=train/z.npy --epochs 2 --batch 8 --progress none "
-                 "--checkpoint ck --out trained.npz",
-             "init " + photoz + " --seed 7 -o init.npz", "compile " + photoz + " --batch 4 -o lib",
-             "compile " + photoz + " --batch 4 --entry forward,train_step -o trlib"}) {
-      ShellResult r = run_starc(dir.string(), args);
-      ASSERT_EQ(r.code, 0) << args << "\n" << r.out;
-    }
-    for (const char* lib : {"lib", "trlib"}) {
-      ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/npz_weights.c") + " -I " +
-                          quote(at(lib)) + " -I " + quote(kSrc + "/examples/aot") + " " +
-                          quote(at(lib) + "/libPhotozMLP.a") + " -lm -o " + quote(at(lib) + "/prog"));
-      ASSERT_EQ(cc.code, 0) << cc.out;
-    }
+    shared_files("aot_npz", dir, [](const fs::path& d) {
+      const std::string photoz = quote(kSrc + "/stdlib/astro/photoz.net");
+      for (const std::string& args : std::vector<std::string>{
+               "simulate photoz --n 64 --seed 1 -o train", "simulate photoz --n 4 --seed 2 -o x",
+               "train " + photoz +
+                   " --data mags=train/mags.npy --data z=train/z.npy --epochs 2 --batch 8 --progress none "
+                   "--checkpoint ck --out trained.npz",
+               "init " + photoz + " --seed 7 -o init.npz", "compile " + photoz + " --batch 4 -o lib",
+               "compile " + photoz + " --batch 4 --entry forward,train_step -o trlib"}) {
+        ShellResult r = run_starc(d.string(), args);
+        ASSERT_EQ(r.code, 0) << args << "\n" << r.out;
+      }
+      for (const char* lib : {"lib", "trlib"}) {
+        const std::string at_lib = (d / lib).string();
+        ShellResult cc = sh("cc -std=c11 -Wall -Werror " + quote(kSrc + "/tests/aot/npz_weights.c") + " -I " +
+                            quote(at_lib) + " -I " + quote(kSrc + "/examples/aot") + " " +
+                            quote(at_lib + "/libPhotozMLP.a") + " -lm -o " + quote(at_lib + "/prog"));
+        ASSERT_EQ(cc.code, 0) << cc.out;
+      }
+    });
   }
   static void TearDownTestSuite() { fs::remove_all(dir); }
   static std::string at(const std::string& name) { return (dir / name).string(); }
