@@ -51,7 +51,9 @@ std::string bias_arg(bool has_bias) { return has_bias ? "" : ", bias: false"; }
 // it uses (a bias that an exporter, starc's own included, wrote as a separate node).
 const onnx::NodeProto* bias_add(Importer& imp, const std::string& y, const Shape& shape, const Tensor** bias) {
   std::vector<const onnx::NodeProto*> users = imp.consumers(y);
-  if (users.size() != 1 || users[0]->op_type() != "Add" || users[0]->input_size() != 2) return nullptr;
+  if (users.size() != 1 || users[0]->op_type() != "Add" || users[0]->input_size() != 2 || users[0]->output_size() < 1 ||
+      users[0]->output(0).empty())
+    return nullptr;
   const onnx::NodeProto* add = users[0];
   for (const std::string& other : add->input()) {
     if (other == y || !imp.has(other) || imp.uses(other) != 1) continue;
@@ -67,7 +69,7 @@ const onnx::NodeProto* bias_add(Importer& imp, const std::string& y, const Shape
 ImportValue dense(Importer& imp, const ImportValue& x, const Tensor& weight_out_in, const Tensor* bias,
                   const std::string& initializer) {
   Dim out = weight_out_in.shape()[0];
-  if (x.type.shape.back() != weight_out_in.shape()[1] || weight_out_in.dtype() != x.type.dtype)
+  if (x.type.rank() == 0 || x.type.shape.back() != weight_out_in.shape()[1] || weight_out_in.dtype() != x.type.dtype)
     imp.fail(fmt::format("weight {} does not fit the input {}", type_str(weight_out_in.type()), imp.type_text(x.type)));
   Shape s = x.type.shape;
   s.back() = out;
@@ -93,6 +95,7 @@ void convert_matmul_layer(Importer& imp) {
 
 void convert_gemm(Importer& imp) {
   ImportValue a = imp.in(0);
+  if (a.type.rank() != 2 || imp.in(1).type.rank() != 2) imp.fail("Gemm multiplies 2-D matrices");
   double alpha = imp.attr_float("alpha", 1), beta = imp.attr_float("beta", 1);
   bool trans_a = imp.attr_int("transA", 0), trans_b = imp.attr_int("transB", 0);
   const Tensor* w = owned_weight(imp, 1);
@@ -191,6 +194,8 @@ void convert_conv(Importer& imp, bool transpose) {
   int64_t groups = imp.attr_int("group", 1);
   if (groups != 1 && transpose) imp.fail("grouped transposed convolutions (group > 1) are not supported");
   if (transpose && imp.attr("output_shape")) imp.fail("ConvTranspose with output_shape is not supported; give pads");
+  if (wv.type.rank() != x.type.rank())
+    imp.fail(fmt::format("the weight {} does not fit the input {}", imp.type_text(wv.type), imp.type_text(x.type)));
   Ints kernel(wv.type.shape.begin() + 2, wv.type.shape.end());
   Window w = window_attrs(imp, spatial, kernel, false);
   Ints out_pad = imp.attr_ints("output_padding").value_or(Ints(spatial, 0));

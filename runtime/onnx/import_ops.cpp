@@ -209,6 +209,7 @@ void convert_concat(Importer& imp) {
   std::vector<ImportValue> parts;
   for (int i = 0; i < imp.node->input_size(); ++i)
     if (imp.in(i).type.shape != Shape{0}) parts.push_back(imp.in(i));  // torch concatenates empty shapes
+  if (parts.empty()) imp.fail("Concat needs at least one non-empty input");
   if (parts.size() == 1) return imp.define_output(0, parts[0]);
   int axis = axis_of(imp, imp.attr_int("axis", 0), parts.at(0).type.rank());
   imp.define_output(0, imp.apply("concat", parts, {{"axis", int64_t(axis)}}));

@@ -109,6 +109,15 @@ void convert_recurrent(Importer& imp, const Recurrent& r) {
   std::string dir = imp.attr_str("direction", "forward");
   Dim hidden = imp.attr_int("hidden_size", 0);
   if (hidden <= 0) imp.fail("hidden_size must be positive");
+  int64_t dirs = dir == "bidirectional" ? 2 : 1, gh = r.gates * hidden;
+  if (dir != "forward" && dir != "reverse" && dir != "bidirectional") imp.fail("direction '" + dir + "' is unknown");
+  auto expect = [&](int i, const char* what, Shape shape) {
+    if (imp.in(i).type.shape != shape)
+      imp.fail(fmt::format("{} must be {}, got {}", what, shape_str(shape), imp.type_text(imp.in(i).type)));
+  };
+  expect(1, "W", {dirs, gh, x.type.shape[2]});
+  expect(2, "R", {dirs, gh, hidden});
+  if (imp.has_in(3)) expect(3, "B", {dirs, 2 * gh});
   ImportValue xs = imp.apply("transpose", {x}, {{"perm", Ints{1, 0, 2}}});  // [N, T, F]
   std::vector<ImportValue> ys;
   if (dir != "reverse") ys.push_back(one_direction(imp, r, xs, 0, false, hidden));

@@ -127,10 +127,15 @@ void convert_node(Importer& imp, const onnx::NodeProto& n) {
   imp.node = &n;
   if (!n.domain().empty() && n.domain() != "ai.onnx")
     imp.fail(fmt::format("operators of domain '{}' are not supported", n.domain()));
+  if (n.output_size() == 0 || n.output(0).empty()) imp.fail("the node has no output");
   const OnnxConverter* convert = find_converter(n.op_type());
   if (!convert) imp.fail("this operator is not supported (docs/onnx.md lists the operators starc imports)");
   size_t first = imp.body.size();
-  (*convert)(imp);
+  try {
+    (*convert)(imp);
+  } catch (const std::logic_error& e) {  // a converter's bug on a malformed node: an error, never a crash
+    imp.fail(fmt::format("internal error: {} (please report it with the file)", e.what()));
+  }
   imp.name_outputs_first(first);
   for (int i = 0; i < n.output_size(); ++i) {
     std::vector<const onnx::NodeProto*> users = imp.consumers(n.output(i));
