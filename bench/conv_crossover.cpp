@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     for (auto* v : {&x, &w, &y})
       for (float& e : *v) e = u(rng);
     auto args = [&](auto fn, auto... rest) {
-      fn(c.n, c.c, 1, c.l, c.o, 1, c.k, 1, out_len, 1, 1, 0, c.pad, 1, c.dil, rest...);
+      fn(c.n, c.c, 1, c.l, c.o, 1, c.k, 1, out_len, 1, 1, 0, c.pad, 1, c.dil, int64_t(1), rest...);
     };
     double direct, fft;
     if (!strcmp(c.op, "conv")) {

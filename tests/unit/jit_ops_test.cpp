@@ -162,6 +162,18 @@ std::vector<OpCase> linalg_conv_cases() {
   c.push_back({"conv2d", {{1, 2, 5, 9}, {2, 2, 2, 3}}, conv({1, 3}, {0, 2}, {2, 1})});
   c.push_back({"conv2d", {{1, 1, 1, 3}, {2, 1, 1, 3}}, conv({1}, {0, 1}, {1})});
   c.push_back({"conv2d", {{2, 3, 17, 17}, {4, 3, 3, 3}}, conv({2}, {1}, {1})});
+  // groups: 2 groups; depthwise (the direct row kernel: stride 1 with the 3-tap interior,
+  // stride 2, dilation 2); depthwise with multiplier 2 (a GEMM per channel).
+  auto grouped = [&](Ints s, Ints p, Ints d, int64_t g) {
+    Attrs a = conv(s, p, d);
+    a["groups"] = g;
+    return a;
+  };
+  c.push_back({"conv2d", {{2, 4, 7, 6}, {6, 2, 3, 2}}, grouped({2, 1}, {1, 0}, {1, 2}, 2)});
+  c.push_back({"conv2d", {{2, 5, 9, 8}, {5, 1, 3, 3}}, grouped({1}, {1}, {1}, 5)});
+  c.push_back({"conv2d", {{1, 3, 9, 11}, {3, 1, 3, 5}}, grouped({2, 2}, {1, 2}, {2, 1}, 3)});
+  c.push_back({"conv2d", {{1, 3, 6, 6}, {6, 1, 3, 3}}, grouped({1}, {1}, {1}, 3)});
+  c.push_back({"conv1d", {{2, 4, 17}, {4, 1, 5}}, grouped({1}, {2}, {2}, 4)});
   // conv_transpose: output_padding, crops (padding beyond the kernel span), dilation.
   c.push_back({"conv_transpose1d", {{2, 2, 1}, {2, 3, 1}}, convt({1}, {0}, {1}, {0})});
   c.push_back({"conv_transpose1d", {{2, 3, 17}, {3, 2, 3}}, convt({2}, {1}, {1}, {1})});

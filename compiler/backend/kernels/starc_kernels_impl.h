@@ -133,15 +133,67 @@ static int64_t LOCAL(x_at)(const geo_t* g, int64_t i, int64_t gi) { return (i * 
 static int64_t LOCAL(y_at)(const geo_t* g, int64_t i, int64_t gi) { return (i * g->gr + gi) * g->o * g->oh * g->ow; }
 static int64_t LOCAL(w_at)(const geo_t* g, int64_t gi) { return gi * g->o * g->c * g->kh * g->kw; }
 
-/* A depthwise tile (c = o = 1): y[p] = sum over taps of weight[tap] * x at the tap, as
-   one axpy per tap on the column row, which im2col has just written (a GEMM of one row
-   is a GEMV, several times slower than this). */
-static void LOCAL(depthwise_tile)(const geo_t* g, const T* weight, const T* cols, T* y, int64_t np) {
-  const int64_t taps = g->kh * g->kw;
-  for (int64_t p = 0; p < np; ++p) y[p] = weight[0] * cols[p];
-  for (int64_t t = 1; t < taps; ++t) {
-    const T wt = weight[t], *row = cols + t * np;
-    for (int64_t p = 0; p < np; ++p) y[p] += wt * row[p];
+/* out[j] += sum over kj of wrow[kj] * in[j + kj*dw] for j in [lo, hi) (stride 1, every
+   tap inside the row): the taps in one pass when kw = 3 (MobileNet's kernels), so that
+   out is loaded and stored once instead of once per tap. */
+static inline void LOCAL(row_taps)(T* out, const T* in, const T* wrow, int64_t kw, int64_t dw, int64_t lo,
+                                   int64_t hi) {
+  if (kw == 3) {
+    const T w0 = wrow[0], w1 = wrow[1], w2 = wrow[2];
+    const T *a = in, *b = in + dw, *c = in + 2 * dw;
+    for (int64_t j = lo; j < hi; ++j) out[j] += w0 * a[j] + w1 * b[j] + w2 * c[j];
+    return;
+  }
+  for (int64_t kj = 0; kj < kw; ++kj) {
+    const T wt = wrow[kj], *a = in + kj * dw;
+    for (int64_t j = lo; j < hi; ++j) out[j] += wt * a[j];
+  }
+}
+
+/* One tap of one output row run: out[j] += wt * row[(oj0 + j) * sw + base] for the j in
+   [lo, hi) whose read lies inside the row. */
+static void LOCAL(edge_tap)(const geo_t* g, T* out, const T* row, T wt, int64_t oj0, int64_t base, int64_t lo,
+                            int64_t hi) {
+  const int64_t sw = g->sw;
+  if (g->w - 1 - base < 0) return;
+  int64_t first = (base >= 0 ? 0 : (-base + sw - 1) / sw) - oj0, last = (g->w - 1 - base) / sw - oj0 + 1;
+  if (first > lo) lo = first;
+  if (last < hi) hi = last;
+  for (int64_t j = lo; j < hi; ++j) out[j] += wt * row[(oj0 + j) * sw + base];
+}
+
+/* A depthwise tile (c = o = 1): the output positions p0 .. p0+np-1 of one channel, y
+   (at position p0) = sum over taps of weight[tap] * x at the tap, read straight from the
+   input plane x, one output row run at a time: no column buffer (im2col copied each
+   input kh*kw times, and a GEMM of one row is a GEMV). With stride 1 the row's interior,
+   where every tap is inside x, is one pass of row_taps; the edges go tap by tap. */
+__attribute__((target_clones("avx2", "default"))) static void LOCAL(depthwise_tile)(const geo_t* g, const T* x,
+                                                                                   const T* weight, T* y, int64_t p0,
+                                                                                   int64_t np) {
+  memset(y, 0, sizeof(T) * (size_t)np);
+  for (int64_t p = p0; p < p0 + np;) {
+    int64_t oi = p / g->ow, oj0 = p % g->ow, cnt = g->ow - oj0;
+    if (cnt > p0 + np - p) cnt = p0 + np - p;
+    T* out = y + (p - p0);
+    p += cnt;
+    for (int64_t ki = 0; ki < g->kh; ++ki) {
+      int64_t ih = oi * g->sh - g->ph + ki * g->dh;
+      if (ih < 0 || ih >= g->h) continue;
+      const T *row = x + ih * g->w, *wrow = weight + ki * g->kw;
+      int64_t lo = 0, hi = 0; /* the interior: every tap inside the row (stride 1 only) */
+      if (g->sw == 1) {
+        lo = g->pw - oj0, hi = g->w + g->pw - (g->kw - 1) * g->dw - oj0;
+        if (lo < 0) lo = 0;
+        if (hi > cnt) hi = cnt;
+        if (hi < lo) hi = lo = 0;
+        if (hi > lo) LOCAL(row_taps)(out, row + oj0 - g->pw, wrow, g->kw, g->dw, lo, hi);
+      }
+      for (int64_t kj = 0; kj < g->kw; ++kj) {
+        const int64_t base = kj * g->dw - g->pw;
+        LOCAL(edge_tap)(g, out, row, wrow[kj], oj0, base, 0, hi > lo ? lo : cnt);
+        if (hi > lo) LOCAL(edge_tap)(g, out, row, wrow[kj], oj0, base, hi, cnt);
+      }
+    }
   }
 }
 
@@ -156,13 +208,14 @@ static void LOCAL(conv_items)(void* ctx, int64_t lo, int64_t hi) {
   for (int64_t it = lo; it < hi; ++it) {
     int64_t i = it / (j->tiles * g->gr), gi = it / j->tiles % g->gr, p0 = (it % j->tiles) * tile,
             np = pix - p0 < tile ? pix - p0 : tile;
-    LOCAL(im2col)(g, (T*)(j->a + LOCAL(x_at)(g, i, gi)), cols, p0, np, 0);
     T* y = j->out + LOCAL(y_at)(g, i, gi) + p0;
-    if (g->c == 1 && g->o == 1)
-      LOCAL(depthwise_tile)(g, j->b + LOCAL(w_at)(g, gi), cols, y, np);
-    else
-      GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->o, (int)np, (int)ckk, 1, j->b + LOCAL(w_at)(g, gi),
-           (int)ckk, cols, (int)np, 0, y, (int)pix);
+    if (g->c == 1 && g->o == 1) {
+      LOCAL(depthwise_tile)(g, j->a + LOCAL(x_at)(g, i, gi), j->b + LOCAL(w_at)(g, gi), y, p0, np);
+      continue;
+    }
+    LOCAL(im2col)(g, (T*)(j->a + LOCAL(x_at)(g, i, gi)), cols, p0, np, 0);
+    GEMM(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->o, (int)np, (int)ckk, 1, j->b + LOCAL(w_at)(g, gi),
+         (int)ckk, cols, (int)np, 0, y, (int)pix);
   }
   free(cols);
 }
