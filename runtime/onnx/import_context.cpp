@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "compiler/ops/common.h"
+#include "runtime/onnx/import_split.h"
 
 namespace starc {
 
@@ -320,6 +321,8 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
     symbolic |= v.has_symbolic();
     args.push_back(*v.known);
   }
+  if (symbolic && (op == "mul" || op == "div") && args.size() == 2)
+    if (std::optional<Tensor> t = multiply_dims(const_cast<Importer&>(*this), op, args[0], args[1])) return t;
   if (symbolic && !moves_elements(op)) {
     std::string symbol;
     for (const Tensor& t : args)
@@ -339,6 +342,7 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
 }
 
 ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue>& in, Attrs attrs) {
+  if (any_split(in)) return apply_split(*this, op, in, std::move(attrs));
   std::vector<TensorType> types;
   for (const auto& v : in) types.push_back(v.type);
   TensorType type = infer(op, types, attrs);

@@ -32,6 +32,12 @@ struct ImportValue {
   std::string expr;             // a .net variable (empty: only `known` so far)
   std::optional<Tensor> known;  // the value, when known at import; i64 vectors may hold symbolic dims
   bool zeros = false;
+  // ONNX axis i spans groups[i] starc axes (empty: one each). A dim that is a product with a
+  // symbolic dim (torch's attention reshapes [T, B, 32] to [T, B * 4, 8]) cannot be a starc
+  // dim, so the value keeps it split ([T, B, 4, 8]); import_split.cpp maps the ops over it.
+  std::vector<int> groups;
+  bool split() const { return !groups.empty(); }
+  int onnx_rank() const { return split() ? int(groups.size()) : type.rank(); }
   // When it is transpose(*transpose_of, perm: transpose_perm): a transpose back is the original.
   std::shared_ptr<const ImportValue> transpose_of;
   Ints transpose_perm;      // all zeros, of a shape with symbolic dims: written as `full` when used
@@ -107,6 +113,14 @@ class Importer {
   static std::string identifier(const std::string& raw);
   // A readable variable name from an ONNX value name (torch's "/block/Conv_output_0").
   static std::string value_hint(const std::string& onnx_name);
+
+  // ---- dims that are products with a symbolic dim (import_split.cpp), in known i64 values
+  // as codes below kDerivedBase: derived[kDerivedBase - code] lists the factors in order.
+  static constexpr int64_t kDerivedBase = kSymBase - (int64_t(1) << 30);
+  std::vector<Shape> derived;
+  Shape factors(int64_t dim) const;         // static n: {n}; B: {B}; a product: its factors
+  int64_t product(const Shape& factors);    // the dim (static, B, or a derived code)
+  std::string dim_text(int64_t dim) const;  // "B * 4"
 
   // ---- results
   std::vector<Statement> decls;  // model-level param/state lines

@@ -76,13 +76,15 @@ ImportValue dense(Importer& imp, const ImportValue& x, const Tensor& weight_out_
   std::vector<std::pair<std::string, Tensor>> w = {{"weight", weight_out_in}};
   if (bias) w.push_back({"bias", *bias});
   std::string scope = imp.scope_name(initializer, "dense");
-  return emit_layer(imp, "dense", x, fmt::format("{}{}", out, bias_arg(bias)), scope, w, {x.type.dtype, s});
+  ImportValue y = emit_layer(imp, "dense", x, fmt::format("{}{}", out, bias_arg(bias)), scope, w, {x.type.dtype, s});
+  y.groups = x.groups;  // over the last axis: split leading axes stay split
+  return y;
 }
 
 void convert_matmul_layer(Importer& imp) {
   const ImportValue& x = imp.in(0);
   const Tensor* w = owned_weight(imp, 1);
-  if (!w || w->rank() != 2 || x.type.rank() < 2 || x.known) {
+  if (!w || w->rank() != 2 || x.onnx_rank() < 2 || x.known) {
     return imp.define_output(0, imp.apply("matmul", {x, imp.in(1)}));
   }
   const Tensor* bias = nullptr;
@@ -95,7 +97,7 @@ void convert_matmul_layer(Importer& imp) {
 
 void convert_gemm(Importer& imp) {
   ImportValue a = imp.in(0);
-  if (a.type.rank() != 2 || imp.in(1).type.rank() != 2) imp.fail("Gemm multiplies 2-D matrices");
+  if (a.onnx_rank() != 2 || imp.in(1).onnx_rank() != 2) imp.fail("Gemm multiplies 2-D matrices");
   double alpha = imp.attr_float("alpha", 1), beta = imp.attr_float("beta", 1);
   bool trans_a = imp.attr_int("transA", 0), trans_b = imp.attr_int("transB", 0);
   const Tensor* w = owned_weight(imp, 1);

@@ -7,6 +7,7 @@
 
 #include "compiler/ops/common.h"
 #include "runtime/onnx/import_ops.h"
+#include "runtime/onnx/import_split.h"
 
 namespace starc {
 
@@ -104,7 +105,7 @@ void convert_gelu(Importer& imp) { unary(imp, "gelu", {{"approximate", imp.attr_
 
 void convert_softmax(Importer& imp, const std::string& op) {
   const ImportValue& x = imp.in(0);
-  int rank = x.type.rank();
+  int rank = x.onnx_rank();
   int axis = axis_of(imp, imp.attr_int("axis", imp.opset < 13 ? 1 : -1), rank);
   // Before opset 13 the input is seen as 2-D [prod(dims < axis), prod(dims >= axis)].
   if (imp.opset < 13 && axis != rank - 1) {
@@ -136,7 +137,7 @@ void convert_argmax(Importer& imp) {
 // ---------------------------------------------------------------- shapes
 
 void convert_shape(Importer& imp) {
-  const Shape& s = imp.in(0).type.shape;
+  const Shape s = onnx_shape(imp, imp.in(0));
   int64_t rank = int64_t(s.size());
   int64_t start = imp.attr_int("start", 0), end = imp.attr_int("end", rank);
   start = std::clamp(start < 0 ? start + rank : start, int64_t(0), rank);
@@ -162,13 +163,16 @@ void convert_reshape(Importer& imp) {
   const ImportValue& x = imp.in(0);
   Ints target = imp.opset < 5 ? imp.attr_ints("shape").value_or(Ints{}) : imp.known_ints(1, "the target shape");
   bool allow_zero = imp.attr_int("allowzero", 0) != 0;
+  Shape in_shape = onnx_shape(imp, x);
+  bool products = x.split();
   for (size_t i = 0; i < target.size(); ++i) {
     if (target[i] == 0 && !allow_zero) {
-      if (i >= x.type.shape.size()) imp.fail(fmt::format("target dim {} copies a dim the input does not have", i));
-      target[i] = x.type.shape[i];
+      if (i >= in_shape.size()) imp.fail(fmt::format("target dim {} copies a dim the input does not have", i));
+      target[i] = in_shape[i];
     }
+    products |= target[i] <= Importer::kDerivedBase;
   }
-  imp.define_output(0, reshape_to(imp, x, target));
+  imp.define_output(0, products ? reshape_split(imp, x, target) : reshape_to(imp, x, target));
 }
 
 void convert_flatten(Importer& imp) {
@@ -199,7 +203,7 @@ void convert_transpose(Importer& imp) {
   const ImportValue& x = imp.in(0);
   Ints perm = imp.attr_ints("perm").value_or(Ints{});
   if (perm.empty())
-    for (int i = x.type.rank() - 1; i >= 0; --i) perm.push_back(i);
+    for (int i = x.onnx_rank() - 1; i >= 0; --i) perm.push_back(i);
   bool identity = true;
   for (size_t i = 0; i < perm.size(); ++i) identity &= perm[i] == int64_t(i);
   imp.define_output(0, identity ? x : imp.apply("transpose", {x}, {{"perm", perm}}));

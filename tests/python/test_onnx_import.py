@@ -145,24 +145,37 @@ def test_imported_source_reads_like_a_model(tmp_path):
     assert "conv1d0.weight" in params and "dense12.bias" in params
 
 
-def test_a_transformer_block_imports_with_a_fixed_batch(tmp_path):
+def test_a_transformer_block_keeps_a_dynamic_batch(tmp_path):
     m = torch_module(Encoder)
-    path = str(tmp_path / "encoder.onnx")
-    export(m, torch.randn(2, 10, 6), path, 17)
-    # torch's attention reshapes to [T, B * heads, d]: arithmetic on the batch dim, which
-    # starc's shapes cannot hold, so a dynamic batch is refused with a way out.
-    p = subprocess.run([STARC, "import", path, "-o", str(tmp_path / "dyn")], capture_output=True, text=True)
-    assert p.returncode == 1 and "symbolic dim" in p.stderr and "--dim B=" in p.stderr, p.stderr
-    assert not os.path.exists(tmp_path / "dyn")
-    for batch in (2, 5):
-        net, weights = import_onnx(path, str(tmp_path / f"b{batch}"), "--dim", f"B={batch}")
-        s = starc.load(net)
-        s.load_weights(weights)
-        x = np.random.default_rng(batch).standard_normal((batch, 10, 6)).astype(np.float32)
-        with torch.no_grad():
-            want = m(torch.from_numpy(x)).numpy()
-        assert_close(s(x), want, f"encoder batch {batch}")
-    assert "layernorm(" in open(net).read() and "erf(" in open(net).read()
+    for opset in (13, 17):
+        path = str(tmp_path / f"encoder{opset}.onnx")
+        export(m, torch.randn(2, 10, 6), path, opset)
+        # torch's attention reshapes [T, B, 32] to [T, B * 4, 8]: imported split as [T, B, 4, 8]
+        for extra, batches in (((), (3, 1)), (("--dim", "B=5"), (5,))):
+            net, weights = import_onnx(path, str(tmp_path / f"o{opset}{len(extra)}"), *extra)
+            s = starc.load(net)
+            s.load_weights(weights)
+            for batch in batches:
+                x = np.random.default_rng(batch).standard_normal((batch, 10, 6)).astype(np.float32)
+                with torch.no_grad():
+                    want = m(torch.from_numpy(x)).numpy()
+                assert_close(s(x), want, f"encoder opset {opset} {extra} batch {batch}")
+    text = open(net).read()
+    assert "layernorm(" in text and "erf(" in text and "softmax(" in text
+
+
+def test_a_product_with_the_batch_dim_only_goes_where_it_can_be_split(tmp_path):
+    h = onnx.helper
+    i64 = lambda name, v: h.make_tensor(name, onnx.TensorProto.INT64, [len(v)], v)
+    nodes = [h.make_node("Shape", ["x"], ["s"]), h.make_node("Gather", ["s", "zero"], ["b"], axis=0),
+             h.make_node("Mul", ["b", "four"], ["b4"]), h.make_node("Concat", ["b4", "six"], ["t"], axis=0),
+             h.make_node("Reshape", ["x", "t"], ["r"], name="merge"),
+             h.make_node("ReduceSum", ["r", "zero"], ["y"], keepdims=1, name="sum")]
+    path = write_model(tmp_path / "merge.onnx", nodes, [vi("x", ["B", 4, 6])], [vi("y", [1, 6])],
+                       [i64("zero", [0]), i64("four", [4]), i64("six", [6])])
+    err = import_fails(path, tmp_path)
+    assert "node 'sum' (ReduceSum, opset 17): input 0 has a dim that is a product with a symbolic dim" in err, err
+    assert "--dim B=N" in err, err
 
 
 def test_an_embedding_lookup_takes_integer_tokens(tmp_path):
