@@ -164,29 +164,6 @@ ImportValue pad_asymmetric(Importer& imp, ImportValue x, Window& w, double value
   return imp.apply("pad", {x}, {{"pads", pads}, {"value", value}});
 }
 
-// A convolution of `groups` groups as one convolution per group (input channels and
-// weight rows sliced), joined along the channels, plus the bias.
-ImportValue grouped_conv(Importer& imp, const ImportValue& x, const std::string& op, const Attrs& attrs,
-                         int64_t groups) {
-  const ImportValue& w = imp.in(1);
-  Dim in_ch = x.type.shape[1], out_ch = w.type.shape[0];
-  if (is_sym(in_ch) || in_ch % groups || out_ch % groups || w.type.shape[1] * groups != in_ch)
-    imp.fail(fmt::format("group {} does not divide the {} input and {} output channels", groups, in_ch, out_ch));
-  if (groups > 256) imp.fail(fmt::format("{} groups: more than the 256 starc writes out one by one", groups));
-  Dim ci = in_ch / groups, co = out_ch / groups;
-  std::vector<ImportValue> parts;
-  for (int64_t g = 0; g < groups; ++g) {
-    ImportValue xg = imp.apply("slice", {x}, {{"axis", int64_t(1)}, {"start", g * ci}, {"end", (g + 1) * ci}});
-    ImportValue wg = imp.apply("slice", {w}, {{"axis", int64_t(0)}, {"start", g * co}, {"end", (g + 1) * co}});
-    parts.push_back(imp.apply(op, {xg, wg}, attrs));
-  }
-  ImportValue y = imp.apply("concat", parts, {{"axis", int64_t(1)}});
-  if (!imp.has_in(2)) return y;
-  Shape bshape(size_t(x.type.rank() - 1), 1);
-  bshape[0] = out_ch;
-  return imp.apply("add", {y, imp.apply("reshape", {imp.in(2)}, {{"shape", Ints(bshape)}})});
-}
-
 void convert_conv(Importer& imp, bool transpose) {
   ImportValue x = imp.in(0);
   const ImportValue& wv = imp.in(1);
@@ -194,7 +171,6 @@ void convert_conv(Importer& imp, bool transpose) {
   if (spatial != 1 && spatial != 2)
     imp.fail(fmt::format("{}-D convolutions are not supported (1-D and 2-D are)", spatial));
   int64_t groups = imp.attr_int("group", 1);
-  if (groups != 1 && transpose) imp.fail("grouped transposed convolutions (group > 1) are not supported");
   if (transpose && imp.attr("output_shape")) imp.fail("ConvTranspose with output_shape is not supported; give pads");
   if (wv.type.rank() != x.type.rank())
     imp.fail(fmt::format("the weight {} does not fit the input {}", imp.type_text(wv.type), imp.type_text(x.type)));
@@ -205,8 +181,8 @@ void convert_conv(Importer& imp, bool transpose) {
   x = pad_asymmetric(imp, x, w, 0);
   std::string op = fmt::format("{}{}d", transpose ? "conv_transpose" : "conv", spatial);
   Attrs attrs = {{"stride", w.stride}, {"padding", w.pad_lo}, {"dilation", w.dilation}};
+  if (groups != 1) attrs["groups"] = groups;
   if (transpose) attrs["output_padding"] = out_pad;
-  if (groups != 1) return imp.define_output(0, grouped_conv(imp, x, op, attrs, groups));
   const Tensor* weight = owned_weight(imp, 1);
   const Tensor* bias = owned_weight(imp, 2);
   TensorType out = imp.infer(op, {x.type, wv.type}, attrs);
@@ -219,6 +195,7 @@ void convert_conv(Importer& imp, bool transpose) {
     if (w.pad_lo[0] != 0) args += fmt::format(", padding: {}", w.pad_lo[0]);
     if (!transpose && w.dilation[0] != 1) args += fmt::format(", dilation: {}", w.dilation[0]);
     if (transpose && out_pad[0] != 0) args += fmt::format(", output_padding: {}", out_pad[0]);
+    if (groups != 1) args += fmt::format(", groups: {}", groups);
     const onnx::NodeProto* add = nullptr;
     Tensor fused_bias;
     if (!imp.has_in(2)) {  // Conv, then Add of a [out, 1, ...] initializer: the layer's bias
@@ -331,7 +308,7 @@ const std::map<std::string, OnnxOp>& layer_table() {
         "groups: one conv per group"}},
       {"ConvTranspose",
        {[](Importer& i) { convert_conv(i, true); },
-        "`conv_transpose1d` / `conv_transpose2d` (group 1, symmetric pads, no output_shape)"}},
+        "`conv_transpose1d` / `conv_transpose2d` (symmetric pads, groups; no output_shape)"}},
       {"MaxPool",
        {[](Importer& i) { convert_pool(i, true); },
         "`maxpool1d` / `maxpool2d` (stride = window), else prim.maxpool (ceil_mode 0, no dilations)"}},

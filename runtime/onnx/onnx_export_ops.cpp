@@ -126,6 +126,7 @@ void conv(OpCall& c, bool transpose) {
   set_attr(n, "pads", both_ends(per_dim(c, "padding", nsp)));
   set_attr(n, "dilations", per_dim(c, "dilation", nsp));
   if (transpose) set_attr(n, "output_padding", per_dim(c, "output_padding", nsp));
+  if (int64_t groups = attr_int(c.node.attrs, "groups"); groups != 1) set_attr(n, "group", groups);
 }
 
 // Max pooling pads with -inf and average pooling counts the zero padding, floor mode.

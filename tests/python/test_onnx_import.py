@@ -33,7 +33,7 @@ class Grouped(nn.Module):  # grouped and depthwise 2-D convolutions
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(4, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=8),
                                   nn.ELU(), nn.Conv2d(8, 16, 3, padding=1, groups=4, bias=False), nn.ReLU(),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3), nn.LogSoftmax(dim=1))
+                                  nn.ConvTranspose2d(16, 16, 2, stride=2, groups=4), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 3), nn.LogSoftmax(dim=1))
 
     def forward(self, x):
         return self.body(x)

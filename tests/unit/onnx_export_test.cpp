@@ -246,6 +246,10 @@ model Seq(x: f32[B, 3, 10]) -> (a: f32[B, 4, 20], b: f32[B, 3, 5], c: f32[B, 3, 
     let c = batch_norm(x, ones([3]), zeros([3]), zeros([3]) + 0.1, ones([3]) * 2.0, eps: 0.001)
     return (a, b, c)
 }
+model Grouped(x: f32[B, 4, 6, 6]) -> (a: f32[B, 8, 6, 6], b: f32[B, 4, 12, 12]) {
+    let a = x |> depthwise_conv2d(kernel: 3, padding: 1, multiplier: 2) |> conv2d(out: 8, kernel: 3, padding: 1, groups: 4)
+    return (a, x |> conv_transpose2d(out: 4, kernel: 2, stride: 2, groups: 2))
+}
 model Recurrent(x: f32[B, 5, 4]) -> (f: f32[B, 5, 4], r: f32[B, 5, 4]) {
     return (x |> lstm(4) , x |> gru(4, reverse: true))
 }
