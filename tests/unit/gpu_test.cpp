@@ -3,6 +3,7 @@
 // absent), the dense kernels tile through shared memory, and `--device cuda` on a
 // machine without a driver fails with a clear message. (jit_ops_test.cpp does the same
 // PTX check for every op of its table.)
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -60,6 +61,38 @@ TEST_P(GpuStdlibFile, EveryModelAndTrainStepAssemblesForSm90) {
       }
     }
   });
+}
+
+// The batched check itself: modules whose kernels and variables share names assemble
+// together, and one that ptxas rejects fails the check naming that module and its case,
+// the others passing.
+TEST(PtxasChecker, ABatchWithOneBadModuleNamesItAndPassesTheRest) {
+  if (ptxas_binary().empty()) GTEST_SKIP() << "ptxas not found (CUDA toolkit at $CUDA_HOME or /usr/local/cuda)";
+  auto module = [](const std::string& body) {
+    return ".version 8.0\n.target sm_90\n.address_size 64\n"
+           ".global .align 4 .b8 table[8];\n"
+           ".func (.param .b32 r) helper(.param .b32 x)\n{\n.reg .b32 %r<2>;\n"
+           "ld.param.b32 %r1, [x];\nst.param.b32 [r], %r1;\nret;\n}\n"
+           ".visible .entry forward_kernel(.param .u64 p)\n{\n.reg .b64 %rd<3>;\n" +
+           body + "ret;\n}\n";
+  };
+  const std::string good = "mov.u64 %rd1, table;\nld.param.u64 %rd2, [p];\n";
+  {
+    PtxasChecker ok;
+    ok.add_ptx({"a", module(good)}, "case a");
+    ok.add_ptx({"b", module(good + "add.u64 %rd2, %rd2, 1;\n")}, "case b");
+    ok.add_ptx({"a again", module(good)}, "case a, again");
+    ok.flush();
+    EXPECT_EQ(ok.ptxas_runs(), 1);  // the two distinct modules together: renamed apart, they link
+  }
+  EXPECT_NONFATAL_FAILURE(
+      {
+        PtxasChecker bad;
+        bad.add_ptx({"a", module(good)}, "case a");
+        bad.add_ptx({"broken", module(good + "add.u64 %rd9, %rd2, 1;\n")}, "case broken");
+        bad.add_ptx({"b", module(good + "add.u64 %rd2, %rd2, 1;\n")}, "case b");
+      },
+      "case broken: ptxas rejects kernel module broken");
 }
 
 // matmul and convolution are tiled GEMMs staged through shared memory, not one thread

@@ -123,18 +123,24 @@ class PtxasChecker {
     // No kernel modules is right for some ops: a reshape or slice is a host copy of
     // managed memory, a rank-0 op runs on the host.
     std::vector<size_t>& mine = lowered_[mlir_text];
-    for (PtxModule& m : mods) {
-      auto [it, fresh] = by_text_.emplace(m.ptx, modules_.size());
-      if (fresh) {
-        modules_.push_back({std::move(m.name), std::move(m.ptx), {}});
-        pending_.push_back(it->second);
-      }
-      modules_[it->second].whats.push_back(what);
-      mine.push_back(it->second);
-    }
-    if (pending_.size() >= kBatch) flush();
+    for (PtxModule& m : mods) mine.push_back(add_ptx(std::move(m), what));
     return int(mods.size());
   }
+
+  // Queues one kernel module (a text seen before is assembled once); returns its index.
+  size_t add_ptx(PtxModule m, const std::string& what) {
+    auto [it, fresh] = by_text_.emplace(m.ptx, modules_.size());
+    if (fresh) {
+      modules_.push_back({std::move(m.name), std::move(m.ptx), {}});
+      pending_.push_back(it->second);
+    }
+    modules_[it->second].whats.push_back(what);
+    if (pending_.size() >= kBatch) flush();
+    return it->second;
+  }
+
+  // ptxas runs so far: one per batch, and one per module of a batch it rejected.
+  int ptxas_runs() const { return ptxas_runs_; }
 
   void flush() {
     if (pending_.empty()) return;
@@ -151,11 +157,13 @@ class PtxasChecker {
       files += " " + quote(f);
     }
     ShellResult r = sh(quote(ptxas_binary()) + " -arch=sm_90" + files + " -o /dev/null");
+    ++ptxas_runs_;
     if (r.code != 0) {  // which module: each alone, as it is
       const std::string f = (dir / "one.ptx").string();
       for (size_t m : pending_) {
         std::ofstream(f, std::ios::binary) << modules_[m].ptx;
         ShellResult one = sh(quote(ptxas_binary()) + " -arch=sm_90 " + quote(f) + " -o /dev/null");
+        ++ptxas_runs_;
         std::string whats;
         for (const std::string& w : modules_[m].whats) whats += (whats.empty() ? "" : "; ") + w;
         EXPECT_EQ(one.code, 0) << whats << ": ptxas rejects kernel module " << modules_[m].name << ":\n" << one.out;
@@ -176,6 +184,7 @@ class PtxasChecker {
   std::map<std::string, std::vector<size_t>> lowered_;  // MLIR text -> its modules
   std::vector<size_t> pending_;                         // not yet assembled
   int batches_ = 0;
+  int ptxas_runs_ = 0;
 };
 
 // Lowers `mlir_text` (a Device::Cuda module) to PTX and runs `ptxas -arch=sm_90` on
