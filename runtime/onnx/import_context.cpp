@@ -183,11 +183,19 @@ const ImportValue& Importer::value(const std::string& name) const {
 }
 
 void Importer::count_uses() {
-  for (const auto& n : model.graph().node())
-    for (const auto& i : n.input()) {
-      ++uses_[i];
-      consumers_[i].push_back(&n);
+  // Subgraphs (Scan bodies) read outer values by name: those uses count too, so that a
+  // weight a body also reads is never taken over by a layer outside it.
+  std::function<void(const onnx::GraphProto&)> walk = [&](const onnx::GraphProto& g) {
+    for (const auto& n : g.node()) {
+      for (const auto& i : n.input()) {
+        ++uses_[i];
+        consumers_[i].push_back(&n);
+      }
+      for (const auto& a : n.attribute())
+        if (a.has_g()) walk(a.g());
     }
+  };
+  walk(model.graph());
   for (const auto& o : model.graph().output()) ++uses_[o.name()];
 }
 
@@ -439,6 +447,7 @@ void Importer::add_weight(const std::string& dotted_name, const Tensor& t) {
 namespace starc {
 
 std::string Statement::text() const {
+  if (block) return rhs;
   if (rhs.empty()) return var;  // a declaration: `var` holds the whole line
   return comment.empty() ? fmt::format("{} = {}", var, rhs) : fmt::format("{} = {}  # {}", var, rhs, comment);
 }
@@ -487,6 +496,7 @@ void Importer::name_outputs_first(size_t first_statement) {
   // the output itself should have the plain name, not the first intermediate.
   if (!node || node->output_size() == 0 || first_statement >= body.size() || !has(node->output(0))) return;
   ImportValue& out = values_[node->output(0)];
+  if (body[first_statement].block) return;
   std::string first = body[first_statement].var;
   if (out.expr.empty() || out.expr == first) return;
   bool own =

@@ -24,6 +24,7 @@ struct Statement {
   std::string var, rhs, comment;
   std::vector<std::string> weights;
   std::string layer;
+  bool block = false;  // rhs is a whole nested `fn var(...) { ... }` (a Scan body)
   std::string text() const;
 };
 
@@ -73,6 +74,8 @@ class Importer {
   // MatMul's bias Add): the driver skips those.
   std::vector<const onnx::NodeProto*> consumers(const std::string& name) const;
   std::set<const onnx::NodeProto*> fused;
+
+  int subgraph_depth = 0;  // > 0 while a Scan body is converted (layers then stay primitive ops)
 
   // ---- the node being converted
   const onnx::NodeProto* node = nullptr;

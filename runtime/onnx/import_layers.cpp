@@ -13,7 +13,7 @@ namespace {
 
 // The value of an initializer that only this node uses (a layer may own it), else nullptr.
 const Tensor* owned_weight(Importer& imp, int i) {
-  if (!imp.has_in(i)) return nullptr;
+  if (!imp.has_in(i) || imp.subgraph_depth > 0) return nullptr;
   const ImportValue& v = imp.in(i);
   if (v.initializer.empty() || !v.known || imp.uses(imp.node->input(i)) != 1) return nullptr;
   return &*v.known;
@@ -325,6 +325,10 @@ const std::map<std::string, OnnxOp>& layer_table() {
       {"LSTM",
        {convert_lstm,
         "`lstm` per direction (default activations, zero initial states, no sequence_lens or clip; Y_c refused)"}},
+      {"Scan",
+       {convert_scan,
+        "`scan(step, xs, (states...), axis, reverse)` with the body as a nested `fn` (one scan input and output, final "
+        "states unused)"}},
       {"GRU", {convert_gru, "`gru` per direction (linear_before_reset 1, defaults as LSTM)"}},
   };
   return t;

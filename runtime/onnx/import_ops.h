@@ -18,11 +18,15 @@ struct OnnxOp {
   std::string becomes;
 };
 
+// Converts one node (onnx_import.cpp): checks, the converter, naming.
+void convert_node(Importer& imp, const onnx::NodeProto& n);
+
 // nullptr for an op type starc does not import.
 const OnnxConverter* find_converter(const std::string& op_type);
 const OnnxOp* find_layer_op(const std::string& op_type);
 std::vector<std::pair<std::string, const OnnxOp*>> layer_ops();
 void convert_lstm(Importer& imp);  // import_recurrent.cpp
 void convert_gru(Importer& imp);
+void convert_scan(Importer& imp);  // import_scan.cpp
 
 }  // namespace starc

@@ -123,37 +123,6 @@ std::vector<const onnx::NodeProto*> sorted_nodes(const Importer& imp, std::set<s
   return order;
 }
 
-void convert_node(Importer& imp, const onnx::NodeProto& n) {
-  imp.node = &n;
-  if (!n.domain().empty() && n.domain() != "ai.onnx")
-    imp.fail(fmt::format("operators of domain '{}' are not supported", n.domain()));
-  if (n.output_size() == 0 || n.output(0).empty()) imp.fail("the node has no output");
-  static const std::set<std::string> split_aware = {
-      "Reshape", "Transpose", "MatMul", "Gemm", "Softmax", "LogSoftmax", "Add", "Sub", "Mul",  "Div",  "Pow",
-      "Relu",    "Gelu",      "Erf",    "Tanh", "Sigmoid", "Exp",        "Sqrt", "Neg", "Dropout", "Identity", "Shape",
-      "Where",   "Max",       "Min"};
-  for (int i = 0; i < n.input_size(); ++i)
-    if (imp.has_in(i) && imp.in(i).split() && !split_aware.count(n.op_type()))
-      imp.fail(fmt::format("input {} has a dim that is a product with a symbolic dim (a reshape to B * k), which "
-                           "this operator cannot take; import with a fixed size for it (dims {}=N)",
-                           i, imp.symbols.empty() ? "B" : imp.symbols[0]));
-  const OnnxConverter* convert = find_converter(n.op_type());
-  if (!convert) imp.fail("this operator is not supported (docs/onnx.md lists the operators starc imports)");
-  size_t first = imp.body.size();
-  try {
-    (*convert)(imp);
-  } catch (const std::logic_error& e) {  // a converter's bug on a malformed node: an error, never a crash
-    imp.fail(fmt::format("internal error: {} (please report it with the file)", e.what()));
-  }
-  imp.name_outputs_first(first);
-  for (int i = 0; i < n.output_size(); ++i) {
-    std::vector<const onnx::NodeProto*> users = imp.consumers(n.output(i));
-    bool needed = std::any_of(users.begin(), users.end(), [&](const auto* u) { return !imp.fused.count(u); });
-    if (!n.output(i).empty() && needed && !imp.has(n.output(i)))
-      imp.fail(fmt::format("output {} is used but was not produced", i));
-  }
-}
-
 struct Signature {
   std::vector<std::string> inputs, outputs, returned;
 };
@@ -195,8 +164,8 @@ Signature convert_graph(Importer& imp) {
   for (const auto& out : g.output()) {
     const ImportValue& v = imp.value(out.name());
     if (v.split())
-      throw OnnxError(fmt::format("{}: output '{}' has a dim that is a product with a symbolic dim", imp.file,
-                                  out.name()));
+      throw OnnxError(
+          fmt::format("{}: output '{}' has a dim that is a product with a symbolic dim", imp.file, out.name()));
     std::string expr = imp.operand(v);
     std::string label = Importer::identifier(out.name());
     sig.outputs.push_back(fmt::format("{}: {}", label, imp.type_text(v.type)));
@@ -242,6 +211,38 @@ api::Model checked_model(const ImportedModel& m, const std::string& source_path,
 }
 
 }  // namespace
+
+void convert_node(Importer& imp, const onnx::NodeProto& n) {
+  imp.node = &n;
+  if (!n.domain().empty() && n.domain() != "ai.onnx")
+    imp.fail(fmt::format("operators of domain '{}' are not supported", n.domain()));
+  if (n.output_size() == 0 || n.output(0).empty()) imp.fail("the node has no output");
+  static const std::set<std::string> split_aware = {
+      "Reshape", "Transpose", "MatMul",   "Gemm",  "Softmax", "LogSoftmax", "Add",     "Sub", "Mul",
+      "Div",     "Pow",       "Relu",     "Gelu",  "Erf",     "Tanh",       "Sigmoid", "Exp", "Sqrt",
+      "Neg",     "Dropout",   "Identity", "Shape", "Where",   "Max",        "Min"};
+  for (int i = 0; i < n.input_size(); ++i)
+    if (imp.has_in(i) && imp.in(i).split() && !split_aware.count(n.op_type()))
+      imp.fail(
+          fmt::format("input {} has a dim that is a product with a symbolic dim (a reshape to B * k), which "
+                      "this operator cannot take; import with a fixed size for it (dims {}=N)",
+                      i, imp.symbols.empty() ? "B" : imp.symbols[0]));
+  const OnnxConverter* convert = find_converter(n.op_type());
+  if (!convert) imp.fail("this operator is not supported (docs/onnx.md lists the operators starc imports)");
+  size_t first = imp.body.size();
+  try {
+    (*convert)(imp);
+  } catch (const std::logic_error& e) {  // a converter's bug on a malformed node: an error, never a crash
+    imp.fail(fmt::format("internal error: {} (please report it with the file)", e.what()));
+  }
+  imp.name_outputs_first(first);
+  for (int i = 0; i < n.output_size(); ++i) {
+    std::vector<const onnx::NodeProto*> users = imp.consumers(n.output(i));
+    bool needed = std::any_of(users.begin(), users.end(), [&](const auto* u) { return !imp.fused.count(u); });
+    if (!n.output(i).empty() && needed && !imp.has(n.output(i)))
+      imp.fail(fmt::format("output {} is used but was not produced", i));
+  }
+}
 
 ImportedModel import_onnx(const std::string& onnx_path, const std::string& source_path,
                           const OnnxImportOptions& options) {

@@ -265,7 +265,7 @@ def graph_text(net):
     return [line.split("  #")[0] for line in run_cli("graph", net).splitlines()]
 
 
-@pytest.mark.parametrize("name", ["grouped_cnn", "batchnorm_mlp"])
+@pytest.mark.parametrize("name", ["grouped_cnn", "batchnorm_mlp", "supernova_bilstm", "gru"])
 def test_import_export_import_is_a_fixed_point(name, tmp_path):
     factory, shape, _, _, _ = MODELS[name]
     m = torch_module(factory)
