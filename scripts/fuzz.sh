@@ -2,7 +2,7 @@
 # The libFuzzer harnesses of tests/fuzz (docs/reliability.md, "Fuzzing").
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags]  build fuzz_TARGET and fuzz it for SECONDS
 #   scripts/fuzz.sh --regression                      every harness over its corpus, once
-#   scripts/fuzz.sh --ci SECONDS                      --regression, then SECONDS of fuzzing each
+#   scripts/fuzz.sh --ci SECONDS                      --regression, then SECONDS of fuzzing each, one per core
 #   scripts/fuzz.sh --list                            the targets
 # Builds with the "fuzz" preset into build-fuzz/, or into $STARC_FUZZ_BUILD when that is set
 # to a tree configured with STARC_FUZZ=ON (CI uses build-asan/: the asan preset has the
