@@ -254,7 +254,14 @@ Ints Importer::known_ints(int i, const std::string& what) const {
   if (!v.known)
     fail(fmt::format("{} (input {}) must be known when the model is imported, not computed at run time", what, i));
   if (v.known->dtype() != DType::I64) fail(fmt::format("{} (input {}) must be integers", what, i));
-  return Ints(v.known->data<int64_t>(), v.known->data<int64_t>() + v.known->size());
+  Ints out(v.known->data<int64_t>(), v.known->data<int64_t>() + v.known->size());
+  // Far-negative values stand for symbolic dims (Shape results); any other is no size.
+  for (int64_t d : out) {
+    bool symbol = is_sym(d) && d > kDerivedBase && sym_index(d) < int(symbols.size());
+    bool product = d <= kDerivedBase && kDerivedBase - d < int64_t(derived.size());
+    if (d < -(int64_t(1) << 32) && !symbol && !product) fail(fmt::format("{} holds {}, which is no size", what, d));
+  }
+  return out;
 }
 
 std::string Importer::where() const {
@@ -335,7 +342,8 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
     std::string symbol;
     for (const Tensor& t : args)
       for (int64_t i = 0; t.dtype() == DType::I64 && i < t.size() && symbol.empty(); ++i)
-        if (is_sym(t.data<int64_t>()[i])) symbol = symbols.at(sym_index(t.data<int64_t>()[i]));
+        if (int64_t d = t.data<int64_t>()[i]; is_sym(d))
+          symbol = d > kDerivedBase && sym_index(d) < int(symbols.size()) ? symbols[size_t(sym_index(d))] : "?";
     fail(
         fmt::format("computes {} with the symbolic dim {} (a shape starc's dims cannot hold); import with a "
                     "fixed size for it (dims {}=N) or export with one",

@@ -14,7 +14,11 @@
 namespace starc {
 
 Shape Importer::factors(int64_t dim) const {
-  if (dim <= kDerivedBase) return derived.at(size_t(kDerivedBase - dim));
+  if (dim <= kDerivedBase) {
+    if (kDerivedBase - dim >= int64_t(derived.size())) fail(fmt::format("{} is no size", dim));
+    return derived[size_t(kDerivedBase - dim)];
+  }
+  if (is_sym(dim) && sym_index(dim) >= int(symbols.size())) fail(fmt::format("{} is no size", dim));
   return dim == 1 ? Shape{} : Shape{dim};
 }
 
