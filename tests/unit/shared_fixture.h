@@ -3,11 +3,14 @@
 // SetUpTestSuite ran once for each of its tests (the AOT suites' setup, seconds of
 // `starc compile`, was most of their time).
 //
-// Under ctest, tests/CMakeLists.txt sets STARC_TEST_SHARED_DIR and its fixture test
-// (StarcSharedFiles.Setup) empties that folder at the start of every run. The first process
-// that needs `name` makes it in STARC_TEST_SHARED_DIR/name while holding a lock; the others
-// wait for the lock and reuse what it made. Without the variable (the test binary run by
-// hand, the ASan run's gtest shards) every process makes its own, as before.
+// Under ctest, tests/CMakeLists.txt sets STARC_TEST_SHARED_DIR. The files of one ctest run
+// go to STARC_TEST_SHARED_DIR/ctest-PID, PID being ctest's (the tests' parent process), so
+// that ctest runs side by side on one build tree do not share or remove each other's; the
+// fixture tests StarcSharedFiles.Setup and .Cleanup (children of the same ctest) remove
+// that folder before and after the run. The first process that needs `name` makes it
+// there while holding a lock; the others wait for the lock and reuse what it made.
+// Without the variable (the test binary run by hand, the ASan run's gtest shards) every
+// process makes its own, as before.
 #pragma once
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -36,7 +39,8 @@ inline std::filesystem::path shared_files(const std::string& name, const std::fi
     make(mine);
     return mine;
   }
-  const fs::path root = shared, folder = root / name, done = root / (name + ".done");
+  const fs::path root = fs::path(shared) / ("ctest-" + std::to_string(::getppid())), folder = root / name,
+                 done = root / (name + ".done");
   fs::create_directories(root);
   int lock = ::open((root / (name + ".lock")).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock < 0 || ::flock(lock, LOCK_EX) != 0) {
