@@ -315,3 +315,23 @@ def test_worked_example_runs_as_written(tmp_path):
     s.load_weights(str(tmp_path / "photoz" / "weights.npz"))
     assert abs(float(outputs[-1][4:]) - float(s(x)[0, 0])) < 1e-4
     assert "as dense0" in (tmp_path / "photoz" / "Photoz.net").read_text()
+
+
+def test_python_imports_and_exports_onnx(tmp_path):
+    m = torch_module(Grouped)
+    export(m, torch.randn(2, 4, 12, 12), str(tmp_path / "g.onnx"), 17)
+    s = starc.import_onnx(tmp_path / "g.onnx", tmp_path / "out", name="Grouped", backend="ref")
+    assert s.name == "Grouped" and (tmp_path / "out" / "Grouped.net").exists()
+    x = np.random.default_rng(1).standard_normal((3, 4, 12, 12)).astype(np.float32)
+    with torch.no_grad():
+        assert_close(s(x), m(torch.from_numpy(x)).numpy(), "starc.import_onnx")
+    s.export_onnx(tmp_path / "again.onnx", batch=3)
+    onnx.checker.check_model(onnx.load(str(tmp_path / "again.onnx")), full_check=True)
+    again = starc.import_onnx(tmp_path / "again.onnx", tmp_path / "again")
+    assert again.inputs[0].shape == (3, 4, 12, 12)
+    assert_close(again(x), s(x), "exported with batch=3 and imported again")
+    with pytest.raises(starc.DataError, match="not an ONNX model"):
+        (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
+        starc.import_onnx(tmp_path / "bad.onnx", tmp_path / "never")
+    with pytest.raises(starc.DataError, match="opset"):
+        s.export_onnx(tmp_path / "x.onnx", opset=9)

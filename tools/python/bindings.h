@@ -48,5 +48,7 @@ void bind_program(py::module_& m);
 void bind_model(py::module_& m);
 // Model.fit and starc.compile, over api::Model::fit and compile_library.
 void bind_training(py::module_& m);
+// starc._import_onnx and Model.export_onnx, over runtime/onnx.
+void bind_onnx(py::module_& m);
 
 }  // namespace starc::python

@@ -161,4 +161,5 @@ PYBIND11_MODULE(_starc, m) {
   starc::python::bind_program(m);
   starc::python::bind_model(m);
   starc::python::bind_training(m);
+  starc::python::bind_onnx(m);
 }

@@ -8,6 +8,7 @@
 The walk-through is docs/python.md; the module is a thin layer over starc's C++ API
 (runtime/api/starc.h, docs/api.md).
 """
+import os as _os
 import shutil as _shutil
 import subprocess as _subprocess
 import sys as _sys
@@ -21,6 +22,7 @@ from ._starc import (  # noqa: F401
     Program,
     ShapeError,
     TensorSpec,
+    _import_onnx,
     compile,
     load,
     load_string,
@@ -30,7 +32,7 @@ from ._starc import (  # noqa: F401
 
 __all__ = [
     "CompileError", "DataError", "Diagnostic", "Error", "Model", "Program", "ShapeError", "TensorSpec",
-    "compile", "load", "load_string", "simulate", "simulation_tasks",
+    "compile", "import_onnx", "load", "load_string", "simulate", "simulation_tasks",
 ]
 
 
@@ -79,3 +81,14 @@ def _repr_svg_(self):
 
 
 Model._repr_svg_ = _repr_svg_
+
+
+def import_onnx(path, out, name=None, dims=None, **options):
+    """An ONNX model (PyTorch's torch.onnx.export, tf2onnx) as a starc model, as `starc
+    import` (docs/onnx.md): writes out/<Name>.net (readable source) and out/weights.npz,
+    then loads the model with those weights. dims={"B": 8} fixes a dynamic dim; options
+    as for load (backend, threads, ...)."""
+    net = _import_onnx(path, out, name or "", dims or {})
+    m = load(net, **options)
+    m.load_weights(_os.path.join(_os.fspath(out), "weights.npz"))
+    return m
