@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(dsl graph_text npy npz csv fits weights jit_cache)
+TARGETS=(dsl graph_text npy npz csv fits weights jit_cache onnx)
 BUILD=${STARC_FUZZ_BUILD:-build-fuzz}
 # A malloc no memory can hold returns NULL, as it does without ASan (cfitsio asks for
 # petabytes on some corrupt headers, and copes); a C++ new throws std::bad_alloc, which the
