@@ -88,7 +88,8 @@ const std::map<std::string, std::string>& infix_ops() {
 // Ops that only move elements around: the only ones folded over shape vectors that hold
 // symbolic dims (arithmetic on a symbolic dim cannot be done at import).
 bool moves_elements(const std::string& op) {
-  return op == "reshape" || op == "concat" || op == "slice" || op == "transpose" || op == "broadcast_to";
+  return op == "reshape" || op == "concat" || op == "slice" || op == "transpose" || op == "broadcast_to" ||
+         op == "flip";
 }
 
 }  // namespace
@@ -249,14 +250,14 @@ std::optional<Ints> Importer::attr_ints(const std::string& name) const {
   return Ints(a->ints().begin(), a->ints().end());
 }
 
-Ints Importer::known_ints(int i, const std::string& what) const {
+Ints Importer::known_ints(int i, const std::string& what, bool dims) const {
   const ImportValue& v = in(i);
   if (!v.known)
     fail(fmt::format("{} (input {}) must be known when the model is imported, not computed at run time", what, i));
   if (v.known->dtype() != DType::I64) fail(fmt::format("{} (input {}) must be integers", what, i));
   Ints out(v.known->data<int64_t>(), v.known->data<int64_t>() + v.known->size());
   // Far-negative values stand for symbolic dims (Shape results); any other is no size.
-  for (int64_t d : out) {
+  for (int64_t d : dims ? out : Ints{}) {
     bool symbol = is_sym(d) && d > kDerivedBase && sym_index(d) < int(symbols.size());
     bool product = d <= kDerivedBase && kDerivedBase - d < int64_t(derived.size());
     if (d < -(int64_t(1) << 32) && !symbol && !product) fail(fmt::format("{} holds {}, which is no size", what, d));

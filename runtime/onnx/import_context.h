@@ -87,7 +87,8 @@ class Importer {
   std::optional<Ints> attr_ints(const std::string& name) const;
   const onnx::AttributeProto* attr(const std::string& name) const;
   // Input i as a list of static ints known at import (axes, pads, shapes); symbolic dims kept.
-  Ints known_ints(int i, const std::string& what) const;
+  // With `dims`: the values are sizes (a shape), checked to be static or symbolic dims.
+  Ints known_ints(int i, const std::string& what, bool dims = false) const;
   void define_output(int i, ImportValue v);
   // "model.onnx: node '/fc/Gemm' (Gemm, opset 17): MSG"
   [[noreturn]] void fail(const std::string& msg) const;

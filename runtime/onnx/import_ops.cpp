@@ -161,7 +161,7 @@ ImportValue reshape_to(Importer& imp, const ImportValue& x, Shape shape) {
 
 void convert_reshape(Importer& imp) {
   const ImportValue& x = imp.in(0);
-  Ints target = imp.opset < 5 ? imp.attr_ints("shape").value_or(Ints{}) : imp.known_ints(1, "the target shape");
+  Ints target = imp.opset < 5 ? imp.attr_ints("shape").value_or(Ints{}) : imp.known_ints(1, "the target shape", true);
   bool allow_zero = imp.attr_int("allowzero", 0) != 0;
   Shape in_shape = onnx_shape(imp, x);
   bool products = x.split();
@@ -246,14 +246,21 @@ void convert_squeeze(Importer& imp, bool unsqueeze) {
 // One axis of a Slice: Python semantics over a static dim.
 ImportValue slice_axis(Importer& imp, ImportValue x, int axis, int64_t start, int64_t end, int64_t step) {
   Dim dim = x.type.shape[axis];
-  if (step <= 0) imp.fail("Slice with a step <= 0 is not supported");
+  if (step == 0) imp.fail("Slice with step 0");
   if (is_sym(dim)) {
-    if (start == 0 && end >= (int64_t(1) << 31)) return x;
+    if (start == 0 && end >= (int64_t(1) << 31) && step == 1) return x;
     imp.fail(fmt::format("slices the symbolic dim {}; starc slices static axes only", dim_str(dim, &imp.symbols)));
+  }
+  if (step < 0) {  // ONNX's backwards slice: the forward one of the flipped axis
+    start = std::clamp(start < 0 ? start + dim : start, int64_t(0), dim - 1);
+    end = std::clamp(end < 0 ? end + dim : end, int64_t(-1), dim - 1);
+    ImportValue flipped = imp.apply("flip", {x}, {{"axes", Ints{axis}}});
+    return slice_axis(imp, flipped, axis, dim - 1 - start, dim - 1 - end, -step);
   }
   auto clamp = [dim](int64_t i) { return std::clamp(i < 0 ? i + dim : i, int64_t(0), dim); };
   start = clamp(start), end = clamp(end);
   if (start == 0 && end == dim && step == 1) return x;
+  if (end <= start) imp.fail("the slice selects nothing");
   return imp.apply("slice", {x}, {{"axis", int64_t(axis)}, {"start", start}, {"end", end}, {"step", step}});
 }
 
@@ -351,7 +358,7 @@ void convert_gather(Importer& imp) {
 
 void convert_expand(Importer& imp) {
   const ImportValue& x = imp.in(0);
-  Ints shape = imp.known_ints(1, "the shape");
+  Ints shape = imp.known_ints(1, "the shape", true);
   Shape out(std::max<size_t>(shape.size(), x.type.shape.size()), 1);
   for (size_t i = 0; i < out.size(); ++i) {  // NumPy broadcasting of the two shapes, aligned right
     size_t from_end = out.size() - 1 - i;
@@ -389,7 +396,7 @@ void convert_constant(Importer& imp) {
 }
 
 void convert_constant_of_shape(Importer& imp) {
-  Ints shape = imp.known_ints(0, "the shape");
+  Ints shape = imp.known_ints(0, "the shape", true);
   double value = 0;
   DType dt = DType::F32;
   if (const auto* a = imp.attr("value")) {
@@ -457,7 +464,7 @@ void convert_resize(Importer& imp) {
   int rank = x.type.rank();
   Ints scale;
   if (imp.has_in(3) && imp.in(3).known && imp.in(3).known->size()) {
-    Ints sizes = imp.known_ints(3, "the sizes");
+    Ints sizes = imp.known_ints(3, "the sizes", true);
     for (int i = 0; i < rank; ++i) {
       Dim d = x.type.shape[i];
       if (is_sym(d) || sizes.at(i) % d) imp.fail("Resize sizes must be whole multiples of static dims");
@@ -536,7 +543,7 @@ const std::map<std::string, OnnxOp>& primitive_table() {
       {"Concat", {convert_concat, "concat"}},
       {"Squeeze", {[](Importer& i) { convert_squeeze(i, false); }, "reshape"}},
       {"Unsqueeze", {[](Importer& i) { convert_squeeze(i, true); }, "reshape"}},
-      {"Slice", {convert_slice, "indexing `x[:, a:b:s]` (static axes, step >= 1)"}},
+      {"Slice", {convert_slice, "indexing `x[:, a:b:s]` (static axes; a negative step flips first)"}},
       {"Split", {convert_split, "indexing, one per output"}},
       {"Gather",
        {convert_gather, "folded (known data), indexing (known indices), or an embedding `one_hot(i) @ table`"}},

@@ -70,6 +70,24 @@ class Embedding(nn.Module):  # integer tokens through an embedding table
         return self.head(self.emb(tokens).mean(dim=1))
 
 
+class MiscOps(nn.Module):  # Resize, Clip, Pad, padded pools, Where, Concat, ReduceMax, Sqrt, PRelu
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1, stride=2, dilation=1)
+        self.prelu = nn.PReLU(6)
+        self.head = nn.Linear(6 * 2 + 6, 4)
+
+    def forward(self, x):
+        y = nn.functional.relu6(self.conv(x) * 3)
+        y = nn.functional.interpolate(y, scale_factor=2, mode="nearest")
+        y = nn.functional.pad(y, (1, 0, 2, 1), value=0.5)
+        y = nn.functional.max_pool2d(y, 3, stride=2, padding=1)
+        y = torch.where(y > 1.0, y, self.prelu(y - 1.0))
+        y = nn.functional.avg_pool2d(y, 2)
+        pooled = torch.cat([y.amax(dim=(2, 3)), y.mean(dim=(2, 3)), torch.sqrt(y.abs() + 1).sum(dim=(2, 3))], dim=1)
+        return self.head(pooled)
+
+
 # name: (module factory, input shape without the batch, opsets, also on the reference
 # backend, batch sizes run: never 2, the exported one, so the batch is seen to stay dynamic)
 MODELS = {
@@ -82,6 +100,7 @@ MODELS = {
     "grouped_cnn": (Grouped, (4, 12, 12), (13, 17), True, (3, 1)),
     "gru": (Gru, (7, 5), (13, 17), True, (3, 1)),
     "batchnorm_mlp": (BatchNormMlp, (7,), (13, 17), True, (3, 1)),
+    "misc_ops": (MiscOps, (3, 8, 8), (13, 17), True, (3, 1)),
 }
 CASES = [(name, opset) for name, spec in MODELS.items() for opset in spec[2]]
 
@@ -335,3 +354,26 @@ def test_python_imports_and_exports_onnx(tmp_path):
         starc.import_onnx(tmp_path / "bad.onnx", tmp_path / "never")
     with pytest.raises(starc.DataError, match="opset"):
         s.export_onnx(tmp_path / "x.onnx", opset=9)
+
+
+def test_external_data_is_read_from_the_models_folder(tmp_path):
+    m = torch_module(lambda: BENCH.torch_model("photoz_mlp"))
+    export(m, torch.randn(2, 5), str(tmp_path / "p.onnx"), 17)
+    model = onnx.load(str(tmp_path / "p.onnx"))
+    (tmp_path / "ext").mkdir()
+    onnx.save_model(model, str(tmp_path / "ext" / "p.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="weights.bin", size_threshold=0)
+    assert (tmp_path / "ext" / "weights.bin").stat().st_size > 17000
+    s = starc.import_onnx(tmp_path / "ext" / "p.onnx", tmp_path / "out")
+    x = np.random.default_rng(0).standard_normal((4, 5)).astype(np.float32)
+    with torch.no_grad():
+        assert_close(s(x), m(torch.from_numpy(x)).numpy(), "external data")
+    model = onnx.load(str(tmp_path / "p.onnx"))
+    for t in model.graph.initializer:  # data outside the model's folder is refused
+        if t.HasField("raw_data"):
+            t.ClearField("raw_data")
+            t.data_location = onnx.TensorProto.EXTERNAL
+            del t.external_data[:]
+            t.external_data.add(key="location", value="../secret.bin")
+    onnx.save_model(model, str(tmp_path / "ext" / "escape.onnx"))
+    assert "outside the model's folder" in import_fails(tmp_path / "ext" / "escape.onnx", tmp_path)
