@@ -237,8 +237,8 @@ int64_t STARC_KERNEL(fft_cache_entries)(void) {
 
 typedef struct {
   int64_t n, c, h, w, o, kh, kw, oh, ow, ph, pw, dh, dw; /* c, o: per group */
-  int64_t gr;     /* groups */
-  int64_t mh, mw;         /* transform sizes: no wrap-around for any of the three ops */
+  int64_t gr;                                            /* groups */
+  int64_t mh, mw;                                        /* transform sizes: no wrap-around for any of the three ops */
   int64_t fw, f, fs;      /* complex columns (mw/2+1), per-row spectrum size mh*fw, its stride */
   _Atomic int64_t* nomem; /* the call's failed workspace (workspace()) */
 } fft_geo;

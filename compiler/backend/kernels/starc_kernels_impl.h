@@ -136,8 +136,7 @@ static int64_t LOCAL(w_at)(const geo_t* g, int64_t gi) { return gi * g->o * g->c
 /* out[j] += sum over kj of wrow[kj] * in[j + kj*dw] for j in [lo, hi) (stride 1, every
    tap inside the row): the taps in one pass when kw = 3 (MobileNet's kernels), so that
    out is loaded and stored once instead of once per tap. */
-static inline void LOCAL(row_taps)(T* out, const T* in, const T* wrow, int64_t kw, int64_t dw, int64_t lo,
-                                   int64_t hi) {
+static inline void LOCAL(row_taps)(T* out, const T* in, const T* wrow, int64_t kw, int64_t dw, int64_t lo, int64_t hi) {
   if (kw == 3) {
     const T w0 = wrow[0], w1 = wrow[1], w2 = wrow[2];
     const T *a = in, *b = in + dw, *c = in + 2 * dw;
@@ -168,8 +167,8 @@ static void LOCAL(edge_tap)(const geo_t* g, T* out, const T* row, T wt, int64_t 
    input kh*kw times, and a GEMM of one row is a GEMV). With stride 1 the row's interior,
    where every tap is inside x, is one pass of row_taps; the edges go tap by tap. */
 __attribute__((target_clones("avx2", "default"))) static void LOCAL(depthwise_tile)(const geo_t* g, const T* x,
-                                                                                   const T* weight, T* y, int64_t p0,
-                                                                                   int64_t np) {
+                                                                                    const T* weight, T* y, int64_t p0,
+                                                                                    int64_t np) {
   memset(y, 0, sizeof(T) * (size_t)np);
   for (int64_t p = p0; p < p0 + np;) {
     int64_t oi = p / g->ow, oj0 = p % g->ow, cnt = g->ow - oj0;
