@@ -94,6 +94,13 @@ bool moves_elements(const std::string& op) {
 
 }  // namespace
 
+ImportValue known_value(const Tensor& t) {
+  ImportValue v;
+  v.type = t.type();
+  v.known = t;
+  return v;
+}
+
 bool ImportValue::has_symbolic() const {
   if (!known || known->dtype() != DType::I64) return false;
   for (int64_t i = 0; i < known->size(); ++i)

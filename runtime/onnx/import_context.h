@@ -146,6 +146,9 @@ class Importer {
   std::optional<Tensor> fold(const std::string& op, const std::vector<ImportValue>& in, const Attrs& attrs) const;
 };
 
+// A value known at import.
+ImportValue known_value(const Tensor& t);
+
 // A .net number literal that reads back as exactly `v` (in f32 when `f32`).
 std::string number_text(double v, bool f32);
 

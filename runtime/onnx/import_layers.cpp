@@ -116,10 +116,10 @@ void convert_gemm(Importer& imp) {
   if (trans_b) b = imp.apply("transpose", {b}, {{"perm", Ints{1, 0}}});
   ImportValue y = imp.apply("matmul", {a, b});
   DType dt = y.type.dtype;
-  if (alpha != 1) y = imp.apply("mul", {y, ImportValue{{dt, {}}, "", Tensor::scalar(dt, alpha)}});
+  if (alpha != 1) y = imp.apply("mul", {y, known_value(Tensor::scalar(dt, alpha))});
   if (imp.has_in(2)) {
     ImportValue cv = imp.in(2);
-    if (beta != 1) cv = imp.apply("mul", {cv, ImportValue{{dt, {}}, "", Tensor::scalar(dt, beta)}});
+    if (beta != 1) cv = imp.apply("mul", {cv, known_value(Tensor::scalar(dt, beta))});
     y = imp.apply("add", {y, cv});
   }
   imp.define_output(0, y);

@@ -13,13 +13,6 @@ namespace starc {
 
 namespace {
 
-ImportValue known_value(const Tensor& t) {
-  ImportValue v;
-  v.type = t.type();
-  v.known = t;
-  return v;
-}
-
 ImportValue scalar(double x, DType dt) { return known_value(Tensor::scalar(dt, x)); }
 
 int axis_of(Importer& imp, int64_t axis, int rank) {

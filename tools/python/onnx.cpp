@@ -25,7 +25,10 @@ std::string import_onnx_file(py::handle path, py::handle out, const std::string&
                              const std::map<std::string, int64_t>& dims) {
   std::string onnx = fs_path(path), dir = fs_path(out);
   py::gil_scoped_release nogil;
-  return as_data_error([&] { return import_onnx_to_dir(onnx, dir, {.model_name = name, .dims = dims}); });
+  OnnxImportOptions options;
+  options.model_name = name;
+  options.dims = dims;
+  return as_data_error([&] { return import_onnx_to_dir(onnx, dir, options); });
 }
 
 void export_onnx(PyModel& self, py::handle path, py::object batch, int opset, bool allow_random) {

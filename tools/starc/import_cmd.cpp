@@ -16,7 +16,8 @@ struct Options {
 };
 
 OnnxImportOptions import_options(const Options& o) {
-  OnnxImportOptions opts{.model_name = o.name};
+  OnnxImportOptions opts;
+  opts.model_name = o.name;
   for (const std::string& d : o.dims) {
     size_t eq = d.find('=');
     try {
