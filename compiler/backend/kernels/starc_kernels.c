@@ -37,6 +37,10 @@ static void own_dgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb,
 #else
 #define SGEMM cblas_sgemm
 #define DGEMM cblas_dgemm
+/* A product of one row goes to BLAS's GEMV instead (see gemm_block): OpenBLAS's GEMM
+   packs all of op(b) even for one row, and a dense layer's weights are that op(b). */
+#define SGEMV cblas_sgemv
+#define DGEMV cblas_dgemv
 #endif
 
 /* Threads. Compiled with OpenMP (the JIT; `starc compile --threads N`), the kernels
@@ -169,12 +173,19 @@ typedef struct {
 #define T float
 #define TSUF _f32
 #define GEMM SGEMM
+#ifdef SGEMV
+#define GEMV SGEMV
+#endif
 #include "starc_kernels_impl.h"
 #undef T
 #undef TSUF
 #undef GEMM
+#undef GEMV
 
 #define T double
 #define TSUF _f64
 #define GEMM DGEMM
+#ifdef DGEMV
+#define GEMV DGEMV
+#endif
 #include "starc_kernels_impl.h"

@@ -16,35 +16,44 @@ static int64_t LOCAL(tile_of)(const geo_t* g) {
 
 /* cols[(ci,ki,kj), j] = x[ci, oi*sh - ph + ki*dh, oj*sw - pw + kj*dw] (0 outside x) for
    the output positions p0 + j, j < np, of one sample (p = oi * ow + oj). With `add`,
-   the reverse: x += cols at the same places (col2im). */
-static void LOCAL(im2col)(const geo_t* g, T* x, T* cols, int64_t p0, int64_t np, int add) {
+   the reverse: x += cols at the same places (col2im). One output row run at a time (the
+   row found once per cols row, not divided out per run); the runs are a few dozen
+   elements, so stride 1 copies them in loops rather than memset/memcpy calls (whose
+   overhead per call was most of im2col's time; loop distribution would put them back). */
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) static void LOCAL(im2col)(const geo_t* g, T* x, T* cols,
+                                                                                        int64_t p0, int64_t np,
+                                                                                        int add) {
+  const int64_t oi0 = p0 / g->ow, oj00 = p0 % g->ow;
   for (int64_t ci = 0; ci < g->c; ++ci)
     for (int64_t ki = 0; ki < g->kh; ++ki)
       for (int64_t kj = 0; kj < g->kw; ++kj) {
         T* row = cols + ((ci * g->kh + ki) * g->kw + kj) * np;
         int64_t base = kj * g->dw - g->pw;
-        for (int64_t p = p0; p < p0 + np;) {
-          int64_t oi = p / g->ow, oj0 = p % g->ow, cnt = g->ow - oj0;
+        for (int64_t p = p0, oi = oi0, oj0 = oj00; p < p0 + np; ++oi, oj0 = 0) {
+          int64_t cnt = g->ow - oj0;
           if (cnt > p0 + np - p) cnt = p0 + np - p;
           T* part = row + (p - p0);
           int64_t ih = oi * g->sh - g->ph + ki * g->dh;
           p += cnt;
           if (ih < 0 || ih >= g->h) {
-            if (!add) memset(part, 0, sizeof(T) * (size_t)cnt);
+            if (!add)
+              for (int64_t j = 0; j < cnt; ++j) part[j] = 0;
             continue;
           }
           T* in = x + (ci * g->h + ih) * g->w;
           if (g->sw == 1) { /* a contiguous run, clipped to x */
             int64_t lo = -(oj0 + base), hi = g->w - (oj0 + base);
             if (lo < 0) lo = 0;
+            if (lo > cnt) lo = cnt;
             if (hi > cnt) hi = cnt;
             if (hi < lo) hi = lo;
+            const T* src = in + oj0 + base;
             if (add) {
               for (int64_t j = lo; j < hi; ++j) in[oj0 + base + j] += part[j];
             } else {
-              memset(part, 0, sizeof(T) * (size_t)lo);
-              memcpy(part + lo, in + oj0 + base + lo, sizeof(T) * (size_t)(hi - lo));
-              memset(part + hi, 0, sizeof(T) * (size_t)(cnt - hi));
+              for (int64_t j = 0; j < lo; ++j) part[j] = 0;
+              for (int64_t j = lo; j < hi; ++j) part[j] = src[j];
+              for (int64_t j = hi; j < cnt; ++j) part[j] = 0;
             }
             continue;
           }
@@ -65,6 +74,19 @@ static void LOCAL(im2col)(const geo_t* g, T* x, T* cols, int64_t p0, int64_t np,
    are a's rows (with trans_a, its columns), op(b)'s columns b's columns (its rows). */
 static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a, const T* b,
                               T* c, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+#ifdef GEMV
+  if (m1 - m0 == 1 && k > 0) { /* one row (a dense layer at batch 1): c[m0, n0:n1] = op(b)^T op(a)[m0, :] */
+    T* out = c + m0 * n + n0;
+    memset(out, 0, sizeof(T) * (size_t)(n1 - n0)); /* beta 0 scales c: no NaN of a fresh buffer survives */
+    if (trans_b)
+      GEMV(CblasRowMajor, CblasNoTrans, (int)(n1 - n0), (int)k, 1, b + n0 * k, (int)k, trans_a ? a + m0 : a + m0 * k,
+           (int)(trans_a ? m : 1), 0, out, 1);
+    else
+      GEMV(CblasRowMajor, CblasTrans, (int)k, (int)(n1 - n0), 1, b + n0, (int)n, trans_a ? a + m0 : a + m0 * k,
+           (int)(trans_a ? m : 1), 0, out, 1);
+    return;
+  }
+#endif
   GEMM(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)(m1 - m0),
        (int)(n1 - n0), (int)k, 1, trans_a ? a + m0 : a + m0 * k, (int)(trans_a ? m : k), trans_b ? b + n0 * k : b + n0,
        (int)(trans_b ? k : n), 0, c + m0 * n + n0, (int)n);
