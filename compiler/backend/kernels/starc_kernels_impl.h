@@ -75,7 +75,10 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) static void LOCAL(
 static void LOCAL(gemm_block)(int64_t m, int64_t n, int64_t k, int64_t trans_a, int64_t trans_b, const T* a, const T* b,
                               T* c, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
 #ifdef GEMV
-  if (m1 - m0 == 1 && k > 0) { /* one row (a dense layer at batch 1): c[m0, n0:n1] = op(b)^T op(a)[m0, :] */
+  /* A one-row product (a dense layer at batch 1): c[0, n0:n1] = op(b)^T op(a)[0, :]. Only
+     when the whole product has one row, never for one thread's share of a larger one, so
+     that the sums' order, and the bits of the result, do not depend on the thread count. */
+  if (m == 1 && m1 - m0 == 1 && k > 0) {
     T* out = c + m0 * n + n0;
     memset(out, 0, sizeof(T) * (size_t)(n1 - n0)); /* beta 0 scales c: no NaN of a fresh buffer survives */
     if (trans_b)
