@@ -294,6 +294,8 @@ struct Lexer {
 
 }  // namespace
 
+bool is_keyword(std::string_view word) { return kKeywords.count(word) > 0; }
+
 std::vector<Token> lex(int file, const std::string& text, DiagEngine& diags) {
   Lexer lx{file, text, diags};
   lx.run();

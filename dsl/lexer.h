@@ -2,6 +2,7 @@
 // starts with `|>` continues the previous one (for pipelines split over lines).
 #pragma once
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "dsl/diag.h"
@@ -66,6 +67,8 @@ enum class Tok {
 };
 
 std::string tok_name(Tok t);
+// `fn`, `model`, ... (not the contextual `train` and `step`).
+bool is_keyword(std::string_view word);
 
 struct Token {
   Tok kind;

@@ -135,6 +135,8 @@ class PyParser {
 
 // ---- element conversion ----------------------------------------------------------
 
+}  // namespace
+
 float half_to_float(uint16_t h) {
   uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
   if (exp == 0) {
@@ -144,6 +146,8 @@ float half_to_float(uint16_t h) {
   uint32_t bits = exp == 31 ? (sign | 0x7f800000u | (mant << 13)) : (sign | ((exp + 112) << 23) | (mant << 13));
   return std::bit_cast<float>(bits);
 }
+
+namespace {
 
 struct SrcType {
   char kind;  // 'f', 'i', 'u', 'b'

@@ -25,6 +25,8 @@ namespace starc {
 // file stores when its elements were converted ("int32" read as i64, "float16" as f32;
 // "" when read as they are), for messages that name the file's own type.
 Tensor parse_npy(std::string_view bytes, const std::string& what, std::string* stored = nullptr);
+// IEEE half precision (NumPy's f2, ONNX's float16) to float, subnormals, inf and NaN included.
+float half_to_float(uint16_t h);
 std::string serialize_npy(const Tensor& t);
 
 // Reads a regular file or a FIFO (runtime/io/file_io.h: read_data_file).

@@ -5,79 +5,13 @@
 #include <cmath>
 
 #include "compiler/ops/common.h"
+#include "dsl/lexer.h"
+#include "dsl/program.h"
 #include "runtime/onnx/import_split.h"
 
 namespace starc {
 
 namespace {
-
-// Names a generated variable must not take: keywords, builtins, primitive ops and the
-// std.nn layers (a variable named `relu` would hide the function).
-const std::set<std::string>& reserved_names() {
-  static const std::set<std::string> names = [] {
-    std::set<std::string> s = {"fn",
-                               "model",
-                               "param",
-                               "state",
-                               "return",
-                               "for",
-                               "in",
-                               "if",
-                               "else",
-                               "let",
-                               "true",
-                               "false",
-                               "as",
-                               "and",
-                               "or",
-                               "not",
-                               "assert",
-                               "use",
-                               "train",
-                               "step",
-                               "scan",
-                               "zeros",
-                               "ones",
-                               "full",
-                               "len",
-                               "int",
-                               "float",
-                               "print",
-                               "grad",
-                               "assign",
-                               "training",
-                               "pi",
-                               "inf",
-                               "prim",
-                               "f32",
-                               "f64",
-                               "i64",
-                               "bool",
-                               "str",
-                               "list",
-                               "dtype",
-                               "dense",
-                               "flatten",
-                               "batchnorm",
-                               "layernorm",
-                               "lstm",
-                               "gru",
-                               "bidirectional",
-                               "global_avgpool",
-                               "residual1d",
-                               "output"};
-    for (const OpDef* op : all_ops()) s.insert(op->name);
-    return s;
-  }();
-  return names;
-}
-
-// Primitive ops that std.nn shadows with a layer of the same name.
-bool shadowed_by_std_nn(const std::string& op) {
-  static const std::set<std::string> s = {"conv1d",    "conv2d",    "conv_transpose1d", "conv_transpose2d", "maxpool1d",
-                                          "maxpool2d", "avgpool1d", "avgpool2d",        "dropout"};
-  return s.count(op) > 0;
-}
 
 const std::map<std::string, std::string>& infix_ops() {
   static const std::map<std::string, std::string> m = {{"add", "+"}, {"sub", "-"},  {"mul", "*"},
@@ -93,6 +27,12 @@ bool moves_elements(const std::string& op) {
 }
 
 }  // namespace
+
+Tensor evaluate(const std::string& op, const std::vector<Tensor>& args, const Attrs& attrs) {
+  const OpDef* def = find_op(op);
+  RefCtx ctx;
+  return def->ref(args, complete_attrs(*def, attrs), ctx);
+}
 
 ImportValue known_value(const Tensor& t) {
   ImportValue v;
@@ -115,10 +55,21 @@ std::string number_text(double v, bool f32) {
   return s;
 }
 
-Importer::Importer(const onnx::ModelProto& model, std::string file, std::string base_dir)
-    : model(model), file(std::move(file)), base_dir(std::move(base_dir)), opset(onnx_default_opset(model)) {
-  taken_ = reserved_names();
+Importer::Importer(const onnx::ModelProto& model, std::string file, std::string base_dir, std::set<std::string> std_nn)
+    : model(model),
+      file(std::move(file)),
+      base_dir(std::move(base_dir)),
+      opset(onnx_default_opset(model)),
+      std_nn_(std::move(std_nn)) {
+  // A variable must hide no name the source uses: builtins and ops (builtin_names), the
+  // std.nn functions, the contextual keywords, the type names and the default output label.
+  std::vector<std::string> builtins = builtin_names();
+  taken_.insert(builtins.begin(), builtins.end());
+  taken_.insert(std_nn_.begin(), std_nn_.end());
+  taken_.insert({"train", "step", "str", "list", "dtype", "output"});
 }
+
+bool Importer::shadowed_by_std_nn(const std::string& op) const { return std_nn_.count(op) > 0; }
 
 std::string Importer::identifier(const std::string& raw) {
   std::string s;
@@ -141,7 +92,7 @@ std::string Importer::identifier(const std::string& raw) {
 std::string Importer::fresh_var(const std::string& hint) {
   std::string base = identifier(hint);
   std::string name = base;
-  for (int i = 1; taken_.count(name); ++i) name = fmt::format("{}_{}", base, i);
+  for (int i = 1; taken_.count(name) || is_keyword(name); ++i) name = fmt::format("{}_{}", base, i);
   taken_.insert(name);
   return name;
 }
@@ -188,6 +139,12 @@ const ImportValue& Importer::value(const std::string& name) const {
   if (it == values_.end())
     fail(fmt::format("input '{}' is not produced by any earlier node, input or initializer", name));
   return it->second;
+}
+
+void Importer::define_initializer(const onnx::TensorProto& init) {
+  ImportValue v = known_value(tensor_from_onnx(init, base_dir, fmt::format("{}: initializer '{}'", file, init.name())));
+  v.initializer = init.name();
+  define(init.name(), std::move(v));
 }
 
 void Importer::count_uses() {
@@ -361,8 +318,7 @@ std::optional<Tensor> Importer::fold(const std::string& op, const std::vector<Im
   if (op == "full" && !shape_is_static(starc::attr_ints(attrs, "shape"))) return std::nullopt;
   for (const auto& t : args)
     if (t.size() > kMaxFolded) return std::nullopt;  // big: leave it to the compiled model
-  RefCtx ctx;
-  return def->ref(args, complete_attrs(*def, attrs), ctx);
+  return evaluate(op, args, attrs);
 }
 
 ImportValue Importer::apply(const std::string& op, const std::vector<ImportValue>& in, Attrs attrs) {

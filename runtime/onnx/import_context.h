@@ -53,7 +53,8 @@ constexpr int64_t kMaxFolded = int64_t(1) << 20;
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& model, std::string file, std::string base_dir);
+  // `std_nn`: the names `use std.nn` brings into the generated source (onnx_import.cpp).
+  Importer(const onnx::ModelProto& model, std::string file, std::string base_dir, std::set<std::string> std_nn);
 
   const onnx::ModelProto& model;
   const std::string file;      // the ONNX file, for messages
@@ -67,6 +68,8 @@ class Importer {
   bool has(const std::string& name) const { return values_.count(name) > 0; }
   const ImportValue& value(const std::string& name) const;
   void define(const std::string& name, ImportValue v) { values_[name] = std::move(v); }
+  // A graph's (or a Scan body's) initializer: a known value that layers may take as a weight.
+  void define_initializer(const onnx::TensorProto& init);
   // Node inputs and outputs that are used (an empty name is an omitted optional input).
   int uses(const std::string& name) const;
   void count_uses();
@@ -142,12 +145,16 @@ class Importer {
   std::map<std::string, int> uses_;
   std::map<std::string, std::vector<const onnx::NodeProto*>> consumers_;
   std::set<std::string> taken_;  // variable, symbol, scope and reserved names
+  std::set<std::string> std_nn_;
+  bool shadowed_by_std_nn(const std::string& op) const;  // a primitive op std.nn hides (conv1d)
   std::string call_text(const std::string& op, const std::vector<std::string>& args, const Attrs& attrs) const;
   std::optional<Tensor> fold(const std::string& op, const std::vector<ImportValue>& in, const Attrs& attrs) const;
 };
 
 // A value known at import.
 ImportValue known_value(const Tensor& t);
+// starc's op `op` on tensors, by its reference kernel (folding, and weights rearranged at import).
+Tensor evaluate(const std::string& op, const std::vector<Tensor>& args, const Attrs& attrs = {});
 
 // A .net number literal that reads back as exactly `v` (in f32 when `f32`).
 std::string number_text(double v, bool f32);

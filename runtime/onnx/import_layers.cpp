@@ -19,29 +19,24 @@ const Tensor* owned_weight(Importer& imp, int i) {
   return &*v.known;
 }
 
-Tensor transposed(const Tensor& w) {  // [a, b] -> [b, a]
-  Dim a = w.shape()[0], b = w.shape()[1];
-  Tensor t(w.dtype(), {b, a});
-  size_t es = dtype_size(w.dtype());
-  for (Dim i = 0; i < a; ++i)
-    for (Dim j = 0; j < b; ++j)
-      std::memcpy(static_cast<char*>(t.raw()) + (j * a + i) * es, static_cast<const char*>(w.raw()) + (i * b + j) * es,
-                  es);
-  return t;
-}
+Tensor transposed(const Tensor& w) { return evaluate("transpose", {w}, {{"perm", Ints{1, 0}}}); }
 
 // `y = layer(x, args) as scope` with the given weights under `scope.<name>`.
+}  // namespace
+
 ImportValue emit_layer(Importer& imp, const std::string& layer, const ImportValue& x, const std::string& args,
                        const std::string& scope, const std::vector<std::pair<std::string, Tensor>>& weights,
-                       const TensorType& out) {
+                       const TensorType& out, const std::string& hint) {
   std::vector<std::string> names;
   for (const auto& [name, t] : weights) {
     names.push_back(scope + "." + name);
     imp.add_weight(names.back(), t);
   }
   std::string call = fmt::format("{}({}{}{}) as {}", layer, imp.operand(x), args.empty() ? "" : ", ", args, scope);
-  return imp.emit(call, out, "", layer, names);
+  return imp.emit(call, out, hint, layer, names);
 }
+
+namespace {
 
 std::string bias_arg(bool has_bias) { return has_bias ? "" : ", bias: false"; }
 

@@ -21,6 +21,12 @@ struct OnnxOp {
 // Converts one node (onnx_import.cpp): checks, the converter, naming.
 void convert_node(Importer& imp, const onnx::NodeProto& n);
 
+// `y = layer(x, args) as scope` with `weights` under `scope.<name>` (import_layers.cpp);
+// `hint` names y ("" : the node's output).
+ImportValue emit_layer(Importer& imp, const std::string& layer, const ImportValue& x, const std::string& args,
+                       const std::string& scope, const std::vector<std::pair<std::string, Tensor>>& weights,
+                       const TensorType& out, const std::string& hint = "");
+
 // nullptr for an op type starc does not import.
 const OnnxConverter* find_converter(const std::string& op_type);
 const OnnxOp* find_layer_op(const std::string& op_type);

@@ -29,12 +29,6 @@ Tensor direction(const Tensor& w, int d) {
   return out;
 }
 
-Tensor add(const Tensor& a, const Tensor& b) {
-  Tensor out = a.clone();
-  for (int64_t i = 0; i < a.size(); ++i) out.set(i, a.get(i) + b.get(i));
-  return out;
-}
-
 const Tensor& known_weight(Importer& imp, int i, const char* what) {
   const ImportValue& v = imp.in(i);
   if (!v.known || v.has_symbolic()) imp.fail(fmt::format("the {} (input {}) must be an initializer", what, i));
@@ -83,19 +77,13 @@ ImportValue one_direction(Importer& imp, const Recurrent& r, const ImportValue& 
     wb = reorder_gates(wb, r.gate_order, hidden), rb = reorder_gates(rb, r.gate_order, hidden);
   }
   if (r.layer == "lstm")
-    weights.push_back({"bias", add(wb, rb)});
+    weights.push_back({"bias", evaluate("add", {wb, rb})});
   else
     weights.insert(weights.end(), {{"bias_ih", wb}, {"bias_hh", rb}});
   std::string scope = imp.scope_name("", fmt::format("{}_{}", r.layer, reverse ? "backward" : "forward"));
-  std::vector<std::string> names;
-  for (const auto& [name, t] : weights) {
-    names.push_back(scope + "." + name);
-    imp.add_weight(names.back(), t);
-  }
   Shape s = {xs.type.shape[0], xs.type.shape[1], hidden};
-  std::string call =
-      fmt::format("{}({}, {}{}) as {}", r.layer, imp.operand(xs), hidden, reverse ? ", reverse: true" : "", scope);
-  return imp.emit(call, {xs.type.dtype, s}, scope, r.layer, names);
+  std::string args = fmt::format("{}{}", hidden, reverse ? ", reverse: true" : "");
+  return emit_layer(imp, r.layer, xs, args, scope, weights, {xs.type.dtype, s}, scope);
 }
 
 void convert_recurrent(Importer& imp, const Recurrent& r) {

@@ -64,13 +64,7 @@ std::pair<std::string, TensorType> body_fn(Importer& imp, const onnx::GraphProto
     params.push_back(v.expr);
     imp.define(body.input(i).name(), v);
   }
-  for (const auto& init : body.initializer()) {
-    ImportValue v;
-    v.known = tensor_from_onnx(init, imp.base_dir, fmt::format("{}: initializer '{}'", imp.file, init.name()));
-    v.type = v.known->type();
-    v.initializer = init.name();
-    imp.define(init.name(), v);
-  }
+  for (const auto& init : body.initializer()) imp.define_initializer(init);
   std::vector<Statement> outer = std::move(imp.body);
   imp.body.clear();
   ++imp.subgraph_depth;

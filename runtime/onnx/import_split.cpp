@@ -127,10 +127,7 @@ bool any_split(const std::vector<ImportValue>& in) {
 
 ImportValue apply_split(Importer& imp, const std::string& op, const std::vector<ImportValue>& in, Attrs attrs) {
   const OpDef* def = find_op(op);
-  if (def && def->elementwise) return split_elementwise(imp, op, in, attrs);
-  if (op == "add" || op == "sub" || op == "mul" || op == "div" || op == "pow" || op == "maximum" || op == "minimum" ||
-      op == "where" || op == "eq" || op == "ne" || op == "lt" || op == "le" || op == "gt" || op == "ge")
-    return split_elementwise(imp, op, in, attrs);
+  if (def && def->elementwise) return split_elementwise(imp, op, in, attrs);  // unary, binary, where, cast
   if (op == "matmul") return split_matmul(imp, in[0], in[1]);
   if (op == "transpose") return split_transpose(imp, in[0], starc::attr_ints(attrs, "perm"));
   if (op == "softmax" || op == "log_softmax") {

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "runtime/io/file_io.h"
+#include "runtime/io/npy.h"
 
 namespace starc {
 namespace fs = std::filesystem;
@@ -54,28 +55,6 @@ size_t onnx_elem_size(int32_t t) {
     default:
       return 0;
   }
-}
-
-float half_to_float(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
-  uint32_t bits;
-  if (exp == 0x1f) {
-    bits = sign | 0x7f800000 | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {  // subnormal half: normalise
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while (!(mant & 0x400));
-    bits = sign | uint32_t(112 - e) << 23 | ((mant & 0x3ff) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
 }
 
 // Element i of little-endian raw bytes of ONNX type t, as double (i64 types exactly via

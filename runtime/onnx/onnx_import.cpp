@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "dsl/program.h"
 #include "runtime/api/starc.h"
 #include "runtime/io/file_io.h"
 #include "runtime/onnx/import_ops.h"
@@ -28,6 +29,19 @@ std::string camel_case(const std::string& stem) {
   }
   if (out.empty() || std::isdigit(static_cast<unsigned char>(out[0]))) out = "Model" + out;
   return out;
+}
+
+// The functions `use std.nn` brings into the generated source, found as it will find
+// them (from the source's folder, then $STARC_PATH, then the installed stdlib).
+std::set<std::string> std_nn_names(const std::string& source_path) {
+  SourceManager sm;
+  DiagEngine diags(sm);
+  Program program(diags);
+  if (!program.load_text(source_path, "use std.nn\n"))
+    throw OnnxError(fmt::format("{}: cannot load std.nn: {}", source_path, diags.format(diags.all().at(0))));
+  std::set<std::string> names;
+  for (const auto& [name, fn] : program.globals(0)) names.insert(name);
+  return names;
 }
 
 void check_opset(const onnx::ModelProto& m, const std::string& file) {
@@ -132,11 +146,7 @@ Signature convert_graph(Importer& imp) {
   Signature sig;
   std::set<std::string> defined;
   for (const auto& init : g.initializer()) {
-    ImportValue v;
-    v.known = tensor_from_onnx(init, imp.base_dir, fmt::format("{}: initializer '{}'", imp.file, init.name()));
-    v.type = v.known->type();
-    v.initializer = init.name();
-    imp.define(init.name(), v);
+    imp.define_initializer(init);
     defined.insert(init.name());
   }
   std::set<std::string> initializers = defined;
@@ -244,15 +254,22 @@ void convert_node(Importer& imp, const onnx::NodeProto& n) {
   }
 }
 
-ImportedModel import_onnx(const std::string& onnx_path, const std::string& source_path,
-                          const OnnxImportOptions& options) {
+namespace {
+
+std::string model_name(const std::string& onnx_path, const OnnxImportOptions& options) {
+  return options.model_name.empty() ? camel_case(fs::path(onnx_path).stem().string()) : options.model_name;
+}
+
+// The import and the model starc built from it (whose weights import_onnx_to_dir saves).
+std::pair<ImportedModel, api::Model> import_checked(const std::string& onnx_path, const std::string& source_path,
+                                                    const OnnxImportOptions& options) {
   onnx::ModelProto proto = read_onnx_model(onnx_path);
   check_opset(proto, onnx_path);
   std::string base_dir = fs::path(onnx_path).parent_path().string();
-  Importer imp(proto, onnx_path, base_dir.empty() ? "." : base_dir);
+  Importer imp(proto, onnx_path, base_dir.empty() ? "." : base_dir, std_nn_names(source_path));
   imp.fixed_dims = options.dims;
   ImportedModel m;
-  m.name = options.model_name.empty() ? camel_case(fs::path(onnx_path).stem().string()) : options.model_name;
+  m.name = model_name(onnx_path, options);
   if (Importer::identifier(m.name) != m.name) throw OnnxError(fmt::format("'{}' is not a model name", m.name));
   imp.reserve_name(m.name);
   Signature sig = convert_graph(imp);
@@ -260,18 +277,24 @@ ImportedModel import_onnx(const std::string& onnx_path, const std::string& sourc
   m.producer = proto.producer_name() + (proto.producer_version().empty() ? "" : " " + proto.producer_version());
   m.source = source_text(imp, sig, m.name, m.producer);
   m.weights = imp.weights;
-  checked_model(m, source_path, onnx_path);
-  return m;
+  api::Model model = checked_model(m, source_path, onnx_path);
+  return {std::move(m), std::move(model)};
+}
+
+}  // namespace
+
+ImportedModel import_onnx(const std::string& onnx_path, const std::string& source_path,
+                          const OnnxImportOptions& options) {
+  return import_checked(onnx_path, source_path, options).first;
 }
 
 std::string import_onnx_to_dir(const std::string& onnx_path, const std::string& dir, const OnnxImportOptions& options) {
-  std::string stem = options.model_name.empty() ? camel_case(fs::path(onnx_path).stem().string()) : options.model_name;
-  std::string source_path = (fs::path(dir) / (stem + ".net")).string();
-  ImportedModel m = import_onnx(onnx_path, source_path, options);
+  std::string source_path = (fs::path(dir) / (model_name(onnx_path, options) + ".net")).string();
+  auto [m, model] = import_checked(onnx_path, source_path, options);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw OnnxError(fmt::format("{}: cannot create the folder: {}", dir, ec.message()));
-  checked_model(m, source_path, onnx_path).save_weights((fs::path(dir) / "weights.npz").string());
+  model.save_weights((fs::path(dir) / "weights.npz").string());
   write_file_atomic(source_path, m.source);
   return source_path;
 }
