@@ -54,6 +54,13 @@ class Parser {
 
   const Token& peek(int k = 0) const { return t_[std::min(p_ + k, t_.size() - 1)]; }
   bool at(Tok k) const { return peek().kind == k; }
+  // Skips line ends only when `k` follows them: inside a declaration header a newline does
+  // not end anything, but elsewhere it still ends the statement.
+  void skip_newlines_before(Tok k) {
+    size_t q = p_;
+    while (q < t_.size() && t_[q].kind == Tok::Newline) ++q;
+    if (q < t_.size() && t_[q].kind == k) p_ = q;
+  }
   bool accept(Tok k) {
     if (!at(k)) return false;
     ++p_;
@@ -198,6 +205,8 @@ class Parser {
     f->name = name.text;
     f->loc = name.loc;
     f->params = params();
+    // A long header may continue on the next line: `model M(...)` / `-> (...)` / `{`.
+    skip_newlines_before(Tok::Arrow);
     if (accept(Tok::Arrow)) {
       f->outputs_loc = peek().loc;
       if (at(Tok::LParen)) {
@@ -225,6 +234,7 @@ class Parser {
     if (f->is_model && f->outputs.empty())
       throw err(peek(), fmt::format("model '{}' needs a declared output type: model {}(...) -> f32[B, 1] {{ ... }}",
                                     f->name, f->name));
+    skip_newlines_before(Tok::LBrace);
     f->body = block();
     return f;
   }

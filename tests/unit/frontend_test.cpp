@@ -313,6 +313,31 @@ model U(x: f32[B, 4]) -> (f32[B, 4], f32[B, 4]) {
   EXPECT_EQ(u.output_names, (std::vector<std::string>{"output0", "output1"}));
 }
 
+// Issue 31: a long header may be broken before `->` and before `{` (it used to fail with
+// "needs a declared output type"); a newline elsewhere still ends the statement.
+TEST(FrontendShapes, HeaderMayContinueOnTheNextLine) {
+  Graph g = compile(R"(
+fn twice(x)
+{
+    return x * 2.0
+}
+model M(x: f32[B, 4])
+    -> (z: f32[B, 1],
+        p: f32[B, 2])
+{
+    return (twice(x[:, 0:1]), x[:, 1:3] + 1.0)
+}
+)",
+                    "M");
+  EXPECT_EQ(g.output_names, (std::vector<std::string>{"z", "p"}));
+  EXPECT_EQ(out_type(g, 1), "f32[B,2]");
+  auto y = run_graph(g, {T({1, 4}, {1, 2, 3, 4}, DType::F32)}, {});
+  test::expect_near(y[0], {2});
+  test::expect_near(y[1], {3, 4});
+  EXPECT_CONTAINS(compile_error("model M(x: f32[B, 4])\n    f32[B, 4] {\n    return x\n}\n", "M"),
+                  "needs a declared output type");
+}
+
 TEST(FrontendShapes, WrongDeclaredOutputIsACompileError) {
   std::string err = compile_error(R"(
 model M(x: f32[B, 4]) -> f32[B, 3] {
