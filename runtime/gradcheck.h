@@ -19,18 +19,26 @@ struct GradcheckOptions {
   uint64_t seed = 0;           // run seed (random ops) and sampling seed
   bool include_inputs = true;  // float graph inputs
   bool include_params = true;  // trainable params
+  // Absolute tolerance (the floor of the relative error's denominator): atol_scale times
+  // the largest |gradient element| of all checked tensors, at least atol_min. As in
+  // PyTorch's gradcheck (atol + rtol), a gradient that is zero by symmetry is then judged
+  // by the rounding noise of the finite differences, which scales with the model's
+  // gradients, instead of by its own (zero) size.
+  double atol_scale = 1e-3;
+  double atol_min = 1e-5;
   // Called before each tensor is checked (index, count): progress for a long check.
   std::function<void(const std::string& tensor, size_t index, size_t count)> on_tensor;
 };
 
 // The worst disagreement found in one tensor. rel = |analytic - numeric| /
-// max(|analytic|, |numeric|, 1e-5). With directions, `checked` counts directions and
-// worst_index is the worst direction's number.
+// max(|analytic|, |numeric|, atol) (atol: see GradcheckOptions::atol_scale). With
+// directions, `checked` counts directions and worst_index is the worst direction's number.
 struct GradcheckEntry {
   std::string name;  // input or parameter name
   int64_t checked = 0;
   int64_t worst_index = -1;
   double analytic = 0, numeric = 0, max_abs_err = 0, max_rel_err = 0;
+  double atol = 1e-5;  // the absolute floor used
 };
 
 // Checks d(L)/d(every float input and trainable param) where L = sum over outputs of

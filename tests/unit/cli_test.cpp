@@ -196,6 +196,36 @@ TEST_F(Cli, GradcheckFailsAboveTolerance) {
   EXPECT_NE(r.out.find("above tolerance"), std::string::npos) << r.out;
 }
 
+// Issue 31: gradients that are exactly zero by symmetry (the key projection's bias under
+// softmax, a bias feeding training-mode batch norm) met finite-difference noise of ~1e-8
+// and failed with relative errors of ~1e-3 against a floor of 1e-5. The absolute floor now
+// scales with the model's largest gradient (PyTorch's atol + rtol), so both pass, while a
+// wrong gradient still fails (GradcheckFailsAboveTolerance).
+TEST_F(Cli, GradcheckAcceptsGradientsThatAreZeroBySymmetry) {
+  write("bn.net", R"(use std.nn
+model M(x: f32[B, 32]) -> f32[B, 32] {
+    h = x |> dense(64) |> batchnorm |> tanh
+    return h |> dense(32)
+}
+)");
+  write("attn.net", R"(use std.nn
+model A(x: f32[B, 32, 16]) -> f32[B, 32, 16] {
+    q = dense(x, 16)
+    k = dense(x, 16)
+    v = dense(x, 16)
+    s = softmax(matmul(q, transpose(k, perm: [0, 2, 1])) * 0.25, axis: -1)
+    return matmul(s, v)
+}
+)");
+  for (const std::string& cmd :
+       {"gradcheck " + path("bn.net") + " --training --batch 64", "gradcheck " + path("attn.net") + " --batch 16"}) {
+    Result r = starc_run(cmd);
+    EXPECT_EQ(r.code, 0) << cmd << ":\n" << r.out;
+    EXPECT_NE(r.out.find("PASS"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("x the largest gradient element"), std::string::npos) << r.out;
+  }
+}
+
 TEST_F(Cli, GradcheckNeedsIntegerInputsGiven) {
   write("c.net", R"(use std.losses
 model C(x: f32[B, 3], y: i64[B]) -> f32[] {

@@ -89,6 +89,11 @@ int run(const Options& o) {
   fmt::print(
       "gradcheck {}: f64, central differences (eps {:g}), {} per tensor, loss = sum(outputs * R) with random R\n",
       model, o.eps, per_tensor);
+  if (!entries.empty())
+    fmt::print(
+        "  rel err = |analytic - numeric| / max(|analytic|, |numeric|, atol), atol {:.3g} ({:g} x the largest "
+        "gradient element, at least {:g}: a gradient that is zero by symmetry is judged against the model's)\n",
+        entries[0].atol, opts.atol_scale, opts.atol_min);
   size_t w = 6;
   for (auto& e : entries) w = std::max(w, e.name.size());
   fmt::print("  {:<{}}  {:>7}  {:>11}  {:>13}  {:>13}\n", "tensor", w, "checked", "max rel err", "analytic", "numeric");
