@@ -12,8 +12,9 @@
 
 namespace starc {
 
-const std::vector<std::string> kBuiltinFns = {"scan", "zeros", "ones",  "full", "len",
-                                              "int",  "float", "print", "grad", "assign"};
+const std::vector<std::string> kBuiltinFns = {
+    "scan",  "zeros",       "ones",        "full",      "len",     "int",   "float", "print", "grad",   "assign",
+    "clamp", "masked_fill", "expand_dims", "unsqueeze", "squeeze", "stack", "split", "chunk", "repeat", "tile"};
 
 // ---------------------------------------------------------------- builtins
 Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& e) {
@@ -78,6 +79,7 @@ Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& 
     return Value{};
   }
   if (name == "scan") return scan(args, e);
+  if (is_shape_builtin(name)) return shape_builtin(name, args, e);
   if (name == "grad") return grad(args, e);
   if (name == "assign") return assign_state(args, e);
   if (name == "metric") return metric(args, e);

@@ -7,6 +7,8 @@
 //                               scopes and `param` declarations with their initializers
 //   dsl/elaborate_builtins.cpp  builtins: zeros/ones/full, len, int/float, print, scan, grad,
 //                               assign, metric, optimizers and schedules
+//   dsl/elaborate_shape_builtins.cpp  builtins that are sugar over ops: clamp, masked_fill,
+//                               expand_dims/unsqueeze, squeeze, stack, split, chunk, repeat, tile
 //   dsl/elaborate_types.cpp     type annotations and shape checking
 #pragma once
 #include <cstdint>
@@ -31,6 +33,8 @@ const char* kind_name(const Value& v);
 extern const std::map<std::string, std::vector<std::string>> kInits;
 // Functions every program can call (dsl/elaborate_builtins.cpp).
 extern const std::vector<std::string> kBuiltinFns;
+// Whether `name` is one of the builtins of dsl/elaborate_shape_builtins.cpp.
+bool is_shape_builtin(const std::string& name);
 
 // Thrown by `return`; caught by the call (or the model) whose body it ends.
 struct ReturnSignal {
@@ -38,6 +42,8 @@ struct ReturnSignal {
 };
 
 class Elaborator {
+  friend struct ShapeBuiltins;  // dsl/elaborate_shape_builtins.cpp
+
  public:
   Elaborator(Program& prog, const BuildOptions& opts) : prog_(prog), diags_(prog.diags()), opts_(opts) {}
   ~Elaborator();
@@ -157,6 +163,7 @@ class Elaborator {
   Value assign_state(Args& args, const Expr& e);
   Value metric(Args& args, const Expr& e);
   Value scan(Args& args, const Expr& e);
+  Value shape_builtin(const std::string& name, Args& args, const Expr& e);  // elaborate_shape_builtins.cpp
 };
 
 }  // namespace starc
