@@ -242,6 +242,33 @@ void check_plan(const TrainPlan& plan) {
   }
 }
 
+// Every data input is split into samples (and shuffled) along its first axis, so each
+// must lead with the model's batch dim: that of the model's first input. A time-major
+// input ([T, B, F]) or a target leading with another dim would otherwise be cut along
+// the wrong axis without a word (issue 31).
+void check_leading_dims(const std::vector<std::string>& order,
+                        const std::map<std::string, std::pair<TensorType, const SymbolNames*>>& want,
+                        const std::function<std::string(const std::string&)>& src) {
+  if (order.empty()) return;
+  auto lead = [&](const std::string& name) {
+    auto& [ty, syms] = want.at(name);
+    return ty.rank() == 0 ? std::string() : dim_str(ty.shape[0], syms);
+  };
+  const std::string& first = order[0];
+  const std::string batch = lead(first);
+  for (auto& name : order) {
+    auto& [ty, syms] = want.at(name);
+    if (ty.rank() == 0 || lead(name) == batch) continue;
+    auto& [fty, fsyms] = want.at(first);
+    throw TrainError(fmt::format(
+        "{}: the model's input '{}' {} leads with {}, but the model's batch dim is {} (the first dim of its first "
+        "input "
+        "'{}' {}): every data input is split into samples along its first axis, so each must lead with the batch dim "
+        "(store time-major data batch-first and transpose it in the model)",
+        src(name), name, type_str(ty, syms), lead(name), batch, first, type_str(fty, fsyms)));
+  }
+}
+
 int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only, const std::string& label,
                    const std::map<std::string, std::string>& sources) {
   // name -> (declared type, the graph's symbol names), in first-use order.
@@ -266,6 +293,7 @@ int64_t check_data(const TrainPlan& plan, const TensorMap& data, bool eval_only,
     if (!want.count(name))
       throw TrainError(
           fmt::format("{}: the model has no data input '{}' (it takes: {})", src(name), name, fmt::join(order, ", ")));
+  check_leading_dims(order, want, src);
   int64_t n = -1;
   std::string first;
   for (auto& name : order) {
@@ -339,6 +367,12 @@ TensorMap initial_params(const TrainPlan& plan, uint64_t seed, const TensorMap* 
 }
 
 // ---- pieces ----------------------------------------------------------------------------
+
+std::vector<int64_t> in_order(int64_t n) {
+  std::vector<int64_t> idx(size_t(std::max<int64_t>(n, 0)));
+  for (int64_t i = 0; i < n; ++i) idx[size_t(i)] = i;
+  return idx;
+}
 
 std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t n) {
   std::vector<int64_t> idx(size_t(std::max<int64_t>(n, 0)));
@@ -702,7 +736,7 @@ TrainResult TrainRun::run_epochs() {
     // An epoch resumed in its middle goes on with its time and sums so far.
     double carried_seconds = start_batch > 0 ? sums[1] : 0.0;
     if (start_batch == 0) std::fill(sums.begin(), sums.end(), 0.0);
-    std::vector<int64_t> order = epoch_order(seed, epoch, N);
+    std::vector<int64_t> order = opts.shuffle ? epoch_order(seed, epoch, N) : in_order(N);
     progress.begin(epoch, opts.epochs, nb, start_batch);
     last_lr = 0;
     for (int64_t b = start_batch; b < nb; ++b) {

@@ -41,6 +41,9 @@ struct TrainOptions {
   int64_t epochs = 1;  // total, counting the epochs a resumed run already did
   int64_t batch = 32;
   uint64_t seed = 0;  // shuffles, per-update run seeds, and (outside) initialisation
+  // Each epoch visits the samples in a new random order; false: in the data's order
+  // (ordered samples, e.g. consecutive windows of one series, keep their order in batches).
+  bool shuffle = true;
   // Folder for DIR/checkpoint.npz, written at the end of every epoch and when stopped
   // by `stop`. Empty: no checkpoints.
   std::string checkpoint_dir;
@@ -153,6 +156,8 @@ std::vector<int64_t> epoch_order(uint64_t seed, int64_t epoch, int64_t n);
 // The run seed of update `index` (0-based, counting every step graph run of the whole
 // run in order): a Philox draw keyed by (seed, index).
 uint64_t update_seed(uint64_t seed, int64_t index);
+// 0, 1, ..., n - 1: the order of every epoch with TrainOptions::shuffle off.
+std::vector<int64_t> in_order(int64_t n);
 // Rows `idx` of `t` along its first axis, in that order.
 Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& idx, int64_t begin, int64_t end);
 

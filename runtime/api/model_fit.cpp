@@ -33,6 +33,7 @@ TrainOptions trainer_options(const FitOptions& f) {
   o.epochs = f.epochs;
   o.batch = f.batch;
   o.seed = f.seed;
+  o.shuffle = f.shuffle;
   o.checkpoint_dir = f.checkpoint_dir;
   o.resume = f.resume;
   o.history_csv = f.history_csv;

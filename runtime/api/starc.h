@@ -66,6 +66,7 @@ struct FitOptions {
   int64_t epochs = 1;  // in all, counting those a resumed run already did
   int64_t batch = 32;
   uint64_t seed = 0;           // initial weights when the model has none, shuffles, dropout
+  bool shuffle = true;         // a new random sample order per epoch; false: the data's order
   std::string checkpoint_dir;  // DIR/checkpoint.npz after every epoch and when stopped ("": none)
   bool resume = false;         // continue from checkpoint_dir/checkpoint.npz
   std::string history_csv;     // rewritten every epoch, with an .svg learning curve beside it

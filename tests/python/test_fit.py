@@ -35,6 +35,21 @@ def test_fit_lowers_the_loss_and_equals_starc_train_bit_for_bit(tmp_path):
         assert want[name].tobytes() == m.weights[name].tobytes(), f"{name} differs from starc train's"
 
 
+def test_fit_shuffle_false_equals_starc_train_no_shuffle(tmp_path):
+    data = photoz_data(48)
+    np.save(tmp_path / "mags.npy", data["mags"])
+    np.save(tmp_path / "z.npy", data["z"])
+    m, shuffled = starc.load(PHOTOZ), starc.load(PHOTOZ)
+    m.fit(data, epochs=2, batch=16, seed=3, shuffle=False, progress=False)
+    shuffled.fit(data, epochs=2, batch=16, seed=3, progress=False)
+    run_cli("train", PHOTOZ, "--data", f"mags={tmp_path / 'mags.npy'}", f"z={tmp_path / 'z.npy'}", "--epochs", 2,
+            "--batch", 16, "--seed", 3, "--no-shuffle", "--progress", "none", "-o", tmp_path / "w.npz")
+    want = np.load(tmp_path / "w.npz")
+    for name in want.files:
+        assert want[name].tobytes() == m.weights[name].tobytes(), f"{name} differs from starc train --no-shuffle's"
+    assert any(want[n].tobytes() != shuffled.weights[n].tobytes() for n in want.files)
+
+
 def test_validation_logs_progress_and_a_failing_callback(capsys):
     m = starc.load(PHOTOZ)
     m.init(1)

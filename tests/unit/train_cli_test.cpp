@@ -272,6 +272,35 @@ TEST_F(TrainCli, NonFiniteLossNamesTheNodeAndExits1) {
   expect_error("train nan.net -m M --data x=x.npy --data y=y.npy --batch 10", "nan.net:8:17: log (node %");
 }
 
+// Issue 31: a time-major model (samples of a sequence along axis 1) was cut and shuffled
+// along its time axis without a word; now its data is refused naming the input, and
+// --no-shuffle is accepted (and trains as the unshuffled library run does).
+TEST_F(TrainCli, TimeMajorDataIsRefusedAndNoShuffleIsAccepted) {
+  write("tm.net", R"(use std.nn
+use std.losses
+model TM(xs: f32[T, B, 2]) -> f32[B, 2] {
+    return sum(xs, axes: [0]) |> dense(2)
+}
+train TM(y: f32[B, 2]) {
+    loss = mse(output, y)
+}
+)");
+  write_npy(path("xs.npy"), Tensor(DType::F32, {4, 4, 2}));
+  write_npy(path("ys.npy"), Tensor(DType::F32, {4, 2}));
+  expect_error("train tm.net --data xs=xs.npy --data y=ys.npy --batch 4",
+               "--data y=ys.npy: the model's input 'y' f32[B,2] leads with B, but the model's batch dim is T (the "
+               "first dim of its first input 'xs' f32[T,B,2])");
+  write("reg.net", kReg);
+  write_data("", test::regression_data(20, 2));
+  const std::string d = " --data x=x.npy --data y=y.npy --batch 5 --progress none --seed 1";
+  Result a = sh("train reg.net" + d + " --no-shuffle --out a.npz");
+  ASSERT_EQ(a.code, 0) << a.out;
+  Result b = sh("train reg.net" + d + " --out b.npz");
+  ASSERT_EQ(b.code, 0) << b.out;
+  TensorMap wa = read_npz(path("a.npz")), wb = read_npz(path("b.npz"));
+  EXPECT_NE(wa.at("dense1.bias").get(0), wb.at("dense1.bias").get(0)) << "the sample order changes the updates";
+}
+
 TEST_F(TrainCli, UsageErrors) {
   write("reg.net", kReg);
   write("cls.net", kCls);

@@ -166,6 +166,26 @@ TEST_F(Trainer, ResumeFromEpochEndAndMidEpochIsBitIdentical) {
   expect_same_tensors(ref.params, again.params);
 }
 
+// shuffle = false: every epoch takes the samples in the data's order. Training on the
+// data rows in epoch 0's shuffled order without shuffling must therefore give the
+// shuffled run's weights bit for bit (same batches, same update seeds), and shuffling
+// must change them.
+TEST_F(Trainer, NoShuffleTakesTheSamplesInTheDatasOrder) {
+  TrainPlan plan = linear_regression_plan(3);
+  TensorMap data = regression_data(40, 3);
+  TrainOptions o = quiet_options(1, 8, 3);
+  TrainResult shuffled = train(plan, initial_params(plan, 0), data, nullptr, o);
+  std::vector<int64_t> order = epoch_order(3, 0, 40);
+  TensorMap permuted;
+  for (auto& [name, t] : data) permuted[name] = gather_rows(t, order, 0, 40);
+  o.shuffle = false;
+  TrainResult in_order_run = train(plan, initial_params(plan, 0), permuted, nullptr, o);
+  expect_same_tensors(shuffled.params, in_order_run.params);
+  TrainResult other = train(plan, initial_params(plan, 0), data, nullptr, o);
+  EXPECT_NE(other.params.at("dense0.weight").get(0), shuffled.params.at("dense0.weight").get(0));
+  EXPECT_EQ(in_order(4), (std::vector<int64_t>{0, 1, 2, 3}));
+}
+
 TEST_F(Trainer, DropoutDependsOnTheSeed) {
   TrainPlan plan = classifier_plan(2, 8, 3, {}, 0.5);
   TensorMap data = blob_data(30, 3);
@@ -355,6 +375,23 @@ TEST(TrainChecks, DataErrorsNameTheInputAndBothTypes) {
   TensorMap empty = {{"x", Tensor(DType::F32, {0, 3})}, {"y", Tensor(DType::F32, {0, 1})}};
   expect_train_error([&] { check_data(plan, empty, false); }, "no samples");
   expect_train_error([&] { check_data(plan, {{"x", good.at("x")}}, true, "--val"); }, "missing --val y");
+}
+
+// Issue 31: every data input is cut into samples along its first axis, so one whose
+// first dim is not the model's batch dim (a time-major input, or a target beside it) is
+// refused by name instead of being cut (and shuffled) along the wrong axis.
+TEST(TrainChecks, DataInputsMustLeadWithTheModelsBatchDim) {
+  TrainPlan plan = linear_regression_plan(3);
+  for (Graph* g : {&plan.steps[0].graph, &plan.eval}) {  // x: f32[T, 3], y stays f32[B, 1]
+    g->symbols = {"B", "T"};
+    const_cast<Node&>(g->node(g->inputs[0])).type.shape[0] = make_sym(1);
+  }
+  TensorMap data = regression_data(10, 3);
+  expect_train_error([&] { check_data(plan, data, false, "--data", {{"y", "y.npy"}}); },
+                     "--data y=y.npy: the model's input 'y' f32[B,1] leads with B, but the model's batch dim is T "
+                     "(the first dim of its first input 'x' f32[T,3])");
+  expect_train_error([&] { train(plan, initial_params(plan, 0), data, nullptr, quiet_options(1, 5)); },
+                     "leads with B, but the model's batch dim is T");
 }
 
 TEST(TrainChecks, WeightsOptionsAndPlanErrors) {

@@ -88,6 +88,8 @@ api::FitOptions fit_options(const py::kwargs& kw) {
       o.batch = v.cast<int64_t>();
     else if (key == "seed")
       o.seed = v.cast<uint64_t>();
+    else if (key == "shuffle")
+      o.shuffle = v.cast<bool>();
     else if (key == "checkpoint")
       o.checkpoint_dir = v.is_none() ? "" : fs_path(v);
     else if (key == "resume")

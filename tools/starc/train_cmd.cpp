@@ -65,7 +65,7 @@ struct Args {
   std::vector<std::string> data, val;
   int64_t epochs = 1, batch = 32;
   uint64_t seed = 0;
-  bool resume = false, timings = false;
+  bool resume = false, timings = false, no_shuffle = false;
   int log_every = 0, threads = default_threads();
   CLI::Option* seed_opt = nullptr;
   CLI::Option* checkpoint_opt = nullptr;
@@ -232,6 +232,7 @@ TrainOptions train_options(const Args& a, const std::string& history_csv) {
   o.batch = a.batch;
   o.seed = a.seed;
   o.seed_given = a.seed_opt && a.seed_opt->count() > 0;
+  o.shuffle = !a.no_shuffle;
   o.checkpoint_dir = a.checkpoint;
   o.resume = a.resume;
   o.history_csv = history_csv;
@@ -367,6 +368,8 @@ TrainCommand add_train_command(CLI::App& app, int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "plain", "none"}));
   c->add_flag("--timings", a.timings,
               "JIT: print compile times (and the first cache hit) of each step graph to stderr");
+  c->add_flag("--no-shuffle", a.no_shuffle,
+              "visit the samples in the data's order every epoch (default: a new random order per epoch, from --seed)");
   c->add_option("--log-every", a.log_every, "plain progress: also print a line every N batches");
   c->add_option("--early-stop", a.early_stop,
                 "stop when --monitor has not improved for N epochs (default 0: never); with --checkpoint DIR the "

@@ -42,7 +42,7 @@ def _progress_line(epoch, epochs, logs):
 
 
 def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resume=False, history_csv=None,
-         on_epoch=None, progress=True, early_stop=0, monitor="val_loss", on_step=None):
+         on_epoch=None, progress=True, early_stop=0, monitor="val_loss", on_step=None, shuffle=True):
     """Trains the model with its `train` block, as `starc train` (the same numbers for the same
     data, seed and batch).
 
@@ -55,7 +55,8 @@ def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resu
     batch (the epoch's running mean loss); progress=True prints one line per epoch.
     early_stop=N stops when the history column `monitor` ("val_loss", "train_loss",
     "val_<metric>"; "...:max" when higher is better) has not improved for N epochs; with
-    checkpoint, checkpoint/best.npz keeps the best epoch's weights.
+    checkpoint, checkpoint/best.npz keeps the best epoch's weights. shuffle=False visits the
+    samples in the data's order every epoch (starc train --no-shuffle).
     Ctrl-C finishes the batch in flight, writes the checkpoint and raises KeyboardInterrupt.
     Returns the list of every epoch's logs.
     """
@@ -66,7 +67,8 @@ def _fit(self, data, epochs=1, batch=32, val=None, seed=0, checkpoint=None, resu
             on_epoch(epoch, logs)
 
     return self._fit(data, val, report, on_step, epochs=epochs, batch=batch, seed=seed, checkpoint=checkpoint,
-                     resume=resume, history_csv=history_csv, early_stop=early_stop, monitor=monitor)
+                     resume=resume, history_csv=history_csv, early_stop=early_stop, monitor=monitor,
+                     shuffle=shuffle)
 
 
 Model.fit = _fit
