@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "compiler/ops/index.h"
 #include "compiler/ops/op.h"
 #include "runtime/memory_limit.h"
 
@@ -168,6 +169,7 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<Tensor>& inputs,
     check_tensor(fmt::format("input '{}'", g.input_name(int(i))), concrete.type(concrete.inputs[i]), inputs[i],
                  nullptr);
   check_values_fit(concrete, syms);
+  check_input_indices(concrete, inputs, syms);  // named by input, before any node runs
   RefCtx ctx;
   ctx.seed = opts.seed;
   // Scan bodies are checked too, so the first bad node inside an LSTM step is named;

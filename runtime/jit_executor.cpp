@@ -16,6 +16,7 @@
 #include "runtime/jit_cache.h"
 #include "runtime/param_error.h"
 #include "compiler/ops/op.h"
+#include "compiler/ops/index.h"
 
 namespace starc {
 
@@ -459,6 +460,7 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
   stats_ = {};
   auto t0 = Clock::now();
   std::vector<Dim> symbol_values = bind_symbols(g, inputs);
+  check_input_indices(g, inputs, symbol_values);  // the compiled code clamps, it cannot throw
   std::shared_ptr<Compiled> c = compiled_for(g, symbol_values, t0);
   check_plan(g, symbol_values, *c);
   const bool gpu = opts_.device == Device::Cuda;

@@ -24,6 +24,7 @@ const LoweringTable& lowerings() {
     register_random_lowerings(t);
     register_shape_ops_lowerings(t);
     register_special_lowerings(t);
+    register_index_lowerings(t);
     return t;
   }();
   return table;

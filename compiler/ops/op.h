@@ -89,6 +89,7 @@ void register_conv_ops(OpRegistry&);
 void register_shape_ops(OpRegistry&);
 void register_nn_ops(OpRegistry&);
 void register_random_ops(OpRegistry&);
+void register_index_ops(OpRegistry&);
 
 class OpRegistry {
  public:

@@ -29,6 +29,7 @@ static const OpRegistry& registry() {
     register_shape_ops(r);
     register_nn_ops(r);
     register_random_ops(r);
+    register_index_ops(r);
     return r;
   }();
   return reg;

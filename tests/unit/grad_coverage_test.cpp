@@ -18,6 +18,7 @@ const std::map<std::string, const char*> kNoGradientNeeded = {
     {"random_normal", "no inputs"},
     {"random_uniform", "no inputs"},
     {"one_hot", "integer input"},
+    {"check_index", "integer input and result"},
     {"argmax", "integer result"},
     {"eq", "bool result"},
     {"ne", "bool result"},

@@ -361,9 +361,31 @@ std::vector<OpCase> shape_scan_cases() {
   return c;
 }
 
+// Index ops (lower_index.cpp). Every input is drawn from [lo, hi) and the i64 ones
+// truncated, so hi is at most the indexed axis' length (the executors refuse other
+// indices): small ranges give duplicates, which the adds accumulate.
+std::vector<OpCase> index_cases() {
+  using i64 = int64_t;
+  const auto I = DType::I64;
+  auto ax = [](i64 a) { return Attrs{{"axis", a}}; };
+  std::vector<OpCase> c;
+  c.push_back({"gather", {{5, 3}, {2, 4}}, ax(0), {std::nullopt, I}, 0, 5});  // an embedding table
+  c.push_back({"gather", {{3, 17, 4}, {6}}, ax(1), {std::nullopt, I}, 0, 3});
+  c.push_back({"gather", {{3, 4}, {}}, ax(-1), {std::nullopt, I}, 0, 4});
+  c.push_back({"gather", {{7, 2}, {3}}, ax(0), {I, I}, 0, 7});
+  c.push_back({"take_along_axis", {{3, 5}, {3, 7}}, ax(1), {std::nullopt, I}, 0, 5});
+  c.push_back({"take_along_axis", {{4, 3, 2}, {2, 3, 2}}, ax(0), {std::nullopt, I}, 0, 4});
+  c.push_back({"index_add", {{5, 3}, {2, 4}, {2, 4, 3}}, ax(0), {std::nullopt, I}, 0, 5});
+  c.push_back({"index_add", {{2, 6, 3}, {9}, {2, 9, 3}}, ax(1), {std::nullopt, I}, 0, 2});
+  c.push_back({"scatter_add", {{3, 5}, {3, 7}, {3, 7}}, ax(1), {std::nullopt, I}, 0, 5});
+  c.push_back({"scatter_add", {{4, 3}, {6, 3}, {6, 3}}, ax(0), {std::nullopt, I}, 0, 4});
+  c.push_back({"check_index", {{17}}, {{"bound", i64{5}}}, {I}, 0, 5});
+  return c;
+}
+
 std::vector<OpCase> cases() {
   std::vector<OpCase> all;
-  for (auto family : {elementwise_cases, reduce_nn_cases, linalg_conv_cases, shape_scan_cases})
+  for (auto family : {elementwise_cases, reduce_nn_cases, linalg_conv_cases, shape_scan_cases, index_cases})
     for (auto& c : family()) all.push_back(c);
   return all;
 }
