@@ -287,17 +287,27 @@ void add_bulge_disk(Image& img, const BulgeDisk& g, double flux) {
   if (g.bt > 0) add_sersic(img, g.x0, g.y0, flux * g.bt, g.re_bulge, 4, std::max(g.q, 0.6), g.pa);
 }
 
+// Galaxy Zoo's first questions, from the drawn parameters: bulge-dominated (B/T >= 0.6,
+// "smooth"), else a disk seen face-on (axis ratio >= 0.5) or edge-on. The classes follow
+// the parameters, not the noisy image, so faint or borderline galaxies are ambiguous.
+int64_t morphology_class(const BulgeDisk& g) {
+  if (g.bt >= 0.6) return 0;
+  return g.q >= 0.5 ? 1 : 2;
+}
+
 }  // namespace
 
 TensorsByName simulate_galaxies(int64_t n, uint64_t seed, const SimArgs& a) {
   int S = int(a.integer("size"));
   double snr = a.number("snr"), scale = S / 64.0;
-  Tensor img(DType::F32, {n, 1, S, S}), mask(DType::F32, {n, 1, S, S});
+  Tensor img(DType::F32, {n, 1, S, S}), mask(DType::F32, {n, 1, S, S}), morphology(DType::I64, {n});
   for (int64_t s = 0; s < n; ++s) {
     Rng rng(seed, "galaxies", uint64_t(s));
     double c = (S - 1) / 2.0, psf = rng.uniform(1.0, 2.0) * scale;
     Image model(S, S);
-    add_bulge_disk(model, random_bulge_disk(rng, scale, c, c), 1);
+    BulgeDisk central_galaxy = random_bulge_disk(rng, scale, c, c);
+    add_bulge_disk(model, central_galaxy, 1);
+    morphology.data<int64_t>()[s] = morphology_class(central_galaxy);
     Image central = convolve_psf(model, psf);
     double pk = peak(central);
     Image all = central;
@@ -315,7 +325,7 @@ TensorsByName simulate_galaxies(int64_t n, uint64_t seed, const SimArgs& a) {
     float* m = mask.data<float>() + s * S * S;
     for (int i = 0; i < S * S; ++i) m[i] = central.pix[i] >= 2 * pk / snr ? 1.0f : 0.0f;  // the 2-sigma isophote
   }
-  return {{"img", img}, {"mask", mask}};
+  return {{"img", img}, {"mask", mask}, {"morphology", morphology}};
 }
 
 TensorsByName simulate_lenses(int64_t n, uint64_t seed, const SimArgs& a) {

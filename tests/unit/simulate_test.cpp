@@ -390,6 +390,46 @@ TEST(SimulateImages, TransientsGalaxiesAndLensesAreBalancedAndSane) {
   }
 }
 
+// Axis ratio (minor / major) of an image's light inside its mask, from second moments.
+double moment_axis_ratio(const float* img, const float* mask, int S) {
+  double w = 0, mx = 0, my = 0, xx = 0, yy = 0, xy = 0;
+  for (int y = 0; y < S; ++y)
+    for (int x = 0; x < S; ++x) {
+      double v = mask[y * S + x] > 0 ? img[y * S + x] : 0;
+      w += v, mx += v * x, my += v * y;
+    }
+  mx /= w, my /= w;
+  for (int y = 0; y < S; ++y)
+    for (int x = 0; x < S; ++x) {
+      double v = mask[y * S + x] > 0 ? img[y * S + x] : 0;
+      xx += v * (x - mx) * (x - mx), yy += v * (y - my) * (y - my), xy += v * (x - mx) * (y - my);
+    }
+  double tr = (xx + yy) / w, det = (xx * yy - xy * xy) / (w * w), d = std::sqrt(std::max(tr * tr / 4 - det, 0.0));
+  return std::sqrt((tr / 2 - d) / (tr / 2 + d));
+}
+
+// The morphology classes (GalaxyMobileNet's labels): 0 bulge-dominated, 1 face-on disk,
+// 2 edge-on disk in the proportions the parameter draws give (B/T >= 0.6: 0.2 + 0.8 *
+// 0.3 / 0.9; axis ratio < 0.5 of the rest: 0.3 / 0.8), and edge-on disks look elongated.
+TEST(SimulateImages, GalaxyMorphologyClassesFollowTheShapes) {
+  const int n = 600;
+  auto g = simulate("galaxies", n, 8, {});
+  const Tensor& m = g.at("morphology");
+  ASSERT_EQ(m.dtype(), DType::I64);
+  EXPECT_NEAR(label_fraction(m, 0), 0.2 + 0.8 * 0.3 / 0.9, 0.05);
+  EXPECT_NEAR(label_fraction(m, 2), (1 - (0.2 + 0.8 * 0.3 / 0.9)) * 0.3 / 0.8, 0.05);
+  double ratio[3] = {0, 0, 0}, count[3] = {0, 0, 0};
+  for (int s = 0; s < n; ++s) {
+    int64_t c = m.data<int64_t>()[s];
+    ASSERT_TRUE(c >= 0 && c <= 2) << s;
+    ratio[c] += moment_axis_ratio(g["img"].data<float>() + s * 64 * 64, g["mask"].data<float>() + s * 64 * 64, 64);
+    count[c] += 1;
+  }
+  for (int c = 0; c < 3; ++c) ratio[c] /= count[c];
+  EXPECT_LT(ratio[2], ratio[1] - 0.15) << "edge-on " << ratio[2] << " vs face-on " << ratio[1];
+  EXPECT_LT(ratio[2], ratio[0] - 0.15) << "edge-on " << ratio[2] << " vs bulge-dominated " << ratio[0];
+}
+
 TEST(SimulateTabular, FlarePositiveFractionAndSupernovaClasses) {
   auto f = simulate("flares", 20000, 3, {});
   EXPECT_NEAR(label_fraction(f["label"], 1), 0.05, 0.005);
