@@ -419,16 +419,21 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
     if (e.index[0].is_slice) {
       const IndexItem& it = e.index[0];
       int64_t n = int64_t(base.items.size());
+      int64_t step = it.step ? static_int(eval(*it.step, scope), it.step->loc, "a slice step") : 1;
+      if (step == 0) throw CompileError(it.loc, "slice step must not be 0");
+      // Python's clamping: to [0, n] walking forwards, to [-1, n - 1] walking backwards.
       auto bound = [&](const ExprP& p, int64_t dflt) {
         if (!p) return dflt;
         int64_t v = static_int(eval(*p, scope), p->loc, "a slice bound");
-        return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n);
+        return std::clamp<int64_t>(v < 0 ? v + n : v, step > 0 ? 0 : -1, step > 0 ? n : n - 1);
       };
-      int64_t step = it.step ? static_int(eval(*it.step, scope), it.step->loc, "a slice step") : 1;
-      if (step <= 0) throw CompileError(it.loc, "slice step must be positive");
       Value out;
       out.kind = base.kind;
-      for (int64_t k = bound(it.start, 0); k < bound(it.end, n); k += step) out.items.push_back(base.items[k]);
+      if (step > 0)
+        for (int64_t k = bound(it.start, 0), e = bound(it.end, n); k < e; k += step) out.items.push_back(base.items[k]);
+      else
+        for (int64_t k = bound(it.start, n - 1), e = bound(it.end, -1); k > e; k += step)
+          out.items.push_back(base.items[k]);
       return out;
     }
     int64_t i = static_int(eval(*e.index[0].index, scope), e.index[0].loc, "an index");
@@ -472,9 +477,10 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
     }
     if (is_sym(len))
       throw CompileError(it.loc, fmt::format("cannot slice the symbolic axis {}", dim_str(len, &root_->g.symbols)));
-    int64_t start = opt(it.start, 0), end = opt(it.end, len);
-    cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", start}, {"end", end}, {"step", opt(it.step, 1)}},
-               it.loc);
+    // An omitted bound is the axis end the step walks from or to: x[::-1] is [len-1 : -len-1 : -1].
+    int64_t step = opt(it.step, 1);
+    int64_t start = opt(it.start, step > 0 ? 0 : len - 1), end = opt(it.end, step > 0 ? len : -len - 1);
+    cur = emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", start}, {"end", end}, {"step", step}}, it.loc);
     // Python semantics clamp the bounds; a slice that is left with nothing is a mistake.
     if (type_of(cur).shape[ax] == 0 && len > 0)
       throw CompileError(it.loc, fmt::format("slice {}:{} selects nothing from axis {} of {} (length {})", start, end,

@@ -200,16 +200,24 @@ void lower_concat(E e, const Node& n, int id) {
   e.bind(id, acc);
 }
 
-// Python semantics for step >= 1, as the reference: negative start/end count from the
-// end, then clamp to [0, n]; the result length is already in the node's type.
+// Python semantics, as the reference: negative start/end count from the end, then clamp
+// (to [0, n] for a positive step, [-1, n - 1] for a negative one); the result length is
+// already in the node's type. A positive step is a strided view (extract_slice); a
+// negative one reads backwards through an index map, as flip does.
 void lower_slice(E e, const Node& n, int id) {
   const TensorType& in = e.type(n.inputs[0]);
   int axis = normalize_axis("slice", attr_int(n.attrs, "axis"), in.rank());
   int64_t len = in.shape[axis];
   int64_t start = attr_int(n.attrs, "start"), step = attr_int(n.attrs, "step");
-  start = std::clamp<int64_t>(start < 0 ? start + len : start, 0, len);
-  if (n.type.shape == in.shape) return e.bind(id, e.val(n.inputs[0]));  // the whole axis
+  start = std::clamp<int64_t>(start < 0 ? start + len : start, step > 0 ? 0 : -1, step > 0 ? len : len - 1);
+  if (step > 0 && n.type.shape == in.shape) return e.bind(id, e.val(n.inputs[0]));  // the whole axis
   if (bind_if_empty(e, n, id)) return;
+  if (step < 0) {
+    std::vector<std::string> exprs;
+    for (int i = 0; i < in.rank(); ++i)
+      exprs.push_back(i == axis ? fmt::format("{} - d{} * {}", start, i, -step) : fmt::format("d{}", i));
+    return e.bind(id, copy_through_map(e, e.val(n.inputs[0]), in, n.type, amap(n.type.rank(), exprs)));
+  }
   std::vector<int64_t> offsets(size_t(in.rank()), 0), strides(size_t(in.rank()), 1);
   offsets[axis] = start;
   strides[axis] = step;

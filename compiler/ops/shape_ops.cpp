@@ -291,17 +291,21 @@ struct SliceRange {
   int64_t start, len, step;
 };
 
-// Python slice semantics for step >= 1: negative start/end count from the end, then clamp to [0, n].
+// Python semantics (slice.indices): negative start/end count from the end, then clamp to
+// [0, n] for a positive step and to [-1, n - 1] for a negative one (so end -n-1 or below
+// reaches past the first element, as x[::-1] does).
 SliceRange slice_range(const Attrs& a, const TensorType& x, const InferCtx& ctx) {
   int axis = normalize_axis("slice", attr_int(a, "axis"), x.rank());
   int64_t start = attr_int(a, "start"), end = attr_int(a, "end"), step = attr_int(a, "step");
-  if (step <= 0) throw OpError(fmt::format("slice: step must be >= 1, got {} (use flip to reverse)", step));
+  if (step == 0) throw OpError("slice: step must not be 0");
   if (is_sym(start) || is_sym(end)) throw OpError("slice: start and end must be static");
   Dim n = x.shape[axis];
   if (is_sym(n))
     throw OpError(fmt::format("slice: the sliced axis {} of {} must have a static length", axis, ctx.t(x)));
-  auto clamp = [n](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, 0, n); };
+  int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? n : n - 1;
+  auto clamp = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, lo, hi); };
   int64_t s = clamp(start), e = clamp(end);
+  if (step < 0) return {axis, s, s > e ? (s - e - 1) / -step + 1 : 0, step};
   return {axis, s, e > s ? (e - s - 1) / step + 1 : 0, step};
 }
 
@@ -313,7 +317,7 @@ OpDef slice() {
              {"start", AttrKind::Int, std::nullopt},
              {"end", AttrKind::Int, std::nullopt},
              {"step", AttrKind::Int, int64_t(1)}};
-  d.doc = "x[start:end:step] along one static axis (Python semantics, step >= 1)";
+  d.doc = "x[start:end:step] along one static axis (Python semantics; a negative step walks backwards)";
   d.infer = [](Span in, const Attrs& a, const InferCtx& ctx) {
     SliceRange r = slice_range(a, in[0], ctx);
     TensorType out = in[0];
@@ -567,24 +571,33 @@ GradFn concat_grad() {
 // dx is dy scattered to positions start + j * step along the axis, zeros elsewhere:
 // interleave step - 1 zeros after each element (reshape to [.., len, 1, ..], pad to
 // [.., len, step, ..], merge), trim the trailing zeros past the end, then pad to n.
+// A negative step selects the same elements as the forward slice from the last of them,
+// in reverse order: dy is flipped first.
+int slice_scatter(GraphBuilder& b, int x, SliceRange r, int dy) {
+  int64_t nx = b.shape(x)[size_t(r.axis)];
+  if (r.len == 0) return b.zeros_like(x);
+  int g = dy;
+  if (r.step < 0) {
+    if (r.len > 1) g = b.op("flip", {g}, {{"axes", Ints{r.axis}}});
+    r.start += (r.len - 1) * r.step;
+    r.step = -r.step;
+  }
+  int64_t covered = r.len;  // length along the axis of g, starting at `start`
+  if (r.step > 1 && r.len > 1) {
+    Shape s = b.shape(dy), split = s;
+    split.insert(split.begin() + r.axis + 1, 1);
+    g = pad_axis(b, b.reshape(g, split), r.axis + 1, 0, r.step - 1);
+    s[size_t(r.axis)] = r.len * r.step;
+    g = b.reshape(g, s);
+    covered = std::min(r.len * r.step, nx - r.start);
+    if (covered < r.len * r.step) g = slice_axis(b, g, r.axis, 0, covered);
+  }
+  return pad_axis(b, g, r.axis, r.start, nx - r.start - covered);
+}
+
 GradFn slice_grad() {
   return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
-    int x = n.inputs[0];
-    SliceRange r = slice_range(n.attrs, b.type(x), InferCtx{});
-    int64_t nx = b.shape(x)[size_t(r.axis)];
-    if (r.len == 0) return {b.zeros_like(x)};
-    int g = dy;
-    int64_t covered = r.len;  // length along the axis of g, starting at `start`
-    if (r.step > 1 && r.len > 1) {
-      Shape s = b.shape(dy), split = s;
-      split.insert(split.begin() + r.axis + 1, 1);
-      g = pad_axis(b, b.reshape(g, split), r.axis + 1, 0, r.step - 1);
-      s[size_t(r.axis)] = r.len * r.step;
-      g = b.reshape(g, s);
-      covered = std::min(r.len * r.step, nx - r.start);
-      if (covered < r.len * r.step) g = slice_axis(b, g, r.axis, 0, covered);
-    }
-    return {pad_axis(b, g, r.axis, r.start, nx - r.start - covered)};
+    return {slice_scatter(b, n.inputs[0], slice_range(n.attrs, b.type(n.inputs[0]), InferCtx{}), dy)};
   };
 }
 

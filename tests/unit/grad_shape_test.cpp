@@ -51,7 +51,13 @@ TEST(GradShape, Slice) {
                                   {{3, 4, 5}, -2, -3, 4, 2},
                                   {{6, 2}, 0, 4, 6, 5},  // one element with a large step
                                   {{1, 3}, 0, 0, 1, 1},
-                                  {{4, 3}, 0, 3, 1, 1}})  // empty slice
+                                  {{4, 3}, 0, 3, 1, 1},    // empty slice
+                                  {{5, 3}, 0, 4, -6, -1},  // x[::-1]
+                                  {{17}, 0, 15, 1, -3},    // stops before the first element
+                                  {{17}, 0, 100, -100, -4},
+                                  {{3, 17}, -1, -2, 3, -2},
+                                  {{6, 2}, 0, 1, -10, -5},  // one element
+                                  {{4, 3}, 0, 1, 3, -1}})   // empty slice
   {
     Attrs a{{"axis", c.axis}, {"start", c.start}, {"end", c.end}, {"step", c.step}};
     check("slice", {rnd(c.shape, uint32_t(20 + c.step + c.start))}, a);

@@ -327,6 +327,12 @@ std::vector<OpCase> shape_scan_cases() {
   c.push_back({"slice", {{3, 17}}, sl(0, -2, 3, 2)});
   c.push_back({"slice", {{2, 3, 17}}, sl(1, 1, 2, 3)});
   c.push_back({"slice", {{3, 17}}, sl(1, 3, 16, 2), {DType::I64}});
+  // negative steps: x[::-1], a stride past the start, an inner axis, i64, nothing selected.
+  c.push_back({"slice", {{17}}, sl(0, 16, -18, -1)});
+  c.push_back({"slice", {{17}}, sl(0, -2, 0, -3)});
+  c.push_back({"slice", {{2, 3, 17}}, sl(1, 2, -100, -2)});
+  c.push_back({"slice", {{3, 17}}, sl(-1, 100, 2, -4), {DType::I64}});
+  c.push_back({"slice", {{17}}, sl(0, 2, 5, -1)});
   // pad: asymmetric, one side only, non-zero value, i64/bool, rank 3, nothing to pad.
   c.push_back({"pad", {{3, 17}}, {{"pads", I{1, 2, 0, 3}}}});
   c.push_back({"pad", {{17}}, {{"pads", I{0, 4}}, {"value", 1.5}}});

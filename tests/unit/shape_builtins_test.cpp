@@ -175,6 +175,21 @@ model M(x: f32[B, 2]) -> f32[B, 4] {
   expect_outputs(g, {T({1, 2}, {5, 6}, DType::F32)}, {{5, 6, 5, 6}});
 }
 
+// Negative slice steps in indexing, as Python/numpy: x[:, ::-1], x[:, 3:0:-2], x[::-1]
+// over a list; the gradient of sum(x[:, ::-2] * w) puts w back at columns 4, 2, 0.
+TEST(ShapeBuiltins, NegativeStepIndexing) {
+  Graph g = test::compile(R"(
+model M(x: f64[2, 5], w: f64[2, 3]) -> (r: f64[2, 5], s: f64[2, 2], t: f64[2, 2], dx: f64[2, 5]) {
+    let l = [0, 1, 2, 3][::-1]
+    assert l[0] == 3 and l[3] == 0 and len([0, 1, 2, 3][-1:0:-2]) == 2, "list reversal"
+    return (x[:, ::-1], x[:, 3:0:-2], x[::-1, l[3]:l[1]], grad(sum(x[:, ::-2] * w), wrt: x))
+}
+)",
+                          "M");
+  expect_outputs(g, {T({2, 5}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}), T({2, 3}, {1, 2, 3, 4, 5, 6})},
+                 {{4, 3, 2, 1, 0, 9, 8, 7, 6, 5}, {3, 1, 8, 6}, {5, 6, 0, 1}, {3, 0, 2, 0, 1, 6, 0, 5, 0, 4}});
+}
+
 // Misuse: an error at the call naming the tensor and what is wrong.
 TEST(ShapeBuiltins, MisuseIsACompileError) {
   auto err = [](const std::string& body, const std::string& inputs = "x: f32[B, 2, 3]") {
