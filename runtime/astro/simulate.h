@@ -56,4 +56,15 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
 std::vector<std::pair<std::string, TensorType>> simulate_to_dir(const std::string& task, int64_t n, uint64_t seed,
                                                                 const SimOptions& options, const std::string& dir);
 
+// The spectra task written in a survey's own file layout (docs/simulators.md, "Survey
+// file formats"): format "sdss" writes one spec-PLATE-MJD-FIBER.fits per object (SDSS
+// DR17 BOSS spec files: COADD and SPALL HDUs), "desi" writes coadd-main-dark-HPX.fits
+// files of up to 100 objects (B/R/Z arm image HDUs, FIBERMAP) each with its
+// redrock-main-dark-HPX.fits (REDSHIFTS: the truth). The objects are those of the .npy
+// files of the same seed and options. Returns the paths written, in object order. Throws
+// std::invalid_argument for a bad task, format or option, std::runtime_error for a folder
+// or file that cannot be written.
+std::vector<std::string> simulate_survey_files(const std::string& task, const std::string& format, int64_t n,
+                                               uint64_t seed, const SimOptions& options, const std::string& dir);
+
 }  // namespace starc

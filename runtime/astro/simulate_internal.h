@@ -77,6 +77,19 @@ Spectrum quasar_spectrum(double z, Rng& rng, bool forest = true);
 // A galaxy at redshift z: old (4000 A break, Ca II H&K) and young (blue, emission lines)
 // populations mixed with `old_fraction` (< 0: random).
 Spectrum galaxy_spectrum(double z, Rng& rng, double old_fraction = -1);
+// Spectrum `index` of the spectra task as observed, before the .npy file's normalisation:
+// what `simulate_spectra` standardises and the survey-file writers (simulate_fits.cpp)
+// store in physical units, so both formats hold the same objects.
+struct NoisySpectrum {
+  bool qso = false;
+  double z = 0;
+  std::vector<double> model, flux, sigma;  // noiseless, noisy, noise sigma; per grid pixel
+};
+NoisySpectrum noisy_spectrum(int64_t index, uint64_t seed, const SimArgs& a);
+// Survey-format writers (simulate_fits.cpp, simulate_fits_desi.cpp): the spectra task's
+// objects in SDSS spec-*.fits / DESI coadd-*.fits layout; return the paths written.
+std::vector<std::string> write_sdss_spectra(int64_t n, uint64_t seed, const SimArgs& a, const std::string& dir);
+std::vector<std::string> write_desi_spectra(int64_t n, uint64_t seed, const SimArgs& a, const std::string& dir);
 
 // ---- galaxy SED templates (simulate_tabular.cpp), shared by seds, photoz, star_galaxy
 constexpr int kSedTemplates = 5;  // E, Sbc, Scd, Irr, starburst

@@ -134,37 +134,47 @@ Spectrum galaxy_spectrum(double z, Rng& rng, double old_fraction) {
   return s;
 }
 
-TensorsByName simulate_spectra(int64_t n, uint64_t seed, const SimArgs& a) {
+NoisySpectrum noisy_spectrum(int64_t index, uint64_t seed, const SimArgs& a) {
+  constexpr int L = kSpectrumPixels;
   const std::string& kind = a.text("kind");
-  double snr = a.number("snr");
+  Rng rng(seed, "spectra", uint64_t(index));
+  NoisySpectrum out;
+  out.qso = kind == "qso" || (kind == "mixed" && rng.bernoulli(0.5));
+  double z_lo = a.given("z-min") ? a.number("z-min") : (out.qso ? 0.5 : 0.05);
+  double z_hi = a.given("z-max") ? a.number("z-max") : (out.qso ? 4.0 : 1.0);
+  out.z = rng.uniform(z_lo, z_hi);
+  Spectrum sp = out.qso ? quasar_spectrum(out.z, rng) : galaxy_spectrum(out.z, rng);
+  double mean_abs = 0;
+  for (double v : sp.flux) mean_abs += std::abs(v) / L;
+  // Noise: per-pixel sigma sets the mean S/N; the blue end (low throughput) is noisier.
+  double sigma0 = mean_abs / a.number("snr");
+  out.flux.resize(L);
+  out.sigma.resize(L);
+  for (int i = 0; i < L; ++i) {
+    double lam = grid_lambda()[i];
+    double boost = std::sqrt(1 + std::pow(3900.0 / lam, 4));
+    out.sigma[i] = sigma0 * boost / std::sqrt(1.5);
+    out.flux[i] = sp.flux[i] + out.sigma[i] * rng.normal();
+  }
+  out.model = std::move(sp.flux);
+  return out;
+}
+
+TensorsByName simulate_spectra(int64_t n, uint64_t seed, const SimArgs& a) {
   constexpr int L = kSpectrumPixels;
   Tensor flux(DType::F32, {n, 1, L}), zs(DType::F32, {n, 1}), labels(DType::I64, {n}), loglam(DType::F32, {L});
   for (int i = 0; i < L; ++i) loglam.data<float>()[i] = float(spectrum_loglam(i));
   float* out = flux.data<float>();
-  std::vector<double> f(L);
   for (int64_t s = 0; s < n; ++s) {
-    Rng rng(seed, "spectra", uint64_t(s));
-    bool qso = kind == "qso" || (kind == "mixed" && rng.bernoulli(0.5));
-    double z_lo = a.given("z-min") ? a.number("z-min") : (qso ? 0.5 : 0.05);
-    double z_hi = a.given("z-max") ? a.number("z-max") : (qso ? 4.0 : 1.0);
-    double z = rng.uniform(z_lo, z_hi);
-    Spectrum sp = qso ? quasar_spectrum(z, rng) : galaxy_spectrum(z, rng);
-    double mean_abs = 0;
-    for (double v : sp.flux) mean_abs += std::abs(v) / L;
-    // Noise: per-pixel sigma sets the mean S/N; the blue end (low throughput) is noisier.
-    double sigma0 = mean_abs / snr;
-    for (int i = 0; i < L; ++i) {
-      double lam = grid_lambda()[i];
-      double boost = std::sqrt(1 + std::pow(3900.0 / lam, 4));
-      f[i] = sp.flux[i] + sigma0 * boost / std::sqrt(1.5) * rng.normal();
-    }
+    NoisySpectrum sp = noisy_spectrum(s, seed, a);
+    const std::vector<double>& f = sp.flux;
     double mean = 0, var = 0;
     for (double v : f) mean += v / L;
     for (double v : f) var += (v - mean) * (v - mean) / L;
     double inv = var > 0 ? 1 / std::sqrt(var) : 1.0;
     for (int i = 0; i < L; ++i) out[s * L + i] = float((f[i] - mean) * inv);
-    zs.data<float>()[s] = float(z);
-    labels.data<int64_t>()[s] = qso ? 1 : 0;
+    zs.data<float>()[s] = float(sp.z);
+    labels.data<int64_t>()[s] = sp.qso ? 1 : 0;
   }
   return {{"flux", flux}, {"z", zs}, {"label", labels}, {"loglam", loglam}};
 }

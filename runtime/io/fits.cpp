@@ -442,6 +442,80 @@ Tensor read_fits_columns(const std::string& path, const std::vector<std::string>
   return read_table_columns(f, columns, dtype);
 }
 
+std::vector<std::string> fits_hdu_names(const std::string& file) {
+  FitsFile f(file, false);
+  int n = 0, status = 0;
+  f.check(fits_get_num_hdus(f.get(), &n, &status), "counting the HDUs");
+  std::vector<std::string> names;
+  for (int i = 1; i <= n; ++i) {
+    int type = 0;
+    f.check(fits_movabs_hdu(f.get(), i, &type, &status), fmt::format("moving to HDU {}", i - 1));
+    names.push_back(f.key_string("EXTNAME"));
+  }
+  return names;
+}
+
+namespace {
+// The 1-based number of `column` in the table HDU of `path`, its type and its rows.
+int table_column(FitsFile& f, const std::string& column, int* type, int64_t* rows) {
+  if (f.is_image()) f.fail(fmt::format("is an image, not a table: it has no column '{}'", column));
+  std::vector<std::string> names = column_names(f);
+  int col = find_column(names, column);
+  if (!col) f.fail(fmt::format("no column '{}' (the table has: {})", column, fmt::join(names, ", ")));
+  *rows = table_rows(f);
+  LONGLONG repeat = 0, width = 0;
+  int status = 0;
+  f.check(fits_get_eqcoltypell(f.get(), col, type, &repeat, &width, &status), fmt::format("column '{}'", column));
+  if (*type != TSTRING && repeat != 1)
+    f.fail(fmt::format("column '{}' has {} values a row; one is expected here", column, repeat));
+  check_allocation(uint64_t(*rows) * uint64_t(std::max<LONGLONG>(width, 8)),
+                   fmt::format("{}: reading column '{}'", f.where(), column));
+  return col;
+}
+}  // namespace
+
+std::vector<std::string> read_fits_text_column(const std::string& path, const std::string& column) {
+  FitsFile f(path, true);
+  int type = 0;
+  int64_t rows = 0;
+  int col = table_column(f, column, &type, &rows);
+  if (type != TSTRING) f.fail(fmt::format("column '{}' holds numbers, not text", column));
+  int status = 0, width = 0;
+  f.check(fits_get_col_display_width(f.get(), col, &width, &status), fmt::format("column '{}'", column));
+  std::vector<std::string> out;
+  std::vector<char> cell(size_t(width) + 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    char* p = cell.data();
+    int anynul = 0;
+    f.check(fits_read_col(f.get(), TSTRING, col, r + 1, 1, 1, nullptr, &p, &anynul, &status),
+            fmt::format("reading column '{}'", column));
+    std::string v = cell.data();
+    while (!v.empty() && v.back() == ' ') v.pop_back();
+    out.push_back(v);
+  }
+  return out;
+}
+
+std::vector<int64_t> read_fits_int64_column(const std::string& path, const std::string& column) {
+  FitsFile f(path, true);
+  int type = 0;
+  int64_t rows = 0;
+  int col = table_column(f, column, &type, &rows);
+  if (type == TSTRING || type == TFLOAT || type == TDOUBLE || type < 0 || type == TLOGICAL)
+    f.fail(fmt::format("column '{}' does not hold whole numbers (an integer column is expected)", column));
+  std::vector<int64_t> out(static_cast<size_t>(rows));
+  int status = 0, anynul = 0;
+  if (rows)
+    f.check(fits_read_col(f.get(), TLONGLONG, col, 1, 1, rows, nullptr, out.data(), &anynul, &status),
+            fmt::format("reading column '{}'", column));
+  return out;
+}
+
+std::optional<double> read_fits_key(const std::string& path, const std::string& key) {
+  FitsFile f(path, false);
+  return f.key_double(key.c_str());
+}
+
 FitsSpectrum read_fits_spectrum(const std::string& path) {
   FitsFile f(path, true);
   FitsSpectrum s;

@@ -12,6 +12,8 @@
 // Every failure throws std::runtime_error with one line naming the file (and the HDU or
 // column) and, where it helps, cfitsio's own message.
 #pragma once
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,18 @@ Tensor read_fits(const std::string& path, const std::vector<std::string>& column
 // a vector column its element count; a single column keeps its cell shape ([rows, 1],
 // [rows, n], or [rows, d2, d1] for TDIMn = (d1, d2)). Names match case-insensitively.
 Tensor read_fits_columns(const std::string& path, const std::vector<std::string>& columns, DType dtype = DType::F32);
+
+// The EXTNAME of each HDU of `file` (a plain path, no extended syntax), "" where an HDU
+// has none; throws naming the file when it is not a readable FITS file.
+std::vector<std::string> fits_hdu_names(const std::string& file);
+// One table column read exactly: text (trailing blanks dropped) or whole numbers as int64
+// (a 'K' column past 2^53, such as DESI's TARGETID, keeps every digit). `path` names the
+// HDU as above; throws naming the file, HDU and column.
+std::vector<std::string> read_fits_text_column(const std::string& path, const std::string& column);
+std::vector<int64_t> read_fits_int64_column(const std::string& path, const std::string& column);
+// A numeric header keyword of the HDU `path` names (`file.fits[0]`: the primary), or
+// nullopt when the HDU has no such keyword.
+std::optional<double> read_fits_key(const std::string& path, const std::string& key);
 
 // A 1-D spectrum on a log10-wavelength grid (Angstrom). Read from
 //  - a table with `loglam` (or `wave`/`wavelength`/`lambda` in Angstrom) and `flux`

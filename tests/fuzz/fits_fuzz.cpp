@@ -1,7 +1,9 @@
 // libFuzzer harness: FITS files (runtime/io/fits.cpp over cfitsio): the data of the first
-// HDU with data, two table columns, and the 1-D spectrum reader. Errors are
-// std::runtime_error naming the file.
+// HDU with data, two table columns, the 1-D spectrum reader, and the SDSS / DESI survey
+// readers (runtime/io/survey_spectra.cpp; seeds seed_sdss_spec.fits, seed_desi_coadd.fits).
+// Errors are std::runtime_error naming the file.
 #include "runtime/io/fits.h"
+#include "runtime/io/survey_spectra.h"
 #include "tests/fuzz/fuzz_util.h"
 
 using namespace starc;
@@ -18,5 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   attempt([&] { (void)read_fits(path); });
   attempt([&] { (void)read_fits_columns(path, {"loglam", "flux"}, DType::F64); });
   attempt([&] { (void)read_fits_spectrum(path); });
+  attempt([&] { (void)read_survey_spectra(path); });
   return 0;
 }

@@ -108,6 +108,41 @@ def fits_seeds():
     out("fits", "ascii_table.fits", fits_bytes([fits.PrimaryHDU(), fits.TableHDU.from_columns(ascii_cols)]))
 
 
+def survey_seeds():
+    """Small SDSS spec and DESI coadd files (runtime/io/survey_spectra.cpp), the layout
+    `starc simulate spectra --format sdss|desi` writes, a few pixels each."""
+    n = 8
+    loglam = (3.6 + 1e-4 * np.arange(n)).astype(">f4")
+    primary = fits.PrimaryHDU()
+    primary.header["PLATEID"] = 4000
+    primary.header["COEFF0"] = 3.6
+    primary.header["COEFF1"] = 1e-4
+    coadd = fits.BinTableHDU.from_columns([
+        fits.Column(name="flux", format="E", array=np.linspace(1, 2, n)),
+        fits.Column(name="loglam", format="E", array=loglam),
+        fits.Column(name="ivar", format="E", array=np.r_[np.ones(n - 1), 0]),
+        fits.Column(name="and_mask", format="J", array=np.r_[0, 1 << 23, np.zeros(n - 2, int)]),
+    ], name="COADD")
+    spall = fits.BinTableHDU.from_columns([
+        fits.Column(name="PLATE", format="J", array=[4000]), fits.Column(name="MJD", format="J", array=[55500]),
+        fits.Column(name="FIBERID", format="J", array=[1]), fits.Column(name="CLASS", format="6A", array=["QSO"]),
+        fits.Column(name="Z", format="E", array=[2.5])], name="SPALL")
+    out("fits", "sdss_spec.fits", fits_bytes([primary, coadd, spall]))
+    rows = 2
+    hdus = [fits.PrimaryHDU(), fits.BinTableHDU.from_columns(
+        [fits.Column(name="TARGETID", format="K", array=[39627000010000000, 39627000010000001])], name="FIBERMAP")]
+    for arm, start in (("B", 3600.0), ("R", 3603.2)):  # 6 pixels each, 2 shared
+        hdus.append(fits.ImageHDU(start + 0.8 * np.arange(6), name=arm + "_WAVELENGTH"))
+        hdus.append(fits.ImageHDU(np.ones((rows, 6), ">f4"), name=arm + "_FLUX"))
+        hdus.append(fits.ImageHDU(np.ones((rows, 6), ">f4"), name=arm + "_IVAR"))
+        hdus.append(fits.ImageHDU(np.zeros((rows, 6), np.uint32), name=arm + "_MASK"))
+    hdus.append(fits.BinTableHDU.from_columns([
+        fits.Column(name="TARGETID", format="K", array=[39627000010000000, 39627000010000001]),
+        fits.Column(name="Z", format="D", array=[0.5, 1.5]),
+        fits.Column(name="SPECTYPE", format="6A", array=["GALAXY", "QSO"])], name="REDSHIFTS"))
+    out("fits", "desi_coadd.fits", fits_bytes(hdus))
+
+
 def csv_seeds():
     out("csv", "plain.csv", b"flux,z,name\n1.5,0.1,a\n2,3e-2,b\n-inf,nan,c\n")
     out("csv", "quoted.csv", b'# comment\n"flux","z, red"\n\n"1",2\n  3 , "4"\r\n')
@@ -251,6 +286,7 @@ def main():
     arrays = npy_seeds()
     npz_seeds(arrays)
     fits_seeds()
+    survey_seeds()
     csv_seeds()
     weights_seeds()
     jit_cache_seeds()

@@ -1,13 +1,19 @@
 // `starc convert IN... -o OUT.npy`: FITS, CSV, .npy or .npz inputs (tensor specs,
 // docs/data.md) into one model-ready .npy. With --resample-loglam every input is a 1-D
 // spectrum put onto that log10-wavelength grid (flux-conserving) and optionally
-// normalised, giving [N, 1, L] for N inputs; without it one input is written as it is
-// read and several are stacked along a new first axis.
+// normalised, giving [N, 1, L] for N spectra — SDSS spec-*.fits and DESI coadd-*.fits
+// files (runtime/io/survey_spectra.h) with bad pixels masked, folders and patterns of
+// them, labels optionally as .npy files, and every choice in OUT.json; without it one
+// input is written as it is read and several are stacked along a new first axis.
 #include "tools/starc/convert_cmd.h"
 
 #include <fmt/format.h>
 
+#include <glob.h>
+
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <new>
 #include <sstream>
 
@@ -15,17 +21,20 @@
 #include "runtime/io/fits.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/spectrum_resample.h"
+#include "runtime/io/survey_spectra.h"
 #include "runtime/io/tensor_file.h"
 #include "tools/starc/cli_common.h"
 
 namespace starc {
 namespace {
 
+namespace fs = std::filesystem;
 using cli::CliError;
 
 struct Options {
   std::vector<std::string> inputs;
   std::string out, grid, normalize = "none", dtype;  // dtype empty: as read
+  std::string out_z, out_class;                      // label files (spectra with labels)
   bool quiet = false;
 };
 
@@ -55,36 +64,229 @@ std::vector<std::string> expand_lists(const std::vector<std::string>& inputs) {
   return out;
 }
 
+// '*' or '?' only: '[' starts a FITS HDU selector in a tensor spec.
+bool is_glob(const std::string& s) { return s.find_first_of("*?") != std::string::npos; }
+
+// A readable FITS file that read_fits_spectrum does not take (a catalog, DESI's
+// redrock-*.fits) is no spectrum; one that cannot be read at all is an error.
+bool looks_like_spectrum(const std::string& file) {
+  try {
+    (void)read_fits_spectrum(file);
+    return true;
+  } catch (const std::runtime_error&) {
+    return false;
+  }
+}
+
+std::string sidecar_path(const std::string& out) { return fs::path(out).replace_extension(".json").string(); }
+
+bool fits_name(const fs::path& p) {
+  std::string name = p.filename().string();
+  for (const char* ext : {".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz"})
+    if (name.size() > std::strlen(ext) && name.compare(name.size() - std::strlen(ext), std::string::npos, ext) == 0)
+      return true;
+  return false;
+}
+
+// The inputs with every folder replaced by its FITS files and every glob pattern (that is
+// not itself a file) by its matches, each sorted by name; of those, files that are not
+// spectra (DESI's redrock-*.fits, catalogs) are left out with a note (also with --quiet:
+// it says which files the tensor does not come from). Files named one by one are kept.
+std::vector<std::string> expand_folders(const std::vector<std::string>& inputs) {
+  std::vector<std::string> out;
+  for (auto& in : inputs) {
+    std::error_code ec;
+    std::vector<std::string> found;
+    if (fs::is_directory(in, ec)) {
+      for (auto& e : fs::directory_iterator(in, ec))
+        if (e.is_regular_file() && fits_name(e.path())) found.push_back(e.path().string());
+      if (ec) throw CliError(fmt::format("{}: cannot list the folder: {}", in, ec.message()));
+      if (found.empty()) throw CliError(fmt::format("{}: the folder holds no .fits files", in));
+    } else if (is_glob(in) && !fs::exists(in, ec)) {
+      glob_t g{};
+      int rc = glob(in.c_str(), 0, nullptr, &g);
+      for (size_t i = 0; rc == 0 && i < g.gl_pathc; ++i) found.push_back(g.gl_pathv[i]);
+      globfree(&g);
+      if (found.empty()) throw CliError(fmt::format("{}: no file matches the pattern", in));
+    } else {
+      out.push_back(in);
+      continue;
+    }
+    std::sort(found.begin(), found.end());
+    size_t kept = 0;
+    for (auto& f : found) {
+      if (spectrum_file_kind(f) == SpectrumFileKind::Other && !looks_like_spectrum(f)) {
+        fmt::print("{}: left out (not a spectrum: no COADD or B/R/Z_FLUX HDU, no flux/loglam table)\n", f);
+        continue;
+      }
+      out.push_back(f);
+      ++kept;
+    }
+    if (!kept) throw CliError(fmt::format("{}: none of its {} FITS file(s) is a spectrum", in, found.size()));
+  }
+  return out;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20)
+      out += fmt::format("\\u{:04x}", int(c));
+    else
+      out += c;
+  }
+  return out + "\"";
+}
+
+// One spectrum to convert and what became of it (a line of the sidecar JSON).
+struct Converted {
+  SurveySpectrum s;
+  std::string format;  // sdss, desi, fits
+  int64_t outside = 0, no_data = 0;
+};
+
+// A plain FITS file (no [HDU], #columns or :TYPE): may be a survey file.
+bool plain_fits(const std::string& input) {
+  TensorSpec spec = parse_tensor_spec(input);
+  return spec.format == TensorFormat::Fits && spec.file == spec.path && spec.columns.empty() && !spec.dtype &&
+         spec.dims.empty();
+}
+
+// The spectra of one input: an SDSS or DESI file's by its reader, any other FITS
+// spectrum (docs/data.md, "FITS") by read_fits_spectrum.
+std::vector<Converted> read_spectra(const std::string& input) {
+  std::vector<Converted> out;
+  SpectrumFileKind kind = plain_fits(input) ? spectrum_file_kind(input) : SpectrumFileKind::Other;
+  if (kind != SpectrumFileKind::Other) {
+    for (auto& s : read_survey_spectra(input))
+      out.push_back({std::move(s), kind == SpectrumFileKind::Sdss ? "sdss" : "desi"});
+    return out;
+  }
+  FitsSpectrum f = read_fits_spectrum(input);
+  Converted c{{}, "fits"};
+  c.s.file = f.source;
+  c.s.loglam = std::move(f.loglam);
+  c.s.flux = std::move(f.flux);
+  c.s.ivar = std::move(f.ivar);
+  out.push_back(std::move(c));
+  return out;
+}
+
+// Class codes of --out-class: the simulator's labels (0 galaxy, 1 quasar) and 2 star.
+int64_t class_code(const Converted& c) {
+  if (c.s.spectype == "GALAXY") return 0;
+  if (c.s.spectype == "QSO") return 1;
+  if (c.s.spectype == "STAR") return 2;
+  throw CliError(
+      fmt::format("{}: class '{}' (from {}) is not GALAXY, QSO or STAR", c.s.source(), c.s.spectype, c.s.labels_from));
+}
+
+void write_labels(const std::vector<Converted>& all, const Options& o) {
+  for (auto& c : all)
+    if (!c.s.z)
+      throw CliError(
+          fmt::format("{}: no labels for --out-z / --out-class (an SDSS file needs a SPALL or SPECOBJ "
+                      "HDU, a DESI coadd a REDSHIFTS HDU or its redrock-*.fits beside it)",
+                      c.s.source()));
+  int64_t n = int64_t(all.size());
+  if (!o.out_z.empty()) {
+    Tensor z(DType::F32, {n, 1});
+    for (int64_t i = 0; i < n; ++i) z.data<float>()[i] = float(*all[size_t(i)].s.z);
+    write_npy(o.out_z, z);
+    fmt::print("wrote {} to {}\n", type_str(z.type()), o.out_z);
+  }
+  if (!o.out_class.empty()) {
+    Tensor cls(DType::I64, {n});
+    for (int64_t i = 0; i < n; ++i) cls.data<int64_t>()[i] = class_code(all[size_t(i)]);
+    write_npy(o.out_class, cls);
+    fmt::print("wrote {} to {}\n", type_str(cls.type()), o.out_class);
+  }
+}
+
+// OUT.json beside OUT.npy: every choice that made the tensor, and its rows' sources in
+// order, so that a training run on it can be reproduced (docs/data.md, "Sidecar").
+void write_sidecar(const std::vector<Converted>& all, const std::vector<std::string>& inputs, const LogLamGrid& grid,
+                   const Options& o) {
+  std::string j = "{\n  \"written_by\": \"starc convert\",\n";
+  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, 1, {}],\n  \"dtype\": {},\n", json_string(o.out), all.size(),
+                   grid.n, json_string(o.dtype.empty() ? "f32" : o.dtype));
+  j += fmt::format(
+      "  \"grid\": {{\"log10_lambda_start\": {:.17g}, \"log10_lambda_stop\": {:.17g}, \"pixels\": {}, "
+      "\"step\": {:.17g}, \"unit\": \"log10 Angstrom (vacuum)\"}},\n",
+      grid.start, grid.stop, grid.n, grid.n > 1 ? (grid.stop - grid.start) / double(grid.n - 1) : 0.0);
+  j += "  \"resampling\": \"flux-conserving: each output pixel the mean flux density over its bin, input pixels "
+       "weighted by their overlap in log10 lambda\",\n";
+  j += "  \"masking\": \"a pixel is bad when and_mask (SDSS) or MASK (DESI) is not 0, ivar <= 0, or flux or "
+       "ivar is not finite; bad pixels carry no weight in the resampling; output pixels no usable input covers, or "
+       "outside the observed range, are 0\",\n";
+  j += "  \"desi_arms\": \"B, R, Z merged on their common wavelengths: flux the ivar-weighted mean, ivar the "
+       "sum\",\n";
+  j += fmt::format("  \"normalize\": {},\n", json_string(o.normalize));
+  j += "  \"order\": \"inputs in the order given; a folder's or pattern's files sorted by name; a DESI file's rows "
+       "in FIBERMAP order\",\n  \"inputs\": [";
+  for (size_t i = 0; i < inputs.size(); ++i) j += (i ? ", " : "") + json_string(inputs[i]);
+  j += "],\n";
+  j += fmt::format(
+      "  \"labels\": {{\"z\": {}, \"class\": {}, \"class_codes\": {{\"GALAXY\": 0, \"QSO\": 1, "
+      "\"STAR\": 2}}}},\n  \"spectra\": [\n",
+      o.out_z.empty() ? "null" : json_string(o.out_z), o.out_class.empty() ? "null" : json_string(o.out_class));
+  for (size_t i = 0; i < all.size(); ++i) {
+    const Converted& c = all[i];
+    j += fmt::format(
+        "    {{\"file\": {}, \"format\": \"{}\", \"row\": {}, \"id\": {}, \"z\": {}, \"class\": {}, "
+        "\"bad_pixels\": {}, \"outside\": {}, \"no_data\": {}}}{}\n",
+        json_string(c.s.file), c.format, c.s.row < 0 ? "null" : std::to_string(c.s.row),
+        c.s.id.empty() ? "null" : json_string(c.s.id), c.s.z ? fmt::format("{:.9g}", *c.s.z) : "null",
+        c.s.spectype.empty() ? "null" : json_string(c.s.spectype), c.s.bad_pixels, c.outside, c.no_data,
+        i + 1 < all.size() ? "," : "");
+  }
+  j += "  ]\n}\n";
+  std::string path = sidecar_path(o.out);
+  write_file_atomic(path, j);
+  fmt::print("wrote the conversion record to {}\n", path);
+}
+
 Tensor convert_spectra(const std::vector<std::string>& inputs, const Options& o, DType dtype) {
   LogLamGrid grid = parse_loglam_grid(o.grid);
   SpectrumNorm norm = parse_spectrum_norm(o.normalize);
-  uint64_t bytes = 0;  // the f64 result and its f32 copy
-  if (!checked_mul(uint64_t(inputs.size()), uint64_t(grid.n), &bytes) || !checked_mul(bytes, 12, &bytes))
-    bytes = UINT64_MAX;
-  check_allocation(bytes, fmt::format("{}: {} spectra of {} pixels", o.out, inputs.size(), grid.n));
-  Tensor out(DType::F64, {int64_t(inputs.size()), 1, grid.n});
-  double* data = out.data<double>();
+  std::vector<Converted> all;
+  std::vector<double> data;
   int64_t total_outside = 0;
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    FitsSpectrum s = read_fits_spectrum(inputs[k]);
-    ResampledSpectrum r = resample_spectrum(s.loglam, s.flux, s.ivar, grid);
-    bool scaled = normalize_spectrum(r, norm);
-    std::copy(r.flux.begin(), r.flux.end(), data + int64_t(k) * grid.n);
-    total_outside += r.outside;
-    if (r.outside + r.masked == grid.n)
-      throw CliError(
-          fmt::format("{}: no pixel of the spectrum (log10 lambda {:.4f}..{:.4f}) falls on the grid "
-                      "{:.4f}..{:.4f}",
-                      s.source, s.loglam.front(), s.loglam.back(), grid.start, grid.stop));
-    if (!o.quiet)
-      fmt::print(
-          "{}: {} pixels, log10 lambda {:.4f}..{:.4f} -> {} pixels; {} outside the observed range, {} without "
-          "usable data (set to 0){}\n",
-          s.source, s.flux.size(), s.loglam.front(), s.loglam.back(), grid.n, r.outside, r.masked,
-          scaled ? "" : "; constant spectrum: centred, not scaled");
-  }
+  for (auto& input : inputs)
+    for (Converted& c : read_spectra(input)) {
+      uint64_t bytes = 0;  // the f64 result and its f32 copy
+      if (!checked_mul(uint64_t(all.size() + 1), uint64_t(grid.n), &bytes) || !checked_mul(bytes, 12, &bytes))
+        bytes = UINT64_MAX;
+      check_allocation(bytes, fmt::format("{}: {} spectra of {} pixels", o.out, all.size() + 1, grid.n));
+      const SurveySpectrum& s = c.s;
+      ResampledSpectrum r = resample_spectrum(s.loglam, s.flux, s.ivar, grid);
+      bool scaled = normalize_spectrum(r, norm);
+      data.insert(data.end(), r.flux.begin(), r.flux.end());
+      c.outside = r.outside, c.no_data = r.masked;
+      total_outside += r.outside;
+      if (r.outside + r.masked == grid.n)
+        throw CliError(
+            fmt::format("{}: no pixel of the spectrum (log10 lambda {:.4f}..{:.4f}) falls on the grid "
+                        "{:.4f}..{:.4f}",
+                        s.source(), s.loglam.front(), s.loglam.back(), grid.start, grid.stop));
+      if (!o.quiet)
+        fmt::print(
+            "{}: {} pixels{}, log10 lambda {:.4f}..{:.4f} -> {} pixels; {} outside the observed range, {} without "
+            "usable data (set to 0){}\n",
+            s.source(), s.flux.size(), c.format == "fits" ? "" : fmt::format(" ({} marked bad)", s.bad_pixels),
+            s.loglam.front(), s.loglam.back(), grid.n, r.outside, r.masked,
+            scaled ? "" : "; constant spectrum: centred, not scaled");
+      c.s.loglam.clear(), c.s.flux.clear(), c.s.ivar.clear();
+      all.push_back(std::move(c));
+    }
   if (o.quiet && total_outside)
     fmt::print("{} pixels in all fell outside the observed ranges (set to 0)\n", total_outside);
+  if (!o.out_z.empty() || !o.out_class.empty()) write_labels(all, o);
+  write_sidecar(all, inputs, grid, o);
+  Tensor out(DType::F64, {int64_t(all.size()), 1, grid.n});
+  std::copy(data.begin(), data.end(), out.data<double>());
   return convert_dtype(out, dtype, o.out);
 }
 
@@ -117,6 +319,22 @@ Tensor convert_tensors(const std::vector<std::string>& inputs, std::optional<DTy
 
 int run(const Options& o) {
   std::vector<std::string> inputs = expand_lists(o.inputs);
+  if (!o.grid.empty()) {
+    inputs = expand_folders(inputs);
+  } else {
+    for (auto& in : inputs) {
+      std::error_code ec;
+      if (fs::is_directory(in, ec) || (is_glob(in) && !fs::exists(in, ec)))
+        throw CliError(
+            fmt::format("{}: a folder or pattern of spectra needs --resample-loglam (sdss for the default "
+                        "grid)",
+                        in));
+    }
+    if (!o.out_z.empty() || !o.out_class.empty())
+      throw CliError("--out-z / --out-class come from spectrum files: give --resample-loglam too");
+  }
+  if (!o.grid.empty() && sidecar_path(o.out) == fs::path(o.out).string())
+    throw CliError(fmt::format("{}: the output must not end in .json (the conversion record goes there)", o.out));
   std::optional<DType> dtype;
   if (!o.dtype.empty()) dtype = dtype_from_name(o.dtype);
   if (o.grid.empty() && o.normalize != "none")
@@ -142,7 +360,8 @@ ConvertCommand add_convert_command(CLI::App& app) {
   c.app
       ->add_option("inputs", o->inputs,
                    "tensor specs (docs/data.md: file.fits[HDU]#COLUMNS:TYPE, cat.csv#a,b, x.npy) or @LIST, a file "
-                   "of them")
+                   "of them; with --resample-loglam also folders and patterns ('spec-*.fits') of SDSS spec-*.fits "
+                   "and DESI coadd-*.fits files")
       ->required();
   c.app->add_option("-o,--output", o->out, "the .npy to write")->required();
   c.app->add_option("--resample-loglam", o->grid,
@@ -156,6 +375,12 @@ ConvertCommand add_convert_command(CLI::App& app) {
   c.app
       ->add_option("--dtype", o->dtype, "element type written: f32 or f64 (default: spectra f32, other inputs as read)")
       ->check(CLI::IsMember({"f32", "f64"}));
+  c.app->add_option("--out-z", o->out_z,
+                    "with --resample-loglam: also write each spectrum's redshift (SDSS SPALL/SPECOBJ Z, DESI "
+                    "REDSHIFTS Z) as f32[N,1]");
+  c.app->add_option("--out-class", o->out_class,
+                    "with --resample-loglam: also write each spectrum's class (CLASS / SPECTYPE) as i64[N]: "
+                    "GALAXY 0, QSO 1, STAR 2");
   c.app->add_flag("--quiet,-q", o->quiet, "no line per spectrum (a total of pixels outside the observed ranges only)");
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;

@@ -1,6 +1,7 @@
 // `starc simulate TASK --n N --seed S -o DIR [task options]`: writes DIR/<name>.npy for
 // every file of a simulation task (runtime/astro/simulate.h; docs/simulators.md has the
-// physics). `starc simulate --list` prints the tasks, their files and options.
+// physics); `--format sdss|desi` writes the spectra task as survey FITS files instead.
+// `starc simulate --list` prints the tasks, their files and options.
 #include "tools/starc/simulate_cmd.h"
 
 #include <fmt/format.h>
@@ -18,7 +19,7 @@ namespace starc {
 namespace {
 
 struct Options {
-  std::string task, out;
+  std::string task, out, format = "npy";
   int64_t n = 0;
   uint64_t seed = 0;
   bool list = false;
@@ -52,6 +53,12 @@ int run(const Options& o) {
   SimOptions given;
   for (auto& [name, flag] : o.flags)
     if (flag->count() > 0) given[name] = o.values.at(name);
+  if (o.format != "npy") {
+    std::vector<std::string> paths = simulate_survey_files(o.task, o.format, o.n, o.seed, given, o.out);
+    fmt::print("wrote {} {} file{} to {} ({} .. {})\n", paths.size(), o.format, paths.size() == 1 ? "" : "s", o.out,
+               paths.front(), paths.back());
+    return 0;
+  }
   for (auto& [path, type] : simulate_to_dir(o.task, o.n, o.seed, given, o.out))
     fmt::print("wrote {} ({})\n", path, type_str(type));
   return 0;
@@ -68,6 +75,11 @@ SimulateCommand add_simulate_command(CLI::App& app) {
   c.app->add_option("--seed", o->seed, "random seed (default 0); the same seed gives the same bytes");
   c.app->add_option("-o,--output", o->out, "output folder (created if missing)");
   c.app->add_flag("--list", o->list, "print the tasks, their files and options");
+  c.app
+      ->add_option("--format", o->format,
+                   "npy (default): DIR/<name>.npy; spectra only: sdss (spec-PLATE-MJD-FIBER.fits per object) or desi "
+                   "(coadd-*.fits and redrock-*.fits), docs/simulators.md")
+      ->check(CLI::IsMember({"npy", "sdss", "desi"}));
   // Every task's options, so CLI11 parses them in any position; the task checks its own.
   std::set<std::string> names;
   for (auto& t : simulation_tasks())
