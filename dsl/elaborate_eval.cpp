@@ -308,6 +308,9 @@ Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   }
   if (a.kind == Value::Bool && b.kind == Value::Bool && (op == "==" || op == "!="))
     return Value::boolean((a.b == b.b) == (op == "=="));
+  // Element types compare, so a layer can take a bool or a float mask (`m.dtype == bool`).
+  if (a.kind == Value::DTypeV && b.kind == Value::DTypeV && (op == "==" || op == "!="))
+    return Value::boolean((a.dt == b.dt) == (op == "=="));
   if ((a.kind == Value::List || a.kind == Value::Tuple) && (b.kind == Value::List || b.kind == Value::Tuple) &&
       op == "+") {
     size_t n = a.items.size() + b.items.size();
