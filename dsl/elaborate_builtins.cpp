@@ -12,11 +12,39 @@
 
 namespace starc {
 
-const std::vector<std::string> kBuiltinFns = {
-    "scan",  "zeros",       "ones",        "full",      "len",     "int",   "float", "print", "grad",   "assign",
-    "clamp", "masked_fill", "expand_dims", "unsqueeze", "squeeze", "stack", "split", "chunk", "repeat", "tile"};
+const std::vector<std::string> kBuiltinFns = {"scan",        "zeros",     "ones",    "full",   "len",   "int",
+                                              "float",       "print",     "grad",    "assign", "clamp", "masked_fill",
+                                              "expand_dims", "unsqueeze", "squeeze", "stack",  "split", "chunk",
+                                              "repeat",      "tile",      "tensor"};
 
 // ---------------------------------------------------------------- builtins
+// tensor(values, dtype: f32), as torch.tensor: a static number (rank 0) or list of
+// numbers (1-D) as a constant, or a tensor cast to dtype; lets a function take per-class
+// numbers as a list or a tensor alike (std.losses' weights).
+Value Elaborator::tensor_builtin(Args& args, const Expr& e) {
+  if (args.pos.size() != 1) throw CompileError(e.loc, "tensor needs 1 positional argument (a number, list or tensor)");
+  DType dt = default_float_;
+  for (auto& [k, v, l] : args.named) {
+    if (k != "dtype") throw CompileError(l, fmt::format("tensor has no argument '{}'", k));
+    Attr a = to_attr(v, l);
+    if (!std::holds_alternative<DType>(a))
+      throw CompileError(
+          l, fmt::format("tensor: dtype must be an element type (f32, f64, i64, bool), got {}", describe(v)));
+    dt = std::get<DType>(a);
+  }
+  const auto& [v, loc] = args.pos[0];
+  if (v.kind == Value::Tensor) return type_of(v).dtype == dt ? v : emit("cast", {v}, {{"dtype", dt}}, e.loc);
+  std::vector<Value> items = v.kind == Value::List || v.kind == Value::Tuple ? v.items : std::vector<Value>{v};
+  std::vector<double> nums;
+  for (const Value& x : items) {
+    if (!x.is_num() || x.is_sym_dim())
+      throw CompileError(loc, fmt::format("tensor needs static numbers, got {}", describe(x)));
+    nums.push_back(x.as_double());
+  }
+  Shape shape = v.kind == Value::List || v.kind == Value::Tuple ? Shape{int64_t(nums.size())} : Shape{};
+  return emit("const", {}, {{"value", Tensor::from_vector(dt, shape, nums)}}, e.loc);
+}
+
 Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& e) {
   auto need = [&](size_t n) {
     if (args.pos.size() < n)
@@ -56,6 +84,7 @@ Value Elaborator::call_builtin(const std::string& name, Args& args, const Expr& 
     if (v.kind == Value::Tensor && type_of(v).rank() > 0) return Value::dim(type_of(v).shape[0]);
     throw CompileError(args.pos[0].second, fmt::format("len needs a list or a tensor, got {}", describe(v)));
   }
+  if (name == "tensor") return tensor_builtin(args, e);
   if (name == "int" || name == "float") {
     need(1);
     const Value& v = args.pos[0].first;

@@ -113,6 +113,7 @@ class Elaborator {
   int use_in(GraphCtx* ctx, const Value& v);
   Value emit(const OpDef* op, const std::vector<Value>& tensor_args, Attrs attrs, SrcLoc loc);
   Value emit(const char* op, const std::vector<Value>& args, Attrs attrs, SrcLoc loc);
+  Value tensor_builtin(Args& args, const Expr& e);
   Value constant(double v, DType dt, SrcLoc loc);
   Value as_tensor(const Value& v, DType dt, SrcLoc loc, const char* context);
   int64_t static_int(const Value& v, SrcLoc loc, const char* what, bool allow_sym = false);
