@@ -83,9 +83,9 @@ bool parse_number(const std::string& s, double* v) {
   return b != e && ec == std::errc() && end == e;
 }
 
-}  // namespace
-
-CsvTable read_csv(const std::string& path, const std::vector<std::string>& columns, DType dtype) {
+// The records of the CSV file `path`, header first, checked: not empty, no NUL bytes, a
+// header without repeated names, at least one data row, every row as wide as the header.
+std::vector<Record> load_records(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw std::runtime_error(fmt::format("{}: no such file", path));
   std::string text = read_data_file(path);
@@ -113,6 +113,15 @@ CsvTable read_csv(const std::string& path, const std::vector<std::string>& colum
       throw std::runtime_error(fmt::format("{}:{}: {} fields, but the header (line {}) has {} columns", path,
                                            records[r].line, records[r].fields.size(), header.line, names.size()));
 
+  return records;
+}
+
+}  // namespace
+
+CsvTable read_csv(const std::string& path, const std::vector<std::string>& columns, DType dtype) {
+  std::vector<Record> records = load_records(path);
+  const Record& header = records[0];
+  const std::vector<std::string>& names = header.fields;
   CsvTable out;
   std::vector<size_t> picked;
   double v = 0;
@@ -157,6 +166,24 @@ CsvTable read_csv(const std::string& path, const std::vector<std::string>& colum
     }
   }
   out.values = convert_dtype(t, dtype, fmt::format("{} columns {}", path, fmt::join(out.columns, ",")));
+  return out;
+}
+
+CsvText read_csv_text(const std::string& path, const std::vector<std::string>& columns) {
+  std::vector<Record> records = load_records(path);
+  const std::vector<std::string>& names = records[0].fields;
+  CsvText out;
+  for (auto& want : columns) {
+    auto it = std::find(names.begin(), names.end(), want);
+    if (it == names.end())
+      throw std::runtime_error(fmt::format("{}:{}: no column '{}' (the header has: {})", path, records[0].line, want,
+                                           fmt::join(names, ", ")));
+    std::vector<std::string> cells;
+    for (size_t r = 1; r < records.size(); ++r) cells.push_back(records[r].fields[size_t(it - names.begin())]);
+    out.cells.push_back(std::move(cells));
+  }
+  out.header = names;
+  for (size_t r = 1; r < records.size(); ++r) out.lines.push_back(records[r].line);
   return out;
 }
 

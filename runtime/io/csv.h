@@ -26,4 +26,13 @@ struct CsvTable {
 // `dtype` F32 (default), F64 or I64 (integers only).
 CsvTable read_csv(const std::string& path, const std::vector<std::string>& columns = {}, DType dtype = DType::F32);
 
+// The cells of `columns` as text, one vector per column, and each data row's line (for
+// messages) and the header: for tables with text columns (a light curve's band).
+struct CsvText {
+  std::vector<std::string> header;
+  std::vector<std::vector<std::string>> cells;  // [column][row]
+  std::vector<int> lines;                       // [row]: the row's line in the file
+};
+CsvText read_csv_text(const std::string& path, const std::vector<std::string>& columns);
+
 }  // namespace starc

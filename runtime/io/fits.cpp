@@ -474,6 +474,21 @@ int table_column(FitsFile& f, const std::string& column, int* type, int64_t* row
 }
 }  // namespace
 
+std::vector<FitsColumnInfo> fits_table_columns(const std::string& path) {
+  FitsFile f(path, true);
+  if (f.is_image()) f.fail("is an image, not a table");
+  std::vector<FitsColumnInfo> out;
+  std::vector<std::string> names = column_names(f);
+  for (size_t i = 0; i < names.size(); ++i) {
+    int type = 0, status = 0;
+    LONGLONG repeat = 0, width = 0;
+    f.check(fits_get_eqcoltypell(f.get(), int(i) + 1, &type, &repeat, &width, &status),
+            fmt::format("column '{}'", names[i]));
+    out.push_back({names[i], type == TSTRING});
+  }
+  return out;
+}
+
 std::vector<std::string> read_fits_text_column(const std::string& path, const std::string& column) {
   FitsFile f(path, true);
   int type = 0;

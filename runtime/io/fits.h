@@ -34,6 +34,12 @@ Tensor read_fits_columns(const std::string& path, const std::vector<std::string>
 // The EXTNAME of each HDU of `file` (a plain path, no extended syntax), "" where an HDU
 // has none; throws naming the file when it is not a readable FITS file.
 std::vector<std::string> fits_hdu_names(const std::string& file);
+// The columns of the table HDU `path` names: TTYPE and whether it holds text.
+struct FitsColumnInfo {
+  std::string name;
+  bool text = false;
+};
+std::vector<FitsColumnInfo> fits_table_columns(const std::string& path);
 // One table column read exactly: text (trailing blanks dropped) or whole numbers as int64
 // (a 'K' column past 2^53, such as DESI's TARGETID, keeps every digit). `path` names the
 // HDU as above; throws naming the file, HDU and column.

@@ -110,7 +110,8 @@ std::vector<SurveySpectrum> read_sdss(const std::string& file, const std::vector
 
 struct ArmPixels {
   std::vector<double> wave;  // Angstrom
-  Tensor flux, ivar, mask;   // [rows, pixels]; mask empty when the file has none
+  Tensor flux, ivar, mask;   // [rows, pixels]
+  bool has_mask = false;     // the file has X_MASK
 };
 
 ArmPixels read_arm(const std::string& file, const std::vector<std::string>& hdus, const std::string& arm,
@@ -125,6 +126,7 @@ ArmPixels read_arm(const std::string& file, const std::vector<std::string>& hdus
   if (wave.rank() != 1)
     fail(hdu("WAVELENGTH"), fmt::format("is {}: one wavelength a pixel expected", type_str(wave.type())));
   a.wave.assign(wave.data<double>(), wave.data<double>() + wave.size());
+  if (a.wave.empty()) fail(hdu("WAVELENGTH"), "has no pixels");
   Shape want{rows, int64_t(a.wave.size())};
   auto image = [&](const char* what) {
     Tensor t = read_fits(hdu(what), {}, DType::F64);
@@ -135,7 +137,7 @@ ArmPixels read_arm(const std::string& file, const std::vector<std::string>& hdus
   };
   a.flux = image("FLUX");
   a.ivar = image("IVAR");
-  if (has_hdu(hdus, arm + "_MASK")) a.mask = image("MASK");
+  if (has_hdu(hdus, arm + "_MASK")) a.mask = image("MASK"), a.has_mask = true;
   for (double w : a.wave)
     if (!(w > 0)) fail(hdu("WAVELENGTH"), fmt::format("holds {}: wavelengths must be positive", w));
   return a;
@@ -155,8 +157,7 @@ void merge_arms(SurveySpectrum& s, const std::vector<ArmPixels>& arms, const std
     std::vector<double> f(arms[a].flux.data<double>() + row * n, arms[a].flux.data<double>() + (row + 1) * n);
     std::vector<double> w(arms[a].ivar.data<double>() + row * n, arms[a].ivar.data<double>() + (row + 1) * n);
     std::vector<double> m;
-    if (arms[a].mask.size())
-      m.assign(arms[a].mask.data<double>() + row * n, arms[a].mask.data<double>() + (row + 1) * n);
+    if (arms[a].has_mask) m.assign(arms[a].mask.data<double>() + row * n, arms[a].mask.data<double>() + (row + 1) * n);
     s.bad_pixels += mark_bad(f, w, m);
     for (int64_t k = 0; k < n; ++k) all.push_back({arms[a].wave[size_t(k)], f[size_t(k)], w[size_t(k)], a});
   }

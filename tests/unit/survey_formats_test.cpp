@@ -289,6 +289,7 @@ fits.HDUList([h[0], fits.BinTableHDU.from_columns(cols, name='COADD'), h['SPALL'
 fits.HDUList([h[0], h['COADD']]).writeto('no_spall.fits')
 d = fits.open('desi/coadd-main-dark-10000.fits')
 fits.HDUList([x for x in d if x.name != 'R_IVAR']).writeto('no_ivar.fits')
+fits.HDUList([x for x in d if not x.name.endswith('_MASK')]).writeto('no_masks.fits')
 d2 = fits.HDUList([x.copy() for x in d])
 d2['Z_FLUX'].data = d2['Z_FLUX'].data[:, :-1]
 d2.writeto('short_flux.fits')
@@ -318,4 +319,73 @@ open('trunc.fits', 'wb').write(open(spec, 'rb').read()[:20000])
   error("'nothing-*.fits'", "nothing-*.fits: no file matches the pattern");
   test::expect_starc_error(dir.string(), "convert sdss -o o.json --resample-loglam sdss", "must not end in .json");
   test::expect_starc_error(dir.string(), "convert sdss -o o.npy", "needs --resample-loglam");
+  // Without _MASK HDUs (they are optional): ivar alone marks the bad pixels.
+  test::ShellResult ok = starc("convert no_masks.fits -o ok.npy --resample-loglam sdss");
+  EXPECT_EQ(ok.code, 0) << ok.out;
+  EXPECT_EQ(type_str(read_npy(path("ok.npy")).type()), "f32[2,1,4618]");
+}
+
+// Light-curve tables (docs/data.md, "Light curves"): the supernova simulation written as
+// one CSV table of observations (object_id, mjd, band, flux, flux_err and metadata) and
+// as FITS tables, one per object, converts back to the simulation's own [N, 40, 13]
+// tensor; a band missing from an epoch is interpolated in time, or held before the band's
+// first observation.
+TEST_F(SurveyFormats, LightCurveTablesAlignIntoTheSupernovaLayout) {
+  REQUIRE_ASTROPY();
+  test::ShellResult r = starc("simulate supernova --n 4 --seed 3 -o sn");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = python(R"(
+lc = np.load('sn/lc.npy')
+rows = []
+for k in range(lc.shape[0]):
+    cols = {n: [] for n in ('mjd', 'band', 'flux', 'flux_err', 'ra', 'decl', 'mwebv', 'hostgal_photoz')}
+    for e in range(lc.shape[1]):
+        if e > 0 and lc[k, e, 0] == 0:
+            break
+        for b, name in enumerate('griz'):
+            if (k, e, b) in ((0, 5, 1), (0, 0, 0)):  # r at epoch 5 and g at epoch 0 of object 0: not observed
+                continue
+            v = [59000 + 100 * float(lc[k, e, 0]), name, repr(float(lc[k, e, 1 + b])), repr(float(lc[k, e, 5 + b]))]
+            v += [repr(float(x)) for x in lc[k, e, 9:13]]
+            rows.append('%d,%r,%s,%s,%s,%s,%s,%s,%s' % tuple([1000 + k] + v))
+            for n, x in zip(cols, v[:2] + [float(v[2]), float(v[3])] + [float(x) for x in lc[k, e, 9:13]]):
+                cols[n].append(x)
+    if k >= 2:  # objects 2 and 3 also as FITS tables, one object each
+        fits.BinTableHDU.from_columns([
+            fits.Column(name='MJD', format='D', array=cols['mjd']), fits.Column(name='BAND', format='1A', array=cols['band']),
+            fits.Column(name='FLUX', format='E', array=cols['flux']), fits.Column(name='FLUX_ERR', format='E', array=cols['flux_err']),
+            fits.Column(name='RA', format='E', array=cols['ra']), fits.Column(name='DECL', format='E', array=cols['decl']),
+            fits.Column(name='MWEBV', format='E', array=cols['mwebv']),
+            fits.Column(name='HOSTGAL_PHOTOZ', format='E', array=cols['hostgal_photoz'])]).writeto('sn%d.fits' % k)
+open('lc.csv', 'w').write('object_id,mjd,band,flux,flux_err,ra,decl,mwebv,hostgal_photoz\n' + '\n'.join(rows) + '\n')
+)");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = starc("convert --light-curves lc.csv sn2.fits sn3.fits -o lc.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("lc.csv object 1000: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(1 values interpolated, 1 held)"), std::string::npos) << r.out;
+  Tensor want = read_npy(path("sn/lc.npy")), got = read_npy(path("lc.npy"));
+  ASSERT_EQ(type_str(got.type()), "f32[6,40,13]");
+  auto at = [](const Tensor& t, int64_t k, int64_t e, int64_t c) { return double(t.get((k * 40 + e) * 13 + c)); };
+  for (int64_t k = 0; k < 6; ++k) {
+    int64_t src = k < 4 ? k : k - 2;  // rows 4, 5: objects 2, 3 from their FITS tables
+    for (int64_t e = 0; e < 40; ++e)
+      for (int64_t c = 0; c < 13; ++c) {
+        if (src == 0 && ((e == 5 && (c == 2 || c == 6)) || (e == 0 && (c == 1 || c == 5)))) continue;
+        double w = at(want, src, e, c);
+        EXPECT_NEAR(at(got, k, e, c), w, 1e-6 * std::abs(w) + 1e-7) << "object " << k << " epoch " << e << " col " << c;
+      }
+  }
+  double u = (at(want, 0, 5, 0) - at(want, 0, 4, 0)) / (at(want, 0, 6, 0) - at(want, 0, 4, 0));
+  EXPECT_NEAR(at(got, 0, 5, 2), (1 - u) * at(want, 0, 4, 2) + u * at(want, 0, 6, 2), 1e-4) << "r interpolated";
+  EXPECT_FLOAT_EQ(at(got, 0, 5, 6), std::max(at(want, 0, 4, 6), at(want, 0, 6, 6))) << "the larger error";
+  EXPECT_FLOAT_EQ(at(got, 0, 0, 1), at(want, 0, 1, 1)) << "g held from epoch 1";
+  write("bad.csv", "object_id,mjd,band,flux\n1,59000,g,1\n");
+  test::expect_starc_error(dir.string(), "convert --light-curves bad.csv -o x.npy", "bad.csv: no column 'flux_err'");
+  write("bad2.csv", "mjd,band,flux,flux_err\n59000,g,1,0.1\n59001,r,abc,0.1\n");
+  test::expect_starc_error(dir.string(), "convert --light-curves bad2.csv -o x.npy",
+                           "bad2.csv:3: column 'flux' is 'abc'");
+  write("bad3.csv", "mjd,band,flux,flux_err\n59000,g,1,0\n");
+  test::expect_starc_error(dir.string(), "convert --light-curves bad3.csv -o x.npy",
+                           "bad3.csv:2: flux 1 with flux_err 0");
 }

@@ -19,6 +19,7 @@
 
 #include "runtime/io/file_io.h"
 #include "runtime/io/fits.h"
+#include "runtime/io/light_curves.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/spectrum_resample.h"
 #include "runtime/io/survey_spectra.h"
@@ -35,6 +36,9 @@ struct Options {
   std::vector<std::string> inputs;
   std::string out, grid, normalize = "none", dtype;  // dtype empty: as read
   std::string out_z, out_class;                      // label files (spectra with labels)
+  bool light_curves = false;
+  std::string bands = "g,r,i,z";
+  int64_t epochs = 40;
   bool quiet = false;
 };
 
@@ -290,6 +294,55 @@ Tensor convert_spectra(const std::vector<std::string>& inputs, const Options& o,
   return convert_dtype(out, dtype, o.out);
 }
 
+// Light-curve tables into [N, epochs, 1 + 2 bands + 4] (runtime/io/light_curves.h), and
+// the record of the choices in OUT.json.
+Tensor convert_light_curves(const std::vector<std::string>& inputs, const Options& o) {
+  LightCurveLayout layout;
+  layout.bands.clear();
+  std::istringstream list(o.bands);
+  for (std::string b; std::getline(list, b, ',');)
+    if (!b.empty()) layout.bands.push_back(b);
+  if (layout.bands.empty()) throw CliError(fmt::format("--bands '{}': name at least one band", o.bands));
+  if (o.epochs <= 0 || o.epochs > 100000) throw CliError(fmt::format("--epochs {}: must be 1..100000", o.epochs));
+  layout.epochs = o.epochs;
+  LightCurves lc = read_light_curves(inputs, layout);
+  std::string j = "{\n  \"written_by\": \"starc convert --light-curves\",\n";
+  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, {}, {}],\n", json_string(o.out), lc.lc.dim(0), lc.lc.dim(1),
+                   lc.lc.dim(2));
+  std::vector<std::string> bands;
+  for (auto& b : layout.bands) bands.push_back(json_string(b));
+  j += fmt::format("  \"bands\": [{}],\n  \"epochs\": {},\n  \"night_days\": {},\n  \"time_scale_days\": {},\n",
+                   fmt::join(bands, ", "), layout.epochs, layout.night_days, layout.time_scale);
+  j += "  \"columns\": \"per epoch: (mjd - first epoch's mjd) / time_scale_days, flux per band, flux_err per "
+       "band, ra, dec, mwebv, hostgal_photoz; rows past the last epoch 0\",\n";
+  j += "  \"alignment\": \"observations within night_days of an epoch's first form the epoch (its time their "
+       "mean); one band's several observations in an epoch averaged by inverse variance; a band missing from an "
+       "epoch interpolated linearly in time between its neighbouring epochs (error the larger of theirs), held at "
+       "the nearest before the band's first or after its last observation; epochs past the limit dropped; "
+       "metadata absent 0\",\n";
+  j += "  \"order\": \"inputs in the order given; a table's objects in order of first appearance\",\n";
+  j += "  \"objects\": [\n";
+  for (size_t i = 0; i < lc.objects.size(); ++i) {
+    const LightCurveObject& b = lc.objects[i];
+    std::vector<std::string> missing;
+    for (auto& m : b.missing_meta) missing.push_back(json_string(m));
+    j += fmt::format(
+        "    {{\"file\": {}, \"id\": {}, \"observations\": {}, \"epochs\": {}, \"dropped_epochs\": {}, "
+        "\"interpolated\": {}, \"held\": {}, \"other_bands\": {}, \"missing_metadata\": [{}]}}{}\n",
+        json_string(b.file), json_string(b.id), b.observations, b.epochs, b.dropped_epochs, b.interpolated, b.held,
+        b.other_bands, fmt::join(missing, ", "), i + 1 < lc.objects.size() ? "," : "");
+    if (!o.quiet)
+      fmt::print("{}{}: {} observations -> {} epochs ({} values interpolated, {} held{}{})\n", b.file,
+                 b.id.empty() ? "" : " object " + b.id, b.observations, b.epochs, b.interpolated, b.held,
+                 b.dropped_epochs ? fmt::format("; {} epochs past --epochs dropped", b.dropped_epochs) : "",
+                 b.missing_meta.empty() ? "" : fmt::format("; no {}: 0", fmt::join(b.missing_meta, ", ")));
+  }
+  j += "  ]\n}\n";
+  write_file_atomic(sidecar_path(o.out), j);
+  fmt::print("wrote the conversion record to {}\n", sidecar_path(o.out));
+  return lc.lc;
+}
+
 // `dtype` empty: each input's own (its :TYPE, f32 for FITS and CSV, a .npy's dtype).
 Tensor convert_tensors(const std::vector<std::string>& inputs, std::optional<DType> dtype) {
   auto read = [&](const std::string& in) {
@@ -319,6 +372,16 @@ Tensor convert_tensors(const std::vector<std::string>& inputs, std::optional<DTy
 
 int run(const Options& o) {
   std::vector<std::string> inputs = expand_lists(o.inputs);
+  if (o.light_curves && !o.grid.empty())
+    throw CliError("--light-curves and --resample-loglam exclude each other (light curves or spectra)");
+  if (o.light_curves) {
+    if (sidecar_path(o.out) == fs::path(o.out).string())
+      throw CliError(fmt::format("{}: the output must not end in .json (the conversion record goes there)", o.out));
+    Tensor lc = convert_light_curves(inputs, o);
+    write_npy(o.out, lc);
+    fmt::print("wrote {} to {}\n", type_str(lc.type()), o.out);
+    return 0;
+  }
   if (!o.grid.empty()) {
     inputs = expand_folders(inputs);
   } else {
@@ -381,6 +444,12 @@ ConvertCommand add_convert_command(CLI::App& app) {
   c.app->add_option("--out-class", o->out_class,
                     "with --resample-loglam: also write each spectrum's class (CLASS / SPECTYPE) as i64[N]: "
                     "GALAXY 0, QSO 1, STAR 2");
+  c.app->add_flag("--light-curves", o->light_curves,
+                  "read each input as a light-curve table (CSV or FITS: mjd, band, flux, flux_err, optional "
+                  "object_id, ra, dec, mwebv, hostgal_photoz) into [N, epochs, 1 + 2 bands + 4], the supernova "
+                  "model's layout");
+  c.app->add_option("--bands", o->bands, "with --light-curves: the bands in order (default g,r,i,z)");
+  c.app->add_option("--epochs", o->epochs, "with --light-curves: epochs per object (default 40)");
   c.app->add_flag("--quiet,-q", o->quiet, "no line per spectrum (a total of pixels outside the observed ranges only)");
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;
