@@ -15,7 +15,7 @@ namespace starc {
 const std::vector<std::string> kBuiltinFns = {"scan",        "zeros",     "ones",    "full",   "len",   "int",
                                               "float",       "print",     "grad",    "assign", "clamp", "masked_fill",
                                               "expand_dims", "unsqueeze", "squeeze", "stack",  "split", "chunk",
-                                              "repeat",      "tile",      "tensor"};
+                                              "repeat",      "tile",      "tensor",  "sort",   "topk"};
 
 // ---------------------------------------------------------------- builtins
 // tensor(values, dtype: f32), as torch.tensor: a static number (rank 0) or list of

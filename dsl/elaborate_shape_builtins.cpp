@@ -1,5 +1,6 @@
 // dsl: elaboration — builtins that are sugar over primitive ops (issue 31): clamp,
-// masked_fill, expand_dims/unsqueeze, squeeze, stack, split, chunk, repeat, tile.
+// masked_fill, expand_dims/unsqueeze, squeeze, stack, split, chunk, repeat, tile, and
+// sort/topk over argsort and take_along_axis.
 // Each builds existing ops (where, reshape, concat, slice, broadcast_to), so gradients,
 // the lowerings and every backend come with them at no extra cost: reshape is a view,
 // and stack/repeat copy once, as a dedicated op would.
@@ -14,8 +15,9 @@
 
 namespace starc {
 
-const std::vector<std::string> kShapeBuiltinFns = {"clamp", "masked_fill", "expand_dims", "unsqueeze", "squeeze",
-                                                   "stack", "split",       "chunk",       "repeat",    "tile"};
+const std::vector<std::string> kShapeBuiltinFns = {"clamp",   "masked_fill", "expand_dims", "unsqueeze",
+                                                   "squeeze", "stack",       "split",       "chunk",
+                                                   "repeat",  "tile",        "sort",        "topk"};
 
 bool is_shape_builtin(const std::string& name) {
   return std::find(kShapeBuiltinFns.begin(), kShapeBuiltinFns.end(), name) != kShapeBuiltinFns.end();
@@ -294,6 +296,45 @@ struct ShapeBuiltins {
     return repeat_reps(x, reps, a[1].loc);
   }
 
+  bool bool_arg(const Arg& a, bool dflt) {
+    if (!a.given) return dflt;
+    if (a.v.kind != Value::Bool)
+      throw CompileError(a.loc, fmt::format("{}: expected a bool, got {}", name, el.describe(a.v)));
+    return a.v.b;
+  }
+
+  // (values, indices) of the first `k` of x's order along `axis` (all when k < 0): the
+  // indices from argsort, the values read there, so their gradient is take_along_axis's.
+  Value sorted(const Value& x, int64_t axis, bool descending, int64_t k) {
+    Value idx = emit("argsort", {x}, {{"axis", axis}, {"descending", descending}});
+    if (k >= 0) idx = slice(idx, normalize_axis(name, axis, type(x).rank()), 0, k);
+    return tuple({emit("take_along_axis", {x, idx}, {{"axis", axis}}), idx});
+  }
+
+  // torch.sort(x, dim, descending, stable=True): (values, i64 indices).
+  Value sort() {
+    auto a = bind({"x", "axis", "descending"}, 1);
+    const Value& x = tensor(a[0], "x");
+    return sorted(x, axis_arg(a[1], -1), bool_arg(a[2], false), -1);
+  }
+
+  // torch.topk(x, k, dim, largest): the k largest (smallest) in order, (values, indices).
+  Value topk() {
+    auto a = bind({"x", "k", "axis", "largest"}, 2);
+    const Value& x = tensor(a[0], "x");
+    if (type(x).rank() == 0) throw CompileError(a[0].loc, fmt::format("topk: x must have rank >= 1, got {}", tstr(x)));
+    int ax = norm_axis(axis_arg(a[2], -1), type(x).rank(), x, a[2].given ? a[2].loc : e.loc);
+    int64_t k = el.static_int(a[1].v, a[1].loc, "k");
+    Dim n = type(x).shape[size_t(ax)];
+    if (is_sym(n))
+      throw CompileError(a[0].loc,
+                         fmt::format("topk: axis {} of {} is symbolic; topk needs a static axis", ax, tstr(x)));
+    if (k < 0 || k > n)
+      throw CompileError(
+          a[1].loc, fmt::format("topk: k = {} is outside [0, {}], the length of axis {} of {}", k, n, ax, tstr(x)));
+    return sorted(x, ax, bool_arg(a[3], true), k);
+  }
+
   Value call() {
     if (name == "clamp") return clamp();
     if (name == "masked_fill") return masked_fill();
@@ -304,6 +345,8 @@ struct ShapeBuiltins {
     if (name == "chunk") return chunk();
     if (name == "repeat") return repeat();
     if (name == "tile") return tile();
+    if (name == "sort") return sort();
+    if (name == "topk") return topk();
     throw CompileError(e.loc, "internal: unknown shape builtin " + name);
   }
 };

@@ -25,6 +25,7 @@ const LoweringTable& lowerings() {
     register_shape_ops_lowerings(t);
     register_special_lowerings(t);
     register_index_lowerings(t);
+    register_sort_scan_lowerings(t);
     return t;
   }();
   return table;

@@ -148,6 +148,7 @@ void register_random_lowerings(LoweringTable&);
 void register_shape_ops_lowerings(LoweringTable&);
 void register_special_lowerings(LoweringTable&);
 void register_index_lowerings(LoweringTable&);
+void register_sort_scan_lowerings(LoweringTable&);
 // Whether every use of transpose node `id` of `g` is a matmul that hands the transpose's
 // input to GEMM as an operand stored the other way round: then the transpose is never
 // materialised (x @ transpose(w) reads w in place). lower_linalg.cpp.

@@ -90,6 +90,7 @@ void register_shape_ops(OpRegistry&);
 void register_nn_ops(OpRegistry&);
 void register_random_ops(OpRegistry&);
 void register_index_ops(OpRegistry&);
+void register_sort_scan_ops(OpRegistry&);
 
 class OpRegistry {
  public:

@@ -30,6 +30,7 @@ static const OpRegistry& registry() {
     register_nn_ops(r);
     register_random_ops(r);
     register_index_ops(r);
+    register_sort_scan_ops(r);
     return r;
   }();
   return reg;

@@ -20,6 +20,7 @@ const std::map<std::string, const char*> kNoGradientNeeded = {
     {"one_hot", "integer input"},
     {"check_index", "integer input and result"},
     {"argmax", "integer result"},
+    {"argsort", "integer result (sort's values take take_along_axis's gradient)"},
     {"eq", "bool result"},
     {"ne", "bool result"},
     {"lt", "bool result"},

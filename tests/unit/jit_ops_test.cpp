@@ -389,9 +389,35 @@ std::vector<OpCase> index_cases() {
   return c;
 }
 
+// cumsum and argsort (lower_sort_scan.cpp): each axis, both directions, exclusive; i64
+// inputs in a small range for many ties (argsort is stable: ties keep their order).
+std::vector<OpCase> sort_scan_cases() {
+  using i64 = int64_t;
+  const auto I = DType::I64;
+  auto cs = [](i64 a, bool rev, bool excl) { return Attrs{{"axis", a}, {"reverse", rev}, {"exclusive", excl}}; };
+  auto as = [](i64 a, bool desc) { return Attrs{{"axis", a}, {"descending", desc}}; };
+  std::vector<OpCase> c;
+  c.push_back({"cumsum", {{1}}, cs(0, false, false)});
+  c.push_back({"cumsum", {{17}}, cs(0, false, false)});
+  c.push_back({"cumsum", {{3, 17}}, cs(1, true, false)});
+  c.push_back({"cumsum", {{3, 17, 5}}, cs(1, false, true)});
+  c.push_back({"cumsum", {{3, 17, 5}}, cs(-1, true, true)});
+  c.push_back({"cumsum", {{2, 600}}, cs(-1, false, false)});
+  c.push_back({"cumsum", {{3, 17}}, cs(0, false, false), {I}, -1000, 1000});
+  c.push_back({"argsort", {{1}}, as(0, false)});
+  c.push_back({"argsort", {{17}}, as(0, false)});
+  c.push_back({"argsort", {{3, 17}}, as(0, true)});
+  c.push_back({"argsort", {{3, 17, 5}}, as(1, false)});
+  c.push_back({"argsort", {{2, 600}}, as(-1, true)});
+  c.push_back({"argsort", {{3, 17}}, as(1, false), {I}, -3, 3});
+  c.push_back({"argsort", {{3, 17}}, as(1, true), {I}, -3, 3});
+  return c;
+}
+
 std::vector<OpCase> cases() {
   std::vector<OpCase> all;
-  for (auto family : {elementwise_cases, reduce_nn_cases, linalg_conv_cases, shape_scan_cases, index_cases})
+  for (auto family :
+       {elementwise_cases, reduce_nn_cases, linalg_conv_cases, shape_scan_cases, index_cases, sort_scan_cases})
     for (auto& c : family()) all.push_back(c);
   return all;
 }
