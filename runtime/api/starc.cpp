@@ -8,6 +8,7 @@
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/ir/text.h"
 #include "compiler/ops/builder.h"
+#include "compiler/ops/index.h"
 #include "runtime/api/model_impl.h"
 #include "dsl/program.h"
 #include "runtime/init.h"
@@ -138,7 +139,10 @@ std::vector<Tensor> Model::Impl::execute(const Graph& g, const std::vector<Tenso
     throw Error(ErrorKind::Shape, fmt::format("model {} takes {} input{}, got {}", g.name, g.inputs.size(),
                                               g.inputs.size() == 1 ? "" : "s", inputs.size()));
   // Names the input whose dtype or shape does not fit.
-  guarded_as(ErrorKind::Shape, [&] { bind_symbols(g, inputs); });
+  std::vector<Dim> syms = guarded_as(ErrorKind::Shape, [&] { return bind_symbols(g, inputs); });
+  // An index input out of range (a token id, a class label) is bad data, as PyTorch's
+  // IndexError; the executors would report it too, as a plain Error.
+  guarded_as(ErrorKind::Data, [&] { check_input_indices(g, inputs, syms); });
   return guarded([&] {
     if (options.backend == Backend::Reference) return run_graph(g, inputs, weights, RunOptions{options.seed});
     return jit_executor().run(g, inputs, weights, options.seed);

@@ -339,14 +339,19 @@ void convert_gather(Importer& imp) {
     s.insert(s.end(), data.type.shape.begin() + axis + 1, data.type.shape.end());
     return imp.define_output(0, reshape_to(imp, joined, s));
   }
-  if (axis == 0 && data.type.rank() == 2 && shape_is_static(data.type.shape)) {
-    // An embedding lookup: one_hot(indices) @ table (exact, and differentiable in the table).
-    ImportValue hot = imp.apply("one_hot", {idx}, {{"depth", data.type.shape[0]}, {"dtype", data.type.dtype}});
-    return imp.define_output(0, imp.apply("matmul", {hot, data}));
-  }
-  imp.fail(
-      "Gather with indices computed at run time is supported only as an embedding lookup "
-      "(axis 0 of a 2-D table)");
+  // Indices known only at run time (token ids into an embedding table): starc's gather,
+  // which refuses negative indices where ONNX wraps them (an index input is checked
+  // before the run).
+  imp.define_output(0, imp.apply("gather", {data, idx}, {{"axis", int64_t(axis)}}));
+}
+
+// GatherElements is torch.gather: take_along_axis (idx shaped like data except on the axis).
+void convert_gather_elements(Importer& imp) {
+  const ImportValue& data = imp.in(0);
+  const ImportValue& idx = imp.in(1);
+  if (idx.type.dtype != DType::I64) imp.fail("GatherElements indices must be integers");
+  int axis = axis_of(imp, imp.attr_int("axis", 0), data.type.rank());
+  imp.define_output(0, imp.apply("take_along_axis", {data, idx}, {{"axis", int64_t(axis)}}));
 }
 
 void convert_expand(Importer& imp) {
@@ -538,8 +543,8 @@ const std::map<std::string, OnnxOp>& primitive_table() {
       {"Unsqueeze", {[](Importer& i) { convert_squeeze(i, true); }, "reshape"}},
       {"Slice", {convert_slice, "indexing `x[:, a:b:s]` (static axes; a negative step flips first)"}},
       {"Split", {convert_split, "indexing, one per output"}},
-      {"Gather",
-       {convert_gather, "folded (known data), indexing (known indices), or an embedding `one_hot(i) @ table`"}},
+      {"Gather", {convert_gather, "folded (known data), indexing (known indices), else gather (indices in [0, n))"}},
+      {"GatherElements", {convert_gather_elements, "take_along_axis"}},
       {"Expand", {convert_expand, "broadcast_to"}},
       {"Constant", {convert_constant, "folded"}},
       {"ConstantOfShape", {convert_constant_of_shape, "full (folded when static)"}},

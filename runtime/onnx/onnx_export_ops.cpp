@@ -291,6 +291,14 @@ void layer_norm(OpCall& c) {
   emit_out(c, "Div", {d, c.e.op("Sqrt", {c.e.op("Add", {var, c.e.const_scalar(c.type().dtype, eps)})})});
 }
 
+// gather and take_along_axis are ONNX's Gather and GatherElements on indices in [0, n)
+// (ONNX would also wrap negative ones, which starc refuses before the run).
+MapFn along_axis(const std::string& op_type) {
+  return [op_type](OpCall& c) {
+    set_attr(emit_out(c, op_type, c.in), "axis", int64_t(axis_of(c, "axis", c.in_type(0).rank())));
+  };
+}
+
 // ONNX's generators draw other numbers than starc's Philox streams: exported only when
 // the caller accepts that (OnnxExportOptions::random_ops), as the *Like ops on a tensor of
 // the result's shape (whose batch may be dynamic).
@@ -367,6 +375,11 @@ std::map<std::string, OpEntry> make_table() {
   map("batch_norm", "BatchNormalization (running statistics); batch statistics: ReduceMean, Sub, Mul, Sqrt, Div",
       batch_norm);
   map("layer_norm", "ReduceMean, Sub, Mul, Add, Sqrt, Div", layer_norm);
+  map("gather", "Gather", along_axis("Gather"));
+  map("take_along_axis", "GatherElements", along_axis("GatherElements"));
+  refuse("index_add", "not exported yet (gather's gradient; ONNX's ScatterND with reduction add)");
+  refuse("scatter_add", "not exported yet (take_along_axis's gradient; ONNX's ScatterElements with reduction add)");
+  map("check_index", "Identity (the range check is the caller's)", same("Identity"));
   refuse("dropout", "dropout is active only in training mode, which an exported forward pass does not have");
   map("random_normal", "refused unless random ops are allowed: then RandomNormalLike (other numbers)",
       random("RandomNormalLike", {"mean", "scale"}, {"mean", "std"}));

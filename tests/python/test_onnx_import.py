@@ -208,6 +208,21 @@ def test_an_embedding_lookup_takes_integer_tokens(tmp_path):
     with torch.no_grad():
         want = m(torch.from_numpy(tokens)).numpy()
     assert_close(s(tokens), want, "embedding")
+    with pytest.raises(starc.DataError, match=r"element \[1, 4\] is 10, outside \[0, 10\)"):
+        s(np.array([[0, 1, 2, 3, 4], [5, 6, 7, 8, 10]], np.int64))  # torch: "index out of range in self"
+
+
+def test_gather_elements_is_take_along_axis(tmp_path):  # torch.gather exported by hand
+    h = onnx.helper
+    nodes = [h.make_node("GatherElements", ["x", "i"], ["y"], axis=1)]
+    i64 = h.make_tensor_value_info("i", onnx.TensorProto.INT64, ["B", 2])
+    path = write_model(tmp_path / "gather_elements.onnx", nodes, [vi("x", ["B", 5]), i64], [vi("y", ["B", 2])], [])
+    net, weights = import_onnx(path, str(tmp_path / "out"))
+    assert "take_along_axis(" in open(net).read()
+    x = np.arange(15, dtype=np.float32).reshape(3, 5)
+    i = np.array([[4, 0], [1, 1], [3, 2]], np.int64)
+    s = starc.load(net)
+    assert_close(s(x, i), np.take_along_axis(x, i, axis=1), "GatherElements")
 
 
 def test_an_imported_model_fine_tunes_with_a_train_block(tmp_path):
