@@ -526,8 +526,8 @@ std::vector<int64_t> read_fits_int64_column(const std::string& path, const std::
   return out;
 }
 
-std::optional<double> read_fits_key(const std::string& path, const std::string& key) {
-  FitsFile f(path, false);
+std::optional<double> read_fits_key(const std::string& path, const std::string& key, bool first_data) {
+  FitsFile f(path, first_data);
   return f.key_double(key.c_str());
 }
 

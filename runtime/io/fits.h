@@ -45,9 +45,10 @@ std::vector<FitsColumnInfo> fits_table_columns(const std::string& path);
 // HDU as above; throws naming the file, HDU and column.
 std::vector<std::string> read_fits_text_column(const std::string& path, const std::string& column);
 std::vector<int64_t> read_fits_int64_column(const std::string& path, const std::string& column);
-// A numeric header keyword of the HDU `path` names (`file.fits[0]`: the primary), or
-// nullopt when the HDU has no such keyword.
-std::optional<double> read_fits_key(const std::string& path, const std::string& key);
+// A numeric header keyword of the HDU `path` names (`file.fits[0]`: the primary; with
+// `first_data` and no HDU named, the first HDU with data, as read_fits reads), or nullopt
+// when the HDU has no such keyword.
+std::optional<double> read_fits_key(const std::string& path, const std::string& key, bool first_data = false);
 
 // A 1-D spectrum on a log10-wavelength grid (Angstrom). Read from
 //  - a table with `loglam` (or `wave`/`wavelength`/`lambda` in Angstrom) and `flux`

@@ -389,3 +389,59 @@ open('lc.csv', 'w').write('object_id,mjd,band,flux,flux_err,ra,decl,mwebv,hostga
   test::expect_starc_error(dir.string(), "convert --light-curves bad3.csv -o x.npy",
                            "bad3.csv:2: flux 1 with flux_err 0");
 }
+
+// Image cut-outs (docs/data.md, "Image cut-outs"): the star_galaxy simulation's 5-band
+// images placed in larger WCS cubes (astropy) come back from `--cutout 44` centred on
+// CRPIX; a pixel beyond the image and a NaN pixel are 0; a cube of another pixel scale,
+// another band count, or without CRPIX is an error naming it.
+TEST_F(SurveyFormats, ImageCutoutsCentreOnTheWcsReferencePixel) {
+  REQUIRE_ASTROPY();
+  test::ShellResult r = starc("simulate star_galaxy --n 3 --seed 2 -o sg");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = python(R"(
+img = np.load('sg/img.npy')
+def cube(data, crpix, scale=0.396):
+    h = fits.ImageHDU(data)
+    if crpix:
+        h.header['CRPIX1'], h.header['CRPIX2'] = crpix  # 1-based
+    h.header['CRVAL1'], h.header['CRVAL2'] = 150.0, 2.0
+    h.header['CD1_1'], h.header['CD1_2'], h.header['CD2_1'], h.header['CD2_2'] = -scale / 3600, 0.0, 0.0, scale / 3600
+    h.header['CTYPE1'], h.header['CTYPE2'] = 'RA---TAN', 'DEC--TAN'
+    return fits.HDUList([fits.PrimaryHDU(), h])
+def placed(k, ox, oy, bands=5):  # object k at columns ox.., rows oy.. of a 64 x 64 cube
+    c = np.zeros((bands, 64, 64), np.float32)
+    c[:, oy:oy + 44, ox:ox + 44] = img[k, :bands]
+    return c
+cube(placed(0, 3, 11), (3 + 22.5, 11 + 22.5)).writeto('c0.fits')
+c = np.zeros((5, 64, 64), np.float32)
+c[:, 0:43, 20:64] = img[1, :, 1:44, :]  # object 1 with its first row beyond the cube's top edge
+c[2, 9, 30] = np.nan                    # band 2, cut-out row 10, column 10: blank
+cube(c, (20 + 22.5, -1 + 22.5)).writeto('c1.fits')
+cube(placed(2, 10, 10), (32.5, 32.5), scale=0.262).writeto('other_scale.fits')
+cube(placed(2, 10, 10, bands=3), (32.5, 32.5)).writeto('three_bands.fits')
+cube(placed(2, 10, 10), None).writeto('no_crpix.fits')
+)");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = starc("convert --cutout 44 c0.fits c1.fits -o cut.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("c1.fits: centre pixel (41.5, 20.5), 0.396 arcsec/pixel; 220 pixels outside the image, 1 blank"),
+            std::string::npos)
+      << r.out;
+  Tensor want = read_npy(path("sg/img.npy")), got = read_npy(path("cut.npy"));
+  ASSERT_EQ(type_str(got.type()), "f32[2,5,44,44]");
+  for (int64_t b = 0; b < 5; ++b)
+    for (int64_t y = 0; y < 44; ++y)
+      for (int64_t x = 0; x < 44; ++x) {
+        int64_t i = (b * 44 + y) * 44 + x;
+        EXPECT_EQ(got.get(i), want.get(i)) << "object 0 band " << b << " (" << x << ", " << y << ")";
+        // Object 1's cut-out row 0 lies beyond the top of c1.fits; one pixel is blank.
+        double w1 = y == 0 || (b == 2 && y == 10 && x == 10) ? 0.0 : want.get(5 * 44 * 44 + i);
+        EXPECT_EQ(got.get(5 * 44 * 44 + i), w1) << "object 1 band " << b << " (" << x << ", " << y << ")";
+      }
+  test::expect_starc_error(dir.string(), "convert --cutout 44 c0.fits other_scale.fits -o x.npy",
+                           "other_scale.fits: pixel scale 0.262 arcsec, but c0.fits has 0.396");
+  test::expect_starc_error(dir.string(), "convert --cutout 44 c0.fits three_bands.fits -o x.npy",
+                           "three_bands.fits: 3 band(s), but c0.fits has 5");
+  test::expect_starc_error(dir.string(), "convert --cutout 44 no_crpix.fits -o x.npy",
+                           "no_crpix.fits: no WCS reference pixel (CRPIX1, CRPIX2)");
+}

@@ -19,6 +19,7 @@
 
 #include "runtime/io/file_io.h"
 #include "runtime/io/fits.h"
+#include "runtime/io/image_cutouts.h"
 #include "runtime/io/light_curves.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/spectrum_resample.h"
@@ -39,6 +40,7 @@ struct Options {
   bool light_curves = false;
   std::string bands = "g,r,i,z";
   int64_t epochs = 40;
+  int64_t cutout = 0;  // > 0: image cut-outs of this size
   bool quiet = false;
 };
 
@@ -343,6 +345,34 @@ Tensor convert_light_curves(const std::vector<std::string>& inputs, const Option
   return lc.lc;
 }
 
+// Image cut-outs with WCS into [N, C, S, S] (runtime/io/image_cutouts.h), and OUT.json.
+Tensor convert_cutouts(const std::vector<std::string>& inputs, const Options& o) {
+  Cutouts c = read_cutouts(inputs, o.cutout);
+  std::string j = "{\n  \"written_by\": \"starc convert --cutout\",\n";
+  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, {}, {}, {}],\n", json_string(o.out), c.images.dim(0),
+                   c.images.dim(1), c.images.dim(2), c.images.dim(3));
+  j += "  \"centre\": \"each cut-out centred on its file's WCS reference pixel (CRPIX1, CRPIX2): the window of "
+       "the size whose centre is nearest it\",\n";
+  j += "  \"fill\": \"pixels beyond the image and non-finite (BLANK) pixels are 0\",\n";
+  j += "  \"bands\": \"a 2-D image is one band, a 3-D cube's NAXIS3 planes are the bands in file order\",\n";
+  j += "  \"order\": \"inputs in the order given\",\n  \"cutouts\": [\n";
+  for (size_t i = 0; i < c.info.size(); ++i) {
+    const CutoutInfo& b = c.info[i];
+    j += fmt::format(
+        "    {{\"file\": {}, \"reference_pixel\": [{:.6g}, {:.6g}], \"first_pixel\": [{}, {}], "
+        "\"scale_arcsec\": {:.6g}, \"outside\": {}, \"blank\": {}}}{}\n",
+        json_string(b.file), b.centre_x, b.centre_y, b.first_x, b.first_y, b.scale_arcsec, b.outside, b.blank,
+        i + 1 < c.info.size() ? "," : "");
+    if (!o.quiet)
+      fmt::print("{}: centre pixel ({:.1f}, {:.1f}), {:.4g} arcsec/pixel; {} pixels outside the image, {} blank (0)\n",
+                 b.file, b.centre_x, b.centre_y, b.scale_arcsec, b.outside, b.blank);
+  }
+  j += "  ]\n}\n";
+  write_file_atomic(sidecar_path(o.out), j);
+  fmt::print("wrote the conversion record to {}\n", sidecar_path(o.out));
+  return c.images;
+}
+
 // `dtype` empty: each input's own (its :TYPE, f32 for FITS and CSV, a .npy's dtype).
 Tensor convert_tensors(const std::vector<std::string>& inputs, std::optional<DType> dtype) {
   auto read = [&](const std::string& in) {
@@ -372,14 +402,15 @@ Tensor convert_tensors(const std::vector<std::string>& inputs, std::optional<DTy
 
 int run(const Options& o) {
   std::vector<std::string> inputs = expand_lists(o.inputs);
-  if (o.light_curves && !o.grid.empty())
-    throw CliError("--light-curves and --resample-loglam exclude each other (light curves or spectra)");
-  if (o.light_curves) {
+  if (int(o.light_curves) + int(!o.grid.empty()) + int(o.cutout != 0) > 1)
+    throw CliError(
+        "--light-curves, --resample-loglam and --cutout exclude each other (light curves, spectra or images)");
+  if (o.light_curves || o.cutout) {
     if (sidecar_path(o.out) == fs::path(o.out).string())
       throw CliError(fmt::format("{}: the output must not end in .json (the conversion record goes there)", o.out));
-    Tensor lc = convert_light_curves(inputs, o);
-    write_npy(o.out, lc);
-    fmt::print("wrote {} to {}\n", type_str(lc.type()), o.out);
+    Tensor t = o.cutout ? convert_cutouts(inputs, o) : convert_light_curves(inputs, o);
+    write_npy(o.out, t);
+    fmt::print("wrote {} to {}\n", type_str(t.type()), o.out);
     return 0;
   }
   if (!o.grid.empty()) {
@@ -450,6 +481,9 @@ ConvertCommand add_convert_command(CLI::App& app) {
                   "model's layout");
   c.app->add_option("--bands", o->bands, "with --light-curves: the bands in order (default g,r,i,z)");
   c.app->add_option("--epochs", o->epochs, "with --light-curves: epochs per object (default 40)");
+  c.app->add_option("--cutout", o->cutout,
+                    "read each input as an image (2-D) or cube of bands (3-D) with a WCS header and cut S x S "
+                    "pixels centred on its reference pixel CRPIX: output [N, C, S, S]");
   c.app->add_flag("--quiet,-q", o->quiet, "no line per spectrum (a total of pixels outside the observed ranges only)");
   c.run = [o]() { return cli::run_guarded([&] { return run(*o); }); };
   return c;
