@@ -72,6 +72,9 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
       adj[v] = d;
     }
   }
+  // A scan's results other than its own value (scan_result nodes): their gradients, by
+  // scan node and result index, handed to the scan's rule together.
+  std::map<int, std::map<int, int>> result_adj;
   for (int i = y; i >= 0; --i) {
     // An integer result (argmax, cast to i64) stops gradients, and asking for one through
     // it is an error. A bool result (a comparison, a mask) also stops them, but as a
@@ -80,16 +83,27 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
     if (depends[i] && needed[i] && g.type(i).dtype == DType::I64)
       for (int in : g.nodes[i].inputs)
         if (relevant(in)) cut_by.emplace(in, fmt::format("'{}'{}", g.nodes[i].op->name, where(g.nodes[i].loc)));
-    if (!relevant(i) || !adj.count(i)) continue;
+    if (!relevant(i) || (!adj.count(i) && !result_adj.count(i))) continue;
     const Node n = g.nodes[i];  // a copy: the rule appends to g.nodes
     if (is_op(n, "input") || is_op(n, "param") || is_op(n, "const")) continue;
+    if (is_op(n, "scan_result")) {
+      auto [it, fresh] = result_adj[n.inputs[0]].emplace(int(attr_int(n.attrs, "index")), adj[i]);
+      if (!fresh) it->second = GraphBuilder(g, n.loc).add(it->second, adj[i]);
+      continue;
+    }
     if (!n.op->grad)
       throw GradError(
           fmt::format("no gradient rule for op '{}'{}: cannot differentiate through it", n.op->name, where(n.loc)));
     GraphBuilder b(g, n.loc);
     std::vector<int> grads;
     try {
-      grads = n.op->grad(b, n, i, adj[i]);
+      if (auto r = result_adj.find(i); r != result_adj.end()) {
+        std::map<int, int> seeds = r->second;
+        if (auto a = adj.find(i); a != adj.end()) seeds[0] = seeds.count(0) ? b.add(seeds[0], a->second) : a->second;
+        grads = scan_gradient(b, n, i, {seeds.begin(), seeds.end()});
+      } else {
+        grads = n.op->grad(b, n, i, adj[i]);
+      }
     } catch (const OpError& e) {
       throw GradError(fmt::format("cannot differentiate through '{}'{}: {}", n.op->name, where(n.loc), e.what()));
     }

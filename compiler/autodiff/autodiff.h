@@ -35,6 +35,15 @@ std::vector<int> append_gradients(Graph& g, const std::vector<int>& ys, const st
                                   const std::vector<int>& wrt, const GradOptions& opts = {});
 
 class GraphBuilder;
+struct Node;
+// The gradient rule of `scan` (compiler/ops/special.cpp) for a scan node y whose results
+// are used: `seeds` maps a result index (0: the stacked step outputs; then the final
+// carries; then the saved carries, see special.cpp) to the gradient of that result.
+// Autodiff gathers the gradients of a scan's `scan_result` nodes into it, so gradients
+// flow through final and saved carries (the reverse scan of a gradient uses both, which
+// is what a second-order gradient through a recurrent layer differentiates).
+std::vector<int> scan_gradient(GraphBuilder& b, const Node& n, int y, const std::vector<std::pair<int, int>>& seeds);
+
 // sum(o_1) + sum(o_2) + ... over the float outputs of b.g: the scalar that
 // `starc graph --emit grad` and the REPL's :grad differentiate. -1 when there is none.
 int sum_of_float_outputs(GraphBuilder& b);

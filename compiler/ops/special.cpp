@@ -177,31 +177,44 @@ int scan_result(GraphBuilder& b, int scan, int index, const TensorType& t) {
   return b.op("scan_result", {scan}, {{"index", int64_t(index)}, {"dtype", t.dtype}, {"shape", Ints(t.shape)}});
 }
 
+}  // namespace
+
 // Reverse-mode through a scan: the forward scan is told to save the carry entering each
 // step; a second scan runs backwards over (xs, saved carries, dy) with a body that
 // recomputes the step and applies its vector-Jacobian product. Its carries are the
-// gradient of the carry and the running sums of the captures' gradients; its step
-// output is the gradient of x_t.
-std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
+// gradient of the carry (starting from the gradient of the final carries) and the running
+// sums of the captures' gradients; its step output is the gradient of x_t. A gradient of
+// the saved carries (a second-order gradient reaches them through the reverse scan that
+// reads them) is one more sequence, added to the carry's gradient at its step.
+std::vector<int> scan_gradient(GraphBuilder& b, const Node& n, int y, const std::vector<std::pair<int, int>>& seeds) {
   const Graph& body = attr_graph(n.attrs, "body");
   std::vector<TensorType> in_types;
   for (int i : n.inputs) in_types.push_back(b.type(i));
   ScanSig s = scan_sig(n.inputs.size(), n.attrs);
   int axis = normalize_axis("scan", attr_int(n.attrs, "axis"), in_types[0].rank());
+  int dy = -1;
+  std::vector<int> d_final(size_t(s.k), -1), d_saved(size_t(s.k), -1);
+  for (auto [index, d] : seeds) {
+    if (index == 0)
+      dy = d;
+    else if (index < s.n_ys)
+      throw OpError(
+          "the gradient of a scan with several step outputs is not supported (its step outputs after the first "
+          "are used)");
+    else if (index < s.n_ys + s.k)
+      d_final[size_t(index - s.n_ys)] = d;
+    else
+      d_saved[size_t(index - s.n_ys - s.k)] = d;
+  }
   if (s.n_ys != 1)
     throw OpError(
-        "the gradient of a scan with several step outputs is not supported (second-order gradients "
-        "through a recurrent scan)");
-  for (size_t id = 0; id < b.g.nodes.size(); ++id)
-    if (is_op(b.g.nodes[id], "scan_result") && b.g.nodes[id].inputs[0] == y &&
-        attr_int(b.g.nodes[id].attrs, "index") < s.n_ys + s.k)
-      throw OpError(
-          "the gradient through a scan's final carries is not supported (second-order gradients through a "
-          "recurrent scan)");
+        "the gradient of a scan with several step outputs is not supported (the reverse scan of a gradient "
+        "differentiated again with several float sequences)");
   for (int i = 0; i < s.k; ++i)
     if (in_types[s.n_xs + i].rank() < axis)
       throw OpError(fmt::format("scan gradient: carry {} ({}) has fewer dims than the scan axis {}", i,
                                 type_str(in_types[s.n_xs + i], &b.g.symbols), axis));
+  if (dy < 0) dy = b.zeros_like(y);
   // 1. The forward scan saves its carries (in place: its existing results keep their indices).
   b.g.nodes[y].attrs["save_carries"] = true;
   Attrs fwd_attrs = b.g.nodes[y].attrs;
@@ -210,9 +223,9 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
   for (int i = 0; i < s.k; ++i) saved.push_back(scan_result(b, y, s.n_ys + s.k + i, fwd_types[s.n_ys + s.k + i]));
 
   // 2. The reverse body: carries (dc for float carries, dcap sums for float captures),
-  //    x_t's (each xs, each saved carry, dy), captures.
+  //    x_t's (each xs, each saved carry, dy, the saved carries' gradients), captures.
   auto is_f = [&](int input) { return is_float(in_types[input].dtype); };
-  std::vector<int> fc, fcap, fx;  // indices (into carries/captures/xs) that get gradients
+  std::vector<int> fc, fcap, fx, fs;  // indices (into carries/captures/xs/carries) that get gradients
   for (int i = 0; i < s.k; ++i)
     if (is_f(s.n_xs + i)) fc.push_back(i);
   for (int i = 0; i < s.n_caps; ++i)
@@ -232,12 +245,14 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
     return id;
   };
   auto body_in = [&](int i) { return body.type(body.inputs[i]); };
-  std::vector<int> r_dc, r_dcap, r_x, r_c, r_cap;
+  std::vector<int> r_dc, r_dcap, r_x, r_c, r_cap, r_ds(size_t(s.k), -1);
   for (int i : fc) r_dc.push_back(add_input(fmt::format("d_carry{}", i), body_in(i)));
   for (int i : fcap) r_dcap.push_back(add_input(fmt::format("d_capture{}", i), body_in(s.k + s.n_xs + i)));
   for (int j = 0; j < s.n_xs; ++j) r_x.push_back(add_input(fmt::format("x_t{}", j), body_in(s.k + j)));
   for (int i = 0; i < s.k; ++i) r_c.push_back(add_input(fmt::format("carry{}", i), body_in(i)));
   int r_dy = add_input("d_y_t", body.type(body.outputs[s.k]));
+  for (int i : fc)
+    if (d_saved[size_t(i)] >= 0) fs.push_back(i), r_ds[size_t(i)] = add_input(fmt::format("d_saved{}", i), body_in(i));
   for (int i = 0; i < s.n_caps; ++i) r_cap.push_back(add_input(fmt::format("capture{}", i), body_in(s.k + s.n_xs + i)));
   std::vector<int> args = r_c;
   args.insert(args.end(), r_x.begin(), r_x.end());
@@ -253,7 +268,8 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
   std::vector<int> g = append_gradients(rb, ys, dys, wrt, GradOptions{.cut_is_error = false});
   GraphBuilder rbb(rb, b.loc);
   std::vector<int> r_out;
-  for (size_t q = 0; q < fc.size(); ++q) r_out.push_back(g[q]);  // d carry entering the step
+  for (size_t q = 0; q < fc.size(); ++q)  // d carry entering the step
+    r_out.push_back(r_ds[size_t(fc[q])] >= 0 ? rbb.add(g[q], r_ds[size_t(fc[q])]) : g[q]);
   for (size_t q = 0; q < fcap.size(); ++q) r_out.push_back(rbb.add(r_dcap[q], g[fc.size() + q]));
   for (size_t q = 0; q < fx.size(); ++q) r_out.push_back(g[fc.size() + fcap.size() + q]);
   if (fx.empty()) r_out.push_back(rbb.scalar(0, DType::F32));  // a scan needs one step output
@@ -269,12 +285,14 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
   for (int j = 0; j < s.n_xs; ++j) r_inputs.push_back(n.inputs[j]);
   for (int i = 0; i < s.k; ++i) r_inputs.push_back(saved[i]);
   r_inputs.push_back(dy);
-  for (int i : fc) r_inputs.push_back(b.zeros_like(n.inputs[s.n_xs + i]));
+  for (int i : fs) r_inputs.push_back(d_saved[size_t(i)]);
+  for (int i : fc)
+    r_inputs.push_back(d_final[size_t(i)] >= 0 ? d_final[size_t(i)] : b.zeros_like(n.inputs[s.n_xs + i]));
   for (int i : fcap) r_inputs.push_back(b.zeros_like(n.inputs[s.n_xs + s.k + i]));
   for (int i = 0; i < s.n_caps; ++i) r_inputs.push_back(n.inputs[s.n_xs + s.k + i]);
   int rev = b.op("scan", r_inputs,
                  {{"body", std::make_shared<const Graph>(std::move(rb))},
-                  {"n_xs", int64_t(s.n_xs + s.k + 1)},
+                  {"n_xs", int64_t(s.n_xs + s.k + 1 + int(fs.size()))},
                   {"n_carry", int64_t(fc.size() + fcap.size())},
                   {"axis", int64_t(axis)},
                   {"reverse", !attr_bool(n.attrs, "reverse")}});
@@ -290,6 +308,10 @@ std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) {
     grads[s.n_xs + s.k + fcap[q]] = scan_result(b, rev, n_rys + int(fc.size() + q), rt[n_rys + fc.size() + q]);
   return grads;
 }
+
+namespace {
+
+std::vector<int> scan_grad(GraphBuilder& b, const Node& n, int y, int dy) { return scan_gradient(b, n, y, {{0, dy}}); }
 
 }  // namespace
 

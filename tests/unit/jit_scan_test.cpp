@@ -368,5 +368,26 @@ TEST(JitScan, LstmGradient) {
   CHECK_RECURRENT_OR_SKIP("Gru", DType::F32, true);
 }
 
+// Second order: the gradient of a model whose output is a gradient through a (stacked,
+// state-returning) LSTM. Its gradient graph differentiates the reverse scan, and so the
+// forward scan's saved carries and the reverse scan's final carries: JIT vs reference.
+TEST(JitScan, GradientOfAGradientThroughAnLstm) {
+  Graph g = with_gradients(compile(R"(
+use std.nn
+model P(x: f64[B, 4, 3], h0: f64[2, B, 3]) -> f64[B, 4, 3] {
+    (ys, hc) = lstm(x, 3, initial: (h0, h0), num_layers: 2, return_state: true)
+    (h, c) = hc
+    return grad(sum(square(ys)) + sum(h * c), wrt: x)
+}
+)",
+                                   "P"));
+  TensorMap params = init_params(g, 13);
+  perturb_zeros(params);
+  COMPARE_OR_SKIP(g,
+                  {random_tensor({2, 4, 3}, DType::F64, 1), random_tensor({2, 2, 3}, DType::F64, 2),
+                   random_tensor({2, 4, 3}, DType::F64, 3)},
+                  params, 1e-10, "grad of grad, lstm");
+}
+
 }  // namespace
 }  // namespace starc::test
