@@ -170,6 +170,14 @@ void slice(OpCall& c) {
             c.e.const_ints({axis}), c.e.const_ints({attr_int(a, "step")})});
 }
 
+// ONNX's CumSum has starc's reverse and exclusive forms; the axis is a 0-d input.
+void cumsum(OpCall& c) {
+  int axis = axis_of(c, "axis", c.in_type(0).rank());
+  onnx::NodeProto& n = emit_out(c, "CumSum", {c.in[0], c.e.const_scalar(DType::I64, axis)});
+  set_attr(n, "exclusive", int64_t(attr_bool(c.node.attrs, "exclusive")));
+  set_attr(n, "reverse", int64_t(attr_bool(c.node.attrs, "reverse")));
+}
+
 // starc's pads are lo0,hi0,lo1,hi1,...; ONNX's all the begins, then all the ends.
 void pad(OpCall& c) {
   const Ints& p = attr_ints(c.node.attrs, "pads");
@@ -380,6 +388,8 @@ std::map<std::string, OpEntry> make_table() {
   refuse("index_add", "not exported yet (gather's gradient; ONNX's ScatterND with reduction add)");
   refuse("scatter_add", "not exported yet (take_along_axis's gradient; ONNX's ScatterElements with reduction add)");
   map("check_index", "Identity (the range check is the caller's)", same("Identity"));
+  map("cumsum", "CumSum", cumsum);
+  refuse("argsort", "ONNX's TopK leaves the order of ties and NaN open (argsort is stable, NaN last)");
   refuse("dropout", "dropout is active only in training mode, which an exported forward pass does not have");
   map("random_normal", "refused unless random ops are allowed: then RandomNormalLike (other numbers)",
       random("RandomNormalLike", {"mean", "scale"}, {"mean", "std"}));

@@ -253,6 +253,9 @@ model Grouped(x: f32[B, 4, 6, 6]) -> (a: f32[B, 8, 6, 6], b: f32[B, 4, 12, 12]) 
 model Recurrent(x: f32[B, 5, 4]) -> (f: f32[B, 5, 4], r: f32[B, 5, 4]) {
     return (x |> lstm(4) , x |> gru(4, reverse: true))
 }
+model Scans(x: f32[B, 7]) -> (a: f32[B, 7], b: f32[B, 7], c: f32[B, 3], d: f32[B, 7]) {
+    return (cumsum(x, axis: 1), cumsum(x, axis: -1, reverse: true, exclusive: true), x[:, 6:0:-2], x[:, ::-1])
+}
 model Mlp64(x: f64[B, 5]) -> (y: f64[B, 2]) {
     return x |> dense(8) |> tanh |> dense(2) |> softmax
 }
