@@ -2,6 +2,8 @@
 // shape and index errors, and the executors' check of index inputs.
 #include "compiler/ops/index.h"
 
+#include "dsl/program.h"
+#include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "tests/unit/grad_test_util.h"
 #include "tests/unit/op_test_util.h"
@@ -130,4 +132,33 @@ TEST(IndexOps, ExecutorsCheckIndexInputs) {
   Tensor got = jit.run(g, {x, good}, {}, 0)[0];
   for (int64_t i = 0; i < want.size(); ++i) EXPECT_EQ(got.get(i), want.get(i));
   EXPECT_EQ(want.get(0), x.get(3));
+}
+
+// std.nn embedding: a [num, dim] parameter `weight` initialised N(0, 1) as
+// torch.nn.Embedding's, whose rows the tokens pick.
+TEST(IndexOps, StdNnEmbeddingPicksRowsOfANormalTable) {
+  SourceManager sm;
+  DiagEngine diags(sm);
+  Program prog(diags);
+  ASSERT_TRUE(prog.load_text(STARC_SOURCE_DIR "/tests/unit/embedding_inline.net",
+                             "use std.nn\nmodel E(tokens: i64[B, 3]) -> f32[B, 3, 4] {\n"
+                             "    return embedding(tokens, 1000, 4)\n}\n"))
+      << diags.format_all();
+  auto g = prog.build("E");
+  ASSERT_TRUE(g) << diags.format_all();
+  TensorMap params = init_params(*g, 7);
+  ASSERT_EQ(params.size(), 1u);
+  const Tensor& w = params.begin()->second;
+  EXPECT_EQ(params.begin()->first, "embedding0.weight");  // the layer scope, as dense0
+  EXPECT_EQ(type_str(w.type()), "f32[1000,4]");
+  double sum = 0, sq = 0;
+  for (int64_t i = 0; i < w.size(); ++i) sum += w.get(i), sq += w.get(i) * w.get(i);
+  double mean = sum / double(w.size()), var = sq / double(w.size()) - mean * mean;
+  EXPECT_NEAR(mean, 0.0, 0.05);  // 4000 draws: standard error 0.016
+  EXPECT_NEAR(var, 1.0, 0.08);
+  Tensor tokens = I({2, 3}, {999, 0, 999, 5, 5, 1});
+  Tensor y = run_graph(*g, {tokens}, params)[0];
+  for (int64_t n = 0; n < 6; ++n)
+    for (int64_t d = 0; d < 4; ++d)
+      EXPECT_EQ(y.get(n * 4 + d), w.get(tokens.data<int64_t>()[n] * 4 + d)) << n << ", " << d;
 }
