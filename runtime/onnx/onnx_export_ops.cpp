@@ -76,6 +76,15 @@ void div(OpCall& c) {
 
 void ne(OpCall& c) { emit_out(c, "Not", {c.e.op("Equal", c.in)}); }
 
+// where(c, a, b) on bools as (c and a) or (not c and b): ONNX Runtime's CPU Where has no
+// bool kernel ("Could not find an implementation for Where(16)").
+void where(OpCall& c) {
+  if (c.type().dtype != DType::Bool) return (void)emit_out(c, "Where", c.in);
+  std::string picked_a = c.e.op("And", {c.in[0], c.in[1]});
+  std::string picked_b = c.e.op("And", {c.e.op("Not", {c.in[0]}), c.in[2]});
+  emit_out(c, "Or", {picked_a, picked_b});
+}
+
 void cast(OpCall& c) {
   set_attr(emit_out(c, "Cast", c.in), "to", int64_t(dtype_to_onnx(attr_dtype(c.node.attrs, "dtype"))));
 }
@@ -340,7 +349,7 @@ std::map<std::string, OpEntry> make_table() {
            {"cos", "Cos"},         {"add", "Add"},        {"sub", "Sub"},           {"mul", "Mul"},
            {"pow", "Pow"},         {"maximum", "Max"},    {"minimum", "Min"},       {"eq", "Equal"},
            {"lt", "Less"},         {"le", "LessOrEqual"}, {"gt", "Greater"},        {"ge", "GreaterOrEqual"},
-           {"where", "Where"},     {"matmul", "MatMul"}})
+           {"matmul", "MatMul"}})
     map(op, onnx, same(onnx));
   map("leaky_relu", "LeakyRelu", with_alpha("LeakyRelu"));
   map("elu", "Elu", with_alpha("Elu"));
@@ -349,6 +358,7 @@ std::map<std::string, OpEntry> make_table() {
   map("square", "Mul(x, x)", square);
   map("div", "Div (integers: Where for x / 0 = 0)", div);
   map("ne", "Not(Equal)", ne);
+  map("where", "Where (bools: And, Or, Not)", where);
   map("cast", "Cast", cast);
   map("sum", "ReduceSum", reduce("ReduceSum"));
   map("mean", "ReduceMean", reduce("ReduceMean"));

@@ -208,7 +208,7 @@ TEST(OnnxExport, EveryStdlibModelMatchesOnnxRuntime) {
       ++models;
     }
   }
-  EXPECT_EQ(models, 21);
+  EXPECT_EQ(models, 24);
   EXPECT_EQ(checker_failures(files), "");
   batch.check();
 }

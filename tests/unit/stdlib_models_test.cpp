@@ -1,9 +1,10 @@
 // The astronomy models of stdlib/astro added for MODELS.md #3, #4, #5 (deep), #7, #8, #9,
-// #15 and #16, and the MobileNet-style galaxy morphology CNN: each checks clean, has the parameter count of its
-// published architecture (worked out by hand below), takes its documented input and gives its documented output, and a
-// few training updates on a small batch lower its loss. (The generic loops over every stdlib file —
-// jit_models_test.cpp: the JIT against the reference interpreter, forward and training; gpu_test.cpp: PTX — cover these
-// models too.)
+// #15 and #16, the MobileNet-style galaxy morphology CNN and the spectrum and light-curve
+// transformers: each checks clean, has the parameter count of its published architecture
+// (worked out by hand below), takes its documented input and gives its documented output,
+// and a few training updates on a small batch lower its loss. (The generic loops over
+// every stdlib file — jit_models_test.cpp: the JIT against the reference interpreter,
+// forward and training; gpu_test.cpp: PTX — cover these models too.)
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -88,6 +89,15 @@ const std::vector<ModelCase>& cases() {
       // 64->128 9152, 128->128 18048, 128->256 34688; dense 256*3+3 = 771. Sum 71043;
       // state 2*(16 + 16+32 + 32+64 + 64+64 + 64+128 + 128+128 + 128+256) = 2240.
       {"galaxy_mobilenet.net", "GalaxyMobileNet", 71043, {2, 1, 64, 64}, {3}, "galaxies", {}, 10, 2240},
+      // Spectrum transformer: patch conv 64*1*64+64 = 4160, positions 72*64 = 4608; per
+      // encoder layer norm1 128, attention 3*64*64+192 + 64*64+64 = 16640, norm2 128,
+      // linear1 128*64+128 = 8320, linear2 64*128+64 = 8256 (33472, two layers 66944);
+      // final norm 128, head 64*2+2 = 130. Sum 75970.
+      {"spectrum_transformer.net", "SpectrumTransformer", 75970, {2, 1, 4618}, {2}, "spectra", {{"kind", "mixed"}}},
+      // Light-curve transformer: embed 10 features -> 64: 10*64+64 = 704; two encoder layers
+      // as above 66944; norm 128; head 64*3+3 = 195. Sum 67971. (Its pre-training model
+      // LightCurveMAE has two outputs: tests/python/test_stdlib_torch.py trains it.)
+      {"lightcurve_transformer.net", "LightCurveTransformer", 67971, {2, 40, 13}, {3}, "supernova", {}, 10},
   };
   return c;
 }
@@ -154,7 +164,8 @@ TEST(StdlibModels, ForwardRunsAtTheDocumentedShape) {
       for (int64_t i = 0; i < out[0].size(); ++i)
         ASSERT_TRUE(std::isfinite(out[0].get(i))) << c.model << " element " << i;
       bool log_probs = c.model != "GWDetectorCNN" && c.model != "FlareSVM" && c.model != "TransitCNN" &&
-                       c.model != "DeepFilterDeep" && c.model != "LensFinder" && c.model != "GalaxyMobileNet";
+                       c.model != "DeepFilterDeep" && c.model != "LensFinder" && c.model != "GalaxyMobileNet" &&
+                       c.model != "SpectrumTransformer" && c.model != "LightCurveTransformer";
       if (!log_probs) return;
       int64_t k = c.output[0];
       for (int64_t b = 0; b < c.input[0]; ++b) {
