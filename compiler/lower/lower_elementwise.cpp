@@ -1,6 +1,7 @@
 // Lowerings of the elementwise ops: one linalg.generic each, with NumPy broadcasting in
 // the indexing maps. Scalar semantics follow the reference kernels exactly (e.g. relu
-// and maximum are compare+select, so NaN behaves the same on both backends).
+// and maximum are compare+select, so NaN and -0 behave the same on both backends, and as
+// PyTorch: NaN propagates).
 #include <fmt/format.h>
 
 #include "compiler/lower/emit.h"
@@ -36,6 +37,15 @@ LowerFn binary(Scalar2 f) {
 }
 
 std::string zero(E e, DType t) { return e.constant_scalar(0, t); }
+
+// maximum / minimum as the reference (max_of / min_of in compiler/ops/elementwise.cpp):
+// a >= b (a <= b) or a NaN gives a, else b; so a NaN in either operand gives NaN and a
+// tie gives a, as PyTorch. (arith.maximumf would propagate NaN too, but orders -0 < +0.)
+std::string extreme(E e, const std::string& a, const std::string& b, DType t, bool is_max) {
+  if (!is_float(t)) return select(e, cmp(e, is_max ? "sge" : "sle", a, b, t), a, b, t);
+  std::string take = select(e, cmp(e, is_max ? "oge" : "ole", a, b, t), a, b, t);
+  return select(e, cmp(e, "uno", a, a, t), a, take, t);
+}
 std::string one(E e, DType t) { return e.constant_scalar(1, t); }
 std::string gt0(E e, const std::string& x, DType t) { return cmp(e, "ogt", x, zero(e, t), t); }
 
@@ -156,7 +166,10 @@ void register_elementwise_lowerings(LoweringTable& t) {
   t["abs"] = unary([](E e, auto& x, auto&, DType t) { return op1(e, "math.absf", x, t); });
   t["square"] = unary([](E e, auto& x, auto&, DType t) { return op2(e, "arith.mulf", x, x, t); });
   t["sigmoid"] = unary([](E e, auto& x, auto&, DType t) { return sigmoid(e, x, t); });
-  t["relu"] = unary([](E e, auto& x, auto&, DType t) { return select(e, gt0(e, x, t), x, zero(e, t), t); });
+  // x < 0 ? 0 : x: NaN and -0 pass (PyTorch's relu); one compare and a select, as cheap
+  // as max(x, 0) when vectorised.
+  t["relu"] =
+      unary([](E e, auto& x, auto&, DType t) { return select(e, cmp(e, "olt", x, zero(e, t), t), zero(e, t), x, t); });
   t["leaky_relu"] = unary([](E e, auto& x, const Node& n, DType t) {
     std::string ax = op2(e, "arith.mulf", e.constant_scalar(attr_float(n.attrs, "alpha"), t), x, t);
     return select(e, gt0(e, x, t), x, ax, t);
@@ -184,10 +197,8 @@ void register_elementwise_lowerings(LoweringTable& t) {
       [](E e, auto& a, auto& b, DType t) { return is_float(t) ? op2(e, "arith.divf", a, b, t) : int_div(e, a, b); });
   t["pow"] = binary(
       [](E e, auto& a, auto& b, DType t) { return is_float(t) ? op2(e, "math.powf", a, b, t) : int_pow(e, a, b); });
-  t["maximum"] = binary(
-      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_float(t) ? "ogt" : "sgt", a, b, t), a, b, t); });
-  t["minimum"] = binary(
-      [](E e, auto& a, auto& b, DType t) { return select(e, cmp(e, is_float(t) ? "olt" : "slt", a, b, t), a, b, t); });
+  t["maximum"] = binary([](E e, auto& a, auto& b, DType t) { return extreme(e, a, b, t, true); });
+  t["minimum"] = binary([](E e, auto& a, auto& b, DType t) { return extreme(e, a, b, t, false); });
   t["eq"] = binary(compare("oeq", "eq", "eq"));
   t["ne"] = binary(compare("une", "ne", "ne"));
   t["lt"] = binary(compare("olt", "slt", "ult"));

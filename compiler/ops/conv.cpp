@@ -708,9 +708,11 @@ void register_conv_ops(OpRegistry& r) {
       conv_op("conv_transpose2d", 2, true,
               "2-D transposed convolution (PyTorch ConvTranspose2d): x [N,C,H,W], w [C,O/groups,KH,KW] -> [N,O,Ho,Wo]"),
       conv_grad("conv_transpose2d", 2, true)));
-  r.add(with_grad(pool_op("maxpool1d", 1, true, "1-D max pooling over [N,C,L] (padding is -inf, floor mode)"),
+  r.add(with_grad(pool_op("maxpool1d", 1, true,
+                          "1-D max pooling over [N,C,L] (padding is -inf, floor mode; a NaN in a window gives NaN)"),
                   pool_grad(1, true)));
-  r.add(with_grad(pool_op("maxpool2d", 2, true, "2-D max pooling over [N,C,H,W] (padding is -inf, floor mode)"),
+  r.add(with_grad(pool_op("maxpool2d", 2, true,
+                          "2-D max pooling over [N,C,H,W] (padding is -inf, floor mode; a NaN in a window gives NaN)"),
                   pool_grad(2, true)));
   r.add(with_grad(pool_op("avgpool1d", 1, false, "1-D average pooling over [N,C,L] (zero padding counted, floor mode)"),
                   pool_grad(1, false)));

@@ -141,6 +141,24 @@ int64_t int_pow(int64_t a, int64_t b) {
   }
   return int64_t(r);
 }
+// PyTorch's maximum / minimum (1.13): NaN in either operand gives NaN, and a tie
+// (-0 vs +0) gives the first operand. compiler/lower/lower_elementwise.cpp emits the same
+// compare-and-selects.
+template <class T>
+bool nan_of(T x) {
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(x);
+  else
+    return false;
+}
+template <class T>
+T max_of(T a, T b) {
+  return a >= b || nan_of(a) ? a : b;
+}
+template <class T>
+T min_of(T a, T b) {
+  return a <= b || nan_of(a) ? a : b;
+}
 template <class T>
 T pow_of(T a, T b) {
   if constexpr (std::is_integral_v<T>)
@@ -219,10 +237,14 @@ void register_elementwise_ops(OpRegistry& registry) {
   r.add(with_grad(
       unary("sigmoid", "1 / (1 + e^-x)", [](double x, A) { return sigmoid(x); }),
       unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.mul(y, b.sub(b.scalar_like(1, y), y))); })));
-  r.add(with_grad(unary("relu", "max(x, 0)", [](double x, A) { return x > 0 ? x : 0.0; }),
-                  // relu(x) > 0 exactly where x > 0: reading the result lets the pre-activation
+  r.add(with_grad(unary("relu", "max(x, 0); relu(NaN) = NaN, relu(-0) = -0 (as PyTorch)",
+                        [](double x, A) { return x < 0 ? 0.0 : x; }),
+                  // relu(x) <= 0 exactly where x <= 0: reading the result lets the pre-activation
                   // (often a bias add) fuse into the relu instead of living until the backward pass.
-                  unary_grad([=](B b, N n, int x, int y, int dy) { return zero_where(b, positive(b, y), dy, true); })));
+                  // At NaN dy passes (PyTorch's threshold_backward: 0 where result <= 0).
+                  unary_grad([=](B b, N n, int x, int y, int dy) {
+                    return zero_where(b, b.op("le", {y, b.scalar_like(0, y)}), dy, false);
+                  })));
   r.add(with_grad(
       unary("leaky_relu", "x if x > 0 else alpha * x",
             [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * x; }, {{"alpha", AttrKind::Float, 0.01}}),
@@ -232,8 +254,10 @@ void register_elementwise_ops(OpRegistry& registry) {
   r.add(with_grad(unary("elu", "x if x > 0 else alpha * (e^x - 1)",
                         [](double x, A a) { return x > 0 ? x : attr_float(a, "alpha") * std::expm1(x); },
                         {{"alpha", AttrKind::Float, 1.0}}),
+                  // dy where !(x <= 0): at NaN dy passes, as PyTorch's elu_backward
                   unary_grad([=](B b, N n, int x, int y, int dy) {
-                    return b.op("where", {positive(b, x), dy, b.mul(dy, b.add(y, attr_float(n.attrs, "alpha")))});
+                    int nonpositive = b.op("le", {x, b.scalar_like(0, x)});
+                    return b.op("where", {nonpositive, b.mul(dy, b.add(y, attr_float(n.attrs, "alpha"))), dy});
                   })));
   r.add(with_grad(unary("softplus", "log(1 + e^x)", [](double x, A) { return softplus(x); }),
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sigmoid", {x})); })));
@@ -278,7 +302,8 @@ void register_elementwise_ops(OpRegistry& registry) {
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(b.mul(dy, -0.5), b.div(y, x)); })));
   r.add(with_grad(unary("abs", "|x|", [](double x, A) { return std::abs(x); }),
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("sign", {x})); })));
-  r.add(with_grad(unary("sign", "-1, 0 or 1", [](double x, A) { return double((x > 0) - (x < 0)); }),
+  r.add(with_grad(unary("sign", "-1, 0 or 1; sign(NaN) = 0 (as PyTorch 1.13)",
+                        [](double x, A) { return double((x > 0) - (x < 0)); }),
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.zeros_like(x); })));  // piecewise constant
   r.add(with_grad(unary("sin", "sine", [](double x, A) { return std::sin(x); }),
                   unary_grad([=](B b, N n, int x, int y, int dy) { return b.mul(dy, b.op("cos", {x})); })));
@@ -312,16 +337,22 @@ void register_elementwise_ops(OpRegistry& registry) {
                     return std::pair{da, db};
                   })));
   r.add(with_grad(binary(
-                      "maximum", "elementwise max (broadcasting)", [](auto a, auto b) { return a > b ? a : b; }, false),
+                      "maximum", "elementwise max (broadcasting); NaN in either gives NaN (as PyTorch)",
+                      [](auto a, auto b) { return max_of(a, b); }, false),
+                  // a's where !(a < b), b's where !(a >= b): a tie goes to a, and at a NaN both get
+                  // dy, as PyTorch's maximum backward does there.
                   binary_grad([=](B b, int a, int bb, int y, int dy) {
-                    int c = b.op("ge", {a, bb});
-                    return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)};
+                    int lt = b.op("lt", {a, bb});
+                    int ge = b.op("ge", {a, bb});
+                    return std::pair{zero_where(b, lt, dy, false), zero_where(b, ge, dy, false)};
                   })));
   r.add(with_grad(binary(
-                      "minimum", "elementwise min (broadcasting)", [](auto a, auto b) { return a < b ? a : b; }, false),
+                      "minimum", "elementwise min (broadcasting); NaN in either gives NaN (as PyTorch)",
+                      [](auto a, auto b) { return min_of(a, b); }, false),
                   binary_grad([=](B b, int a, int bb, int y, int dy) {
-                    int c = b.op("le", {a, bb});
-                    return std::pair{zero_where(b, c, dy, true), zero_where(b, c, dy, false)};
+                    int gt = b.op("gt", {a, bb});
+                    int le = b.op("le", {a, bb});
+                    return std::pair{zero_where(b, gt, dy, false), zero_where(b, le, dy, false)};
                   })));
   r.add(binary("eq", "a == b", [](auto a, auto b) { return a == b; }, true));
   r.add(binary("ne", "a != b", [](auto a, auto b) { return a != b; }, true));

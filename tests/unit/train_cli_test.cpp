@@ -2,6 +2,7 @@
 // reach stated thresholds; a run SIGKILLed in epoch 3 and resumed, and one stopped with
 // Ctrl-C mid-epoch and resumed, end with weights identical to an uninterrupted run's;
 // usage errors and a NaN loss give one clear message and exit 1.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -299,6 +300,28 @@ train TM(y: f32[B, 2]) {
   ASSERT_EQ(b.code, 0) << b.out;
   TensorMap wa = read_npz(path("a.npz")), wb = read_npz(path("b.npz"));
   EXPECT_NE(wa.at("dense1.bias").get(0), wb.at("dense1.bias").get(0)) << "the sample order changes the updates";
+}
+
+// Issue 31: relu(NaN) was 0, so a NaN in the training data in front of a ReLU vanished
+// and training went on without a word; now the NaN reaches the loss (PyTorch's relu
+// propagates it) and the trainer's guard stops at the first batch, on both backends.
+TEST_F(TrainCli, NanInTheDataBeforeAReluStopsTraining) {
+  write("r.net", R"(use std.nn
+use std.losses
+model R(x: f32[B, 2]) -> f32[B, 1] {
+    return relu(x) |> dense(1)
+}
+train R(y: f32[B, 1]) {
+    loss = mse(output, y)
+    optimizer = sgd(lr: 0.1)
+}
+)");
+  TensorMap data = test::regression_data(8, 2);
+  data.at("x").set(5, std::nan(""));  // sample 2, feature 1
+  write_data("", data);
+  for (const char* backend : {"jit", "ref"})
+    expect_error(fmt::format("train r.net --data x=x.npy --data y=y.npy --batch 8 --backend {}", backend),
+                 "non-finite values at epoch 1, batch 1/1 (update 1 of step 'train')");
 }
 
 TEST_F(TrainCli, UsageErrors) {

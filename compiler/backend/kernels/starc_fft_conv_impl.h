@@ -287,6 +287,18 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
 
 /* ---- the three ops (stride 1; any other stride takes the direct kernel) ---- */
 
+/* Whether p[0..n) holds no NaN or infinity. A transform spreads one non-finite value over
+   its whole row (and inf - inf makes NaN), where the direct kernel, like PyTorch, gives
+   NaN only in the windows that read it; such operands take the direct kernel. p - p is
+   0 for every finite value: the loop is one vectorised compare-and-or, cheap next to
+   the transforms. */
+static int LOCAL(all_finite)(const T* p, int64_t n) {
+  int bad = 0;
+  for (int64_t i = 0; i < n; ++i) bad |= (p[i] - p[i]) != 0;
+  return !bad;
+}
+#define DIRECT_IF(a, na, b, nb) (sh != 1 || sw != 1 || !LOCAL(all_finite)(a, na) || !LOCAL(all_finite)(b, nb))
+
 /* g, the call's geometry, with its out-of-memory note (fft_done reports it). */
 #define FFT_CALL_GEO                                                     \
   _Atomic int64_t nomem = 0;                                             \
@@ -297,7 +309,7 @@ static spectrum_entry* LOCAL(weight_spectrum)(const fft_geo* g, int64_t site, co
 #define LAYOUT(rows, p, q, g) ((LOCAL(layout)){rows, p, q, g})
 
 void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight, T* y) {
-  if (sh != 1 || sw != 1) {
+  if (DIRECT_IF(x, n * groups * c * h * w, weight, groups * o * c * kh * kw)) {
     KNAME(conv)(CONV_ARG_NAMES, x, weight, y);
     return;
   }
@@ -318,7 +330,7 @@ void KNAME(conv_fft)(STARC_CONV_ARGS, int64_t site, const T* x, const T* weight,
 }
 
 void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T* weight, T* x) {
-  if (sh != 1 || sw != 1) {
+  if (DIRECT_IF(y, n * groups * o * oh * ow, weight, groups * o * c * kh * kw)) {
     KNAME(conv_adjoint)(CONV_ARG_NAMES, y, weight, x);
     return;
   }
@@ -339,7 +351,7 @@ void KNAME(conv_adjoint_fft)(STARC_CONV_ARGS, int64_t site, const T* y, const T*
 }
 
 void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* weight) {
-  if (sh != 1 || sw != 1) {
+  if (DIRECT_IF(x, n * groups * c * h * w, y, n * groups * o * oh * ow)) {
     KNAME(conv_weight_grad)(CONV_ARG_NAMES, x, y, weight);
     return;
   }
@@ -358,6 +370,7 @@ void KNAME(conv_weight_grad_fft)(STARC_CONV_ARGS, const T* x, const T* y, T* wei
 }
 
 #undef FFT_CALL_GEO
+#undef DIRECT_IF
 #undef CONV_ARG_NAMES
 #undef LAYOUT
 #undef MIX_ROWS
