@@ -319,7 +319,8 @@ const std::map<std::string, OnnxOp>& layer_table() {
        {convert_layer_norm, "`layernorm` (last axis, scale and bias initializers), else layer_norm, `*`, `+`"}},
       {"LSTM",
        {convert_lstm,
-        "`lstm` per direction (default activations, zero initial states, no sequence_lens or clip; Y_c refused)"}},
+        "`lstm` per direction (default activations, no sequence_lens, clip or peepholes); initial_h/_c as "
+        "`initial:`, Y_h/Y_c by `return_state: true`"}},
       {"Scan",
        {convert_scan,
         "`scan(step, xs, (states...), axis, reverse)` with the body as a nested `fn` (one scan input and output, final "

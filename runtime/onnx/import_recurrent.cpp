@@ -2,7 +2,9 @@
 // ONNX keeps time first (X [T, N, F], Y [T, dirs, N, H]) and orders the gates i, o, f, c
 // (LSTM) and z, r, h (GRU); std.nn runs [N, T, F] with PyTorch's orders i, f, g, o and
 // r, z, n. The weights are reordered at import, and Y is rebuilt in ONNX's layout so the
-// exporter's own transposes and reshapes that follow still apply.
+// exporter's own transposes and reshapes that follow still apply. Initial states
+// (initial_h, initial_c [dirs, N, H]) go in as the layer's `initial:`, one direction's
+// [1, N, H] each; the final states Y_h / Y_c, when used, come from `return_state: true`.
 #include <fmt/format.h>
 
 #include "runtime/onnx/import_ops.h"
@@ -54,8 +56,9 @@ void check_rnn_attrs(Importer& imp, const std::vector<std::string>& default_acts
       if (acts[i] != default_acts[i % default_acts.size()])
         imp.fail(fmt::format("activation '{}' is not supported (only the defaults)", acts[i]));
   }
-  for (int i : {5, 6})
-    if (imp.has_in(i) && !is_zero(imp.in(i))) imp.fail("non-zero initial states are not supported");
+  // std.nn's lstm has no peepholes; zero ones (or none) compute the same.
+  if (imp.node->op_type() == "LSTM" && imp.has_in(7) && !is_zero(imp.in(7)))
+    imp.fail("peephole weights P are not supported");
 }
 
 struct Recurrent {
@@ -64,8 +67,50 @@ struct Recurrent {
   int gates;
 };
 
-// One direction as `layer(xs, H[, reverse: true]) as scope`, [N, T, H].
-ImportValue one_direction(Importer& imp, const Recurrent& r, const ImportValue& xs, int d, bool reverse, Dim hidden) {
+// What one direction's call computes: the sequence [N, T, H] and, when asked for, its
+// final states [1, N, H] (h, then c for an LSTM).
+struct DirectionOut {
+  ImportValue ys;
+  std::vector<ImportValue> states;
+};
+
+// The initial states (inputs 5, and 6 of an LSTM) that are given and not all zero; each
+// [dirs, N, H]. Empty: the layer's default zeros.
+std::vector<int> initial_inputs(Importer& imp, const Recurrent& r, Shape shape) {
+  std::vector<int> given;
+  for (int i : r.layer == "lstm" ? std::vector<int>{5, 6} : std::vector<int>{5}) {
+    if (!imp.has_in(i)) continue;
+    if (imp.in(i).type.shape != shape)
+      imp.fail(fmt::format("initial state {} must be {}, got {}", i == 5 ? "initial_h" : "initial_c",
+                           imp.type_text({imp.in(0).type.dtype, shape}), imp.type_text(imp.in(i).type)));
+    if (!is_zero(imp.in(i))) given.push_back(i);
+  }
+  if (given.empty()) return {};
+  return r.layer == "lstm" ? std::vector<int>{5, 6} : std::vector<int>{5};
+}
+
+// `initial: ...` for direction d: each state's [1, N, H] slice (zeros for an omitted one).
+std::string initial_arg(Importer& imp, const Recurrent& r, const std::vector<int>& inputs, int d, int64_t dirs,
+                        const TensorType& state) {
+  if (inputs.empty()) return "";
+  std::vector<std::string> parts;
+  for (int i : inputs) {
+    ImportValue s;
+    if (!imp.has_in(i)) {
+      s.type = state, s.zeros = true;
+    } else {
+      s = imp.in(i);
+      if (dirs > 1) s = imp.apply("slice", {s}, {{"axis", int64_t(0)}, {"start", int64_t(d)}, {"end", int64_t(d + 1)}});
+    }
+    parts.push_back(imp.operand(s));
+  }
+  return r.layer == "lstm" ? fmt::format(", initial: ({}, {})", parts[0], parts[1])
+                           : fmt::format(", initial: {}", parts[0]);
+}
+
+// One direction as `layer(xs, H[, reverse: true][, initial: ...][, return_state: true]) as scope`.
+DirectionOut one_direction(Importer& imp, const Recurrent& r, const ImportValue& xs, int d, bool reverse, Dim hidden,
+                           const std::string& initial, bool states) {
   Tensor w = reorder_gates(direction(known_weight(imp, 1, "input weights W"), d), r.gate_order, hidden);
   Tensor rw = reorder_gates(direction(known_weight(imp, 2, "recurrent weights R"), d), r.gate_order, hidden);
   std::vector<std::pair<std::string, Tensor>> weights = {{"weight_ih", w}, {"weight_hh", rw}};
@@ -82,8 +127,18 @@ ImportValue one_direction(Importer& imp, const Recurrent& r, const ImportValue& 
     weights.insert(weights.end(), {{"bias_ih", wb}, {"bias_hh", rb}});
   std::string scope = imp.scope_name("", fmt::format("{}_{}", r.layer, reverse ? "backward" : "forward"));
   Shape s = {xs.type.shape[0], xs.type.shape[1], hidden};
-  std::string args = fmt::format("{}{}", hidden, reverse ? ", reverse: true" : "");
-  return emit_layer(imp, r.layer, xs, args, scope, weights, {xs.type.dtype, s}, scope);
+  std::string args =
+      fmt::format("{}{}{}{}", hidden, reverse ? ", reverse: true" : "", initial, states ? ", return_state: true" : "");
+  TensorType ys_type{xs.type.dtype, s};
+  ImportValue out = emit_layer(imp, r.layer, xs, args, scope, weights, ys_type, states ? scope + "_out" : scope);
+  if (!states) return {out, {}};
+  // (ys, (h_n, c_n)) for an LSTM, (ys, h_n) for a GRU; the states [1, N, H].
+  TensorType state{xs.type.dtype, {1, s[0], hidden}};
+  DirectionOut o{imp.emit(out.expr + "[0]", ys_type, scope + "_ys"), {}};
+  if (r.layer == "gru") return o.states.push_back(imp.emit(out.expr + "[1]", state, scope + "_h")), o;
+  o.states.push_back(imp.emit(out.expr + "[1][0]", state, scope + "_h"));
+  o.states.push_back(imp.emit(out.expr + "[1][1]", state, scope + "_c"));
+  return o;
 }
 
 void convert_recurrent(Importer& imp, const Recurrent& r) {
@@ -106,28 +161,29 @@ void convert_recurrent(Importer& imp, const Recurrent& r) {
   expect(1, "W", {dirs, gh, x.type.shape[2]});
   expect(2, "R", {dirs, gh, hidden});
   if (imp.has_in(3)) expect(3, "B", {dirs, 2 * gh});
+  Dim n = x.type.shape[1], t = x.type.shape[0];
+  std::vector<int> initial = initial_inputs(imp, r, {dirs, n, hidden});
+  bool states = false;  // Y_h (and Y_c) used: the layers return their final states
+  for (int i = 1; i < imp.node->output_size(); ++i) states = states || imp.uses(imp.node->output(i)) > 0;
   ImportValue xs = imp.apply("transpose", {x}, {{"perm", Ints{1, 0, 2}}});  // [N, T, F]
-  std::vector<ImportValue> ys;
-  if (dir != "reverse") ys.push_back(one_direction(imp, r, xs, 0, false, hidden));
-  if (dir != "forward") ys.push_back(one_direction(imp, r, xs, dir == "bidirectional" ? 1 : 0, true, hidden));
+  TensorType state{x.type.dtype, {1, n, hidden}};
+  std::vector<DirectionOut> outs;
+  for (int d = 0; d < dirs; ++d) {
+    bool reverse = dir == "reverse" || d == 1;
+    outs.push_back(one_direction(imp, r, xs, d, reverse, hidden, initial_arg(imp, r, initial, d, dirs, state), states));
+  }
   // Y [T, dirs, N, H] from the [N, T, H] sequences.
-  Dim n = xs.type.shape[0], t = xs.type.shape[1];
   std::vector<ImportValue> parts;
-  for (const auto& y : ys) parts.push_back(imp.apply("reshape", {y}, {{"shape", Ints{n, t, 1, hidden}}}));
+  for (const auto& o : outs) parts.push_back(imp.apply("reshape", {o.ys}, {{"shape", Ints{n, t, 1, hidden}}}));
   ImportValue stacked = parts.size() == 1 ? parts[0] : imp.apply("concat", parts, {{"axis", int64_t(2)}});
   imp.define_output(0, imp.apply("transpose", {stacked}, {{"perm", Ints{1, 2, 0, 3}}}));
-  if (imp.node->output_size() > 1 && imp.uses(imp.node->output(1))) {  // Y_h [dirs, N, H]: each direction's last state
+  // Y_h, Y_c [dirs, N, H]: the directions' [1, N, H] final states stacked.
+  for (int i = 1; states && i < imp.node->output_size(); ++i) {
+    if (!imp.uses(imp.node->output(i))) continue;
     std::vector<ImportValue> last;
-    for (size_t d = 0; d < ys.size(); ++d) {
-      bool backward = ys.size() == 2 ? d == 1 : dir == "reverse";
-      int64_t at = backward ? 0 : t - 1;
-      ImportValue s = imp.apply("slice", {ys[d]}, {{"axis", int64_t(1)}, {"start", at}, {"end", at + 1}});
-      last.push_back(imp.apply("reshape", {s}, {{"shape", Ints{1, n, hidden}}}));
-    }
-    imp.define_output(1, last.size() == 1 ? last[0] : imp.apply("concat", last, {{"axis", int64_t(0)}}));
+    for (const auto& o : outs) last.push_back(o.states.at(size_t(i - 1)));
+    imp.define_output(i, last.size() == 1 ? last[0] : imp.apply("concat", last, {{"axis", int64_t(0)}}));
   }
-  if (imp.node->output_size() > 2 && imp.uses(imp.node->output(2)))
-    imp.fail("the final cell state Y_c is not supported (std.nn's lstm returns the hidden states)");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ from conftest import ROOT, STARC, run_cli
 torch = pytest.importorskip("torch")
 nn = torch.nn
 onnx = pytest.importorskip("onnx")
+import onnx.numpy_helper  # noqa: E402  (from_array, for hand-written models)
 BENCH = importlib.machinery.SourceFileLoader("bench_run", os.path.join(ROOT, "bench", "run")).load_module()
 
 
@@ -225,6 +226,71 @@ def test_gather_elements_is_take_along_axis(tmp_path):  # torch.gather exported 
     assert_close(s(x, i), np.take_along_axis(x, i, axis=1), "GatherElements")
 
 
+class LstmStates(nn.Module):  # 2 bidirectional layers from given (h0, c0), the final states as outputs
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 6, num_layers=2, bidirectional=True, batch_first=True)
+
+    def forward(self, x, h0, c0):
+        y, (h, c) = self.lstm(x, (h0, c0))
+        return y, h, c
+
+
+class LstmCell(nn.Module):  # zero initial states; only the final cell state (Y_c alone) is used
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 4, batch_first=True)
+
+    def forward(self, x):
+        return torch.tanh(self.lstm(x)[1][1][0])
+
+
+class GruStates(nn.Module):  # a bidirectional GRU from a given h0, its final states as an output
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 3, bidirectional=True, batch_first=True)
+
+    def forward(self, x, h0):
+        return self.gru(x, h0)
+
+
+# name: (module factory, inputs: name -> shape with the batch as "B", output names)
+RECURRENT_STATES = {
+    "lstm_states": (LstmStates, {"x": ("B", 7, 5), "h0": (4, "B", 6), "c0": (4, "B", 6)}, ["y", "h", "c"]),
+    "lstm_cell": (LstmCell, {"x": ("B", 7, 5)}, ["y"]),
+    "gru_states": (GruStates, {"x": ("B", 6, 5), "h0": (2, "B", 3)}, ["y", "h"]),
+}
+
+
+@pytest.mark.parametrize("name,opset", [(n, o) for n in RECURRENT_STATES for o in (13, 17)])
+def test_recurrent_initial_and_final_states_round_trip(name, opset, tmp_path):
+    factory, inputs, outputs = RECURRENT_STATES[name]
+    m = torch_module(factory)
+    path = str(tmp_path / f"{name}.onnx")
+    shape = lambda spec, b: tuple(b if d == "B" else d for d in spec)
+    example = tuple(torch.randn(*shape(spec, 2)) for spec in inputs.values())
+    axes = {k: {spec.index("B"): "B"} for k, spec in inputs.items()}
+    axes.update({o: {0 if o == "y" else 1: "B"} for o in outputs})
+    torch.onnx.export(m, example, path, opset_version=opset, input_names=list(inputs), output_names=outputs,
+                      dynamic_axes=axes)
+    net, weights = import_onnx(path, str(tmp_path / "imported"))
+    text = open(net).read()
+    assert "return_state: true" in text and ("initial: " in text) == (len(inputs) > 1), text
+    rng = np.random.default_rng(opset)
+    for backend in ("jit", "ref"):
+        s = starc.load(net, backend=backend)
+        s.load_weights(weights)
+        for batch in (3, 1):
+            feed = {k: rng.standard_normal(shape(spec, batch)).astype(np.float32) for k, spec in inputs.items()}
+            with torch.no_grad():
+                want = m(*[torch.from_numpy(v) for v in feed.values()])
+            got = s(**feed)
+            want = [want] if len(outputs) == 1 else want
+            got = {outputs[0]: got} if len(outputs) == 1 else got
+            for o, w in zip(outputs, want):
+                assert_close(got[o], w.numpy(), f"{name} {o} opset {opset} {backend} batch {batch}")
+
+
 def test_an_imported_model_fine_tunes_with_a_train_block(tmp_path):
     m = torch_module(lambda: BENCH.torch_model("photoz_mlp"))
     export(m, torch.randn(2, 5), str(tmp_path / "photoz.onnx"), 17)
@@ -292,6 +358,21 @@ def test_bad_files_are_clear_errors_that_write_nothing(tmp_path):
     shapes = [h.make_node("Add", ["x", "z"], ["y"], name="add")]
     path = write_model(tmp_path / "shape.onnx", shapes, [vi("x", [3, 4]), vi("z", [5])], [vi("y", [3, 4])])
     assert "node 'add' (Add, opset 17): add: cannot broadcast f32[3,4] and f32[5]" in import_fails(path, tmp_path)
+
+
+def test_recurrent_states_that_do_not_fit_are_clear_errors(tmp_path):
+    h = onnx.helper
+    rng = np.random.default_rng(0)
+    w = lambda name, *shape: onnx.numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32), name)
+    lstm = lambda inputs: [h.make_node("LSTM", inputs, ["y", "y_h", "y_c"], name="rnn", hidden_size=4)]
+    io = ([vi("x", [5, 2, 3]), vi("h0", [1, 3, 4]), vi("c0", [1, 2, 4])], [vi("y_c", [1, 2, 4])])
+    path = write_model(tmp_path / "h0.onnx", lstm(["x", "W", "R", "", "", "h0", "c0"]), *io,
+                       [w("W", 1, 16, 3), w("R", 1, 16, 4)])
+    assert ("node 'rnn' (LSTM, opset 17): initial state initial_h must be f32[1,2,4], got f32[1,3,4]"
+            in import_fails(path, tmp_path))
+    path = write_model(tmp_path / "p.onnx", lstm(["x", "W", "R", "", "", "", "", "P"]), io[0][:1], io[1],
+                       [w("W", 1, 16, 3), w("R", 1, 16, 4), w("P", 1, 12)])
+    assert "node 'rnn' (LSTM, opset 17): peephole weights P are not supported" in import_fails(path, tmp_path)
 
 
 def graph_text(net):
