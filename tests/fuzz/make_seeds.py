@@ -149,6 +149,8 @@ def csv_seeds():
     out("csv", "ints.csv", b"id,class\n1,0\n2,1\n3,2\n")
     out("csv", "bom.csv", b"\xef\xbb\xbfflux,z\n1,2\n")
     out("csv", "ragged.csv", b"a,b\n1,2\n3\n")
+    out("csv", "light_curves.csv", b"object_id,mjd,band,flux,flux_err,ra,decl\n7,59000.1,g,1.5,0.2,1,0.5\n"
+        b"7,59000.2,r,2,0.3,1,0.5\n7,59003,lsstg,2.5,0.2,1,0.5\n8,59001,3,4,1,2,0.1\n")
 
 
 def weights_bytes(tensors):
