@@ -82,10 +82,16 @@ struct Guarded {
   }
 };
 
+// Uniform in [-1, 1); with `specials`, a NaN and an infinity at seed-chosen places too (the
+// GPU kernels must give NaN and inf exactly where the C kernels do, as PyTorch).
 template <class T>
-void random_input(Guarded<T>& g, uint64_t seed) {
+void random_input(Guarded<T>& g, uint64_t seed, bool specials = false) {
   Rng r{seed};
   for (size_t i = 0; i < g.n; ++i) g.p[i] = (T)r.uniform();
+  if (specials && g.n > 1) {
+    g.p[r.next() % g.n] = std::numeric_limits<T>::quiet_NaN();
+    g.p[r.next() % g.n] = std::numeric_limits<T>::infinity();
+  }
   g.read_only();
 }
 
@@ -95,6 +101,8 @@ void compare(const Guarded<T>& got, const T* want) {
   size_t bad = 0, first = 0;
   for (size_t i = 0; i < got.n; ++i) {
     double e = std::fabs((double)got.p[i] - (double)want[i]) / (1 + std::fabs((double)want[i]));
+    if (std::isnan(want[i]) || std::isinf(want[i]))
+      e = (std::isnan(want[i]) ? std::isnan(got.p[i]) : got.p[i] == want[i]) ? 0 : NAN;
     if (!(e <= tol)) {
       if (!bad++) first = i;
       worst = std::isnan(e) ? INFINITY : std::fmax(worst, e);
@@ -130,14 +138,14 @@ struct MM {
 };
 
 template <class T>
-void matmul(const char* name, MatmulFn<T> ref, const MM& c, int ta, int tb) {
+void matmul(const char* name, MatmulFn<T> ref, const MM& c, int ta, int tb, bool specials = false) {
   auto gpu = find<MatmulFn<T>>(name);
   int64_t sa = c.bcast_a ? 0 : c.m * c.k, sb = c.bcast_b ? 0 : c.k * c.n, sc = c.m * c.n;
   std::snprintf(current, sizeof current, "%s batch %ld M %ld N %ld K %ld ta %d tb %d stride_a %ld stride_b %ld", name,
                 (long)c.batch, (long)c.m, (long)c.n, (long)c.k, ta, tb, (long)sa, (long)sb);
   Guarded<T> a(c.bcast_a ? c.m * c.k : c.batch * c.m * c.k), b(c.bcast_b ? c.k * c.n : c.batch * c.k * c.n);
   Guarded<T> out(c.batch * sc);
-  random_input(a, 1), random_input(b, 2);
+  random_input(a, 1, specials), random_input(b, 2, specials);
   for (size_t i = 0; i < out.n; ++i) out.p[i] = std::numeric_limits<T>::quiet_NaN();
   T* want = new T[out.n + 1];
   ref(c.batch, c.m, c.n, c.k, ta, tb, a.p, sa, b.p, sb, want, sc);
@@ -162,8 +170,9 @@ enum Kind { kConv, kAdjoint, kWeightGrad };
 
 // `name` (an emulated function) against `ref`; `site`: name takes the FFT variants'
 // site argument.
+// specials: bit 0 puts a NaN and an inf into the first operand, bit 1 into the second.
 template <class T>
-void conv(const char* name, ConvFn<T> ref, const Geo& g, Kind kind, bool site) {
+void conv(const char* name, ConvFn<T> ref, const Geo& g, Kind kind, bool site, int specials = 0) {
   std::snprintf(current, sizeof current,
                 "%s n %ld c %ld h %ld w %ld o %ld k %ldx%ld stride %ld,%ld pad %ld,%ld dilation %ld,%ld -> %ldx%ld "
                 "groups %ld",
@@ -172,7 +181,7 @@ void conv(const char* name, ConvFn<T> ref, const Geo& g, Kind kind, bool site) {
   size_t xs = g.n * g.gr * g.c * g.h * g.w, ws = g.gr * g.o * g.c * g.kh * g.kw, ys = g.n * g.gr * g.o * g.oh * g.ow;
   size_t in0 = kind == kAdjoint ? ys : xs, in1 = kind == kWeightGrad ? ys : ws;
   Guarded<T> p(in0), q(in1), out(kind == kConv ? ys : kind == kAdjoint ? xs : ws);
-  random_input(p, 3), random_input(q, 4);
+  random_input(p, 3, specials & 1), random_input(q, 4, specials & 2);
   for (size_t i = 0; i < out.n; ++i) out.p[i] = std::numeric_limits<T>::quiet_NaN();
   T* want = new T[out.n + 1];
   ref(GEO_ARGS, p.p, q.p, want);
@@ -438,6 +447,19 @@ int main(int argc, char** argv) {
       matmul<float>("starc_matmul_f32", ref_matmul_f32, c, ta, tb);
       matmul<double>("starc_matmul_f64", ref_matmul_f64, c, ta, tb);
     }
+    // NaN and inf in the operands (issue 31): the same NaN / inf outputs as the C kernels.
+    for (int t = 0; t < 4; ++t) {
+      matmul<float>("starc_matmul_f32", ref_matmul_f32, MM{2, 70, 33, 20, false, false}, t & 1, t >> 1, true);
+      matmul<double>("starc_matmul_f64", ref_matmul_f64, MM{2, 70, 33, 20, false, false}, t & 1, t >> 1, true);
+    }
+    const Geo sg = geo(2, 3, 9, 11, 5, 3, 2, 1, 1, 1, 0, 1, 2);
+    conv<float>("starc_conv_f32", ref_conv_f32, sg, kConv, false, 3);
+    conv<double>("starc_conv_fft_f64", ref_conv_f64, sg, kConv, true, 3);
+    conv<double>("starc_conv_weight_grad_f64", ref_conv_weight_grad_f64, sg, kWeightGrad, false, 3);
+    // The adjoint with a non-finite dy only: the GPU's gathered GEMM multiplies each weight
+    // by the zero of a padding or stride-gap position, so an inf weight gives NaN there
+    // (inf * 0), where the C kernel and PyTorch's conv_transpose skip those positions.
+    conv<float>("starc_conv_adjoint_f32", ref_conv_adjoint_f32, sg, kAdjoint, false, 1);
   } else {
     // Grid y/z limited to 3: 7 batch entries, 5 row tiles.
     all_matmuls(MM{7, 300, 70, 20, false, false});
