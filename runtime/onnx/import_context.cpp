@@ -257,7 +257,9 @@ std::string Importer::call_text(const std::string& op, const std::vector<std::st
   if (op == "slice") {  // x[:, 0:32]
     Attrs a = complete_attrs(*find_op(op), attrs);
     int64_t axis = starc::attr_int(a, "axis"), step = starc::attr_int(a, "step");
-    std::string range = fmt::format("{}:{}", starc::attr_int(a, "start"), starc::attr_int(a, "end"));
+    int64_t end = starc::attr_int(a, "end");
+    std::string range =
+        fmt::format("{}:{}", starc::attr_int(a, "start"), end <= kSliceFromEnd ? "" : std::to_string(end));
     if (step != 1) range += fmt::format(":{}", step);
     std::vector<std::string> index(size_t(axis), ":");
     index.push_back(range);

@@ -48,6 +48,10 @@ struct ImportValue {
   bool has_symbolic() const;
 };
 
+// A slice end that reaches past the first element walking backwards (`x[5::-1]`, printed
+// without the end): Python's end -1 would mean the last element.
+constexpr int64_t kSliceFromEnd = -(int64_t(1) << 31);  // above kSymBase: not a symbolic dim
+
 // The largest value (elements) folded at import; bigger ones are computed by the model.
 constexpr int64_t kMaxFolded = int64_t(1) << 20;
 

@@ -244,11 +244,14 @@ ImportValue slice_axis(Importer& imp, ImportValue x, int axis, int64_t start, in
     if (start == 0 && end >= (int64_t(1) << 31) && step == 1) return x;
     imp.fail(fmt::format("slices the symbolic dim {}; starc slices static axes only", dim_str(dim, &imp.symbols)));
   }
-  if (step < 0) {  // ONNX's backwards slice: the forward one of the flipped axis
+  if (step < 0) {  // walks backwards: ONNX clamps start to [0, n - 1] and end to [-1, n - 1]
     start = std::clamp(start < 0 ? start + dim : start, int64_t(0), dim - 1);
     end = std::clamp(end < 0 ? end + dim : end, int64_t(-1), dim - 1);
-    ImportValue flipped = imp.apply("flip", {x}, {{"axes", Ints{axis}}});
-    return slice_axis(imp, flipped, axis, dim - 1 - start, dim - 1 - end, -step);
+    if (end >= start) imp.fail("the slice selects nothing");
+    // ONNX's end -1 is "past the first element", which Python's -1 is not: an end below
+    // -n says it (printed as an omitted end, `x[5::-1]`).
+    if (end < 0) end = kSliceFromEnd;
+    return imp.apply("slice", {x}, {{"axis", int64_t(axis)}, {"start", start}, {"end", end}, {"step", step}});
   }
   auto clamp = [dim](int64_t i) { return std::clamp(i < 0 ? i + dim : i, int64_t(0), dim); };
   start = clamp(start), end = clamp(end);
@@ -541,7 +544,8 @@ const std::map<std::string, OnnxOp>& primitive_table() {
       {"Concat", {convert_concat, "concat"}},
       {"Squeeze", {[](Importer& i) { convert_squeeze(i, false); }, "reshape"}},
       {"Unsqueeze", {[](Importer& i) { convert_squeeze(i, true); }, "reshape"}},
-      {"Slice", {convert_slice, "indexing `x[:, a:b:s]` (static axes; a negative step flips first)"}},
+      {"Slice",
+       {convert_slice, "indexing `x[:, a:b:s]` (static axes; a negative step walks backwards, `x[:, 5::-2]`)"}},
       {"Split", {convert_split, "indexing, one per output"}},
       {"Gather", {convert_gather, "folded (known data), indexing (known indices), else gather (indices in [0, n))"}},
       {"GatherElements", {convert_gather_elements, "take_along_axis"}},

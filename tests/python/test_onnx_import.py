@@ -291,6 +291,42 @@ def test_recurrent_initial_and_final_states_round_trip(name, opset, tmp_path):
                 assert_close(got[o], w.numpy(), f"{name} {o} opset {opset} {backend} batch {batch}")
 
 
+class Flips(nn.Module):  # torch.flip exports as Slice with step -1 (end INT64_MIN: past the first element)
+    def forward(self, x):
+        return torch.flip(x, [1])[:, 1:6:2] * 2 + x.flip(2)[:, 1:4]
+
+
+def test_a_negative_step_slice_walks_backwards(tmp_path):
+    m = Flips()
+    path = str(tmp_path / "flips.onnx")
+    export(m, torch.randn(2, 7, 5), path, 13)
+    net, _ = import_onnx(path, str(tmp_path / "flips"))
+    text = open(net).read()
+    assert "x[:, 6::-1]" in text and "x[:, :, 4::-1]" in text and "flip(" not in text, text
+    x = np.random.default_rng(0).standard_normal((3, 7, 5)).astype(np.float32)
+    for backend in ("jit", "ref"):
+        assert_close(starc.load(net, backend=backend)(x), m(torch.from_numpy(x)).numpy(), f"flips {backend}")
+    # Steps below -1 on several axes, written by hand (torch slices forwards only), against numpy's
+    # slicing: ONNX's clamping of start to [0, n - 1] and end to [-1, n - 1] is Python's.
+    h = onnx.helper
+    consts = {"starts": [-2, 8, 3], "ends": [-100, 0, -9], "axes": [1, 2, -1], "steps": [-2, -3, -1]}
+    nodes = [h.make_node("Constant", [], [k], value=h.make_tensor(k, onnx.TensorProto.INT64, [3], v))
+             for k, v in consts.items()]
+    nodes.append(h.make_node("Slice", ["x", *consts], ["y"], name="slice"))
+    path = write_model(tmp_path / "steps.onnx", nodes, [vi("x", ["B", 7, 9, 5])], [vi("y", ["B", 3, 3, 4])])
+    net, _ = import_onnx(path, str(tmp_path / "steps"))
+    x = np.random.default_rng(1).standard_normal((2, 7, 9, 5)).astype(np.float32)
+    want = x[:, -2:-100:-2, 8:0:-3, 3:-9:-1]
+    assert want.shape == (2, 3, 3, 4)
+    for backend in ("jit", "ref"):
+        np.testing.assert_array_equal(starc.load(net, backend=backend)(x), want)
+    consts["starts"], consts["ends"] = [0, 0, 0], [3, 3, 3]  # backwards from 0 to 3: nothing
+    nodes = [h.make_node("Constant", [], [k], value=h.make_tensor(k, onnx.TensorProto.INT64, [3], v))
+             for k, v in consts.items()] + [nodes[-1]]
+    path = write_model(tmp_path / "empty.onnx", nodes, [vi("x", ["B", 7, 9, 5])], [vi("y", ["B", 0, 0, 0])])
+    assert "node 'slice' (Slice, opset 17): the slice selects nothing" in import_fails(path, tmp_path)
+
+
 def test_an_imported_model_fine_tunes_with_a_train_block(tmp_path):
     m = torch_module(lambda: BENCH.torch_model("photoz_mlp"))
     export(m, torch.randn(2, 5), str(tmp_path / "photoz.onnx"), 17)
