@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "runtime/io/npy.h"
+#include "runtime/io/npy_map.h"
 #include "runtime/trainer.h"
 
 namespace starc {
@@ -55,9 +56,15 @@ uint64_t data_fingerprint(const TensorMap& data) {
     if (rows <= 0) continue;
     size_t row_bytes = t.nbytes() / size_t(rows);
     const int64_t kRows = 64;
+    std::vector<char> row(row_bytes);
     for (int64_t k = 0; k < std::min(rows, kRows); ++k) {
       int64_t r = rows <= kRows ? k : k * (rows - 1) / (kRows - 1);
-      mix(static_cast<const char*>(t.raw()) + size_t(r) * row_bytes, row_bytes);
+      // A memory-mapped .npy is read from its file (runtime/io/npy_map.h): touching the
+      // mapping would make its pages, up to 2 MiB a row, part of the process.
+      if (read_mapped_rows(t, &r, 1, row_bytes, row.data()))
+        mix(row.data(), row_bytes);
+      else
+        mix(static_cast<const char*>(t.raw()) + size_t(r) * row_bytes, row_bytes);
     }
   }
   return h == 0 ? 1 : h;

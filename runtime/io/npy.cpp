@@ -368,10 +368,9 @@ Tensor parse_npy(std::string_view bytes, const std::string& what, std::string* s
   return t;
 }
 
-std::string serialize_npy(const Tensor& t) {
-  if (!t.defined()) throw std::runtime_error("serialize_npy: tensor is undefined");
+std::string npy_header(DType dtype, const Shape& shape_dims) {
   std::string_view descr;
-  switch (t.dtype()) {
+  switch (dtype) {
     case DType::F32:
       descr = "<f4";
       break;
@@ -386,11 +385,11 @@ std::string serialize_npy(const Tensor& t) {
       break;
   }
   std::string shape = "(";
-  for (size_t i = 0; i < t.shape().size(); ++i) shape += (i ? ", " : "") + std::to_string(t.shape()[i]);
-  shape += t.shape().size() == 1 ? ",)" : ")";
+  for (size_t i = 0; i < shape_dims.size(); ++i) shape += (i ? ", " : "") + std::to_string(shape_dims[i]);
+  shape += shape_dims.size() == 1 ? ",)" : ")";
   std::string header = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape);
   // numpy leaves room to grow the first axis in place (GROWTH_AXIS_MAX_DIGITS = 21).
-  if (!t.shape().empty()) header.append(21 - std::to_string(t.shape()[0]).size(), ' ');
+  if (!shape_dims.empty()) header.append(21 - std::to_string(shape_dims[0]).size(), ' ');
   size_t hlen = header.size() + 1;  // + '\n'
   int major = hlen + 10 + 63 > 0xffff ? 2 : 1;
   size_t prefix = major == 1 ? 10 : 12;
@@ -402,6 +401,27 @@ std::string serialize_npy(const Tensor& t) {
   out += char(0);
   for (size_t k = 0; k < prefix - 8; ++k) out += char((header.size() >> (8 * k)) & 0xff);
   out += header;
+  return out;
+}
+
+std::optional<NpyLayout> npy_layout(std::string_view head, const std::string& what) {
+  std::optional<NpyHeader> h = parse_npy_header(head, what, false);
+  if (!h) return std::nullopt;
+  NpyLayout l;
+  l.dtype = target_dtype(h->src);
+  l.shape = h->dims;
+  l.data_offset = h->data_offset;
+  l.data_bytes = h->data_bytes;
+  l.stored = stored_dtype_name(h->src, l.dtype);
+  // Bool is not raw: reading turns any non-zero byte into 1, a mapping would keep it.
+  l.raw = l.stored.empty() && l.dtype != DType::Bool && !h->src.swap && (!h->fortran || h->dims.size() < 2) &&
+          h->data_offset % uint64_t(h->src.size) == 0;
+  return l;
+}
+
+std::string serialize_npy(const Tensor& t) {
+  if (!t.defined()) throw std::runtime_error("serialize_npy: tensor is undefined");
+  std::string out = npy_header(t.dtype(), t.shape());
   // Little-endian data.
   size_t off = out.size(), n = t.nbytes(), es = dtype_size(t.dtype());
   out.resize(off + n);

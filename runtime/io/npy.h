@@ -13,6 +13,7 @@
 // tensor against the machine's memory (runtime/io/file_io.h).
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,23 @@ Tensor parse_npy(std::string_view bytes, const std::string& what, std::string* s
 // IEEE half precision (NumPy's f2, ONNX's float16) to float, subnormals, inf and NaN included.
 float half_to_float(uint16_t h);
 std::string serialize_npy(const Tensor& t);
+// The header serialize_npy writes for a tensor of `dtype` and `shape` (the data follows
+// it): a file can be preallocated and its rows written in place (runtime/io/npy_map.h).
+std::string npy_header(DType dtype, const Shape& shape);
+
+// Where a .npy's elements lie and whether they can be used where they lie: `raw` when
+// the file stores them as a Tensor holds them (little-endian f4/f8/i8, C order, aligned),
+// so a mapping of the file serves as the tensor (runtime/io/npy_map.h). The header is
+// checked as parse_npy checks it, with the same messages.
+struct NpyLayout {
+  DType dtype = DType::F32;  // as read
+  Shape shape;
+  uint64_t data_offset = 0, data_bytes = 0;
+  bool raw = false;
+  std::string stored;  // parse_npy's `stored`
+};
+// nullopt when `head` (the first bytes of the file) ends before the header does.
+std::optional<NpyLayout> npy_layout(std::string_view head, const std::string& what);
 
 // Reads a regular file or a FIFO (runtime/io/file_io.h: read_data_file).
 Tensor read_npy(const std::string& path, std::string* stored = nullptr);
