@@ -127,6 +127,16 @@ void convert_argmax(Importer& imp) {
   unary(imp, "argmax", {{"axis", imp.attr_int("axis", 0)}, {"keepdims", imp.attr_int("keepdims", 1) != 0}});
 }
 
+// The axis is an input (a scalar or a 1-element tensor) known at import.
+void convert_cumsum(Importer& imp) {
+  Ints axis = imp.known_ints(1, "the axis");
+  if (axis.size() != 1) imp.fail(fmt::format("the axis must be one integer, got {}", axis.size()));
+  Attrs attrs = {{"axis", int64_t(axis_of(imp, axis[0], imp.in(0).type.rank()))}};
+  for (const char* flag : {"exclusive", "reverse"})  // the defaults (0) left out of the source
+    if (imp.attr_int(flag, 0)) attrs[flag] = true;
+  unary(imp, "cumsum", attrs);
+}
+
 // ---------------------------------------------------------------- shapes
 
 void convert_shape(Importer& imp) {
@@ -536,6 +546,7 @@ const std::map<std::string, OnnxOp>& primitive_table() {
       {"ReduceMax", {[](Importer& i) { convert_reduce(i, "max"); }, "max (axes, keepdims)"}},
       {"ReduceMin", {[](Importer& i) { convert_reduce(i, "min"); }, "min (axes, keepdims)"}},
       {"ArgMax", {convert_argmax, "argmax (select_last_index 0)"}},
+      {"CumSum", {convert_cumsum, "cumsum (axis known at import; exclusive, reverse)"}},
       {"Shape", {convert_shape, "folded: the dims (a symbolic dim kept as itself)"}},
       {"Size", {convert_size, "folded (static shapes)"}},
       {"Reshape", {convert_reshape, "reshape (0 copies a dim, -1 inferred; the shape known at import)"}},

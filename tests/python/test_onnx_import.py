@@ -327,6 +327,52 @@ def test_a_negative_step_slice_walks_backwards(tmp_path):
     assert "node 'slice' (Slice, opset 17): the slice selects nothing" in import_fails(path, tmp_path)
 
 
+class CumSums(nn.Module):  # torch.cumsum along two axes; the flipped one is a reverse running sum
+    def forward(self, x):
+        return torch.cumsum(x, 1) + torch.cumsum(x.flip(2), dim=-1).flip(2)
+
+
+def cumsum_model(tmp_path, name, x, axis, axis_type=onnx.TensorProto.INT64, **flags):
+    h = onnx.helper
+    dtype = {np.float32: onnx.TensorProto.FLOAT, np.int64: onnx.TensorProto.INT64}[x.dtype.type]
+    nodes = [h.make_node("Constant", [], ["axis"], value=h.make_tensor("axis", axis_type, [], [axis])),
+             h.make_node("CumSum", ["x", "axis"], ["y"], name="cumsum", **flags)]
+    io = [h.make_tensor_value_info(n, dtype, list(x.shape)) for n in ("x", "y")]
+    return write_model(tmp_path / f"{name}.onnx", nodes, io[:1], io[1:])
+
+
+def test_cumsum_is_the_cumsum_op(tmp_path):
+    m = CumSums()
+    path = str(tmp_path / "cumsum.onnx")
+    export(m, torch.randn(2, 7, 5), path, 13)
+    net, _ = import_onnx(path, str(tmp_path / "cumsum"))
+    assert "cumsum(x, axis: 1)" in open(net).read()
+    x = np.random.default_rng(0).standard_normal((3, 7, 5)).astype(np.float32)
+    x[1, 2, 3] = np.nan  # NaN (and inf) reach every later sum, as torch's
+    x[2, 4, 0] = np.inf
+    with torch.no_grad():
+        want = m(torch.from_numpy(x)).numpy()
+    for backend in ("jit", "ref"):
+        np.testing.assert_allclose(starc.load(net, backend=backend)(x), want, rtol=1e-5, atol=1e-5)
+    # exclusive and reverse (torch does not write them; ONNX's definition, by numpy), an int32
+    # scalar axis, i64 data.
+    x = np.random.default_rng(1).standard_normal((2, 6, 3))
+    rev = lambda a, ax: np.flip(np.cumsum(np.flip(a, ax), ax), ax)
+    cases = {"exclusive": (dict(exclusive=1), lambda a: np.cumsum(a, 1) - a),
+             "reverse": (dict(reverse=1), lambda a: rev(a, 1)),
+             "both": (dict(exclusive=1, reverse=1), lambda a: rev(a, 1) - a)}
+    for name, (flags, want) in cases.items():
+        for data in (x.astype(np.float32), np.round(x * 100).astype(np.int64)):
+            path = cumsum_model(tmp_path, f"{name}{data.dtype}", data, -2, onnx.TensorProto.INT32, **flags)
+            net, _ = import_onnx(path, str(tmp_path / f"{name}{data.dtype}"))
+            for backend in ("jit", "ref"):
+                got = starc.load(net, backend=backend)(data)
+                assert got.dtype == data.dtype, f"{name} {data.dtype} {backend}: {got.dtype}"
+                np.testing.assert_allclose(got, want(data), rtol=1e-5, atol=1e-5, err_msg=f"{name} {backend}")
+    path = cumsum_model(tmp_path, "axis3", x.astype(np.float32), 3)
+    assert "node 'cumsum' (CumSum, opset 17): axis 3 is out of range for rank 3" in import_fails(path, tmp_path)
+
+
 def test_an_imported_model_fine_tunes_with_a_train_block(tmp_path):
     m = torch_module(lambda: BENCH.torch_model("photoz_mlp"))
     export(m, torch.randn(2, 5), str(tmp_path / "photoz.onnx"), 17)
