@@ -47,7 +47,9 @@ class Program {
   // Builds the training plan of a model of the main file from its `train` block (see
   // compiler/train/train_plan.h and dsl/train.cpp): one step graph per named step (or
   // one, "train"), each verified, and the eval graph. nullopt (with diagnostics) on error.
-  std::optional<TrainPlan> build_train(const std::string& model);
+  // With `split`, each step also gets its gradient and update graphs (TrainStepGraph::grad,
+  // ::update), which a data-parallel run uses to average gradients between them.
+  std::optional<TrainPlan> build_train(const std::string& model, bool split = false);
   // Models of the main file that have a `train` block, in source order.
   std::vector<std::string> trained_models() const;
   // The train block of a model visible in the main file (its own, or the one in the

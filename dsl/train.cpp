@@ -186,6 +186,7 @@ struct PlanBuilder {
   Program& prog;
   const FnDecl& model;
   const TrainDecl& td;
+  bool split = false;  // also build each step's gradient and update graphs (data-parallel runs)
 
   DiagEngine& diags() { return prog.diags(); }
 
@@ -297,6 +298,11 @@ struct PlanBuilder {
 
     OptimizerConfig opt = default_optimizer("adam");
     if (optimizer.set) opt.name = optimizer.name, opt.args = optimizer.args;
+    TrainStepGraph out;
+    if (split) {
+      out.grad = gradient_graph(g, e, loss, chosen, grads);
+      out.update = update_graph(g, opt, chosen);
+    }
     std::vector<UpdatedValue> updates;
     {
       GraphBuilder b(g, graph_loc(optimizer.set ? optimizer.loc : where));
@@ -319,7 +325,6 @@ struct PlanBuilder {
           throw CompileError(m.loc,
                              fmt::format("metric '{}' has the name of a parameter; give it another name", m.name));
 
-    TrainStepGraph out;
     out.name = st ? st->name : "train";
     g.outputs = {loss};
     g.output_names = {"loss"};
@@ -333,6 +338,49 @@ struct PlanBuilder {
     finish(g, "training step");
     out.graph = std::move(g);
     return out;
+  }
+
+  // The step up to its gradients (a copy of `g` before the optimizer): outputs loss,
+  // metrics, the gradient of each chosen param named "grad.<param>", the state updates.
+  Graph gradient_graph(const Graph& g, const TrainElab& e, int loss, const std::vector<int>& chosen,
+                       const std::vector<int>& grads) {
+    Graph gg = g;
+    gg.name = g.name + ".grad";
+    gg.outputs = {loss};
+    gg.output_names = {"loss"};
+    for (auto& m : e.metrics) gg.outputs.push_back(m.value), gg.output_names.push_back(m.name);
+    for (size_t i = 0; i < chosen.size(); ++i)
+      gg.outputs.push_back(grads[i]), gg.output_names.push_back("grad." + attr_str(g.node(chosen[i]).attrs, "name"));
+    for (auto& s : e.state_updates) gg.outputs.push_back(s.value), gg.output_names.push_back(s.name);
+    finish(gg, "gradient");
+    return gg;
+  }
+
+  // The optimizer alone: inputs "grad.<param>" per chosen param, then lr and step;
+  // outputs the new params and slots, named as in the step graph.
+  Graph update_graph(const Graph& g, const OptimizerConfig& opt, const std::vector<int>& chosen) {
+    Graph ug;
+    ug.name = g.name + ".update";
+    std::vector<int> grad_in, params;
+    {
+      GraphBuilder b(ug);
+      for (int p : chosen) {
+        const Node& n = g.node(p);
+        Ints shape(n.type.shape.begin(), n.type.shape.end());
+        grad_in.push_back(b.op(
+            "input", {}, {{"name", "grad." + attr_str(n.attrs, "name")}, {"dtype", n.type.dtype}, {"shape", shape}}));
+        ug.inputs.push_back(grad_in.back());
+      }
+    }
+    const DType ft = g.type(g.inputs[g.inputs.size() - 2]).dtype;  // lr's, the model's float type
+    int lr = add_input(ug, "lr", ft), step = add_input(ug, "step", ft);
+    for (int p : chosen) params.push_back(ug.add(g.node(p)));
+    GraphBuilder b(ug);
+    for (size_t i = 0; i < chosen.size(); ++i)
+      for (auto& u : append_optimizer_update(b, opt, params[i], grad_in[i], lr, step))
+        ug.outputs.push_back(u.value), ug.output_names.push_back(u.name);
+    finish(ug, "update");
+    return ug;
   }
 
   Graph eval_graph(const TrainStep* st, std::vector<std::string>& metric_names) {
@@ -405,7 +453,7 @@ void Program::check_train_decls(int module) {
   }
 }
 
-std::optional<TrainPlan> Program::build_train(const std::string& model) {
+std::optional<TrainPlan> Program::build_train(const std::string& model, bool split) {
   if (modules_.empty()) return std::nullopt;
   auto& g = globals_[0];
   auto it = g.find(model);
@@ -426,7 +474,7 @@ std::optional<TrainPlan> Program::build_train(const std::string& model) {
                              model, model));
     return std::nullopt;
   }
-  PlanBuilder pb{*this, decl, *td};
+  PlanBuilder pb{*this, decl, *td, split};
   TrainPlan plan;
   plan.model = model;
   try {

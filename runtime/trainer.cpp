@@ -13,9 +13,11 @@
 #include <set>
 
 #include "compiler/ops/philox.h"
+#include "runtime/dist/data_parallel.h"
 #include "runtime/early_stop.h"
 #include "runtime/init.h"
 #include "runtime/io/npy.h"
+#include "runtime/io/npy_map.h"
 
 namespace starc {
 
@@ -394,6 +396,8 @@ Tensor gather_rows(const Tensor& t, const std::vector<int64_t>& idx, int64_t beg
   size_t row = t.dim(0) ? t.nbytes() / size_t(t.dim(0)) : 0;
   auto* src = static_cast<const std::byte*>(t.raw());
   auto* dst = static_cast<std::byte*>(out.raw());
+  // A memory-mapped .npy is read from its file: touching the mapping would keep its pages.
+  if (end > begin && read_mapped_rows(t, idx.data() + begin, end - begin, row, dst)) return out;
   for (int64_t i = begin; i < end; ++i)
     if (row) std::memcpy(dst + size_t(i - begin) * row, src + size_t(idx[size_t(i)]) * row, row);
   return out;
@@ -543,12 +547,14 @@ std::vector<Tensor> step_inputs(const TrainStepGraph& s, const std::map<std::str
 // it has recorded. train() runs its steps in order.
 // plan.eval over the n samples of `data` in order, batch by batch: its outputs averaged
 // over the samples (empty when no batch ran: a static batch larger than the data).
+// Samples [first, n) only when `first` is given (a rank's share).
 std::vector<double> evaluate_batches(const TrainPlan& plan, const TensorMap& params, const TensorMap& data, int64_t n,
-                                     int64_t B, bool static_batch, Executor* exec, uint64_t run_seed) {
+                                     int64_t B, bool static_batch, Executor* exec, uint64_t run_seed,
+                                     int64_t first = 0) {
   std::vector<double> vs(plan.eval.outputs.size(), 0.0), out;
   std::vector<int64_t> ident(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) ident[size_t(i)] = i;
-  for (int64_t lo = 0; lo < n; lo += B) {
+  for (int64_t lo = first; lo < n; lo += B) {
     int64_t hi = std::min(n, lo + B);
     if (static_batch && hi - lo < B) break;
     std::vector<Tensor> inputs;
@@ -557,7 +563,7 @@ std::vector<double> evaluate_batches(const TrainPlan& plan, const TensorMap& par
     std::vector<Tensor> outs = exec->run(plan.eval, inputs, params, run_seed);
     for (size_t i = 0; i < vs.size(); ++i) vs[i] += outs[i].get(0) * double(hi - lo);
     out.resize(vs.size());
-    for (size_t i = 0; i < vs.size(); ++i) out[i] = vs[i] / double(hi);
+    for (size_t i = 0; i < vs.size(); ++i) out[i] = vs[i] / double(hi - first);
   }
   return out;
 }
@@ -584,7 +590,9 @@ struct TrainRun {
   bool stop_requested() const;
   TrainResult stop(int64_t b, double seconds);
   bool run_batch(const std::vector<int64_t>& order, int64_t b);
-  bool run_step(int64_t si, const std::map<std::string, Tensor>& batch, int64_t b, double nrows, size_t& k);
+  bool run_step(int64_t si, const std::map<std::string, Tensor>& batch, int64_t b, double nrows, int64_t local_rows,
+                size_t& k);
+  bool root() const;  // writes the checkpoints and files: rank 0, or the only process
   std::string nonfinite_message(const TrainStepGraph& s, const std::vector<Tensor>& inputs, uint64_t run_seed,
                                 const std::string& bad, int64_t b, int64_t update) const;
   void end_epoch(double carried_seconds, Clock::time_point t0);
@@ -640,6 +648,9 @@ void TrainRun::count_samples() {
 
 void TrainRun::split_into_batches() {
   static_batch = has_static_batch(plan, opts.batch);
+  if (static_batch && opts.comm)
+    throw TrainArgumentError(
+        fmt::format("a model with a fixed batch size cannot share its batches between {} ranks", opts.comm->size()));
   B = opts.batch;
   nb = static_batch ? N / B : (N + B - 1) / B;
   if (nb == 0)
@@ -761,7 +772,7 @@ TrainResult TrainRun::run_epochs() {
 
 // DIR/best.npz: the model weights (parameters and state) of the best epoch so far.
 void TrainRun::save_best() {
-  if (opts.checkpoint_dir.empty()) return;
+  if (opts.checkpoint_dir.empty() || !root()) return;
   TensorMap w;
   for (const std::string& name : model_weight_names(plan)) w[name] = params.at(name);
   res.best_weights = (std::filesystem::path(opts.checkpoint_dir) / "best.npz").string();
@@ -777,7 +788,7 @@ TrainResult TrainRun::stop(int64_t b, double seconds) {
   sums[1] = seconds;
   if (!opts.checkpoint_dir.empty() || !opts.stop_checkpoint_dir.empty()) {
     std::string path = ckpt.empty() ? checkpoint_path(opts.stop_checkpoint_dir) : ckpt;
-    write_checkpoint(path, make_checkpoint(epoch, b));
+    if (root()) write_checkpoint(path, make_checkpoint(epoch, b));
     res.checkpoint = path;
   }
   return finish(TrainResult::Status::Stopped, b);
@@ -787,19 +798,27 @@ TrainResult TrainRun::stop(int64_t b, double seconds) {
 // value (res.message says where).
 bool TrainRun::run_batch(const std::vector<int64_t>& order, int64_t b) {
   int64_t lo = b * B, hi = std::min(N, lo + B);
+  int64_t mine_lo = lo, mine_hi = hi;  // this rank's rows of the global batch
+  if (opts.comm) {
+    auto [first, end] = rank_range(*opts.comm, hi - lo);
+    mine_lo = lo + first, mine_hi = lo + end;
+  }
   std::map<std::string, Tensor> batch;
-  for (auto& name : used) batch[name] = gather_rows(data.at(name), order, lo, hi);
+  for (auto& name : used) batch[name] = gather_rows(data.at(name), order, mine_lo, mine_hi);
   double nrows = double(hi - lo);
   size_t k = 2;  // sums[k]: the next step's loss
   for (int64_t si = 0; si < n_steps; ++si)
-    if (!run_step(si, batch, b, nrows, k)) return false;
+    if (!run_step(si, batch, b, nrows, mine_hi - mine_lo, k)) return false;
   sums[0] += nrows;
   return true;
 }
 
 // One update of step si: run, check, write the updated tensors back, add up its loss and
 // metrics (weighted by the batch's rows) from sums[k] on.
-bool TrainRun::run_step(int64_t si, const std::map<std::string, Tensor>& batch, int64_t b, double nrows, size_t& k) {
+bool TrainRun::root() const { return !opts.comm || opts.comm->root(); }
+
+bool TrainRun::run_step(int64_t si, const std::map<std::string, Tensor>& batch, int64_t b, double nrows,
+                        int64_t local_rows, size_t& k) {
   const TrainStepGraph& s = plan.steps[size_t(si)];
   const Graph& g = s.graph;
   int64_t upd = updates[s.name] + 1;
@@ -807,7 +826,8 @@ bool TrainRun::run_step(int64_t si, const std::map<std::string, Tensor>& batch, 
   if (si == 0) last_lr = lr;
   std::vector<Tensor> inputs = step_inputs(s, batch, lr, upd);
   uint64_t run_seed = update_seed(seed, (epoch * nb + b) * n_steps + si);
-  std::vector<Tensor> outs = exec->run(g, inputs, params, run_seed);
+  std::vector<Tensor> outs = opts.comm ? run_parallel_step(s, inputs, local_rows, params, run_seed, *exec, *opts.comm)
+                                       : exec->run(g, inputs, params, run_seed);
   if (outs.size() != g.outputs.size())
     throw std::runtime_error(fmt::format("executor returned {} results for {} outputs", outs.size(), g.outputs.size()));
   if (std::string bad = first_nonfinite_output(s, outs); !bad.empty()) {
@@ -850,10 +870,10 @@ void TrainRun::end_epoch(double carried_seconds, Clock::time_point t0) {
   rec.seconds = carried_seconds + since(t0);
   res.history.push_back(rec);
   if (!ckpt.empty()) {
-    write_checkpoint(ckpt, make_checkpoint(epoch + 1, 0));
+    if (root()) write_checkpoint(ckpt, make_checkpoint(epoch + 1, 0));
     res.checkpoint = ckpt;
   }
-  write_history(opts, plan, res.history);
+  if (root()) write_history(opts, plan, res.history);
   progress.clear();
   if (opts.out) {
     fmt::print(opts.out, "{}\n", summary_line(plan, rec, opts.epochs));
@@ -865,8 +885,13 @@ void TrainRun::end_epoch(double carried_seconds, Clock::time_point t0) {
 // plan.eval over the validation data in order, batch by batch: its outputs averaged over
 // the samples (empty when no batch ran: a static batch larger than the data).
 std::vector<double> TrainRun::validate() {
-  return evaluate_batches(plan, params, *val, n_val, B, static_batch, exec,
-                          block64(seed, kEvalStream, uint64_t(epoch)));
+  uint64_t run_seed = block64(seed, kEvalStream, uint64_t(epoch));
+  if (!opts.comm) return evaluate_batches(plan, params, *val, n_val, B, static_batch, exec, run_seed);
+  // Each rank its contiguous share, then the means weighted by the shares' sizes.
+  auto [first, end] = rank_range(*opts.comm, n_val);
+  std::vector<double> mine = evaluate_batches(plan, params, *val, end, B, false, exec, run_seed, first);
+  if (mine.empty()) mine.assign(plan.eval.outputs.size(), 0.0);
+  return allreduce_mean(*opts.comm, mine, double(end - first));
 }
 
 // The run at epoch `ep`, before its batch `b`.

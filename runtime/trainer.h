@@ -24,6 +24,8 @@
 
 namespace starc {
 
+class Communicator;
+
 // Bad data, options, checkpoint or plan: one clear line (the CLI prints it, exit 1).
 struct TrainError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -82,6 +84,12 @@ struct TrainOptions {
   bool monitor_max = false;
   // Testing: behave as if `stop` were set after this many batches of this run.
   int64_t stop_after_batches = -1;
+  // Data-parallel training (runtime/dist/data_parallel.h, docs/distributed.md): every
+  // rank of `comm` runs train() with the same plan (built with split step graphs), data
+  // and options; each takes its share of every global batch of `batch` samples, the
+  // gradients are averaged before each update, validation is shared out and averaged,
+  // and only rank 0 writes checkpoints, best.npz and the history. nullptr: one process.
+  Communicator* comm = nullptr;
 };
 
 struct EpochRecord {

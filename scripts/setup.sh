@@ -30,6 +30,8 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev python3-onnx
   # the code style (.clang-format; scripts/format.sh --check in CI)
   clang-format-22
+  # MPI for data-parallel training and sharded runs (runtime/dist, docs/distributed.md)
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

@@ -47,6 +47,14 @@ struct TrainStepGraph {
   std::vector<std::string> data_inputs;
   int n_metrics = 0;
   Schedule schedule;
+  // Only when built for a data-parallel run (Program::build_train's `split`; empty
+  // otherwise): `graph` cut where the optimizer begins, so that ranks can average their
+  // gradients in between (runtime/dist/data_parallel.h).
+  //   grad:   graph's inputs and params; outputs loss, metrics, then "grad.<param>" (the
+  //           loss's gradient, the param's type) per trained param, then the state updates.
+  //   update: inputs "grad.<param>" in that order, lr, step; params: the trained params
+  //           and their optimizer slots; outputs as graph's updates of them.
+  Graph grad, update;
 };
 
 struct TrainPlan {

@@ -9,16 +9,21 @@
 
 #include "compiler/ops/op.h"
 #include "compiler/opt/passes.h"
+#include "runtime/dist/comm.h"
 #include "runtime/init.h"
 #include "runtime/jit_executor.h"
 #include "runtime/io/npy.h"
 #include "runtime/model_summary.h"
 #include "runtime/tensor_summary.h"
 #include "tools/starc/cli_common.h"
+#include "tools/starc/data_input.h"
+#include "tools/starc/run_batched.h"
 
 namespace starc {
 namespace {
 
+using cli::BatchedRun;
+using cli::BatchRunner;
 using cli::build_graph;
 using cli::CliError;
 using cli::Loaded;
@@ -79,9 +84,59 @@ struct RunArgs {
   uint64_t seed = 0;
   bool timings = false;
   int repeat = 1, threads = default_threads();
+  int64_t batch = 0;  // > 0: stream the inputs through in batches of this many samples
 };
 
+// An input file as a model input: read_model_input's checks, a large .npy mapped.
+Tensor read_run_input(const std::string& name, const std::string& spec, const TensorType& want,
+                      const SymbolNames* symbols) {
+  std::string stored;
+  Tensor t = cli::read_data_tensor(spec, &stored);
+  cli::check_model_input("--in", name, spec, t, stored, want, symbols);
+  return t;
+}
+
+// The results printed or written as `starc run` does.
+void report_results(const Graph& g, const std::vector<Tensor>& results, const std::vector<std::string>& outs) {
+  auto out_paths = name_paths(outs, g.output_names, "--out", "output");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const std::string& name = g.output_names[i];
+    if (auto it = out_paths.find(name); it != out_paths.end()) {
+      write_npy(it->second, results[i]);
+      fmt::print("{}: {} -> {}\n", name, type_str(results[i].type()), it->second);
+    } else {
+      fmt::print("{}: {}\n", name, tensor_summary(results[i]));
+    }
+  }
+}
+
+// --batch, or a sharded run under mpirun: the runs write their rows as they go
+// (tools/starc/run_batched.h); rank 0 reports.
+void run_batched(const Graph& g, const std::vector<Tensor>& inputs, const RunArgs& a, const BatchRunner& run_one,
+                 Communicator* world) {
+  if (a.repeat != 1) throw CliError("--batch runs the data once; --repeat needs the whole input in one run");
+  BatchedRun r;
+  r.batch = a.batch;
+  r.out_paths = name_paths(a.outs, g.output_names, "--out", "output");
+  r.comm = world;
+  std::vector<TensorType> types = run_in_batches(g, inputs, r, run_one);
+  if (world && !world->root()) return;
+  for (size_t i = 0; i < types.size(); ++i)
+    fmt::print("{}: {} -> {}\n", g.output_names[i], type_str(types[i]), r.out_paths.at(g.output_names[i]));
+}
+
+// Under mpirun/srun: this process's rank of a sharded run (docs/distributed.md).
+std::unique_ptr<Communicator> join_ranks() {
+  if (!launched_by_mpi()) return nullptr;
+  try {
+    return open_world();
+  } catch (const DistError& e) {
+    throw CliError(e.what());
+  }
+}
+
 int cmd_run(const std::string& file, const std::string& model, const RunArgs& a) {
+  std::unique_ptr<Communicator> world = join_ranks();
   auto l = cli::load_program(file);
   Graph g = build_graph(*l, cli::pick_model(*l, file, model));
   std::vector<std::string> in_names;
@@ -93,7 +148,7 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
     if (it == in_paths.end())
       throw CliError(fmt::format("missing input '{}' ({}): pass --in {}=FILE.npy", name,
                                  type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
-    inputs.push_back(cli::read_model_input("--in", name, it->second, g.type(g.inputs[inputs.size()]), &g.symbols));
+    inputs.push_back(read_run_input(name, it->second, g.type(g.inputs[inputs.size()]), &g.symbols));
   }
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
@@ -103,7 +158,9 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
   if (a.backend == "ref") {
     if (a.timings)
       fmt::print(stderr, "note: --timings reports the JIT's compile and run times; --backend ref has none\n");
-    for (int r = 0; r < a.repeat; ++r) results = run_graph(g, inputs, params, RunOptions{a.seed});
+    auto run_one = [&](const std::vector<Tensor>& in) { return run_graph(g, in, params, RunOptions{a.seed}); };
+    if (a.batch > 0 || world) return run_batched(g, inputs, a, run_one, world.get()), 0;
+    for (int r = 0; r < a.repeat; ++r) results = run_one(inputs);
   } else {
     bind_symbols(g, inputs);  // input errors name the input before any compilation
     JitExecutor jit(JitOptions{.passes = OptOptions({}, a.conv_algo),
@@ -111,21 +168,18 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
                                .device = a.device,
                                .weights = parse_weight_storage(a.gpu_weights)},
                     default_cache_dir());
+    auto run_one = [&](const std::vector<Tensor>& in) {
+      std::vector<Tensor> out = jit.run(g, in, params, a.seed);
+      if (a.timings) fmt::print(stderr, "timings run: {}\n", format_timings(jit.last_stats()));
+      return out;
+    };
+    if (a.batch > 0 || world) return run_batched(g, inputs, a, run_one, world.get()), 0;
     for (int r = 0; r < a.repeat; ++r) {
       results = jit.run(g, inputs, params, a.seed);
       if (a.timings) fmt::print(stderr, "timings run {}: {}\n", r + 1, format_timings(jit.last_stats()));
     }
   }
-  auto out_paths = name_paths(a.outs, g.output_names, "--out", "output");
-  for (size_t i = 0; i < results.size(); ++i) {
-    const std::string& name = g.output_names[i];
-    if (auto it = out_paths.find(name); it != out_paths.end()) {
-      write_npy(it->second, results[i]);
-      fmt::print("{}: {} -> {}\n", name, type_str(results[i].type()), it->second);
-    } else {
-      fmt::print("{}: {}\n", name, tensor_summary(results[i]));
-    }
-  }
+  report_results(g, results, a.outs);
   return 0;
 }
 
@@ -252,6 +306,11 @@ ModelCommand add_run_command(CLI::App& app) {
       run->add_option("--repeat", r.repeat,
                       "run the forward pass N times (the first compiles; timing the rest shows the cache)"),
       1, INT32_MAX);
+  cli::check_int_range(run->add_option("--batch", r.batch,
+                                       "stream the inputs through in batches of N samples, writing every output's rows "
+                                       "to its --out file as they come (inputs larger than memory; "
+                                       "docs/distributed.md)"),
+                       1, int64_t(1) << 40);
   return {run, [o] { return cmd_run(o->file, o->model, o->run); }};
 }
 

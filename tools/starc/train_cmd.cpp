@@ -22,8 +22,10 @@
 #include "runtime/io/npy.h"
 #include "runtime/io/tensor_file.h"
 #include "runtime/jit_executor.h"
+#include "runtime/dist/comm.h"
 #include "runtime/trainer.h"
 #include "tools/starc/cli_common.h"
+#include "tools/starc/data_input.h"
 #include "tools/starc/train_timings.h"
 
 namespace fs = std::filesystem;
@@ -76,8 +78,8 @@ using cli::fail_with_diags;
 using cli::Loaded;
 
 // The model's TrainPlan from its `train` block.
-TrainPlan build_plan(Loaded& l, const std::string& model) {
-  std::optional<TrainPlan> p = l.prog.build_train(model);
+TrainPlan build_plan(Loaded& l, const std::string& model, bool split) {
+  std::optional<TrainPlan> p = l.prog.build_train(model, split);
   if (!p) fail_with_diags(l.diags);
   return std::move(*p);
 }
@@ -86,7 +88,7 @@ TrainPlan build_plan(Loaded& l, const std::string& model) {
 // converted on reading (an int32 .npy reads as i64), for check_data_of's messages.
 TensorMap load_data(const std::map<std::string, std::string>& paths, std::map<std::string, std::string>* stored) {
   TensorMap out;
-  for (auto& [name, path] : paths) out[name] = read_tensor_file(path, &(*stored)[name]);
+  for (auto& [name, path] : paths) out[name] = cli::read_data_tensor(path, &(*stored)[name]);
   return out;
 }
 
@@ -297,19 +299,48 @@ void save_results(const Args& a, const TrainPlan& plan, const TrainResult& r, co
   }
 }
 
+// Under mpirun/srun: this process's rank in the data-parallel run (docs/distributed.md).
+std::unique_ptr<Communicator> join_ranks() {
+  if (!launched_by_mpi()) return nullptr;
+  try {
+    return open_world();
+  } catch (const DistError& e) {
+    throw CliError(e.what());
+  }
+}
+
+// Every rank trains; rank 0 alone reports progress and writes files.
+void share_out(TrainOptions& o, Communicator& world, const Args& a) {
+  o.comm = &world;
+  if (world.root()) {
+    fmt::print(stderr, "data-parallel: {} ranks, global batch {} ({} to {} samples per rank)\n", world.size(), a.batch,
+               a.batch / world.size(), (a.batch + world.size() - 1) / world.size());
+    return;
+  }
+  o.out = nullptr;
+  o.log = nullptr;
+  o.progress = ProgressMode::None;
+  o.history_csv.clear();
+}
+
 int run(Args& a) {
   check_options(a);
+  std::unique_ptr<Communicator> world = join_ranks();
+  const bool root = !world || world->root();
   const std::string history_csv = history_path(a);
   Loaded l;
   if (!l.prog.load_file(a.file)) fail_with_diags(l.diags);
   pick_trained_model(l, a);
-  default_out(a);
+  if (root) default_out(a);
   check_output_paths(a, history_csv);
-  TrainPlan plan = build_plan(l, a.model);
+  TrainPlan plan = build_plan(l, a.model, world != nullptr);
   const TrainData d = load_train_data(a, plan);
   TensorMap params = starting_params(a, plan);
 
-  TrainResult r = run_training(a, plan, std::move(params), d, train_options(a, history_csv));
+  TrainOptions o = train_options(a, history_csv);
+  if (world) share_out(o, *world, a);
+  TrainResult r = run_training(a, plan, std::move(params), d, o);
+  if (!root) return r.status == TrainResult::Status::Done ? 0 : r.status == TrainResult::Status::Stopped ? 130 : 1;
   switch (r.status) {
     case TrainResult::Status::Stopped:
       report_stopped(a, r);
