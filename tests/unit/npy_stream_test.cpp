@@ -236,5 +236,34 @@ TEST(NpyStream, TrainAndRunOverA512MiBFileStayFarBelowItsSizeInMemory) {
   EXPECT_TRUE(a == b);
 }
 
+// Misuse of run --batch: a clear error naming what is wrong, no partial file left behind.
+TEST(NpyStream, RunBatchMisuseIsACleanError) {
+  ScratchDir dir("npy_stream_misuse");
+  write_npy(dir.at("x.npy"), iota(DType::F32, {10, 3}));
+  spit(dir.at("m.net"),
+       "model Rowwise(x: f32[B, 3]) -> f32[B, 3] {\n  return x * 2.0\n}\n"
+       "model Total(x: f32[B, 3]) -> f32[] {\n  return sum(x)\n}\n"
+       "model Fixed(x: f32[10, 3]) -> f32[10, 3] {\n  return x * 2.0\n}\n");
+  const std::string d = dir.path.string();
+  test::expect_starc_error(d, "run m.net -m Rowwise --in x=x.npy --batch 4",
+                           "--batch writes every output to a file: pass --out output=FILE.npy");
+  test::expect_starc_error(d, "run m.net -m Rowwise --in x=x.npy --batch 4 --out y.npy --repeat 2",
+                           "--batch runs the data once");
+  test::expect_starc_error(d, "run m.net -m Total --in x=x.npy --batch 4 --out y.npy",
+                           "output 'output' is f32[] for a batch of 4 samples; --batch needs every output to lead "
+                           "with the batch dim");
+  test::expect_starc_error(d, "run m.net -m Fixed --in x=x.npy --batch 4 --out y.npy",
+                           "the model's input 'x' f32[10,3] has no batch dim to split");
+  test::expect_starc_error(d, "run m.net -m Rowwise --in x=x.npy --batch 0 --out y.npy", "--batch");
+  EXPECT_FALSE(std::filesystem::exists(dir.at("y.npy")));
+  EXPECT_FALSE(std::filesystem::exists(dir.at("y.npy.starc-partial")));
+  // And used rightly: 10 rows in batches of 4 (the last one of 2), the values of x * 2.
+  test::ShellResult ok = test::run_starc(d, "run m.net -m Rowwise --in x=x.npy --batch 4 --out y.npy");
+  ASSERT_EQ(ok.code, 0) << ok.out;
+  Tensor y = read_npy(dir.at("y.npy")), x = read_npy(dir.at("x.npy"));
+  ASSERT_EQ(y.type(), x.type());
+  for (int64_t i = 0; i < x.size(); ++i) EXPECT_EQ(y.get(i), 2 * x.get(i)) << i;
+}
+
 }  // namespace
 }  // namespace starc
