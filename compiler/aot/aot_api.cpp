@@ -520,6 +520,26 @@ std::string staged_call(const std::string& M, const std::vector<StagedBuffer>& i
   return s + frees + "  if (rc) return rc;\n";
 }
 
+// The C that refuses an index input outside its range (AotIndexCheck), naming the input,
+// the element and the value as the executors do.
+std::string index_checks_source(const std::string& M, const std::vector<AotIndexCheck>& checks,
+                                const std::vector<std::string>& names) {
+  std::string s;
+  for (const AotIndexCheck& c : checks) {
+    const std::string v = ident(names.at(c.input)), range = fmt::format("[0, {})", c.bound);
+    std::string allowed = fmt::format("(x >= 0 && x < {}LL)", c.bound), also;
+    for (int64_t i : c.ignore) {
+      allowed += fmt::format(" || x == {}LL", i);
+      also += fmt::format(" or {}", i);
+    }
+    s += fmt::format(
+        "  for (size_t k = 0; k < {0}_count; ++k) {{\n    long long x = (long long){0}[k];\n    if (!({1}))\n"
+        "      return fail({2}_ERR_RANGE, \"%s: input '{3}': element %zu is %lld, outside {4}{5}\", fn, k, x);\n  }}\n",
+        v, allowed, M, names.at(c.input), range, also);
+  }
+  return s;
+}
+
 std::string train_step_source(const AotModel& m, const AotStep& st) {
   const std::string& M = m.name;
   const size_t nd = st.data_inputs.size();
@@ -529,6 +549,7 @@ std::string train_step_source(const AotModel& m, const AotStep& st) {
   for (size_t i = 0; i < nd; ++i)
     body += fmt::format("  if ((rc = check_buffer(fn, \"input\", {0}, {0}_count, &{1}_inputs[{2}], 0))) return rc;\n",
                         ident(st.data_inputs[i]), st.kernel, i);
+  body += index_checks_source(M, st.index_checks, st.data_inputs);
   const std::string ft = c_type(st.sig.input_types[nd].dtype);  // lr and step: the model's float type
   body += fmt::format("  {0} lr_v = ({0})lr, step_v = ({0})step;\n", ft);
   // As the language checks an optimizer's lr (docs/language.md): not negative, not NaN,
@@ -805,6 +826,7 @@ std::string aot_source(const AotModel& m) {
           "    return fail({2}_ERR_ALIAS, \"%s: output '{3}' overlaps another buffer\", fn);\n",
           v, o, M, m.output_names[i]);
   }
+  checks += index_checks_source(M, m.index_checks, m.input_names);
   kargs.push_back("(int64_t)0");
   runtime += fmt::format("\nvoid {}_kernel({});\n\n", M, fmt::join(kparams, ", "));
   // A dynamic batch runs the one-sample kernel per sample (starc compile checked that

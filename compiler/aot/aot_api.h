@@ -16,17 +16,28 @@ namespace starc {
 // when the train block has several named steps). Its kernel NAME_KERNEL takes the data
 // inputs, lr and step (scalars), the params (sig order), then loss, metrics and the
 // updated tensors (output_names: "loss", metrics, then the names of the tensors).
+// An i64 input read as an index (compiler/ops/index.h): each value must lie in
+// [0, bound) or in `ignore`, else the call returns NAME_ERR_RANGE before the kernel runs
+// (the kernel itself only clamps).
+struct AotIndexCheck {
+  size_t input = 0;  // position among the function's (data) inputs
+  int64_t bound = 0;
+  std::vector<int64_t> ignore;
+};
+
 struct AotStep {
   std::string function, kernel;
   EntrySignature sig;
   std::vector<std::string> data_inputs, output_names;
   int n_metrics = 0;
+  std::vector<AotIndexCheck> index_checks;
 };
 
 struct AotModel {
   std::string name;    // the C prefix: every exported symbol is NAME_*
   EntrySignature sig;  // of the forward kernel (kernel NAME_kernel)
   std::vector<std::string> input_names, output_names;
+  std::vector<AotIndexCheck> index_checks;  // of the forward's inputs
   // The instance's tensors, in weights-file order: every param of every kernel (with
   // training: the optimizer slots and state too). Each kernel's params are a subset.
   std::vector<std::string> param_names;

@@ -284,6 +284,18 @@ int input_position(const Graph& g, int id) {
 
 }  // namespace
 
+std::vector<InputIndexBound> input_index_bounds(const Graph& g) {
+  std::vector<InputIndexBound> out;
+  for (const Node& n : g.nodes) {
+    IndexUse use = index_use(n, g);
+    if (use.operand < 0) continue;
+    int pos = input_position(g, n.inputs[size_t(use.operand)]);
+    if (pos >= 0 && g.type(g.inputs[size_t(pos)]).dtype == DType::I64)
+      out.push_back({pos, use.bound, use.ignore, n.op->name});
+  }
+  return out;
+}
+
 void check_input_indices(const Graph& g, const std::vector<Tensor>& inputs, const std::vector<Dim>& syms) {
   for (const Node& n : g.nodes) {
     IndexUse use = index_use(n, g);

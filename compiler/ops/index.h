@@ -7,9 +7,9 @@
 // negatives as numpy's take does). The reference kernels throw on a bad index; the
 // compiled code cannot throw, so it clamps every index it reads into [0, n) (no read
 // outside a tensor) and scatters only indices in range, and the executors (JIT and
-// reference) check every index tensor that is a graph input before running
-// (check_input_indices), so a bad index from the data is an error naming the input,
-// the position and the value, not a silently clamped number.
+// reference: check_input_indices; AOT libraries' C API: input_index_bounds) check every
+// index tensor that is a graph input before running, so a bad index from the data is an
+// error naming the input, the position and the value, not a silently clamped number.
 #pragma once
 #include <stdexcept>
 #include <string>
@@ -28,6 +28,17 @@ struct IndexError : std::runtime_error {
   int64_t element;    // flat position in it
   int64_t value;
 };
+
+// A graph input that an index op reads as its index (directly or through reshape): its
+// values must lie in [0, bound) or in `ignore`. For checks outside the executors (the
+// C API of AOT libraries).
+struct InputIndexBound {
+  int input = -1;     // position among g.inputs
+  int64_t bound = 0;  // may be symbolic in g
+  std::vector<int64_t> ignore;
+  std::string op;  // the reading op's name
+};
+std::vector<InputIndexBound> input_index_bounds(const Graph& g);
 
 // Throws IndexError when an input of `g` that some index op reads as its
 // index (directly or through reshape) holds a value outside the op's range:

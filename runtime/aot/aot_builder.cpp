@@ -15,6 +15,7 @@
 #include "compiler/backend/cpu/jit.h"
 #include "compiler/ir/graph.h"
 #include "compiler/ir/share_dir.h"
+#include "compiler/ops/index.h"
 #include "compiler/opt/passes.h"
 #include "runtime/aot/aot_objects.h"
 #include "runtime/batch_independence.h"
@@ -72,6 +73,17 @@ struct AotKernels {
   int64_t largest_gemm = 0;                                  // multiply-adds of the largest matmul call
 };
 
+// The index inputs of g among the function's inputs `names` (by name), with a static
+// bound (a symbolic one would be the batch, which no index op of a model indexes).
+std::vector<AotIndexCheck> index_checks_of(const Graph& g, const std::vector<std::string>& names) {
+  std::vector<AotIndexCheck> out;
+  for (const InputIndexBound& b : input_index_bounds(g)) {
+    auto at = std::find(names.begin(), names.end(), g.input_name(b.input));
+    if (at != names.end() && !is_sym(b.bound)) out.push_back({size_t(at - names.begin()), b.bound, b.ignore});
+  }
+  return out;
+}
+
 // The model's C API without its kernels yet.
 AotModel api_of(const Graph& g, const AotOptions& o) {
   AotModel m;
@@ -83,6 +95,7 @@ AotModel api_of(const Graph& g, const AotOptions& o) {
   m.cuda = o.device == Device::Cuda;
   for (size_t i = 0; i < g.inputs.size(); ++i) m.input_names.push_back(g.input_name(int(i)));
   m.output_names = g.output_names;
+  m.index_checks = index_checks_of(g, m.input_names);
   return m;
 }
 
@@ -123,6 +136,7 @@ void add_train_steps(const TrainPlan& plan, const AotOptions& o, AotKernels& k, 
     a.data_inputs = st.data_inputs;
     a.output_names = st.graph.output_names;
     a.n_metrics = st.n_metrics;
+    a.index_checks = index_checks_of(st.graph, a.data_inputs);
     k.objects.emplace_back(a.kernel + ".o", kernel_object(o, model, st.graph, &a.sig, a.kernel, &k.largest_gemm));
     for (size_t i = 0; i < a.sig.param_names.size(); ++i) k.table[a.sig.param_names[i]] = a.sig.param_types[i];
     for (auto& [name, t] : init_params(st.graph, o.seed))

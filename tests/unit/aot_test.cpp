@@ -501,5 +501,73 @@ TEST_F(AotNpz, CheckpointFillsTheOptimizerStateOfATrainLibrary) {
   }
 }
 
+// An index input out of range (a token id, a class label not ignored) makes M_forward
+// and M_train_step return M_ERR_RANGE naming the input, the element and the value before
+// the kernel runs, as the executors refuse it; the instance stays usable (issue 31).
+TEST(AotIndex, TokenAndLabelOutOfRangeAreErrorCodes) {
+  fs::path dir = fs::temp_directory_path() / ("starc_aot_index_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "tok.net") << "use std.nn\nuse std.losses\n"
+                                    "model Tok(tokens: i64[B, 3]) -> f32[B, 2] {\n"
+                                    "  return mean(embedding(tokens, 5, 4), axes: [1]) |> dense(2)\n}\n"
+                                    "train Tok(label: i64[B]) {\n  loss = cross_entropy(output, label)\n"
+                                    "  optimizer = sgd(lr: 0.1)\n}\n";
+  for (const char* entry : {"forward", "train_step"}) {
+    ShellResult r = run_starc(dir.string(), std::string("compile tok.net --batch 2 --entry ") + entry + " -o " + entry);
+    ASSERT_EQ(r.code, 0) << r.out;
+  }
+  std::ofstream(dir / "tok.c") << R"C(#include <stdio.h>
+#include "Tok.h"
+int main(void) {
+  int64_t tok[6] = {0, 4, 2, 1, 5, 3};
+  Tok* m;
+  if (Tok_create(NULL, &m)) return 2;
+#ifdef TRAIN
+  int64_t label[2] = {1, -100};
+  double loss;
+  int rc = Tok_train_step(m, 0.1, 1, tok, 6, label, 2, &loss, NULL);
+  printf("code %d: %s\n", rc, Tok_last_error());
+  tok[4] = 4;
+  int ok = Tok_train_step(m, 0.1, 1, tok, 6, label, 2, &loss, NULL) == Tok_OK;
+  label[1] = 2;
+  rc = Tok_train_step(m, 0.1, 2, tok, 6, label, 2, &loss, NULL);
+  printf("code %d: %s\n", rc, Tok_last_error());
+#else
+  float y[4];
+  int rc = Tok_forward(m, tok, 6, y, 4);
+  printf("code %d: %s\n", rc, Tok_last_error());
+  tok[4] = -1;
+  rc = Tok_forward(m, tok, 6, y, 4);
+  printf("code %d: %s\n", rc, Tok_last_error());
+  tok[4] = 4;
+  int ok = Tok_forward(m, tok, 6, y, 4) == Tok_OK;
+#endif
+  Tok_destroy(m);
+  return ok ? 0 : 1;
+}
+)C";
+  for (const char* entry : {"forward", "train_step"}) {
+    std::string e = entry, exe = (dir / (e + "_prog")).string();
+    ShellResult cc = sh("cc -std=c11 -Wall -Werror " + std::string(e == "forward" ? "" : "-DTRAIN ") +
+                        quote((dir / "tok.c").string()) + " -I " + quote((dir / e).string()) + " " +
+                        quote((dir / e / "libTok.a").string()) + " -lm -o " + quote(exe));
+    ASSERT_EQ(cc.code, 0) << cc.out;
+    ShellResult r = sh(quote(exe));
+    EXPECT_EQ(r.code, 0) << r.out;
+    const std::string fn = e == "forward" ? "Tok_forward" : "Tok_train_step";
+    EXPECT_NE(r.out.find("code 7: " + fn + ": input 'tokens': element 4 is 5, outside [0, 5)"), std::string::npos)
+        << r.out;
+    if (e == "forward")
+      EXPECT_NE(r.out.find("code 7: Tok_forward: input 'tokens': element 4 is -1, outside [0, 5)"), std::string::npos)
+          << r.out;
+    else
+      EXPECT_NE(r.out.find("code 7: Tok_train_step: input 'label': element 1 is 2, outside [0, 2) or -100"),
+                std::string::npos)
+          << r.out;
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace starc::test
