@@ -137,6 +137,26 @@ void convert_cumsum(Importer& imp) {
   unary(imp, "cumsum", attrs);
 }
 
+// TopK with k known at import: a stable argsort (ties: the lower index first, as ONNX
+// defines; NaN counts as the largest, as torch.topk), its first k, and the values they
+// pick. `sorted` 0 leaves the order open, so the sorted one is as good.
+void convert_topk(Importer& imp) {
+  const ImportValue& x = imp.in(0);
+  int axis = axis_of(imp, imp.attr_int("axis", -1), x.type.rank());
+  Dim n = x.type.shape[axis];
+  if (is_sym(n)) imp.fail(fmt::format("TopK along the symbolic dim {}; starc needs a static axis", imp.dim_text(n)));
+  Ints k = imp.known_ints(1, "k");
+  if (k.size() != 1 || k[0] < 1 || k[0] > n)
+    imp.fail(fmt::format("k must be one integer in [1, {}] (the axis length), got {}", n, imp.ints_text(k)));
+  bool largest = imp.attr_int("largest", 1) != 0;
+  Attrs sort = {{"axis", int64_t(axis)}};
+  if (largest) sort["descending"] = true;
+  ImportValue idx = imp.apply("argsort", {x}, sort);
+  if (k[0] < n) idx = imp.apply("slice", {idx}, {{"axis", int64_t(axis)}, {"start", int64_t(0)}, {"end", k[0]}});
+  imp.define_output(0, imp.apply("take_along_axis", {x, idx}, {{"axis", int64_t(axis)}}));
+  imp.define_output(1, idx);
+}
+
 // ---------------------------------------------------------------- shapes
 
 void convert_shape(Importer& imp) {
@@ -547,6 +567,9 @@ const std::map<std::string, OnnxOp>& primitive_table() {
       {"ReduceMin", {[](Importer& i) { convert_reduce(i, "min"); }, "min (axes, keepdims)"}},
       {"ArgMax", {convert_argmax, "argmax (select_last_index 0)"}},
       {"CumSum", {convert_cumsum, "cumsum (axis known at import; exclusive, reverse)"}},
+      {"TopK",
+       {convert_topk,
+        "argsort, slice, take_along_axis (k known at import; ties: the lower index first, NaN the largest)"}},
       {"Shape", {convert_shape, "folded: the dims (a symbolic dim kept as itself)"}},
       {"Size", {convert_size, "folded (static shapes)"}},
       {"Reshape", {convert_reshape, "reshape (0 copies a dim, -1 inferred; the shape known at import)"}},

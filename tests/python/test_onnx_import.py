@@ -373,6 +373,49 @@ def test_cumsum_is_the_cumsum_op(tmp_path):
     assert "node 'cumsum' (CumSum, opset 17): axis 3 is out of range for rank 3" in import_fails(path, tmp_path)
 
 
+class TopK(nn.Module):  # the largest along one axis, the smallest along another
+    def forward(self, x):
+        v, i = torch.topk(x, 3, dim=1)
+        w, j = torch.topk(x, 2, largest=False)
+        return v, i, w, j
+
+
+@pytest.mark.parametrize("opset", (13, 17))
+def test_topk_is_argsort_slice_and_take_along_axis(opset, tmp_path):
+    m = TopK()
+    path = str(tmp_path / "topk.onnx")
+    outputs = ["v", "i", "w", "j"]
+    torch.onnx.export(m, torch.randn(2, 7, 5), path, opset_version=opset, input_names=["x"], output_names=outputs,
+                      dynamic_axes={"x": {0: "B"}})
+    net, _ = import_onnx(path, str(tmp_path / "topk"))
+    assert "argsort(x, axis: 1, descending: true)" in open(net).read()
+    rng = np.random.default_rng(opset)
+    x = rng.standard_normal((3, 7, 5)).astype(np.float32)
+    x[0, 2, 1] = x[1, 4, 4] = np.nan  # NaN is the largest, as torch.topk has it
+    ties = np.round(np.nan_to_num(x) * 2) / 2  # many ties: torch leaves their order open, ONNX puts the lower index first
+    for backend in ("jit", "ref"):
+        s = starc.load(net, backend=backend)
+        for data in (x, ties):
+            got = s(data)
+            with torch.no_grad():
+                want = dict(zip(outputs, (t.numpy() for t in m(torch.from_numpy(data)))))
+            for o in ("v", "w"):
+                np.testing.assert_array_equal(got[o], want[o], err_msg=f"{o} {backend}")
+            if data is x:
+                for o in ("i", "j"):
+                    np.testing.assert_array_equal(got[o], want[o], err_msg=f"{o} {backend}")
+            else:  # numpy's stable sort (NaN last) on -x for the largest: the lower index first
+                np.testing.assert_array_equal(got["i"], np.argsort(-data, axis=1, kind="stable")[:, :3])
+                np.testing.assert_array_equal(got["j"], np.argsort(data, axis=2, kind="stable")[:, :, :2])
+    h = onnx.helper
+    k = h.make_node("Constant", [], ["k"], value=h.make_tensor("k", onnx.TensorProto.INT64, [1], [6]))
+    top = h.make_node("TopK", ["x", "k"], ["v", "i"], name="topk", axis=1)
+    i64 = h.make_tensor_value_info("i", onnx.TensorProto.INT64, ["B", 6])
+    path = write_model(tmp_path / "k.onnx", [k, top], [vi("x", ["B", 5])], [vi("v", ["B", 6]), i64])
+    assert "node 'topk' (TopK, opset 17): k must be one integer in [1, 5] (the axis length), got [6]" in \
+        import_fails(path, tmp_path)
+
+
 def test_an_imported_model_fine_tunes_with_a_train_block(tmp_path):
     m = torch_module(lambda: BENCH.torch_model("photoz_mlp"))
     export(m, torch.randn(2, 5), str(tmp_path / "photoz.onnx"), 17)
