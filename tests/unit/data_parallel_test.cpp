@@ -208,5 +208,30 @@ TEST(DataParallelMpi, AKilledRankEndsTheJobNamingIt) {
   EXPECT_NE(r.out.find("rank 1"), std::string::npos) << r.out;
 }
 
+// A checkpoint holds the global position and seed only: 1 epoch on 2 ranks, resumed by one
+// process for the second, ends where 2 epochs of one process do.
+TEST(DataParallelMpi, OneProcessResumesATwoRankCheckpoint) {
+  if (std::string why = mpi_missing(); !why.empty()) GTEST_SKIP() << why;
+  ScratchDir dir("dp_resume");
+  write_npy(dir.at("mags.npy"), pseudo_random({120, 5}, 21));
+  write_npy(dir.at("z.npy"), pseudo_random({120, 1}, 22));
+  const std::string args = "train " + quote(kPhotoz) +
+                           " --data mags=mags.npy --data z=z.npy --batch 32 --seed 4 --threads 1 --progress none ";
+  ASSERT_EQ(test::run_starc(dir.path.string(), args + "--epochs 2 --out one.npz").code, 0);
+  test::ShellResult first = mpirun_starc(dir.path.string(), 2, args + "--epochs 1 --checkpoint ck --out half.npz");
+  ASSERT_EQ(first.code, 0) << first.out;
+  test::ShellResult rest =
+      test::run_starc(dir.path.string(), args + "--epochs 2 --checkpoint ck --resume --out two.npz");
+  ASSERT_EQ(rest.code, 0) << rest.out;
+  auto a = read_npz(dir.at("one.npz")), b = read_npz(dir.at("two.npz")), h = read_npz(dir.at("half.npz"));
+  double moved = 0;
+  for (auto& [name, t] : a)
+    for (int64_t i = 0; i < t.size(); ++i) {
+      EXPECT_NEAR(b.at(name).get(i), t.get(i), 1e-5 * std::fabs(t.get(i)) + 1e-7) << name << "[" << i << "]";
+      moved = std::max(moved, std::fabs(t.get(i) - h.at(name).get(i)));
+    }
+  EXPECT_GT(moved, 1e-4);  // the resumed epoch did train
+}
+
 }  // namespace
 }  // namespace starc
