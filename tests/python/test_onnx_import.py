@@ -485,6 +485,41 @@ def test_bad_files_are_clear_errors_that_write_nothing(tmp_path):
     assert "node 'add' (Add, opset 17): add: cannot broadcast f32[3,4] and f32[5]" in import_fails(path, tmp_path)
 
 
+class BiLstmStates(nn.Module):  # one bidirectional layer: h0 and c0 go to the LSTM node as they are
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(5, 4, bidirectional=True, batch_first=True)
+
+    def forward(self, x, h0, c0):
+        y, (h, c) = self.lstm(x, (h0, c0))
+        return y, h, c
+
+
+def test_an_lstm_given_h0_without_c0_starts_from_a_zero_cell(tmp_path):
+    m = torch_module(BiLstmStates)
+    path = str(tmp_path / "no_c0.onnx")
+    torch.onnx.export(m, (torch.randn(2, 7, 5), torch.randn(2, 2, 4), torch.randn(2, 2, 4)), path, opset_version=17,
+                      input_names=["x", "h0", "c0"], output_names=["y", "h", "c"])
+    model = onnx.load(path)  # the LSTM's initial_c omitted, as ONNX allows (zeros)
+    (lstm,) = [n for n in model.graph.node if n.op_type == "LSTM"]
+    assert list(lstm.input)[5:] == ["h0", "c0"]
+    lstm.input[6] = ""
+    model.graph.input.remove([i for i in model.graph.input if i.name == "c0"][0])
+    onnx.save(model, path)
+    net, weights = import_onnx(path, str(tmp_path / "imported"))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 5)).astype(np.float32)
+    h0 = rng.standard_normal((2, 2, 4)).astype(np.float32)
+    with torch.no_grad():
+        want = m(torch.from_numpy(x), torch.from_numpy(h0), torch.zeros(2, 2, 4))
+    for backend in ("jit", "ref"):
+        s = starc.load(net, backend=backend)
+        s.load_weights(weights)
+        got = s(x=x, h0=h0)
+        for o, w in zip(("y", "h", "c"), want):
+            assert_close(got[o], w.numpy(), f"no c0 {o} {backend}")
+
+
 def test_recurrent_states_that_do_not_fit_are_clear_errors(tmp_path):
     h = onnx.helper
     rng = np.random.default_rng(0)
