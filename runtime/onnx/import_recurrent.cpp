@@ -80,7 +80,7 @@ std::vector<int> initial_inputs(Importer& imp, const Recurrent& r, Shape shape) 
   std::vector<int> given;
   for (int i : r.layer == "lstm" ? std::vector<int>{5, 6} : std::vector<int>{5}) {
     if (!imp.has_in(i)) continue;
-    if (imp.in(i).type.shape != shape)
+    if (imp.in(i).type.shape != shape || imp.in(i).type.dtype != imp.in(0).type.dtype)
       imp.fail(fmt::format("initial state {} must be {}, got {}", i == 5 ? "initial_h" : "initial_c",
                            imp.type_text({imp.in(0).type.dtype, shape}), imp.type_text(imp.in(i).type)));
     if (!is_zero(imp.in(i))) given.push_back(i);
@@ -155,7 +155,7 @@ void convert_recurrent(Importer& imp, const Recurrent& r) {
   int64_t dirs = dir == "bidirectional" ? 2 : 1, gh = r.gates * hidden;
   if (dir != "forward" && dir != "reverse" && dir != "bidirectional") imp.fail("direction '" + dir + "' is unknown");
   auto expect = [&](int i, const char* what, Shape shape) {
-    if (imp.in(i).type.shape != shape)
+    if (imp.in(i).type.shape != shape || imp.in(i).type.dtype != imp.in(0).type.dtype)
       imp.fail(fmt::format("{} must be {}, got {}", what, shape_str(shape), imp.type_text(imp.in(i).type)));
   };
   expect(1, "W", {dirs, gh, x.type.shape[2]});

@@ -530,6 +530,11 @@ def test_recurrent_states_that_do_not_fit_are_clear_errors(tmp_path):
                        [w("W", 1, 16, 3), w("R", 1, 16, 4)])
     assert ("node 'rnn' (LSTM, opset 17): initial state initial_h must be f32[1,2,4], got f32[1,3,4]"
             in import_fails(path, tmp_path))
+    f64 = onnx.helper.make_tensor_value_info("c0", onnx.TensorProto.DOUBLE, [1, 2, 4])
+    path = write_model(tmp_path / "c0.onnx", lstm(["x", "W", "R", "", "", "", "c0"]), [io[0][0], f64], *io[1:],
+                       [w("W", 1, 16, 3), w("R", 1, 16, 4)])
+    assert ("node 'rnn' (LSTM, opset 17): initial state initial_c must be f32[1,2,4], got f64[1,2,4]"
+            in import_fails(path, tmp_path))
     path = write_model(tmp_path / "p.onnx", lstm(["x", "W", "R", "", "", "", "", "P"]), io[0][:1], io[1],
                        [w("W", 1, 16, 3), w("R", 1, 16, 4), w("P", 1, 12)])
     assert "node 'rnn' (LSTM, opset 17): peephole weights P are not supported" in import_fails(path, tmp_path)
