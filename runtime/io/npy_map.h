@@ -15,6 +15,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "compiler/ir/tensor.h"
 
@@ -27,6 +28,21 @@ uint64_t mmap_min_bytes();
 // The .npy at `path` as read_npy reads it (same dtype, shape, `stored`, errors), its
 // data mapped when it is mappable and at least `min_bytes` long.
 Tensor map_npy(const std::string& path, std::string* stored = nullptr, uint64_t min_bytes = mmap_min_bytes());
+
+// The .npy files `paths` as one tensor: their rows one after another along the first axis
+// (a dataset split over many files: `--data flux=@files.txt`, `flux=DIR/`). Each file is
+// opened and its header checked, never read whole: the tensor's memory is reserved
+// address space only (PROT_NONE), and its rows are read from the files by
+// read_mapped_rows / copy_rows. Lists too small to map (`min_bytes` in all) or holding
+// a file read_npy must convert are read whole and concatenated instead. Every file must
+// have the first one's element type and trailing dims; errors name `what` (the list file
+// or folder) and the file.
+Tensor map_npy_files(const std::vector<std::string>& paths, const std::string& what, std::string* stored = nullptr,
+                     uint64_t min_bytes = mmap_min_bytes());
+
+// Whether `t` is a list of files from map_npy_files whose memory cannot be read directly:
+// code that needs its elements in memory takes copy_rows(t, 0, rows) first.
+bool is_file_list(const Tensor& t);
 
 // Whether `t`'s elements lie in a mapping made by map_npy (or a reshaped view of one).
 bool is_mapped(const Tensor& t);

@@ -150,6 +150,9 @@ int cmd_run(const std::string& file, const std::string& model, const RunArgs& a)
                                  type_str(g.type(g.inputs[inputs.size()]), &g.symbols), name));
     inputs.push_back(read_run_input(name, it->second, g.type(g.inputs[inputs.size()]), &g.symbols));
   }
+  // Without --batch (or ranks) the whole input goes to one run: a list of files is read in.
+  if (a.batch == 0 && !world)
+    for (Tensor& t : inputs) t = cli::in_memory(t);
   TensorMap params = cli::weights_or_init(g, a.weights, a.seed);
   std::vector<Tensor> results;
   if (a.backend == "ref" && a.device == Device::Cuda) throw CliError("--device cuda needs --backend jit");
