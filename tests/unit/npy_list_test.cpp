@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "runtime/dist/comm.h"
 #include "runtime/io/npy.h"
 #include "runtime/io/npy_map.h"
 #include "runtime/trainer.h"
@@ -170,6 +171,51 @@ TEST(NpyList, TrainAndRunOverAListOrFolderAreTheConcatenatedFile) {
         EXPECT_NEAR(got.get(k), want.get(k), 1e-6 * (1 + std::abs(want.get(k)))) << args << " " << k;
     }
   }
+}
+
+// Under mpirun every rank reads its share of the list by rows: 2 ranks train to the
+// weights of one process over the concatenated file (1e-5 relative, the summation order
+// differs), and a sharded run writes its values.
+TEST(NpyList, TwoRanksReadAListAsOneProcessReadsTheFile) {
+  if (!mpi_built()) GTEST_SKIP() << "starc was built without MPI (install libopenmpi-dev openmpi-bin, re-run cmake)";
+  if (test::sh("command -v mpirun").code != 0) GTEST_SKIP() << "mpirun is not on PATH (Debian: openmpi-bin)";
+  ScratchDir dir("npy_list_mpi");
+  Parts p = write_parts(dir, DType::F32);
+  scaled_parts(dir, p);
+  std::string d = test::quote(dir.path.string()), bin = test::quote(STARC_BINARY);
+  std::string train = "train m.net --data y=y.npy --batch 8 --epochs 3 --seed 4 --threads 1 --progress none";
+  spit(dir.at("m.net"), kModel);
+  auto sh_in_dir = [&](const std::string& cmd) {
+    return test::sh(fmt::format("cd {} && export STARC_MMAP_MIN_BYTES=0 && timeout 100 {}", d, cmd));
+  };
+  auto mpirun = [&](const std::string& args) {
+    return sh_in_dir(
+        fmt::format("mpirun --allow-run-as-root --oversubscribe -x STARC_MMAP_MIN_BYTES -np 2 {} {}", bin, args));
+  };
+  test::ShellResult r = sh_in_dir(fmt::format("{} {} --data x=whole.npy --out one.npz", bin, train));
+  ASSERT_EQ(r.code, 0) << r.out;
+  // The scratch folder itself holds y.npy beside x's parts: refused by name on every rank.
+  r = mpirun(fmt::format("{} --data x=. --out two.npz", train));
+  EXPECT_NE(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("y.npy has shape [16,1] but"), std::string::npos) << r.out;
+  std::filesystem::create_directories(dir.at("parts"));
+  for (auto& path : p.paths)
+    std::filesystem::rename(path, dir.at("parts/" + std::filesystem::path(path).filename().string()));
+  r = mpirun(fmt::format("{} --data x=parts/ --out two.npz", train));
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("data-parallel: 2 ranks, global batch 8"), std::string::npos) << r.out;
+  auto a = read_npz(dir.at("one.npz")), b = read_npz(dir.at("two.npz"));
+  ASSERT_EQ(a.size(), b.size());
+  for (auto& [name, t] : a)
+    for (int64_t i = 0; i < t.size(); ++i)
+      EXPECT_NEAR(b.at(name).get(i), t.get(i), 1e-5 * std::fabs(t.get(i)) + 1e-7) << name << "[" << i << "]";
+  r = sh_in_dir(fmt::format("{} run m.net --weights one.npz --in x=whole.npy --out z1.npy", bin));
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = mpirun("run m.net --weights one.npz --in x=parts/ --out z2.npy --batch 3");
+  ASSERT_EQ(r.code, 0) << r.out;
+  Tensor want = read_npy(dir.at("z1.npy")), got = read_npy(dir.at("z2.npy"));
+  ASSERT_EQ(got.shape(), want.shape());
+  for (int64_t k = 0; k < want.size(); ++k) EXPECT_NEAR(got.get(k), want.get(k), 1e-6 * (1 + std::fabs(want.get(k))));
 }
 
 TEST(NpyList, BadListsAndFoldersFailNamingTheFile) {
