@@ -177,6 +177,34 @@ Tensor read_list_whole(const std::vector<std::string>& paths, const std::string&
   return out;
 }
 
+// A tensor of `dtype` and `shape` (`bytes` long) whose rows `segs` read from their files:
+// reserved address space only, so nothing is read until read_mapped_rows asks. Owns the
+// segments' descriptors (closed here when reserving fails).
+Tensor reserve_list(std::vector<Segment> segs, uint64_t bytes, DType dtype, const Shape& shape,
+                    const std::string& what) {
+  size_t length = size_t(bytes);
+  void* p = ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) {
+    std::string err = std::strerror(errno);
+    for (const Segment& s : segs) ::close(s.fd);
+    throw std::runtime_error(fmt::format("{}: cannot reserve {} bytes of address space: {}", what, bytes, err));
+  }
+  auto* data = static_cast<std::byte*>(p);
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    mappings()[data] = Mapping{segs, true};
+  }
+  std::shared_ptr<std::byte> owner(data, [length, segs](std::byte* d) {
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      mappings().erase(d);
+    }
+    ::munmap(d, length);
+    for (const Segment& s : segs) ::close(s.fd);
+  });
+  return Tensor::adopt(dtype, shape, std::move(owner));
+}
+
 }  // namespace
 
 Tensor map_npy_files(const std::vector<std::string>& paths, const std::string& what, std::string* stored,
@@ -211,31 +239,10 @@ Tensor map_npy_files(const std::vector<std::string>& paths, const std::string& w
     close_all(files);
     throw;
   }
-  // Address space only: every read goes to the files (read_mapped_rows).
-  size_t length = size_t(bytes);
-  void* p = ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (p == MAP_FAILED) {
-    close_all(files);
-    throw std::runtime_error(
-        fmt::format("{}: cannot reserve {} bytes of address space: {}", what, bytes, std::strerror(errno)));
-  }
-  auto* data = static_cast<std::byte*>(p);
-  {
-    std::lock_guard<std::mutex> lock(g_mutex);
-    mappings()[data] = Mapping{segs, true};
-  }
-  std::shared_ptr<std::byte> owner(data, [length, segs](std::byte* d) {
-    {
-      std::lock_guard<std::mutex> lock(g_mutex);
-      mappings().erase(d);
-    }
-    ::munmap(d, length);
-    for (const Segment& s : segs) ::close(s.fd);
-  });
   if (stored) *stored = files[0].layout->stored;
-  Shape s = files[0].layout->shape;
-  s[0] = rows;
-  return Tensor::adopt(files[0].layout->dtype, s, std::move(owner));
+  Shape shape = files[0].layout->shape;
+  shape[0] = rows;
+  return reserve_list(std::move(segs), bytes, files[0].layout->dtype, shape, what);
 }
 
 bool is_file_list(const Tensor& t) {
