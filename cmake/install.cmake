@@ -42,4 +42,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 # The run-time libraries the binary and AOT builds need (dpkg-shlibdeps finds the rest).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libomp-22-dev, libopenblas-dev, libfftw3-dev, zlib1g-dev, gcc, binutils")
+if(MPI_C_FOUND)  # find_package(starc) looks for MPI too (starcConfig.cmake)
+  string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libopenmpi-dev")
+endif()
 include(CPack)
