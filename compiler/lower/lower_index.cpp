@@ -22,15 +22,6 @@ namespace {
 
 using namespace lower_util;
 
-int axis_of(const Node& n, int rank) { return normalize_axis(n.op->name, attr_int(n.attrs, "axis"), rank); }
-
-// "d{from}, ..., d{from+count-1}" as a list of map results.
-std::vector<std::string> dim_range(int from, int count) {
-  std::vector<std::string> v;
-  for (int i = 0; i < count; ++i) v.push_back(dim(from + i));
-  return v;
-}
-
 // The i64 index `v` clamped into [0, n) as an `index`.
 std::string clamped(E e, const std::string& v, int64_t n) {
   std::string lo = op2(e, "arith.maxsi", v, iconst(e, 0, "i64"), "i64");

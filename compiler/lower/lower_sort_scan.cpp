@@ -20,14 +20,6 @@ namespace {
 
 using namespace lower_util;
 
-int axis_of(const Node& n, int rank) { return normalize_axis(n.op->name, attr_int(n.attrs, "axis"), rank); }
-
-std::vector<std::string> dim_range(int from, int count) {
-  std::vector<std::string> v;
-  for (int i = 0; i < count; ++i) v.push_back(dim(from + i));
-  return v;
-}
-
 std::string loop_index(E e, int d) {
   std::string r = e.fresh("s");
   e.line(fmt::format("{} = linalg.index {} : index", r, d));

@@ -40,6 +40,14 @@ inline std::string dims(int rank) {
   return d;
 }
 inline std::string dim(int i) { return fmt::format("d{}", i); }
+// "d{from}, ..., d{from+count-1}" as a list of map results.
+inline std::vector<std::string> dim_range(int from, int count) {
+  std::vector<std::string> v;
+  for (int i = 0; i < count; ++i) v.push_back(dim(from + i));
+  return v;
+}
+// The node's `axis` attribute, normalised against `rank`.
+inline int axis_of(const Node& n, int rank) { return normalize_axis(n.op->name, attr_int(n.attrs, "axis"), rank); }
 // "(d0, ..., d{rank-1}) -> (results)".
 inline std::string amap(int rank, const std::vector<std::string>& results) {
   return fmt::format("({}) -> ({})", dims(rank), fmt::join(results, ", "));

@@ -18,6 +18,16 @@ std::vector<int64_t> broadcast_strides(const Shape& in, const Shape& out);
 // Maps a possibly negative axis into [0, rank); throws OpError naming the op otherwise.
 int normalize_axis(const std::string& op, int64_t axis, int rank);
 
+// The sizes around axis a of `s`: [outer, s[a], inner] (a kernel's loops over one axis).
+struct Around {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+inline Around around(const Shape& s, int a) {
+  Around r;
+  for (int i = 0; i < int(s.size()); ++i) (i < a ? r.outer : i == a ? r.n : r.inner) *= s[size_t(i)];
+  return r;
+}
+
 // Requires all inputs to have the same dtype.
 void require_same_dtype(const std::string& op, std::span<const TensorType> in, const InferCtx& ctx);
 void require_float(const std::string& op, const TensorType& t, const InferCtx& ctx);

@@ -39,16 +39,6 @@ void require_index(const std::string& op, const TensorType& idx, const InferCtx&
   if (idx.dtype != DType::I64) throw OpError(fmt::format("{}: idx must be i64, got {}", op, ctx.t(idx)));
 }
 
-// The sizes around axis a of `s`: [outer, s[a], inner].
-struct Around {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-Around around(const Shape& s, int a) {
-  Around r;
-  for (int i = 0; i < int(s.size()); ++i) (i < a ? r.outer : i == a ? r.n : r.inner) *= s[size_t(i)];
-  return r;
-}
-
 // gather's result shape: x.shape[:axis] + idx.shape + x.shape[axis+1:].
 Shape gather_shape(const Shape& x, const Shape& idx, int a) {
   Shape out(x.begin(), x.begin() + a);

@@ -15,16 +15,6 @@ namespace {
 using Span = std::span<const TensorType>;
 using TSpan = std::span<const Tensor>;
 
-// The sizes around axis a of `s`: [outer, s[a], inner].
-struct Around {
-  int64_t outer = 1, n = 1, inner = 1;
-};
-Around around(const Shape& s, int a) {
-  Around r;
-  for (int i = 0; i < int(s.size()); ++i) (i < a ? r.outer : i == a ? r.n : r.inner) *= s[size_t(i)];
-  return r;
-}
-
 int axis_of(const std::string& op, const Attrs& a, const TensorType& x) {
   if (x.rank() == 0) throw OpError(fmt::format("{}: x must have rank >= 1, got a scalar", op));
   return normalize_axis(op, attr_int(a, "axis"), x.rank());
