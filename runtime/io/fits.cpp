@@ -531,6 +531,17 @@ std::optional<double> read_fits_key(const std::string& path, const std::string& 
   return f.key_double(key.c_str());
 }
 
+size_t ascend_loglam(std::vector<double>& loglam, std::vector<double>& flux, std::vector<double>& ivar) {
+  if (loglam.size() >= 2 && loglam.front() > loglam.back()) {
+    std::reverse(loglam.begin(), loglam.end());
+    std::reverse(flux.begin(), flux.end());
+    std::reverse(ivar.begin(), ivar.end());
+  }
+  for (size_t i = 1; i < loglam.size(); ++i)
+    if (!(loglam[i] > loglam[i - 1])) return i;
+  return 0;
+}
+
 FitsSpectrum read_fits_spectrum(const std::string& path) {
   FitsFile f(path, true);
   FitsSpectrum s;
@@ -597,16 +608,9 @@ FitsSpectrum read_fits_spectrum(const std::string& path) {
   if (s.flux.size() != s.loglam.size())
     f.fail(fmt::format("flux has {} values but the wavelength grid {}", s.flux.size(), s.loglam.size()));
   if (s.flux.size() < 2) f.fail(fmt::format("the spectrum has {} pixel(s); at least 2 are needed", s.flux.size()));
-  // Ascending log-wavelength; a descending grid is reversed.
-  if (s.loglam.front() > s.loglam.back()) {
-    std::reverse(s.loglam.begin(), s.loglam.end());
-    std::reverse(s.flux.begin(), s.flux.end());
-    std::reverse(s.ivar.begin(), s.ivar.end());
-  }
-  for (size_t i = 1; i < s.loglam.size(); ++i)
-    if (!(s.loglam[i] > s.loglam[i - 1]))
-      f.fail(fmt::format("the wavelength grid is not strictly monotonic at pixel {} (log10 lambda {} after {})", i,
-                         s.loglam[i], s.loglam[i - 1]));
+  if (size_t i = ascend_loglam(s.loglam, s.flux, s.ivar))
+    f.fail(fmt::format("the wavelength grid is not strictly monotonic at pixel {} (log10 lambda {} after {})", i,
+                       s.loglam[i], s.loglam[i - 1]));
   return s;
 }
 

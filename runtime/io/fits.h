@@ -61,6 +61,11 @@ struct FitsSpectrum {
   std::string source;                      // "spec.fits[1] (table: loglam, flux, ivar)"
 };
 FitsSpectrum read_fits_spectrum(const std::string& path);
+// Puts a log-lambda grid in ascending order (a descending one is reversed with its flux
+// and ivar; an empty ivar stays empty). Returns the first pixel i whose loglam[i] is not
+// above loglam[i - 1], or 0 when the grid is strictly increasing. For the readers of
+// spectra, which word the error.
+size_t ascend_loglam(std::vector<double>& loglam, std::vector<double>& flux, std::vector<double>& ivar);
 
 // Writers replace `path` (through a temporary file renamed over it). Images go into the
 // primary HDU: F32 -> BITPIX -32, F64 -> -64, I64 -> 64, Bool -> 8. Tables are a binary

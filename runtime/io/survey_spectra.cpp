@@ -48,15 +48,9 @@ int64_t mark_bad(std::vector<double>& flux, std::vector<double>& ivar, const std
 void check_grid(SurveySpectrum& s, const std::string& where) {
   if (s.loglam.size() < 2)
     fail(where, fmt::format("the spectrum has {} pixel(s); at least 2 are needed", s.loglam.size()));
-  if (s.loglam.front() > s.loglam.back()) {
-    std::reverse(s.loglam.begin(), s.loglam.end());
-    std::reverse(s.flux.begin(), s.flux.end());
-    std::reverse(s.ivar.begin(), s.ivar.end());
-  }
-  for (size_t i = 1; i < s.loglam.size(); ++i)
-    if (!(s.loglam[i] > s.loglam[i - 1]))
-      fail(where, fmt::format("the wavelength grid is not strictly increasing at pixel {} ({} after {})", i,
-                              s.loglam[i], s.loglam[i - 1]));
+  if (size_t i = ascend_loglam(s.loglam, s.flux, s.ivar))
+    fail(where, fmt::format("the wavelength grid is not strictly increasing at pixel {} ({} after {})", i, s.loglam[i],
+                            s.loglam[i - 1]));
 }
 
 // SDSS stores loglam as float32: near log10 lambda = 4 that is +-2.4e-7, a quarter of a

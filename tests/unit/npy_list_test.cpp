@@ -13,11 +13,13 @@
 #include "runtime/io/npy.h"
 #include "runtime/io/npy_map.h"
 #include "runtime/trainer.h"
+#include "tests/unit/error_of.h"
 #include "tests/unit/shell_util.h"
 
 namespace starc {
 namespace {
 
+using test::error_of;
 using test::ScratchDir;
 
 // Rows r of a [rows, 3, 2] tensor hold 100 * (r + first) + element: every row differs.
@@ -40,16 +42,6 @@ std::string slurp(const std::string& path) {
 }
 
 void spit(const std::string& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Parts of 5, 0, 7 and 4 rows (an empty part included) and the whole they make.
 struct Parts {

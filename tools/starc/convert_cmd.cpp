@@ -26,12 +26,14 @@
 #include "runtime/io/survey_spectra.h"
 #include "runtime/io/tensor_file.h"
 #include "tools/starc/cli_common.h"
+#include "tools/starc/eval_report.h"  // jstr: a JSON string
 
 namespace starc {
 namespace {
 
 namespace fs = std::filesystem;
 using cli::CliError;
+using eval::jstr;
 
 struct Options {
   std::vector<std::string> inputs;
@@ -133,19 +135,6 @@ std::vector<std::string> expand_folders(const std::vector<std::string>& inputs) 
   return out;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\')
-      out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20)
-      out += fmt::format("\\u{:04x}", int(c));
-    else
-      out += c;
-  }
-  return out + "\"";
-}
-
 // One spectrum to convert and what became of it (a line of the sidecar JSON).
 struct Converted {
   SurveySpectrum s;
@@ -216,8 +205,8 @@ void write_labels(const std::vector<Converted>& all, const Options& o) {
 void write_sidecar(const std::vector<Converted>& all, const std::vector<std::string>& inputs, const LogLamGrid& grid,
                    const Options& o) {
   std::string j = "{\n  \"written_by\": \"starc convert\",\n";
-  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, 1, {}],\n  \"dtype\": {},\n", json_string(o.out), all.size(),
-                   grid.n, json_string(o.dtype.empty() ? "f32" : o.dtype));
+  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, 1, {}],\n  \"dtype\": {},\n", jstr(o.out), all.size(), grid.n,
+                   jstr(o.dtype.empty() ? "f32" : o.dtype));
   j += fmt::format(
       "  \"grid\": {{\"log10_lambda_start\": {:.17g}, \"log10_lambda_stop\": {:.17g}, \"pixels\": {}, "
       "\"step\": {:.17g}, \"unit\": \"log10 Angstrom (vacuum)\"}},\n",
@@ -229,23 +218,23 @@ void write_sidecar(const std::vector<Converted>& all, const std::vector<std::str
        "outside the observed range, are 0\",\n";
   j += "  \"desi_arms\": \"B, R, Z merged on their common wavelengths: flux the ivar-weighted mean, ivar the "
        "sum\",\n";
-  j += fmt::format("  \"normalize\": {},\n", json_string(o.normalize));
+  j += fmt::format("  \"normalize\": {},\n", jstr(o.normalize));
   j += "  \"order\": \"inputs in the order given; a folder's or pattern's files sorted by name; a DESI file's rows "
        "in FIBERMAP order\",\n  \"inputs\": [";
-  for (size_t i = 0; i < inputs.size(); ++i) j += (i ? ", " : "") + json_string(inputs[i]);
+  for (size_t i = 0; i < inputs.size(); ++i) j += (i ? ", " : "") + jstr(inputs[i]);
   j += "],\n";
   j += fmt::format(
       "  \"labels\": {{\"z\": {}, \"class\": {}, \"class_codes\": {{\"GALAXY\": 0, \"QSO\": 1, "
       "\"STAR\": 2}}}},\n  \"spectra\": [\n",
-      o.out_z.empty() ? "null" : json_string(o.out_z), o.out_class.empty() ? "null" : json_string(o.out_class));
+      o.out_z.empty() ? "null" : jstr(o.out_z), o.out_class.empty() ? "null" : jstr(o.out_class));
   for (size_t i = 0; i < all.size(); ++i) {
     const Converted& c = all[i];
     j += fmt::format(
         "    {{\"file\": {}, \"format\": \"{}\", \"row\": {}, \"id\": {}, \"z\": {}, \"class\": {}, "
         "\"bad_pixels\": {}, \"outside\": {}, \"no_data\": {}}}{}\n",
-        json_string(c.s.file), c.format, c.s.row < 0 ? "null" : std::to_string(c.s.row),
-        c.s.id.empty() ? "null" : json_string(c.s.id), c.s.z ? fmt::format("{:.9g}", *c.s.z) : "null",
-        c.s.spectype.empty() ? "null" : json_string(c.s.spectype), c.s.bad_pixels, c.outside, c.no_data,
+        jstr(c.s.file), c.format, c.s.row < 0 ? "null" : std::to_string(c.s.row),
+        c.s.id.empty() ? "null" : jstr(c.s.id), c.s.z ? fmt::format("{:.9g}", *c.s.z) : "null",
+        c.s.spectype.empty() ? "null" : jstr(c.s.spectype), c.s.bad_pixels, c.outside, c.no_data,
         i + 1 < all.size() ? "," : "");
   }
   j += "  ]\n}\n";
@@ -309,10 +298,10 @@ Tensor convert_light_curves(const std::vector<std::string>& inputs, const Option
   layout.epochs = o.epochs;
   LightCurves lc = read_light_curves(inputs, layout);
   std::string j = "{\n  \"written_by\": \"starc convert --light-curves\",\n";
-  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, {}, {}],\n", json_string(o.out), lc.lc.dim(0), lc.lc.dim(1),
+  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, {}, {}],\n", jstr(o.out), lc.lc.dim(0), lc.lc.dim(1),
                    lc.lc.dim(2));
   std::vector<std::string> bands;
-  for (auto& b : layout.bands) bands.push_back(json_string(b));
+  for (auto& b : layout.bands) bands.push_back(jstr(b));
   j += fmt::format("  \"bands\": [{}],\n  \"epochs\": {},\n  \"night_days\": {},\n  \"time_scale_days\": {},\n",
                    fmt::join(bands, ", "), layout.epochs, layout.night_days, layout.time_scale);
   j += "  \"columns\": \"per epoch: (mjd - first epoch's mjd) / time_scale_days, flux per band, flux_err per "
@@ -327,12 +316,12 @@ Tensor convert_light_curves(const std::vector<std::string>& inputs, const Option
   for (size_t i = 0; i < lc.objects.size(); ++i) {
     const LightCurveObject& b = lc.objects[i];
     std::vector<std::string> missing;
-    for (auto& m : b.missing_meta) missing.push_back(json_string(m));
+    for (auto& m : b.missing_meta) missing.push_back(jstr(m));
     j += fmt::format(
         "    {{\"file\": {}, \"id\": {}, \"observations\": {}, \"epochs\": {}, \"dropped_epochs\": {}, "
         "\"interpolated\": {}, \"held\": {}, \"other_bands\": {}, \"missing_metadata\": [{}]}}{}\n",
-        json_string(b.file), json_string(b.id), b.observations, b.epochs, b.dropped_epochs, b.interpolated, b.held,
-        b.other_bands, fmt::join(missing, ", "), i + 1 < lc.objects.size() ? "," : "");
+        jstr(b.file), jstr(b.id), b.observations, b.epochs, b.dropped_epochs, b.interpolated, b.held, b.other_bands,
+        fmt::join(missing, ", "), i + 1 < lc.objects.size() ? "," : "");
     if (!o.quiet)
       fmt::print("{}{}: {} observations -> {} epochs ({} values interpolated, {} held{}{})\n", b.file,
                  b.id.empty() ? "" : " object " + b.id, b.observations, b.epochs, b.interpolated, b.held,
@@ -349,8 +338,8 @@ Tensor convert_light_curves(const std::vector<std::string>& inputs, const Option
 Tensor convert_cutouts(const std::vector<std::string>& inputs, const Options& o) {
   Cutouts c = read_cutouts(inputs, o.cutout);
   std::string j = "{\n  \"written_by\": \"starc convert --cutout\",\n";
-  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, {}, {}, {}],\n", json_string(o.out), c.images.dim(0),
-                   c.images.dim(1), c.images.dim(2), c.images.dim(3));
+  j += fmt::format("  \"output\": {},\n  \"shape\": [{}, {}, {}, {}],\n", jstr(o.out), c.images.dim(0), c.images.dim(1),
+                   c.images.dim(2), c.images.dim(3));
   j += "  \"centre\": \"each cut-out centred on its file's WCS reference pixel (CRPIX1, CRPIX2): the window of "
        "the size whose centre is nearest it\",\n";
   j += "  \"fill\": \"pixels beyond the image and non-finite (BLANK) pixels are 0\",\n";
@@ -361,7 +350,7 @@ Tensor convert_cutouts(const std::vector<std::string>& inputs, const Options& o)
     j += fmt::format(
         "    {{\"file\": {}, \"reference_pixel\": [{:.6g}, {:.6g}], \"first_pixel\": [{}, {}], "
         "\"scale_arcsec\": {:.6g}, \"outside\": {}, \"blank\": {}}}{}\n",
-        json_string(b.file), b.centre_x, b.centre_y, b.first_x, b.first_y, b.scale_arcsec, b.outside, b.blank,
+        jstr(b.file), b.centre_x, b.centre_y, b.first_x, b.first_y, b.scale_arcsec, b.outside, b.blank,
         i + 1 < c.info.size() ? "," : "");
     if (!o.quiet)
       fmt::print("{}: centre pixel ({:.1f}, {:.1f}), {:.4g} arcsec/pixel; {} pixels outside the image, {} blank (0)\n",
