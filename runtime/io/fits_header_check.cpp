@@ -57,8 +57,10 @@ void FitsHeaderCheck::card(std::string_view c) {
     ended_ = true;
     return;
   }
-  if (c.substr(8, 2) != "= ") return;
-  std::string_view value = c.substr(10);
+  // A value card has '=' in column 9; cfitsio reads the value even when column 10 is not
+  // the standard's space, so the check does too.
+  if (c[8] != '=') return;
+  std::string_view value = c.substr(9);
   size_t first = value.find_first_not_of(' ');
   if (first != std::string_view::npos && value[first] != '\'') {
     std::string_view token = trim(value.substr(first, value.find('/', first) - first));
