@@ -303,7 +303,7 @@ Value Elaborator::emit(const OpDef* op, const std::vector<Value>& tensor_args, A
   n.op = op;
   try {
     n.attrs = complete_attrs(*op, std::move(attrs));
-    n.type = infer_type(*op, types, n.attrs, &root_->g.symbols);
+    n.type = infer_type(*op, types, n.attrs, &root_->g.symbols, &root_->g.symbols);
   } catch (const OpError& e) {
     throw CompileError(loc, e.what());
   }

@@ -284,11 +284,34 @@ Value Elaborator::binary(const Expr& e, const std::shared_ptr<Scope>& scope) {
   return static_binary(e, a, b);
 }
 
+// Shape arithmetic on symbolic dims (L - 4, L / 2, B * T): a derived dim, bound when L
+// is (compiler/ir/sym_dim.h). `/` divides by a static int, rounding down as on ints.
+// Returns a None value for what is not shape arithmetic.
+Value Elaborator::symbolic_dim_binary(const std::string& op, SrcLoc loc, const Value& a, const Value& b) {
+  if (a.kind != Value::Int || b.kind != Value::Int) return {};
+  InferCtx ctx{&root_->g.symbols, &root_->g.symbols};
+  try {
+    if (op == "+") return Value::dim(ctx.add(a.i, b.i));
+    if (op == "-") return Value::dim(ctx.sub(a.i, b.i));
+    if (op == "*") return Value::dim(ctx.mul(a.i, b.i));
+    if (op == "/" && !b.sym) {
+      if (b.i <= 0)
+        throw CompileError(loc,
+                           fmt::format("a symbolic dim can be divided by a positive static int only, got {}", b.i));
+      return Value::dim(ctx.floordiv(a.i, b.i));
+    }
+  } catch (const OpError& err) {
+    throw CompileError(loc, err.what());
+  }
+  return {};
+}
+
 Value Elaborator::static_binary(const Expr& e, const Value& a, const Value& b) {
   const std::string& op = e.name;
   if (a.is_sym_dim() || b.is_sym_dim()) {
     bool same = a.kind == b.kind && a.sym == b.sym && a.i == b.i;
     if (op == "==" || op == "!=") return Value::boolean(same == (op == "=="));
+    if (Value d = symbolic_dim_binary(op, e.loc, a, b); d.kind == Value::Int) return d;
     const Value& s = a.is_sym_dim() ? a : b;
     throw CompileError(e.loc, fmt::format("cannot compute '{}' with {}: it is a symbolic dim, known only at run time",
                                           op, dim_str(s.i, &root_->g.symbols)));
@@ -465,8 +488,14 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
     };
     if (!it.is_slice) {
       int64_t i = static_int(eval(*it.index, scope), it.loc, "an index");
-      if (is_sym(len))
-        throw CompileError(it.loc, fmt::format("cannot index the symbolic axis {}", dim_str(len, &root_->g.symbols)));
+      if (is_sym(len)) {  // x[:, -1] of a sequence of length T: positions T-1 .. T
+        Dim start = i < 0 ? symbolic_dim_binary("+", it.loc, Value::dim(len), Value::integer(i)).i : i;
+        Dim end = symbolic_dim_binary("+", it.loc, Value::dim(start), Value::integer(1)).i;
+        cur =
+            emit("slice", {cur}, {{"axis", int64_t(ax)}, {"start", start}, {"end", end}, {"step", int64_t(1)}}, it.loc);
+        drop = true;
+        continue;
+      }
       if (i < -len || i >= len)
         throw CompileError(it.loc, fmt::format("index {} is out of range for axis {} of {}", i, ax, tstr(t)));
       if (i < 0) i += len;
@@ -478,8 +507,20 @@ Value Elaborator::index(const Expr& e, const std::shared_ptr<Scope>& scope) {
       keep.push_back(len);
       continue;
     }
-    if (is_sym(len))
-      throw CompileError(it.loc, fmt::format("cannot slice the symbolic axis {}", dim_str(len, &root_->g.symbols)));
+    if (is_sym(len)) {  // bounds may be symbolic (x[:, :, 2:L-2]); negative static ones count from the end
+      auto bound = [&](const ExprP& p, Dim dflt) {
+        return p ? static_int(eval(*p, scope), p->loc, "a slice bound", true) : dflt;
+      };
+      int64_t step = opt(it.step, 1);
+      if (step <= 0)
+        throw CompileError(it.loc, fmt::format("the symbolic axis {} can be sliced with a positive step only",
+                                               dim_str(len, &root_->g.symbols)));
+      cur = emit("slice", {cur},
+                 {{"axis", int64_t(ax)}, {"start", bound(it.start, 0)}, {"end", bound(it.end, len)}, {"step", step}},
+                 it.loc);
+      keep.push_back(type_of(cur).shape[ax]);
+      continue;
+    }
     // An omitted bound is the axis end the step walks from or to: x[::-1] is [len-1 : -len-1 : -1].
     int64_t step = opt(it.step, 1);
     int64_t start = opt(it.start, step > 0 ? 0 : len - 1), end = opt(it.end, step > 0 ? len : -len - 1);

@@ -138,6 +138,7 @@ class Elaborator {
   Value unary(const Expr& e, Value a);
   Value binary(const Expr& e, const std::shared_ptr<Scope>& scope);
   Value static_binary(const Expr& e, const Value& a, const Value& b);
+  Value symbolic_dim_binary(const std::string& op, SrcLoc loc, const Value& a, const Value& b);
   Value static_int_binary(const Expr& e, int64_t x, int64_t y);
   void spend(int64_t work, SrcLoc loc);
   Value member(const Expr& e, const std::shared_ptr<Scope>& scope);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ops/index.h"
 #include "compiler/ops/op.h"
 #include "runtime/memory_limit.h"
@@ -45,6 +46,7 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
       }
     }
   }
+  check_bound_shapes(g, vals);  // derived dims (a conv's output length) must fit the bound lengths
   return vals;
 }
 
@@ -98,7 +100,8 @@ static void check_values_fit(const Graph& g, const std::vector<Dim>& syms) {
   check_memory(total, [&](int64_t available, bool user_limit) {
     std::string at;
     for (size_t i = 0; i < g.symbols.size() && i < syms.size(); ++i)
-      at += fmt::format("{}{}={}", at.empty() ? " at " : ", ", g.symbols[i], syms[i]);
+      if (!is_derived_symbol(g.symbols[i]))
+        at += fmt::format("{}{}={}", at.empty() ? " at " : ", ", g.symbols[i], syms[i]);
     const Node& n = g.nodes[size_t(largest_id)];
     return fmt::format(
         "model {} needs {}{} for the values of its nodes (the reference interpreter keeps every one; "

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ir/text.h"
 #include "compiler/backend/kernels/starc_cuda.h"
 #include "compiler/backend/kernels/starc_kernels.h"
@@ -279,7 +280,7 @@ namespace {
 std::string symbol_values_str(const Graph& g, const std::vector<Dim>& values) {
   std::string s;
   for (size_t i = 0; i < g.symbols.size() && i < values.size(); ++i)
-    s += fmt::format("{}{}={}", s.empty() ? "" : ", ", g.symbols[i], values[i]);
+    if (!is_derived_symbol(g.symbols[i])) s += fmt::format("{}{}={}", s.empty() ? "" : ", ", g.symbols[i], values[i]);
   return s;
 }
 

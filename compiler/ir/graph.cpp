@@ -1,5 +1,6 @@
 #include "compiler/ir/graph.h"
 
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ops/op.h"
 
 namespace starc {
@@ -27,17 +28,22 @@ static Dim bind(Dim d, const std::vector<Dim>& vals) {
   return vals[i];
 }
 
-Graph specialize(const Graph& g, const std::vector<Dim>& vals) {
+static Graph bind_all(const Graph& g, const std::vector<Dim>& vals) {
   Graph out = g;
   for (Node& n : out.nodes) {
     for (Dim& d : n.type.shape) d = bind(d, vals);
     for (auto& [k, a] : n.attrs) {
       if (auto* ints = std::get_if<Ints>(&a))
         for (auto& d : *ints) d = bind(d, vals);
-      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(specialize(**body, vals));
+      if (auto* i = std::get_if<int64_t>(&a)) *i = bind(*i, vals);  // slice bounds on a symbolic axis
+      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(bind_all(**body, vals));
     }
   }
   return out;
+}
+
+Graph specialize(const Graph& g, const std::vector<Dim>& sym_values) {
+  return bind_all(g, has_derived_symbols(g.symbols) ? complete_symbols(g.symbols, sym_values) : sym_values);
 }
 
 Graph with_float_type(const Graph& g, DType to) {

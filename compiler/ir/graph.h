@@ -48,7 +48,10 @@ struct Graph {
 bool is_op(const Node& n, std::string_view name);
 
 // Binds every symbolic dim (index -> concrete value) in types and int-list attributes,
-// including scan bodies. The result has only static shapes.
+// including scan bodies. `sym_values` gives the free symbols; derived ones (conv output
+// lengths, compiler/ir/sym_dim.h) are computed from them. The result has only static
+// shapes when every free symbol is given; check_bound_shapes (compiler/ops) says
+// whether the values fit the shape rules.
 Graph specialize(const Graph& g, const std::vector<Dim>& sym_values);
 
 // The same graph computing in another float type: every f32 value, constant and dtype

@@ -14,7 +14,7 @@ int GraphBuilder::op(std::string_view name, std::vector<int> inputs, Attrs attrs
   Node n;
   n.op = def;
   n.attrs = complete_attrs(*def, std::move(attrs));
-  n.type = infer_type(*def, types, n.attrs, &g.symbols);
+  n.type = infer_type(*def, types, n.attrs, &g.symbols, &g.symbols);
   n.inputs = std::move(inputs);
   n.loc = loc;
   return g.add(std::move(n));

@@ -22,6 +22,8 @@ class GraphBuilder {
   TensorType type(int id) const { return g.type(id); }
   Shape shape(int id) const { return g.type(id).shape; }
   int rank(int id) const { return g.type(id).rank(); }
+  // Arithmetic on (possibly symbolic) dims of g: dims().add(L, 1).
+  InferCtx dims() { return InferCtx{&g.symbols, &g.symbols}; }
   DType dtype(int id) const { return g.type(id).dtype; }
 
   // Any op by name; attrs are completed with defaults; throws OpError from the shape rule.

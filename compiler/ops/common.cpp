@@ -61,11 +61,12 @@ void require_rank(const std::string& op, const TensorType& t, int rank, const In
 }
 
 Dim window_out_len(const std::string& op, Dim in, int64_t kernel, int64_t stride, int64_t pad_lo, int64_t pad_hi,
-                   int64_t dilation) {
+                   int64_t dilation, const InferCtx& ctx) {
   if (kernel <= 0 || stride <= 0 || dilation <= 0 || pad_lo < 0 || pad_hi < 0)
     throw OpError(fmt::format("{}: kernel, stride and dilation must be positive and padding non-negative", op));
-  if (is_sym(in)) throw OpError(fmt::format("{}: the spatial length must be static", op));
   int64_t span = dilation * (kernel - 1) + 1;
+  // A symbolic length gives (L + pads - span) // stride + 1, checked when L is bound.
+  if (is_sym(in)) return ctx.add(ctx.floordiv(ctx.add(in, pad_lo + pad_hi - span), stride), 1);
   int64_t padded = in + pad_lo + pad_hi;
   if (padded < span)
     throw OpError(fmt::format("{}: window of {} (kernel {}, dilation {}) is longer than the padded input length {}", op,

@@ -57,8 +57,9 @@ inline int64_t dot_index(const std::vector<int64_t>& idx, const std::vector<int6
 // A scalar tensor of dtype t holding v converted as `cast` converts a float (bool: v != 0).
 Tensor scalar_of(DType t, double v);
 
-// Output length of a sliding window (conv/pool); throws OpError if not positive.
+// Output length of a sliding window (conv/pool); throws OpError if not positive. A
+// symbolic `in` gives a derived symbol (checked when bound: check_bound_shapes).
 Dim window_out_len(const std::string& op, Dim in, int64_t kernel, int64_t stride, int64_t pad_lo, int64_t pad_hi,
-                   int64_t dilation);
+                   int64_t dilation, const InferCtx& ctx);
 
 }  // namespace starc

@@ -34,8 +34,10 @@ std::string ints_str(const Ints& v) {
   return "[" + s + "]";
 }
 
-void require_static(const std::string& op, const TensorType& t, int from, const char* what, const InferCtx& ctx) {
-  for (int i = from; i < t.rank(); ++i)
+// Dims [from, to) of t (to -1: the last) must be static.
+void require_static(const std::string& op, const TensorType& t, int from, int to, const char* what,
+                    const InferCtx& ctx) {
+  for (int i = from; i < (to < 0 ? t.rank() : std::min(to, t.rank())); ++i)
     if (is_sym(t.shape[i])) throw OpError(fmt::format("{}: the {} must be static, got {}", op, what, ctx.t(t)));
 }
 
@@ -70,14 +72,17 @@ SpatialAttrs conv_attrs(const std::string& op, const Attrs& a, int nsp, bool tra
   return sa;
 }
 
-// PyTorch ConvTranspose output length.
-Dim transpose_out_len(const std::string& op, Dim in, int64_t k, int64_t s, int64_t p, int64_t d, int64_t op_pad) {
-  if (k <= 0 || s <= 0 || d <= 0 || p < 0 || op_pad < 0)
+// PyTorch ConvTranspose output length. A symbolic input length or output_padding (the
+// adjoint of a conv over a symbolic length) gives a derived symbol, checked when bound.
+Dim transpose_out_len(const std::string& op, Dim in, int64_t k, int64_t s, int64_t p, int64_t d, Dim op_pad,
+                      const InferCtx& ctx) {
+  if (k <= 0 || s <= 0 || d <= 0 || p < 0 || (!is_sym(op_pad) && op_pad < 0))
     throw OpError(fmt::format("{}: kernel, stride and dilation must be positive and padding non-negative", op));
-  if (is_sym(in)) throw OpError(fmt::format("{}: the spatial length must be static", op));
-  if (op_pad >= s && op_pad >= d)
+  if (!is_sym(op_pad) && op_pad >= s && op_pad >= d)
     throw OpError(
         fmt::format("{}: output_padding {} must be smaller than either stride {} or dilation {}", op, op_pad, s, d));
+  if (is_sym(in) || is_sym(op_pad))
+    return ctx.add(ctx.add(ctx.mul(ctx.sub(in, 1), s), op_pad), d * (k - 1) + 1 - 2 * p);
   Dim len = (in - 1) * s - 2 * p + d * (k - 1) + op_pad + 1;
   if (len <= 0)
     throw OpError(
@@ -110,8 +115,8 @@ Shape conv_shape(const std::string& op, int nsp, bool transpose, const TensorTyp
   require_float(op, x, ctx);
   TensorType xw[2] = {x, w};
   require_same_dtype(op, xw, ctx);
-  require_static(op, w, 0, "weight shape", ctx);
-  require_static(op, x, 1, "channel and spatial dims of the input", ctx);
+  require_static(op, w, 0, -1, "weight shape", ctx);
+  require_static(op, x, 1, 2, "channel dim of the input", ctx);
   // groups first: a count that does not divide the channels is the likelier mistake.
   const int64_t g = conv_groups(op, a, x.shape[1], transpose ? 0 : w.shape[0]);
   Dim want_c = transpose ? w.shape[0] : w.shape[1] * g, out_c = transpose ? w.shape[1] * g : w.shape[0];
@@ -122,8 +127,8 @@ Shape conv_shape(const std::string& op, int nsp, bool transpose, const TensorTyp
   Shape out = {x.shape[0], out_c};
   for (int i = 0; i < nsp; ++i) {
     Dim in = x.shape[2 + i], k = w.shape[2 + i];
-    out.push_back(transpose ? transpose_out_len(op, in, k, sa.stride[i], sa.pad[i], sa.dil[i], sa.out_pad[i])
-                            : window_out_len(op, in, k, sa.stride[i], sa.pad[i], sa.pad[i], sa.dil[i]));
+    out.push_back(transpose ? transpose_out_len(op, in, k, sa.stride[i], sa.pad[i], sa.dil[i], sa.out_pad[i], ctx)
+                            : window_out_len(op, in, k, sa.stride[i], sa.pad[i], sa.pad[i], sa.dil[i], ctx));
   }
   return out;
 }
@@ -248,8 +253,8 @@ Shape weight_grad_shape(const std::string& op, int nsp, const TensorType& x, con
   require_float(op, x, ctx);
   TensorType xd[2] = {x, dy};
   require_same_dtype(op, xd, ctx);
-  require_static(op, x, 1, "channel and spatial dims of x", ctx);
-  require_static(op, dy, 1, "channel and spatial dims of dy", ctx);
+  require_static(op, x, 1, 2, "channel dim of x", ctx);
+  require_static(op, dy, 1, 2, "channel dim of dy", ctx);
   if (x.shape[0] != dy.shape[0])
     throw OpError(fmt::format("{}: x and dy must have the same batch dim: {} vs {}", op, ctx.t(x), ctx.t(dy)));
   Ints k = per_dim(op, a, "kernel", nsp);
@@ -333,7 +338,7 @@ OpDef weight_grad_op(int nsp) {
 Shape pool_shape(const std::string& op, int nsp, const TensorType& x, const Attrs& a, const InferCtx& ctx) {
   require_rank(op, x, nsp + 2, ctx, "input");
   require_float(op, x, ctx);
-  require_static(op, x, 1, "channel and spatial dims of the input", ctx);
+  require_static(op, x, 1, 2, "channel dim of the input", ctx);
   Ints kernel = per_dim(op, a, "kernel", nsp);
   Ints stride = per_dim(op, a, "stride", nsp, &kernel);
   Ints pad = per_dim(op, a, "padding", nsp);
@@ -342,7 +347,7 @@ Shape pool_shape(const std::string& op, int nsp, const TensorType& x, const Attr
     if (kernel[i] > 0 && pad[i] > kernel[i] / 2)
       throw OpError(fmt::format("{}: padding must be at most half the kernel size, got padding {} for kernel {}", op,
                                 ints_str(pad), ints_str(kernel)));
-    out.push_back(window_out_len(op, x.shape[2 + i], kernel[i], stride[i], pad[i], pad[i], 1));
+    out.push_back(window_out_len(op, x.shape[2 + i], kernel[i], stride[i], pad[i], pad[i], 1, ctx));
   }
   return out;
 }
@@ -493,7 +498,7 @@ TensorType avgpool_grad_input(const std::string& op, int nsp, const TensorType& 
         fmt::format("{}: input_size must have one value per spatial dim ({}), got {}", op, nsp, ints_str(size)));
   TensorType x{dy.dtype, {dy.shape[0], dy.shape[1]}};
   for (int64_t v : size) {
-    if (v < 1) throw OpError(fmt::format("{}: input_size must be positive, got {}", op, ints_str(size)));
+    if (!is_sym(v) && v < 1) throw OpError(fmt::format("{}: input_size must be positive, got {}", op, ints_str(size)));
     x.shape.push_back(v);
   }
   return x;
@@ -604,6 +609,16 @@ int fit_spatial(GraphBuilder& b, int x, const Ints& len) {
   bool short_ = false;
   for (size_t i = 0; i < len.size(); ++i) {
     Dim have = b.shape(x)[2 + i];
+    if (have == len[i]) continue;
+    if (is_sym(have) || is_sym(len[i])) {  // only a static difference can be cut or padded
+      Dim extra = b.dims().sub(have, len[i]);
+      if (is_sym(extra))
+        throw OpError(fmt::format("cannot fit {} to length {} along dim {}: the difference is not static",
+                                  type_str(b.type(x), &b.g.symbols), dim_str(len[i], &b.g.symbols), 2 + i));
+      if (extra > 0) x = slice_axis(b, x, int(2 + i), 0, len[i]);
+      if (extra < 0) pads[2 * (2 + i) + 1] = -extra, short_ = true;
+      continue;
+    }
     if (have > len[i]) x = slice_axis(b, x, int(2 + i), 0, len[i]);
     if (have < len[i]) pads[2 * (2 + i) + 1] = len[i] - have, short_ = true;
   }
@@ -620,6 +635,20 @@ int conv_adjoint(GraphBuilder& b, int nsp, int dy, int w, const SpatialAttrs& sa
   Ints opad, L(xs.begin() + 2, xs.end());
   bool direct = true;
   for (int i = 0; i < nsp; ++i) {
+    if (is_sym(ys[2 + i]) || is_sym(L[i])) {
+      // dy must be the conv's output over x: then the extra is (L + 2p - span) mod s,
+      // a derived dim that the transposed conv's shape rule turns back into L.
+      InferCtx d = b.dims();
+      Dim want = window_out_len("conv", L[i], ws[2 + i], sa.stride[i], sa.pad[i], sa.pad[i], sa.dil[i], d);
+      if (want != ys[2 + i])
+        throw OpError(
+            fmt::format("the adjoint of a convolution over the symbolic length {} needs dy of the "
+                        "convolution's output length {}, got {}",
+                        dim_str(L[i], &b.g.symbols), dim_str(want, &b.g.symbols), dim_str(ys[2 + i], &b.g.symbols)));
+      Dim covered = d.add(d.mul(d.sub(ys[2 + i], 1), sa.stride[i]), sa.dil[i] * (ws[2 + i] - 1) + 1 - 2 * sa.pad[i]);
+      opad.push_back(d.sub(L[i], covered));
+      continue;
+    }
     int64_t span = (ys[2 + i] - 1) * sa.stride[i] + sa.dil[i] * (ws[2 + i] - 1) + 1;  // with no padding
     if (span <= sa.pad[i]) return b.zeros_like(x);  // every tap lands in the left padding
     int64_t extra = L[i] - (span - 2 * sa.pad[i]);
@@ -658,8 +687,10 @@ GradFn weight_grad_grad(int nsp) {
     Ints k = per_dim(n.op->name, n.attrs, "kernel", nsp);
     Shape as = b.shape(A), bs = b.shape(B);
     Ints LB(bs.begin() + 2, bs.end()), grow(LB.size());
-    for (int i = 0; i < nsp; ++i)  // A's length at which the conv has (at least) LB windows
-      grow[i] = std::max(as[2 + i], (LB[i] - 1) * sa.stride[i] + sa.dil[i] * (k[i] - 1) + 1 - 2 * sa.pad[i]);
+    for (int i = 0; i < nsp; ++i)                   // A's length at which the conv has (at least) LB windows
+      grow[i] = is_sym(as[2 + i]) || is_sym(LB[i])  // then B is the conv's output over A (conv_adjoint checks)
+                    ? as[2 + i]
+                    : std::max(as[2 + i], (LB[i] - 1) * sa.stride[i] + sa.dil[i] * (k[i] - 1) + 1 - 2 * sa.pad[i]);
     int dB = b.op(conv_name(nsp, false), {fit_spatial(b, A, grow), dr},
                   {{"stride", sa.stride}, {"padding", sa.pad}, {"dilation", sa.dil}, {"groups", sa.groups}});
     return {conv_adjoint(b, nsp, B, dr, sa, A), fit_spatial(b, dB, LB)};

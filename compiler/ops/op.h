@@ -26,11 +26,18 @@ struct AttrSpec {
   std::optional<Attr> default_value;  // nullopt = required
 };
 
-// Context for the shape rule: symbol names so messages print "B" instead of "?0".
+// Context for the shape rule: symbol names so messages print "B" instead of "?0", and
+// the table where rules that compute with symbolic dims (conv output lengths) find or,
+// with `grow`, add derived symbols (compiler/ir/sym_dim.h).
 struct InferCtx {
   const SymbolNames* syms = nullptr;
+  SymbolNames* grow = nullptr;
   std::string t(const TensorType& ty) const { return type_str(ty, syms); }
   std::string s(const Shape& sh) const { return shape_str(sh, syms); }
+  Dim add(Dim a, Dim b) const;
+  Dim sub(Dim a, Dim b) const;
+  Dim mul(Dim a, Dim b) const;
+  Dim floordiv(Dim a, int64_t k) const;
 };
 
 // Context for reference kernels.
@@ -77,7 +84,16 @@ const std::vector<const OpDef*>& all_ops();
 Attrs complete_attrs(const OpDef& op, Attrs given);
 
 // Convenience for rules/kernels.
-TensorType infer_type(const OpDef& op, std::span<const TensorType> in, const Attrs& attrs, const SymbolNames* syms);
+// `grow`: where new derived symbols go (the graph's own symbols, as a rule); without it
+// a rule may only use derived symbols `syms` already has.
+TensorType infer_type(const OpDef& op, std::span<const TensorType> in, const Attrs& attrs, const SymbolNames* syms,
+                      SymbolNames* grow = nullptr);
+
+// With every symbol bound (`vals`, free ones; derived ones are computed), runs each node's
+// shape rule again on the bound types: a window longer than its input, a reshape that no
+// longer fits, ... throw std::runtime_error "file:line:col: <rule's message> (L = 3)".
+// Does nothing for a graph without derived symbols (its shape rules cannot fail later).
+void check_bound_shapes(const Graph& g, const std::vector<Dim>& vals);
 
 // Registration hooks, one per ops file (explicit so static linking cannot drop them).
 class OpRegistry;

@@ -70,12 +70,13 @@ Attrs complete_attrs(const OpDef& op, Attrs given) {
   return out;
 }
 
-TensorType infer_type(const OpDef& op, std::span<const TensorType> in, const Attrs& attrs, const SymbolNames* syms) {
+TensorType infer_type(const OpDef& op, std::span<const TensorType> in, const Attrs& attrs, const SymbolNames* syms,
+                      SymbolNames* grow) {
   size_t n = op.inputs.size();
   if (op.variadic ? in.size() < n : in.size() != n)
     throw OpError(fmt::format("{} takes {}{} tensor input{}, got {}", op.name, op.variadic ? "at least " : "", n,
                               n == 1 ? "" : "s", in.size()));
-  InferCtx ctx{syms};
+  InferCtx ctx{syms, grow};
   return op.infer(in, attrs, ctx);
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "compiler/ops/builder.h"
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ops/common.h"
 
 namespace starc {
@@ -48,52 +49,42 @@ std::vector<int> unique_axes(const std::string& op, const Ints& axes, const Tens
 
 // ---- reshape ----
 
-// Resolves a reshape target against the input shape. Symbolic dims must carry over
-// unchanged (same multiset); static element counts must agree; a -1 takes the static
+// Resolves a reshape target against the input shape: element counts must agree,
+// symbolic dims included (B*T elements can become [B, T] or [-1] = B*T); a -1 takes the
 // remainder.
 Shape reshape_target(const TensorType& x, const Ints& target, const InferCtx& ctx) {
   auto fail = [&](const std::string& why) {
     return OpError(fmt::format("reshape: cannot reshape {} to {}: {}", ctx.t(x), ctx.s(target), why));
   };
-  std::multiset<Dim> sx, st;
-  int64_t px = 1, pt = 1;
   int infer_at = -1;
-  for (Dim d : x.shape) {
-    if (is_sym(d))
-      sx.insert(d);
-    else
-      px *= d;
-  }
   for (size_t i = 0; i < target.size(); ++i) {
     Dim d = target[i];
-    if (is_sym(d)) {
-      st.insert(d);
-    } else if (d == -1) {
+    if (d == -1) {
       if (infer_at >= 0) throw fail("at most one dim may be -1");
       infer_at = int(i);
-    } else if (d < 0) {
+    } else if (!is_sym(d) && d < 0) {
       throw fail(fmt::format("dim {} is negative", d));
-    } else {
-      pt *= d;
     }
   }
-  if (sx != st) {
-    std::string why =
-        "the symbolic dims must carry over unchanged (a symbolic dim cannot be merged, split or "
-        "introduced by reshape)";
-    if (infer_at >= 0 && st.size() < sx.size())
-      why += "; -1 may only stand for a static size, so keep each symbolic dim as its own dim in the target";
-    throw fail(why);
+  if (infer_at >= 0 && std::count(target.begin(), target.end(), 0))
+    throw fail("cannot infer -1 when another target dim is 0");
+  std::optional<Dim> fill;
+  try {
+    fill = reshape_fill({ctx.syms, ctx.grow}, x.shape, Shape(target.begin(), target.end()));
+  } catch (const std::exception& e) {
+    throw fail(e.what());
   }
   Shape out(target.begin(), target.end());
-  if (infer_at >= 0) {
-    if (pt == 0) throw fail("cannot infer -1 when another target dim is 0");
-    if (px % pt != 0) throw fail(fmt::format("-1 cannot be inferred: {} elements are not divisible by {}", px, pt));
-    out[infer_at] = px / pt;
-  } else if (px != pt) {
-    throw fail(sx.empty() ? fmt::format("element counts differ ({} vs {})", px, pt)
-                          : fmt::format("static element counts differ ({} vs {})", px, pt));
+  bool symbolic = !shape_is_static(x.shape) || !shape_is_static(out);
+  if (!fill) {
+    if (infer_at >= 0)
+      throw fail(symbolic ? "-1 cannot be inferred: the other dims do not divide the element count exactly"
+                          : fmt::format("-1 cannot be inferred: {} elements are not divisible by {}",
+                                        num_elements(x.shape), -num_elements(out)));
+    throw fail(symbolic ? "element counts differ"
+                        : fmt::format("element counts differ ({} vs {})", num_elements(x.shape), num_elements(out)));
   }
+  if (infer_at >= 0) out[infer_at] = *fill;
   return out;
 }
 
@@ -102,7 +93,9 @@ OpDef reshape() {
   d.name = "reshape";
   d.inputs = {"x"};
   d.attrs = {{"shape", AttrKind::Ints, std::nullopt}};
-  d.doc = "same elements in a new shape; one dim may be -1 (inferred); symbolic dims must carry over unchanged";
+  d.doc =
+      "same elements in a new shape; one dim may be -1 (inferred); symbolic dims may merge or split ([B, T, F] to [-1, "
+      "F])";
   d.infer = [](Span in, const Attrs& a, const InferCtx& ctx) {
     return TensorType{in[0].dtype, reshape_target(in[0], attr_ints(a, "shape"), ctx)};
   };
@@ -288,8 +281,21 @@ OpDef concat() {
 
 struct SliceRange {
   int axis;
-  int64_t start, len, step;
+  Dim start, len, step;
 };
+
+// A symbolic axis or bound: bounds are absolute (a symbolic bound such as L-1, or a static one,
+// negative ones counting from the end) and the step positive; the length is a derived
+// dim, checked when the axis is bound (check_bound_shapes).
+SliceRange symbolic_slice_range(int axis, Dim n, Dim start, Dim end, int64_t step, const TensorType& x,
+                                const InferCtx& ctx) {
+  if (step < 0)
+    throw OpError(
+        fmt::format("slice: axis {} of {} is symbolic; it can be sliced with a positive step only", axis, ctx.t(x)));
+  auto from_end = [&](Dim v) { return !is_sym(v) && v < 0 ? ctx.add(n, v) : v; };
+  Dim s = from_end(start), e = from_end(end);
+  return {axis, s, ctx.add(ctx.floordiv(ctx.sub(ctx.sub(e, s), 1), step), 1), step};
+}
 
 // Python semantics (slice.indices): negative start/end count from the end, then clamp to
 // [0, n] for a positive step and to [-1, n - 1] for a negative one (so end -n-1 or below
@@ -298,10 +304,9 @@ SliceRange slice_range(const Attrs& a, const TensorType& x, const InferCtx& ctx)
   int axis = normalize_axis("slice", attr_int(a, "axis"), x.rank());
   int64_t start = attr_int(a, "start"), end = attr_int(a, "end"), step = attr_int(a, "step");
   if (step == 0) throw OpError("slice: step must not be 0");
-  if (is_sym(start) || is_sym(end)) throw OpError("slice: start and end must be static");
   Dim n = x.shape[axis];
-  if (is_sym(n))
-    throw OpError(fmt::format("slice: the sliced axis {} of {} must have a static length", axis, ctx.t(x)));
+  // A symbolic axis or bound (weight[0:T] of a static table) gives a derived length.
+  if (is_sym(n) || is_sym(start) || is_sym(end)) return symbolic_slice_range(axis, n, start, end, step, x, ctx);
   int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? n : n - 1;
   auto clamp = [&](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + n : v, lo, hi); };
   int64_t s = clamp(start), e = clamp(end);
@@ -317,7 +322,9 @@ OpDef slice() {
              {"start", AttrKind::Int, std::nullopt},
              {"end", AttrKind::Int, std::nullopt},
              {"step", AttrKind::Int, int64_t(1)}};
-  d.doc = "x[start:end:step] along one static axis (Python semantics; a negative step walks backwards)";
+  d.doc =
+      "x[start:end:step] along one axis (Python semantics; a negative step walks backwards; a symbolic axis or bound "
+      "takes a positive step)";
   d.infer = [](Span in, const Attrs& a, const InferCtx& ctx) {
     SliceRange r = slice_range(a, in[0], ctx);
     TensorType out = in[0];
@@ -352,13 +359,11 @@ OpDef pad() {
                                 ctx.s(pads), pads.size(), 2 * x.rank(), ctx.t(x)));
     TensorType out = x;
     for (int i = 0; i < x.rank(); ++i) {
-      int64_t lo = pads[2 * i], hi = pads[2 * i + 1];
-      if (lo < 0 || hi < 0)
+      Dim lo = pads[2 * i], hi = pads[2 * i + 1];  // symbolic in gradients of slices of symbolic axes
+      if ((!is_sym(lo) && lo < 0) || (!is_sym(hi) && hi < 0))
         throw OpError(fmt::format("pad: padding must be non-negative, got pads {} (use slice to crop)", ctx.s(pads)));
       if (lo == 0 && hi == 0) continue;
-      if (is_sym(x.shape[i]))
-        throw OpError(fmt::format("pad: dim {} of {} is symbolic; only static dims can be padded", i, ctx.t(x)));
-      out.shape[i] += lo + hi;
+      out.shape[i] = ctx.add(ctx.add(x.shape[i], lo), hi);
     }
     return out;
   };
@@ -412,9 +417,7 @@ OpDef upsample() {
     TensorType out = in[0];
     for (int i = 2; i < out.rank(); ++i) {
       if (s[i] == 1) continue;
-      if (is_sym(out.shape[i]))
-        throw OpError(fmt::format("upsample: spatial dim {} of {} must be static", i, ctx.t(in[0])));
-      out.shape[i] *= s[i];
+      out.shape[i] = ctx.mul(out.shape[i], s[i]);
     }
     return out;
   };
@@ -574,7 +577,13 @@ GradFn concat_grad() {
 // A negative step selects the same elements as the forward slice from the last of them,
 // in reverse order: dy is flipped first.
 int slice_scatter(GraphBuilder& b, int x, SliceRange r, int dy) {
-  int64_t nx = b.shape(x)[size_t(r.axis)];
+  Dim nx = b.shape(x)[size_t(r.axis)];
+  if (is_sym(nx) || is_sym(r.start) || is_sym(r.len)) {  // symbolic_slice_range: a positive step
+    if (r.step != 1)
+      throw OpError(
+          fmt::format("slice: the gradient of a slice with step {} of a symbolic axis is not supported", r.step));
+    return pad_axis(b, dy, r.axis, r.start, b.dims().sub(b.dims().sub(nx, r.start), r.len));
+  }
   if (r.len == 0) return b.zeros_like(x);
   int g = dy;
   if (r.step < 0) {
@@ -597,7 +606,7 @@ int slice_scatter(GraphBuilder& b, int x, SliceRange r, int dy) {
 
 GradFn slice_grad() {
   return [](GraphBuilder& b, const Node& n, int, int dy) -> std::vector<int> {
-    return {slice_scatter(b, n.inputs[0], slice_range(n.attrs, b.type(n.inputs[0]), InferCtx{}), dy)};
+    return {slice_scatter(b, n.inputs[0], slice_range(n.attrs, b.type(n.inputs[0]), b.dims()), dy)};
   };
 }
 
@@ -608,7 +617,8 @@ GradFn pad_grad() {
     const Ints& pads = attr_ints(n.attrs, "pads");
     int g = dy;
     for (int i = 0; i < int(xs.size()); ++i)
-      if (pads[2 * i] != 0 || pads[2 * i + 1] != 0) g = slice_axis(b, g, i, pads[2 * i], pads[2 * i] + xs[size_t(i)]);
+      if (pads[2 * i] != 0 || pads[2 * i + 1] != 0)
+        g = slice_axis(b, g, i, pads[2 * i], b.dims().add(pads[2 * i], xs[size_t(i)]));
     return {g};
   };
 }

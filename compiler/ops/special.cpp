@@ -58,7 +58,6 @@ std::vector<TensorType> scan_result_types(std::span<const TensorType> in, const 
   const TensorType& xs = in[0];
   int axis = normalize_axis("scan", attr_int(a, "axis"), xs.rank());
   Dim T = xs.shape[axis];
-  if (is_sym(T)) throw OpError("scan: the scanned axis must have a static length");
   auto expect = [&](int body_in, const TensorType& t, const std::string& what) {
     if (body.type(body.inputs[body_in]) != t)
       throw OpError(fmt::format("scan: {} is {} but the body expects {}", what, ctx.t(t),
@@ -75,8 +74,8 @@ std::vector<TensorType> scan_result_types(std::span<const TensorType> in, const 
   for (int j = 0; j < s.n_xs; ++j) {
     const TensorType& x = in[j];
     if (x.rank() <= axis || x.shape[axis] != T)
-      throw OpError(
-          fmt::format("scan: sequence {} is {} but sequence 0 has length {} along axis {}", j, ctx.t(x), T, axis));
+      throw OpError(fmt::format("scan: sequence {} is {} but sequence 0 has length {} along axis {}", j, ctx.t(x),
+                                dim_str(T, ctx.syms), axis));
     TensorType xt = x;
     xt.shape.erase(xt.shape.begin() + axis);
     expect(s.k + j, xt,
@@ -218,7 +217,7 @@ std::vector<int> scan_gradient(GraphBuilder& b, const Node& n, int y, const std:
   // 1. The forward scan saves its carries (in place: its existing results keep their indices).
   b.g.nodes[y].attrs["save_carries"] = true;
   Attrs fwd_attrs = b.g.nodes[y].attrs;
-  std::vector<TensorType> fwd_types = scan_result_types(in_types, fwd_attrs, InferCtx{&b.g.symbols});
+  std::vector<TensorType> fwd_types = scan_result_types(in_types, fwd_attrs, InferCtx{&b.g.symbols, &b.g.symbols});
   std::vector<int> saved;
   for (int i = 0; i < s.k; ++i) saved.push_back(scan_result(b, y, s.n_ys + s.k + i, fwd_types[s.n_ys + s.k + i]));
 
@@ -298,7 +297,7 @@ std::vector<int> scan_gradient(GraphBuilder& b, const Node& n, int y, const std:
                   {"reverse", !attr_bool(n.attrs, "reverse")}});
   std::vector<TensorType> r_types;
   for (int i : r_inputs) r_types.push_back(b.type(i));
-  std::vector<TensorType> rt = scan_result_types(r_types, b.g.nodes[rev].attrs, InferCtx{&b.g.symbols});
+  std::vector<TensorType> rt = scan_result_types(r_types, b.g.nodes[rev].attrs, InferCtx{&b.g.symbols, &b.g.symbols});
   int n_rys = std::max<int>(1, int(fx.size()));
 
   std::vector<int> grads(n.inputs.size(), kNoGrad);

@@ -15,7 +15,9 @@
 #include "compiler/backend/cpu/jit.h"
 #include "compiler/ir/graph.h"
 #include "compiler/ir/share_dir.h"
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ops/index.h"
+#include "compiler/ops/op.h"
 #include "compiler/opt/passes.h"
 #include "runtime/aot/aot_objects.h"
 #include "runtime/batch_independence.h"
@@ -61,7 +63,26 @@ void check_options(const Graph& g, const TensorMap& params, const AotOptions& o)
   if (o.train && o.dynamic_batch)
     throw AotArgumentError(fmt::format("{} needs a fixed {} (training sees the whole batch at once)",
                                        param_ref("train_step"), param_ref("batch")));
+  if (std::vector<std::string> need = unbound_length_symbols(g.symbols, o.dims); !need.empty())
+    throw AotArgumentError(
+        fmt::format("the symbolic dim {} of {} needs a value in {}: a library is compiled for one "
+                    "length (the batch alone can be dynamic)",
+                    need[0], g.name, param_ref("dims")));
+  for (auto& [name, v] : o.dims) {
+    if (std::find(g.symbols.begin(), g.symbols.end(), name) == g.symbols.end() || is_derived_symbol(name))
+      throw AotArgumentError(
+          fmt::format("{} names {}, which is not a symbolic dim of {}", param_ref("dims"), name, g.name));
+    if (v < 1) throw AotArgumentError(fmt::format("{}: {} must be at least 1, got {}", param_ref("dims"), name, v));
+  }
+  if (o.dynamic_batch && !o.dims.empty())
+    throw AotArgumentError(fmt::format("{} needs a model whose only symbolic dim is the batch; {} also fixes {}",
+                                       param_ref("dynamic_batch"), param_ref("dims"), o.dims.begin()->first));
   if (o.dynamic_batch) check_samples_independent(g, params);
+  try {
+    check_bound_shapes(g, symbol_values(g.symbols, o.batch, o.dims));
+  } catch (const std::runtime_error& e) {
+    throw AotArgumentError(fmt::format("{} (from {} and {})", e.what(), param_ref("dims"), param_ref("batch")));
+  }
 }
 
 // The library's C API (compiler/aot/aot_api.h), the object of each of its kernels and
@@ -118,7 +139,7 @@ std::string kernel_object(const AotOptions& o, const std::string& model, const G
   co.device = o.device;
   co.passes = OptOptions({}, o.conv_algo);
   co.object = ObjectOptions{model, kernel, o.target, o.threads > 1, o.device};
-  Compilation c = compile(graph, std::vector<Dim>(graph.symbols.size(), o.batch), co, Stage::Object);
+  Compilation c = compile(graph, symbol_values(graph.symbols, o.batch, o.dims), co, Stage::Object);
   *sig = c.sig;
   *largest_gemm = std::max(*largest_gemm, largest_matmul(c.optimized));
   return c.object;

@@ -11,6 +11,7 @@
 // initialises optimizer slots (runtime/io, runtime/init).
 #pragma once
 #include <filesystem>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct AotOptions {
   std::string out_dir;         // created if missing
   int64_t batch = 1;           // the batch the kernels are specialised to
   bool dynamic_batch = false;  // the batch is given per call: the batch-1 kernel runs per sample
+  // Values of the model's other symbolic dims (a spectrum length L): the library is
+  // compiled for them; each free symbol but the batch needs one.
+  std::map<std::string, int64_t> dims;
   // Also M_train_step (one function per step of the plan), which updates the weights,
   // optimizer slots and state of an instance in place. Needs a fixed batch.
   const TrainPlan* train = nullptr;

@@ -23,6 +23,7 @@ struct Options {
   uint64_t seed = 0;
   int threads = 1;
   bool weights_file = false;
+  std::vector<std::string> dims;  // --dim L=4618
 };
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -46,6 +47,18 @@ AotOptions builder_options(const Options& o, bool* train) {
       *train = true;
     else if (name != "forward")
       throw CliError(fmt::format("--entry {}: expected forward and/or train_step", name));
+  }
+  for (const std::string& d : o.dims) {
+    size_t eq = d.find('='), used = 0;
+    int64_t v = 0;
+    try {
+      if (eq != std::string::npos) v = std::stoll(d.substr(eq + 1), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (eq == 0 || eq == std::string::npos || used == 0 || eq + 1 + used != d.size() || v < 1)
+      throw CliError(fmt::format("--dim {}: expected NAME=N with N a positive integer (e.g. --dim L=4618)", d));
+    a.dims[d.substr(0, eq)] = v;
   }
   if (!a.dynamic_batch) try {
       size_t used = 0;
@@ -103,6 +116,9 @@ CompileCommand add_compile_command(CLI::App& app) {
   c.app->add_option("--seed", o->seed, "seed for initial weights when --weights is not given (default 0)");
   c.app->add_option("--batch", o->batch,
                     "the batch size the library is compiled for (default 1), or dynamic (given per call)");
+  c.app->add_option("--dim", o->dims,
+                    "NAME=N: the length the library is compiled for, for each symbolic dim of the model's inputs "
+                    "other than the batch (repeatable)");
   c.app->add_option("--target", o->target,
                     "CPU to generate code for: host (default) or an LLVM CPU name (x86-64-v3, ...)");
   cli::add_conv_algo_option(c.app, &o->conv_algo);
