@@ -30,11 +30,19 @@ std::vector<SimTaskSpec> make_tasks() {
        {{"flux", "f32[N,1,4618]", "zero-mean unit-variance flux"},
         {"z", "f32[N,1]", "redshift"},
         {"label", "i64[N]", "0 galaxy, 1 quasar"},
-        {"loglam", "f32[4618]", "log10 wavelength (Angstrom) of each pixel"}},
+        {"loglam", "f32[4618]", "log10 wavelength (Angstrom) of each pixel"},
+        {"snr", "f32[N,1]", "median per-pixel S/N (|noiseless flux| / sigma) of each spectrum"}},
        {{"kind", "qso", K::Choice, "qso, galaxy or mixed (half each)", {"qso", "galaxy", "mixed"}},
-        snr("10", "mean signal-to-noise ratio per pixel"),
+        snr("10", "mean signal-to-noise ratio per pixel (easy difficulty)"),
         {"z-min", "", K::Number, "lowest redshift (default 0.5 for quasars, 0.05 for galaxies)", {}},
-        {"z-max", "", K::Number, "highest redshift (default 4 for quasars, 1 for galaxies)", {}}}},
+        {"z-max", "", K::Number, "highest redshift (default 4 for quasars, 1 for galaxies)", {}},
+        {"difficulty",
+         "easy",
+         K::Choice,
+         "easy, or realistic: SDSS/BOSS S/N, sky lines, masks, calibration, overlapping AGN and star-forming "
+         "galaxies (docs/simulators.md)",
+         {"easy", "realistic"}},
+        {"snr-median", "", K::Positive, "realistic: median per-object S/N (log-normal; default 3)", {}}}},
       {"gw",
        "whitened detector strain, half with a binary inspiral chirp",
        {{"strain", "f32[N,1,L]", "whitened, band-passed 20-500 Hz, unit noise variance"},
@@ -177,6 +185,9 @@ std::map<std::string, Tensor> simulate(const std::string& task, int64_t n, uint6
   };
   if (task == "spectra") {
     check_range("z-min", "z-max");
+    if (args.given("snr-median") && args.text("difficulty") != "realistic")
+      throw std::invalid_argument(
+          "spectra: --snr-median sets the realistic S/N distribution; give --difficulty realistic");
     if (args.given("z-min") && args.number("z-min") < 0)
       throw std::invalid_argument(fmt::format("spectra: --z-min must be >= 0 (got {})", args.text("z-min")));
     // One end given: it must fit the other end's default for every kind generated.

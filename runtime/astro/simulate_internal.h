@@ -77,6 +77,9 @@ Spectrum quasar_spectrum(double z, Rng& rng, bool forest = true);
 // A galaxy at redshift z: old (4000 A break, Ca II H&K) and young (blue, emission lines)
 // populations mixed with `old_fraction` (< 0: random).
 Spectrum galaxy_spectrum(double z, Rng& rng, double old_fraction = -1);
+// The kinds of object behind the two labels; --difficulty realistic adds the populations
+// that overlap quasars (docs/simulators.md, "Difficulty (spectra)").
+enum class SpectrumPopulation { Quasar, HostDominatedAgn, Galaxy, StarForming, Seyfert2 };
 // Spectrum `index` of the spectra task as observed, before the .npy file's normalisation:
 // what `simulate_spectra` standardises and the survey-file writers (simulate_fits.cpp)
 // store in physical units, so both formats hold the same objects.
@@ -84,6 +87,11 @@ struct NoisySpectrum {
   bool qso = false;
   double z = 0;
   std::vector<double> model, flux, sigma;  // noiseless, noisy, noise sigma; per grid pixel
+  double snr = 0;                          // median over unmasked pixels of |model| / sigma
+  SpectrumPopulation population = SpectrumPopulation::Quasar;
+  // Realistic mode: 1 where the pixel has no data (outside the spectrograph's range, bad
+  // columns): flux 0 there, as `starc convert` reads ivar-0 pixels. Empty in easy mode.
+  std::vector<uint8_t> masked;
 };
 NoisySpectrum noisy_spectrum(int64_t index, uint64_t seed, const SimArgs& a);
 // Survey-format writers (simulate_fits.cpp, simulate_fits_desi.cpp): the spectra task's
