@@ -1,4 +1,5 @@
-// runtime: the image simulators — `star_galaxy` (ugriz cut-outs), `transients`
+// runtime: the image simulators — `star_galaxy` (ugriz cut-outs; its realistic difficulty
+// is in simulate_images_realistic.cpp), `transients`
 // (difference-imaging stamps), `galaxies` (bulge+disk images and masks) and `lenses`
 // (SIS strong lenses) — and the rendering they share: Sersic profiles, point sources and
 // a separable double-Gaussian PSF (docs/simulators.md).
@@ -123,9 +124,10 @@ std::pair<double, double> second_moments(const Image& img) {
 
 // ---- star_galaxy
 TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
+  if (a.text("difficulty") == "realistic") return simulate_star_galaxy_realistic(n, seed, a);
   constexpr int S = 44;
   double snr = a.number("snr");
-  Tensor img(DType::F32, {n, 5, S, S}), labels(DType::I64, {n});
+  Tensor img(DType::F32, {n, 5, S, S}), labels(DType::I64, {n}), mags(DType::F32, {n, 1}), snrs(DType::F32, {n, 1});
   // Relative sky noise per band (u and z are the noisiest in SDSS).
   const double sky[5] = {2.0, 1.0, 1.0, 1.3, 2.5};
   for (int64_t s = 0; s < n; ++s) {
@@ -179,8 +181,10 @@ TensorsByName simulate_star_galaxy(int64_t n, uint64_t seed, const SimArgs& a) {
       store(unit[b], 1.0, img.data<float>() + (s * 5 + b) * S * S);
     }
     labels.data<int64_t>()[s] = galaxy ? 1 : 0;
+    mags.data<float>()[s] = float(22.2 - 2.5 * std::log10(flux / star_galaxy_flux_5sigma()));
+    snrs.data<float>()[s] = float(snr_obj);
   }
-  return {{"img", img}, {"label", labels}};
+  return {{"img", img}, {"label", labels}, {"r_mag", mags}, {"snr", snrs}};
 }
 
 // ---- transients

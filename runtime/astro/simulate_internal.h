@@ -132,6 +132,42 @@ Image convolve_psf(const Image& img, double sigma);
 // Unweighted second moments (xx, yy) of an image about its centroid.
 std::pair<double, double> second_moments(const Image& img);
 
+// ---- star_galaxy at --difficulty realistic (simulate_images_realistic.cpp; docs/simulators.md,
+// "Difficulty"). The PSF: an elliptical Moffat profile, FWHM the geometric mean of its axes.
+struct MoffatPsf {
+  double fwhm = 3.5;  // pixels
+  double q = 1;       // axis ratio b/a
+  double pa = 0;      // major-axis angle (radians)
+  double beta = 3.5;  // wing index
+};
+// Adds a pixel-integrated point source of total `flux` at (x0, y0) through the PSF
+// (truncated at kMoffatRadius pixels, where it is normalised).
+constexpr int kMoffatRadius = 12;
+void add_moffat_point_source(Image& img, double x0, double y0, double flux, const MoffatPsf& psf);
+// What was drawn for one realistic cut-out, with its images when rendered.
+struct RealisticCutout {
+  bool galaxy = false;
+  double r_mag = 0;            // the central object's r magnitude
+  double re_arcsec = 0;        // a galaxy's disk half-light radius (0 for stars)
+  double fwhm_arcsec = 0;      // r-band PSF FWHM
+  double psf_ellipticity = 0;  // 1 - b/a
+  int neighbours = 0;          // other objects centred in the stamp or its 6-pixel margin
+  int close_neighbours = 0;    // of them, within 3 arcsec of the central object (blends)
+  int cosmic_ray_pixels = 0;   // pixels hit, all bands together
+  int bad_columns = 0;         // all bands together
+  double gradient = 0;         // r-band background change across the stamp (nominal sky sigma)
+  double snr = 0;              // the central object's r-band matched-filter S/N (when rendered)
+  Image band[5];               // u g r i z in units of the nominal r-band sky noise (when rendered)
+};
+// Cut-out `index` of `seed` for an r-band 5-sigma point-source depth `depth_r`; with
+// `render` false only the scene is drawn (the same scene: the noise comes after it).
+RealisticCutout realistic_star_galaxy_cutout(uint64_t seed, int64_t index, double depth_r, bool render);
+// The r-band flux (in nominal sky-noise units) of a 5-sigma point source under the median
+// realistic PSF: magnitudes are 22.2 - 2.5 log10(flux / this) at SDSS depth, in both modes.
+double star_galaxy_flux_5sigma();
+// The star_galaxy task's files at --difficulty realistic.
+TensorsByName simulate_star_galaxy_realistic(int64_t n, uint64_t seed, const SimArgs& a);
+
 // ---- time series (simulate_timeseries.cpp)
 // The inspiral h(t) of an equal-mass binary of chirp mass mc (solar masses) merging at
 // t_c seconds, sampled at fs for `length` samples; amplitude proportional to f^(2/3),
