@@ -194,6 +194,7 @@ std::optional<Graph> Program::build(const std::string& model, const BuildOptions
   }
   std::optional<Graph> built = elaborate_model(*this, *it->second, opts);
   if (built) {
+    drop_unused_symbols(*built);
     try {
       verify_graph(*built);
     } catch (const std::exception& e) {  // a front-end bug, not a user error: say so plainly

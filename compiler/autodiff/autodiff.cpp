@@ -175,6 +175,7 @@ NamedGradients append_input_and_param_gradients(Graph& g) {
     if (attr_bool(g.node(p).attrs, "trainable"))
       wrt.push_back(p), out.names.push_back("d_" + attr_str(g.node(p).attrs, "name"));
   out.ids = append_gradients(g, y, wrt);
+  drop_unused_symbols(g);  // the intermediate steps of the rules' shape arithmetic
   return out;
 }
 

@@ -1,5 +1,7 @@
 #include "compiler/ir/graph.h"
 
+#include <algorithm>
+
 #include "compiler/ir/sym_dim.h"
 #include "compiler/ops/op.h"
 
@@ -57,6 +59,57 @@ Graph with_float_type(const Graph& g, DType to) {
     }
   }
   return out;
+}
+
+// The symbol indices g (and its scan bodies) uses in types and int attributes.
+static void used_symbols(const Graph& g, std::vector<bool>& used) {
+  auto mark = [&](Dim d) {
+    if (is_sym(d) && size_t(sym_index(d)) < used.size()) used[size_t(sym_index(d))] = true;
+  };
+  for (const Node& n : g.nodes) {
+    for (Dim d : n.type.shape) mark(d);
+    for (auto& [k, a] : n.attrs) {
+      if (auto* ints = std::get_if<Ints>(&a))
+        for (Dim d : *ints) mark(d);
+      if (auto* i = std::get_if<int64_t>(&a)) mark(*i);
+      if (auto* body = std::get_if<GraphRef>(&a)) used_symbols(**body, used);
+    }
+  }
+}
+
+static Graph renumbered(const Graph& g, const std::vector<int>& to) {
+  auto map = [&](Dim d) { return is_sym(d) && size_t(sym_index(d)) < to.size() ? make_sym(to[sym_index(d)]) : d; };
+  Graph out = g;
+  for (Node& n : out.nodes) {
+    for (Dim& d : n.type.shape) d = map(d);
+    for (auto& [k, a] : n.attrs) {
+      if (auto* ints = std::get_if<Ints>(&a))
+        for (Dim& d : *ints) d = map(d);
+      if (auto* i = std::get_if<int64_t>(&a)) *i = map(*i);
+      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(renumbered(**body, to));
+    }
+  }
+  return out;
+}
+
+void drop_unused_symbols(Graph& g) {
+  std::vector<bool> keep(g.symbols.size(), false);
+  used_symbols(g, keep);
+  // Free symbols stay; a kept derived one keeps the floor divisions its name is built from.
+  for (size_t i = g.symbols.size(); i-- > 0;) {
+    if (!is_derived_symbol(g.symbols[i])) keep[i] = true;
+    if (!keep[i] || !is_derived_symbol(g.symbols[i])) continue;
+    for (size_t j = 0; j < i; ++j)
+      if (g.symbols[j].find("//") != std::string::npos && g.symbols[i].find(g.symbols[j]) != std::string::npos)
+        keep[j] = true;
+  }
+  if (std::all_of(keep.begin(), keep.end(), [](bool k) { return k; })) return;
+  std::vector<int> to(g.symbols.size(), -1);
+  SymbolNames names;
+  for (size_t i = 0; i < keep.size(); ++i)
+    if (keep[i]) to[i] = int(names.size()), names.push_back(g.symbols[i]);
+  g = renumbered(g, to);
+  g.symbols = std::move(names);
 }
 
 }  // namespace starc

@@ -54,6 +54,10 @@ bool is_op(const Node& n, std::string_view name);
 // whether the values fit the shape rules.
 Graph specialize(const Graph& g, const std::vector<Dim>& sym_values);
 
+// Removes the derived symbols that no type or int attribute of g uses (intermediate
+// steps of shape arithmetic) and renumbers the rest, keeping their order.
+void drop_unused_symbols(Graph& g);
+
 // The same graph computing in another float type: every f32 value, constant and dtype
 // attribute becomes `to` (used to run gradient checks in f64 on f32 models).
 Graph with_float_type(const Graph& g, DType to);

@@ -50,7 +50,11 @@ Poly p_mul(const Poly& a, const Poly& b) {
   return r;
 }
 
-const std::string& name_of(const SymTable& t, int atom) { return t.names->at(size_t(atom)); }
+const std::string& name_of(const SymTable& t, int atom) {
+  if (!t.names || size_t(atom) >= t.names->size())
+    throw std::invalid_argument(fmt::format("symbol ?{} is not in this graph's symbols", atom));
+  return (*t.names)[size_t(atom)];
+}
 
 // Monomials in a stable order: higher degree first, then by the atoms' names; constant last.
 std::vector<std::pair<std::vector<int>, int64_t>> ordered(const SymTable& t, const Poly& p) {
@@ -229,10 +233,9 @@ struct EvalOps {
 
 Poly to_poly(const SymTable& t, Dim d) {
   if (!is_sym(d)) return PolyOps{t}.num(d);
-  if (!t.names) throw std::invalid_argument("symbolic dim arithmetic needs the graph's symbols");
   int i = sym_index(d);
-  if (i >= int(t.names->size())) throw std::invalid_argument(fmt::format("symbol ?{} is not in this graph", i));
-  if (!is_derived_symbol(name_of(t, i))) return Poly{{{i}, 1}};
+  // Without names every symbol is an opaque atom (enough to compare counts in a reshape).
+  if (!t.names || i >= int(t.names->size()) || !is_derived_symbol(name_of(t, i))) return Poly{{{i}, 1}};
   PolyOps ops{t};
   return ExprParser<PolyOps>{name_of(t, i), ops}.parse();
 }

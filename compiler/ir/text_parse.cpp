@@ -266,7 +266,7 @@ class Parser {
       if (v > INT32_MAX) error(t, "symbol index out of range");
       return make_sym(int(v));
     }
-    if (t.kind == Tk::Ident && !is_keyword(t.text)) {
+    if ((t.kind == Tk::Ident && !is_keyword(t.text)) || t.kind == Tk::String) {  // "(L+1)//2": a derived dim
       if (scope)
         for (size_t i = 0; i < scope->size(); ++i)
           if ((*scope)[i] == t.text) return make_sym(int(i));
@@ -336,7 +336,7 @@ class Parser {
 
   Attr value(const SymbolNames* scope, std::optional<AttrKind> want) {
     const Token& t = peek();
-    if (t.kind == Tk::String) return next().text;
+    if (t.kind == Tk::String) return want == AttrKind::Int ? Attr(dim(scope, true)) : Attr(next().text);  // "L-1"
     if (t.kind == Tk::Number) {
       next();
       if (is_float_text(t.text)) return to_float<double>(t);
@@ -534,7 +534,8 @@ class Parser {
     TensorType inferred;
     try {
       n.attrs = complete_attrs(*n.op, std::move(given));
-      inferred = infer_type(*n.op, in_types, n.attrs, scope);
+      SymbolNames scratch = scope ? *scope : SymbolNames{};  // intermediate derived dims (verify.cpp)
+      inferred = infer_type(*n.op, in_types, n.attrs, scope ? &scratch : nullptr, scope ? &scratch : nullptr);
     } catch (const std::exception& e) {
       error(opt, e.what());
     }

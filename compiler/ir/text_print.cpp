@@ -4,6 +4,7 @@
 #include <climits>
 #include <set>
 
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ir/text.h"
 #include "compiler/ir/text_util.h"
 #include "compiler/ops/op.h"
@@ -53,11 +54,12 @@ std::string float_str(double v) {
   return s;
 }
 
-// The symbol names can be used to print dims only if each is a unique non-keyword identifier.
+// The symbol names can be used to print dims only if each is unique and a non-keyword
+// identifier or a derived dim's expression (compiler/ir/sym_dim.h; printed quoted).
 const SymbolNames* usable(const SymbolNames& s) {
   std::set<std::string_view> seen;
   for (const std::string& n : s)
-    if (!is_ident(n) || is_keyword(n) || !seen.insert(n).second) return nullptr;
+    if (((!is_ident(n) || is_keyword(n)) && !is_derived_symbol(n)) || !seen.insert(n).second) return nullptr;
   return &s;
 }
 
@@ -71,7 +73,15 @@ std::string loc_str(const Loc& l) {
 // An int attribute: symbolic dims by name; values far below kSymBase stay plain numbers.
 std::string dim_text(Dim d, const SymbolNames* syms) {
   if (is_sym(d) && kSymBase - d > INT32_MAX) return std::to_string(d);
-  return dim_str(d, syms);
+  std::string s = dim_str(d, syms);
+  return is_sym(d) && is_derived_symbol(s) ? quote(s) : s;
+}
+
+// A type as the text format writes it: derived dims quoted (f32[B,"(L+1)//2"]).
+std::string type_text(const TensorType& t, const SymbolNames* syms) {
+  std::string o = std::string(dtype_name(t.dtype)) + "[";
+  for (size_t i = 0; i < t.shape.size(); ++i) o += (i ? "," : "") + dim_text(t.shape[i], syms);
+  return o + "]";
 }
 
 std::string ints_str(const Ints& v, const SymbolNames* syms) {
@@ -128,7 +138,7 @@ class Printer {
       if (id >= 0 && id < int(g.nodes.size()) && !in_header[id] && header_input(g.nodes[id])) {
         in_header[id] = true;
         const Node& n = g.nodes[id];
-        e += fmt::format(": {} {}", type_str(n.type, syms), quote(attr_str(n.attrs, "name")));
+        e += fmt::format(": {} {}", type_text(n.type, syms), quote(attr_str(n.attrs, "name")));
         loc = loc_str(n.loc);
       }
       entries.push_back(e);
@@ -181,7 +191,7 @@ class Printer {
       }
       out += "}";
     }
-    out += " : " + type_str(n.type, syms) + loc_str(n.loc) + "\n";
+    out += " : " + type_text(n.type, syms) + loc_str(n.loc) + "\n";
   }
 
   void value(const Attr& a, const SymbolNames* syms, int indent) {

@@ -55,7 +55,10 @@ struct Verifier {
       TensorType inferred;
       try {
         Attrs full = complete_attrs(*n.op, n.attrs);
-        inferred = infer_type(*n.op, in_types, full, syms);
+        // Shape arithmetic may pass through derived dims the graph no longer keeps
+        // (drop_unused_symbols): they go to a scratch copy; the result must use its own.
+        SymbolNames scratch = syms ? *syms : SymbolNames{};
+        inferred = infer_type(*n.op, in_types, full, syms ? &scratch : nullptr, syms ? &scratch : nullptr);
       } catch (const std::exception& e) {
         node_fail(fmt::format("the shape rule fails: {}", e.what()));
       }

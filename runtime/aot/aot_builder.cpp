@@ -63,17 +63,17 @@ void check_options(const Graph& g, const TensorMap& params, const AotOptions& o)
   if (o.train && o.dynamic_batch)
     throw AotArgumentError(fmt::format("{} needs a fixed {} (training sees the whole batch at once)",
                                        param_ref("train_step"), param_ref("batch")));
-  if (std::vector<std::string> need = unbound_length_symbols(g.symbols, o.dims); !need.empty())
-    throw AotArgumentError(
-        fmt::format("the symbolic dim {} of {} needs a value in {}: a library is compiled for one "
-                    "length (the batch alone can be dynamic)",
-                    need[0], g.name, param_ref("dims")));
   for (auto& [name, v] : o.dims) {
     if (std::find(g.symbols.begin(), g.symbols.end(), name) == g.symbols.end() || is_derived_symbol(name))
       throw AotArgumentError(
           fmt::format("{} names {}, which is not a symbolic dim of {}", param_ref("dims"), name, g.name));
     if (v < 1) throw AotArgumentError(fmt::format("{}: {} must be at least 1, got {}", param_ref("dims"), name, v));
   }
+  if (std::vector<std::string> need = unbound_length_symbols(g.symbols, o.dims); !need.empty())
+    throw AotArgumentError(
+        fmt::format("the symbolic dim {} of {} needs a value in {}: a library is compiled for one "
+                    "length (the batch alone can be dynamic)",
+                    need[0], g.name, param_ref("dims")));
   if (o.dynamic_batch && !o.dims.empty())
     throw AotArgumentError(fmt::format("{} needs a model whose only symbolic dim is the batch; {} also fixes {}",
                                        param_ref("dynamic_batch"), param_ref("dims"), o.dims.begin()->first));

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -499,6 +500,53 @@ TEST_F(AotNpz, CheckpointFillsTheOptimizerStateOfATrainLibrary) {
     const Tensor& want = name.rfind("opt.", 0) == 0 ? before[i].second : trained.at(name);
     EXPECT_TRUE(same(a2[i].second, want)) << name << (name.rfind("opt.", 0) == 0 ? " kept" : " from trained.npz");
   }
+}
+
+// A model over spectra of any length (symbolic L, issue 31) compiles for one length with
+// --dim L=N and then computes what `starc run` computes at that length; without --dim,
+// or naming a dim the model lacks, or with a length too short for its convolution, the
+// compile is a clear error.
+TEST(AotDims, ASymbolicLengthIsFixedByDim) {
+  fs::path dir = fs::temp_directory_path() / ("starc_aot_dims_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir / "len.net") << "model Len(x: f32[B, 2, L]) -> f32[B, 3] {\n"
+                                    "  param w: [3, 2, 5] = he_uniform(10)\n"
+                                    "  return mean(relu(conv1d(x, w, stride: 2)), axes: [2])\n}\n";
+  expect_starc_error(dir.string(), "compile len.net -o lib", "the symbolic dim L of Len needs a value in --dim");
+  expect_starc_error(dir.string(), "compile len.net --dim T=9 -o lib", "--dim names T, which is not a symbolic dim");
+  expect_starc_error(dir.string(), "compile len.net --dim L=x -o lib", "--dim L=x: expected NAME=N");
+  expect_starc_error(dir.string(), "compile len.net --dim L=3 -o lib", "with B = 1, L = 3");
+  ShellResult r = run_starc(dir.string(), "init len.net --seed 2 -o w.npz");
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run_starc(dir.string(), "compile len.net --weights w.npz --batch 2 --dim L=21 -o lib");
+  ASSERT_EQ(r.code, 0) << r.out;
+  Tensor x(DType::F32, {2, 2, 21});
+  for (int64_t i = 0; i < x.size(); ++i) x.set(i, std::sin(0.37 * double(i)));
+  write_npy((dir / "x.npy").string(), x);
+  r = run_starc(dir.string(), "run len.net --in x.npy --weights w.npz --out y.npy");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ofstream(dir / "len.c") << R"C(#include <math.h>
+#include <stdio.h>
+#include "Len.h"
+int main(void) {
+  float x[84], y[6];
+  for (int i = 0; i < 84; ++i) x[i] = (float)sin(0.37 * i);
+  Len* m;
+  if (Len_create(NULL, &m) || Len_forward(m, x, 84, y, 6)) return 1;
+  for (int i = 0; i < 6; ++i) printf("%.9g\n", y[i]);
+  Len_destroy(m);
+  return 0;
+}
+)C";
+  std::string exe = (dir / "len_prog").string();
+  ShellResult cc = sh("cc -std=c11 " + quote((dir / "len.c").string()) + " -I " + quote((dir / "lib").string()) + " " +
+                      quote((dir / "lib" / "libLen.a").string()) + " -lm -o " + quote(exe));
+  ASSERT_EQ(cc.code, 0) << cc.out;
+  ShellResult out = sh(quote(exe));
+  ASSERT_EQ(out.code, 0) << out.out;
+  expect_close(parse_lines(out.out), read_npy((dir / "y.npy").string()), 1e-5, "AOT vs starc run at L = 21");
+  fs::remove_all(dir);
 }
 
 // An index input out of range (a token id, a class label not ignored) makes M_forward

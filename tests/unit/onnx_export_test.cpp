@@ -276,6 +276,42 @@ TEST(OnnxExport, OpsOutsideTheStdlibMatchOnnxRuntime) {
   batch.check();
 }
 
+// A model over a symbolic length (docs/language.md, "Symbolic lengths") exports with L
+// as a dim_param, and ONNX Runtime runs the one file at several lengths as starc does.
+TEST(OnnxExport, ASymbolicLengthRunsAtEveryLength) {
+  if (std::string why = ort_missing(); !why.empty()) GTEST_SKIP() << why;
+  ScratchDir dir("onnx_export_length");
+  api::Program p = api::Program::from_source(R"(use std.nn
+model Seq(x: f32[B, 2, L]) -> f32[B, 3] {
+    h = x |> conv1d(out: 8, kernel: 5, stride: 2) |> relu |> maxpool1d(2)
+    return global_avgpool(h) |> dense(3)
+}
+)",
+                                             dir.at("seq.net"));
+  api::Model m = p.model();
+  m.init(1);
+  OnnxExportResult res = export_onnx(m.graph(), m.weights(), dynamic_batch());
+  EXPECT_EQ(res.inputs, std::vector<std::string>{"x: f32[B,2,L]"});
+  std::ofstream(dir.at("seq.onnx"), std::ios::binary) << res.bytes;
+  std::string jobs;
+  std::vector<Tensor> expected;
+  for (int64_t L : {17, 40}) {
+    Tensor x(DType::F32, {3, 2, L});
+    for (int64_t i = 0; i < x.size(); ++i) x.set(i, std::sin(0.37 * double(i) + double(L)));
+    std::string in = dir.at(fmt::format("x{}.npy", L)), out = dir.at(fmt::format("y{}.npy", L));
+    write_npy(in, x);
+    jobs += dir.at("seq.onnx") + " x=" + in + " -- output=" + out + "\n";
+    expected.push_back(m.run({x})[0]);
+  }
+  std::ofstream(dir.at("jobs.txt")) << jobs;
+  ShellResult r = sh(ort_command(dir.at("jobs.txt")));
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (int64_t L : {17, 40}) {
+    Tensor got = read_npy(dir.at(fmt::format("y{}.npy", L)));
+    EXPECT_LE(relative_error(expected[L == 17 ? 0 : 1], got), 1e-5) << "L = " << L;
+  }
+}
+
 // Refusals exit 1 with the reason and write no file.
 TEST(OnnxExport, CliRefusesBadRequestsWithoutWritingAFile) {
   ScratchDir dir("onnx_export_cli");

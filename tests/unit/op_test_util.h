@@ -38,6 +38,14 @@ inline TensorType infer_op(const std::string& name, std::vector<TensorType> in, 
   return infer_type(*op, in, complete_attrs(*op, std::move(attrs)), nullptr);
 }
 
+// The result type with symbolic dims in `syms`, which gains the derived dims the rule
+// computes (a conv's output length), printed by name: "f32[2,4,L-1]".
+inline std::string infer_op_sym(const std::string& name, std::vector<TensorType> in, Attrs attrs, SymbolNames& syms) {
+  const OpDef* op = find_op(name);
+  if (!op) throw std::runtime_error("no op " + name);
+  return type_str(infer_type(*op, in, complete_attrs(*op, std::move(attrs)), &syms, &syms), &syms);
+}
+
 inline void expect_near(const Tensor& got, const std::vector<double>& want, double tol = 1e-9) {
   ASSERT_EQ(got.size(), int64_t(want.size()));
   for (int64_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got.get(i), want[i], tol) << "at flat index " << i;

@@ -290,9 +290,14 @@ TEST(Conv, ShapeErrors) {
             std::string::npos);
   EXPECT_NE(error_of("conv1d", {{DType::F32, {2, 3, 5}}, {DType::F64, {4, 3, 2}}}).find("element types differ"),
             std::string::npos);
-  EXPECT_NE(error_of("conv1d", {{DType::F32, {2, 3, B}}, {DType::F32, {4, 3, 2}}}, {}, &syms).find("must be static"),
-            std::string::npos);
-  EXPECT_NE(error_of("conv1d", {{DType::F32, {2, B, 5}}, {DType::F32, {4, 3, 2}}}, {}, &syms).find("must be static"),
+  // A symbolic length gives a derived one (docs/language.md, "Symbolic lengths"); a
+  // symbolic channel dim is refused.
+  SymbolNames grown = {"B"};
+  EXPECT_EQ(infer_op_sym("conv1d", {{DType::F32, {2, 3, B}}, {DType::F32, {4, 3, 2}}}, {}, grown), "f32[2,4,B-1]");
+  EXPECT_EQ(infer_op_sym("conv1d", {{DType::F32, {2, 3, B}}, {DType::F32, {4, 3, 5}}}, {{"stride", Ints{2}}}, grown),
+            "f32[2,4,(B+1)//2-2]");
+  EXPECT_NE(error_of("conv1d", {{DType::F32, {2, B, 5}}, {DType::F32, {4, 3, 2}}}, {}, &syms)
+                .find("the channel dim of the input must be static"),
             std::string::npos);
   EXPECT_NE(error_of("conv1d", {{DType::I64, {2, 3, 5}}, {DType::I64, {4, 3, 2}}}).find("floating-point"),
             std::string::npos);
@@ -402,8 +407,9 @@ TEST(Pool, ShapesAndErrors) {
             std::string::npos);
   EXPECT_NE(error_of("avgpool1d", {{DType::F32, {2, 3, 2}}}, {{"kernel", int64_t(3)}}).find("longer than the padded"),
             std::string::npos);
-  EXPECT_NE(error_of("maxpool2d", {{DType::F32, {2, 3, B, 4}}}, {{"kernel", int64_t(2)}}, &syms).find("must be static"),
-            std::string::npos);
+  SymbolNames grown = {"B"};
+  EXPECT_EQ(infer_op_sym("maxpool2d", {{DType::F32, {2, 3, B, 4}}}, {{"kernel", int64_t(2)}}, grown),
+            "f32[2,3,B//2,2]");
   EXPECT_NE(error_of("maxpool2d", {{DType::F32, {2, 3, 8, 8}}}, {{"kernel", Ints{2, 2, 2}}})
                 .find("'kernel' takes 1 or 2 values"),
             std::string::npos);

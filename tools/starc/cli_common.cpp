@@ -153,6 +153,23 @@ void add_device_option(CLI::App* app, Device* value) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
 }
 
+std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs) {
+  std::map<std::string, int64_t> dims;
+  for (const std::string& d : specs) {
+    size_t eq = d.find('='), used = 0;
+    int64_t v = 0;
+    try {
+      if (eq != std::string::npos) v = std::stoll(d.substr(eq + 1), &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (eq == 0 || eq == std::string::npos || used == 0 || eq + 1 + used != d.size() || v < 1)
+      throw CliError(fmt::format("--dim {}: expected NAME=N with N a positive integer (e.g. --dim L=4618)", d));
+    dims[d.substr(0, eq)] = v;
+  }
+  return dims;
+}
+
 void check_int_range(CLI::Option* opt, int64_t min, int64_t max) {
   opt->check(CLI::Validator(
       [min, max](std::string& s) -> std::string {

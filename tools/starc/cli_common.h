@@ -28,6 +28,10 @@ void add_device_option(CLI::App* app, Device* value);
 // Checks that integer option `opt` is a whole number in [min, max], with messages that
 // read "--threads: must be at least 1, got 0" (CLI11 puts the option's name first).
 void check_int_range(CLI::Option* opt, int64_t min, int64_t max);
+
+// --dim NAME=N values (the length a symbolic dim takes: docs/language.md, "Symbolic
+// lengths"); throws CliError for one that is not NAME=N with N >= 1.
+std::map<std::string, int64_t> parse_dims(const std::vector<std::string>& specs);
 // The most threads --threads accepts (more would only exhaust the process's threads).
 constexpr int64_t kMaxThreads = 4096;
 

@@ -48,18 +48,7 @@ AotOptions builder_options(const Options& o, bool* train) {
     else if (name != "forward")
       throw CliError(fmt::format("--entry {}: expected forward and/or train_step", name));
   }
-  for (const std::string& d : o.dims) {
-    size_t eq = d.find('='), used = 0;
-    int64_t v = 0;
-    try {
-      if (eq != std::string::npos) v = std::stoll(d.substr(eq + 1), &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (eq == 0 || eq == std::string::npos || used == 0 || eq + 1 + used != d.size() || v < 1)
-      throw CliError(fmt::format("--dim {}: expected NAME=N with N a positive integer (e.g. --dim L=4618)", d));
-    a.dims[d.substr(0, eq)] = v;
-  }
+  a.dims = cli::parse_dims(o.dims);
   if (!a.dynamic_batch) try {
       size_t used = 0;
       a.batch = std::stoll(o.batch, &used);

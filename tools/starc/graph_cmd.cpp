@@ -11,6 +11,7 @@
 
 #include "compiler/autodiff/autodiff.h"
 #include "compiler/driver/driver.h"
+#include "compiler/ir/sym_dim.h"
 #include "compiler/ir/text.h"
 #include "compiler/backend/cpu/jit.h"
 #include "compiler/ops/builder.h"
@@ -30,6 +31,7 @@ using cli::Loaded;
 struct Options {
   std::string file, model, emit = "graph";
   int64_t batch = 1;
+  std::vector<std::string> dims;  // --dim L=4618
   std::vector<std::string> disabled_passes;
   ConvAlgo conv_algo = ConvAlgo::Auto;
   Device device = Device::Cpu;
@@ -123,12 +125,14 @@ int cmd_graph(const Options& a) {
     return 0;
   }
   if (emit == "mlir" || emit == "llvm" || emit == "ptx") {
-    // The JIT compiles per concrete shape: symbolic dims (the batch) take --batch.
+    // The JIT compiles per concrete shape: symbolic dims take --dim, the others --batch.
     CompileOptions o;
     o.device = a.device;
     o.passes = passes;
     Stage stage = emit == "ptx" ? Stage::Ptx : emit == "llvm" ? Stage::Llvm : Stage::Mlir;
-    Compilation c = compile(g, std::vector<Dim>(g.symbols.size(), batch), o, stage);
+    std::vector<Dim> values = symbol_values(g.symbols, batch, cli::parse_dims(a.dims));
+    check_bound_shapes(g, values);
+    Compilation c = compile(g, values, o, stage);
     if (stage == Stage::Ptx)
       for (const PtxModule& m : c.ptx) fmt::print("// ---- kernel module {}\n{}\n", m.name, m.ptx);
     else
@@ -158,6 +162,7 @@ GraphCommand add_graph_command(CLI::App& app) {
   cli::check_int_range(
       graph->add_option("--batch", a->batch, "mlir/llvm: the value of symbolic dims such as the batch B (default 1)"),
       1, INT32_MAX);
+  graph->add_option("--dim", a->dims, "mlir/llvm/ptx: NAME=N, the value of one symbolic dim (repeatable)");
   cli::add_conv_algo_option(graph, &a->conv_algo);
   cli::add_device_option(graph, &a->device);
   return {graph, [a] { return cmd_graph(*a); }};
