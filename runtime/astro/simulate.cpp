@@ -74,7 +74,17 @@ std::vector<SimTaskSpec> make_tasks() {
          "per epoch: days/100 since the first observation, g r i z flux, 4 errors, RA, Dec, "
          "E(B-V), host photo-z; epochs past the last are zero"},
         {"label", "i64[N]", "0 Ia, 1 II, 2 Ibc"}},
-       {{"depth", "24.5", K::Positive, "5-sigma limiting magnitude of one epoch", {}}}},
+       {{"depth",
+         "24.5",
+         K::Positive,
+         "5-sigma limiting magnitude of one epoch (realistic: on a dark night, 1\" seeing)",
+         {}},
+        {"difficulty",
+         "easy",
+         K::Choice,
+         "easy (regular nights, clean photometry) or realistic (survey cadence and seasons, nightly depth, hosts, "
+         "missing bands, a detection-limited sample)",
+         {"easy", "realistic"}}}},
       {"transients",
        "difference-imaging stamps of real point-source transients and artefacts, half each",
        {{"stamp", "f32[N,4,21,21]", "template, science, difference, difference/noise"},

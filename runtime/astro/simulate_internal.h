@@ -188,4 +188,21 @@ std::vector<double> transit_model(double k, double b, double period_days, double
 // Transit duration (first to fourth contact) as a fraction of the period.
 double transit_duration_fraction(double k, double b, double period_days, double rho_star);
 
+// Supernova light curve `index` of `starc simulate supernova --difficulty realistic`
+// (docs/simulators.md, "Difficulty"), with the truth behind it: what the task writes into
+// its `lc` rows, kept for the tests.
+struct LightCurveRow {
+  double t = 0;                      // observer days since the first row
+  double model[4] = {}, m5[4] = {};  // g r i z: noiseless supernova flux, the night's 5-sigma depth
+  double flux[4] = {}, err[4] = {};  // as written (a band not observed: filled as starc convert does)
+  bool observed[4] = {};
+};
+struct RealisticLightCurve {
+  int type = 0;  // 0 Ia, 1 II, 2 Ibc
+  double z = 0, host_z = 0, ra = 0, dec = 0, ebv = 0;
+  double host_flux[4] = {}, host_offset[4] = {};  // host in the aperture; its leftover after subtraction
+  std::vector<LightCurveRow> rows;
+};
+RealisticLightCurve realistic_light_curve(int64_t index, uint64_t seed, double depth);
+
 }  // namespace starc::sim

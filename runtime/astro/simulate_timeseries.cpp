@@ -1,6 +1,8 @@
 // runtime: the time-series simulators — `gw` (inspiral chirps in coloured detector noise,
 // whitened), `transits` (phase-folded planet transits and their false positives) and
-// `supernova` (Bazin light curves of Ia, II and Ibc in g r i z) (docs/simulators.md).
+// `supernova` (Bazin light curves of Ia, II and Ibc in g r i z; `--difficulty realistic`
+// adds survey cadence, seasons, nightly depth, hosts and a detection-limited sample)
+// (docs/simulators.md).
 #include <fftw3.h>
 
 #include <algorithm>
@@ -272,9 +274,307 @@ double sn_sed(int type, double rest) {
 
 }  // namespace
 
+// ---- supernova, --difficulty realistic (docs/simulators.md, "Difficulty")
+namespace {
+
+constexpr int kSnRows = 40, kSnFeatures = 13;
+constexpr double kYearDays = 365.25, kSynodicMonthDays = 29.53;
+// Dark-sky background inside a ~3 arcsec^2 aperture, g r i z (nanomaggies): CTIO sky of
+// 22.0, 21.1, 20.3, 18.7 mag/arcsec^2. The supernova's and the host's photons add to it.
+constexpr double kApertureSky[4] = {4.8, 11.0, 22.9, 100.0};
+// Loss of 5-sigma depth at full moon (mag): half the sky's brightening, largest in g.
+constexpr double kMoonDepthLoss[4] = {1.0, 0.6, 0.35, 0.2};
+// An Sbc host's flux per band relative to r.
+constexpr double kHostColour[4] = {0.55, 1.0, 1.35, 1.6};
+constexpr double kTemplateSeeing = 0.9;  // arcsec: the deep template's PSF FWHM
+
+// The kinds of supernova behind each label. Peak M_B and scatter: Richardson et al. 2014
+// (AJ 147, 118); the shares within type II: Li et al. 2011 (MNRAS 412, 1441).
+struct SnKind {
+  int label;
+  double share;  // within its label
+  double m_peak, m_sigma;
+  double rise_lo, rise_hi, fall_lo, fall_hi;  // rest-frame days (Ia: fall 16 x stretch)
+  double temperature;                         // K: the black body of the colours at peak
+  bool plateau;                               // IIP: the plateau ends, the flux drops
+};
+constexpr SnKind kSnKinds[] = {
+    {0, 1.00, -19.3, 0.30, 1.5, 3.0, 0, 0, 10000, false},      // Ia
+    {1, 0.70, -16.8, 1.00, 2.0, 6.0, 60, 140, 11000, true},    // IIP
+    {1, 0.15, -17.9, 0.90, 2.0, 5.0, 25, 45, 10000, false},    // IIL
+    {1, 0.15, -18.6, 1.20, 5.0, 15.0, 50, 150, 12000, false},  // IIn
+    {2, 1.00, -17.4, 1.00, 2.0, 5.0, 10, 25, 7500, false},     // Ibc
+};
+
+struct SnParams {
+  const SnKind* kind = nullptr;
+  double z = 0, m_peak = 0, rise = 0, fall = 0, plateau_end = 0, temperature = 0, av_host = 0, ebv_mw = 0;
+  double t_peak = 0;  // observer days (the season starts at 0)
+};
+
+double blackbody_sed(double temperature, bool blanketed, double rest) {
+  double b = std::pow(rest, -5) / (std::exp(1.4388e8 / (rest * temperature)) - 1);
+  if (blanketed && rest < 4000) b *= std::pow(rest / 4000, 2);  // UV line blanketing (Ia, Ibc)
+  return b;
+}
+
+// Noiseless flux (nanomaggies) of band b at observer time t. Host dust follows
+// A_lambda = A_V (5500 A / lambda_rest)^1.25 (close to Cardelli et al. 1989, R_V 3.1).
+double sn_model_flux(const SnParams& p, double t, int b) {
+  double dilation = 1 + p.z, rest = kBands[b] / dilation;
+  bool blanketed = p.kind->label != 1;
+  double colour = blackbody_sed(p.temperature, blanketed, rest) / blackbody_sed(p.temperature, blanketed, 4400);
+  double dust = kExtinctionR[b] * p.ebv_mw + p.av_host * (std::pow(5500 / rest, 1.25) - std::pow(5500 / 4400.0, 1.25));
+  double amp = std::pow(10.0, -0.4 * (p.m_peak - 22.5 + dust)) * colour;
+  double red = rest / 4000 - 1, tr = (t - p.t_peak) / dilation;
+  double fall = p.fall * (p.kind->plateau ? rest / 4000 : 1 + 0.3 * red);
+  double shape = bazin(tr, 1.5 * red, p.rise, fall) / bazin(0, 0, p.rise, fall);
+  if (p.kind->label == 0 && rest > 6000) shape += 0.4 * bazin(tr, 25, 4, 15);  // Ia secondary maximum
+  if (p.kind->plateau) shape *= 0.25 + 0.75 / (1 + std::exp((tr - p.plateau_end) / 5));
+  return amp * shape;
+}
+
+double comoving_distance_mpc(double z) {  // flat LambdaCDM, Omega_m 0.3, H0 70
+  constexpr int steps = 64;
+  double integral = 0;
+  for (int i = 0; i < steps; ++i) {
+    double zi = z * (i + 0.5) / steps;
+    integral += z / steps / std::sqrt(0.3 * std::pow(1 + zi, 3) + 0.7);
+  }
+  return 299792.458 / 70 * integral;
+}
+
+// Redshifts of the supernovae that explode in a light cone: dN/dz proportional to
+// R(z) dV/dz / (1+z) on [0.02, z_max], the rate R growing as (1+z)^rate_index. Drawn by
+// inverting the tabulated distribution function.
+class VolumetricRedshift {
+ public:
+  VolumetricRedshift(double z_max, double rate_index) {
+    constexpr int points = 400;
+    z_.resize(points), cdf_.resize(points);
+    for (int i = 0; i < points; ++i) {
+      z_[i] = 0.02 + (z_max - 0.02) * i / (points - 1);
+      double dc = comoving_distance_mpc(z_[i]), ez = std::sqrt(0.3 * std::pow(1 + z_[i], 3) + 0.7);
+      double density = std::pow(1 + z_[i], rate_index - 1) * dc * dc / ez;
+      cdf_[i] = i == 0 ? 0 : cdf_[i - 1] + density;
+    }
+    for (double& c : cdf_) c /= cdf_.back();
+  }
+  double operator()(double u) const {
+    size_t i = std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin();
+    i = std::clamp<size_t>(i, 1, cdf_.size() - 1);
+    double f = (u - cdf_[i - 1]) / std::max(cdf_[i] - cdf_[i - 1], 1e-300);
+    return z_[i - 1] + f * (z_[i] - z_[i - 1]);
+  }
+
+ private:
+  std::vector<double> z_, cdf_;
+};
+
+// Rates: Ia (1+z)^1.5 (Dilday et al. 2010), core collapse follows the star-formation
+// history, (1+z)^2.7 (Madau & Dickinson 2014); core-collapse supernovae beyond z 0.8 are
+// too faint for a 24.5-mag survey.
+double draw_redshift(int label, Rng& rng) {
+  static const VolumetricRedshift ia(1.2, 1.5), core_collapse(0.8, 2.7);
+  return label == 0 ? ia(rng.uniform()) : core_collapse(rng.uniform());
+}
+
+SnParams draw_supernova(int label, Rng& rng) {
+  SnParams p;
+  double u = rng.uniform(), cumulative = 0;
+  for (const SnKind& k : kSnKinds) {
+    if (k.label != label) continue;
+    p.kind = &k, cumulative += k.share;
+    if (u < cumulative) break;
+  }
+  const SnKind& k = *p.kind;
+  p.z = draw_redshift(label, rng);
+  double m_abs = k.m_peak + k.m_sigma * std::clamp(rng.normal(), -2.5, 2.5);
+  if (label == 0) {
+    double stretch = std::clamp(rng.normal(1, 0.1), 0.7, 1.3);
+    m_abs -= 1.0 * (stretch - 1);  // Phillips: slower is brighter
+    p.fall = 16 * stretch;
+  } else {
+    p.fall = rng.uniform(k.fall_lo, k.fall_hi);
+  }
+  p.m_peak = m_abs + distance_modulus(p.z);
+  p.rise = rng.uniform(k.rise_lo, k.rise_hi);
+  p.plateau_end = rng.uniform(70, 110);
+  p.temperature = k.temperature * rng.uniform(0.85, 1.15);
+  // Host dust: exponential A_V, scale 0.33 for Ia (Kessler et al. 2009), 0.5 for core
+  // collapse (younger, dustier sites).
+  p.av_host = rng.exponential(label == 0 ? 0.33 : 0.5);
+  return p;
+}
+
+// One night of the field: its time and, per band, the 5-sigma depth and whether the band
+// was taken.
+struct Night {
+  double t = 0;
+  double m5[4] = {}, seeing = 1;
+  bool observed[4] = {};
+};
+
+// The field's nights in [from, to] (observer days), at most kSnRows: seasons of 150-210
+// days a year starting at 0; a visit every 3-7 days; visits lost to weather as a
+// two-state Markov chain (27 % lost, in spells of 2.5 visits on average); in a fifth of
+// the curves a 10-30 day shutdown. Each night's depth: seeing (lognormal, median 1",
+// 0.2 in ln), moon phase and cloud (exponential, mean 0.1 mag); each band is missed
+// with probability 0.1, at least one taken.
+std::vector<Night> field_nights(double from, double to, double season, double depth, Rng& rng) {
+  double cadence = rng.uniform(3, 7), phase = rng.uniform(0, cadence), moon = rng.uniform(0, 1);
+  double down_from = rng.bernoulli(0.2) ? rng.uniform(from, to) : 1e9, down_to = down_from + rng.uniform(10, 30);
+  bool bad = rng.bernoulli(0.27);
+  std::vector<Night> nights;
+  for (double k = std::ceil((from - phase) / cadence);; ++k) {
+    double t = phase + k * cadence + rng.uniform(-0.3, 0.3);
+    if (t > to || int(nights.size()) == kSnRows) break;
+    bad = rng.bernoulli(bad ? 0.6 : 0.15);
+    double in_year = t - kYearDays * std::floor(t / kYearDays);
+    if (bad || t < from || in_year >= season || (t >= down_from && t < down_to)) continue;
+    Night n;
+    n.t = t;
+    n.seeing = std::exp(rng.normal(0, 0.2));
+    double illumination = 0.5 * (1 - std::cos(2 * M_PI * (t / kSynodicMonthDays + moon)));
+    double cloud = rng.exponential(0.1);
+    int taken = 0;
+    for (int b = 0; b < 4; ++b) {
+      n.m5[b] = depth - 2.5 * std::log10(n.seeing) - kMoonDepthLoss[b] * illumination - cloud;
+      n.observed[b] = !rng.bernoulli(0.1);
+      taken += n.observed[b];
+    }
+    if (taken == 0) n.observed[int(rng.integer(0, 3))] = true;
+    nights.push_back(n);
+  }
+  return nights;
+}
+
+// A band missing on a night takes the value `starc convert` gives real tables
+// (docs/data.md, "Light curves"): linear in time between the band's neighbouring
+// measurements with the larger of their errors, held at the nearest before the first and
+// after the last, 0 with error 0 when the band was never measured.
+void fill_missing_bands(std::vector<LightCurveRow>& rows) {
+  int n = int(rows.size());
+  for (int b = 0; b < 4; ++b) {
+    int previous = -1;
+    for (int r = 0; r < n; ++r) {
+      if (rows[r].observed[b]) {
+        previous = r;
+        continue;
+      }
+      int next = r + 1;
+      while (next < n && !rows[next].observed[b]) ++next;
+      LightCurveRow& row = rows[r];
+      if (previous < 0 && next == n) {
+        row.flux[b] = row.err[b] = 0;
+      } else if (previous < 0 || next == n) {
+        const LightCurveRow& near = rows[previous < 0 ? next : previous];
+        row.flux[b] = near.flux[b], row.err[b] = near.err[b];
+      } else {
+        const LightCurveRow &lo = rows[previous], &hi = rows[next];
+        double f = (row.t - lo.t) / (hi.t - lo.t);
+        row.flux[b] = lo.flux[b] + f * (hi.flux[b] - lo.flux[b]);
+        row.err[b] = std::max(lo.err[b], hi.err[b]);
+      }
+    }
+  }
+}
+
+// The light curve of `p` on `nights`, with its host: the host's photons in the errors, a
+// constant leftover of the host in the template subtraction (rms 0.5 % of its aperture flux)
+// and nightly subtraction residuals growing with the seeing mismatch, not in the errors.
+RealisticLightCurve observe(const SnParams& p, const std::vector<Night>& nights, double host_r, Rng& rng) {
+  RealisticLightCurve lc;
+  lc.type = p.kind->label, lc.z = p.z;
+  for (int b = 0; b < 4; ++b) {
+    lc.host_flux[b] = host_r * kHostColour[b];
+    lc.host_offset[b] = lc.host_flux[b] * rng.normal(0, 0.005);
+  }
+  for (const Night& n : nights) {
+    LightCurveRow row;
+    row.t = n.t;
+    double mismatch = std::abs(std::log(n.seeing / kTemplateSeeing));
+    for (int b = 0; b < 4; ++b) {
+      row.model[b] = sn_model_flux(p, n.t, b);
+      row.m5[b] = n.m5[b];
+      row.observed[b] = n.observed[b];
+      double sky = std::pow(10.0, -0.4 * (n.m5[b] - 22.5)) / 5;
+      row.err[b] = sky * std::sqrt(1 + (std::max(row.model[b], 0.0) + lc.host_flux[b]) / kApertureSky[b]);
+      double residual = lc.host_flux[b] * rng.normal(0, 0.003 + 0.01 * mismatch);
+      row.flux[b] = row.model[b] + lc.host_offset[b] + residual + row.err[b] * rng.normal();
+    }
+    lc.rows.push_back(row);
+  }
+  return lc;
+}
+
+// A survey's trigger: two nights with a 5-sigma detection in some band.
+bool detected(const RealisticLightCurve& lc) {
+  int nights = 0;
+  for (const LightCurveRow& row : lc.rows) {
+    bool any = false;
+    for (int b = 0; b < 4; ++b) any |= row.observed[b] && row.flux[b] >= 5 * row.err[b];
+    nights += any;
+  }
+  return nights >= 2;
+}
+
+}  // namespace
+
+RealisticLightCurve realistic_light_curve(int64_t index, uint64_t seed, double depth) {
+  Rng rng(seed, "supernova-realistic", uint64_t(index));
+  int label = int(rng.integer(0, 2));
+  double ra = rng.uniform(0, 2 * M_PI), dec = std::asin(rng.uniform(-1, 1)), ebv = rng.exponential(0.04);
+  RealisticLightCurve lc;
+  // Surveys keep what they detect: redraw everything but the class until the trigger fires.
+  for (int tries = 0; tries < 200; ++tries) {
+    SnParams p = draw_supernova(label, rng);
+    p.ebv_mw = ebv;
+    double season = rng.uniform(150, 210);
+    p.t_peak = rng.uniform(-30, season + 30);
+    double from = p.t_peak - rng.uniform(20, 60), to = p.t_peak + (1 + p.z) * rng.uniform(100, 200);
+    std::vector<Night> nights = field_nights(from, to, season, depth, rng);
+    // The host: M_r ~ N(-20.5, 1), 5-40 % of its light in the supernova's aperture.
+    double host_r =
+        std::pow(10.0, -0.4 * (rng.normal(-20.5, 1.0) + distance_modulus(p.z) - 22.5)) * rng.uniform(0.05, 0.4);
+    lc = observe(p, nights, host_r, rng);
+    if (nights.size() >= 3 && detected(lc)) break;
+  }
+  lc.ra = ra, lc.dec = dec, lc.ebv = ebv;
+  // Host photo-z: sigma 0.05 (1+z), 5 % catastrophic outliers.
+  lc.host_z = rng.bernoulli(0.05) ? rng.uniform(0.02, 1.2) : std::max(0.0, lc.z + rng.normal(0, 0.05 * (1 + lc.z)));
+  fill_missing_bands(lc.rows);
+  if (!lc.rows.empty()) {
+    double t0 = lc.rows[0].t;
+    for (LightCurveRow& row : lc.rows) row.t -= t0;
+  }
+  return lc;
+}
+
+namespace {
+
+TensorsByName realistic_supernovae(int64_t n, uint64_t seed, double depth) {
+  Tensor lc(DType::F32, {n, kSnRows, kSnFeatures}), labels(DType::I64, {n});
+  for (int64_t s = 0; s < n; ++s) {
+    RealisticLightCurve c = realistic_light_curve(s, seed, depth);
+    float* out = lc.data<float>() + s * kSnRows * kSnFeatures;
+    for (size_t r = 0; r < c.rows.size(); ++r) {
+      float* row = out + r * kSnFeatures;
+      row[0] = float(c.rows[r].t / 100);
+      for (int b = 0; b < 4; ++b) row[1 + b] = float(c.rows[r].flux[b]), row[5 + b] = float(c.rows[r].err[b]);
+      row[9] = float(c.ra), row[10] = float(c.dec), row[11] = float(c.ebv), row[12] = float(c.host_z);
+    }
+    labels.data<int64_t>()[s] = c.type;
+  }
+  return {{"lc", lc}, {"label", labels}};
+}
+
+}  // namespace
+
 TensorsByName simulate_supernova(int64_t n, uint64_t seed, const SimArgs& a) {
   constexpr int T = 40, F = 13;
   double depth = a.number("depth");
+  if (a.text("difficulty") == "realistic") return realistic_supernovae(n, seed, depth);
   Tensor lc(DType::F32, {n, T, F}), labels(DType::I64, {n});
   const double peak_mag[3] = {-19.3, -16.9, -17.5}, mag_scatter[3] = {0.15, 0.8, 0.6};
   double f_lim = std::pow(10.0, -0.4 * (depth - 22.5));  // 5-sigma flux, nanomaggies
