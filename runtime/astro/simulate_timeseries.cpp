@@ -319,7 +319,8 @@ double blackbody_sed(double temperature, bool blanketed, double rest) {
 }
 
 // Noiseless flux (nanomaggies) of band b at observer time t. Host dust follows
-// A_lambda = A_V (5500 A / lambda_rest)^1.25 (close to Cardelli et al. 1989, R_V 3.1).
+// A_lambda = A_V (5500 A / lambda_rest)^1.25 (close to Cardelli et al. 1989, R_V 3.1),
+// relative to rest-frame B: the peak M_B is the observed one, so the dust only reddens.
 double sn_model_flux(const SnParams& p, double t, int b) {
   double dilation = 1 + p.z, rest = kBands[b] / dilation;
   bool blanketed = p.kind->label != 1;
