@@ -16,7 +16,7 @@ namespace {
 constexpr int kStamp = 44;
 constexpr double kPixelArcsec = 0.396;  // SDSS imaging pixel
 constexpr double kSdssDepthR = 22.2;    // r-band 5-sigma point-source depth, one 54 s scan
-// r-band seeing: log-normal, median 1.4 arcsec FWHM (SDSS imaging; Abazajian et al. 2009).
+// r-band seeing: log-normal, median 1.4 arcsec FWHM (SDSS imaging's median in r).
 constexpr double kMedianFwhmArcsec = 1.4, kFwhmLnScatter = 0.2;
 constexpr double kPsfEllipticityRms = 0.05, kPsfEllipticityMax = 0.25;
 constexpr double kMagBright = 15, kMagFaint = 22.5, kNeighbourMagFaint = 23;
