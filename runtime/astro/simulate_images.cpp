@@ -301,7 +301,50 @@ int64_t morphology_class(const BulgeDisk& g) {
 
 }  // namespace
 
+namespace {
+
+// The galaxies task at --difficulty realistic (docs/simulators.md, "Difficulty (images)"):
+// the same galaxies and classes through a Moffat PSF of per-image seeing, at a per-image
+// S/N (log-normal, mostly below the easy mode's), with more neighbours (overlapping
+// galaxies and stars, not in the mask), cosmic rays and background gradients.
+TensorsByName simulate_galaxies_realistic(int64_t n, uint64_t seed, const SimArgs& a) {
+  int S = int(a.integer("size"));
+  double snr = a.number("snr"), scale = S / 64.0;
+  Tensor img(DType::F32, {n, 1, S, S}), mask(DType::F32, {n, 1, S, S}), morphology(DType::I64, {n});
+  for (int64_t s = 0; s < n; ++s) {
+    Rng rng(seed, "galaxies_realistic", uint64_t(s));
+    double c = (S - 1) / 2.0;
+    MoffatPsf psf = random_seeing(rng, 3.5 * scale);  // the easy mode's PSF FWHM spans 2.4-4.7 px
+    Image model(S, S);
+    BulgeDisk central_galaxy = random_bulge_disk(rng, scale, c, c);
+    add_bulge_disk(model, central_galaxy, 1);
+    morphology.data<int64_t>()[s] = morphology_class(central_galaxy);
+    Image central = convolve_moffat(model, psf);
+    double pk = peak(central), sigma = pk / (snr / 2.5 * std::exp(0.6 * rng.normal()));
+    Image neighbours(S, S), stars(S, S);
+    for (int k = int(rng.integer(0, 2)); k > 0; --k) {  // 0-2 neighbours, 4-30 px away
+      double ang = rng.uniform(0, 2 * M_PI), dist = rng.uniform(4, 30) * scale;
+      double x = c + dist * std::cos(ang), y = c + dist * std::sin(ang);
+      if (rng.bernoulli(0.25)) {
+        add_moffat_point_source(stars, x, y, pk * rng.log_uniform(2, 60), psf);  // a star: flux in peak units
+      } else {
+        add_bulge_disk(neighbours, random_bulge_disk(rng, scale * 0.6, x, y), rng.uniform(0.1, 1.0));
+      }
+    }
+    Image all = convolve_moffat(neighbours, psf);
+    for (size_t i = 0; i < all.pix.size(); ++i) all.pix[i] += central.pix[i] + stars.pix[i];
+    add_sky_and_artefacts(all, sigma, 0.1 * scale * scale, rng);
+    store(all, 1 / pk, img.data<float>() + s * S * S);
+    float* m = mask.data<float>() + s * S * S;
+    for (int i = 0; i < S * S; ++i) m[i] = central.pix[i] >= 2 * sigma ? 1.0f : 0.0f;  // the 2-sigma isophote
+  }
+  return {{"img", img}, {"mask", mask}, {"morphology", morphology}};
+}
+
+}  // namespace
+
 TensorsByName simulate_galaxies(int64_t n, uint64_t seed, const SimArgs& a) {
+  if (a.text("difficulty") == "realistic") return simulate_galaxies_realistic(n, seed, a);
   int S = int(a.integer("size"));
   double snr = a.number("snr"), scale = S / 64.0;
   Tensor img(DType::F32, {n, 1, S, S}), mask(DType::F32, {n, 1, S, S}), morphology(DType::I64, {n});

@@ -334,6 +334,38 @@ RealisticCutout realistic_star_galaxy_cutout(uint64_t seed, int64_t index, doubl
   return out;
 }
 
+MoffatPsf random_seeing(Rng& rng, double median_fwhm) {
+  double e = std::min(std::abs(rng.normal(0, kPsfEllipticityRms)), kPsfEllipticityMax);
+  return {median_fwhm * std::exp(kFwhmLnScatter * rng.normal()), 1 - e, rng.uniform(0, M_PI), rng.uniform(2.5, 4.5)};
+}
+
+Image convolve_moffat(const Image& img, const MoffatPsf& psf) {
+  Image out(img.width, img.height);
+  add_convolved(img, psf_model(psf).kernel, out);
+  return out;
+}
+
+void add_sky_and_artefacts(Image& img, double sigma, double cosmic_rays, Rng& rng) {
+  double grad = rng.log_uniform(0.05, 2.0) / img.width, ang = rng.uniform(0, 2 * M_PI);
+  double offset = rng.normal(0, 0.15), cx = (img.width - 1) / 2.0, cy = (img.height - 1) / 2.0;
+  for (int y = 0; y < img.height; ++y)
+    for (int x = 0; x < img.width; ++x) {
+      double background = offset + grad * ((x - cx) * std::cos(ang) + (y - cy) * std::sin(ang));
+      img.at(x, y) += sigma * (background + rng.normal());
+    }
+  int hits = poisson(rng, cosmic_rays);
+  for (int h = 0; h < hits; ++h) {
+    double x = rng.uniform(0, img.width), y = rng.uniform(0, img.height), ang_cr = rng.uniform(0, M_PI);
+    double amp = rng.log_uniform(5, 200), step = 1 / std::max(std::abs(std::cos(ang_cr)), std::abs(std::sin(ang_cr)));
+    int len = int(rng.integer(1, 6));
+    for (int k = 0; k < len; ++k) {
+      int px = int(std::floor(x + k * step * std::cos(ang_cr))), py = int(std::floor(y + k * step * std::sin(ang_cr)));
+      double v = amp * rng.uniform(0.5, 1.0);
+      if (px >= 0 && px < img.width && py >= 0 && py < img.height) img.at(px, py) += v * sigma;
+    }
+  }
+}
+
 TensorsByName simulate_star_galaxy_realistic(int64_t n, uint64_t seed, const SimArgs& a) {
   // --snr scales the depth: 30 (the default) is SDSS's r = 22.2.
   double depth = kSdssDepthR + 2.5 * std::log10(a.number("snr") / 30);

@@ -167,6 +167,14 @@ RealisticCutout realistic_star_galaxy_cutout(uint64_t seed, int64_t index, doubl
 double star_galaxy_flux_5sigma();
 // The star_galaxy task's files at --difficulty realistic.
 TensorsByName simulate_star_galaxy_realistic(int64_t n, uint64_t seed, const SimArgs& a);
+// What the galaxies task's realistic mode shares with it: a PSF of random seeing
+// (FWHM log-normal around `median_fwhm` pixels, 0.2 in ln; ellipticity |N(0, 0.05)|), an
+// image convolved with a Moffat PSF, and Gaussian noise of `sigma` on a sky-subtraction
+// residual (0.15 sigma rms) and a gradient (0.05-2 sigma across the image), with
+// Poisson(`cosmic_rays`) cosmic-ray tracks of 1-6 pixels at 2.5-200 sigma.
+MoffatPsf random_seeing(Rng& rng, double median_fwhm);
+Image convolve_moffat(const Image& img, const MoffatPsf& psf);
+void add_sky_and_artefacts(Image& img, double sigma, double cosmic_rays, Rng& rng);
 
 // ---- time series (simulate_timeseries.cpp)
 // The inspiral h(t) of an equal-mass binary of chirp mass mc (solar masses) merging at

@@ -273,3 +273,43 @@ TEST_F(StarGalaxyDifficultyCli, SimulateTakesTheOption) {
                            "simulate star_galaxy --difficulty hard --n 2 -o " + test::quote(path("x")),
                            "star_galaxy --difficulty hard: expected one of easy, realistic");
 }
+
+// The galaxies task: easy unchanged (checksums from before the option); realistic images
+// keep the contract, are deterministic, and their noise varies from image to image
+// around peak/(snr/2.5) (log-normal, 0.6 in ln) where the easy mode's is peak/snr.
+TEST(GalaxiesDifficulty, EasyIsByteIdenticalAndRealisticNoiseVaries) {
+  auto a = simulate("galaxies", 4, 3, {});
+  EXPECT_EQ(fnv1a(serialize_npy(a["img"])), 0x9b9f8eb2f9a5ab79ull);
+  EXPECT_EQ(fnv1a(serialize_npy(a["mask"])), 0xce860bc1507c5c2cull);
+  EXPECT_EQ(fnv1a(serialize_npy(a["morphology"])), 0x3acc5fd0877d9701ull);
+  auto b = simulate("galaxies", 3, 5, {{"size", "32"}, {"snr", "20"}, {"difficulty", "easy"}});
+  EXPECT_EQ(fnv1a(serialize_npy(b["img"])), 0x8202f8454bf638b9ull);
+  EXPECT_EQ(fnv1a(serialize_npy(b["mask"])), 0xac7da575fb4a8108ull);
+  EXPECT_EQ(fnv1a(serialize_npy(b["morphology"])), 0x5cbb607e282483a0ull);
+
+  const SimOptions real = {{"difficulty", "realistic"}, {"size", "48"}};
+  auto r = simulate("galaxies", 120, 4, real);
+  EXPECT_EQ(type_str(r["img"].type()), "f32[120,1,48,48]");
+  EXPECT_EQ(serialize_npy(r["img"]), serialize_npy(simulate("galaxies", 120, 4, real)["img"]));
+  auto noise_of = [](const float* img, int S) {  // robust sigma of the 6-pixel border
+    std::vector<double> v, dev;
+    for (int y = 0; y < S; ++y)
+      for (int x = 0; x < S; ++x)
+        if (x < 6 || y < 6 || x >= S - 6 || y >= S - 6) v.push_back(img[y * S + x]);
+    double m = median(v);
+    for (double x : v) dev.push_back(std::abs(x - m));
+    return 1.4826 * median(dev);
+  };
+  std::vector<double> ln_noise;
+  for (int s = 0; s < 120; ++s) ln_noise.push_back(std::log(noise_of(r["img"].data<float>() + s * 48 * 48, 48)));
+  double mean = std::accumulate(ln_noise.begin(), ln_noise.end(), 0.0) / 120, var = 0;
+  for (double v : ln_noise) var += (v - mean) * (v - mean) / 120;
+  EXPECT_NEAR(std::exp(median(ln_noise)), 2.5 / 50, 0.012);  // noiseless peak 1: sigma = 1 / S/N
+  EXPECT_NEAR(std::sqrt(var), 0.6, 0.12);
+  auto e = simulate("galaxies", 20, 4, {{"size", "48"}});
+  for (int s = 0; s < 20; ++s) EXPECT_NEAR(noise_of(e["img"].data<float>() + s * 48 * 48, 48), 1.0 / 50, 0.004);
+  // Classes keep their proportions (B/T >= 0.6: 0.2 + 0.8 * 0.3 / 0.9).
+  double bulge = 0;
+  for (int s = 0; s < 120; ++s) bulge += r["morphology"].get(s) == 0;
+  EXPECT_NEAR(bulge / 120, 0.2 + 0.8 * 0.3 / 0.9, 0.12);
+}
