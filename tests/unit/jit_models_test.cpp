@@ -212,9 +212,12 @@ TEST_P(JitStdlibFile, TrainBlockLearnsASmallBatch) {
     for (const std::string& model : prog.trained_models()) {
       std::optional<TrainPlan> plan = prog.build_train(model);
       ASSERT_TRUE(plan) << diags.format_all();
-      TensorMap data = random_train_data(*plan, 8, 13);
-      TrainOptions opts = quiet_options(8, 2);
-      opts.epochs = 15;
+      // FNet (sixteen convolutions over 4618 pixels) takes half the samples and epochs: its
+      // loss falls as clearly, in a quarter of the time (150 s of the suite's before).
+      const bool heavy = model == "FNet";
+      TensorMap data = random_train_data(*plan, heavy ? 4 : 8, 13);
+      TrainOptions opts = quiet_options(heavy ? 4 : 8, 2);
+      opts.epochs = heavy ? 8 : 15;
       JitExecutor jit(JitOptions{.threads = 2});
       TrainResult r = train(*plan, initial_params(*plan, 2), data, nullptr, opts, &jit);
       ASSERT_EQ(r.status, TrainResult::Status::Done) << r.message;
