@@ -61,6 +61,8 @@ SdssPixels sdss_pixels(const NoisySpectrum& sp, Rng& rng) {
     p.wdisp.push_back(float(1.0 + 0.2 * (lam - 6000) / 4000));
     p.sky.push_back(float(sky));
     p.model.push_back(float(sp.model[i] * scale));
+    if (!sp.masked.empty() && sp.masked[i])  // realistic mode: no data here (flux 0 in the .npy too)
+      p.flux.back() = 0, p.ivar.back() = 0, p.and_mask.back() = p.or_mask.back() = kNoData;
   }
   if (rng.bernoulli(0.5)) {  // a dead stretch (bad CCD columns)
     int len = int(rng.integer(20, 80)), at = int(rng.integer(100, p.count - 100 - len));

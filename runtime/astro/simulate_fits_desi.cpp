@@ -72,6 +72,8 @@ std::array<ArmData, 3> desi_arms(const NoisySpectrum& sp, Rng& rng) {
   std::array<ArmData, 3> out;
   double scale = std::pow(10.0, rng.uniform(0, 1.3));
   std::array<std::vector<double>, 3> sig;
+  // Realistic mode's no-data pixels (flux 0 in the .npy): ivar 0 and ALLBADPIX in the arms.
+  const std::vector<double> masked(sp.masked.begin(), sp.masked.end());
   for (int a = 0; a < 3; ++a) {
     const Arm& arm = kArms[a];
     for (int k = 0; k < arm.pixels; ++k) {
@@ -81,9 +83,10 @@ std::array<ArmData, 3> desi_arms(const NoisySpectrum& sp, Rng& rng) {
       for (double line : kSkyLines)
         if (std::abs(lam - line) < 2.0) m = kBrightSky;
       if (m) f += s * rng.normal(0, 3);
-      out[a].flux.push_back(float(f));
-      out[a].ivar.push_back(float(1 / (s * s)));
-      out[a].mask.push_back(m);
+      bool no_data = !masked.empty() && on_grid(masked, lam) > 0.5;
+      out[a].flux.push_back(no_data ? 0.0f : float(f));
+      out[a].ivar.push_back(no_data ? 0.0f : float(1 / (s * s)));
+      out[a].mask.push_back(no_data ? m | kAllBadPix : m);
       sig[a].push_back(s);
     }
   }
@@ -92,6 +95,7 @@ std::array<ArmData, 3> desi_arms(const NoisySpectrum& sp, Rng& rng) {
     for (int k = 0; k < kArms[hi].pixels && k + offset < kArms[lo].pixels; ++k) {
       double d = sig[lo][k + offset] * rng.normal();
       double w_lo = out[lo].ivar[k + offset], w_hi = out[hi].ivar[k];
+      if (w_lo == 0 || w_hi == 0) continue;  // a no-data pixel: nothing to split
       out[lo].flux[k + offset] += float(d);
       out[hi].flux[k] -= float(d * w_lo / w_hi);
     }

@@ -14,6 +14,7 @@
 #include "runtime/astro/simulate.h"
 #include "runtime/astro/simulate_internal.h"
 #include "runtime/io/npy.h"
+#include "runtime/io/survey_spectra.h"
 #include "shell_util.h"
 #include "temp_dir_test.h"
 
@@ -265,4 +266,33 @@ TEST_F(SpectraDifficultyFiles, CliTakesDifficultyAndChecksSnrMedian) {
   std::vector<double> snr;
   for (int s = 0; s < 200; ++s) snr.push_back(bright.at("snr").get(s));
   EXPECT_NEAR(median(snr), 12, 1.8);
+}
+
+// The survey files hold what the .npy files hold: a pixel realistic mode left without
+// data (flux 0 in flux.npy) has ivar 0 in the SDSS COADD (and the DESI arms stay finite
+// around such pixels), so `starc convert` masks it as it masks a real bad pixel.
+TEST_F(SpectraDifficultyFiles, RealisticNoDataPixelsHaveIvarZeroInSurveyFiles) {
+  sim::SimArgs a = args_of(kRealisticMixed);
+  int64_t masked_seen = 0;
+  auto paths = simulate_survey_files("spectra", "sdss", 8, 3, kRealisticMixed, path("sdss_real"));
+  ASSERT_EQ(paths.size(), 8u);
+  for (size_t k = 0; k < paths.size(); ++k) {
+    sim::NoisySpectrum sp = sim::noisy_spectrum(int64_t(k), 3, a);
+    std::vector<SurveySpectrum> files = read_survey_spectra(paths[k]);
+    ASSERT_EQ(files.size(), 1u);
+    const SurveySpectrum& f = files[0];
+    for (size_t j = 0; j < f.loglam.size(); ++j) {
+      int i = int(std::lround((f.loglam[j] - sim::spectrum_loglam(0)) / 1e-4));
+      ASSERT_GE(i, 0);
+      ASSERT_LT(i, sim::kSpectrumPixels);
+      if (!sp.masked[size_t(i)]) continue;
+      ++masked_seen;
+      EXPECT_EQ(f.ivar[j], 0.0) << paths[k] << " pixel " << j;
+    }
+  }
+  EXPECT_GT(masked_seen, 100);  // the draw has no-data stretches to check
+  for (const std::string& p : simulate_survey_files("spectra", "desi", 8, 3, kRealisticMixed, path("desi_real")))
+    if (spectrum_file_kind(p) == SpectrumFileKind::Desi)
+      for (const SurveySpectrum& f : read_survey_spectra(p))
+        for (double v : f.ivar) EXPECT_TRUE(std::isfinite(v)) << f.source();
 }
