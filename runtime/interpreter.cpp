@@ -18,7 +18,7 @@ static void check_tensor(const std::string& what, const TensorType& want, const 
     throw std::runtime_error(fmt::format("{}: expected {}, got {}", what, type_str(want, syms), type_str(got.type())));
 }
 
-std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs) {
+std::vector<Dim> bind_input_symbols(const Graph& g, const std::vector<Tensor>& inputs) {
   if (inputs.size() != g.inputs.size())
     throw std::runtime_error(fmt::format("{}: expected {} inputs, got {}", g.name, g.inputs.size(), inputs.size()));
   std::vector<Dim> vals(g.symbols.size(), kSymBase);
@@ -46,6 +46,11 @@ std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs)
       }
     }
   }
+  return vals;
+}
+
+std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs) {
+  std::vector<Dim> vals = bind_input_symbols(g, inputs);
   check_bound_shapes(g, vals);  // derived dims (a conv's output length) must fit the bound lengths
   return vals;
 }

@@ -49,7 +49,11 @@ std::vector<Tensor> run_graph(const Graph& g, const std::vector<Tensor>& inputs,
                               const RunOptions& opts = {});
 
 // Binds the symbolic dims of `g` from the inputs' concrete shapes; throws naming the
-// input on a mismatch. Returns sym values (index = sym_index).
+// input on a mismatch, or (check_bound_shapes) the layer whose shape rule the bound
+// lengths break. Returns sym values (index = sym_index).
 std::vector<Dim> bind_symbols(const Graph& g, const std::vector<Tensor>& inputs);
+// The binding alone, without the shape rules' re-check: for a caller that checks once
+// per new binding (the JIT, on a cache miss) rather than on every call.
+std::vector<Dim> bind_input_symbols(const Graph& g, const std::vector<Tensor>& inputs);
 
 }  // namespace starc

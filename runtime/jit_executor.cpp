@@ -347,6 +347,8 @@ std::shared_ptr<JitExecutor::Compiled> JitExecutor::compiled_for(const Graph& g,
     stats_.cache_hit = true;
     return c;
   }
+  // A new binding: its derived dims must fit the shape rules (a hit was checked before).
+  check_bound_shapes(g, symbol_values);
   // By the specialised graph's text: equal graphs built apart share a compile.
   Graph concrete = specialize(g, symbol_values);
   std::string key = print_graph(concrete);
@@ -460,8 +462,8 @@ std::vector<Tensor> JitExecutor::run(const Graph& g, const std::vector<Tensor>& 
                                      uint64_t seed) {
   stats_ = {};
   auto t0 = Clock::now();
-  std::vector<Dim> symbol_values = bind_symbols(g, inputs);
-  check_input_indices(g, inputs, symbol_values);  // the compiled code clamps, it cannot throw
+  std::vector<Dim> symbol_values = bind_input_symbols(g, inputs);  // checked in compiled_for on a miss
+  check_input_indices(g, inputs, symbol_values);                   // the compiled code clamps, it cannot throw
   std::shared_ptr<Compiled> c = compiled_for(g, symbol_values, t0);
   check_plan(g, symbol_values, *c);
   const bool gpu = opts_.device == Device::Cuda;

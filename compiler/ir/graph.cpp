@@ -30,22 +30,26 @@ static Dim bind(Dim d, const std::vector<Dim>& vals) {
   return vals[i];
 }
 
-static Graph bind_all(const Graph& g, const std::vector<Dim>& vals) {
+// g with every dim replaced by f(dim): types, int and int-list attributes (slice bounds,
+// pads, reshape targets) and scan bodies. The one walk over a graph's dims.
+template <class F>
+static Graph map_dims(const Graph& g, const F& f) {
   Graph out = g;
   for (Node& n : out.nodes) {
-    for (Dim& d : n.type.shape) d = bind(d, vals);
+    for (Dim& d : n.type.shape) d = f(d);
     for (auto& [k, a] : n.attrs) {
       if (auto* ints = std::get_if<Ints>(&a))
-        for (auto& d : *ints) d = bind(d, vals);
-      if (auto* i = std::get_if<int64_t>(&a)) *i = bind(*i, vals);  // slice bounds on a symbolic axis
-      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(bind_all(**body, vals));
+        for (auto& d : *ints) d = f(d);
+      if (auto* i = std::get_if<int64_t>(&a)) *i = f(*i);
+      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(map_dims(**body, f));
     }
   }
   return out;
 }
 
 Graph specialize(const Graph& g, const std::vector<Dim>& sym_values) {
-  return bind_all(g, has_derived_symbols(g.symbols) ? complete_symbols(g.symbols, sym_values) : sym_values);
+  const std::vector<Dim>& vals = has_derived_symbols(g.symbols) ? complete_symbols(g.symbols, sym_values) : sym_values;
+  return map_dims(g, [&](Dim d) { return bind(d, vals); });
 }
 
 Graph with_float_type(const Graph& g, DType to) {
@@ -61,40 +65,12 @@ Graph with_float_type(const Graph& g, DType to) {
   return out;
 }
 
-// The symbol indices g (and its scan bodies) uses in types and int attributes.
-static void used_symbols(const Graph& g, std::vector<bool>& used) {
-  auto mark = [&](Dim d) {
-    if (is_sym(d) && size_t(sym_index(d)) < used.size()) used[size_t(sym_index(d))] = true;
-  };
-  for (const Node& n : g.nodes) {
-    for (Dim d : n.type.shape) mark(d);
-    for (auto& [k, a] : n.attrs) {
-      if (auto* ints = std::get_if<Ints>(&a))
-        for (Dim d : *ints) mark(d);
-      if (auto* i = std::get_if<int64_t>(&a)) mark(*i);
-      if (auto* body = std::get_if<GraphRef>(&a)) used_symbols(**body, used);
-    }
-  }
-}
-
-static Graph renumbered(const Graph& g, const std::vector<int>& to) {
-  auto map = [&](Dim d) { return is_sym(d) && size_t(sym_index(d)) < to.size() ? make_sym(to[sym_index(d)]) : d; };
-  Graph out = g;
-  for (Node& n : out.nodes) {
-    for (Dim& d : n.type.shape) d = map(d);
-    for (auto& [k, a] : n.attrs) {
-      if (auto* ints = std::get_if<Ints>(&a))
-        for (Dim& d : *ints) d = map(d);
-      if (auto* i = std::get_if<int64_t>(&a)) *i = map(*i);
-      if (auto* body = std::get_if<GraphRef>(&a)) a = std::make_shared<const Graph>(renumbered(**body, to));
-    }
-  }
-  return out;
-}
-
 void drop_unused_symbols(Graph& g) {
   std::vector<bool> keep(g.symbols.size(), false);
-  used_symbols(g, keep);
+  map_dims(g, [&](Dim d) {  // marks the symbols g uses (the copy map_dims returns is dropped)
+    if (is_sym(d) && size_t(sym_index(d)) < keep.size()) keep[size_t(sym_index(d))] = true;
+    return d;
+  });
   // Free symbols stay; a kept derived one keeps the floor divisions its name is built from.
   for (size_t i = g.symbols.size(); i-- > 0;) {
     if (!is_derived_symbol(g.symbols[i])) keep[i] = true;
@@ -108,7 +84,8 @@ void drop_unused_symbols(Graph& g) {
   SymbolNames names;
   for (size_t i = 0; i < keep.size(); ++i)
     if (keep[i]) to[i] = int(names.size()), names.push_back(g.symbols[i]);
-  g = renumbered(g, to);
+  g = map_dims(g,
+               [&](Dim d) { return is_sym(d) && size_t(sym_index(d)) < to.size() ? make_sym(to[sym_index(d)]) : d; });
   g.symbols = std::move(names);
 }
 

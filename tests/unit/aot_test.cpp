@@ -507,9 +507,8 @@ TEST_F(AotNpz, CheckpointFillsTheOptimizerStateOfATrainLibrary) {
 // or naming a dim the model lacks, or with a length too short for its convolution, the
 // compile is a clear error.
 TEST(AotDims, ASymbolicLengthIsFixedByDim) {
-  fs::path dir = fs::temp_directory_path() / ("starc_aot_dims_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
+  ScratchDir scratch("starc_aot_dims");
+  const fs::path& dir = scratch.path;
   std::ofstream(dir / "len.net") << "model Len(x: f32[B, 2, L]) -> f32[B, 3] {\n"
                                     "  param w: [3, 2, 5] = he_uniform(10)\n"
                                     "  return mean(relu(conv1d(x, w, stride: 2)), axes: [2])\n}\n";
@@ -546,7 +545,6 @@ int main(void) {
   ShellResult out = sh(quote(exe));
   ASSERT_EQ(out.code, 0) << out.out;
   expect_close(parse_lines(out.out), read_npy((dir / "y.npy").string()), 1e-5, "AOT vs starc run at L = 21");
-  fs::remove_all(dir);
 }
 
 // An index input out of range (a token id, a class label not ignored) makes M_forward
