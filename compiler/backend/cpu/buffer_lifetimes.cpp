@@ -81,6 +81,20 @@ bool is_kernel_call(llvm::StringRef callee) {
   return callee.starts_with("starc_") && !callee.starts_with("starc_mem_");
 }
 
+// A loop nest moved into a function of its own (outline_loops.h) can fail only if it
+// allocates or calls the kernel library; most are plain loops, whose calls need no check.
+bool may_fail(mlir::ModuleOp module, llvm::StringRef callee) {
+  if (!callee.starts_with("starc_loops_")) return true;
+  auto f = module.lookupSymbol<mlir::LLVM::LLVMFuncOp>(callee);
+  if (!f) return true;
+  bool fails = false;
+  f.walk([&](mlir::LLVM::CallOp c) {
+    std::optional<llvm::StringRef> name = c.getCallee();
+    fails |= !name || *name == "malloc" || *name == "starc_mem_alloc" || is_kernel_call(*name);
+  });
+  return fails;
+}
+
 // Ends the block of call `after` just after `bad` (an i1 computed from the call's
 // result) with a branch to `fail` when it holds; the rest continues in a new block.
 void branch_after(mlir::OpBuilder& b, mlir::Operation* after, mlir::Value bad, mlir::Block* fail) {
@@ -134,7 +148,7 @@ struct Rewriter {
         mlir::LLVM::CallOp::create(b, loc, free_fn, mlir::ValueRange{call.getOperand(0)});
         call.erase();
         continue;
-      } else if (is_kernel_call(*callee)) {
+      } else if (is_kernel_call(*callee) && may_fail(module, *callee)) {
         b.setInsertionPointAfter(call);
         auto failed = mlir::LLVM::CallOp::create(b, loc, failed_fn, mlir::ValueRange{node()});
         after = call;

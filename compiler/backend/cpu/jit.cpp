@@ -55,6 +55,7 @@
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 #include "compiler/backend/cpu/buffer_lifetimes.h"
+#include "compiler/backend/cpu/outline_loops.h"
 #include "compiler/backend/gpu/gpu_pipeline.h"
 #include "compiler/backend/cpu/parallel_loops.h"
 #include "compiler/backend/kernels/starc_cuda.h"
@@ -197,6 +198,7 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_and_lower(mlir::MLIRContext& ctx, const 
   }
   lower_cpu_to_loops(ctx, *module, threads, diags);
   MemoryPlan plan = plan_memory(module->getOperation());
+  outline_loop_nests(module->getOperation());  // after the plan: it reads one function in program order
   run_pipeline(ctx, *module, cpu_pipeline_to_llvm(threads), diags);
   check_allocations(module->getOperation(), plan);
   if (t) t->passes = seconds_since(t0);
@@ -405,7 +407,13 @@ std::unique_ptr<JitModule> JitModule::compile(const std::string& mlir_text, cons
       [&](llvm::orc::MangleAndInterner interner) { return runtime_symbols(interner, opts.device); });
   impl->engine->initialize();  // global constructors: the GPU kernel modules load here
   if (t) t->codegen = seconds_since(t0);
-  if (object_out) *object_out = captured_object(*impl->engine);
+  if (object_out) {
+    // The engine compiles the module at its first lookup. Left to the object dump, that
+    // would go function by function through packed wrappers, which the loop-nest
+    // functions (internal, outline_loops.h) do not have: nothing would be cached.
+    if (auto plan = impl->engine->lookup(kMemoryPlanSymbol); !plan) llvm::consumeError(plan.takeError());
+    *object_out = captured_object(*impl->engine);
+  }
   auto jm = std::unique_ptr<JitModule>(new JitModule());
   jm->impl_ = std::move(impl);
   return jm;
@@ -578,8 +586,9 @@ std::string cpu_pipeline_id() {
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   std::string build = ec ? "?" : fmt_build_id(exe);
   return build + "|" + cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) +
-         "|free-after-last-use|approximate-f32-math|parallel_loops " + std::to_string(p.min_parallel_work) + " " +
-         std::to_string(p.min_outer_iterations) + "|ir-target " + llvm::sys::getHostCPUName().str();
+         "|free-after-last-use|approximate-f32-math|outline-loops|parallel_loops " +
+         std::to_string(p.min_parallel_work) + " " + std::to_string(p.min_outer_iterations) + "|ir-target " +
+         llvm::sys::getHostCPUName().str();
 }
 
 std::string lower_to_cpu_loops(const std::string& mlir_text, bool threads) {

@@ -1,0 +1,136 @@
+#include "compiler/backend/cpu/outline_loops.h"
+
+#include <algorithm>
+#include <string>
+
+#include "llvm/ADT/SetVector.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace starc {
+namespace {
+
+// Cloned into the outlined function rather than passed to it.
+bool clone_in(mlir::Operation* op) {
+  return op->hasTrait<mlir::OpTrait::ConstantLike>() || mlir::isa<mlir::ViewLikeOpInterface>(op) ||
+         mlir::isa<mlir::memref::CastOp, mlir::memref::GetGlobalOp>(op);
+}
+
+// An argument the bare-pointer calling convention can pass.
+bool passable(mlir::Type t) {
+  if (t.isIntOrIndexOrFloat()) return true;
+  auto m = mlir::dyn_cast<mlir::MemRefType>(t);
+  return m && m.hasStaticShape() && m.getLayout().isIdentity();
+}
+
+// The buffer a memref value views.
+mlir::Value root_of(mlir::Value v) {
+  while (mlir::Operation* op = v.getDefiningOp()) {
+    if (auto view = mlir::dyn_cast<mlir::ViewLikeOpInterface>(op))
+      v = view.getViewSource();
+    else if (auto cast = mlir::dyn_cast<mlir::memref::CastOp>(op))
+      v = cast.getSource();
+    else
+      break;
+  }
+  return v;
+}
+
+struct Outliner {
+  mlir::ModuleOp module;
+  int count = 0;
+
+  // The values `loop` uses from outside split into arguments and ops cloned in (in
+  // program order). False when an argument cannot be passed.
+  bool captures(mlir::Operation* loop, llvm::SetVector<mlir::Value>& args,
+                llvm::SmallVector<mlir::Operation*>& cloned) {
+    llvm::SetVector<mlir::Value> used;
+    mlir::getUsedValuesDefinedAbove(loop->getRegions(), used);
+    llvm::SmallVector<mlir::Value> work(used.begin(), used.end());
+    work.append(loop->operand_begin(), loop->operand_end());
+    llvm::SetVector<mlir::Operation*> ops;
+    while (!work.empty()) {
+      mlir::Value v = work.pop_back_val();
+      mlir::Operation* def = v.getDefiningOp();
+      if (def && clone_in(def)) {
+        if (ops.insert(def)) work.append(def->operand_begin(), def->operand_end());
+      } else if (!passable(v.getType())) {
+        return false;
+      } else {
+        args.insert(v);
+      }
+    }
+    cloned.assign(ops.begin(), ops.end());
+    // All are in the loop's block (the loop is outermost): block order is program order.
+    std::sort(cloned.begin(), cloned.end(),
+              [](mlir::Operation* a, mlir::Operation* b) { return a->isBeforeInBlock(b); });
+    return true;
+  }
+
+  // A caller's allocation that no other argument views cannot alias another argument.
+  void mark_noalias(mlir::func::FuncOp fn, const llvm::SetVector<mlir::Value>& args) {
+    llvm::SmallVector<mlir::Value> roots;
+    for (mlir::Value a : args) roots.push_back(root_of(a));
+    for (size_t i = 0; i < args.size(); ++i) {
+      mlir::Operation* def = roots[i].getDefiningOp();
+      if (!mlir::isa<mlir::MemRefType>(args[i].getType()) || !def ||
+          !mlir::isa<mlir::memref::AllocOp, mlir::memref::AllocaOp>(def) ||
+          std::count(roots.begin(), roots.end(), roots[i]) != 1)
+        continue;
+      fn.setArgAttr(unsigned(i), "llvm.noalias", mlir::UnitAttr::get(module.getContext()));
+    }
+  }
+
+  bool outline(mlir::Operation* loop) {
+    if (loop->getNumResults() != 0) return false;
+    llvm::SetVector<mlir::Value> args;
+    llvm::SmallVector<mlir::Operation*> cloned;
+    if (!captures(loop, args, cloned)) return false;
+    mlir::MLIRContext* ctx = module.getContext();
+    mlir::OpBuilder b = mlir::OpBuilder::atBlockEnd(module.getBody());
+    llvm::SmallVector<mlir::Type> types;
+    for (mlir::Value a : args) types.push_back(a.getType());
+    auto fn = mlir::func::FuncOp::create(b, loop->getLoc(), "starc_loops_" + std::to_string(count++),
+                                         b.getFunctionType(types, {}));
+    fn.setPrivate();
+    fn->setAttr("llvm.linkage", mlir::LLVM::LinkageAttr::get(ctx, mlir::LLVM::Linkage::Internal));
+    fn->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    mark_noalias(fn, args);
+    mlir::Block* entry = fn.addEntryBlock();
+    mlir::IRMapping map;
+    for (size_t i = 0; i < args.size(); ++i) map.map(args[i], entry->getArgument(unsigned(i)));
+    mlir::OpBuilder fb = mlir::OpBuilder::atBlockEnd(entry);
+    for (mlir::Operation* op : cloned) fb.clone(*op, map);
+    fb.clone(*loop, map);
+    mlir::func::ReturnOp::create(fb, loop->getLoc());
+    mlir::OpBuilder cb(loop);
+    mlir::func::CallOp::create(cb, loop->getLoc(), fn, args.getArrayRef());
+    loop->erase();
+    return true;
+  }
+};
+
+}  // namespace
+
+int outline_loop_nests(mlir::Operation* module_op) {
+  auto module = mlir::cast<mlir::ModuleOp>(module_op);
+  llvm::SmallVector<mlir::Operation*> loops;
+  for (auto f : module.getOps<mlir::func::FuncOp>())
+    for (mlir::Block& block : f.getBody())
+      for (mlir::Operation& op : block)
+        if (mlir::isa<mlir::scf::ForOp, mlir::scf::ParallelOp>(op)) loops.push_back(&op);
+  module.getContext()->getOrLoadDialect<mlir::LLVM::LLVMDialect>();  // for the linkage attribute
+  Outliner o{module};
+  int moved = 0;
+  for (mlir::Operation* loop : loops) moved += o.outline(loop);
+  return moved;
+}
+
+}  // namespace starc
