@@ -302,4 +302,11 @@ TEST(StdlibModels, AFewTrainStepsOnSimulatedDataLowerTheLoss) {
 }
 
 }  // namespace
+
+std::set<std::string> test::models_trained_on_simulated_data() {
+  std::set<std::string> names;
+  for (const ModelCase& c : cases()) names.insert(c.model);
+  return names;
+}
+
 }  // namespace starc
