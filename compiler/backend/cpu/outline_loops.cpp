@@ -1,6 +1,7 @@
 #include "compiler/backend/cpu/outline_loops.h"
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include "llvm/ADT/SetVector.h"
@@ -11,6 +12,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/OperationSupport.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -43,9 +45,20 @@ mlir::Value root_of(mlir::Value v) {
   return v;
 }
 
+// The function's text without its name: equal texts compute the same thing.
+std::string body_text(mlir::func::FuncOp fn) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  fn->print(os, mlir::OpPrintingFlags().useLocalScope());
+  std::string name = "@" + fn.getSymName().str() + "(";
+  if (size_t at = text.find(name); at != std::string::npos) text.replace(at, name.size(), "@(");
+  return text;
+}
+
 struct Outliner {
   mlir::ModuleOp module;
   int count = 0;
+  std::map<std::string, mlir::func::FuncOp> by_text;  // one function per distinct loop nest
 
   // The values `loop` uses from outside split into arguments and ops cloned in (in
   // program order). False when an argument cannot be passed.
@@ -97,7 +110,7 @@ struct Outliner {
     mlir::OpBuilder b = mlir::OpBuilder::atBlockEnd(module.getBody());
     llvm::SmallVector<mlir::Type> types;
     for (mlir::Value a : args) types.push_back(a.getType());
-    auto fn = mlir::func::FuncOp::create(b, loop->getLoc(), "starc_loops_" + std::to_string(count++),
+    auto fn = mlir::func::FuncOp::create(b, loop->getLoc(), "starc_loops_" + std::to_string(count),
                                          b.getFunctionType(types, {}));
     fn.setPrivate();
     fn->setAttr("llvm.linkage", mlir::LLVM::LinkageAttr::get(ctx, mlir::LLVM::Linkage::Internal));
@@ -110,8 +123,15 @@ struct Outliner {
     for (mlir::Operation* op : cloned) fb.clone(*op, map);
     fb.clone(*loop, map);
     mlir::func::ReturnOp::create(fb, loop->getLoc());
+    // Identical nests (the optimizer's update of every parameter of one shape, the
+    // layers of identical residual units) share one function: LLVM compiles it once.
+    auto [it, is_new] = by_text.try_emplace(body_text(fn), fn);
+    if (is_new)
+      ++count;
+    else
+      fn.erase();
     mlir::OpBuilder cb(loop);
-    mlir::func::CallOp::create(cb, loop->getLoc(), fn, args.getArrayRef());
+    mlir::func::CallOp::create(cb, loop->getLoc(), it->second, args.getArrayRef());
     loop->erase();
     return true;
   }
