@@ -55,6 +55,7 @@
 #include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
 
 #include "compiler/backend/cpu/buffer_lifetimes.h"
+#include "compiler/backend/cpu/fuse_shared_producers.h"
 #include "compiler/backend/cpu/outline_loops.h"
 #include "compiler/backend/gpu/gpu_pipeline.h"
 #include "compiler/backend/cpu/parallel_loops.h"
@@ -176,6 +177,8 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_module(mlir::MLIRContext& ctx, const std
 
 // Linalg on tensors -> loops on buffers, with our own steps between MLIR's passes.
 void lower_cpu_to_loops(mlir::MLIRContext& ctx, mlir::ModuleOp module, bool threads, const DiagCollector& diags) {
+  run_pipeline(ctx, module, "func.func(linalg-fuse-elementwise-ops)", diags);
+  fuse_shared_producers(module.getOperation());
   run_pipeline(ctx, module, cpu_pipeline_to_loops(threads), diags);
   free_buffers_after_last_use(module.getOperation());
   approximate_f32_math(module.getOperation());
@@ -586,7 +589,7 @@ std::string cpu_pipeline_id() {
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   std::string build = ec ? "?" : fmt_build_id(exe);
   return build + "|" + cpu_pipeline_to_loops(true) + "|" + cpu_pipeline_to_llvm(true) +
-         "|free-after-last-use|approximate-f32-math|outline-loops|parallel_loops " +
+         "|fuse-shared-producers|free-after-last-use|approximate-f32-math|outline-loops|parallel_loops " +
          std::to_string(p.min_parallel_work) + " " + std::to_string(p.min_outer_iterations) + "|ir-target " +
          llvm::sys::getHostCPUName().str();
 }
