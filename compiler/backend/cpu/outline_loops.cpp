@@ -5,10 +5,12 @@
 #include <string>
 
 #include "llvm/ADT/SetVector.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -53,6 +55,40 @@ std::string body_text(mlir::func::FuncOp fn) {
   std::string name = "@" + fn.getSymName().str() + "(";
   if (size_t at = text.find(name); at != std::string::npos) text.replace(at, name.size(), "@(");
   return text;
+}
+
+// Iterations of a loop nest (static trip counts; an unknown one counts as 1000).
+int64_t nest_iterations(mlir::Operation* op) {
+  int64_t own = 1;
+  auto count = [](mlir::Value lb, mlir::Value ub, mlir::Value step) -> int64_t {
+    auto l = mlir::getConstantIntValue(lb), u = mlir::getConstantIntValue(ub), s = mlir::getConstantIntValue(step);
+    if (!l || !u || !s || *s <= 0) return 1000;
+    return *u > *l ? (*u - *l + *s - 1) / *s : 0;
+  };
+  if (auto f = mlir::dyn_cast<mlir::scf::ForOp>(op)) own = count(f.getLowerBound(), f.getUpperBound(), f.getStep());
+  if (auto p = mlir::dyn_cast<mlir::scf::ParallelOp>(op))
+    for (unsigned i = 0; i < p.getNumLoops(); ++i)
+      own *= count(p.getLowerBound()[i], p.getUpperBound()[i], p.getStep()[i]);
+  int64_t inner = 1;
+  for (mlir::Region& r : op->getRegions())
+    for (mlir::Block& b : r)
+      for (mlir::Operation& o : b)
+        if (mlir::isa<mlir::scf::ForOp, mlir::scf::ParallelOp>(o)) inner = std::max(inner, nest_iterations(&o));
+  return own * inner;
+}
+
+// A nest of at most kSmallNestIterations iterations whose results do not depend on how
+// LLVM vectorises it (no reassociable float op: sums of f32 data, whose vectorised
+// partial sums round differently). LLVM compiles it for size (no vectoriser, no
+// unrolling): a few nanoseconds of work do not repay ~10 ms of O2 each.
+bool small_and_exact(mlir::Operation* loop) {
+  if (nest_iterations(loop) > kSmallNestIterations) return false;
+  bool reassoc = false;
+  loop->walk([&](mlir::arith::ArithFastMathInterface op) {
+    mlir::arith::FastMathFlagsAttr flags = op.getFastMathFlagsAttr();  // null: none
+    reassoc |= flags && mlir::arith::bitEnumContainsAny(flags.getValue(), mlir::arith::FastMathFlags::reassoc);
+  });
+  return !reassoc;
 }
 
 struct Outliner {
@@ -114,7 +150,9 @@ struct Outliner {
                                          b.getFunctionType(types, {}));
     fn.setPrivate();
     fn->setAttr("llvm.linkage", mlir::LLVM::LinkageAttr::get(ctx, mlir::LLVM::Linkage::Internal));
-    fn->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    llvm::SmallVector<mlir::Attribute> passthrough = {b.getStringAttr("noinline")};
+    if (small_and_exact(loop)) passthrough.push_back(b.getStringAttr("optsize"));
+    fn->setAttr("passthrough", b.getArrayAttr(passthrough));
     mark_noalias(fn, args);
     mlir::Block* entry = fn.addEntryBlock();
     mlir::IRMapping map;

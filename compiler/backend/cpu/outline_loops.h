@@ -8,7 +8,8 @@
 // into a private function of its own (`starc_loops_N`, never inlined), called in its
 // place, so LLVM's work grows with the number of loops, not its square. Nests whose
 // functions print the same (the optimizer's update of each parameter of one shape, the
-// layers of identical residual units) share one function, compiled once.
+// layers of identical residual units) share one function, compiled once; small ones are
+// compiled for size (kSmallNestIterations).
 //
 // What a loop nest uses from outside becomes the new function's arguments, except
 // constants and memref views, which are cloned in (LLVM then still sees constant trip
@@ -20,11 +21,17 @@
 // buffer_lifetimes.h).
 #pragma once
 
+#include <cstdint>
+
 namespace mlir {
 class Operation;
 }
 
 namespace starc {
+
+// Nests of at most this many iterations, with no reassociable float op, are compiled for
+// size (LLVM's `optsize`: no vectoriser or unroller); their results are the same bits.
+constexpr int64_t kSmallNestIterations = 4096;
 
 // Rewrites the functions of `module` (after lowering to loops on buffers). Returns how
 // many loop nests it moved.
