@@ -5,6 +5,7 @@
 #include <string>
 
 #include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/StringSet.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
@@ -81,18 +82,20 @@ bool is_kernel_call(llvm::StringRef callee) {
   return callee.starts_with("starc_") && !callee.starts_with("starc_mem_");
 }
 
-// A loop nest moved into a function of its own (outline_loops.h) can fail only if it
-// allocates or calls the kernel library; most are plain loops, whose calls need no check.
-bool may_fail(mlir::ModuleOp module, llvm::StringRef callee) {
-  if (!callee.starts_with("starc_loops_")) return true;
-  auto f = module.lookupSymbol<mlir::LLVM::LLVMFuncOp>(callee);
-  if (!f) return true;
-  bool fails = false;
-  f.walk([&](mlir::LLVM::CallOp c) {
-    std::optional<llvm::StringRef> name = c.getCallee();
-    fails |= !name || *name == "malloc" || *name == "starc_mem_alloc" || is_kernel_call(*name);
-  });
-  return fails;
+// The loop nests moved into functions of their own (outline_loops.h) that allocate or
+// call the kernel library: a call to any other nest cannot fail and needs no check.
+llvm::StringSet<> nests_that_may_fail(mlir::ModuleOp module) {
+  llvm::StringSet<> out;
+  for (auto f : module.getOps<mlir::LLVM::LLVMFuncOp>()) {
+    if (!f.getName().starts_with("starc_loops_")) continue;
+    bool fails = false;
+    f.walk([&](mlir::LLVM::CallOp c) {
+      std::optional<llvm::StringRef> name = c.getCallee();
+      fails |= !name || *name == "malloc" || *name == "starc_mem_alloc" || is_kernel_call(*name);
+    });
+    if (fails) out.insert(f.getName());
+  }
+  return out;
 }
 
 // Ends the block of call `after` just after `bad` (an i1 computed from the call's
@@ -108,9 +111,10 @@ struct Rewriter {
   mlir::ModuleOp module;
   mlir::Type ptr, i64, i32, void_type;
   mlir::LLVM::LLVMFuncOp alloc_fn, free_fn, failed_fn;
+  llvm::StringSet<> failing_nests;  // read before any malloc is rewritten
   int checks = 0;
 
-  explicit Rewriter(mlir::ModuleOp m) : module(m) {
+  explicit Rewriter(mlir::ModuleOp m) : module(m), failing_nests(nests_that_may_fail(m)) {
     mlir::MLIRContext* ctx = m.getContext();
     ptr = mlir::LLVM::LLVMPointerType::get(ctx);
     i64 = mlir::IntegerType::get(ctx, 64);
@@ -148,7 +152,7 @@ struct Rewriter {
         mlir::LLVM::CallOp::create(b, loc, free_fn, mlir::ValueRange{call.getOperand(0)});
         call.erase();
         continue;
-      } else if (is_kernel_call(*callee) && may_fail(module, *callee)) {
+      } else if (is_kernel_call(*callee) && (!callee->starts_with("starc_loops_") || failing_nests.contains(*callee))) {
         b.setInsertionPointAfter(call);
         auto failed = mlir::LLVM::CallOp::create(b, loc, failed_fn, mlir::ValueRange{node()});
         after = call;

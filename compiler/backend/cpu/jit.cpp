@@ -177,6 +177,8 @@ mlir::OwningOpRef<mlir::ModuleOp> parse_module(mlir::MLIRContext& ctx, const std
 
 // Linalg on tensors -> loops on buffers, with our own steps between MLIR's passes.
 void lower_cpu_to_loops(mlir::MLIRContext& ctx, mlir::ModuleOp module, bool threads, const DiagCollector& diags) {
+  // MLIR's fusion first (single-reader chains), then shared producers into their first
+  // reader; the pipeline's own fusion pass then takes in what that left single-reader.
   run_pipeline(ctx, module, "func.func(linalg-fuse-elementwise-ops)", diags);
   fuse_shared_producers(module.getOperation());
   run_pipeline(ctx, module, cpu_pipeline_to_loops(threads), diags);

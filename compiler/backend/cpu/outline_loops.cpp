@@ -10,13 +10,14 @@
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
-#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/OperationSupport.h"
 #include "mlir/Interfaces/ViewLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
+
+#include "compiler/backend/cpu/parallel_loops.h"
 
 namespace starc {
 namespace {
@@ -60,10 +61,9 @@ std::string body_text(mlir::func::FuncOp fn) {
 // Iterations of a loop nest (static trip counts; an unknown one counts as 1000).
 int64_t nest_iterations(mlir::Operation* op) {
   int64_t own = 1;
-  auto count = [](mlir::Value lb, mlir::Value ub, mlir::Value step) -> int64_t {
-    auto l = mlir::getConstantIntValue(lb), u = mlir::getConstantIntValue(ub), s = mlir::getConstantIntValue(step);
-    if (!l || !u || !s || *s <= 0) return 1000;
-    return *u > *l ? (*u - *l + *s - 1) / *s : 0;
+  auto count = [](mlir::Value lb, mlir::Value ub, mlir::Value step) {
+    int64_t n = trip_count(lb, ub, step);
+    return n < 0 ? int64_t(1000) : n;
   };
   if (auto f = mlir::dyn_cast<mlir::scf::ForOp>(op)) own = count(f.getLowerBound(), f.getUpperBound(), f.getStep());
   if (auto p = mlir::dyn_cast<mlir::scf::ParallelOp>(op))
@@ -185,7 +185,7 @@ int outline_loop_nests(mlir::Operation* module_op) {
       for (mlir::Operation& op : block)
         if (mlir::isa<mlir::scf::ForOp, mlir::scf::ParallelOp>(op)) loops.push_back(&op);
   module.getContext()->getOrLoadDialect<mlir::LLVM::LLVMDialect>();  // for the linkage attribute
-  Outliner o{module};
+  Outliner o{module, 0, {}};
   int moved = 0;
   for (mlir::Operation* loop : loops) moved += o.outline(loop);
   return moved;

@@ -7,17 +7,17 @@
 #include "mlir/IR/IRMapping.h"
 
 namespace starc {
-namespace {
 
-using mlir::scf::ForOp;
-using mlir::scf::ParallelOp;
-
-// Static trip count of (lb, ub, step), or -1.
 int64_t trip_count(mlir::Value lb, mlir::Value ub, mlir::Value step) {
   auto l = mlir::getConstantIntValue(lb), u = mlir::getConstantIntValue(ub), s = mlir::getConstantIntValue(step);
   if (!l || !u || !s || *s <= 0) return -1;
   return *u > *l ? (*u - *l + *s - 1) / *s : 0;
 }
+
+namespace {
+
+using mlir::scf::ForOp;
+using mlir::scf::ParallelOp;
 
 // Ops executed by one iteration of `body`: nested scf.for loops multiply their bodies
 // by their trip counts (unknown counts as 16).

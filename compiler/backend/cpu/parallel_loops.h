@@ -17,7 +17,8 @@
 
 namespace mlir {
 class Operation;
-}
+class Value;
+}  // namespace mlir
 
 namespace starc {
 
@@ -25,6 +26,9 @@ struct ParallelLoopPolicy {
   int64_t min_parallel_work = int64_t(1) << 18;  // body ops x iterations below which a loop runs on one thread
   int64_t min_outer_iterations = 32;             // kept parallel dims: their product reaches this
 };
+
+// The static trip count of a loop (lb, ub, step), or -1 when one is not a constant.
+int64_t trip_count(mlir::Value lb, mlir::Value ub, mlir::Value step);
 
 // Rewrites the scf.parallel ops under `root` (a module, after linalg -> parallel loops).
 void shape_parallel_loops(mlir::Operation* root, const ParallelLoopPolicy& policy = {});
